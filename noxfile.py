@@ -1,0 +1,41 @@
+"""Lint, type-check and test: ``pip install nox && nox`` runs every session."""
+
+from __future__ import annotations
+
+import shutil
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = False
+
+PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+# Every Python that is installed here: nox skips the missing ones, but at least one must run.
+INSTALLED = [v for v in PYTHONS if shutil.which(f"python{v}")] or ["3"]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package, for the newest Python and for 3.9."""
+    session.install("-e", ".", "mypy>=1.10", "pytest>=8")
+    session.run("mypy", "--strict", "-p", "textflow", "-p", "textflowsms")
+    session.run("mypy", "--strict", "--python-version", "3.9", "-p", "textflow", "-p", "textflowsms")
+
+
+@nox.session(python=INSTALLED)
+def tests(session: nox.Session) -> None:
+    """pytest with branch coverage of textflow/, on every installed Python 3.9-3.13."""
+    session.install("-e", ".[tests]")
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "combine", success_codes=[0, 1])
+    session.run("coverage", "report", "--fail-under=95")

@@ -1,0 +1,74 @@
+"""textflow: the Python SDK for the TextFlow SMS API.
+
+Example:
+    >>> from textflow import TextFlowClient
+    >>> client = TextFlowClient(api_key="YOUR_KEY")
+    >>> client.send_sms("+11234567890", "Hello from textflow").ok
+    True
+
+The ``textflowsms`` 0.1.0 functions (``useKey``, ``sendSMS``,
+``sendVerificationSMS``, ``verifyCode``, ``VerifyCode``) are here too.
+"""
+
+from textflow import _logging
+from textflow._async_client import AsyncTextFlowClient
+from textflow._client import TextFlowClient
+from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
+from textflow._version import __version__
+from textflow.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    InputValidationError,
+    InternalServerError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    TextFlowError,
+)
+from textflow.models import (
+    BalanceResult,
+    BulkSMSResult,
+    SendMessageData,
+    SendMessageResult,
+    VerifyCodeResult,
+    VerifyPhoneData,
+    VerifyPhoneResult,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncTextFlowClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BalanceResult",
+    "BulkSMSResult",
+    "ConfigurationError",
+    "InputValidationError",
+    "InternalServerError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SendMessageData",
+    "SendMessageResult",
+    "TextFlowClient",
+    "TextFlowError",
+    "VerifyCode",
+    "VerifyCodeResult",
+    "VerifyPhoneData",
+    "VerifyPhoneResult",
+    "__version__",
+    "sendSMS",
+    "sendVerificationSMS",
+    "useKey",
+    "verifyCode",
+]
+
+_logging.configure_from_env()

@@ -1,0 +1,110 @@
+"""``AsyncTextFlowClient``: the asynchronous client (asyncio and trio, through anyio).
+
+Its methods are those of ``TextFlowClient``, awaited: same names, signatures,
+checks, retries and results. Only the I/O differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Optional
+
+import anyio
+import httpx
+
+from textflow import _operations as ops
+from textflow._base_client import BaseClient, ResultT
+from textflow._client import TextFlowClient
+from textflow.models import (
+    BalanceResult,
+    BulkSMSResult,
+    SendMessageResult,
+    VerifyCodeResult,
+    VerifyPhoneResult,
+)
+
+
+class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
+    """The TextFlow API for asyncio and trio apps. One client per application.
+
+    Arguments, checks, retries and results are those of :class:`TextFlowClient`;
+    ``http_client`` is an ``httpx.AsyncClient``. Close it with ``await
+    client.aclose()`` or ``async with``.
+
+    Example:
+        >>> async with AsyncTextFlowClient(api_key="YOUR_KEY") as client:
+        ...     result = await client.send_sms("+11234567890", "Hello from textflow")
+        ...     print(result.data.price)
+    """
+
+    _http_client_class = httpx.AsyncClient
+
+    def with_options(self, **overrides: Any) -> AsyncTextFlowClient:
+        return type(self)(**self._options(overrides))
+
+    async def send_sms(self, phone_number: str, text: str) -> SendMessageResult:
+        return await self._request(ops.SEND_SMS, ops.send_sms_payload(phone_number, text))
+
+    async def send_verification_sms(
+        self, phone_number: str, service_name: str = "", seconds: int = 600
+    ) -> VerifyPhoneResult:
+        return await self._request(
+            ops.SEND_CODE, ops.send_code_payload(phone_number, service_name, seconds)
+        )
+
+    async def verify_code(self, phone_number: str, code: str) -> VerifyCodeResult:
+        return await self._request(ops.VERIFY_CODE, ops.verify_code_payload(phone_number, code))
+
+    async def send_bulk_sms(self, phone_numbers: Iterable[str], text: str) -> BulkSMSResult:
+        return await self._request(ops.BULK_SMS, ops.bulk_sms_payload(phone_numbers, text))
+
+    async def get_balance(self) -> BalanceResult:
+        return await self._request(ops.BALANCE, None)
+
+    async def _request(
+        self, op: ops.Operation[ResultT], payload: Optional[dict[str, Any]]
+    ) -> ResultT:
+        request = self._build_request(op, payload)
+        attempts = self._attempts(op)
+        while True:
+            try:
+                response = await self._http.send(request, follow_redirects=False)
+            except httpx.TransportError as exc:
+                delay = attempts.after_error(exc)
+            else:
+                wait = attempts.after_response(response)
+                if wait is None:
+                    return attempts.result(response)
+                delay = wait
+            await anyio.sleep(delay)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it is a caller's ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncTextFlowClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.aclose()
+
+
+def _awaited(doc: Optional[str]) -> Optional[str]:
+    """The sync docstring, its examples awaited: one text for both clients."""
+    if doc is None:
+        return None
+    return doc.replace(">>> client.", ">>> await client.").replace(
+        ">>> (client.", ">>> (await client."
+    )
+
+
+for _name in (*ops.OPERATIONS, "with_options"):
+    getattr(AsyncTextFlowClient, _name).__doc__ = _awaited(getattr(TextFlowClient, _name).__doc__)
+del _name

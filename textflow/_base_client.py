@@ -1,0 +1,162 @@
+"""What the sync and async clients share: settings, headers, request building, logging.
+
+Everything a client does that is not I/O lives here or below, so the two
+client classes differ only in ``await``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Generic, Optional, TypeVar, Union
+
+import httpx
+
+from textflow import _config
+from textflow._logging import logger, recipients
+from textflow._operations import Operation, build_request, connection_error, parse_response
+from textflow._retry import next_delay
+from textflow.errors import ConfigurationError
+from textflow.models import Result
+
+HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
+ResultT = TypeVar("ResultT", bound=Result)
+
+_OPTIONS = frozenset({"api_key", "base_url", "timeout", "max_retries", "default_headers"})
+
+
+class BaseClient(Generic[HttpClientT]):
+    _http_client_class: type[HttpClientT]
+    _http: HttpClientT
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Union[str, httpx.URL, None] = None,
+        timeout: _config.TimeoutTypes = _config.DEFAULT_TIMEOUT,
+        max_retries: int = _config.DEFAULT_MAX_RETRIES,
+        http_client: Optional[HttpClientT] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self._api_key = _config.resolve_api_key(api_key)
+        self.base_url = _config.resolve_base_url(base_url)
+        self.timeout = _config.resolve_timeout(timeout)
+        self.max_retries = _config.resolve_max_retries(max_retries)
+        self._default_headers = dict(default_headers or {})
+        if http_client is None:
+            self._http = self._http_client_class(
+                timeout=self.timeout, limits=_config.DEFAULT_LIMITS, follow_redirects=False
+            )
+            self._owns_http = True
+        elif isinstance(http_client, self._http_client_class):
+            self._http = http_client
+            self._owns_http = False
+        else:
+            raise ConfigurationError(
+                f"http_client must be an {self._http_client_class.__module__}."
+                f"{self._http_client_class.__name__} for {type(self).__name__}, "
+                f"not {type(http_client).__name__}."
+            )
+        self._headers = _config.build_headers(
+            self._api_key, self._http.headers, self._default_headers
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={str(self.base_url)!r})"
+
+    def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The constructor arguments of a copy with ``overrides``, sharing the pool."""
+        unknown = set(overrides) - _OPTIONS
+        if unknown:
+            raise TypeError(
+                f"with_options() got unexpected options {sorted(unknown)}; "
+                f"it accepts {sorted(_OPTIONS)}."
+            )
+        headers = {**self._default_headers, **(overrides.pop("default_headers", None) or {})}
+        options: dict[str, Any] = {
+            "api_key": self._api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": headers,
+            "http_client": self._http,
+        }
+        options.update(overrides)
+        return options
+
+    def _build_request(
+        self, op: Operation[Any], payload: Optional[dict[str, Any]]
+    ) -> httpx.Request:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s %s for %s", op.name, op.method, op.path, recipients(payload))
+        return build_request(
+            op, payload, base_url=self.base_url, headers=self._headers, timeout=self.timeout
+        )
+
+    def _attempts(self, op: Operation[ResultT]) -> Attempts[ResultT]:
+        return Attempts(op, self.max_retries)
+
+
+class Attempts(Generic[ResultT]):
+    """The retry loop's bookkeeping for one call; the clients only send and sleep.
+
+    After each attempt the client asks what next: a delay to sleep before
+    sending the same request again, or the end (a result, or an exception).
+    """
+
+    __slots__ = ("_max_retries", "_op", "_retries", "_started")
+
+    def __init__(self, op: Operation[ResultT], max_retries: int) -> None:
+        self._op = op
+        self._max_retries = max_retries
+        self._retries = 0
+        self._started = time.perf_counter()
+
+    def after_error(self, exc: httpx.TransportError) -> float:
+        """The delay before re-sending, or raises the SDK's connection error."""
+        delay = next_delay(
+            read_only=self._op.read_only,
+            retries_done=self._retries,
+            max_retries=self._max_retries,
+            exc=exc,
+        )
+        if delay is None:
+            raise connection_error(self._op, exc) from exc
+        return self._retrying(delay, type(exc).__name__)
+
+    def after_response(self, response: httpx.Response) -> Optional[float]:
+        """The delay before re-sending, or ``None``: ``result(response)`` is the answer."""
+        delay = next_delay(
+            read_only=self._op.read_only,
+            retries_done=self._retries,
+            max_retries=self._max_retries,
+            response=response,
+        )
+        if delay is None:
+            return None
+        return self._retrying(delay, f"HTTP {response.status_code}")
+
+    def result(self, response: httpx.Response) -> ResultT:
+        """The answer as the operation's model, or raises the API's error."""
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s -> HTTP %d in %.0f ms",
+                self._op.name,
+                response.status_code,
+                (time.perf_counter() - self._started) * 1000,
+            )
+        return parse_response(self._op, response)
+
+    def _retrying(self, delay: float, why: str) -> float:
+        self._retries += 1
+        logger.info(
+            "%s: retry %d of %d in %.2f s after %s",
+            self._op.name,
+            self._retries,
+            self._max_retries,
+            delay,
+            why,
+        )
+        return delay

@@ -1,0 +1,187 @@
+"""``TextFlowClient``: the synchronous client, over one pooled ``httpx.Client``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Optional
+
+import httpx
+
+from textflow import _operations as ops
+from textflow._base_client import BaseClient, ResultT
+from textflow.models import (
+    BalanceResult,
+    BulkSMSResult,
+    SendMessageResult,
+    VerifyCodeResult,
+    VerifyPhoneResult,
+)
+
+
+class TextFlowClient(BaseClient[httpx.Client]):
+    """The TextFlow API, synchronously. One client per application; it pools connections.
+
+    Args:
+        api_key: Your key from the API console; defaults to ``TEXTFLOW_API_KEY``.
+        base_url: Defaults to ``TEXTFLOW_BASE_URL``, else ``https://textflow.me/api``.
+            Plain ``http`` is accepted only to a loopback host.
+        timeout: Seconds, or an ``httpx.Timeout``; default 30 s, 5 s to connect.
+        max_retries: Re-sends allowed where re-sending is safe (see the retries guide).
+        http_client: Your own ``httpx.Client`` (proxies, HTTP/2, mounts); never closed by us.
+        default_headers: Extra headers for every request.
+
+    Raises:
+        ConfigurationError: No API key, or an unusable ``base_url``.
+
+    Example:
+        >>> with TextFlowClient(api_key="YOUR_KEY") as client:
+        ...     result = client.send_sms("+11234567890", "Hello from textflow")
+        ...     print(result.data.price)
+    """
+
+    _http_client_class = httpx.Client
+
+    def with_options(self, **overrides: Any) -> TextFlowClient:
+        """A copy with some settings changed, sharing this client's connection pool.
+
+        Accepts ``api_key``, ``base_url``, ``timeout``, ``max_retries`` and
+        ``default_headers`` (merged into the current ones). Close the original
+        client, not the copy.
+
+        Example:
+            >>> impatient = client.with_options(timeout=5.0, max_retries=0)
+        """
+        return type(self)(**self._options(overrides))
+
+    def send_sms(self, phone_number: str, text: str) -> SendMessageResult:
+        """Send one SMS.
+
+        Args:
+            phone_number: The recipient in E.164 form, e.g. ``"+11234567890"``;
+                spaces, dashes, dots and brackets are removed first.
+            text: The message.
+
+        Returns:
+            The API's answer; ``result.data`` describes the SMS and its price.
+
+        Raises:
+            InputValidationError: A bad argument (nothing was sent).
+            APIStatusError: The API refused (e.g. ``BadRequestError``, ``AuthenticationError``).
+            APIConnectionError: No answer. The SMS was not re-sent: it may or may not be out.
+
+        Example:
+            >>> client.send_sms("+11234567890", "Your order has shipped").data.to
+            '+11234567890'
+        """
+        return self._request(ops.SEND_SMS, ops.send_sms_payload(phone_number, text))
+
+    def send_verification_sms(
+        self, phone_number: str, service_name: str = "", seconds: int = 600
+    ) -> VerifyPhoneResult:
+        """Send a verification code by SMS: "Your verification code for <service_name> is: ...".
+
+        Args:
+            phone_number: The number to verify, in E.164 form.
+            service_name: Your product's name, shown in the SMS.
+            seconds: How long the code stays valid, 1 to 86400 (one day); default 600.
+
+        Returns:
+            The API's answer; ``result.data.expires_at`` is when the code expires.
+
+        Raises:
+            InputValidationError: A bad argument (nothing was sent).
+            APIStatusError: The API refused.
+            APIConnectionError: No answer; not re-sent.
+
+        Example:
+            >>> client.send_verification_sms("+11234567890", "Acme", seconds=300).ok
+            True
+        """
+        return self._request(
+            ops.SEND_CODE, ops.send_code_payload(phone_number, service_name, seconds)
+        )
+
+    def verify_code(self, phone_number: str, code: str) -> VerifyCodeResult:
+        """Check the code the user typed. A wrong or expired code is ``valid=False``, not an error.
+
+        Args:
+            phone_number: The number the code was sent to.
+            code: What the user typed (str or int; surrounding whitespace is removed).
+
+        Returns:
+            ``result.valid`` is the verdict.
+
+        Raises:
+            InputValidationError: A bad argument (nothing was sent).
+            APIStatusError: The API refused (e.g. a bad key), not a wrong code.
+            APIConnectionError: No answer; not re-sent.
+
+        Example:
+            >>> client.verify_code("+11234567890", "123456").valid
+            False
+        """
+        return self._request(ops.VERIFY_CODE, ops.verify_code_payload(phone_number, code))
+
+    def send_bulk_sms(self, phone_numbers: Iterable[str], text: str) -> BulkSMSResult:
+        """Start a bulk SMS job: the same text to many numbers (each sent once).
+
+        Args:
+            phone_numbers: A non-empty list (or other collection) of E.164 numbers;
+                duplicates after normalising are dropped.
+            text: The message.
+
+        Returns:
+            The API's answer; delivery takes minutes to hours.
+
+        Raises:
+            InputValidationError: A bad argument (nothing was sent).
+            APIStatusError: The API refused.
+            APIConnectionError: No answer; not re-sent.
+
+        Example:
+            >>> client.send_bulk_sms(["+11234567890", "+381611231234"], "We are open").ok
+            True
+        """
+        return self._request(ops.BULK_SMS, ops.bulk_sms_payload(phone_numbers, text))
+
+    def get_balance(self) -> BalanceResult:
+        """The account's credits and prepaid packages. Retried on 5xx and timeouts (read only).
+
+        Example:
+            >>> client.get_balance().credits
+            Decimal('0.11437')
+        """
+        return self._request(ops.BALANCE, None)
+
+    def _request(self, op: ops.Operation[ResultT], payload: Optional[dict[str, Any]]) -> ResultT:
+        request = self._build_request(op, payload)
+        attempts = self._attempts(op)
+        while True:
+            try:
+                response = self._http.send(request, follow_redirects=False)
+            except httpx.TransportError as exc:
+                delay = attempts.after_error(exc)
+            else:
+                wait = attempts.after_response(response)
+                if wait is None:
+                    return attempts.result(response)
+                delay = wait
+            time.sleep(delay)
+
+    def close(self) -> None:
+        """Close the connection pool (unless it is a caller's ``http_client``)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> TextFlowClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()

@@ -1,0 +1,116 @@
+"""Defaults, environment variables and the checks on a client's settings."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import platform
+from collections.abc import Mapping
+from typing import Optional, Union
+
+import httpx
+
+from textflow._version import __version__
+from textflow.errors import ConfigurationError
+
+ENV_API_KEY = "TEXTFLOW_API_KEY"
+ENV_BASE_URL = "TEXTFLOW_BASE_URL"
+
+DEFAULT_BASE_URL = "https://textflow.me/api"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+TimeoutTypes = Union[float, int, httpx.Timeout, None]
+
+USER_AGENT = (
+    f"textflow-python/{__version__} httpx/{httpx.__version__} "
+    f"{platform.python_implementation()}/{platform.python_version()}"
+)
+
+
+def resolve_api_key(api_key: Optional[str]) -> str:
+    """The key given, else ``TEXTFLOW_API_KEY``; a missing or blank key is an error."""
+    if api_key is None:
+        api_key = os.environ.get(ENV_API_KEY)
+        if api_key is None:
+            raise ConfigurationError(
+                f"No API key: pass api_key=... or set the {ENV_API_KEY} environment variable "
+                "(get a key from the API console at https://textflow.me/api)."
+            )
+    if not isinstance(api_key, str):
+        raise ConfigurationError(f"api_key must be a str, not {type(api_key).__name__}.")
+    api_key = api_key.strip()
+    if not api_key:
+        raise ConfigurationError("The API key is blank.")
+    return api_key
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(base_url: Union[str, httpx.URL, None]) -> httpx.URL:
+    """The URL given, else ``TEXTFLOW_BASE_URL``, else the hosted API; checked.
+
+    Plain ``http`` is allowed only to a loopback host: the bearer key must not
+    cross a network in clear.
+    """
+    if base_url is None:
+        base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    try:
+        url = httpx.URL(base_url)
+    except (TypeError, httpx.InvalidURL) as exc:
+        raise ConfigurationError(f"base_url is not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            f"base_url must be an http(s) URL with a host, like {DEFAULT_BASE_URL!r}; "
+            f"got {str(url)!r}."
+        )
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ConfigurationError(
+            f"Refusing plain http to {url.host!r}: the API key would cross the network "
+            "unencrypted. Use https, or http only to localhost/127.0.0.1/::1."
+        )
+    if url.query or url.fragment:
+        raise ConfigurationError("base_url must not have a query string or a fragment.")
+    # Paths are joined onto it: keep exactly one trailing slash off.
+    return url.copy_with(path=url.path.rstrip("/"))
+
+
+def resolve_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    """A float (seconds for everything), an ``httpx.Timeout``, or ``None`` for none."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is None:
+        return httpx.Timeout(None)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigurationError(
+            f"timeout must be a positive number of seconds, an httpx.Timeout or None; "
+            f"got {timeout!r}."
+        )
+    return httpx.Timeout(float(timeout))
+
+
+def resolve_max_retries(max_retries: int) -> int:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an int >= 0; got {max_retries!r}.")
+    return max_retries
+
+
+def build_headers(
+    api_key: str, base: Mapping[str, str], extra: Optional[Mapping[str, str]]
+) -> httpx.Headers:
+    """The headers every request carries, computed once per client."""
+    headers = httpx.Headers(base)
+    headers["User-Agent"] = USER_AGENT
+    headers["Accept"] = "application/json"
+    if extra:
+        headers.update(extra)
+    headers["Authorization"] = f"Bearer {api_key}"
+    return headers

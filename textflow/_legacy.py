@@ -1,0 +1,142 @@
+"""The ``textflowsms`` 0.1.0 functions, over a default ``TextFlowClient``.
+
+``import textflowsms as tf; tf.useKey(KEY); tf.sendSMS(...)`` keeps working,
+with the same paths, JSON bodies and ``Authorization: Bearer`` header as 0.1.0,
+but over a pooled, timed-out client. The functions never raise for API,
+network or input failures: they return the result model with ``ok=False`` and
+
+* the API's own ``status`` and ``message`` when it answered;
+* ``status=400`` and a clear sentence for a bad argument or a missing key;
+* ``status=0`` and a sentence naming the failure when no answer came;
+
+and, for ``verifyCode``, ``valid=False``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+
+from textflow import errors
+from textflow._client import TextFlowClient
+from textflow._operations import OPERATIONS, Operation, error_result
+from textflow.models import Result
+
+if TYPE_CHECKING:
+    from typing_extensions import Concatenate, ParamSpec
+
+    P = ParamSpec("P")
+
+R = TypeVar("R", bound=Result)
+
+NO_KEY_MESSAGE = (
+    "You have not specified the API key. Call useKey(key) or set the TEXTFLOW_API_KEY "
+    "environment variable."
+)
+
+
+class _DefaultClient:
+    """The client the legacy functions share: built on first use, rebuilt on ``useKey``.
+
+    A key change derives a client that shares the first one's connection pool,
+    so nothing needs closing while another thread may still be using it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Optional[str] = None
+        self._client: Optional[TextFlowClient] = None
+        self._root: Optional[TextFlowClient] = None
+
+    def use_key(self, key: Optional[str]) -> None:
+        with self._lock:
+            self._key = key
+            self._client = None
+
+    def get(self) -> TextFlowClient:
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is None:
+                if self._root is None:
+                    self._root = TextFlowClient(self._key)
+                    self._client = self._root
+                else:
+                    self._client = self._root.with_options(
+                        api_key=self._key if self._key is not None else self._root._api_key
+                    )
+            return self._client
+
+    def reset(self) -> None:
+        """Forget the key and close the pool (for tests and interpreter shutdown)."""
+        with self._lock:
+            root, self._root, self._client, self._key = self._root, None, None, None
+        if root is not None:
+            root.close()
+
+
+default_client = _DefaultClient()
+
+
+def useKey(key: str) -> None:
+    """Set the API key the legacy functions use (0.1.0 API).
+
+    Example:
+        >>> import textflowsms as tf
+        >>> tf.useKey("YOUR_KEY")
+    """
+    default_client.use_key(key)
+
+
+def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
+    """The ``ok=False`` result the legacy functions return instead of raising ``exc``."""
+    if isinstance(exc, errors.APIStatusError):
+        status, message = exc.status, exc.message
+        if exc.result is not None:
+            return exc.result  # type: ignore[return-value]
+    elif isinstance(exc, errors.APIConnectionError):
+        status, message = 0, f"No answer from TextFlow: {exc}"
+    elif isinstance(exc, errors.MalformedResponseError):
+        status, message = exc.status_code, str(exc)
+    elif isinstance(exc, errors.ConfigurationError) and "API key" in str(exc):
+        status, message = 400, NO_KEY_MESSAGE
+    else:  # InputValidationError, other ConfigurationError
+        status, message = 400, str(exc)
+    result = error_result(op, status, message)
+    assert result is not None  # every legacy model takes ok/status/message
+    return result
+
+
+def _shim(name: str, method: Callable[Concatenate[TextFlowClient, P], R]) -> Callable[P, R]:
+    """The legacy function ``name``: ``method`` on the default client, never raising."""
+    op: Operation[R] = OPERATIONS[method.__name__]
+
+    @functools.wraps(method)
+    def legacy(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(default_client.get(), *args, **kwargs)
+        except errors.TextFlowError as exc:
+            return _failure(op, exc)
+
+    signature = inspect.signature(method)
+    legacy.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:]
+    )
+    legacy.__name__ = legacy.__qualname__ = name
+    legacy.__module__ = "textflow"
+    legacy.__doc__ = (
+        f"``textflowsms`` 0.1.0's ``{name}``: :meth:`TextFlowClient.{method.__name__}` on the "
+        "default client, returning an ``ok=False`` result instead of raising.\n\n"
+        f"Example:\n    >>> import textflowsms as tf\n    >>> result = tf.{name}(...)\n"
+    )
+    return legacy
+
+
+# The table: legacy name -> client method.
+sendSMS = _shim("sendSMS", TextFlowClient.send_sms)
+sendVerificationSMS = _shim("sendVerificationSMS", TextFlowClient.send_verification_sms)
+verifyCode = _shim("verifyCode", TextFlowClient.verify_code)
+VerifyCode = verifyCode

@@ -1,0 +1,234 @@
+"""The request builder: one table of the API's operations, no I/O.
+
+``build_request`` turns an operation and its checked payload into an
+``httpx.Request``; ``parse_response`` turns the ``httpx.Response`` into the
+operation's result model or raises the matching exception. Both clients and
+the legacy functions go through here, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Generic, Optional, TypeVar
+
+import httpx
+import pydantic
+
+from textflow import _validation as check
+from textflow import errors
+from textflow._retry import NOT_SENT, parse_retry_after
+from textflow.models import (
+    BalanceResult,
+    BulkSMSResult,
+    Result,
+    SendMessageResult,
+    VerifyCodeResult,
+    VerifyPhoneResult,
+)
+
+ResultT = TypeVar("ResultT", bound=Result)
+
+
+@dataclass(frozen=True)
+class Operation(Generic[ResultT]):
+    """One API operation. ``name`` is the client method that performs it."""
+
+    name: str
+    method: str
+    path: str
+    read_only: bool  # re-sending cannot change anything: safe to retry after it may have arrived
+    model: type[ResultT]
+
+
+SEND_SMS = Operation("send_sms", "POST", "/send-sms", False, SendMessageResult)
+SEND_CODE = Operation("send_verification_sms", "POST", "/send-code", False, VerifyPhoneResult)
+VERIFY_CODE = Operation("verify_code", "POST", "/verify-code", False, VerifyCodeResult)
+BULK_SMS = Operation("send_bulk_sms", "POST", "/bulk-sms", False, BulkSMSResult)
+BALANCE = Operation("get_balance", "GET", "/balance", True, BalanceResult)
+
+OPERATIONS: dict[str, Operation[Any]] = {
+    op.name: op for op in (SEND_SMS, SEND_CODE, VERIFY_CODE, BULK_SMS, BALANCE)
+}
+
+
+# The payload of each operation, checked before anything is sent. The legacy
+# sendVerificationSMS always sent all three fields, and so do we.
+def send_sms_payload(phone_number: object, text: object) -> dict[str, Any]:
+    return {"phone_number": check.phone_number(phone_number), "text": check.text(text)}
+
+
+def send_code_payload(
+    phone_number: object, service_name: object, seconds: object
+) -> dict[str, Any]:
+    return {
+        "phone_number": check.phone_number(phone_number),
+        "service_name": check.service_name(service_name),
+        "seconds": check.seconds(seconds),
+    }
+
+
+def verify_code_payload(phone_number: object, code: object) -> dict[str, Any]:
+    return {"phone_number": check.phone_number(phone_number), "code": check.code(code)}
+
+
+def bulk_sms_payload(phone_numbers: object, text: object) -> dict[str, Any]:
+    return {"phone_numbers": check.phone_numbers(phone_numbers), "text": check.text(text)}
+
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_STATUS_ERRORS: dict[int, type[errors.APIStatusError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    429: errors.RateLimitError,
+}
+
+
+def build_request(
+    op: Operation[Any],
+    payload: Optional[dict[str, Any]],
+    *,
+    base_url: httpx.URL,
+    headers: httpx.Headers,
+    timeout: httpx.Timeout,
+) -> httpx.Request:
+    """The request for ``op``: headers computed once per client, the payload as compact JSON."""
+    content = None
+    if payload is not None:
+        content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = httpx.Headers(headers)
+        headers.update(_JSON_HEADERS)
+    return httpx.Request(
+        op.method,
+        base_url.copy_with(path=base_url.path + op.path),
+        headers=headers,
+        content=content,
+        extensions={"timeout": timeout.as_dict()},
+    )
+
+
+def _decode(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return None
+
+
+def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
+    """The answer as ``op.model``; or the exception for an error or a malformed answer.
+
+    The body's ``ok`` decides first: ``verify_code`` answered ``{"ok": true,
+    "valid": false, "status": 400}`` is a wrong code, not an error.
+    """
+    body = _decode(response)
+    if isinstance(body, dict) and body.get("ok") is True:
+        try:
+            return op.model.model_validate(body)
+        except pydantic.ValidationError as exc:
+            raise errors.MalformedResponseError(
+                f"TextFlow's answer to {op.name} (HTTP {response.status_code}) does not have "
+                f"the fields the API promises: {_field_problems(exc)}.",
+                response=response,
+            ) from None
+    if response.is_success and not (isinstance(body, dict) and body.get("ok") is False):
+        raise errors.MalformedResponseError(
+            f"TextFlow's answer to {op.name} (HTTP {response.status_code}) is not the JSON "
+            "object the API promises.",
+            response=response,
+        )
+    raise status_error(op, response, body if isinstance(body, dict) else None)
+
+
+def _field_problems(exc: pydantic.ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    )
+
+
+def status_error(
+    op: Operation[Any], response: httpx.Response, body: Optional[dict[str, Any]]
+) -> errors.APIStatusError:
+    """The exception for an answer that says no."""
+    status = response.status_code
+    if body is not None and isinstance(body.get("status"), int) and body["status"] >= 400:
+        status = body["status"]
+    elif status < 400:  # "ok": false on a 2xx/3xx answer without an error status
+        status = 400
+    message = body.get("message") if body is not None else None
+    if not isinstance(message, str) or not message:
+        message = f"{op.name} failed with HTTP {response.status_code}"
+    message = _without_key(message, response)
+    cls = _STATUS_ERRORS.get(status)
+    if cls is None:
+        cls = errors.InternalServerError if status >= 500 else errors.APIStatusError
+    if status == 401 or "api key" in message.lower():
+        cls = errors.AuthenticationError
+    result = error_result(op, status, message, body)
+    if cls is errors.RateLimitError:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return errors.RateLimitError(
+            message,
+            response=response,
+            status=status,
+            body=body,
+            result=result,
+            retry_after=retry_after,
+        )
+    return cls(message, response=response, status=status, body=body, result=result)
+
+
+def error_result(
+    op: Operation[ResultT], status: int, message: str, body: Optional[dict[str, Any]] = None
+) -> Optional[ResultT]:
+    """``op.model`` with ``ok=False``, keeping what the body says; ``None`` if it cannot fit."""
+    fields: dict[str, Any] = dict(body or {})
+    fields.update(ok=False, status=status, message=message)
+    if op is VERIFY_CODE:
+        fields["valid"] = False
+    try:
+        return op.model.model_validate(fields)
+    except pydantic.ValidationError:
+        return None
+
+
+def _without_key(message: str, response: httpx.Response) -> str:
+    """Defence in depth: never let an echoed API key into an exception message."""
+    try:
+        authorization = response.request.headers.get("Authorization", "")
+    except RuntimeError:  # a response built by hand, without its request
+        return message
+    key = authorization[len("Bearer ") :]
+    return message.replace(key, "***") if len(key) >= 4 else message
+
+
+def connection_error(op: Operation[Any], exc: httpx.TransportError) -> errors.APIConnectionError:
+    """The SDK's exception for a transport failure, saying whether a send may have gone out."""
+    if isinstance(exc, NOT_SENT):
+        fate = "The request was not sent."
+    elif op.read_only:
+        fate = "Nothing was changed."
+    else:
+        fate = (
+            "The request may have reached TextFlow and been processed; it was not re-sent, "
+            "so that nothing is sent twice."
+        )
+    cls = (
+        errors.APITimeoutError
+        if isinstance(exc, httpx.TimeoutException)
+        else errors.APIConnectionError
+    )
+    what = "timed out" if cls is errors.APITimeoutError else "failed"
+    reason = str(exc) or type(exc).__name__
+    return cls(
+        f"{op.name} {what} ({type(exc).__name__}: {reason}). {fate}", request=_request_of(exc)
+    )
+
+
+def _request_of(exc: httpx.TransportError) -> Optional[httpx.Request]:
+    try:
+        return exc.request
+    except RuntimeError:
+        return None

@@ -1,0 +1,95 @@
+"""When to try a request again, and how long to wait first. Pure functions, no I/O.
+
+The rule that matters: an SMS is never sent twice. A request is re-sent after a
+failure only when the server cannot have processed it (the connection was never
+made, or the answer was 429 "too many requests"), or when the operation only
+reads (``get_balance``), in which case read timeouts, connections dropped after
+sending, 408 and 5xx are retried too.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from email.utils import parsedate_to_datetime
+from typing import Callable, Optional
+
+import httpx
+
+INITIAL_DELAY = 0.5
+MAX_DELAY = 8.0
+MAX_RETRY_AFTER = 60.0
+
+# The request never reached the server: safe to send again, whatever it does.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The request may have reached the server: only a read may be repeated.
+_MAYBE_SENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def parse_retry_after(
+    value: Optional[str], now: Callable[[], float] = time.time
+) -> Optional[float]:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
+        return None
+    return max(0.0, seconds)
+
+
+def backoff(retries_done: int, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s ... capped at 8 s."""
+    delay = min(INITIAL_DELAY * 2.0**retries_done, MAX_DELAY)
+    return delay * (1.0 - 0.25 * rand())
+
+
+def next_delay(
+    *,
+    read_only: bool,
+    retries_done: int,
+    max_retries: int,
+    exc: Optional[Exception] = None,
+    response: Optional[httpx.Response] = None,
+) -> Optional[float]:
+    """Seconds to wait before sending the same request again, or ``None``: give up.
+
+    Pass the transport exception the attempt raised, or the response it got.
+    """
+    if retries_done >= max_retries:
+        return None
+    if response is not None:
+        return response_delay(response, read_only=read_only, retries_done=retries_done)
+    if exc is not None and exception_is_retryable(exc, read_only=read_only):
+        return backoff(retries_done)
+    return None
+
+
+def exception_is_retryable(exc: Exception, *, read_only: bool) -> bool:
+    """Whether a transport failure allows sending the same request again."""
+    if isinstance(exc, NOT_SENT):
+        return True
+    return read_only and isinstance(exc, _MAYBE_SENT)
+
+
+def response_delay(
+    response: httpx.Response, *, read_only: bool, retries_done: int
+) -> Optional[float]:
+    """Seconds to wait before re-sending after this answer, or ``None``: do not."""
+    status = response.status_code
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is None:
+            return backoff(retries_done)
+        # Asked to wait longer than we are willing to block: let the caller decide.
+        return retry_after if retry_after <= MAX_RETRY_AFTER else None
+    if read_only and (status == 408 or status >= 500):
+        return backoff(retries_done)
+    return None

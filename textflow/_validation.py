@@ -1,0 +1,100 @@
+"""Checks on arguments, run before anything is sent.
+
+Each check returns the value to put on the wire or raises
+:class:`~textflow.errors.InputValidationError`. Messages never echo a
+verification code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from textflow.errors import InputValidationError
+
+MAX_SECONDS = 86_400  # the API's "one day"
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def _type_error(argument: str, expected: str, value: object) -> InputValidationError:
+    return InputValidationError(
+        f"{argument} must be {expected}, not {type(value).__name__}.", argument=argument
+    )
+
+
+def mask_phone(phone: str) -> str:
+    """``+11234567890`` → ``+1123*****90``: enough to tell numbers apart in a log."""
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:5] + "*" * (len(phone) - 7) + phone[-2:]
+
+
+def phone_number(value: object, argument: str = "phone_number") -> str:
+    """An E.164 number: ``+`` and 7 to 15 digits, the first not 0.
+
+    Spaces, ``-``, ``.``, ``(`` and ``)`` are removed first, so
+    ``"+1 (123) 456-7890"`` becomes ``"+11234567890"``.
+    """
+    if not isinstance(value, str):
+        raise _type_error(argument, "a str like '+11234567890'", value)
+    number = _PHONE_SEPARATORS.sub("", value)
+    if not _E164.fullmatch(number):
+        shown = mask_phone(number) if number else "an empty string"
+        raise InputValidationError(
+            f"{argument} must be an international number in E.164 form: '+', the country "
+            f"code and the number, 7 to 15 digits in all, like '+11234567890' (got {shown}).",
+            argument=argument,
+        )
+    return number
+
+
+def text(value: object, argument: str = "text") -> str:
+    """A non-empty message; sent as given (whitespace alone counts as empty)."""
+    if not isinstance(value, str):
+        raise _type_error(argument, "a str", value)
+    if not value.strip():
+        raise InputValidationError(f"{argument} must not be empty.", argument=argument)
+    return value
+
+
+def service_name(value: object) -> str:
+    """The name put in "Your verification code for <service_name> is: ...", may be empty."""
+    if not isinstance(value, str):
+        raise _type_error("service_name", "a str", value)
+    return value
+
+
+def seconds(value: object) -> int:
+    """How long a code stays valid: an int from 1 to 86400 (one day)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _type_error("seconds", "an int", value)
+    if not 1 <= value <= MAX_SECONDS:
+        raise InputValidationError(
+            f"seconds must be from 1 to {MAX_SECONDS} (one day); got {value}.",
+            argument="seconds",
+        )
+    return value
+
+
+def code(value: object) -> str:
+    """The code the user typed: a str or an int, surrounding whitespace removed."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _type_error("code", "a str (or an int)", value)
+    result = str(value).strip()
+    if not result:
+        raise InputValidationError("code must not be empty.", argument="code")
+    return result
+
+
+def phone_numbers(value: object) -> list[str]:
+    """A non-empty collection of numbers, each checked; duplicates are sent once."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise _type_error("phone_numbers", "a list of str (not a single str)", value)
+    numbers: dict[str, None] = {}
+    for index, item in enumerate(value):
+        numbers[phone_number(item, f"phone_numbers[{index}]")] = None
+    if not numbers:
+        raise InputValidationError("phone_numbers must not be empty.", argument="phone_numbers")
+    return list(numbers)

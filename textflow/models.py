@@ -1,0 +1,188 @@
+"""The result models, shared by both clients and the legacy functions.
+
+Names and fields are those of every official TextFlow client, so code written
+for ``textflowsms`` 0.1.0 keeps its attribute names. Fields the server adds are
+kept (``result.model_extra``), never rejected. Timestamps stay integers in
+milliseconds since the epoch, as on the wire; ``sent_at`` / ``expires_at`` give
+them as aware :class:`~datetime.datetime` objects.
+
+``str(result)`` is compact JSON, as in 0.1.0, except that verification codes
+are masked there and in ``repr``: read them from the attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, ClassVar, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BalanceResult",
+    "BulkSMSResult",
+    "Result",
+    "SendMessageData",
+    "SendMessageResult",
+    "VerifyCodeResult",
+    "VerifyPhoneData",
+    "VerifyPhoneResult",
+]
+
+MASK = "******"
+
+
+def _from_millis(value: Optional[int]) -> Optional[datetime]:
+    return None if value is None else datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    # Fields whose value is a secret: masked in str(); each is also Field(repr=False).
+    _secret_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def _redacted(self) -> dict[str, Any]:
+        dumped: dict[str, Any] = self.model_dump(mode="json", exclude_unset=True)
+        for name in self._secret_fields:
+            if dumped.get(name) is not None:
+                dumped[name] = MASK
+        for name, value in self:
+            if isinstance(value, _Model) and name in dumped:
+                dumped[name] = value._redacted()
+        return dumped
+
+    def __str__(self) -> str:
+        return json.dumps(self._redacted(), separators=(",", ":"), ensure_ascii=False)
+
+
+class Result(_Model):
+    """What every API answer has: whether the request was processed.
+
+    Example:
+        >>> result = client.send_sms("+11234567890", "Hello")
+        >>> result.ok
+        True
+    """
+
+    ok: bool
+
+
+class SendMessageData(_Model):
+    """The SMS that was sent.
+
+    Example:
+        >>> result.data.price, result.data.sent_at.year
+        (0.15, 2026)
+    """
+
+    to: str
+    content: str
+    country_code: str
+    price: float
+    timestamp: int
+
+    @property
+    def sent_at(self) -> datetime:
+        """``timestamp`` as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.timestamp / 1000, tz=timezone.utc)
+
+
+class SendMessageResult(Result):
+    """The answer to ``send_sms`` / ``sendSMS``.
+
+    Example:
+        >>> result = client.send_sms("+11234567890", "Hello")
+        >>> print(result.data.to if result.ok else result.message)
+        +11234567890
+    """
+
+    status: int
+    message: str
+    data: Optional[SendMessageData] = None
+
+
+class VerifyPhoneData(_Model):
+    """The verification SMS that was sent (the code is masked in ``str``/``repr``).
+
+    Example:
+        >>> result.data.expires_at > datetime.now(timezone.utc)
+        True
+    """
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset({"verification_code", "message_text"})
+
+    verification_code: str = Field(repr=False)
+    expires: int
+    message_text: str = Field(repr=False)
+
+    @property
+    def expires_at(self) -> datetime:
+        """``expires`` as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.expires / 1000, tz=timezone.utc)
+
+
+class VerifyPhoneResult(Result):
+    """The answer to ``send_verification_sms`` / ``sendVerificationSMS``.
+
+    Example:
+        >>> result = client.send_verification_sms("+11234567890", "Acme", 300)
+        >>> result.ok
+        True
+    """
+
+    status: int
+    message: str
+    data: Optional[VerifyPhoneData] = None
+
+
+class VerifyCodeResult(Result):
+    """The answer to ``verify_code`` / ``verifyCode``.
+
+    ``ok`` says the request was processed; ``valid`` is the verdict on the code.
+
+    Example:
+        >>> result = client.verify_code("+11234567890", "123456")
+        >>> result.valid
+        False
+    """
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset({"valid_code"})
+
+    valid: bool
+    status: int
+    message: str
+    valid_code: Optional[str] = Field(default=None, repr=False)
+    expires: Optional[int] = None
+
+    @property
+    def expires_at(self) -> Optional[datetime]:
+        """``expires`` as an aware UTC datetime, when the API sent it."""
+        return _from_millis(self.expires)
+
+
+class BulkSMSResult(Result):
+    """The answer to ``send_bulk_sms``: the bulk job was accepted.
+
+    Example:
+        >>> client.send_bulk_sms(["+11234567890", "+381611231234"], "Hi").ok
+        True
+    """
+
+    status: int
+    message: str
+    data: Optional[dict[str, Any]] = None
+
+
+class BalanceResult(Result):
+    """The account balance.
+
+    Example:
+        >>> balance = client.get_balance()
+        >>> balance.credits
+        Decimal('0.11437')
+    """
+
+    credits: Decimal
+    packages: dict[str, int] = Field(default_factory=dict)
