@@ -1,0 +1,349 @@
+"""``FakeTextFlow``: the fake account, its in-process clients and its HTTP server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+import httpx
+
+from textflow.testing import _phones, _routes
+from textflow.testing._server import FakeHTTPServer
+from textflow.testing._state import OPERATIONS, FakeMessage, FakeState, Fault, header_pairs
+from textflow.testing._transport import async_transport, sync_transport
+
+if TYPE_CHECKING:
+    from textflow import AsyncTextFlowClient, TextFlowClient
+
+#: The key a ``FakeTextFlow`` accepts unless told otherwise. Obviously not a real key.
+DEFAULT_API_KEY = "tf_test_key"
+#: The credits a new ``FakeTextFlow`` starts with.
+DEFAULT_CREDITS = Decimal("100")
+#: The base URL of the in-process clients (``.invalid`` never resolves: nothing can leak out).
+IN_PROCESS_BASE_URL = "https://textflow.invalid/api"
+
+_logger = logging.getLogger("textflow.testing")
+_FIXED_OPTIONS = frozenset({"base_url", "http_client"})
+
+Credits = Union[Decimal, int, str]
+
+
+class FakeTextFlow:
+    """A fake TextFlow account that answers like the real API, in process or over HTTP.
+
+    Nothing it does leaves the machine: "delivered" SMS land in ``messages``,
+    verification codes can be read back with ``last_code``, and the balance goes
+    down by ``PRICE_PER_SMS`` per SMS. Safe to share between threads.
+
+    Args:
+        api_key: The key it accepts; ``DEFAULT_API_KEY`` (``"tf_test_key"``) if None.
+        credits: The starting balance (``Decimal``, int or decimal string).
+        clock: Zero-argument callable returning seconds since the epoch, like
+            ``time.time`` (the default); drives timestamps and code expiry.
+        on_message: Called with each ``FakeMessage`` as it is delivered (after the
+            fake's lock is released), e.g. to print an inbox line.
+
+    Example:
+        >>> fake = FakeTextFlow()
+        >>> with fake.client() as client:
+        ...     client.send_sms("+11234567890", "Hello").ok
+        True
+        >>> fake.messages[0].text
+        'Hello'
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        credits: Credits = DEFAULT_CREDITS,
+        clock: Callable[[], float] = time.time,
+        on_message: Optional[Callable[[FakeMessage], None]] = None,
+    ) -> None:
+        if api_key is None:
+            api_key = DEFAULT_API_KEY
+        if not isinstance(api_key, str) or not api_key.strip() or api_key != api_key.strip():
+            raise ValueError("api_key must be a non-blank string without surrounding spaces.")
+        self._state = FakeState(api_key=api_key, initial_credits=_credits(credits), clock=clock)
+        self._on_message = on_message
+
+    def __repr__(self) -> str:
+        return f"FakeTextFlow(balance={self.balance!r}, messages={len(self.messages)})"
+
+    @property
+    def api_key(self) -> str:
+        """The API key the fake accepts.
+
+        Example:
+            >>> FakeTextFlow().api_key
+            'tf_test_key'
+        """
+        return self._state.api_key
+
+    @property
+    def messages(self) -> list[FakeMessage]:
+        """A copy of every SMS delivered so far, oldest first.
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> fake.client().send_sms("+11234567890", "Hi").ok
+            True
+            >>> [(m.phone_number, m.kind) for m in fake.messages]
+            [('+11234567890', 'sms')]
+        """
+        with self._state.lock:
+            return list(self._state.messages)
+
+    @property
+    def balance(self) -> Decimal:
+        """The credits left; settable (e.g. to 0, to test running out).
+
+        Example:
+            >>> fake = FakeTextFlow(credits="1.00")
+            >>> fake.client().send_sms("+11234567890", "Hi").ok
+            True
+            >>> fake.balance
+            Decimal('0.85')
+        """
+        with self._state.lock:
+            return self._state.credits
+
+    @balance.setter
+    def balance(self, credits: Credits) -> None:
+        value = _credits(credits)
+        with self._state.lock:
+            self._state.credits = value
+
+    def last_code(self, phone_number: str) -> Optional[str]:
+        """The live (sent, not yet verified, not expired) code for ``phone_number``, or None.
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> client = fake.client()
+            >>> client.send_verification_sms("+11234567890", "Acme").ok
+            True
+            >>> code = fake.last_code("+1 123 456 7890")
+            >>> client.verify_code("+11234567890", code).valid
+            True
+            >>> fake.last_code("+11234567890") is None  # a code verifies once
+            True
+        """
+        number = _phones.normalize(phone_number)
+        with self._state.lock:
+            live = self._state.codes.get(number)
+            if live is None or self._state.now_ms() >= live.expires:
+                return None
+            return live.code
+
+    def fail_next(
+        self,
+        operation: str,
+        *,
+        status: Optional[int] = None,
+        body: Union[Mapping[str, Any], str, bytes, None] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        disconnect: bool = False,
+        delay: Optional[float] = None,
+    ) -> None:
+        """Script the answer to the next request of ``operation``; queued faults apply in order.
+
+        The faulted request is not processed (nothing is sent or debited),
+        except when only ``delay`` is given: then it is processed at once and
+        answered ``delay`` seconds late (past the client's read timeout, the
+        client times out, as over a real connection).
+
+        Args:
+            operation: The client method: ``"send_sms"``, ``"send_verification_sms"``,
+                ``"verify_code"``, ``"send_bulk_sms"`` or ``"get_balance"``.
+            status: HTTP status of the answer (default 500 when a status or body is
+                wanted). The default body is the API's error envelope with that
+                status (``{"ok": false}`` for get_balance; empty below 400).
+            body: The exact body: a mapping (sent as JSON), or str/bytes sent as is
+                (e.g. to test a malformed answer).
+            headers: Extra answer headers, e.g. ``{"Retry-After": "2"}``.
+            disconnect: Read the whole request, then close the connection without answering.
+            delay: Seconds to wait before answering (or disconnecting).
+
+        Raises:
+            ValueError: Unknown operation, or arguments that contradict each other.
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> fake.fail_next("send_sms", status=503)
+            >>> fake.fail_next("get_balance", disconnect=True)
+            >>> fake.fail_next("verify_code", delay=0.2)
+        """
+        if operation not in OPERATIONS:
+            raise ValueError(f"Unknown operation {operation!r}; expected one of {OPERATIONS}.")
+        if status is not None and (
+            isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+        ):
+            raise ValueError(f"status must be an HTTP status code from 100 to 599, not {status!r}.")
+        if disconnect and (status is not None or body is not None or headers):
+            raise ValueError(
+                "disconnect=True sends no answer: do not give status, body or headers."
+            )
+        if delay is not None and (isinstance(delay, bool) or not delay >= 0):
+            raise ValueError(f"delay must be a number of seconds >= 0, not {delay!r}.")
+        if headers and status is None and body is None:
+            status = 500
+        fault = Fault(
+            status=status,
+            body=_body_bytes(body),
+            headers=header_pairs(headers),
+            disconnect=disconnect,
+            delay=float(delay or 0.0),
+        )
+        if not (fault.disconnect or fault.delay or fault.status or fault.body is not None):
+            fault = Fault(status=500)  # fail_next("op") alone: a plain server error
+        with self._state.lock:
+            self._state.push_fault(operation, fault)
+
+    def reset(self) -> None:
+        """Forget messages, codes and scripted faults; restore the starting credits.
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> fake.fail_next("send_sms")
+            >>> fake.reset()
+            >>> fake.messages
+            []
+        """
+        with self._state.lock:
+            self._state.reset()
+
+    def transport(self) -> httpx.MockTransport:
+        """An ``httpx`` transport answering through the fake, for your own ``httpx.Client``.
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> http = httpx.Client(transport=fake.transport())
+            >>> http.get("https://textflow.invalid/api/balance").json()
+            {'ok': False}
+        """
+        return sync_transport(self._handle)
+
+    def async_transport(self) -> httpx.MockTransport:
+        """The same for ``httpx.AsyncClient``: its waits use anyio (asyncio or trio).
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> http = httpx.AsyncClient(transport=fake.async_transport())
+        """
+        return async_transport(self._handle)
+
+    def client(self, **options: Any) -> TextFlowClient:
+        """A ``TextFlowClient`` wired to the fake in process: no sockets, no network.
+
+        Args:
+            **options: ``TextFlowClient`` options (``api_key`` defaults to the
+                fake's; ``timeout``, ``max_retries``, ``default_headers``).
+                ``base_url`` and ``http_client`` are the fake's own.
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> with fake.client(max_retries=0) as client:
+            ...     client.get_balance().credits
+            Decimal('100')
+        """
+        from textflow import TextFlowClient
+
+        _check_options(options)
+        options.setdefault("api_key", self.api_key)
+        http = httpx.Client(transport=self.transport(), follow_redirects=False)
+        return TextFlowClient(base_url=IN_PROCESS_BASE_URL, http_client=http, **options)
+
+    def async_client(self, **options: Any) -> AsyncTextFlowClient:
+        """An ``AsyncTextFlowClient`` wired to the fake in process (asyncio or trio).
+
+        Args:
+            **options: As for ``client``.
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> async def main():
+            ...     async with fake.async_client() as client:
+            ...         return (await client.get_balance()).credits
+        """
+        from textflow import AsyncTextFlowClient
+
+        _check_options(options)
+        options.setdefault("api_key", self.api_key)
+        http = httpx.AsyncClient(transport=self.async_transport(), follow_redirects=False)
+        return AsyncTextFlowClient(base_url=IN_PROCESS_BASE_URL, http_client=http, **options)
+
+    @contextlib.contextmanager
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, *, log_requests: bool = False
+    ) -> Iterator[str]:
+        """Serve the fake over HTTP/1.1 in a background thread; yields its base URL.
+
+        The base URL is ``http://HOST:PORT/api`` (what ``TEXTFLOW_BASE_URL``
+        takes). Port 0 picks a free port. The server stops, and closes every
+        connection, when the ``with`` block ends.
+
+        Args:
+            host: The address to bind; loopback unless you say otherwise.
+            port: The port; 0 for any free one.
+            log_requests: Print one line per request to stderr.
+
+        Example:
+            >>> fake = FakeTextFlow()
+            >>> with fake.serve() as base_url:
+            ...     with TextFlowClient(fake.api_key, base_url=base_url) as client:
+            ...         client.send_sms("+11234567890", "Hi").ok
+            True
+        """
+        server = FakeHTTPServer(host, port, self._handle, log_requests=log_requests)
+        server.start()
+        try:
+            yield server.base_url
+        finally:
+            server.stop()
+
+    def _handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> _routes.Reply:
+        """The one request handler behind the in-process transports and the HTTP server."""
+        reply = _routes.handle(self._state, method, path, headers, body)
+        if self._on_message is not None:
+            for message in reply.delivered:
+                try:
+                    self._on_message(message)
+                except Exception:
+                    _logger.exception("on_message callback failed")
+        return reply
+
+
+def _credits(value: Credits) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+        raise TypeError(f"credits must be a Decimal, int or decimal string, not {value!r}.")
+    try:
+        credits = Decimal(value)
+    except ArithmeticError:
+        raise ValueError(f"credits must be a decimal number, not {value!r}.") from None
+    if not credits.is_finite() or credits < 0:
+        raise ValueError(f"credits must be a finite number >= 0, not {value!r}.")
+    return credits
+
+
+def _body_bytes(body: Union[Mapping[str, Any], str, bytes, None]) -> Optional[bytes]:
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(dict(body), separators=(",", ":")).encode()
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    fixed = _FIXED_OPTIONS & set(options)
+    if fixed:
+        raise TypeError(
+            f"{sorted(fixed)} cannot be set on the fake's in-process clients; "
+            "to use the fake over HTTP, use fake.serve()."
+        )

@@ -1,0 +1,107 @@
+"""What the fake remembers: balance, delivered messages, live codes and scripted faults.
+
+Every read and write goes through ``FakeState.lock``, so one fake can serve many
+threads (the HTTP server runs one per connection) and event loops at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Literal, Optional
+
+#: The operations, named as the client methods that perform them.
+OPERATIONS = ("send_sms", "send_verification_sms", "verify_code", "send_bulk_sms", "get_balance")
+
+MessageKind = Literal["sms", "code", "bulk"]
+
+
+@dataclass(frozen=True)
+class FakeMessage:
+    """One SMS the fake "delivered".
+
+    Attributes:
+        phone_number: The recipient, normalised (``+`` and digits).
+        text: The SMS text; for a verification code, the full ``message_text``.
+        kind: ``"sms"`` (send_sms), ``"code"`` (send_verification_sms) or
+            ``"bulk"`` (one per recipient of send_bulk_sms).
+        timestamp: When it was sent, in milliseconds since the epoch (fake's clock).
+
+    Example:
+        >>> fake = FakeTextFlow()
+        >>> fake.client().send_sms("+11234567890", "Hi")
+        >>> fake.messages[-1]
+        FakeMessage(phone_number='+11234567890', text='Hi', kind='sms', timestamp=...)
+    """
+
+    phone_number: str
+    text: str
+    kind: MessageKind
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A scripted answer for the next request of one operation."""
+
+    status: Optional[int] = None
+    body: Optional[bytes] = None
+    headers: tuple[tuple[str, str], ...] = ()
+    disconnect: bool = False
+    delay: float = 0.0
+
+
+@dataclass
+class Code:
+    """A verification code waiting to be verified."""
+
+    code: str
+    expires: int  # ms since the epoch
+
+
+@dataclass
+class FakeState:
+    """The fake's account. Hold ``lock`` for every access."""
+
+    api_key: str
+    initial_credits: Decimal
+    clock: Callable[[], float]
+    credits: Decimal = Decimal(0)
+    messages: list[FakeMessage] = field(default_factory=list)
+    codes: dict[str, Code] = field(default_factory=dict)
+    faults: dict[str, deque[Fault]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.credits = self.initial_credits
+
+    def __repr__(self) -> str:  # never show the key
+        return f"FakeState(credits={self.credits!r}, messages={len(self.messages)})"
+
+    def now_ms(self) -> int:
+        """The fake's clock, in milliseconds since the epoch."""
+        return int(self.clock() * 1000)
+
+    def reset(self) -> None:
+        """Back to a fresh account with the initial credits. Caller holds the lock."""
+        self.credits = self.initial_credits
+        self.messages.clear()
+        self.codes.clear()
+        self.faults.clear()
+
+    def push_fault(self, operation: str, fault: Fault) -> None:
+        """Queue ``fault`` for ``operation``. Caller holds the lock."""
+        self.faults.setdefault(operation, deque()).append(fault)
+
+    def pop_fault(self, operation: str) -> Optional[Fault]:
+        """The next scripted fault for ``operation``, if any. Caller holds the lock."""
+        queue = self.faults.get(operation)
+        return queue.popleft() if queue else None
+
+
+def header_pairs(headers: Optional[Mapping[str, str]]) -> tuple[tuple[str, str], ...]:
+    """``headers`` as a tuple of pairs (hashable, ordered)."""
+    return tuple((str(k), str(v)) for k, v in (headers or {}).items())
