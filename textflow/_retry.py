@@ -45,10 +45,10 @@ def parse_retry_after(
     return max(0.0, seconds)
 
 
-def backoff(retries_done: int, rand: Callable[[], float] = random.random) -> float:
+def backoff(retries_done: int, rand: Optional[Callable[[], float]] = None) -> float:
     """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s ... capped at 8 s."""
     delay = min(INITIAL_DELAY * 2.0**retries_done, MAX_DELAY)
-    return delay * (1.0 - 0.25 * rand())
+    return delay * (1.0 - 0.25 * (rand or random.random)())
 
 
 def next_delay(

@@ -1,0 +1,266 @@
+"""What each operation returns or raises for each kind of answer, on both clients."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+
+import textflow
+
+from conftest import CALLS, KEY, OK_BODIES, response
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+async def test_each_operation_returns_its_model(api, mock_api, name):
+    path, args = CALLS[name]
+    route = mock_api.route(path=path).mock(return_value=response(200, OK_BODIES[name]))
+    result = await api.call(name, *args)
+    assert route.call_count == 1
+    assert result.ok is True
+    expected = {
+        "send_sms": textflow.SendMessageResult,
+        "send_verification_sms": textflow.VerifyPhoneResult,
+        "verify_code": textflow.VerifyCodeResult,
+        "send_bulk_sms": textflow.BulkSMSResult,
+        "get_balance": textflow.BalanceResult,
+    }[name]
+    assert type(result) is expected
+
+
+async def test_send_sms_result_fields(api, mock_api):
+    mock_api.post("/send-sms").mock(return_value=response(200, OK_BODIES["send_sms"]))
+    result = await api.call("send_sms", "+11234567890", "Dummy message text...")
+    assert result.status == 200
+    assert result.data.to == "+11234567890"
+    assert result.data.price == 0.15
+    assert result.data.timestamp == 1676842652256
+    assert result.data.sent_at.isoformat() == "2023-02-19T21:37:32.256000+00:00"
+
+
+async def test_verification_result_fields(api, mock_api):
+    mock_api.post("/send-code").mock(return_value=response(200, OK_BODIES["send_verification_sms"]))
+    result = await api.call("send_verification_sms", "+11234567890", "Guest", 600)
+    assert result.data.verification_code == "4045"
+    assert result.data.expires_at.year == 2023
+    assert result.data.message_text.endswith("4045")
+
+
+async def test_balance_credits_are_decimal(api, mock_api):
+    mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
+    result = await api.call("get_balance")
+    assert result.credits == Decimal("0.11437")
+    assert result.packages == {"USA Canada": 2100}
+
+
+async def test_wrong_code_is_an_answer_not_an_error(api, mock_api):
+    body = {"ok": True, "valid": False, "status": 400, "message": "Code is not valid"}
+    mock_api.post("/verify-code").mock(return_value=response(400, body))
+    result = await api.call("verify_code", "+11234567890", "0000")
+    assert isinstance(result, textflow.VerifyCodeResult)
+    assert result.valid is False
+    assert result.ok is True
+    assert result.status == 400
+    assert result.valid_code is None
+    assert result.expires_at is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, {"ok": False, "status": 400, "message": "Invalid API key or user id."}),
+        (400, {"ok": False, "status": 400, "message": "Invalid API key"}),
+        (404, {"ok": False, "status": 404, "message": "API key not found"}),
+        (401, {"ok": False, "status": 401, "message": "Unauthorized"}),
+        (401, {"ok": False, "valid": False}),
+    ],
+)
+async def test_refused_key_raises_authentication_error(api, mock_api, status, body):
+    mock_api.post("/verify-code").mock(return_value=response(status, body))
+    with pytest.raises(textflow.AuthenticationError) as info:
+        await api.call("verify_code", "+11234567890", "4045")
+    exc = info.value
+    assert exc.status_code == status
+    assert isinstance(exc, textflow.APIStatusError)
+    for text in (str(exc), repr(exc), exc.message, str(exc.result), repr(exc.args)):
+        assert KEY not in text
+
+
+async def test_echoed_key_is_redacted_from_the_message(api, mock_api):
+    body = {"ok": False, "status": 400, "message": f"Key {KEY} is suspended"}
+    mock_api.post("/send-sms").mock(return_value=response(400, body))
+    with pytest.raises(textflow.BadRequestError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert KEY not in str(info.value)
+    assert "***" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "cls"),
+    [
+        (400, "Phone number is invalid", textflow.BadRequestError),
+        (403, "Forbidden", textflow.PermissionDeniedError),
+        (404, "Not found", textflow.NotFoundError),
+        (409, "Conflict", textflow.APIStatusError),
+        (402, "Insufficient credit", textflow.APIStatusError),
+        (500, "Server error", textflow.InternalServerError),
+    ],
+)
+async def test_status_errors_map_to_classes(api, mock_api, status, message, cls):
+    body = {"ok": False, "status": status, "message": message}
+    mock_api.post("/send-sms").mock(return_value=response(status, body))
+    with pytest.raises(cls) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    exc = info.value
+    assert type(exc) is cls
+    assert (exc.status, exc.status_code, exc.message, exc.body) == (status, status, message, body)
+    assert exc.result.ok is False
+    assert exc.result.message == message
+    assert str(exc) == f"TextFlow API error {status}: {message}"
+
+
+async def test_ok_false_on_http_200_is_an_error(api, mock_api):
+    body = {"ok": False, "status": 400, "message": "Phone number is invalid"}
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    with pytest.raises(textflow.BadRequestError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert info.value.status_code == 200
+    assert info.value.status == 400
+
+
+async def test_balance_error_body_is_just_ok_false(api, mock_api):
+    mock_api.get("/balance").mock(return_value=response(401, {"ok": False}))
+    with pytest.raises(textflow.AuthenticationError) as info:
+        await api.call("get_balance")
+    assert info.value.result is None  # a BalanceResult needs credits
+    assert "get_balance failed with HTTP 401" in str(info.value)
+
+
+async def test_rate_limit_error_carries_retry_after(api, mock_api):
+    body = {"ok": False, "status": 429, "message": "Slow down"}
+    mock_api.post("/send-sms").mock(
+        return_value=response(429, body, headers={"Retry-After": "120"})
+    )
+    with pytest.raises(textflow.RateLimitError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert info.value.retry_after == 120.0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"<html>hello</html>", b"", b"[1, 2]", b'"ok"', b"\xff\xfe", b'{"status": 200}'],
+)
+async def test_2xx_that_is_not_the_promised_json_is_malformed(api, mock_api, content):
+    mock_api.post("/send-sms").mock(return_value=httpx.Response(200, content=content))
+    with pytest.raises(textflow.MalformedResponseError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert info.value.status_code == 200
+
+
+async def test_ok_true_with_missing_fields_is_malformed(api, mock_api):
+    body = {"ok": True, "status": 200, "message": "sent", "data": {"to": "+1"}}
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    with pytest.raises(textflow.MalformedResponseError, match=r"data\.content"):
+        await api.call("send_sms", "+11234567890", "hi")
+
+
+async def test_verify_answer_without_verdict_is_malformed(api, mock_api):
+    mock_api.post("/verify-code").mock(
+        return_value=response(200, {"ok": True, "status": 200, "message": "?"})
+    )
+    with pytest.raises(textflow.MalformedResponseError, match="valid"):
+        await api.call("verify_code", "+11234567890", "4045")
+
+
+async def test_5xx_html_page_is_internal_server_error(api, mock_api):
+    mock_api.post("/send-sms").mock(
+        return_value=httpx.Response(502, content=b"<html><h1>Bad Gateway</h1></html>")
+    )
+    with pytest.raises(textflow.InternalServerError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert info.value.status_code == 502
+    assert info.value.body is None
+
+
+async def test_redirect_is_not_followed(api, mock_api):
+    mock_api.post("/send-sms").mock(
+        return_value=httpx.Response(302, headers={"Location": "https://elsewhere.example/x"})
+    )
+    elsewhere = mock_api.route(host="elsewhere.example")
+    with pytest.raises(textflow.APIStatusError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert info.value.status_code == 302
+    assert elsewhere.call_count == 0
+
+
+async def test_str_is_compact_json_and_unknown_fields_are_kept(api, mock_api):
+    body = {**OK_BODIES["send_sms"], "job_id": "j-1"}
+    body["data"] = {**body["data"], "parts": 2}
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    result = await api.call("send_sms", "+11234567890", "Dummy message text...")
+    assert json.loads(str(result)) == body
+    assert str(result) == json.dumps(body, separators=(",", ":"))
+    assert result.job_id == "j-1"
+    assert result.model_extra == {"job_id": "j-1"}
+    assert result.data.parts == 2
+
+
+async def test_codes_are_masked_in_str_and_repr(api, mock_api):
+    mock_api.post("/send-code").mock(return_value=response(200, OK_BODIES["send_verification_sms"]))
+    mock_api.post("/verify-code").mock(return_value=response(200, OK_BODIES["verify_code"]))
+    sent = await api.call("send_verification_sms", "+11234567890", "Guest", 600)
+    checked = await api.call("verify_code", "+11234567890", "4045")
+    for text in (str(sent), repr(sent), str(checked), repr(checked), repr(sent.data)):
+        assert "4045" not in text
+    assert json.loads(str(sent))["data"]["verification_code"] == "******"
+    assert sent.data.verification_code == "4045"
+    assert checked.valid_code == "4045"
+
+
+async def test_request_wire_format(api, mock_api):
+    route = mock_api.post("/send-code").mock(
+        return_value=response(200, OK_BODIES["send_verification_sms"])
+    )
+    await api.call("send_verification_sms", "+1 (123) 456-7890")
+    request = route.calls.last.request
+    assert request.headers["Authorization"] == f"Bearer {KEY}"
+    assert request.headers["Content-Type"] == "application/json"
+    user_agent = request.headers["User-Agent"]
+    assert user_agent.startswith(f"textflow-python/{textflow.__version__} httpx/")
+    assert "Python/" in user_agent
+    assert json.loads(request.content) == {
+        "phone_number": "+11234567890",
+        "service_name": "",
+        "seconds": 600,
+    }
+
+
+async def test_bulk_body_normalises_and_sends_each_number_once(api, mock_api):
+    route = mock_api.post("/bulk-sms").mock(return_value=response(200, OK_BODIES["send_bulk_sms"]))
+    numbers = ("+1 123 456 7890", "+11234567890", "+381.61.123.1234")
+    await api.call("send_bulk_sms", numbers, "Hello")
+    assert json.loads(route.calls.last.request.content) == {
+        "phone_numbers": ["+11234567890", "+381611231234"],
+        "text": "Hello",
+    }
+
+
+async def test_get_balance_is_a_get_without_body(api, mock_api):
+    route = mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
+    await api.call("get_balance")
+    request = route.calls.last.request
+    assert request.content == b""
+    assert "Content-Type" not in request.headers
+
+
+async def test_default_headers_are_sent_but_cannot_replace_the_key(api, mock_api):
+    route = mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
+    client = api.make(default_headers={"X-Team": "growth", "Authorization": "Bearer other"})
+    await api.call("get_balance", client=client)
+    headers = route.calls.last.request.headers
+    assert headers["X-Team"] == "growth"
+    assert headers["Authorization"] == f"Bearer {KEY}"

@@ -1,0 +1,151 @@
+"""Retries: an SMS is never sent twice; what was never processed is retried."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import textflow
+from textflow import _retry
+
+from conftest import CALLS, OK_BODIES, SENDS, response
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("no_backoff")]
+
+NOT_SENT = [
+    httpx.ConnectError("refused"),
+    httpx.ConnectTimeout("connect timed out"),
+    httpx.PoolTimeout("pool full"),
+]
+MAYBE_SENT = [
+    httpx.ReadTimeout("read timed out"),
+    httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    httpx.ReadError("connection reset"),
+    httpx.WriteTimeout("write timed out"),
+]
+
+
+def _route(mock_api, name):
+    path, _ = CALLS[name]
+    return mock_api.route(path=path)
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+@pytest.mark.parametrize("failure", NOT_SENT, ids=lambda e: type(e).__name__)
+async def test_failures_before_sending_are_retried_for_every_operation(api, mock_api, name, failure):
+    route = _route(mock_api, name).mock(side_effect=[failure, response(200, OK_BODIES[name])])
+    result = await api.call(name, *CALLS[name][1])
+    assert result.ok is True
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+async def test_429_is_retried_for_every_operation_after_retry_after(api, mock_api, name, monkeypatch):
+    waits = []
+    monkeypatch.setattr(_retry, "parse_retry_after", lambda v, now=None: waits.append(v) or 0.0)
+    busy = response(429, {"ok": False, "status": 429, "message": "Too many"}, headers={"Retry-After": "1"})
+    route = _route(mock_api, name).mock(side_effect=[busy, response(200, OK_BODIES[name])])
+    result = await api.call(name, *CALLS[name][1])
+    assert result.ok is True
+    assert route.call_count == 2
+    assert waits == ["1"]
+
+
+@pytest.mark.parametrize("name", SENDS)
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
+async def test_sends_are_transmitted_once_on_5xx(api, mock_api, name, status):
+    route = _route(mock_api, name).mock(
+        return_value=response(status, {"ok": False, "status": status, "message": "down"})
+    )
+    with pytest.raises(textflow.APIStatusError) as info:
+        await api.call(name, *CALLS[name][1])
+    assert info.value.status_code == status
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("name", SENDS)
+@pytest.mark.parametrize("failure", MAYBE_SENT, ids=lambda e: type(e).__name__)
+async def test_sends_are_transmitted_once_when_they_may_have_arrived(api, mock_api, name, failure):
+    route = _route(mock_api, name).mock(side_effect=failure)
+    with pytest.raises(textflow.APIConnectionError) as info:
+        await api.call(name, *CALLS[name][1])
+    assert route.call_count == 1
+    assert "not re-sent" in str(info.value)
+    assert isinstance(info.value, textflow.APITimeoutError) == isinstance(
+        failure, httpx.TimeoutException
+    )
+
+
+@pytest.mark.parametrize("status", [500, 503, 408])
+async def test_balance_is_retried_on_5xx(api, mock_api, status):
+    failed = response(status, {"ok": False})
+    route = mock_api.get("/balance").mock(
+        side_effect=[failed, failed, response(200, OK_BODIES["get_balance"])]
+    )
+    result = await api.call("get_balance")
+    assert result.ok is True
+    assert route.call_count == 3
+
+
+@pytest.mark.parametrize("failure", MAYBE_SENT, ids=lambda e: type(e).__name__)
+async def test_balance_is_retried_after_read_failures(api, mock_api, failure):
+    route = mock_api.get("/balance").mock(
+        side_effect=[failure, response(200, OK_BODIES["get_balance"])]
+    )
+    assert (await api.call("get_balance")).ok is True
+    assert route.call_count == 2
+
+
+async def test_retries_stop_at_max_retries(api, mock_api):
+    route = mock_api.get("/balance").mock(side_effect=httpx.ConnectError("refused"))
+    client = api.make(max_retries=3)
+    with pytest.raises(textflow.APIConnectionError) as info:
+        await api.call("get_balance", client=client)
+    assert route.call_count == 4
+    assert "was not sent" in str(info.value)
+    assert not isinstance(info.value, textflow.APITimeoutError)
+
+
+async def test_max_retries_zero_sends_once(api, mock_api):
+    route = mock_api.post("/send-sms").mock(side_effect=httpx.ConnectError("refused"))
+    client = api.make(max_retries=0)
+    with pytest.raises(textflow.APIConnectionError):
+        await api.call("send_sms", "+11234567890", "hi", client=client)
+    assert route.call_count == 1
+
+
+async def test_long_retry_after_is_not_waited_for(api, mock_api):
+    busy = response(
+        429, {"ok": False, "status": 429, "message": "Too many"}, headers={"Retry-After": "3600"}
+    )
+    route = mock_api.post("/send-sms").mock(return_value=busy)
+    with pytest.raises(textflow.RateLimitError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert route.call_count == 1
+    assert info.value.retry_after == 3600.0
+
+
+async def test_429_without_retry_after_backs_off_then_gives_up(api, mock_api):
+    busy = response(429, {"ok": False, "status": 429, "message": "Too many"})
+    route = mock_api.post("/send-sms").mock(return_value=busy)
+    with pytest.raises(textflow.RateLimitError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert route.call_count == 3  # the first try and max_retries=2
+    assert info.value.retry_after is None
+
+
+async def test_the_sleeps_follow_the_policy(api, mock_api, monkeypatch):
+    slept = []
+
+    async def fake_async_sleep(seconds):
+        slept.append(seconds)
+
+    monkeypatch.setattr("textflow._client.time.sleep", slept.append)
+    monkeypatch.setattr("textflow._async_client.anyio.sleep", fake_async_sleep)
+    monkeypatch.setattr(_retry, "INITIAL_DELAY", 0.5)
+    monkeypatch.setattr(_retry.random, "random", lambda: 0.0)
+    route = mock_api.get("/balance").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(textflow.APIConnectionError):
+        await api.call("get_balance")
+    assert route.call_count == 3
+    assert slept == [0.5, 1.0]
