@@ -73,7 +73,8 @@ Paths, envelopes, field names and types follow the TextFlow API reference:
   wrong code, no code, or an expired one: HTTP 400 ``{ok: true, status: 400,
   valid: false, message}`` (``The verification code is invalid.`` /
   ``... has expired.``). Errors (bad key, bad number, ...) also carry
-  ``valid: false``. ``code`` may be a JSON string or number.
+  ``valid: false``. ``code`` may be a JSON string or number (a number is
+  zero-padded to 6 digits, since JSON numbers lose leading zeros).
 * ``GET /balance``: ``{"ok": true, "credits": "<decimal string>", "packages": {}}``;
   its only error body is exactly ``{"ok": false}``.
 

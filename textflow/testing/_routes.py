@@ -24,6 +24,8 @@ from textflow.testing._state import Code, FakeMessage, FakeState, Fault
 
 #: What one SMS costs, debited from the balance (``price`` in send-sms answers).
 PRICE_PER_SMS = Decimal("0.15")
+#: Digits in a verification code.
+CODE_DIGITS = 6
 #: ``seconds`` a verification code lives when the request does not say.
 DEFAULT_CODE_SECONDS = 600
 #: The longest ``seconds`` accepted: one day.
@@ -222,8 +224,8 @@ def _seconds(value: Any) -> int:
 
 
 def _code(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = f"{value:0{CODE_DIGITS}d}"  # a JSON number has lost the leading zeros
     if not isinstance(value, str) or not value.strip():
         raise _missing("code")
     return value.strip()
@@ -291,7 +293,7 @@ def _send_code(state: FakeState, headers: Mapping[str, str], body: bytes) -> Rep
         raise Rejected(400, "service_name must be a string.")
     seconds = _seconds(fields.get("seconds"))
     _check_magic(number, "send_verification_sms")
-    code = f"{secrets.randbelow(1_000_000):06d}"
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     service = service_name.strip()
     text = (
         f"Your verification code for {service} is: {code}"

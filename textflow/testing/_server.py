@@ -116,6 +116,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
+    disable_nagle_algorithm = True  # headers and body go out in two writes: don't stall the body
     server_version = "TextFlowFake"
     sys_version = ""
 
