@@ -1,0 +1,1 @@
+"""The pieces of the ``textflow`` command; the entry point is :func:`textflow.cli.main`."""

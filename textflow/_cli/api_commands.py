@@ -1,0 +1,198 @@
+"""The commands that call the API: ``send``, ``send-code``, ``verify-code``, ``bulk``, ``balance``.
+
+Each builds a :class:`~textflow.TextFlowClient` from the global options, makes
+one call and prints the answer: a short sentence, or with ``--json`` the
+result model as one line of JSON (verification codes masked, as in
+``str(result)``). Errors are raised and turned into a line on stderr and an
+exit status by :func:`textflow.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from textflow import _validation as check
+from textflow._cli.parser import UsageError
+from textflow._client import TextFlowClient
+from textflow.models import Result, SendMessageResult, VerifyPhoneResult
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+
+
+def make_client(args: argparse.Namespace) -> TextFlowClient:
+    """The client the global options describe (key and URL default to the environment).
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        A client; close it when done.
+
+    Raises:
+        ConfigurationError: No API key, or an unusable base URL.
+    """
+    options: dict[str, Any] = {"api_key": args.api_key, "base_url": args.base_url}
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    return TextFlowClient(**options)
+
+
+def sent_line(result: SendMessageResult, phone: str) -> str:
+    """``Sent to +11234567890 (United States), price 0.15``: a ``send_sms`` answer in words.
+
+    Args:
+        result: The answer.
+        phone: The number it was sent to (used if the answer has no ``data``).
+
+    Returns:
+        One line.
+    """
+    if result.data is None:
+        return f"Sent to {phone}: {result.message}"
+    data = result.data
+    return f"Sent to {data.to} ({data.country_code}), price {data.price}"
+
+
+def code_sent_line(result: VerifyPhoneResult, phone: str) -> str:
+    """``Verification code sent to ..., valid until ... UTC``, without the code.
+
+    Args:
+        result: The ``send_verification_sms`` answer.
+        phone: The number it was sent to.
+
+    Returns:
+        One line.
+    """
+    line = f"Verification code sent to {phone}"
+    if result.data is not None:
+        line += f", valid until {result.data.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    return line
+
+
+def _show(args: argparse.Namespace, result: Result, line: str) -> None:
+    print(str(result) if args.json else line, flush=True)
+
+
+def send(args: argparse.Namespace) -> int:
+    """``textflow send PHONE TEXT``: send one SMS.
+
+    Args:
+        args: The parsed command line (``phone``, ``text``).
+
+    Returns:
+        0 once the API accepted the SMS.
+    """
+    phone, text = check.phone_number(args.phone, "PHONE"), check.text(args.text, "TEXT")
+    with make_client(args) as client:
+        result = client.send_sms(phone, text)
+    _show(args, result, sent_line(result, phone))
+    return EXIT_OK
+
+
+def send_code(args: argparse.Namespace) -> int:
+    """``textflow send-code PHONE``: send a verification code (which is not printed).
+
+    Args:
+        args: The parsed command line (``phone``, ``service_name``, ``seconds``).
+
+    Returns:
+        0 once the API sent the code.
+    """
+    phone = check.phone_number(args.phone, "PHONE")
+    service_name, seconds = check.service_name(args.service_name), check.seconds(args.seconds)
+    with make_client(args) as client:
+        result = client.send_verification_sms(phone, service_name, seconds)
+    _show(args, result, code_sent_line(result, phone))
+    return EXIT_OK
+
+
+def verify_code(args: argparse.Namespace) -> int:
+    """``textflow verify-code PHONE CODE``: check a code; an invalid code is exit status 1.
+
+    Args:
+        args: The parsed command line (``phone``, ``code``).
+
+    Returns:
+        0 if the code is valid, 1 if it is wrong or expired.
+    """
+    phone, code = check.phone_number(args.phone, "PHONE"), check.code(args.code)
+    with make_client(args) as client:
+        result = client.verify_code(phone, code)
+    if result.valid:
+        _show(args, result, f"Valid: the code for {phone} is correct.")
+        return EXIT_OK
+    _show(args, result, f"Invalid: {result.message or 'the code is wrong or expired.'}")
+    return EXIT_REFUSED
+
+
+def _read_numbers(path: str, stdin: TextIO) -> list[str]:
+    """The numbers in ``path`` ('-': stdin), checked, naming the line of a bad one."""
+    name = "stdin" if path == "-" else path
+    try:
+        if path == "-":
+            lines = stdin.read().splitlines()
+        else:
+            with open(path, encoding="utf-8-sig") as handle:
+                lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot read {name}: {reason}") from None
+    numbers = []
+    for number, raw in enumerate(lines, start=1):
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            numbers.append(check.phone_number(line, f"{name} line {number}"))
+    if not numbers:
+        raise UsageError(f"no phone numbers in {name}.")
+    return numbers
+
+
+def bulk(args: argparse.Namespace) -> int:
+    """``textflow bulk TEXT PHONE...`` or ``textflow bulk TEXT --file FILE``.
+
+    Args:
+        args: The parsed command line (``text``, ``phones``, ``file``).
+
+    Returns:
+        0 once the API accepted the bulk job.
+
+    Raises:
+        UsageError: No numbers, both numbers and ``--file``, or an unreadable file.
+        InputValidationError: A bad number or text.
+    """
+    text = check.text(args.text, "TEXT")
+    if args.file is not None and args.phones:
+        raise UsageError("give the phone numbers as arguments or with --file, not both.")
+    if args.file is not None:
+        numbers = _read_numbers(args.file, sys.stdin)
+    elif args.phones:
+        numbers = [check.phone_number(phone, "PHONE") for phone in args.phones]
+    else:
+        raise UsageError("give at least one PHONE, or --file FILE ('-' for stdin).")
+    numbers = list(dict.fromkeys(numbers))
+    with make_client(args) as client:
+        result = client.send_bulk_sms(numbers, text)
+    count = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''}"
+    _show(args, result, f"Bulk SMS to {count} accepted: {result.message}")
+    return EXIT_OK
+
+
+def balance(args: argparse.Namespace) -> int:
+    """``textflow balance``: print the account's credits and prepaid packages.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        0.
+    """
+    with make_client(args) as client:
+        result = client.get_balance()
+    line = f"Balance: {result.credits} credits"
+    if result.packages:
+        line += "; packages: " + ", ".join(f"{k} {v}" for k, v in result.packages.items())
+    _show(args, result, line)
+    return EXIT_OK

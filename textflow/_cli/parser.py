@@ -1,0 +1,233 @@
+"""The command line grammar: global options, the subcommands and their arguments.
+
+Global options work before or after the subcommand (``textflow --json send ...``
+and ``textflow send ... --json``). They are added to the main parser and to
+every subparser with ``default=argparse.SUPPRESS``, so a subparser never
+overwrites a value given before the subcommand; ``finish`` fills in the
+defaults afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable, NoReturn, Optional
+
+from textflow._version import __version__
+
+Command = Callable[[argparse.Namespace], int]
+
+DEFAULT_SANDBOX_HOST = "127.0.0.1"
+DEFAULT_SANDBOX_PORT = 8765
+
+_GLOBAL_DEFAULTS: dict[str, Any] = {
+    "api_key": None,
+    "base_url": None,
+    "timeout": None,
+    "json": False,
+    "verbose": 0,
+}
+
+_EPILOG = """\
+exit status: 0 success, 1 the API said no (or the code is invalid),
+2 bad usage or bad input (nothing was sent), 3 no answer from the server.
+
+Try it without an account:  textflow demo
+A local fake API to test against:  textflow sandbox"""
+
+
+class UsageError(Exception):
+    """A command line the CLI cannot act on (exit status 2); the message is shown as is."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``textflow: error: MESSAGE (see 'PROG --help')`` and exit with status 2.
+
+        Args:
+            message: What was wrong with the command line.
+        """
+        self.exit(2, f"textflow: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {value!r}")
+    return number
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535 (0: any free port): {port}")
+    return port
+
+
+def _global_options() -> ArgumentParser:
+    """The options every command accepts, all defaulting to "not given"."""
+    parent = ArgumentParser(add_help=False)
+    group = parent.add_argument_group("global options")
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=argparse.SUPPRESS,
+        help="API key (default: $TEXTFLOW_API_KEY; prefer the variable: the command line "
+        "is visible to other users). For 'sandbox', the key the sandbox accepts.",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="API base URL (default: $TEXTFLOW_BASE_URL, else https://textflow.me/api)",
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=argparse.SUPPRESS,
+        help="give up waiting for an answer after this long (default: 30, 5 to connect)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the result as one line of JSON",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="log to stderr: -v requests, -vv details (keys and codes are never logged)",
+    )
+    group.add_argument("--version", action="version", version=f"textflow {__version__}")
+    return parent
+
+
+def build_parser(commands: dict[str, Command]) -> ArgumentParser:
+    """The ``textflow`` parser; each subcommand's namespace gets ``run`` from ``commands``.
+
+    Args:
+        commands: The function to run for each subcommand name, returning an exit status.
+
+    Returns:
+        The parser. Parse with :func:`parse`, which also fills in the defaults.
+    """
+    common = _global_options()
+    parser = ArgumentParser(
+        prog="textflow",
+        description="Send SMS and verification codes with the TextFlow API.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
+    sub.required = True
+
+    def add(name: str, help_text: str, description: Optional[str] = None) -> ArgumentParser:
+        command: ArgumentParser = sub.add_parser(
+            name, help=help_text, description=description or help_text, parents=[common]
+        )
+        command.set_defaults(run=commands[name])
+        return command
+
+    send = add("send", "send one SMS")
+    send.add_argument("phone", metavar="PHONE", help="recipient, e.g. +11234567890")
+    send.add_argument("text", metavar="TEXT", help="the message")
+
+    send_code = add(
+        "send-code",
+        "send a verification code by SMS",
+        "Send a verification code by SMS. The code is not printed: it is for the phone's owner.",
+    )
+    send_code.add_argument("phone", metavar="PHONE", help="the number to verify")
+    send_code.add_argument(
+        "--service-name",
+        metavar="NAME",
+        default="",
+        help='shown in the SMS: "Your verification code for NAME is: ..."',
+    )
+    send_code.add_argument(
+        "--seconds",
+        metavar="N",
+        type=int,
+        default=600,
+        help="how long the code stays valid, 1 to 86400 (default: 600)",
+    )
+
+    verify = add(
+        "verify-code",
+        "check a verification code (exit status 1 if it is invalid)",
+    )
+    verify.add_argument("phone", metavar="PHONE", help="the number the code was sent to")
+    verify.add_argument("code", metavar="CODE", help="the code the user typed")
+
+    bulk = add(
+        "bulk",
+        "send the same SMS to many numbers",
+        "Send the same SMS to many numbers, given as arguments or read from a file "
+        "(one number a line; blank lines and # comments are ignored).",
+    )
+    bulk.add_argument("text", metavar="TEXT", help="the message")
+    bulk.add_argument("phones", metavar="PHONE", nargs="*", help="recipients")
+    bulk.add_argument(
+        "--file",
+        metavar="FILE",
+        help="read the recipients from FILE, one a line ('-' for stdin)",
+    )
+
+    add("balance", "show the account's credits")
+
+    sandbox = add(
+        "sandbox",
+        "serve a fake TextFlow API locally and print every SMS it receives",
+        "Serve a fake TextFlow API over HTTP on this machine and print every SMS and "
+        "code it receives, until Ctrl-C. Nothing is really sent. With --api-key, the "
+        "sandbox accepts that key; otherwise it makes one up ($TEXTFLOW_API_KEY is not used).",
+    )
+    sandbox.add_argument(
+        "--host",
+        default=argparse.SUPPRESS,
+        help=f"address to listen on (default: {DEFAULT_SANDBOX_HOST}; another address "
+        "makes the sandbox and its inbox reachable from other machines)",
+    )
+    sandbox.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_SANDBOX_PORT,
+        help=f"port to listen on, 0 for any free port (default: {DEFAULT_SANDBOX_PORT})",
+    )
+
+    add(
+        "demo",
+        "walk through the whole API against a fake TextFlow (no key, no network)",
+    )
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Optional[list[str]]) -> argparse.Namespace:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and fill in the global options not given.
+
+    Args:
+        parser: From :func:`build_parser`.
+        argv: The arguments after the program name.
+
+    Returns:
+        The namespace, with every global option present.
+
+    Raises:
+        SystemExit: For ``--help``, ``--version`` and usage errors (status 2).
+    """
+    args = parser.parse_args(argv)
+    for name, default in _GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args

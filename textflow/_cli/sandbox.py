@@ -1,0 +1,157 @@
+"""``textflow sandbox``: the fake TextFlow over HTTP, printing every SMS it receives.
+
+It listens on 127.0.0.1 unless ``--host`` says otherwise (then a warning
+says who can reach it), prints how to point the SDK at it, then one line per
+SMS or code as they arrive, until Ctrl-C or SIGTERM (exit status 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from types import FrameType
+from typing import Optional
+
+from textflow._cli.parser import DEFAULT_SANDBOX_HOST, UsageError
+from textflow.testing import FakeMessage, FakeTextFlow
+
+_KINDS = {"sms": "SMS ", "code": "code", "bulk": "bulk"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``).
+
+    Args:
+        host: A host name or IP address.
+
+    Returns:
+        True for a loopback name or address.
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Inbox:
+    """Prints one line per delivered message; called from the server's threads.
+
+    Args:
+        as_json: Print each message as one JSON object instead of a readable line.
+    """
+
+    def __init__(self, *, as_json: bool) -> None:
+        self._as_json = as_json
+        self._lock = threading.Lock()
+        self.received = 0
+
+    def __call__(self, message: FakeMessage) -> None:
+        """Print ``message`` at once (flushed), one line.
+
+        Args:
+            message: What the fake just delivered.
+        """
+        if self._as_json:
+            line = json.dumps({"event": "message", **_fields(message)}, ensure_ascii=False)
+        else:
+            when = datetime.fromtimestamp(message.timestamp / 1000).strftime("%H:%M:%S")
+            text = message.text.replace("\r", "\\r").replace("\n", "\\n")
+            kind = _KINDS.get(message.kind, message.kind)
+            line = f"{when}  {kind}  {message.phone_number:<16}  {text}"
+        with self._lock:
+            self.received += 1
+            print(line, flush=True)
+
+
+def _fields(message: FakeMessage) -> dict[str, object]:
+    return {
+        "phone_number": message.phone_number,
+        "kind": message.kind,
+        "text": message.text,
+        "timestamp": message.timestamp,
+    }
+
+
+def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt here (even if SIGINT was ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _banner(base_url: str, api_key: str, *, as_json: bool) -> str:
+    if as_json:
+        return json.dumps({"event": "listening", "base_url": base_url, "api_key": api_key})
+    return (
+        f"TextFlow sandbox listening on {base_url}\n"
+        "A fake TextFlow API: nothing is really sent. Point the SDK or the textflow "
+        "command at it:\n\n"
+        f"  export TEXTFLOW_BASE_URL={base_url}\n"
+        f"  export TEXTFLOW_API_KEY={api_key}\n\n"
+        "Every SMS and verification code it receives is printed below. Ctrl-C stops it.\n"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """``textflow sandbox [--host HOST] [--port PORT] [--api-key KEY]``: serve until stopped.
+
+    Args:
+        args: The parsed command line (``host`` only if given, ``port``, ``api_key``).
+
+    Returns:
+        0 when stopped by Ctrl-C or SIGTERM.
+
+    Raises:
+        UsageError: A blank ``--api-key``, or the address cannot be bound.
+    """
+    host: str = getattr(args, "host", DEFAULT_SANDBOX_HOST)
+    if not is_loopback(host):
+        print(
+            f"textflow: warning: listening on {host}, not loopback: other machines can reach "
+            "the sandbox and read the SMS and codes sent to it.",
+            file=sys.stderr,
+            flush=True,
+        )
+    inbox = Inbox(as_json=args.json)
+    try:
+        fake = FakeTextFlow(args.api_key, on_message=inbox)
+    except ValueError as exc:
+        raise UsageError(f"--api-key: {exc}") from None
+    with _stop_on_signals(), contextlib.ExitStack() as stack:
+        try:
+            base_url = stack.enter_context(fake.serve(host, args.port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise UsageError(
+                f"cannot listen on {host} port {args.port}: {reason} (--port 0 picks a free port)"
+            ) from None
+        try:
+            print(_banner(base_url, fake.api_key, as_json=args.json), flush=True)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass  # the server stops as the stack unwinds
+    if not args.json:
+        print(f"Sandbox stopped ({inbox.received} messages received).", flush=True)
+    return 0

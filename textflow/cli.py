@@ -1,0 +1,162 @@
+"""The ``textflow`` command: send SMS and codes from a shell, run a sandbox, see a demo.
+
+Exit status:
+
+====  ==========================================================================
+0     success
+1     the API said no (``APIStatusError``), or ``verify-code`` found the code invalid
+2     bad usage or bad input, found before anything was sent (a bad phone number,
+      no API key, an unusable ``--base-url``, an unreadable ``--file``)
+3     no usable answer from the server (``APIConnectionError``, ``APITimeoutError``,
+      ``MalformedResponseError``): whether a send went out is unknown
+70    a bug in textflow (the message says so; ``-vv`` shows the traceback)
+130   interrupted (Ctrl-C)
+====  ==========================================================================
+
+Errors are one line on stderr, ``textflow: error: ...``; the API key is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Optional
+
+from textflow._cli import api_commands, demo, sandbox
+from textflow._cli.parser import Command, UsageError, build_parser, parse
+from textflow.errors import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    ConfigurationError,
+    InputValidationError,
+    MalformedResponseError,
+    RateLimitError,
+    TextFlowError,
+)
+
+__all__ = [
+    "EXIT_BUG",
+    "EXIT_INTERRUPTED",
+    "EXIT_NO_ANSWER",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "main",
+]
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_NO_ANSWER = 3
+EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
+
+COMMANDS: dict[str, Command] = {
+    "send": api_commands.send,
+    "send-code": api_commands.send_code,
+    "verify-code": api_commands.verify_code,
+    "bulk": api_commands.bulk,
+    "balance": api_commands.balance,
+    "sandbox": sandbox.run,
+    "demo": demo.run,
+}
+
+logger = logging.getLogger("textflow")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``textflow`` command.
+
+    Args:
+        argv: The arguments after the program name; default ``sys.argv[1:]``.
+
+    Returns:
+        The exit status (see the module docstring): 0 success, 1 the API said no,
+        2 bad usage or input, 3 no answer from the server, 130 interrupted.
+
+    Example:
+        >>> main(["send", "+11234567890", "Hello", "--json"])
+        {"ok":true,"status":200,...}
+        0
+    """
+    try:
+        try:
+            args = parse(build_parser(COMMANDS), None if argv is None else list(argv))
+        except SystemExit as exc:  # --help, --version, usage errors
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        with _verbose_logging(args.verbose):
+            return _run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        status: int = args.run(args)
+    except (UsageError, InputValidationError, ConfigurationError) as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    except APIStatusError as exc:
+        if args.json and exc.result is not None:
+            print(str(exc.result), flush=True)
+        return _fail(EXIT_REFUSED, _refusal(exc))
+    except (APIConnectionError, MalformedResponseError) as exc:
+        return _fail(EXIT_NO_ANSWER, f"no usable answer from TextFlow: {exc}")
+    except TextFlowError as exc:  # a kind added later: the API's side, not the user's
+        return _fail(EXIT_REFUSED, str(exc))
+    except BrokenPipeError:  # e.g. `textflow balance | head -c0`: the reader left
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_REFUSED
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        if args.verbose >= 2:
+            logger.exception("textflow crashed")
+        return _fail(
+            EXIT_BUG,
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug in textflow, "
+            "run with -vv for the traceback",
+        )
+    return status
+
+
+def _refusal(exc: APIStatusError) -> str:
+    said = isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str)
+    line = f"TextFlow refused (status {exc.status})"
+    if said:
+        line += f": {exc.message}"
+    elif isinstance(exc, AuthenticationError):
+        line += ": the API key was not accepted"
+    if isinstance(exc, AuthenticationError):
+        line += " (check --api-key or TEXTFLOW_API_KEY)"
+    elif isinstance(exc, RateLimitError) and exc.retry_after is not None:
+        line += f" (retry after {exc.retry_after:g} s)"
+    return line
+
+
+def _fail(status: int, message: str) -> int:
+    print(f"textflow: error: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+@contextlib.contextmanager
+def _verbose_logging(verbose: int) -> Iterator[None]:
+    """``-v``: the ``textflow`` logger at INFO on stderr; ``-vv``: DEBUG. Undone afterwards."""
+    if verbose <= 0:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
