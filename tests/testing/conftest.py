@@ -65,3 +65,8 @@ def wire(request: pytest.FixtureRequest, fake: FakeTextFlow) -> Iterator[httpx.C
         transport = fake.transport()
         with httpx.Client(base_url="https://textflow.invalid/api", transport=transport) as client:
             yield client
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

@@ -384,7 +384,8 @@ def test_one_invalid_number_fails_the_whole_bulk(wire: httpx.Client, fake: FakeT
     ],
 )
 def test_bulk_missing_fields(wire: httpx.Client, body: dict[str, Any], field: str) -> None:
-    error(wire.post("/bulk-sms", json=body, headers=auth()), 400, f"Missing required field: {field}.")
+    response = wire.post("/bulk-sms", json=body, headers=auth())
+    error(response, 400, f"Missing required field: {field}.")
 
 
 # --- balance and credit -------------------------------------------------------------------------

@@ -147,8 +147,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception:
             self.fake_server.handle_error(self.request, self.client_address)
             reply = error_reply(500, "The fake TextFlow failed; see its traceback.")
-        if reply.delay:
-            self.fake_server.stopping.wait(reply.delay)
+        if reply.delay and self.fake_server.stopping.wait(reply.delay):
+            self.close_connection = True  # stopped while waiting: no answer
+            return
         if reply.disconnect:
             self.close_connection = True  # the request was read; close without answering
             return
