@@ -96,13 +96,9 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         await self.aclose()
 
 
-def _awaited(doc: Optional[str]) -> Optional[str]:
+def _awaited(doc: Optional[str]) -> str:
     """The sync docstring, its examples awaited: one text for both clients."""
-    if doc is None:
-        return None
-    return doc.replace(">>> client.", ">>> await client.").replace(
-        ">>> (client.", ">>> (await client."
-    )
+    return (doc or "").replace(">>> client.", ">>> await client.")
 
 
 for _name in (*ops.OPERATIONS, "with_options"):

@@ -19,7 +19,7 @@ ENV_BASE_URL = "TEXTFLOW_BASE_URL"
 DEFAULT_BASE_URL = "https://textflow.me/api"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 TimeoutTypes = Union[float, int, httpx.Timeout, None]
 
@@ -36,13 +36,14 @@ def resolve_api_key(api_key: Optional[str]) -> str:
         if api_key is None:
             raise ConfigurationError(
                 f"No API key: pass api_key=... or set the {ENV_API_KEY} environment variable "
-                "(get a key from the API console at https://textflow.me/api)."
+                "(get a key from the API console at https://textflow.me/api).",
+                missing="api_key",
             )
     if not isinstance(api_key, str):
         raise ConfigurationError(f"api_key must be a str, not {type(api_key).__name__}.")
     api_key = api_key.strip()
     if not api_key:
-        raise ConfigurationError("The API key is blank.")
+        raise ConfigurationError("The API key is blank.", missing="api_key")
     return api_key
 
 

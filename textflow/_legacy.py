@@ -101,7 +101,7 @@ def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
         status, message = 0, f"No answer from TextFlow: {exc}"
     elif isinstance(exc, errors.MalformedResponseError):
         status, message = exc.status_code, str(exc)
-    elif isinstance(exc, errors.ConfigurationError) and "API key" in str(exc):
+    elif isinstance(exc, errors.ConfigurationError) and exc.missing == "api_key":
         status, message = 400, NO_KEY_MESSAGE
     else:  # InputValidationError, other ConfigurationError
         status, message = 400, str(exc)

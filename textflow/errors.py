@@ -61,11 +61,19 @@ class TextFlowError(Exception):
 class ConfigurationError(TextFlowError):
     """The client cannot be built as asked: no API key, or an unusable ``base_url``.
 
+    Attributes:
+        missing: The name of a required setting that was not given at all
+            (``"api_key"``), or ``None`` when a setting was given but is unusable.
+
     Example:
         >>> TextFlowClient(api_key="k", base_url="http://example.com/api")
         Traceback (most recent call last):
         textflow.errors.ConfigurationError: ...
     """
+
+    def __init__(self, message: str, *, missing: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class InputValidationError(TextFlowError, ValueError):

@@ -7,6 +7,7 @@ which awaits the async client's coroutine or calls the sync client directly.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Callable, Union
 
@@ -161,6 +162,7 @@ class ScriptedServer:
         self.port = self._sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}/api"
         self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
         self._accepter = threading.Thread(target=self._accept, daemon=True)
         self._accepter.start()
 
@@ -177,6 +179,7 @@ class ScriptedServer:
                 return
             with self._lock:
                 self.connections += 1
+                self._conns.append(conn)
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -228,8 +231,14 @@ class ScriptedServer:
             conn.close()
 
     def close(self) -> None:
+        import socket
+
         self._stop.set()
         self._sock.close()
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
         self._accepter.join(2)
         for thread in self._threads:
             thread.join(2)

@@ -32,7 +32,9 @@ def _route(mock_api, name):
 
 @pytest.mark.parametrize("name", list(CALLS))
 @pytest.mark.parametrize("failure", NOT_SENT, ids=lambda e: type(e).__name__)
-async def test_failures_before_sending_are_retried_for_every_operation(api, mock_api, name, failure):
+async def test_failures_before_sending_are_retried_for_every_operation(
+    api, mock_api, name, failure
+):
     route = _route(mock_api, name).mock(side_effect=[failure, response(200, OK_BODIES[name])])
     result = await api.call(name, *CALLS[name][1])
     assert result.ok is True
@@ -40,10 +42,14 @@ async def test_failures_before_sending_are_retried_for_every_operation(api, mock
 
 
 @pytest.mark.parametrize("name", list(CALLS))
-async def test_429_is_retried_for_every_operation_after_retry_after(api, mock_api, name, monkeypatch):
+async def test_429_is_retried_for_every_operation_after_retry_after(
+    api, mock_api, name, monkeypatch
+):
     waits = []
     monkeypatch.setattr(_retry, "parse_retry_after", lambda v, now=None: waits.append(v) or 0.0)
-    busy = response(429, {"ok": False, "status": 429, "message": "Too many"}, headers={"Retry-After": "1"})
+    busy = response(
+        429, {"ok": False, "status": 429, "message": "Too many"}, headers={"Retry-After": "1"}
+    )
     route = _route(mock_api, name).mock(side_effect=[busy, response(200, OK_BODIES[name])])
     result = await api.call(name, *CALLS[name][1])
     assert result.ok is True
@@ -149,3 +155,10 @@ async def test_the_sleeps_follow_the_policy(api, mock_api, monkeypatch):
         await api.call("get_balance")
     assert route.call_count == 3
     assert slept == [0.5, 1.0]
+
+
+async def test_balance_gives_up_after_read_timeouts_saying_nothing_changed(api, mock_api):
+    route = mock_api.get("/balance").mock(side_effect=httpx.ReadTimeout("timed out"))
+    with pytest.raises(textflow.APITimeoutError, match="Nothing was changed"):
+        await api.call("get_balance")
+    assert route.call_count == 3

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -13,8 +13,17 @@ from textflow import _retry
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("5", 5.0), (" 2.5 ", 2.5), ("0", 0.0), ("-3", 0.0), (None, None), ("", None),
-     ("soon", None), ("nan", None), ("inf", None)],
+    [
+        ("5", 5.0),
+        (" 2.5 ", 2.5),
+        ("0", 0.0),
+        ("-3", 0.0),
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("nan", None),
+        ("inf", None),
+    ],
 )
 def test_parse_retry_after_seconds(value, expected):
     assert _retry.parse_retry_after(value) == expected
@@ -39,11 +48,21 @@ def test_no_retry_once_the_budget_is_spent():
     assert _retry.next_delay(read_only=True, retries_done=1, max_retries=2, exc=exc) is not None
 
 
-@pytest.mark.parametrize(("status", "read_only", "retried"), [
-    (200, True, False), (400, True, False), (404, True, False), (408, True, True),
-    (500, True, True), (599, True, True), (500, False, False), (408, False, False),
-    (429, False, True), (429, True, True),
-])
+@pytest.mark.parametrize(
+    ("status", "read_only", "retried"),
+    [
+        (200, True, False),
+        (400, True, False),
+        (404, True, False),
+        (408, True, True),
+        (500, True, True),
+        (599, True, True),
+        (500, False, False),
+        (408, False, False),
+        (429, False, True),
+        (429, True, True),
+    ],
+)
 def test_response_decisions(status, read_only, retried):
     delay = _retry.next_delay(
         read_only=read_only, retries_done=0, max_retries=2, response=httpx.Response(status)
@@ -52,7 +71,10 @@ def test_response_decisions(status, read_only, retried):
 
 
 def test_unknown_exceptions_are_not_retried():
-    assert _retry.next_delay(
-        read_only=True, retries_done=0, max_retries=2, exc=httpx.UnsupportedProtocol("x")
-    ) is None
+    assert (
+        _retry.next_delay(
+            read_only=True, retries_done=0, max_retries=2, exc=httpx.UnsupportedProtocol("x")
+        )
+        is None
+    )
     assert _retry.next_delay(read_only=True, retries_done=0, max_retries=2) is None

@@ -1,0 +1,254 @@
+"""Construction: keys, base URLs, timeouts, injected http clients, lifecycle."""
+
+from __future__ import annotations
+
+import inspect
+
+import httpx
+import pytest
+
+import textflow
+from textflow import errors
+
+from conftest import KEY, OK_BODIES, response
+
+CLIENTS = [textflow.TextFlowClient, textflow.AsyncTextFlowClient]
+HTTPX = {textflow.TextFlowClient: httpx.Client, textflow.AsyncTextFlowClient: httpx.AsyncClient}
+
+
+@pytest.fixture(params=CLIENTS, ids=["sync", "async"])
+def cls(request):
+    return request.param
+
+
+def test_no_key_at_all_is_a_configuration_error(cls):
+    with pytest.raises(textflow.ConfigurationError, match="TEXTFLOW_API_KEY"):
+        cls()
+
+
+@pytest.mark.parametrize("key", ["", "   ", 1234])
+def test_blank_or_non_str_key_is_refused(cls, key):
+    with pytest.raises(textflow.ConfigurationError):
+        cls(api_key=key)
+
+
+def test_key_and_base_url_come_from_the_environment(cls, monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_API_KEY", KEY)
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", "http://127.0.0.1:8765/api/")
+    client = cls()
+    assert client.base_url == httpx.URL("http://127.0.0.1:8765/api")
+    assert client._headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_arguments_win_over_the_environment(cls, monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_API_KEY", "from-env")
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", "https://env.example/api")
+    client = cls(KEY, base_url="https://arg.example/v1")
+    assert str(client.base_url) == "https://arg.example/v1"
+    assert client._headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_default_base_url_and_timeout(cls):
+    client = cls(KEY)
+    assert str(client.base_url) == "https://textflow.me/api"
+    assert client.timeout == httpx.Timeout(30.0, connect=5.0)
+    assert client.max_retries == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8000/api",
+        "http://127.0.0.1/api",
+        "http://127.8.9.10:1/api",
+        "http://[::1]:8000/api",
+        "http://sandbox.localhost/api",
+        "https://api.example.com/api",
+    ],
+)
+def test_accepted_base_urls(cls, url):
+    assert cls(KEY, base_url=url).base_url.host
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://textflow.me/api",
+        "http://10.0.0.5/api",
+        "http://192.168.1.2/api",
+        "http://localhost.evil.com/api",
+        "ftp://textflow.me/api",
+        "textflow.me/api",
+        "https:///api",
+        "https://textflow.me/api?key=1",
+        "https://textflow.me/api#frag",
+        "http://[not-an-ip/api",
+        "",
+    ],
+)
+def test_refused_base_urls(cls, url):
+    with pytest.raises(textflow.ConfigurationError):
+        cls(KEY, base_url=url)
+
+
+def test_plain_http_refusal_says_why(cls):
+    with pytest.raises(textflow.ConfigurationError, match="unencrypted"):
+        cls(KEY, base_url="http://textflow.me/api")
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "30", True])
+def test_bad_timeout(cls, timeout):
+    with pytest.raises(textflow.ConfigurationError):
+        cls(KEY, timeout=timeout)
+
+
+@pytest.mark.parametrize("timeout", [5, 2.5, None, httpx.Timeout(1.0, connect=0.5)])
+def test_good_timeout(cls, timeout):
+    client = cls(KEY, timeout=timeout)
+    expected = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+    assert client.timeout == expected
+
+
+@pytest.mark.parametrize("max_retries", [-1, 1.5, True, "2"])
+def test_bad_max_retries(cls, max_retries):
+    with pytest.raises(textflow.ConfigurationError):
+        cls(KEY, max_retries=max_retries)
+
+
+def test_http_client_of_the_wrong_kind_is_refused(cls):
+    other = httpx.AsyncClient() if cls is textflow.TextFlowClient else httpx.Client()
+    with pytest.raises(textflow.ConfigurationError, match="http_client"):
+        cls(KEY, http_client=other)
+
+
+def test_repr_shows_no_key(cls):
+    client = cls(KEY)
+    assert KEY not in repr(client)
+    assert KEY not in str(client)
+    assert "textflow.me" in repr(client)
+
+
+def test_with_options_rejects_unknown_options(cls):
+    with pytest.raises(TypeError, match="retries"):
+        cls(KEY).with_options(retries=3)
+
+
+def test_errors_hierarchy():
+    assert issubclass(errors.InputValidationError, ValueError)
+    assert issubclass(errors.APITimeoutError, errors.APIConnectionError)
+    for sub in (
+        errors.BadRequestError,
+        errors.AuthenticationError,
+        errors.PermissionDeniedError,
+        errors.NotFoundError,
+        errors.RateLimitError,
+        errors.InternalServerError,
+    ):
+        assert issubclass(sub, errors.APIStatusError)
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.TextFlowError)
+        assert getattr(textflow, name) is getattr(errors, name)
+
+
+def _public(cls):
+    return {
+        name: inspect.signature(member)
+        for name, member in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_") and name not in ("close", "aclose")
+    }
+
+
+def test_both_clients_have_the_same_methods_and_signatures():
+    sync, async_ = _public(textflow.TextFlowClient), _public(textflow.AsyncTextFlowClient)
+    assert (
+        sorted(sync)
+        == sorted(async_)
+        == sorted(
+            [
+                "send_sms",
+                "send_verification_sms",
+                "verify_code",
+                "send_bulk_sms",
+                "get_balance",
+                "with_options",
+            ]
+        )
+    )
+    for name in sync:
+        sync_sig = str(sync[name]).replace("'TextFlowClient'", "Self")
+        async_sig = str(async_[name]).replace("'AsyncTextFlowClient'", "Self")
+        assert sync_sig == async_sig, name
+        assert inspect.iscoroutinefunction(getattr(textflow.AsyncTextFlowClient, name)) == (
+            name != "with_options"
+        )
+        assert getattr(textflow.AsyncTextFlowClient, name).__doc__, name
+
+
+def test_sync_context_manager_closes_its_own_pool(mock_api):
+    mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
+    with textflow.TextFlowClient(KEY) as client:
+        client.get_balance()
+    assert client._http.is_closed
+
+
+def test_sync_client_never_closes_a_callers_http_client(mock_api):
+    mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
+    with httpx.Client() as mine:
+        with textflow.TextFlowClient(KEY, http_client=mine) as client:
+            client.get_balance()
+        assert not mine.is_closed
+        client.close()
+        assert not mine.is_closed
+
+
+@pytest.mark.asyncio
+async def test_async_context_manager_closes_its_own_pool(mock_api):
+    mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
+    async with textflow.AsyncTextFlowClient(KEY) as client:
+        await client.get_balance()
+    assert client._http.is_closed
+
+
+@pytest.mark.asyncio
+async def test_async_client_never_closes_a_callers_http_client(mock_api):
+    mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
+    async with httpx.AsyncClient() as mine:
+        async with textflow.AsyncTextFlowClient(KEY, http_client=mine) as client:
+            await client.get_balance()
+        assert not mine.is_closed
+
+
+def test_callers_http_client_is_used_with_its_transport():
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        return response(200, OK_BODIES["get_balance"])
+
+    with httpx.Client(transport=httpx.MockTransport(handler), headers={"X-Proxy": "1"}) as mine:
+        client = textflow.TextFlowClient(KEY, http_client=mine)
+        assert client.get_balance().ok
+    assert seen[0].headers["X-Proxy"] == "1"
+    assert seen[0].headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_no_cleanup_at_garbage_collection():
+    for client_cls in CLIENTS:
+        assert "__del__" not in vars(client_cls)
+        for base in client_cls.__mro__:
+            assert "__del__" not in vars(base), base
+
+
+def test_with_options_shares_the_pool_and_keeps_other_settings(cls, mock_api):
+    parent = cls(KEY, timeout=7.0, default_headers={"X-A": "1"})
+    child = parent.with_options(api_key="other-key", max_retries=0, default_headers={"X-B": "2"})
+    assert type(child) is cls
+    assert child._http is parent._http
+    assert child.timeout == httpx.Timeout(7.0)
+    assert child.max_retries == 0
+    assert parent.max_retries == 2
+    assert child._headers["Authorization"] == "Bearer other-key"
+    assert parent._headers["Authorization"] == f"Bearer {KEY}"
+    assert (child._headers["X-A"], child._headers["X-B"]) == ("1", "2")
+    assert "X-B" not in parent._headers
+    assert not child._owns_http

@@ -1,0 +1,222 @@
+"""The textflowsms 0.1.0 functions: same wire, result objects, never raising."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import pytest
+
+import textflow
+import textflowsms
+from textflow import _legacy
+
+from conftest import KEY, OK_BODIES, ok_sms, response
+
+SNIPPET = """
+import textflowsms as tf
+tf.useKey(KEY)
+result = tf.sendSMS("+11234567890", "Dummy message text...")
+print(result.data if result.ok else result.message)
+tf.sendVerificationSMS("+11234567890", service_name, seconds)
+result = tf.VerifyCode("+11234567890", user_entered_code)
+result.valid
+"""
+
+
+def test_the_0_1_0_snippet_works_verbatim(server, monkeypatch, capsys):
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", server.base_url)
+    server.script = [
+        ("json", 200, ok_sms()),
+        ("json", 200, OK_BODIES["send_verification_sms"]),
+        ("json", 200, OK_BODIES["verify_code"]),
+    ]
+    namespace = {"KEY": KEY, "service_name": "Guest", "seconds": 600, "user_entered_code": "4045"}
+    exec(SNIPPET, namespace)
+    assert namespace["result"].valid is True
+    assert "+11234567890" in capsys.readouterr().out
+    assert [(m, p) for m, p, _ in server.requests] == [
+        ("POST", "/api/send-sms"),
+        ("POST", "/api/send-code"),
+        ("POST", "/api/verify-code"),
+    ]
+    bodies = [json.loads(body) for _, _, body in server.requests]
+    assert bodies == [
+        {"phone_number": "+11234567890", "text": "Dummy message text..."},
+        {"phone_number": "+11234567890", "service_name": "Guest", "seconds": 600},
+        {"phone_number": "+11234567890", "code": "4045"},
+    ]
+
+
+def test_names_are_exported_from_both_packages():
+    for name in ("useKey", "sendSMS", "sendVerificationSMS", "verifyCode", "VerifyCode"):
+        assert getattr(textflowsms, name) is getattr(textflow, name)
+    assert textflow.VerifyCode is textflow.verifyCode
+    for name in ("SendMessageResult", "VerifyPhoneResult", "VerifyCodeResult"):
+        assert getattr(textflowsms, name) is getattr(textflow, name)
+
+
+def test_generated_functions_look_like_functions():
+    import inspect
+
+    assert textflow.sendSMS.__name__ == "sendSMS"
+    assert str(inspect.signature(textflow.sendVerificationSMS)) == (
+        "(phone_number: 'str', service_name: 'str' = '', seconds: 'int' = 600)"
+        " -> 'VerifyPhoneResult'"
+    )
+    assert "send_verification_sms" in textflow.sendVerificationSMS.__doc__
+
+
+def test_send_verification_always_sends_all_three_fields(mock_api):
+    route = mock_api.post("/send-code").mock(
+        return_value=response(200, OK_BODIES["send_verification_sms"])
+    )
+    textflow.useKey(KEY)
+    result = textflow.sendVerificationSMS("+11234567890")
+    assert result.ok
+    request = route.calls.last.request
+    assert json.loads(request.content) == {
+        "phone_number": "+11234567890",
+        "service_name": "",
+        "seconds": 600,
+    }
+    assert request.headers["Authorization"] == f"Bearer {KEY}"
+    assert request.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("call", "cls"),
+    [
+        (lambda: textflow.sendSMS(None, "hi"), textflow.SendMessageResult),
+        (lambda: textflow.sendSMS(11234567890, "hi"), textflow.SendMessageResult),
+        (lambda: textflow.sendSMS("+11234567890", ""), textflow.SendMessageResult),
+        (lambda: textflow.sendVerificationSMS("+1", "x", 600), textflow.VerifyPhoneResult),
+        (lambda: textflow.sendVerificationSMS("+11234567890", "x", 0), textflow.VerifyPhoneResult),
+        (lambda: textflow.verifyCode("+11234567890", ""), textflow.VerifyCodeResult),
+        (lambda: textflow.VerifyCode(None, None), textflow.VerifyCodeResult),
+    ],
+)
+def test_bad_input_returns_a_400_result_object_and_sends_nothing(mock_api, call, cls):
+    route = mock_api.route()
+    textflow.useKey(KEY)
+    result = call()
+    assert type(result) is cls
+    assert not isinstance(result, dict)
+    assert (result.ok, result.status) == (False, 400)
+    assert result.message
+    if cls is textflow.VerifyCodeResult:
+        assert result.valid is False
+    else:
+        assert result.data is None
+    assert route.call_count == 0
+
+
+def test_no_key_returns_a_400_result(mock_api):
+    route = mock_api.route()
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status) == (False, 400)
+    assert "useKey" in result.message
+    checked = textflow.verifyCode("+11234567890", "4045")
+    assert (checked.ok, checked.valid, checked.status) == (False, False, 400)
+    assert route.call_count == 0
+
+
+def test_key_from_the_environment_is_used_without_use_key(mock_api, monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_API_KEY", KEY)
+    route = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    assert textflow.sendSMS("+11234567890", "hi").ok
+    assert route.calls.last.request.headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_api_refusal_returns_the_apis_status_and_message(mock_api):
+    body = {"ok": False, "status": 400, "message": "Invalid API key or user id."}
+    mock_api.post("/send-sms").mock(return_value=response(400, body))
+    mock_api.post("/verify-code").mock(return_value=response(400, body))
+    textflow.useKey("wrong-key")
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status, result.message) == (False, 400, body["message"])
+    checked = textflow.verifyCode("+11234567890", "4045")
+    assert (checked.ok, checked.valid, checked.status) == (False, False, 400)
+
+
+def test_wrong_code_is_valid_false(mock_api):
+    body = {"ok": True, "valid": False, "status": 400, "message": "Code is not valid"}
+    mock_api.post("/verify-code").mock(return_value=response(400, body))
+    textflow.useKey(KEY)
+    result = textflow.VerifyCode("+11234567890", "0000")
+    assert (result.ok, result.valid, result.status) == (True, False, 400)
+
+
+def test_no_answer_returns_status_0(mock_api, no_backoff):
+    mock_api.post("/send-sms").mock(side_effect=httpx.ConnectError("Connection refused"))
+    mock_api.post("/verify-code").mock(side_effect=httpx.ReadTimeout("timed out"))
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status) == (False, 0)
+    assert "Connection refused" in result.message
+    checked = textflow.verifyCode("+11234567890", "4045")
+    assert (checked.ok, checked.valid, checked.status) == (False, False, 0)
+    assert "timed out" in checked.message
+
+
+def test_malformed_answer_and_5xx_return_results(mock_api):
+    mock_api.post("/send-sms").mock(return_value=httpx.Response(200, content=b"<html>"))
+    mock_api.post("/send-code").mock(return_value=httpx.Response(503, content=b"<html>"))
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status) == (False, 200)
+    sent = textflow.sendVerificationSMS("+11234567890", "x", 60)
+    assert (sent.ok, sent.status) == (False, 503)
+
+
+def test_bad_base_url_returns_a_result(monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", "http://textflow.me/api")
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status) == (False, 400)
+    assert "unencrypted" in result.message
+
+
+def test_use_key_switches_keys_on_the_same_pool(mock_api):
+    route = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    textflow.useKey("key-one")
+    textflow.sendSMS("+11234567890", "hi")
+    first = _legacy.default_client.get()
+    textflow.useKey("key-two")
+    textflow.sendSMS("+11234567890", "hi")
+    second = _legacy.default_client.get()
+    assert [c.request.headers["Authorization"] for c in route.calls] == [
+        "Bearer key-one",
+        "Bearer key-two",
+    ]
+    assert first._http is second._http
+    assert textflow.useKey("") is None
+    assert textflow.sendSMS("+11234567890", "hi").status == 400
+
+
+def test_default_client_is_built_once_across_threads(mock_api):
+    mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    textflow.useKey(KEY)
+    clients, results = set(), []
+    barrier = threading.Barrier(16)
+
+    def work():
+        barrier.wait(5)
+        results.append(textflow.sendSMS("+11234567890", "hi").ok)
+        clients.add(id(_legacy.default_client.get()))
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results == [True] * 16
+    assert len(clients) == 1
+
+
+def test_programming_errors_are_not_swallowed(mock_api, monkeypatch):
+    textflow.useKey(KEY)
+    monkeypatch.setattr(textflow.TextFlowClient, "_request", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        textflow.sendSMS("+11234567890", "hi")

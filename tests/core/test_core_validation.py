@@ -1,0 +1,116 @@
+"""Bad arguments raise InputValidationError before anything is sent, on both clients."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import textflow
+
+from conftest import KEY, OK_BODIES, ok_sms, response
+
+pytestmark = pytest.mark.asyncio
+
+PHONE = "+11234567890"
+
+BAD_CALLS = [
+    ("send_sms", (None, "hi"), "phone_number"),
+    ("send_sms", (11234567890, "hi"), "phone_number"),
+    ("send_sms", ("11234567890", "hi"), "phone_number"),
+    ("send_sms", ("+01234567890", "hi"), "phone_number"),
+    ("send_sms", ("+123456", "hi"), "phone_number"),
+    ("send_sms", ("+1234567890123456", "hi"), "phone_number"),
+    ("send_sms", ("+1 234 abc 7890", "hi"), "phone_number"),
+    ("send_sms", ("", "hi"), "phone_number"),
+    ("send_sms", ("+1_234_567_890", "hi"), "phone_number"),
+    ("send_sms", (PHONE, ""), "text"),
+    ("send_sms", (PHONE, "  \n\t"), "text"),
+    ("send_sms", (PHONE, None), "text"),
+    ("send_sms", (PHONE, b"bytes"), "text"),
+    ("send_verification_sms", (PHONE, None), "service_name"),
+    ("send_verification_sms", (PHONE, "Acme", 0), "seconds"),
+    ("send_verification_sms", (PHONE, "Acme", -5), "seconds"),
+    ("send_verification_sms", (PHONE, "Acme", 86401), "seconds"),
+    ("send_verification_sms", (PHONE, "Acme", True), "seconds"),
+    ("send_verification_sms", (PHONE, "Acme", 60.0), "seconds"),
+    ("send_verification_sms", (PHONE, "Acme", "600"), "seconds"),
+    ("send_verification_sms", ("+1", "Acme", 600), "phone_number"),
+    ("verify_code", (PHONE, ""), "code"),
+    ("verify_code", (PHONE, "   "), "code"),
+    ("verify_code", (PHONE, None), "code"),
+    ("verify_code", (PHONE, True), "code"),
+    ("verify_code", (PHONE, 12.5), "code"),
+    ("verify_code", (None, "4045"), "phone_number"),
+    ("send_bulk_sms", (PHONE, "hi"), "phone_numbers"),
+    ("send_bulk_sms", ([], "hi"), "phone_numbers"),
+    ("send_bulk_sms", ((), "hi"), "phone_numbers"),
+    ("send_bulk_sms", (None, "hi"), "phone_numbers"),
+    ("send_bulk_sms", ({PHONE: 1}, "hi"), "phone_numbers"),
+    ("send_bulk_sms", ([PHONE, "nope"], "hi"), "phone_numbers[1]"),
+    ("send_bulk_sms", ([PHONE, None], "hi"), "phone_numbers[1]"),
+    ("send_bulk_sms", ([PHONE], ""), "text"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "argument"), BAD_CALLS)
+async def test_bad_arguments_raise_before_any_request(api, mock_api, name, args, argument):
+    route = mock_api.route()
+    with pytest.raises(textflow.InputValidationError) as info:
+        await api.call(name, *args)
+    assert isinstance(info.value, ValueError)
+    assert info.value.argument == argument
+    assert argument in str(info.value)
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("+11234567890", "+11234567890"),
+        ("+1 123 456 7890", "+11234567890"),
+        ("+1 (123) 456-7890", "+11234567890"),
+        ("+381.61.123.1234", "+381611231234"),
+        ("\t+44 20 7946 0958\n", "+442079460958"),
+        ("+1234567", "+1234567"),
+        ("+123456789012345", "+123456789012345"),
+    ],
+)
+async def test_phone_numbers_are_normalised(api, mock_api, given, sent):
+    route = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms(sent)))
+    await api.call("send_sms", given, "hi")
+    assert json.loads(route.calls.last.request.content)["phone_number"] == sent
+
+
+async def test_int_code_and_padded_code_are_sent_as_strings(api, mock_api):
+    route = mock_api.post("/verify-code").mock(return_value=response(200, OK_BODIES["verify_code"]))
+    await api.call("verify_code", PHONE, 4045)
+    await api.call("verify_code", PHONE, " 4045 \n")
+    assert [json.loads(c.request.content)["code"] for c in route.calls] == ["4045", "4045"]
+
+
+@pytest.mark.parametrize("seconds", [1, 86400])
+async def test_seconds_bounds_are_accepted(api, mock_api, seconds):
+    route = mock_api.post("/send-code").mock(
+        return_value=response(200, OK_BODIES["send_verification_sms"])
+    )
+    await api.call("send_verification_sms", PHONE, "Acme", seconds)
+    assert route.call_count == 1
+
+
+async def test_messages_never_echo_a_code_or_key(api, mock_api):
+    mock_api.route()
+    client = api.make()
+    for args in ((PHONE, "  "), ("+0123", "secret-code-9876")):
+        with pytest.raises(textflow.InputValidationError) as info:
+            await api.call("verify_code", *args, client=client)
+        assert "9876" not in str(info.value)
+        assert KEY not in str(info.value)
+
+
+async def test_bad_phone_is_masked_in_the_message(api, mock_api):
+    mock_api.route()
+    with pytest.raises(textflow.InputValidationError) as info:
+        await api.call("send_sms", "+0123456789", "hi")
+    assert "+0123456789" not in str(info.value)
+    assert "+0123****89" in str(info.value)
