@@ -10,7 +10,6 @@ import pytest
 from cli_support import KEY, PHONE, Result, Server
 
 import textflow
-from textflow import cli
 
 Cli = Callable[..., Result]
 
@@ -127,9 +126,3 @@ def test_quiet_by_default(cli: Cli, server: Server) -> None:
     result = cli("send", PHONE, "hi", *server.options)
     assert result.err == ""
     assert result.out.strip() == f"Sent to {PHONE} (United States), price 0.15"
-
-
-def test_python_dash_m_and_the_main_function_agree() -> None:
-    import textflow.__main__ as dunder_main
-
-    assert dunder_main.main is cli.main

@@ -113,6 +113,12 @@ def _banner(base_url: str, api_key: str, *, as_json: bool) -> str:
     )
 
 
+def wait_forever() -> None:
+    """Sleep until a signal interrupts (Ctrl-C or SIGTERM raise KeyboardInterrupt here)."""
+    while True:
+        time.sleep(3600)
+
+
 def run(args: argparse.Namespace) -> int:
     """``textflow sandbox [--host HOST] [--port PORT] [--api-key KEY]``: serve until stopped.
 
@@ -148,8 +154,7 @@ def run(args: argparse.Namespace) -> int:
             ) from None
         try:
             print(_banner(base_url, fake.api_key, as_json=args.json), flush=True)
-            while True:
-                time.sleep(3600)
+            wait_forever()
         except KeyboardInterrupt:
             pass  # the server stops as the stack unwinds
     if not args.json:

@@ -1,0 +1,216 @@
+"""``textflow sandbox``: in process (stopped by a fake Ctrl-C) and as a real subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+from collections.abc import Iterator
+from typing import Callable
+
+import pytest
+from cli_support import PHONE, Result, Running
+
+from textflow._cli import sandbox
+from textflow.testing import DEFAULT_API_KEY, FakeMessage, FakeTextFlow
+
+Cli = Callable[..., Result]
+Run = Callable[..., Result]
+Spawn = Callable[..., Running]
+
+BANNER = r"^TextFlow sandbox listening on (http://127\.0\.0\.1:\d+/api)$"
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+
+@pytest.fixture
+def ctrl_c_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox's idle wait raises KeyboardInterrupt at once: it prints its banner and stops."""
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sandbox, "wait_forever", interrupt)
+
+
+# --- in process ---------------------------------------------------------------------------
+
+
+def test_banner_says_how_to_point_the_sdk_at_it(cli: Cli, ctrl_c_when_idle: None) -> None:
+    result = cli("sandbox", "--port", "0")
+    assert result.status == 0
+    lines = result.out.splitlines()
+    url = lines[0].rsplit(" ", 1)[1]
+    assert url.startswith("http://127.0.0.1:")
+    assert url.endswith("/api")
+    assert f"  export TEXTFLOW_BASE_URL={url}" in lines
+    assert f"  export TEXTFLOW_API_KEY={DEFAULT_API_KEY}" in lines
+    assert lines[-1] == "Sandbox stopped (0 messages received)."
+    assert result.err == ""
+
+
+def test_api_key_option_sets_the_key_it_accepts(cli: Cli, ctrl_c_when_idle: None) -> None:
+    result = cli("sandbox", "--port", "0", "--api-key", "my_sandbox_key")
+    assert "  export TEXTFLOW_API_KEY=my_sandbox_key" in result.out.splitlines()
+
+
+def test_the_environment_key_is_neither_used_nor_shown(
+    cli: Cli, ctrl_c_when_idle: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEXTFLOW_API_KEY", "tf_live_real_secret")
+    result = cli("sandbox", "--port", "0")
+    assert "tf_live_real_secret" not in result.out + result.err
+    assert f"TEXTFLOW_API_KEY={DEFAULT_API_KEY}" in result.out
+
+
+def test_blank_api_key_exits_2(cli: Cli) -> None:
+    result = cli("sandbox", "--port", "0", "--api-key", " ")
+    assert result.status == 2
+    assert result.err.startswith("textflow: error: --api-key: ")
+
+
+def test_port_in_use_exits_2(cli: Cli) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli("sandbox", "--port", str(port))
+    assert result.status == 2
+    assert result.err.startswith(f"textflow: error: cannot listen on 127.0.0.1 port {port}: ")
+    assert "--port 0" in result.err
+
+
+def test_json_banner(cli: Cli, ctrl_c_when_idle: None) -> None:
+    result = cli("sandbox", "--port", "0", "--json")
+    lines = result.out.splitlines()
+    assert len(lines) == 1
+    banner = json.loads(lines[0])
+    assert banner["event"] == "listening"
+    assert banner["api_key"] == DEFAULT_API_KEY
+    assert banner["base_url"].startswith("http://127.0.0.1:")
+
+
+def test_non_loopback_host_given_explicitly_is_served_with_a_warning(
+    cli: Cli, ctrl_c_when_idle: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bound: list[str] = []
+
+    @contextlib.contextmanager
+    def serve(self: FakeTextFlow, host: str, port: int) -> Iterator[str]:
+        bound.append(host)  # do not really bind a public address in a test
+        yield f"http://{host}:{port}/api"
+
+    monkeypatch.setattr(FakeTextFlow, "serve", serve)
+    result = cli("sandbox", "--host", "0.0.0.0", "--port", "8765")
+    assert result.status == 0
+    assert bound == ["0.0.0.0"]
+    assert result.err.startswith("textflow: warning: listening on 0.0.0.0, not loopback")
+
+
+def test_loopback_host_given_explicitly_has_no_warning(cli: Cli, ctrl_c_when_idle: None) -> None:
+    result = cli("sandbox", "--host", "localhost", "--port", "0")
+    assert result.status == 0
+    assert result.err == ""
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.com", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert sandbox.is_loopback(host) is loopback
+
+
+def test_inbox_prints_one_flushed_line_per_message(capsys: pytest.CaptureFixture[str]) -> None:
+    inbox = sandbox.Inbox(as_json=False)
+    inbox(FakeMessage(PHONE, "two\nlines", "sms", 1_700_000_000_000))
+    inbox(FakeMessage(PHONE, "Your verification code is: 123456", "code", 1_700_000_000_000))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert re.fullmatch(rf"\d\d:\d\d:\d\d  SMS   \{PHONE}\s+two\\nlines", lines[0])
+    assert re.fullmatch(rf".*  code  \{PHONE}\s+Your verification code is: 123456", lines[1])
+    assert inbox.received == 2
+
+
+def test_inbox_json(capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox.Inbox(as_json=True)(FakeMessage(PHONE, "hi", "bulk", 5))
+    assert json.loads(capsys.readouterr().out) == {
+        "event": "message",
+        "phone_number": PHONE,
+        "kind": "bulk",
+        "text": "hi",
+        "timestamp": 5,
+    }
+
+
+# --- as a subprocess ----------------------------------------------------------------------
+
+
+def start(spawn: Spawn, *extra: str) -> tuple[Running, str]:
+    running = spawn("sandbox", "--port", "0", *extra)
+    return running, running.expect(BANNER).group(1)
+
+
+@posix_only
+def test_sandbox_prints_what_textflow_send_sends_then_stops_on_ctrl_c(
+    spawn: Spawn, run: Run, cli: Cli
+) -> None:
+    sandbox_process, url = start(spawn)
+    env = {"TEXTFLOW_BASE_URL": url, "TEXTFLOW_API_KEY": DEFAULT_API_KEY}
+
+    sent = run("send", PHONE, "Hello sandbox", env=env)  # a second real process
+    assert sent.status == 0, sent.err
+    assert sent.out == f"Sent to {PHONE} (United States), price 0.15\n"
+    sandbox_process.expect(rf"SMS   \{PHONE}\s+Hello sandbox$")
+
+    options = ("--base-url", url, "--api-key", DEFAULT_API_KEY)
+    assert cli("send-code", PHONE, "--service-name", "Acme", *options).status == 0
+    code = sandbox_process.expect(r"code  .*Your verification code for Acme is: (\d+)$").group(1)
+    assert cli("verify-code", PHONE, code, *options).status == 0
+
+    refused = cli("send", PHONE, "hi", "--base-url", url, "--api-key", "wrong")
+    assert refused.status == 1
+    assert "Invalid API key" in refused.err
+
+    sandbox_process.process.send_signal(signal.SIGINT)
+    status, rest, err = sandbox_process.wait(timeout=5)
+    assert status == 0
+    assert rest == ["Sandbox stopped (2 messages received)."]
+    assert err == ""
+
+
+@posix_only
+def test_sandbox_stops_cleanly_on_sigterm(spawn: Spawn) -> None:
+    sandbox_process, _ = start(spawn)
+    sandbox_process.process.send_signal(signal.SIGTERM)
+    status, rest, err = sandbox_process.wait(timeout=5)
+    assert (status, rest[-1:], err) == (0, ["Sandbox stopped (0 messages received)."], "")
+
+
+@posix_only
+def test_sandbox_json_lines(spawn: Spawn, run: Run) -> None:
+    running = spawn("sandbox", "--port", "0", "--json", "--api-key", "k_json")
+    banner = json.loads(running.expect(r"^\{").string)
+    assert banner["api_key"] == "k_json"
+    env = {"TEXTFLOW_BASE_URL": banner["base_url"], "TEXTFLOW_API_KEY": "k_json"}
+    assert run("bulk", "Sale", PHONE, "+381611231234", env=env).status == 0
+    first = json.loads(running.expect(r"^\{").string)
+    second = json.loads(running.expect(r"^\{").string)
+    assert [first["phone_number"], second["phone_number"]] == [PHONE, "+381611231234"]
+    assert first["kind"] == "bulk"
+    running.process.send_signal(signal.SIGINT)
+    status, rest, _ = running.wait(timeout=5)
+    assert (status, rest) == (0, [])
