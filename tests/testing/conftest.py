@@ -11,24 +11,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from fake_helpers import Clock
 
 from textflow.testing import FakeTextFlow
 from textflow.testing._server import FakeHTTPServer
-
-START = 1_700_000_000.0  # the fake clock's start, seconds since the epoch
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -49,10 +35,6 @@ def server(fake: FakeTextFlow) -> Iterator[FakeHTTPServer]:
         yield server
     finally:
         server.stop()
-
-
-def auth(key: str = "tf_test_key") -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(params=["http", "in_process"])

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from conftest import auth
+from fake_helpers import auth
 
 from textflow.testing import FakeTextFlow
 

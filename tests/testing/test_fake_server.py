@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import httpx
 import pytest
-from conftest import auth
+from fake_helpers import auth
 
 from textflow.testing import PRICE_PER_SMS, FakeMessage, FakeTextFlow
 from textflow.testing._server import FakeHTTPServer

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import START, Clock, auth
+from fake_helpers import START, Clock, auth
 
 from textflow.testing import (
     INSUFFICIENT_CREDIT_NUMBER,
