@@ -32,7 +32,8 @@ class FakeMessage:
 
     Example:
         >>> fake = FakeTextFlow()
-        >>> fake.client().send_sms("+11234567890", "Hi")
+        >>> fake.client().send_sms("+1 123 456 7890", "Hi").ok
+        True
         >>> fake.messages[-1]
         FakeMessage(phone_number='+11234567890', text='Hi', kind='sms', timestamp=...)
     """
