@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from typing import Optional
 
 from textflow._cli import api_commands, demo, sandbox
+from textflow._cli.output import printable
 from textflow._cli.parser import Command, UsageError, build_parser, parse
 from textflow.errors import (
     APIConnectionError,
@@ -140,7 +141,7 @@ def _refusal(exc: APIStatusError) -> str:
 
 
 def _fail(status: int, message: str) -> int:
-    print(f"textflow: error: {message}", file=sys.stderr, flush=True)
+    print(f"textflow: error: {printable(message)}", file=sys.stderr, flush=True)
     return status
 
 

@@ -189,6 +189,14 @@ def test_malformed_answer_exits_3(cli: Cli, server: Server) -> None:
     assert "not the JSON object the API promises" in error_line(result)
 
 
+def test_control_characters_from_the_server_are_escaped(cli: Cli, server: Server) -> None:
+    body = {"ok": False, "status": 400, "message": "bad\x1b[2J\nnews"}
+    server.fake.fail_next("send_sms", status=400, body=body)
+    result = cli("send", PHONE, "hi", *server.options)
+    assert result.status == 1
+    assert error_line(result).endswith("bad\\x1b[2J\\nnews")
+
+
 def test_a_bug_exits_70_with_one_line(
     cli: Cli, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Callable
 import pytest
 from cli_support import PHONE, Result, Running
 
+from textflow import TextFlowClient
 from textflow._cli import sandbox
 from textflow.testing import DEFAULT_API_KEY, FakeMessage, FakeTextFlow
 
@@ -98,7 +99,7 @@ def test_non_loopback_host_given_explicitly_is_served_with_a_warning(
     bound: list[str] = []
 
     @contextlib.contextmanager
-    def serve(self: FakeTextFlow, host: str, port: int) -> Iterator[str]:
+    def serve(self: FakeTextFlow, host: str, port: int, log_requests: bool) -> Iterator[str]:
         bound.append(host)  # do not really bind a public address in a test
         yield f"http://{host}:{port}/api"
 
@@ -113,6 +114,25 @@ def test_loopback_host_given_explicitly_has_no_warning(cli: Cli, ctrl_c_when_idl
     result = cli("sandbox", "--host", "localhost", "--port", "0")
     assert result.status == 0
     assert result.err == ""
+
+
+def test_in_process_inbox_and_request_log(
+    cli: Cli, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def use_it() -> None:  # runs where the sandbox would wait for Ctrl-C
+        url = re.search(BANNER, capsys.readouterr().out, re.MULTILINE)
+        assert url is not None
+        with TextFlowClient(DEFAULT_API_KEY, base_url=url.group(1)) as client:
+            client.send_sms(PHONE, "line one\n\x1b[2Jline two")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sandbox, "wait_forever", use_it)
+    result = cli("sandbox", "--port", "0", "-v")
+    assert result.status == 0
+    inbox, stopped = result.out.splitlines()
+    assert inbox.endswith("line one\\n\\x1b[2Jline two")  # no control characters printed
+    assert stopped == "Sandbox stopped (1 message received)."
+    assert '"POST /api/send-sms HTTP/1.1" 200' in result.err  # -v logs requests
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import sys
 from typing import Any, TextIO
 
 from textflow import _validation as check
+from textflow._cli.output import printable
 from textflow._cli.parser import UsageError
 from textflow._client import TextFlowClient
 from textflow.models import Result, SendMessageResult, VerifyPhoneResult
@@ -73,7 +74,7 @@ def code_sent_line(result: VerifyPhoneResult, phone: str) -> str:
 
 
 def _show(args: argparse.Namespace, result: Result, line: str) -> None:
-    print(str(result) if args.json else line, flush=True)
+    print(str(result) if args.json else printable(line), flush=True)
 
 
 def send(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Optional
 
+from textflow._cli.output import printable
 from textflow._cli.parser import DEFAULT_SANDBOX_HOST, UsageError
 from textflow.testing import FakeMessage, FakeTextFlow
 
@@ -65,7 +66,7 @@ class Inbox:
             line = json.dumps({"event": "message", **_fields(message)}, ensure_ascii=False)
         else:
             when = datetime.fromtimestamp(message.timestamp / 1000).strftime("%H:%M:%S")
-            text = message.text.replace("\r", "\\r").replace("\n", "\\n")
+            text = printable(message.text)
             kind = _KINDS.get(message.kind, message.kind)
             line = f"{when}  {kind}  {message.phone_number:<16}  {text}"
         with self._lock:
@@ -146,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--api-key: {exc}") from None
     with _stop_on_signals(), contextlib.ExitStack() as stack:
         try:
-            base_url = stack.enter_context(fake.serve(host, args.port))
+            base_url = stack.enter_context(
+                fake.serve(host, args.port, log_requests=args.verbose > 0)
+            )
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise UsageError(
@@ -158,5 +161,6 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass  # the server stops as the stack unwinds
     if not args.json:
-        print(f"Sandbox stopped ({inbox.received} messages received).", flush=True)
+        count = inbox.received
+        print(f"Sandbox stopped ({count} message{'' if count == 1 else 's'} received).", flush=True)
     return 0
