@@ -18,7 +18,11 @@ REPO = Path(textflow.__file__).resolve().parent.parent
 
 
 def _entry_point_installed() -> bool:
-    return any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))
+    found = entry_points()
+    group = (
+        found.select(group="pytest11") if hasattr(found, "select") else found.get("pytest11", [])
+    )
+    return any(ep.value == PLUGIN for ep in group)
 
 
 def run_pytest(
@@ -30,6 +34,7 @@ def run_pytest(
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     command = [sys.executable, "-m", "pytest", *loaded, "-p", "no:cacheprovider", "-W", "error"]
+    command += ["-W", "ignore::DeprecationWarning"]  # other plugins' (e.g. pytest-asyncio's config)
     return subprocess.run(
         [*command, "-q", *args],
         cwd=tmp_path,

@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import BinaryIO
@@ -26,7 +26,9 @@ BALANCE_REQUEST = (
 )
 
 
-def post_bytes(body: dict[str, object], path: str = "/api/send-sms", extra: bytes = b"") -> bytes:
+def post_bytes(
+    body: Mapping[str, object], path: str = "/api/send-sms", extra: bytes = b""
+) -> bytes:
     content = json.dumps(body).encode()
     return (
         (

@@ -29,7 +29,7 @@ NOW_MS = int(START * 1000)
 
 def error(response: httpx.Response, status: int, message: str) -> dict[str, Any]:
     """Assert the API's error envelope, HTTP status equal to the body's; return the body."""
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert response.status_code == status
     assert body["ok"] is False
     assert body["status"] == status
@@ -41,7 +41,8 @@ def error(response: httpx.Response, status: int, message: str) -> dict[str, Any]
 def send_code(wire: httpx.Client, number: str = US, **fields: Any) -> dict[str, Any]:
     response = wire.post("/send-code", json={"phone_number": number, **fields}, headers=auth())
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 # --- send-sms -------------------------------------------------------------------------------
