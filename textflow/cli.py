@@ -26,7 +26,17 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Optional
 
-from textflow._cli import api_commands, demo, sandbox
+from textflow._cli import (
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_NO_ANSWER,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    api_commands,
+    demo,
+    sandbox,
+)
 from textflow._cli.output import printable
 from textflow._cli.parser import Command, UsageError, build_parser, parse
 from textflow.errors import (
@@ -49,13 +59,6 @@ __all__ = [
     "EXIT_USAGE",
     "main",
 ]
-
-EXIT_OK = 0
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-EXIT_NO_ANSWER = 3
-EXIT_BUG = 70
-EXIT_INTERRUPTED = 130
 
 COMMANDS: dict[str, Command] = {
     "send": api_commands.send,
@@ -113,8 +116,6 @@ def _run(args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_REFUSED
-    except (KeyboardInterrupt, SystemExit):
-        raise
     except Exception as exc:
         if args.verbose >= 2:
             logger.exception("textflow crashed")
@@ -128,12 +129,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _refusal(exc: APIStatusError) -> str:
     said = isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str)
-    line = f"TextFlow refused (status {exc.status})"
-    if said:
-        line += f": {exc.message}"
-    elif isinstance(exc, AuthenticationError):
-        line += ": the API key was not accepted"
-    if isinstance(exc, AuthenticationError):
+    auth = isinstance(exc, AuthenticationError)
+    detail = exc.message if said or not auth else "the API key was not accepted"
+    line = f"TextFlow refused (status {exc.status}): {detail}"
+    if auth:
         line += " (check --api-key or TEXTFLOW_API_KEY)"
     elif isinstance(exc, RateLimitError) and exc.retry_after is not None:
         line += f" (retry after {exc.retry_after:g} s)"
@@ -151,13 +150,16 @@ def _verbose_logging(verbose: int) -> Iterator[None]:
     if verbose <= 0:
         yield
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
     previous = logger.level
-    logger.addHandler(handler)
+    handler: Optional[logging.Handler] = None
+    if not any(getattr(h, "_textflow_env", False) for h in logger.handlers):  # TEXTFLOW_LOG's
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
+        if handler is not None:
+            logger.removeHandler(handler)
         logger.setLevel(previous)

@@ -14,13 +14,11 @@ import sys
 from typing import Any, TextIO
 
 from textflow import _validation as check
+from textflow._cli import EXIT_OK, EXIT_REFUSED
 from textflow._cli.output import printable
 from textflow._cli.parser import UsageError
 from textflow._client import TextFlowClient
 from textflow.models import Result, SendMessageResult, VerifyPhoneResult
-
-EXIT_OK = 0
-EXIT_REFUSED = 1
 
 
 def make_client(args: argparse.Namespace) -> TextFlowClient:

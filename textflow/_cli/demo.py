@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from textflow._cli import EXIT_OK, EXIT_REFUSED
 from textflow._cli.api_commands import code_sent_line, sent_line
 from textflow._client import TextFlowClient
-from textflow.testing import FakeTextFlow
 
 PHONE = "+11234567890"
 SERVICE = "Acme"
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         0 if every step answered as expected (the right code valid, a wrong one invalid).
     """
+    from textflow.testing import FakeTextFlow  # here: the API commands start faster
+
     fake = FakeTextFlow()
     step = _Steps()
     with (
@@ -103,4 +105,4 @@ def run(args: argparse.Namespace) -> int:
         "\nDone. Try it with your own code: 'textflow sandbox' serves this fake until Ctrl-C,"
         "\nand prints every SMS your app sends to it."
     )
-    return 0 if right.valid and not wrong.valid else 1
+    return EXIT_OK if right.valid and not wrong.valid else EXIT_REFUSED

@@ -18,11 +18,14 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from types import FrameType
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
+from textflow._cli import EXIT_OK
 from textflow._cli.output import printable
 from textflow._cli.parser import DEFAULT_SANDBOX_HOST, UsageError
-from textflow.testing import FakeMessage, FakeTextFlow
+
+if TYPE_CHECKING:
+    from textflow.testing import FakeMessage
 
 _KINDS = {"sms": "SMS ", "code": "code", "bulk": "bulk"}
 
@@ -140,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    from textflow.testing import FakeTextFlow  # here: the API commands start faster
+
     inbox = Inbox(as_json=args.json)
     try:
         fake = FakeTextFlow(args.api_key, on_message=inbox)
@@ -163,4 +168,4 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         count = inbox.received
         print(f"Sandbox stopped ({count} message{'' if count == 1 else 's'} received).", flush=True)
-    return 0
+    return EXIT_OK
