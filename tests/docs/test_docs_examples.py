@@ -31,7 +31,7 @@ Markers in the Markdown (put them in the docs, not here):
   is skipped silently.
 * ```` ```python title="test_NAME.py" ````: the block is a pytest file; it is
   written to a temporary folder and run by pytest in a subprocess (with the
-  ``textflow.testing`` plugin), and every test in it must pass.
+  ``textflow.testing`` and anyio plugins only), and every test in it must pass.
 * ```` ```text title="Output" ```` right after a python block (blank lines
   between are allowed): what the block prints must equal it (trailing spaces
   ignored).
@@ -51,7 +51,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
@@ -220,11 +219,11 @@ def _run_pytest_file(block: Block, tmp_path: Path) -> None:
     """Run ``block`` as the pytest file it says it is; every test in it must pass."""
     assert block.title is not None
     (tmp_path / block.title).write_text(block.code, encoding="utf-8")
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", block.title]
-    registered = {ep.value for ep in metadata.entry_points(group="pytest11")}
-    if "textflow.testing.pytest_plugin" not in registered:
-        args[3:3] = ["-p", "textflow.testing.pytest_plugin"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # Only the plugins the docs rely on: quicker, and independent of what else is installed.
+    plugins = ["-p", "textflow.testing.pytest_plugin", "-p", "anyio.pytest_plugin"]
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugins, block.title]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TEXTFLOW_"))}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     done = subprocess.run(
         args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
     )
