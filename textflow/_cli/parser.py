@@ -190,8 +190,8 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
         "sandbox",
         "serve a fake TextFlow API locally and print every SMS it receives",
         "Serve a fake TextFlow API over HTTP on this machine and print every SMS and "
-        "code it receives, until Ctrl-C. Nothing is really sent. With --api-key, the "
-        "sandbox accepts that key; otherwise it makes one up ($TEXTFLOW_API_KEY is not used).",
+        "code it receives, until Ctrl-C. Nothing is really sent. It accepts the key given "
+        "with --api-key, else tf_test_key ($TEXTFLOW_API_KEY is not used).",
     )
     sandbox.add_argument(
         "--host",
