@@ -20,10 +20,11 @@ from collections.abc import Iterator, Mapping
 from typing import Callable, Optional
 
 import pytest
-from cli_support import KEY, TIMEOUT, Result, Running, Server, clean_env
 
 from textflow.cli import main
 from textflow.testing import FakeTextFlow
+
+from cli_support import KEY, TIMEOUT, Result, Running, Server, clean_env
 
 
 @pytest.fixture(autouse=True)

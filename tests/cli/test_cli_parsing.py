@@ -7,9 +7,10 @@ from typing import Callable
 
 import httpx
 import pytest
-from cli_support import KEY, PHONE, Result, Server
 
 import textflow
+
+from cli_support import KEY, PHONE, Result, Server
 
 Cli = Callable[..., Result]
 

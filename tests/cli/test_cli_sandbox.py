@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from typing import Callable
 
 import pytest
-from cli_support import PHONE, Result, Running
 
 from textflow import TextFlowClient
 from textflow._cli import sandbox
 from textflow.testing import DEFAULT_API_KEY, FakeMessage, FakeTextFlow
+
+from cli_support import PHONE, Result, Running
 
 Cli = Callable[..., Result]
 Run = Callable[..., Result]

@@ -10,9 +10,10 @@ import time
 from typing import Callable
 
 import pytest
-from cli_support import KEY, PHONE, TIMEOUT, Result, Server, clean_env
 
 import textflow
+
+from cli_support import KEY, PHONE, TIMEOUT, Result, Server, clean_env
 
 Run = Callable[..., Result]
 

@@ -10,7 +10,7 @@ import pytest
 import textflow
 from textflow import errors
 
-from conftest import KEY, OK_BODIES, response
+from core_support import KEY, OK_BODIES, response
 
 CLIENTS = [textflow.TextFlowClient, textflow.AsyncTextFlowClient]
 HTTPX = {textflow.TextFlowClient: httpx.Client, textflow.AsyncTextFlowClient: httpx.AsyncClient}
@@ -201,7 +201,7 @@ def test_sync_client_never_closes_a_callers_http_client(mock_api):
         assert not mine.is_closed
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_async_context_manager_closes_its_own_pool(mock_api):
     mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     async with textflow.AsyncTextFlowClient(KEY) as client:
@@ -209,7 +209,7 @@ async def test_async_context_manager_closes_its_own_pool(mock_api):
     assert client._http.is_closed
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_async_client_never_closes_a_callers_http_client(mock_api):
     mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     async with httpx.AsyncClient() as mine:

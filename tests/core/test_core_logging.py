@@ -11,10 +11,10 @@ import pytest
 
 from textflow import _logging
 
-from conftest import CALLS, KEY, OK_BODIES, response
+from core_support import CALLS, KEY, OK_BODIES, response
 
 
-@pytest.mark.asyncio
+@pytest.mark.anyio
 async def test_logs_never_hold_the_key_the_code_or_a_full_number(api, mock_api, caplog, no_backoff):
     for name, (path, _) in CALLS.items():
         mock_api.route(path=path).mock(

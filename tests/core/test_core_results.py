@@ -10,9 +10,9 @@ import pytest
 
 import textflow
 
-from conftest import CALLS, KEY, OK_BODIES, response
+from core_support import CALLS, KEY, OK_BODIES, response
 
-pytestmark = pytest.mark.asyncio
+pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("name", list(CALLS))

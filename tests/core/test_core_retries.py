@@ -8,9 +8,9 @@ import pytest
 import textflow
 from textflow import _retry
 
-from conftest import CALLS, OK_BODIES, SENDS, response
+from core_support import CALLS, OK_BODIES, SENDS, response
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("no_backoff")]
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_backoff")]
 
 NOT_SENT = [
     httpx.ConnectError("refused"),

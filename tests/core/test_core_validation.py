@@ -8,9 +8,9 @@ import pytest
 
 import textflow
 
-from conftest import KEY, OK_BODIES, ok_sms, response
+from core_support import KEY, OK_BODIES, ok_sms, response
 
-pytestmark = pytest.mark.asyncio
+pytestmark = pytest.mark.anyio
 
 PHONE = "+11234567890"
 

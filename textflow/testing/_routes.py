@@ -220,7 +220,7 @@ def _seconds(value: Any) -> int:
         raise Rejected(400, SECONDS_MESSAGE)
     if not 1 <= value <= MAX_CODE_SECONDS:
         raise Rejected(400, SECONDS_MESSAGE)
-    return value
+    return int(value)
 
 
 def _code(value: Any) -> str:

@@ -1,0 +1,266 @@
+"""Fixtures and helpers for the core tests: every client test runs against both clients.
+
+``api`` is a :class:`Harness` around a ``TextFlowClient`` or an
+``AsyncTextFlowClient``; tests are ``async def`` (run by anyio's pytest plugin)
+and ``await api.call(...)``, which awaits the async client's coroutine or calls
+the sync client directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Callable, Union
+
+import httpx
+import pytest
+
+import textflow
+from textflow import _legacy, _retry
+
+KEY = "tf_test_0123456789abcdef"  # not a real key: the tests' own
+BASE = "https://textflow.me/api"
+Client = Union[textflow.TextFlowClient, textflow.AsyncTextFlowClient]
+
+
+class Harness:
+    """One client under test, sync or async, and how to call it from a coroutine."""
+
+    def __init__(self, kind: str, factory: Callable[..., Client]) -> None:
+        self.kind = kind
+        self._factory = factory
+        self._clients: list[Client] = []
+
+    @property
+    def is_async(self) -> bool:
+        return self.kind == "async"
+
+    def make(self, **kwargs: Any) -> Client:
+        kwargs.setdefault("api_key", KEY)
+        client = self._factory(**kwargs)
+        self._clients.append(client)
+        return client
+
+    @property
+    def client(self) -> Client:
+        return self._clients[0] if self._clients else self.make()
+
+    async def call(self, name: str, *args: Any, client: Client | None = None, **kwargs: Any) -> Any:
+        method = getattr(client or self.client, name)
+        if self.is_async:
+            return await method(*args, **kwargs)
+        return method(*args, **kwargs)
+
+    async def close(self) -> None:
+        for client in self._clients:
+            if isinstance(client, textflow.AsyncTextFlowClient):
+                await client.aclose()
+            else:
+                client.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+async def api(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    factory = textflow.TextFlowClient if request.param == "sync" else textflow.AsyncTextFlowClient
+    harness = Harness(request.param, factory)
+    yield harness
+    await harness.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Client tests run on asyncio; the tests that matter for trio ask for both."""
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's own key or URL; the legacy default client starts fresh."""
+    for name in ("TEXTFLOW_API_KEY", "TEXTFLOW_BASE_URL", "TEXTFLOW_LOG"):
+        monkeypatch.delenv(name, raising=False)
+    _legacy.default_client.reset()
+    yield
+    _legacy.default_client.reset()
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries wait (almost) nothing, so retry tests stay fast."""
+    monkeypatch.setattr(_retry, "INITIAL_DELAY", 0.001)
+
+
+def ok_sms(to: str = "+11234567890", **extra: Any) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "status": 200,
+        "message": "Message sent successfully",
+        "data": {
+            "to": to,
+            "content": "Dummy message text...",
+            "country_code": "United States",
+            "price": 0.15,
+            "timestamp": 1676842652256,
+        },
+        **extra,
+    }
+
+
+OK_BODIES: dict[str, dict[str, Any]] = {
+    "send_sms": ok_sms(),
+    "send_verification_sms": {
+        "ok": True,
+        "status": 200,
+        "message": "Verification code sent",
+        "data": {
+            "verification_code": "4045",
+            "expires": 1676843252256,
+            "message_text": "Your verification code for Guest is: 4045",
+        },
+    },
+    "verify_code": {
+        "ok": True,
+        "status": 200,
+        "message": "Code is valid",
+        "valid": True,
+        "valid_code": "4045",
+        "expires": 1676843252256,
+    },
+    "send_bulk_sms": {"ok": True, "status": 200, "message": "Bulk job started", "data": {}},
+    "get_balance": {"ok": True, "credits": "0.11437", "packages": {"USA Canada": 2100}},
+}
+
+# Valid arguments and the wire path of every operation.
+CALLS: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "send_sms": ("/send-sms", ("+11234567890", "Dummy message text...")),
+    "send_verification_sms": ("/send-code", ("+11234567890", "Guest", 600)),
+    "verify_code": ("/verify-code", ("+11234567890", "4045")),
+    "send_bulk_sms": ("/bulk-sms", (["+11234567890", "+381611231234"], "Hello")),
+    "get_balance": ("/balance", ()),
+}
+SENDS = ["send_sms", "send_verification_sms", "verify_code", "send_bulk_sms"]
+
+
+def response(status: int, body: Any, **kwargs: Any) -> httpx.Response:
+    return httpx.Response(status, json=body, **kwargs)
+
+
+class ScriptedServer:
+    """A small HTTP/1.1 server on 127.0.0.1 whose answers a test scripts, one per request.
+
+    Each script step is ``("json", status, body)``, ``("drop",)`` (read the whole
+    request, then close the connection without answering) or ``("hang", seconds)``
+    (read it, then answer nothing for that long). When the script is empty the
+    ``default`` step answers. It counts connections and requests.
+    """
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.script: list[tuple[Any, ...]] = []
+        self.default: tuple[Any, ...] = ("json", 200, ok_sms())
+        self.connections = 0
+        self.requests: list[tuple[str, str, bytes]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/api"
+        self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
+        self._accepter.start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self._conns.append(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _next_step(self) -> tuple[Any, ...]:
+        with self._lock:
+            return self.script.pop(0) if self.script else self.default
+
+    def _serve(self, conn: Any) -> None:
+        import json
+
+        conn.settimeout(5)
+        buffer = b""
+        try:
+            while not self._stop.is_set():
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                length = 0
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                body, buffer = buffer[:length], buffer[length:]
+                with self._lock:
+                    self.requests.append((method, path, body))
+                step = self._next_step()
+                if step[0] == "drop":
+                    return
+                if step[0] == "hang":
+                    self._stop.wait(step[1])
+                    return
+                payload = json.dumps(step[2]).encode()
+                conn.sendall(
+                    f"HTTP/1.1 {step[1]} X\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        import socket
+
+        self._stop.set()
+        self._sock.close()
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        self._accepter.join(2)
+        for thread in self._threads:
+            thread.join(2)
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def mock_api() -> Iterator[Any]:
+    """respx in front of the hosted API's base URL; unmatched requests fail the test."""
+    import respx
+
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        yield router
