@@ -14,13 +14,14 @@ and, for ``verifyCode``, ``valid=False``.
 
 from __future__ import annotations
 
-import functools
 import inspect
+import os
 import threading
-from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from textflow import errors
 from textflow._client import TextFlowClient
+from textflow._config import ENV_API_KEY, ENV_BASE_URL
 from textflow._operations import OPERATIONS, Operation, error_result
 from textflow.models import Result
 
@@ -38,10 +39,12 @@ NO_KEY_MESSAGE = (
 
 
 class _DefaultClient:
-    """The client the legacy functions share: built on first use, rebuilt on ``useKey``.
+    """The client the legacy functions share: built on first use, rebuilt on change.
 
-    A key change derives a client that shares the first one's connection pool,
-    so nothing needs closing while another thread may still be using it.
+    It follows ``useKey`` and the ``TEXTFLOW_API_KEY`` / ``TEXTFLOW_BASE_URL``
+    environment variables as they are at each call. A change derives a client
+    that shares the first one's connection pool, so nothing needs closing while
+    another thread may still be using the previous one.
     """
 
     def __init__(self) -> None:
@@ -49,6 +52,7 @@ class _DefaultClient:
         self._key: Optional[str] = None
         self._client: Optional[TextFlowClient] = None
         self._root: Optional[TextFlowClient] = None
+        self._env: tuple[Optional[str], Optional[str]] = (None, None)
 
     def use_key(self, key: Optional[str]) -> None:
         with self._lock:
@@ -56,18 +60,17 @@ class _DefaultClient:
             self._client = None
 
     def get(self) -> TextFlowClient:
+        env = (os.environ.get(ENV_API_KEY), os.environ.get(ENV_BASE_URL))
         client = self._client
-        if client is not None:
+        if client is not None and env == self._env:
             return client
         with self._lock:
-            if self._client is None:
+            if self._client is None or env != self._env:
                 if self._root is None:
-                    self._root = TextFlowClient(self._key)
-                    self._client = self._root
-                else:
-                    self._client = self._root.with_options(
-                        api_key=self._key if self._key is not None else self._root._api_key
-                    )
+                    self._root = self._client = TextFlowClient(self._key)
+                else:  # None means: from the environment
+                    self._client = self._root.with_options(api_key=self._key, base_url=None)
+                self._env = env
             return self._client
 
     def reset(self) -> None:
@@ -81,10 +84,12 @@ class _DefaultClient:
 default_client = _DefaultClient()
 
 
-def useKey(key: str) -> None:
+def useKey(key: Optional[str]) -> None:
     """Set the API key the legacy functions use (0.1.0 API).
 
-    Example:
+    ``useKey(None)`` forgets it: ``TEXTFLOW_API_KEY`` is used again.
+
+    Examples:
         >>> import textflowsms as tf
         >>> tf.useKey("YOUR_KEY")
     """
@@ -100,7 +105,9 @@ def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
     elif isinstance(exc, errors.APIConnectionError):
         status, message = 0, f"No answer from TextFlow: {exc}"
     elif isinstance(exc, errors.MalformedResponseError):
-        status, message = exc.status_code, str(exc)
+        # As the official Java and C# clients do for an answer they cannot read.
+        status = exc.status_code if exc.status_code >= 400 else 500
+        message = str(exc)
     elif isinstance(exc, errors.ConfigurationError) and exc.missing == "api_key":
         status, message = 400, NO_KEY_MESSAGE
     else:  # InputValidationError, other ConfigurationError
@@ -114,7 +121,6 @@ def _shim(name: str, method: Callable[Concatenate[TextFlowClient, P], R]) -> Cal
     """The legacy function ``name``: ``method`` on the default client, never raising."""
     op: Operation[R] = OPERATIONS[method.__name__]
 
-    @functools.wraps(method)
     def legacy(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(default_client.get(), *args, **kwargs)
@@ -127,12 +133,28 @@ def _shim(name: str, method: Callable[Concatenate[TextFlowClient, P], R]) -> Cal
     )
     legacy.__name__ = legacy.__qualname__ = name
     legacy.__module__ = "textflow"
-    legacy.__doc__ = (
-        f"``textflowsms`` 0.1.0's ``{name}``: :meth:`TextFlowClient.{method.__name__}` on the "
-        "default client, returning an ``ok=False`` result instead of raising.\n\n"
-        f"Example:\n    >>> import textflowsms as tf\n    >>> result = tf.{name}(...)\n"
-    )
+    legacy.__doc__ = _doc(name, method)
     return legacy
+
+
+def _doc(name: str, method: Callable[..., Any]) -> str:
+    summary = (method.__doc__ or "").strip().splitlines()[0]
+    parameters = list(inspect.signature(method).parameters)[1:]
+    example_args = {
+        "phone_number": '"+11234567890"',
+        "text": '"Hello"',
+        "service_name": '"Acme"',
+        "seconds": "600",
+        "code": "user_entered_code",
+    }
+    call = ", ".join(example_args[p] for p in parameters)
+    return (
+        f"{summary}\n\n"
+        f"The textflowsms 0.1.0 function: `TextFlowClient.{method.__name__}` on the default "
+        "client (see `useKey`), returning the result with `ok=False` instead of raising.\n\n"
+        f"Examples:\n    >>> import textflowsms as tf\n    >>> result = tf.{name}({call})\n"
+        "    >>> print(result.ok, result.status, result.message)\n"
+    )
 
 
 # The table: legacy name -> client method.

@@ -155,7 +155,7 @@ def status_error(
     status = response.status_code
     if body is not None and isinstance(body.get("status"), int) and body["status"] >= 400:
         status = body["status"]
-    elif status < 400:  # "ok": false on a 2xx/3xx answer without an error status
+    elif response.is_success:  # "ok": false on a 2xx answer without an error status
         status = 400
     message = body.get("message") if body is not None else None
     if not isinstance(message, str) or not message:
@@ -166,6 +166,11 @@ def status_error(
         cls = errors.InternalServerError if status >= 500 else errors.APIStatusError
     if status == 401 or "api key" in message.lower():
         cls = errors.AuthenticationError
+    if response.is_redirect:
+        message += (
+            f" (a redirect to {response.headers.get('Location', 'nowhere')!r}, not followed "
+            "so that the key goes nowhere else: check base_url)"
+        )
     result = error_result(op, status, message, body)
     if cls is errors.RateLimitError:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -83,7 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         The exit status (see the module docstring): 0 success, 1 the API said no,
         2 bad usage or input, 3 no answer from the server, 130 interrupted.
 
-    Example:
+    Examples:
         >>> main(["send", "+11234567890", "Hello", "--json"])
         {"ok":true,"status":200,...}
         0
@@ -102,7 +102,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         status: int = args.run(args)
-    except (UsageError, InputValidationError, ConfigurationError) as exc:
+    except ConfigurationError as exc:
+        if exc.missing == "api_key":
+            return _fail(
+                EXIT_USAGE, "no API key, or a blank one: pass --api-key KEY or set TEXTFLOW_API_KEY"
+            )
+        return _fail(EXIT_USAGE, str(exc))
+    except (UsageError, InputValidationError) as exc:
         return _fail(EXIT_USAGE, str(exc))
     except APIStatusError as exc:
         if args.json and exc.result is not None:

@@ -98,7 +98,7 @@ def test_bad_phone_is_checked_even_before_the_key(cli: Cli, no_requests: None) -
 def test_no_key_exits_2(cli: Cli, server: Server, no_requests: None) -> None:
     result = cli("send", PHONE, "hi", "--base-url", server.base_url)
     assert result.status == 2
-    assert "No API key" in error_line(result)
+    assert "no API key, or a blank one: pass --api-key KEY" in error_line(result)
     assert "TEXTFLOW_API_KEY" in result.err
     assert server.fake.messages == []
 

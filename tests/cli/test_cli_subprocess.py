@@ -58,7 +58,7 @@ def test_bad_phone_exits_2_and_sends_nothing(run: Run, server: Server) -> None:
 def test_no_key_exits_2(run: Run, server: Server) -> None:
     result = run("send", PHONE, "Hello", "--base-url", server.base_url)
     assert result.status == 2
-    assert "No API key" in assert_one_error_line(result)
+    assert "no API key, or a blank one: pass --api-key" in assert_one_error_line(result)
     assert server.fake.messages == []
 
 

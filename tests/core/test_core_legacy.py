@@ -165,7 +165,8 @@ def test_malformed_answer_and_5xx_return_results(mock_api):
     mock_api.post("/send-code").mock(return_value=httpx.Response(503, content=b"<html>"))
     textflow.useKey(KEY)
     result = textflow.sendSMS("+11234567890", "hi")
-    assert (result.ok, result.status) == (False, 200)
+    assert (result.ok, result.status) == (False, 500)  # as the Java and C# clients say
+    assert "not the JSON object the API promises" in result.message
     sent = textflow.sendVerificationSMS("+11234567890", "x", 60)
     assert (sent.ok, sent.status) == (False, 503)
 
@@ -220,3 +221,31 @@ def test_programming_errors_are_not_swallowed(mock_api, monkeypatch):
     monkeypatch.setattr(textflow.TextFlowClient, "_request", lambda *a: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         textflow.sendSMS("+11234567890", "hi")
+
+
+def test_use_key_none_falls_back_to_the_environment(mock_api, monkeypatch):
+    route = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    monkeypatch.setenv("TEXTFLOW_API_KEY", "env-key")
+    textflow.useKey("explicit-key")
+    textflow.sendSMS("+11234567890", "hi")
+    textflow.useKey(None)
+    textflow.sendSMS("+11234567890", "hi")
+    assert [c.request.headers["Authorization"] for c in route.calls] == [
+        "Bearer explicit-key",
+        "Bearer env-key",
+    ]
+
+
+def test_the_default_client_follows_the_environment(mock_api, monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_API_KEY", "key-a")
+    hosted = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    assert textflow.sendSMS("+11234567890", "hi").ok
+    monkeypatch.setenv("TEXTFLOW_API_KEY", "key-b")
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", "http://127.0.0.1:9/api")
+    local = mock_api.post(url="http://127.0.0.1:9/api/send-sms").mock(
+        return_value=response(200, ok_sms())
+    )
+    assert textflow.sendSMS("+11234567890", "hi").ok
+    assert hosted.calls.last.request.headers["Authorization"] == "Bearer key-a"
+    assert local.calls.last.request.headers["Authorization"] == "Bearer key-b"
+    assert (hosted.call_count, local.call_count) == (1, 1)

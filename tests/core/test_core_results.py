@@ -193,7 +193,10 @@ async def test_redirect_is_not_followed(api, mock_api):
     elsewhere = mock_api.route(host="elsewhere.example")
     with pytest.raises(textflow.APIStatusError) as info:
         await api.call("send_sms", "+11234567890", "hi")
-    assert info.value.status_code == 302
+    assert type(info.value) is textflow.APIStatusError
+    assert (info.value.status_code, info.value.status) == (302, 302)
+    assert "not followed" in str(info.value)
+    assert "https://elsewhere.example/x" in str(info.value)
     assert elsewhere.call_count == 0
 
 
