@@ -1,6 +1,6 @@
 """textflow: the Python SDK for the TextFlow SMS API.
 
-Example:
+Examples:
     >>> from textflow import TextFlowClient
     >>> client = TextFlowClient(api_key="YOUR_KEY")
     >>> client.send_sms("+11234567890", "Hello from textflow").ok

@@ -28,11 +28,11 @@ from textflow.models import (
 class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
     """The TextFlow API for asyncio and trio apps. One client per application.
 
-    Arguments, checks, retries and results are those of :class:`TextFlowClient`;
+    Arguments, checks, retries and results are those of `TextFlowClient`;
     ``http_client`` is an ``httpx.AsyncClient``. Close it with ``await
     client.aclose()`` or ``async with``.
 
-    Example:
+    Examples:
         >>> async with AsyncTextFlowClient(api_key="YOUR_KEY") as client:
         ...     result = await client.send_sms("+11234567890", "Hello from textflow")
         ...     print(result.data.price)
@@ -80,7 +80,15 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             await anyio.sleep(delay)
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it is a caller's ``http_client``)."""
+        """Close the connection pool (unless it is a caller's ``http_client``).
+
+        Examples:
+            >>> client = AsyncTextFlowClient()
+            >>> try:
+            ...     await client.get_balance()
+            ... finally:
+            ...     await client.aclose()
+        """
         if self._owns_http:
             await self._http.aclose()
 
@@ -97,10 +105,15 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
 
 def _awaited(doc: Optional[str]) -> str:
-    """The sync docstring, its examples awaited: one text for both clients."""
-    return (doc or "").replace(">>> client.", ">>> await client.")
+    """The sync docstring, its examples awaited: one text for both clients.
+
+    The sync examples call the client only as ``>>> name = client.method(...)``,
+    so awaiting the call is a plain substitution.
+    """
+    return (doc or "").replace(" = client.", " = await client.")
 
 
-for _name in (*ops.OPERATIONS, "with_options"):
+AsyncTextFlowClient.with_options.__doc__ = TextFlowClient.with_options.__doc__
+for _name in ops.OPERATIONS:
     getattr(AsyncTextFlowClient, _name).__doc__ = _awaited(getattr(TextFlowClient, _name).__doc__)
 del _name

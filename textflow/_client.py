@@ -35,7 +35,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
     Raises:
         ConfigurationError: No API key, or an unusable ``base_url``.
 
-    Example:
+    Examples:
         >>> with TextFlowClient(api_key="YOUR_KEY") as client:
         ...     result = client.send_sms("+11234567890", "Hello from textflow")
         ...     print(result.data.price)
@@ -50,7 +50,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
         ``default_headers`` (merged into the current ones). Close the original
         client, not the copy.
 
-        Example:
+        Examples:
             >>> impatient = client.with_options(timeout=5.0, max_retries=0)
         """
         return type(self)(**self._options(overrides))
@@ -71,8 +71,9 @@ class TextFlowClient(BaseClient[httpx.Client]):
             APIStatusError: The API refused (e.g. ``BadRequestError``, ``AuthenticationError``).
             APIConnectionError: No answer. The SMS was not re-sent: it may or may not be out.
 
-        Example:
-            >>> client.send_sms("+11234567890", "Your order has shipped").data.to
+        Examples:
+            >>> result = client.send_sms("+11234567890", "Your order has shipped")
+            >>> result.data.to
             '+11234567890'
         """
         return self._request(ops.SEND_SMS, ops.send_sms_payload(phone_number, text))
@@ -80,7 +81,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
     def send_verification_sms(
         self, phone_number: str, service_name: str = "", seconds: int = 600
     ) -> VerifyPhoneResult:
-        """Send a verification code by SMS: "Your verification code for <service_name> is: ...".
+        """Send a verification code by SMS: `Your verification code for <service_name> is: ...`.
 
         Args:
             phone_number: The number to verify, in E.164 form.
@@ -95,8 +96,9 @@ class TextFlowClient(BaseClient[httpx.Client]):
             APIStatusError: The API refused.
             APIConnectionError: No answer; not re-sent.
 
-        Example:
-            >>> client.send_verification_sms("+11234567890", "Acme", seconds=300).ok
+        Examples:
+            >>> result = client.send_verification_sms("+11234567890", "Acme", seconds=300)
+            >>> result.ok
             True
         """
         return self._request(
@@ -118,8 +120,9 @@ class TextFlowClient(BaseClient[httpx.Client]):
             APIStatusError: The API refused (e.g. a bad key), not a wrong code.
             APIConnectionError: No answer; not re-sent.
 
-        Example:
-            >>> client.verify_code("+11234567890", "123456").valid
+        Examples:
+            >>> result = client.verify_code("+11234567890", "123456")
+            >>> result.valid
             False
         """
         return self._request(ops.VERIFY_CODE, ops.verify_code_payload(phone_number, code))
@@ -140,8 +143,9 @@ class TextFlowClient(BaseClient[httpx.Client]):
             APIStatusError: The API refused.
             APIConnectionError: No answer; not re-sent.
 
-        Example:
-            >>> client.send_bulk_sms(["+11234567890", "+381611231234"], "We are open").ok
+        Examples:
+            >>> result = client.send_bulk_sms(["+11234567890", "+381611231234"], "We are open")
+            >>> result.ok
             True
         """
         return self._request(ops.BULK_SMS, ops.bulk_sms_payload(phone_numbers, text))
@@ -149,8 +153,9 @@ class TextFlowClient(BaseClient[httpx.Client]):
     def get_balance(self) -> BalanceResult:
         """The account's credits and prepaid packages. Retried on 5xx and timeouts (read only).
 
-        Example:
-            >>> client.get_balance().credits
+        Examples:
+            >>> balance = client.get_balance()
+            >>> balance.credits
             Decimal('0.11437')
         """
         return self._request(ops.BALANCE, None)
@@ -171,7 +176,15 @@ class TextFlowClient(BaseClient[httpx.Client]):
             time.sleep(delay)
 
     def close(self) -> None:
-        """Close the connection pool (unless it is a caller's ``http_client``)."""
+        """Close the connection pool (unless it is a caller's ``http_client``).
+
+        Examples:
+            >>> client = TextFlowClient()
+            >>> try:
+            ...     client.get_balance()
+            ... finally:
+            ...     client.close()
+        """
         if self._owns_http:
             self._http.close()
 

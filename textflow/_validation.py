@@ -1,7 +1,7 @@
 """Checks on arguments, run before anything is sent.
 
 Each check returns the value to put on the wire or raises
-:class:`~textflow.errors.InputValidationError`. Messages never echo a
+`textflow.errors.InputValidationError`. Messages never echo a
 verification code.
 """
 

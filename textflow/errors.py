@@ -1,6 +1,6 @@
 """The exceptions the SDK raises.
 
-Every exception derives from :class:`TextFlowError`, so ``except TextFlowError``
+Every exception derives from `TextFlowError`, so ``except TextFlowError``
 catches anything the SDK raises on purpose::
 
     TextFlowError
@@ -49,7 +49,7 @@ __all__ = [
 class TextFlowError(Exception):
     """Base class of every exception the SDK raises.
 
-    Example:
+    Examples:
         >>> try:
         ...     TextFlowClient(api_key="").get_balance()
         ... except TextFlowError as exc:
@@ -65,7 +65,7 @@ class ConfigurationError(TextFlowError):
         missing: The name of a required setting that was not given at all
             (``"api_key"``), or ``None`` when a setting was given but is unusable.
 
-    Example:
+    Examples:
         >>> TextFlowClient(api_key="k", base_url="http://example.com/api")
         Traceback (most recent call last):
         textflow.errors.ConfigurationError: ...
@@ -79,13 +79,13 @@ class ConfigurationError(TextFlowError):
 class InputValidationError(TextFlowError, ValueError):
     """An argument is not acceptable; raised before anything is sent.
 
-    It is also a :class:`ValueError`, so code that already catches ``ValueError``
+    It is also a `ValueError`, so code that already catches ``ValueError``
     keeps working.
 
     Attributes:
         argument: The name of the offending parameter, e.g. ``"phone_number"``.
 
-    Example:
+    Examples:
         >>> client.send_sms("12345", "hi")
         Traceback (most recent call last):
         textflow.errors.InputValidationError: phone_number must be ...
@@ -103,7 +103,7 @@ class APIConnectionError(TextFlowError):
         request: The request that was being sent, if any (its ``Authorization``
             header holds the key: do not log it).
 
-    Example:
+    Examples:
         >>> try:
         ...     client.send_sms("+11234567890", "hi")
         ... except APIConnectionError:
@@ -116,10 +116,15 @@ class APIConnectionError(TextFlowError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The API did not answer within the timeout.
+    """The API did not answer within the timeout (``timeout=``, 30 s by default).
 
-    Example:
-        >>> client = TextFlowClient(timeout=2.0)
+    A send that timed out was not re-sent: it may or may not have gone out.
+
+    Examples:
+        >>> try:
+        ...     client.with_options(timeout=2.0).send_sms("+11234567890", "hi")
+        ... except APITimeoutError:
+        ...     ...  # check your outbox before trying again
     """
 
 
@@ -128,9 +133,9 @@ class MalformedResponseError(TextFlowError):
 
     Attributes:
         status_code: The HTTP status of the answer.
-        response: The :class:`httpx.Response`.
+        response: The `httpx.Response`.
 
-    Example:
+    Examples:
         >>> try:
         ...     client.get_balance()
         ... except MalformedResponseError as exc:
@@ -154,9 +159,9 @@ class APIStatusError(TextFlowError):
         body: The decoded JSON body, or ``None`` when it was not JSON.
         result: The body parsed into the operation's result model (``ok=False``),
             when it fits one; ``None`` otherwise.
-        response: The :class:`httpx.Response`.
+        response: The `httpx.Response`.
 
-    Example:
+    Examples:
         >>> try:
         ...     client.send_sms("+11234567890", "hi")
         ... except APIStatusError as exc:

@@ -4,7 +4,7 @@ Names and fields are those of every official TextFlow client, so code written
 for ``textflowsms`` 0.1.0 keeps its attribute names. Fields the server adds are
 kept (``result.model_extra``), never rejected. Timestamps stay integers in
 milliseconds since the epoch, as on the wire; ``sent_at`` / ``expires_at`` give
-them as aware :class:`~datetime.datetime` objects.
+them as aware `datetime.datetime` objects.
 
 ``str(result)`` is compact JSON, as in 0.1.0, except that verification codes
 are masked there and in ``repr``: read them from the attributes.
@@ -60,7 +60,10 @@ class _Model(BaseModel):
 class Result(_Model):
     """What every API answer has: whether the request was processed.
 
-    Example:
+    Attributes:
+        ok: ``True`` when the API processed the request without error.
+
+    Examples:
         >>> result = client.send_sms("+11234567890", "Hello")
         >>> result.ok
         True
@@ -72,9 +75,16 @@ class Result(_Model):
 class SendMessageData(_Model):
     """The SMS that was sent.
 
-    Example:
-        >>> result.data.price, result.data.sent_at.year
-        (0.15, 2026)
+    Attributes:
+        to: The recipient, as the API normalised it.
+        content: The text that was sent.
+        country_code: The recipient's country, e.g. ``"United States"``.
+        price: What the SMS cost, in credits.
+        timestamp: When it was sent, in milliseconds since the epoch (see ``sent_at``).
+
+    Examples:
+        >>> result.data.price, result.data.sent_at.tzinfo
+        (0.15, datetime.timezone.utc)
     """
 
     to: str
@@ -92,7 +102,13 @@ class SendMessageData(_Model):
 class SendMessageResult(Result):
     """The answer to ``send_sms`` / ``sendSMS``.
 
-    Example:
+    Attributes:
+        ok: ``True`` when the SMS was accepted.
+        status: The API's status, equal to the HTTP status.
+        message: The API's sentence about the outcome.
+        data: The SMS, when ``ok``; ``None`` otherwise.
+
+    Examples:
         >>> result = client.send_sms("+11234567890", "Hello")
         >>> print(result.data.to if result.ok else result.message)
         +11234567890
@@ -106,7 +122,12 @@ class SendMessageResult(Result):
 class VerifyPhoneData(_Model):
     """The verification SMS that was sent (the code is masked in ``str``/``repr``).
 
-    Example:
+    Attributes:
+        verification_code: The code the SMS carries; keep it out of logs.
+        expires: When the code expires, in milliseconds since the epoch (see ``expires_at``).
+        message_text: The whole SMS, code included.
+
+    Examples:
         >>> result.data.expires_at > datetime.now(timezone.utc)
         True
     """
@@ -126,7 +147,13 @@ class VerifyPhoneData(_Model):
 class VerifyPhoneResult(Result):
     """The answer to ``send_verification_sms`` / ``sendVerificationSMS``.
 
-    Example:
+    Attributes:
+        ok: ``True`` when the code was sent.
+        status: The API's status, equal to the HTTP status.
+        message: The API's sentence about the outcome.
+        data: The code and its expiry, when ``ok``; ``None`` otherwise.
+
+    Examples:
         >>> result = client.send_verification_sms("+11234567890", "Acme", 300)
         >>> result.ok
         True
@@ -142,7 +169,15 @@ class VerifyCodeResult(Result):
 
     ``ok`` says the request was processed; ``valid`` is the verdict on the code.
 
-    Example:
+    Attributes:
+        ok: ``True`` when the API processed the request (even if the code is wrong).
+        valid: ``True`` only when the code is right and has not expired.
+        status: The API's status; a wrong or expired code can come with 400.
+        message: The API's sentence about the outcome.
+        valid_code: The code that is valid for this number, when the API says so.
+        expires: When that code expires, in milliseconds since the epoch.
+
+    Examples:
         >>> result = client.verify_code("+11234567890", "123456")
         >>> result.valid
         False
@@ -165,7 +200,13 @@ class VerifyCodeResult(Result):
 class BulkSMSResult(Result):
     """The answer to ``send_bulk_sms``: the bulk job was accepted.
 
-    Example:
+    Attributes:
+        ok: ``True`` when the job was accepted; delivery takes minutes to hours.
+        status: The API's status, equal to the HTTP status.
+        message: The API's sentence about the outcome.
+        data: Whatever the API says about the job (its shape is not documented).
+
+    Examples:
         >>> client.send_bulk_sms(["+11234567890", "+381611231234"], "Hi").ok
         True
     """
@@ -178,7 +219,12 @@ class BulkSMSResult(Result):
 class BalanceResult(Result):
     """The account balance.
 
-    Example:
+    Attributes:
+        ok: ``True`` when the balance could be read.
+        credits: The credit left, exact (the wire sends it as a decimal string).
+        packages: Messages left in prepaid packages, by region name.
+
+    Examples:
         >>> balance = client.get_balance()
         >>> balance.credits
         Decimal('0.11437')

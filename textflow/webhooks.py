@@ -10,7 +10,7 @@ Answer HTTP 200 to acknowledge it; anything else counts as a failed delivery.
 The body shape is reconstructed from the author's OpenSMS project (see the wire
 reference): unknown fields are kept on the model.
 
-Example:
+Examples:
     >>> from textflow.webhooks import parse_webhook
     >>> sms = parse_webhook(request_body, secret=os.environ["TEXTFLOW_WEBHOOK_SECRET"])
     >>> print(sms.phone_number, sms.text)
@@ -35,7 +35,7 @@ __all__ = ["IncomingSMS", "WebhookError", "WebhookVerificationError", "parse_web
 class WebhookError(TextFlowError, ValueError):
     """A webhook body that is not what TextFlow sends (not JSON, fields missing).
 
-    Example:
+    Examples:
         >>> parse_webhook(b"not json", secret="s")
         Traceback (most recent call last):
         textflow.webhooks.WebhookError: ...
@@ -45,7 +45,7 @@ class WebhookError(TextFlowError, ValueError):
 class WebhookVerificationError(WebhookError):
     """The body's secret is missing or is not yours: do not trust the call (answer 403).
 
-    Example:
+    Examples:
         >>> parse_webhook({"secret": "guess", "phone_number": "+1", "text": "hi"}, secret="s")
         Traceback (most recent call last):
         textflow.webhooks.WebhookVerificationError: ...
@@ -55,7 +55,7 @@ class WebhookVerificationError(WebhookError):
 class IncomingSMS(_Model):
     """An SMS someone sent to you (a reply). The secret is not kept.
 
-    Example:
+    Examples:
         >>> sms.phone_number, sms.text
         ('+11234567890', 'Yes, confirm')
     """
@@ -89,7 +89,7 @@ def parse_webhook(body: Union[bytes, str, Mapping[str, Any]], *, secret: str) ->
         WebhookError: The body is not a JSON object with ``phone_number`` and
             ``text``; answer 400.
 
-    Example:
+    Examples:
         >>> sms = parse_webhook(
         ...     b'{"secret": "s3cret", "phone_number": "+11234567890", "text": "Yes"}',
         ...     secret="s3cret",

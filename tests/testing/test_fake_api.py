@@ -71,7 +71,7 @@ def test_every_public_callable_has_a_google_style_docstring_with_an_example() ->
             objects.append(member.fget if isinstance(member, property) else member)
     for obj in objects:
         doc = getattr(obj, "__doc__", None) or ""
-        assert "Example:" in doc, obj
+        assert "Examples:" in doc, obj
 
 
 @pytest.mark.parametrize("module", [_fake, _state, pytest_plugin])

@@ -1,4 +1,4 @@
-"""The pieces of the ``textflow`` command; the entry point is :func:`textflow.cli.main`.
+"""The pieces of the ``textflow`` command; the entry point is `textflow.cli.main`.
 
 ``parser`` holds the command line grammar, ``api_commands`` the commands that
 call the API, ``sandbox`` and ``demo`` the two that run the fake, ``output``

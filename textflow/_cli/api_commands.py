@@ -1,10 +1,10 @@
 """The commands that call the API: ``send``, ``send-code``, ``verify-code``, ``bulk``, ``balance``.
 
-Each builds a :class:`~textflow.TextFlowClient` from the global options, makes
+Each builds a `textflow.TextFlowClient` from the global options, makes
 one call and prints the answer: a short sentence, or with ``--json`` the
 result model as one line of JSON (verification codes masked, as in
 ``str(result)``). Errors are raised and turned into a line on stderr and an
-exit status by :func:`textflow.cli.main`.
+exit status by `textflow.cli.main`.
 """
 
 from __future__ import annotations

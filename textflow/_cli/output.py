@@ -17,7 +17,7 @@ def printable(text: str) -> str:
         The text with newlines, tabs, ESC and other non-printable characters
         written as ``\\n``, ``\\t``, ``\\x1b``...
 
-    Example:
+    Examples:
         >>> printable("two\\nlines \\x1b[31mred")
         'two\\\\nlines \\\\x1b[31mred'
     """

@@ -119,7 +119,7 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
         commands: The function to run for each subcommand name, returning an exit status.
 
     Returns:
-        The parser. Parse with :func:`parse`, which also fills in the defaults.
+        The parser. Parse with `parse`, which also fills in the defaults.
     """
     common = _global_options()
     parser = ArgumentParser(
@@ -217,7 +217,7 @@ def parse(parser: argparse.ArgumentParser, argv: Optional[list[str]]) -> argpars
     """Parse ``argv`` (default ``sys.argv[1:]``) and fill in the global options not given.
 
     Args:
-        parser: From :func:`build_parser`.
+        parser: From `build_parser`.
         argv: The arguments after the program name.
 
     Returns:

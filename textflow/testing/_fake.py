@@ -48,7 +48,7 @@ class FakeTextFlow:
         on_message: Called with each ``FakeMessage`` as it is delivered (after the
             fake's lock is released), e.g. to print an inbox line.
 
-    Example:
+    Examples:
         >>> fake = FakeTextFlow()
         >>> with fake.client() as client:
         ...     client.send_sms("+11234567890", "Hello").ok
@@ -79,7 +79,7 @@ class FakeTextFlow:
     def api_key(self) -> str:
         """The API key the fake accepts.
 
-        Example:
+        Examples:
             >>> FakeTextFlow().api_key
             'tf_test_key'
         """
@@ -89,7 +89,7 @@ class FakeTextFlow:
     def messages(self) -> list[FakeMessage]:
         """A copy of every SMS delivered so far, oldest first.
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> fake.client().send_sms("+11234567890", "Hi").ok
             True
@@ -103,7 +103,7 @@ class FakeTextFlow:
     def balance(self) -> Decimal:
         """The credits left; settable (e.g. to 0, to test running out).
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow(credits="1.00")
             >>> fake.client().send_sms("+11234567890", "Hi").ok
             True
@@ -122,7 +122,7 @@ class FakeTextFlow:
     def last_code(self, phone_number: str) -> Optional[str]:
         """The live (sent, not yet verified, not expired) code for ``phone_number``, or None.
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> client = fake.client()
             >>> client.send_verification_sms("+11234567890", "Acme").ok
@@ -172,7 +172,7 @@ class FakeTextFlow:
         Raises:
             ValueError: Unknown operation, or arguments that contradict each other.
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> fake.fail_next("send_sms", status=503)
             >>> fake.fail_next("get_balance", disconnect=True)
@@ -207,7 +207,7 @@ class FakeTextFlow:
     def reset(self) -> None:
         """Forget messages, codes and scripted faults; restore the starting credits.
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> fake.fail_next("send_sms")
             >>> fake.reset()
@@ -220,7 +220,7 @@ class FakeTextFlow:
     def transport(self) -> httpx.MockTransport:
         """An ``httpx`` transport answering through the fake, for your own ``httpx.Client``.
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> http = httpx.Client(transport=fake.transport())
             >>> http.get("https://textflow.invalid/api/balance").json()
@@ -231,7 +231,7 @@ class FakeTextFlow:
     def async_transport(self) -> httpx.MockTransport:
         """The same for ``httpx.AsyncClient``: its waits use anyio (asyncio or trio).
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> http = httpx.AsyncClient(transport=fake.async_transport())
         """
@@ -245,7 +245,7 @@ class FakeTextFlow:
                 fake's; ``timeout``, ``max_retries``, ``default_headers``).
                 ``base_url`` and ``http_client`` are the fake's own.
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> with fake.client(max_retries=0) as client:
             ...     client.get_balance().credits
@@ -264,7 +264,7 @@ class FakeTextFlow:
         Args:
             **options: As for ``client``.
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> async def main():
             ...     async with fake.async_client() as client:
@@ -292,7 +292,7 @@ class FakeTextFlow:
             port: The port; 0 for any free one.
             log_requests: Print one line per request to stderr.
 
-        Example:
+        Examples:
             >>> fake = FakeTextFlow()
             >>> with fake.serve() as base_url:
             ...     with TextFlowClient(fake.api_key, base_url=base_url) as client:

@@ -30,7 +30,7 @@ class FakeMessage:
             ``"bulk"`` (one per recipient of send_bulk_sms).
         timestamp: When it was sent, in milliseconds since the epoch (fake's clock).
 
-    Example:
+    Examples:
         >>> fake = FakeTextFlow()
         >>> fake.client().send_sms("+1 123 456 7890", "Hi").ok
         True

@@ -29,7 +29,7 @@ __all__ = ["async_textflow_client", "textflow_client", "textflow_fake"]
 def textflow_fake() -> FakeTextFlow:
     """A fresh ``FakeTextFlow`` for each test.
 
-    Example:
+    Examples:
         >>> def test_balance_goes_down(textflow_fake, textflow_client):
         ...     textflow_client.send_sms("+11234567890", "Hi")
         ...     assert textflow_fake.balance == 100 - PRICE_PER_SMS
@@ -41,7 +41,7 @@ def textflow_fake() -> FakeTextFlow:
 def textflow_client(textflow_fake: FakeTextFlow) -> Iterator[TextFlowClient]:
     """A ``TextFlowClient`` wired in process to ``textflow_fake``; closed after the test.
 
-    Example:
+    Examples:
         >>> def test_send(textflow_fake, textflow_client):
         ...     assert textflow_client.send_sms("+11234567890", "Hi").ok
         ...     assert textflow_fake.messages[0].text == "Hi"
@@ -58,7 +58,7 @@ def async_textflow_client(textflow_fake: FakeTextFlow) -> Iterator[AsyncTextFlow
     auto mode) and anyio's pytest plugin (asyncio or trio): the client needs no
     event loop to be made, and, holding no sockets, none to be closed.
 
-    Example:
+    Examples:
         >>> @pytest.mark.anyio
         ... async def test_send(textflow_fake, async_textflow_client):
         ...     assert (await async_textflow_client.send_sms("+11234567890", "Hi")).ok
