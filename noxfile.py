@@ -50,11 +50,6 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site: mkdocs build --strict (its examples run in the tests session)."""
-    session.install(
-        "mkdocs>=1.6,<2",
-        "mkdocs-material>=9.5,<10",
-        "mkdocstrings[python]>=0.26,<2",
-        "ruff>=0.6",  # mkdocstrings formats the signatures with it
-    )
+    session.install("-e", ".[docs]")
     session.env["NO_MKDOCS_2_WARNING"] = "1"  # material's banner about MkDocs 2
     session.run("mkdocs", "build", "--strict", "--site-dir", f"{session.create_tmp()}/site")
