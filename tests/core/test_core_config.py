@@ -84,6 +84,7 @@ def test_accepted_base_urls(cls, url):
         "https://textflow.me/api#frag",
         "http://[not-an-ip/api",
         "",
+        123,
     ],
 )
 def test_refused_base_urls(cls, url):

@@ -132,6 +132,14 @@ async def test_ok_false_on_http_200_is_an_error(api, mock_api):
     assert info.value.status == 400
 
 
+async def test_bare_ok_false_on_http_200_is_a_bad_request(api, mock_api):
+    mock_api.post("/send-sms").mock(return_value=response(200, {"ok": False}))
+    with pytest.raises(textflow.BadRequestError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert (info.value.status_code, info.value.status) == (200, 400)
+    assert info.value.message == "send_sms failed with HTTP 200"
+
+
 async def test_balance_error_body_is_just_ok_false(api, mock_api):
     mock_api.get("/balance").mock(return_value=response(401, {"ok": False}))
     with pytest.raises(textflow.AuthenticationError) as info:
