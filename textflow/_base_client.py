@@ -15,7 +15,14 @@ import httpx
 
 from textflow import _config
 from textflow._logging import logger, recipients
-from textflow._operations import Operation, build_request, connection_error, parse_response
+from textflow._operations import (
+    OPERATIONS,
+    Operation,
+    build_request,
+    connection_error,
+    parse_response,
+    prepare,
+)
 from textflow._retry import next_delay
 from textflow.errors import ConfigurationError
 from textflow.models import Result
@@ -62,6 +69,10 @@ class BaseClient(Generic[HttpClientT]):
         self._headers = _config.build_headers(
             self._api_key, self._http.headers, self._default_headers
         )
+        self._prepared = {
+            name: prepare(op, base_url=self.base_url, headers=self._headers, timeout=self.timeout)
+            for name, op in OPERATIONS.items()
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self.base_url)!r})"
@@ -91,9 +102,7 @@ class BaseClient(Generic[HttpClientT]):
     ) -> httpx.Request:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s %s for %s", op.name, op.method, op.path, recipients(payload))
-        return build_request(
-            op, payload, base_url=self.base_url, headers=self._headers, timeout=self.timeout
-        )
+        return build_request(op, self._prepared[op.name], payload)
 
     def _attempts(self, op: Operation[ResultT]) -> Attempts[ResultT]:
         return Attempts(op, self.max_retries)

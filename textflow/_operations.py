@@ -86,26 +86,42 @@ _STATUS_ERRORS: dict[int, type[errors.APIStatusError]] = {
 }
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What every request of one operation on one client shares, computed once per client."""
+
+    url: httpx.URL
+    headers: httpx.Headers
+    extensions: dict[str, Any]
+
+
+def prepare(
+    op: Operation[Any], *, base_url: httpx.URL, headers: httpx.Headers, timeout: httpx.Timeout
+) -> Prepared:
+    """The URL, headers and timeout of ``op``'s requests on a client with these settings."""
+    if op.method != "GET":
+        headers = httpx.Headers(headers)
+        headers.update(_JSON_HEADERS)
+    return Prepared(
+        url=base_url.copy_with(path=base_url.path + op.path),
+        headers=headers,
+        extensions={"timeout": timeout.as_dict()},
+    )
+
+
 def build_request(
-    op: Operation[Any],
-    payload: Optional[dict[str, Any]],
-    *,
-    base_url: httpx.URL,
-    headers: httpx.Headers,
-    timeout: httpx.Timeout,
+    op: Operation[Any], prepared: Prepared, payload: Optional[dict[str, Any]]
 ) -> httpx.Request:
-    """The request for ``op``: headers computed once per client, the payload as compact JSON."""
+    """The request for ``op``, its payload as compact JSON."""
     content = None
     if payload is not None:
         content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = httpx.Headers(headers)
-        headers.update(_JSON_HEADERS)
     return httpx.Request(
         op.method,
-        base_url.copy_with(path=base_url.path + op.path),
-        headers=headers,
+        prepared.url,
+        headers=prepared.headers,
         content=content,
-        extensions={"timeout": timeout.as_dict()},
+        extensions=prepared.extensions,
     )
 
 
