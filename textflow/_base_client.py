@@ -125,27 +125,31 @@ class Attempts(Generic[ResultT]):
 
     def after_error(self, exc: httpx.TransportError) -> float:
         """The delay before re-sending, or raises the SDK's connection error."""
-        delay = next_delay(
-            read_only=self._op.read_only,
-            retries_done=self._retries,
-            max_retries=self._max_retries,
-            exc=exc,
-        )
+        delay = self._next_delay(exc=exc)
         if delay is None:
             raise connection_error(self._op, exc) from exc
         return self._retrying(delay, type(exc).__name__)
 
     def after_response(self, response: httpx.Response) -> Optional[float]:
         """The delay before re-sending, or ``None``: ``result(response)`` is the answer."""
-        delay = next_delay(
-            read_only=self._op.read_only,
-            retries_done=self._retries,
-            max_retries=self._max_retries,
-            response=response,
-        )
+        delay = self._next_delay(response=response)
         if delay is None:
             return None
         return self._retrying(delay, f"HTTP {response.status_code}")
+
+    def _next_delay(
+        self,
+        *,
+        exc: Optional[httpx.TransportError] = None,
+        response: Optional[httpx.Response] = None,
+    ) -> Optional[float]:
+        return next_delay(
+            read_only=self._op.read_only,
+            retries_done=self._retries,
+            max_retries=self._max_retries,
+            exc=exc,
+            response=response,
+        )
 
     def result(self, response: httpx.Response) -> ResultT:
         """The answer as the operation's model, or raises the API's error."""
