@@ -80,19 +80,19 @@ def run(args: argparse.Namespace) -> int:
             f'SMS to {inbox.phone_number}: "{inbox.text}"',
         )
 
-        right = client.verify_code(PHONE, code)
-        step(
-            "The user types the code: it is valid",
-            f'client.verify_code("{PHONE}", "{code}").valid',
-            f"{right.valid}  ({right.message})",
-        )
-
         wrong_code = "123456" if code != "123456" else "654321"
         wrong = client.verify_code(PHONE, wrong_code)
         step(
-            "A wrong code is not",
+            "The user mistypes it: the code is invalid",
             f'client.verify_code("{PHONE}", "{wrong_code}").valid',
             f"{wrong.valid}  ({wrong.message})",
+        )
+
+        right = client.verify_code(PHONE, code)
+        step(
+            "The user types it right: the code is valid",
+            f'client.verify_code("{PHONE}", "{code}").valid',
+            f"{right.valid}  ({right.message})",
         )
 
         after = client.get_balance().credits
