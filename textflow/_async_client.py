@@ -69,8 +69,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         attempts = self._attempts(op)
         while True:
             try:
-                response = await self._http.send(request, follow_redirects=False)
-            except httpx.TransportError as exc:
+                response = await self._http.send(request, auth=None, follow_redirects=False)
+            except httpx.RequestError as exc:
                 delay = attempts.after_error(exc)
             else:
                 wait = attempts.after_response(response)

@@ -22,6 +22,7 @@ from textflow._operations import (
     connection_error,
     parse_response,
     prepare,
+    undecodable,
 )
 from textflow._retry import next_delay
 from textflow.errors import ConfigurationError
@@ -123,8 +124,10 @@ class Attempts(Generic[ResultT]):
         self._retries = 0
         self._started = time.perf_counter()
 
-    def after_error(self, exc: httpx.TransportError) -> float:
-        """The delay before re-sending, or raises the SDK's connection error."""
+    def after_error(self, exc: httpx.RequestError) -> float:
+        """The delay before re-sending, or raises the SDK's exception for ``exc``."""
+        if isinstance(exc, httpx.DecodingError):  # an answer came, but unreadable
+            raise undecodable(self._op, exc) from exc
         delay = self._next_delay(exc=exc)
         if delay is None:
             raise connection_error(self._op, exc) from exc
@@ -140,7 +143,7 @@ class Attempts(Generic[ResultT]):
     def _next_delay(
         self,
         *,
-        exc: Optional[httpx.TransportError] = None,
+        exc: Optional[httpx.RequestError] = None,
         response: Optional[httpx.Response] = None,
     ) -> Optional[float]:
         return next_delay(

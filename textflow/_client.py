@@ -165,8 +165,8 @@ class TextFlowClient(BaseClient[httpx.Client]):
         attempts = self._attempts(op)
         while True:
             try:
-                response = self._http.send(request, follow_redirects=False)
-            except httpx.TransportError as exc:
+                response = self._http.send(request, auth=None, follow_redirects=False)
+            except httpx.RequestError as exc:
                 delay = attempts.after_error(exc)
             else:
                 wait = attempts.after_response(response)

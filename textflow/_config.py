@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import platform
+import re
 from collections.abc import Mapping
 from typing import Optional, Union
 
@@ -20,6 +21,8 @@ DEFAULT_BASE_URL = "https://textflow.me/api"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
+_KEY_CHARACTERS = re.compile(r"[\x21-\x7e]+")  # visible ASCII: a header value as is
 
 TimeoutTypes = Union[float, int, httpx.Timeout, None]
 
@@ -44,6 +47,12 @@ def resolve_api_key(api_key: Optional[str]) -> str:
     api_key = api_key.strip()
     if not api_key:
         raise ConfigurationError("The API key is blank.", missing="api_key")
+    if not _KEY_CHARACTERS.fullmatch(api_key):
+        # Never echo it: a key with a stray newline must not end up in a log either.
+        raise ConfigurationError(
+            "The API key has characters no key has (whitespace inside, control or "
+            "non-ASCII characters): check how it was copied."
+        )
     return api_key
 
 

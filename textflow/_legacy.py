@@ -106,7 +106,7 @@ def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
         status, message = 0, f"No answer from TextFlow: {exc}"
     elif isinstance(exc, errors.MalformedResponseError):
         # As the official Java and C# clients do for an answer they cannot read.
-        status = exc.status_code if exc.status_code >= 400 else 500
+        status = exc.status_code if exc.status_code and exc.status_code >= 400 else 500
         message = str(exc)
     elif isinstance(exc, errors.ConfigurationError) and exc.missing == "api_key":
         status, message = 400, NO_KEY_MESSAGE

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Generic, Optional, TypeVar
+from typing import Any, Generic, Optional, TypeVar, Union
 
 import httpx
 import pydantic
 
 from textflow import _validation as check
 from textflow import errors
-from textflow._retry import NOT_SENT, parse_retry_after
+from textflow._retry import NEVER_WRITTEN, NOT_SENT, parse_retry_after
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -128,7 +128,7 @@ def build_request(
 def _decode(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested absurdly deep
         return None
 
 
@@ -169,18 +169,19 @@ def status_error(
 ) -> errors.APIStatusError:
     """The exception for an answer that says no."""
     status = response.status_code
-    if body is not None and isinstance(body.get("status"), int) and body["status"] >= 400:
-        status = body["status"]
+    claimed = body.get("status") if body is not None else None
+    if isinstance(claimed, int) and not isinstance(claimed, bool) and 400 <= claimed < 600:
+        status = claimed
     elif response.is_success:  # "ok": false on a 2xx answer without an error status
         status = 400
     message = body.get("message") if body is not None else None
     if not isinstance(message, str) or not message:
         message = f"{op.name} failed with HTTP {response.status_code}"
-    message = _without_key(message, response)
+    message = _without_key(message, _request_or_none(response))
     cls = _STATUS_ERRORS.get(status)
     if cls is None:
         cls = errors.InternalServerError if status >= 500 else errors.APIStatusError
-    if status == 401 or "api key" in message.lower():
+    if status == 401 or (status < 500 and status != 429 and "api key" in message.lower()):
         cls = errors.AuthenticationError
     if response.is_redirect:
         message += (
@@ -215,19 +216,24 @@ def error_result(
         return None
 
 
-def _without_key(message: str, response: httpx.Response) -> str:
+def _without_key(message: str, request: Optional[httpx.Request]) -> str:
     """Defence in depth: never let an echoed API key into an exception message."""
-    try:
-        authorization = response.request.headers.get("Authorization", "")
-    except RuntimeError:  # a response built by hand, without its request
+    if request is None:
         return message
-    key = authorization[len("Bearer ") :]
+    key = request.headers.get("Authorization", "")[len("Bearer ") :]
     return message.replace(key, "***") if len(key) >= 4 else message
 
 
-def connection_error(op: Operation[Any], exc: httpx.TransportError) -> errors.APIConnectionError:
+def _request_or_none(source: Union[httpx.Response, httpx.RequestError]) -> Optional[httpx.Request]:
+    try:
+        return source.request
+    except RuntimeError:  # built by hand, without its request
+        return None
+
+
+def connection_error(op: Operation[Any], exc: httpx.RequestError) -> errors.APIConnectionError:
     """The SDK's exception for a transport failure, saying whether a send may have gone out."""
-    if isinstance(exc, NOT_SENT):
+    if isinstance(exc, (NOT_SENT, NEVER_WRITTEN)):
         fate = "The request was not sent."
     elif op.read_only:
         fate = "Nothing was changed."
@@ -242,14 +248,16 @@ def connection_error(op: Operation[Any], exc: httpx.TransportError) -> errors.AP
         else errors.APIConnectionError
     )
     what = "timed out" if cls is errors.APITimeoutError else "failed"
-    reason = str(exc) or type(exc).__name__
-    return cls(
-        f"{op.name} {what} ({type(exc).__name__}: {reason}). {fate}", request=_request_of(exc)
+    request = _request_or_none(exc)
+    reason = _without_key(str(exc) or type(exc).__name__, request)
+    return cls(f"{op.name} {what} ({type(exc).__name__}: {reason}). {fate}", request=request)
+
+
+def undecodable(op: Operation[Any], exc: httpx.DecodingError) -> errors.MalformedResponseError:
+    """The SDK's exception for an answer whose body could not be decoded (a bad gzip, say)."""
+    reason = _without_key(str(exc), _request_or_none(exc))
+    return errors.MalformedResponseError(
+        f"TextFlow's answer to {op.name} could not be decoded ({reason}); for a send, the "
+        "request may have been processed and was not re-sent.",
+        response=None,
     )
-
-
-def _request_of(exc: httpx.TransportError) -> Optional[httpx.Request]:
-    try:
-        return exc.request
-    except RuntimeError:
-        return None

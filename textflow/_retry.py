@@ -22,6 +22,9 @@ MAX_RETRY_AFTER = 60.0
 
 # The request never reached the server: safe to send again, whatever it does.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Refused on our side before a byte was written (a bad header, an unknown scheme): not
+# sent either, but sending the same request again would fail the same way.
+NEVER_WRITTEN = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 # The request may have reached the server: only a read may be repeated.
 _MAYBE_SENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
@@ -40,9 +43,9 @@ def parse_retry_after(
             seconds = parsedate_to_datetime(value).timestamp() - now()
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
+    if seconds != seconds or seconds == float("-inf"):  # NaN: no usable advice
         return None
-    return max(0.0, seconds)
+    return max(0.0, seconds)  # +inf stays: longer than we wait
 
 
 def backoff(retries_done: int, rand: Optional[Callable[[], float]] = None) -> float:

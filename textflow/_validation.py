@@ -25,10 +25,28 @@ def _type_error(argument: str, expected: str, value: object) -> InputValidationE
 
 
 def mask_phone(phone: str) -> str:
-    """``+11234567890`` → ``+1123*****90``: enough to tell numbers apart in a log."""
+    """``+11234567890`` → ``+1123*****90``: enough to tell numbers apart in a log.
+
+    At least five characters are masked, and at most the first five and the last
+    two shown, so a short number does not show almost whole.
+    """
     if len(phone) <= 7:
         return "*" * len(phone)
-    return phone[:5] + "*" * (len(phone) - 7) + phone[-2:]
+    head = min(5, len(phone) - 7)
+    return phone[:head] + "*" * (len(phone) - head - 2) + phone[-2:]
+
+
+def _utf8(value: str, argument: str) -> str:
+    """``value``, if it can be sent: lone surrogates (from undecodable bytes) cannot."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputValidationError(
+            f"{argument} is not valid text: it holds a lone surrogate, as undecodable bytes "
+            "become; decode the input with the right encoding.",
+            argument=argument,
+        ) from None
+    return value
 
 
 def phone_number(value: object, argument: str = "phone_number") -> str:
@@ -56,14 +74,14 @@ def text(value: object, argument: str = "text") -> str:
         raise _type_error(argument, "a str", value)
     if not value.strip():
         raise InputValidationError(f"{argument} must not be empty.", argument=argument)
-    return value
+    return _utf8(value, argument)
 
 
 def service_name(value: object) -> str:
     """The name put in "Your verification code for <service_name> is: ...", may be empty."""
     if not isinstance(value, str):
         raise _type_error("service_name", "a str", value)
-    return value
+    return _utf8(value, "service_name")
 
 
 def seconds(value: object) -> int:
@@ -85,7 +103,7 @@ def code(value: object) -> str:
     result = str(value).strip()
     if not result:
         raise InputValidationError("code must not be empty.", argument="code")
-    return result
+    return _utf8(result, "code")
 
 
 def phone_numbers(value: object) -> list[str]:

@@ -132,8 +132,9 @@ class MalformedResponseError(TextFlowError):
     """The API answered, but not with the JSON it promises.
 
     Attributes:
-        status_code: The HTTP status of the answer.
-        response: The `httpx.Response`.
+        status_code: The HTTP status of the answer, or ``None`` when even its
+            body could not be read (a broken ``Content-Encoding``).
+        response: The `httpx.Response`, or ``None`` likewise.
 
     Examples:
         >>> try:
@@ -142,10 +143,10 @@ class MalformedResponseError(TextFlowError):
         ...     print(exc.status_code)
     """
 
-    def __init__(self, message: str, *, response: httpx.Response) -> None:
+    def __init__(self, message: str, *, response: Optional[httpx.Response]) -> None:
         super().__init__(message)
         self.response = response
-        self.status_code = response.status_code
+        self.status_code = None if response is None else response.status_code
 
 
 class APIStatusError(TextFlowError):

@@ -102,7 +102,7 @@ def parse_webhook(body: Union[bytes, str, Mapping[str, Any]], *, secret: str) ->
     if isinstance(body, (bytes, str)):
         try:
             body = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or absurdly deep
             raise WebhookError("The webhook body is not JSON.") from None
     if not isinstance(body, Mapping):
         raise WebhookError("The webhook body is not a JSON object.")

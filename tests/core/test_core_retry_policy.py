@@ -22,7 +22,8 @@ from textflow import _retry
         ("", None),
         ("soon", None),
         ("nan", None),
-        ("inf", None),
+        ("inf", float("inf")),
+        ("-inf", None),
     ],
 )
 def test_parse_retry_after_seconds(value, expected):

@@ -1,0 +1,169 @@
+"""Odd and hostile inputs and answers: still a model or a TextFlowError, and no secret leaks."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import textflow
+from textflow.webhooks import WebhookError, parse_webhook
+
+from core_support import KEY, OK_BODIES, ok_sms, response
+
+pytestmark = pytest.mark.anyio
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+SURROGATE = "caf\udce9"  # what os.fsdecode makes of the latin-1 byte 0xe9
+
+
+@pytest.mark.parametrize(
+    "key", ["tf_key\nX-Injected: 1", "tf key", "tf_k\x00ey", "tf_\ud800", "tf_é"]
+)
+async def test_a_key_that_cannot_be_a_header_is_refused_without_echo(api, key):
+    with pytest.raises(textflow.ConfigurationError) as info:
+        api.make(api_key=key)
+    assert key.strip() not in str(info.value)
+    assert "characters" in str(info.value)
+
+
+def test_legacy_bad_key_is_a_400_result_without_the_key(mock_api):
+    route = mock_api.route()
+    textflow.useKey("tf_secret\nvalue")
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status) == (False, 400)
+    assert "tf_secret" not in result.message
+    assert route.call_count == 0
+
+
+async def test_a_header_h11_refuses_is_reported_as_not_sent_and_not_retried(api, server):
+    client = api.make(base_url=server.base_url, default_headers={"X-Note": "a\nb"})
+    with pytest.raises(textflow.APIConnectionError, match="was not sent") as info:
+        await api.call("send_sms", "+11234567890", "hi", client=client)
+    assert KEY not in str(info.value)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("argument", "args"),
+    [
+        ("text", ("+11234567890", SURROGATE)),
+    ],
+)
+async def test_text_that_cannot_be_utf8_is_bad_input(api, mock_api, argument, args):
+    route = mock_api.route()
+    with pytest.raises(textflow.InputValidationError) as info:
+        await api.call("send_sms", *args)
+    assert info.value.argument == argument
+    assert route.call_count == 0
+
+
+async def test_service_name_and_code_that_cannot_be_utf8_are_bad_input(api, mock_api):
+    route = mock_api.route()
+    with pytest.raises(textflow.InputValidationError, match="service_name"):
+        await api.call("send_verification_sms", "+11234567890", SURROGATE, 60)
+    with pytest.raises(textflow.InputValidationError, match="code"):
+        await api.call("verify_code", "+11234567890", "12\udc00")
+    assert route.call_count == 0
+
+
+def test_legacy_surrogate_text_is_a_400_result(mock_api):
+    mock_api.route()
+    textflow.useKey(KEY)
+    assert textflow.sendSMS("+11234567890", SURROGATE).status == 400
+
+
+async def test_a_body_that_cannot_be_decoded_is_malformed_and_not_resent(api, mock_api):
+    garbled = httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
+    )
+    route = mock_api.post("/send-sms").mock(return_value=garbled)
+    with pytest.raises(textflow.MalformedResponseError, match="could not be decoded") as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert (info.value.status_code, info.value.response) == (None, None)
+    assert route.call_count == 1
+
+
+def test_legacy_undecodable_body_is_a_500_result(mock_api):
+    mock_api.post("/send-sms").mock(
+        return_value=httpx.Response(
+            200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"x")
+        )
+    )
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status) == (False, 500)
+
+
+async def test_absurdly_nested_json_is_malformed(api, mock_api):
+    mock_api.post("/send-sms").mock(return_value=httpx.Response(200, content=DEEP))
+    with pytest.raises(textflow.MalformedResponseError):
+        await api.call("send_sms", "+11234567890", "hi")
+
+
+def test_absurdly_nested_webhook_body_is_a_webhook_error():
+    with pytest.raises(WebhookError):
+        parse_webhook(DEEP, secret="s3cret")
+
+
+async def test_a_callers_http_client_auth_never_replaces_the_key(api):
+    seen = []
+
+    def handler(request):
+        seen.append(request.headers["Authorization"])
+        return response(200, OK_BODIES["get_balance"])
+
+    transport = httpx.MockTransport(handler)
+    if api.is_async:
+        http = httpx.AsyncClient(transport=transport, auth=("proxyuser", "pw"))
+    else:
+        http = httpx.Client(transport=transport, auth=("proxyuser", "pw"))
+    client = api.make(http_client=http)
+    await api.call("get_balance", client=client)
+    assert seen == [f"Bearer {KEY}"]
+
+
+async def test_an_endless_retry_after_is_not_waited_for(api, mock_api):
+    busy = response(
+        429, {"ok": False, "status": 429, "message": "x"}, headers={"Retry-After": "1e400"}
+    )
+    route = mock_api.post("/send-sms").mock(return_value=busy)
+    with pytest.raises(textflow.RateLimitError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert route.call_count == 1
+    assert info.value.retry_after == float("inf")
+
+
+@pytest.mark.parametrize(
+    ("http_status", "body", "cls", "status"),
+    [
+        (400, {"ok": False, "status": 99999, "message": "odd"}, textflow.BadRequestError, 400),
+        (400, {"ok": False, "status": "500", "message": "odd"}, textflow.BadRequestError, 400),
+        (400, {"ok": False, "status": True, "message": "odd"}, textflow.BadRequestError, 400),
+        (
+            429,
+            {"ok": False, "status": 429, "message": "API key over its quota"},
+            textflow.RateLimitError,
+            429,
+        ),
+        (
+            503,
+            {"ok": False, "status": 503, "message": "API key service down"},
+            textflow.InternalServerError,
+            503,
+        ),
+    ],
+)
+async def test_the_body_status_is_trusted_only_when_it_is_an_error_status(
+    api, mock_api, http_status, body, cls, status
+):
+    mock_api.post("/send-sms").mock(return_value=response(http_status, body))
+    client = api.make(max_retries=0)
+    with pytest.raises(cls) as info:
+        await api.call("send_sms", "+11234567890", "hi", client=client)
+    assert type(info.value) is cls
+    assert info.value.status == status
+
+
+async def test_ok_send_answer_is_still_parsed_after_all_this(api, mock_api):
+    mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    assert (await api.call("send_sms", "+11234567890", "hi")).ok
