@@ -206,3 +206,16 @@ def test_the_sync_client_from_a_thread_pool(fake: FakeTextFlow) -> None:
         results = list(pool.map(lambda i: client.send_sms(US, f"m{i}").ok, range(40)))
     assert all(results)
     assert sorted(m.text for m in fake.messages) == sorted(f"m{i}" for i in range(40))
+
+
+async def test_a_closed_in_process_client_stops_working(fake: FakeTextFlow) -> None:
+    """Using a client after closing it fails under the fake as it does in production."""
+    with fake.client() as client:
+        assert client.send_sms(US, "before").ok
+    with pytest.raises(RuntimeError, match="closed"):
+        client.send_sms(US, "after")
+    async with fake.async_client() as aclient:
+        assert (await aclient.send_sms(US, "before")).ok
+    with pytest.raises(RuntimeError, match="closed"):
+        await aclient.send_sms(US, "after")
+    assert [m.text for m in fake.messages] == ["before", "before"]

@@ -256,7 +256,9 @@ class FakeTextFlow:
         _check_options(options)
         options.setdefault("api_key", self.api_key)
         http = httpx.Client(transport=self.transport(), follow_redirects=False)
-        return TextFlowClient(base_url=IN_PROCESS_BASE_URL, http_client=http, **options)
+        client = TextFlowClient(base_url=IN_PROCESS_BASE_URL, http_client=http, **options)
+        client._owns_http = True  # closing the client closes it, as in production
+        return client
 
     def async_client(self, **options: Any) -> AsyncTextFlowClient:
         """An ``AsyncTextFlowClient`` wired to the fake in process (asyncio or trio).
@@ -275,7 +277,9 @@ class FakeTextFlow:
         _check_options(options)
         options.setdefault("api_key", self.api_key)
         http = httpx.AsyncClient(transport=self.async_transport(), follow_redirects=False)
-        return AsyncTextFlowClient(base_url=IN_PROCESS_BASE_URL, http_client=http, **options)
+        client = AsyncTextFlowClient(base_url=IN_PROCESS_BASE_URL, http_client=http, **options)
+        client._owns_http = True  # closing the client closes it, as in production
+        return client
 
     @contextlib.contextmanager
     def serve(
