@@ -49,9 +49,9 @@ class BaseClient(Generic[HttpClientT]):
         default_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         self._api_key = _config.resolve_api_key(api_key)
-        self.base_url = _config.resolve_base_url(base_url)
-        self.timeout = _config.resolve_timeout(timeout)
-        self.max_retries = _config.resolve_max_retries(max_retries)
+        self._base_url = _config.resolve_base_url(base_url)
+        self._timeout = _config.resolve_timeout(timeout)
+        self._max_retries = _config.resolve_max_retries(max_retries)
         self._default_headers = dict(default_headers or {})
         if http_client is None:
             self._http = self._http_client_class(
@@ -74,6 +74,22 @@ class BaseClient(Generic[HttpClientT]):
             name: prepare(op, base_url=self.base_url, headers=self._headers, timeout=self.timeout)
             for name, op in OPERATIONS.items()
         }
+
+    # Read-only: every request is prepared from them once; change them with with_options().
+    @property
+    def base_url(self) -> httpx.URL:
+        """The URL the operations' paths are joined onto, e.g. ``https://textflow.me/api``."""
+        return self._base_url
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeout of every request."""
+        return self._timeout
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a request may be re-sent where re-sending is safe."""
+        return self._max_retries
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self.base_url)!r})"

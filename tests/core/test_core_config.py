@@ -253,3 +253,10 @@ def test_with_options_shares_the_pool_and_keeps_other_settings(cls, mock_api):
     assert (child._headers["X-A"], child._headers["X-B"]) == ("1", "2")
     assert "X-B" not in parent._headers
     assert not child._owns_http
+
+
+@pytest.mark.parametrize("setting", ["base_url", "timeout", "max_retries"])
+def test_settings_are_read_only_use_with_options(cls, setting):
+    client = cls(KEY)
+    with pytest.raises(AttributeError):
+        setattr(client, setting, getattr(client, setting))
