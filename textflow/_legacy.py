@@ -99,9 +99,9 @@ def useKey(key: Optional[str]) -> None:
 def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
     """The ``ok=False`` result the legacy functions return instead of raising ``exc``."""
     if isinstance(exc, errors.APIStatusError):
-        status, message = exc.status, exc.message
-        if exc.result is not None:
+        if exc.result is not None:  # the API's own answer, parsed into this function's model
             return exc.result  # type: ignore[return-value]
+        status, message = exc.status, exc.message
     elif isinstance(exc, errors.APIConnectionError):
         status, message = 0, f"No answer from TextFlow: {exc}"
     elif isinstance(exc, errors.MalformedResponseError):
