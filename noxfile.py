@@ -47,6 +47,18 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "report", "--fail-under=95")
 
 
+# The lowest versions pyproject.toml admits: the core must work on them too.
+LOWEST = ["httpx==0.25.0", "anyio==4.0.0", "pydantic==2.5.0"]
+
+
+@nox.session(python=INSTALLED[0])
+def lowest(session: nox.Session) -> None:
+    """The core and webhook tests on the oldest Python with the lowest dependency versions."""
+    session.install(*LOWEST)
+    session.install("-e", ".[tests]", *LOWEST)
+    session.run("python", "-m", "pytest", "-q", "tests/core", "tests/webhooks")
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site: mkdocs build --strict (its examples run in the tests session)."""

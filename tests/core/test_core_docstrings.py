@@ -20,7 +20,11 @@ def _public():
             yield f"{module.__name__}.{name}", obj
             if inspect.isclass(obj) and obj.__module__.startswith("textflow."):
                 for attr, member in vars(obj).items():
-                    if not attr.startswith("_") and inspect.isfunction(member):
+                    if (
+                        not attr.startswith("_")
+                        and inspect.isfunction(member)
+                        and member.__module__.startswith("textflow")  # not pydantic's
+                    ):
                         yield f"{module.__name__}.{name}.{attr}", member
 
 
