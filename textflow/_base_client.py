@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, Generic, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union
 
 import httpx
 
@@ -27,6 +27,9 @@ from textflow._operations import (
 from textflow._retry import next_delay
 from textflow.errors import ConfigurationError
 from textflow.models import Result
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
 ResultT = TypeVar("ResultT", bound=Result)
@@ -74,6 +77,13 @@ class BaseClient(Generic[HttpClientT]):
             name: prepare(op, base_url=self.base_url, headers=self._headers, timeout=self.timeout)
             for name, op in OPERATIONS.items()
         }
+
+    @classmethod
+    def _owning(cls, http_client: HttpClientT, **options: Any) -> Self:
+        """A client that closes ``http_client`` as if it had made it (for textflow.testing)."""
+        client = cls(http_client=http_client, **options)
+        client._owns_http = True
+        return client
 
     # Read-only: every request is prepared from them once; change them with with_options().
     @property

@@ -253,12 +253,9 @@ class FakeTextFlow:
         """
         from textflow import TextFlowClient
 
-        _check_options(options)
-        options.setdefault("api_key", self.api_key)
+        # It owns its in-process httpx client: closing it closes that, as in production.
         http = httpx.Client(transport=self.transport(), follow_redirects=False)
-        client = TextFlowClient(base_url=IN_PROCESS_BASE_URL, http_client=http, **options)
-        client._owns_http = True  # closing the client closes it, as in production
-        return client
+        return TextFlowClient._owning(http, **self._client_options(options))
 
     def async_client(self, **options: Any) -> AsyncTextFlowClient:
         """An ``AsyncTextFlowClient`` wired to the fake in process (asyncio or trio).
@@ -274,12 +271,13 @@ class FakeTextFlow:
         """
         from textflow import AsyncTextFlowClient
 
-        _check_options(options)
-        options.setdefault("api_key", self.api_key)
+        # It owns its in-process httpx client: closing it closes that, as in production.
         http = httpx.AsyncClient(transport=self.async_transport(), follow_redirects=False)
-        client = AsyncTextFlowClient(base_url=IN_PROCESS_BASE_URL, http_client=http, **options)
-        client._owns_http = True  # closing the client closes it, as in production
-        return client
+        return AsyncTextFlowClient._owning(http, **self._client_options(options))
+
+    def _client_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        _check_options(options)
+        return {"api_key": self.api_key, **options, "base_url": IN_PROCESS_BASE_URL}
 
     @contextlib.contextmanager
     def serve(
