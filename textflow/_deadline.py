@@ -1,0 +1,28 @@
+"""The deadline of the sync call in progress, which every connect, read and write keeps to.
+
+Set by ``TextFlowClient`` for the length of a call and read by the network
+streams of ``textflow._network`` (the async client cuts its calls with a cancel
+scope instead). Kept apart so that importing the SDK does not import httpcore.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from typing import Optional
+
+#: The ``time.monotonic()`` by which the call in progress must end, or ``None``.
+DEADLINE: ContextVar[Optional[float]] = ContextVar("textflow_deadline", default=None)
+
+DEADLINE_PASSED = "the call's overall deadline passed"
+
+
+def clamp(timeout: Optional[float], expired: type[Exception]) -> Optional[float]:
+    """``timeout`` cut to what is left of the call's deadline; raises ``expired`` past it."""
+    deadline = DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired(DEADLINE_PASSED)
+    return left if timeout is None else min(timeout, left)
