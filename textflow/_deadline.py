@@ -17,12 +17,17 @@ DEADLINE: ContextVar[Optional[float]] = ContextVar("textflow_deadline", default=
 DEADLINE_PASSED = "the call's overall deadline passed"
 
 
-def clamp(timeout: Optional[float], expired: type[Exception]) -> Optional[float]:
-    """``timeout`` cut to what is left of the call's deadline; raises ``expired`` past it."""
+def clamp(timeout: Optional[float], expired: type[Exception]) -> tuple[Optional[float], bool]:
+    """``timeout`` cut to what is left of the call's deadline, and whether it was cut.
+
+    Raises ``expired`` once the deadline has passed.
+    """
     deadline = DEADLINE.get()
     if deadline is None:
-        return timeout
+        return timeout, False
     left = deadline - time.monotonic()
     if left <= 0:
         raise expired(DEADLINE_PASSED)
-    return left if timeout is None else min(timeout, left)
+    if timeout is None or left < timeout:
+        return left, True
+    return timeout, False

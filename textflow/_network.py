@@ -22,12 +22,13 @@ from __future__ import annotations
 import re
 import ssl
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Optional, Union
 
 import httpcore
 
-from textflow._deadline import clamp
+from textflow._deadline import DEADLINE_PASSED, clamp
 
 _HEAD_LIMIT = 64 * 1024  # bytes of each answer kept to find where it ends on the wire
 _BLANK_LINE = re.compile(rb"\n\r?\n")
@@ -133,20 +134,35 @@ class _Cycles:
             self.dirty = True
 
 
+@contextmanager
+def _deadline_named(cut: bool) -> Iterator[None]:
+    """A timeout that the deadline cut short says so (not a bare "timed out")."""
+    try:
+        yield
+    except httpcore.TimeoutException as exc:
+        if not cut:
+            raise
+        raise type(exc)(DEADLINE_PASSED) from None
+
+
 class SyncStream(httpcore.NetworkStream):
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
         self.cycles = _Cycles()
 
     def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
-        data = self._stream.read(max_bytes, clamp(timeout, httpcore.ReadTimeout))
+        timeout, cut = clamp(timeout, httpcore.ReadTimeout)
+        with _deadline_named(cut):
+            data = self._stream.read(max_bytes, timeout)
         self.cycles.reading(data)
         return data
 
     def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
         if self.cycles.writing() and self._closed_while_idle():
             raise httpcore.ConnectionNotAvailable()
-        self._stream.write(buffer, clamp(timeout, httpcore.WriteTimeout))
+        timeout, cut = clamp(timeout, httpcore.WriteTimeout)
+        with _deadline_named(cut):
+            self._stream.write(buffer, timeout)
 
     def close(self) -> None:
         self._stream.close()
@@ -157,8 +173,9 @@ class SyncStream(httpcore.NetworkStream):
         server_hostname: Optional[str] = None,
         timeout: Optional[float] = None,
     ) -> httpcore.NetworkStream:
-        timeout = clamp(timeout, httpcore.ConnectTimeout)
-        return SyncStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+        with _deadline_named(cut):
+            return SyncStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self.cycles.dirty:
@@ -181,14 +198,15 @@ class SyncBackend(httpcore.NetworkBackend):
         local_address: Optional[str] = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.NetworkStream:
-        timeout = clamp(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+        with _deadline_named(cut):
+            stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
         return SyncStream(stream)
 
     def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
         self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
     ) -> httpcore.NetworkStream:
-        timeout = clamp(timeout, httpcore.ConnectTimeout)
+        timeout, _ = clamp(timeout, httpcore.ConnectTimeout)
         return SyncStream(self._backend.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore's retries are off
