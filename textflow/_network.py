@@ -20,6 +20,7 @@ They also watch each request/response cycle on their connection:
 from __future__ import annotations
 
 import re
+import socket
 import ssl
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -258,10 +259,16 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
         self._streams: weakref.WeakSet[AsyncStream] = weakref.WeakSet()
 
     def close_sockets(self) -> None:
-        """Close the sockets of every connection, their event loop being gone."""
+        """Close the sockets of every connection, their event loop being gone.
+
+        Only the file descriptors: the streams' objects stay (the caller keeps them), so
+        that their own cleanup never runs against a loop that is closed.
+        """
         for stream in list(self._streams):
             sock = stream.get_extra_info("socket")
-            if sock is not None:
+            # asyncio hands out a TransportSocket wrapper, which has no close() of its own.
+            sock = getattr(sock, "_sock", sock)
+            if isinstance(sock, socket.socket):
                 sock.close()
 
     async def connect_tcp(

@@ -44,8 +44,9 @@ from textflow.errors import ClientStateError
 #: Connections per httpcore pool; see encode/httpcore#1035 above.
 SHARD_CONNECTIONS = 10
 
-# Pools left behind in a forked child: kept referenced so that garbage collection never
-# touches the sockets the child shares with its parent.
+# Pools left behind in a forked child, or by an event loop that ended: kept referenced so
+# that garbage collection never touches sockets the child shares with its parent, nor
+# runs cleanup against a closed loop.
 _INHERITED: list[object] = []
 
 _ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
@@ -157,8 +158,12 @@ class _Base(Generic[PoolT, ProxyT]):
         if self._pid != os.getpid():  # forked: the child opens its own connections
             _INHERITED.append(self._pools)
             self._pid = os.getpid()
+            self._forked()
             self._pools = self._new_pools()
         return self._pools
+
+    def _forked(self) -> None:
+        """Forget what belonged to the parent process, before new pools are made."""
 
     def _proxy_url(self, url: httpx.URL) -> Optional[str]:
         if not self._proxies:
@@ -228,6 +233,9 @@ class AsyncTextFlowTransport(
         super().__init__(limits)
         self._loop: Optional[_Loop] = None
 
+    def _forked(self) -> None:
+        self._loop = None  # the parent's event loop does not run here
+
     def _new_pools(self) -> _Pools[httpcore.AsyncConnectionPool, httpx.AsyncHTTPTransport]:
         options = self._pool_options()
         self._backend = _network.AsyncBackend()
@@ -261,6 +269,7 @@ class AsyncTextFlowTransport(
             )
         # The previous loop is over: its connections cannot be used or closed gracefully.
         self._backend.close_sockets()
+        _INHERITED.append(self._pools)
         self._loop = loop
         self._pools = self._new_pools()
         return self._pools

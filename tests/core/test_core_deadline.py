@@ -90,7 +90,8 @@ async def test_the_default_has_an_overall_bound_and_a_timeout_object_keeps_its_p
     import httpx
 
     custom = api.make(timeout=httpx.Timeout(10.0, connect=2.0))
-    assert custom.timeout.connect == 2.0 and custom._deadline == 60.0
+    assert custom.timeout.connect == 2.0
+    assert custom._deadline == 60.0
     assert api.make(timeout=7.5)._deadline == 7.5
     assert api.make(timeout=None)._deadline is None
 
