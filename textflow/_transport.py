@@ -118,14 +118,23 @@ class _Pools(Generic[PoolT, ProxyT]):
     may be handed a connection that another has just taken, then retried.
     """
 
-    def __init__(self, shards: list[PoolT], proxy: Callable[[str], ProxyT], gate: Any) -> None:
-        self.shards: list[PoolT] = shards
+    def __init__(
+        self, count: int, shard: Callable[[], PoolT], proxy: Callable[[str], ProxyT], gate: Any
+    ) -> None:
+        self.shards: dict[int, PoolT] = {}  # made on first use: a quiet client needs one
+        self._make_shard = shard
         self.gate = gate
         # Shards with room, the most recently freed last: a quiet client reuses one
         # warm connection. The gate guarantees one is here whenever a request enters.
-        self.free = list(reversed(range(len(shards))))
+        self.free = list(reversed(range(count)))
         self._make_proxy: Callable[[str], ProxyT] = proxy
         self.proxies: dict[str, ProxyT] = {}
+
+    def shard(self, index: int) -> PoolT:
+        pool = self.shards.get(index)
+        if pool is None:
+            pool = self.shards[index] = self._make_shard()
+        return pool
 
     def take(self) -> int:
         return self.free.pop()
@@ -146,11 +155,7 @@ class _Base(Generic[PoolT, ProxyT]):
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
         self._limits = limits
-        self._proxies = {
-            scheme: url
-            for scheme, url in urllib.request.getproxies_environment().items()
-            if scheme in ("http", "https", "all", "no")
-        }
+        self._proxies: Optional[dict[str, str]] = None  # read from the environment on first use
         self._pid = os.getpid()
         self._pools: _Pools[PoolT, ProxyT] = self._new_pools()
 
@@ -183,6 +188,12 @@ class _Base(Generic[PoolT, ProxyT]):
         """Forget what belonged to the parent process, before new pools are made."""
 
     def _proxy_url(self, url: httpx.URL) -> Optional[str]:
+        if self._proxies is None:
+            self._proxies = {
+                scheme: value
+                for scheme, value in urllib.request.getproxies_environment().items()
+                if scheme in ("http", "https", "all", "no")
+            }
         if not self._proxies:
             return None
         proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
@@ -196,18 +207,14 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], htt
 
     def _new_pools(self) -> _Pools[httpcore.ConnectionPool, httpx.HTTPTransport]:
         options = self._pool_options()
-        shards = [
-            httpcore.ConnectionPool(
-                ssl_context=options["ssl_context"],
-                max_connections=options["max_connections"],
-                max_keepalive_connections=options["max_keepalive_connections"],
-                keepalive_expiry=options["keepalive_expiry"],
-                network_backend=_network.SyncBackend(),
-            )
-            for _ in range(options["shards"])
-        ]
-        gate = threading.Semaphore(options["max_connections"] * options["shards"])
-        return _Pools(shards, self._proxy_transport, gate)
+        count = options.pop("shards")
+        backend = _network.SyncBackend()
+
+        def shard() -> httpcore.ConnectionPool:
+            return httpcore.ConnectionPool(network_backend=backend, **options)
+
+        gate = threading.Semaphore(options["max_connections"] * count)
+        return _Pools(count, shard, self._proxy_transport, gate)
 
     def _proxy_transport(self, proxy: str) -> httpx.HTTPTransport:
         return httpx.HTTPTransport(
@@ -224,7 +231,7 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], htt
         index = pools.take()
         try:
             with _httpx_errors():
-                answer = pools.shards[index].handle_request(_core_request(request))
+                answer = pools.shard(index).handle_request(_core_request(request))
         except BaseException:
             _release(pools, index)
             raise
@@ -237,7 +244,7 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], htt
 
     def close(self) -> None:
         pools = self._current()
-        for shard in pools.shards:
+        for shard in pools.shards.values():
             shard.close()
         for transport in pools.proxies.values():
             transport.close()
@@ -257,19 +264,14 @@ class AsyncTextFlowTransport(
 
     def _new_pools(self) -> _Pools[httpcore.AsyncConnectionPool, httpx.AsyncHTTPTransport]:
         options = self._pool_options()
-        self._backend = _network.AsyncBackend()
-        shards = [
-            httpcore.AsyncConnectionPool(
-                ssl_context=options["ssl_context"],
-                max_connections=options["max_connections"],
-                max_keepalive_connections=options["max_keepalive_connections"],
-                keepalive_expiry=options["keepalive_expiry"],
-                network_backend=self._backend,
-            )
-            for _ in range(options["shards"])
-        ]
-        gate = anyio.Semaphore(options["max_connections"] * options["shards"])
-        return _Pools(shards, self._proxy_transport, gate)
+        count = options.pop("shards")
+        backend = self._backend = _network.AsyncBackend()
+
+        def shard() -> httpcore.AsyncConnectionPool:
+            return httpcore.AsyncConnectionPool(network_backend=backend, **options)
+
+        gate = anyio.Semaphore(options["max_connections"] * count)
+        return _Pools(count, shard, self._proxy_transport, gate)
 
     def _proxy_transport(self, proxy: str) -> httpx.AsyncHTTPTransport:
         return httpx.AsyncHTTPTransport(
@@ -310,7 +312,7 @@ class AsyncTextFlowTransport(
         index = pools.take()
         try:
             with _httpx_errors():
-                answer = await pools.shards[index].handle_async_request(_core_request(request))
+                answer = await pools.shard(index).handle_async_request(_core_request(request))
         except BaseException:
             _release(pools, index)
             raise
@@ -323,7 +325,7 @@ class AsyncTextFlowTransport(
 
     async def aclose(self) -> None:
         pools = self._in_this_loop()
-        for shard in pools.shards:
+        for shard in pools.shards.values():
             await shard.aclose()
         for transport in pools.proxies.values():
             await transport.aclose()
