@@ -30,6 +30,7 @@ from textflow.errors import (
     RateLimitError,
     TextFlowError,
 )
+from textflow.guard import VerificationRefused
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -64,6 +65,7 @@ __all__ = [
     "VerifyCodeResult",
     "VerifyPhoneData",
     "VerifyPhoneResult",
+    "VerificationRefused",
     "__version__",
     "sendSMS",
     "sendVerificationSMS",
