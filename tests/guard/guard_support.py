@@ -195,6 +195,7 @@ class Guarded:
         import redis
         import redis.asyncio
 
+        assert self.redis_port is not None
         if self.is_async:
             async_client = redis.asyncio.Redis(port=self.redis_port)
             self._closers.append(async_client.aclose)

@@ -70,9 +70,6 @@ class GuardCore:
         self._secret = secret
         self.clock = clock
 
-    def __repr__(self) -> str:  # never the secret
-        return f"GuardCore(policy={self.policy!r})"
-
     def _id(self, kind: bytes, value: str) -> str:
         """A keyed hash of ``value``: the store sees this, never a number or caller."""
         digest = hmac.new(self._secret, kind + b"\0" + value.encode(), hashlib.sha256)
