@@ -255,7 +255,10 @@ class Guarded:
 STORES = ["memory", "sqlite", "redis"]
 
 
-@pytest.fixture(params=[(mode, store) for store in STORES for mode in ("sync", "async")])
+PAIRS = [(mode, store) for store in STORES for mode in ("sync", "async")]
+
+
+@pytest.fixture(params=PAIRS, ids=[f"{mode}-{store}" for mode, store in PAIRS])
 async def guarded(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Guarded]:
     mode, store = request.param
     clock = Clock()
