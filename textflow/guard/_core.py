@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
 from textflow import _validation
 from textflow._async_client import AsyncTextFlowClient
 from textflow._client import TextFlowClient
-from textflow._logging import logger
 from textflow.errors import ConfigurationError, InputValidationError
 from textflow.guard import _policy
 from textflow.guard._errors import Reason, VerificationRefused
@@ -22,6 +23,10 @@ from textflow.guard._policy import GuardPolicy, Rule
 from textflow.guard._store import Denial, Limit
 
 Secret = Union[str, bytes]
+
+#: Refusals are logged here at INFO: under the ``textflow`` logger, so ``TEXTFLOW_LOG``
+#: and the handlers on ``textflow`` apply; a name of its own, to filter or tune.
+logger = logging.getLogger("textflow.guard")
 
 _DEFAULT_SECRET_LABEL = b"textflow.guard secret from the API key\0"
 
@@ -119,10 +124,10 @@ class GuardCore:
     ) -> VerificationRefused:
         exc = _policy.refusal(reason, retry_after)
         logger.info(
-            "guard refused %s for %s: %s%s",
+            "refused %s for %s: %s%s",
             operation,
             _validation.mask_phone(number),
             reason,
-            "" if exc.retry_after is None else f", retry after {exc.retry_after:.0f} s",
+            "" if exc.retry_after is None else f", retry after {math.ceil(exc.retry_after)} s",
         )
         return exc
