@@ -98,6 +98,13 @@ def test_redis_keys_have_the_prefix_and_expire(redis_port: int) -> None:
     assert 29_000 < client.pttl("app1:k") <= 30_000
     store.clear([])
     client.close()
+    decoding = redis.Redis(port=redis_port, decode_responses=True)  # str replies, not bytes
+    store = RedisStore(decoding, prefix="app2:")
+    assert store.acquire(0.0, [Limit("k", 1, 30.0)]) is None
+    denial = store.acquire(10.5, [Limit("k", 1, 30.0)])
+    assert denial is not None
+    assert denial.retry_after == pytest.approx(19.5)
+    decoding.close()
     with pytest.raises(textflow.ConfigurationError):
         RedisStore(client, prefix=None)  # type: ignore[arg-type]
 
