@@ -160,8 +160,10 @@ def test_guard_arguments_are_checked(tmp_path: Path) -> None:
         for options in ({"secret": ""}, {"secret": 42}, {"policy": {"cooldown": 1}}):
             with pytest.raises(textflow.ConfigurationError):
                 VerificationGuard(client, **options)
-        with pytest.raises(textflow.ConfigurationError):
-            VerificationGuard(object())  # type: ignore[arg-type]
+        with pytest.raises(textflow.ConfigurationError, match="AsyncVerificationGuard"):
+            VerificationGuard(fake.async_client(), secret="s")  # type: ignore[arg-type]
+        with pytest.raises(textflow.ConfigurationError, match="works with AsyncTextFlowClient"):
+            AsyncVerificationGuard(client)  # type: ignore[arg-type]
         guard = VerificationGuard(client, secret=b"s3cret", store=SQLiteStore(tmp_path / "g"))
         assert "s3cret" not in repr(guard)
         assert guard.policy == GuardPolicy()

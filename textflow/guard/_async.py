@@ -11,7 +11,7 @@ from typing import Callable, Optional, Union, cast
 import anyio.to_thread
 
 from textflow._async_client import AsyncTextFlowClient
-from textflow.guard._core import GuardCore, Secret, default_secret
+from textflow.guard._core import GuardCore, Secret, check_client, default_secret
 from textflow.guard._memory import MemoryStore
 from textflow.guard._policy import GuardPolicy
 from textflow.guard._store import AsyncGuardStore, Denial, GuardStore, Limit
@@ -90,6 +90,7 @@ class AsyncVerificationGuard:
         secret: Optional[Secret] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        check_client(client, AsyncTextFlowClient, "AsyncVerificationGuard", "VerificationGuard")
         self._core = GuardCore(policy, default_secret(client) if secret is None else secret, clock)
         self._client = client
         self._store = _async_store(store)

@@ -33,10 +33,6 @@ _DEFAULT_SECRET_LABEL = b"textflow.guard secret from the API key\0"
 
 def default_secret(client: Union[TextFlowClient, AsyncTextFlowClient]) -> bytes:
     """A secret derived from the client's API key: a hash of it, never the key itself."""
-    if not isinstance(client, (TextFlowClient, AsyncTextFlowClient)):
-        raise ConfigurationError(
-            f"client must be a TextFlowClient or AsyncTextFlowClient, not {type(client).__name__}."
-        )
     return hashlib.sha256(_DEFAULT_SECRET_LABEL + client._api_key.encode()).digest()
 
 
@@ -52,6 +48,15 @@ class Plan:
     @property
     def limits(self) -> list[Limit]:
         return [rule.limit for rule in self.rules]
+
+
+def check_client(client: object, expected: type[object], guard: str, other: str) -> None:
+    """A guard's client must be the kind it awaits (or does not)."""
+    if not isinstance(client, expected):
+        raise ConfigurationError(
+            f"{guard} works with {expected.__name__}, not {type(client).__name__}"
+            f" (for the other kind of client, use {other})."
+        )
 
 
 class GuardCore:

@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 from textflow._client import TextFlowClient
 from textflow.errors import ConfigurationError
-from textflow.guard._core import GuardCore, Secret, default_secret
+from textflow.guard._core import GuardCore, Secret, check_client, default_secret
 from textflow.guard._memory import MemoryStore
 from textflow.guard._policy import GuardPolicy
 from textflow.guard._store import GuardStore
@@ -48,6 +48,7 @@ class VerificationGuard:
         secret: Optional[Secret] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        check_client(client, TextFlowClient, "VerificationGuard", "AsyncVerificationGuard")
         self._core = GuardCore(policy, default_secret(client) if secret is None else secret, clock)
         self._client = client
         if store is not None and inspect.iscoroutinefunction(store.acquire):
