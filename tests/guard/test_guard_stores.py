@@ -63,6 +63,11 @@ def test_acquire_is_all_or_nothing(store: Any) -> None:
     store.clear(["b", "never-used"])
     assert store.acquire(1012.0, [three]) is None
     assert store.acquire(1012.0, []) is None
+    long, short = Limit("long", 1, 100.0), Limit("short", 1, 10.0)
+    assert store.acquire(2000.0, [long, short]) is None
+    for limits, index in (([long, short], 0), ([short, long], 1)):  # the longest wait wins
+        denial = store.acquire(2001.0, limits)
+        assert (denial.index, denial.retry_after) == (index, pytest.approx(99.0))
 
 
 def test_sweeps_drop_expired_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
