@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from textflow.guard._store import Denial, Limit, worst
+
+if TYPE_CHECKING:
+    import sqlite3
 
 _SWEEP_EVERY = 256  # acquires between deletions of every expired row
 
@@ -55,6 +57,8 @@ class SQLiteStore:
     def _connect(self) -> sqlite3.Connection:
         """This process's connection (a forked child opens its own). Caller holds the lock."""
         if self._connection is None or self._pid != os.getpid():
+            import sqlite3  # here: a Python built without sqlite3 can still import textflow
+
             connection = sqlite3.connect(
                 self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
