@@ -5,12 +5,16 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import textflow
 from textflow.guard import (
@@ -278,3 +282,47 @@ def test_two_processes_sharing_one_sqlite_file_send_one_code(tmp_path: Path) -> 
         assert process.returncode == 0, err
         sent.append(int(out))
     assert sorted(sent) == [0, 1]  # 50 attempts in two processes: one SMS
+
+
+# --- the three stores agree ---------------------------------------------------------------
+
+_LIMITS = {"a": Limit("a", 1, 5.0), "b": Limit("b", 3, 20.0), "c": Limit("c", 2, 7.5)}
+_STEP = st.tuples(
+    st.floats(min_value=0, max_value=12, allow_nan=False).map(lambda t: round(t, 3)),
+    st.sampled_from(["acquire", "acquire", "acquire", "clear"]),
+    st.lists(st.sampled_from(sorted(_LIMITS)), min_size=1, max_size=3, unique=True),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(_STEP, max_size=25))
+def test_memory_sqlite_and_redis_give_the_same_answers(
+    redis_port: int, steps: list[tuple[float, str, list[str]]]
+) -> None:
+    """A random history of acquires and clears: every store answers each step alike."""
+    import redis
+
+    client = redis.Redis(port=redis_port)
+    prefix = f"agree:{uuid.uuid4().hex}:"
+    with tempfile.TemporaryDirectory() as folder:
+        lite = SQLiteStore(Path(folder) / "g.sqlite3")
+        stores = [MemoryStore(), lite, RedisStore(client, prefix=prefix)]
+        now = 1_700_000_000.0
+        for delay, op, names in steps:
+            now += delay
+            limits = [_LIMITS[name] for name in names]
+            if op == "clear":
+                for store in stores:
+                    store.clear(names)
+                continue
+            answers = [store.acquire(now, limits) for store in stores]
+            first = answers[0]
+            for answer in answers[1:]:
+                if first is None:
+                    assert answer is None
+                else:
+                    assert answer is not None
+                    assert answer.index == first.index
+                    assert answer.retry_after == pytest.approx(first.retry_after, abs=1e-6)
+        lite.close()
+    client.close()
