@@ -21,6 +21,7 @@ from textflow.guard import (
     AsyncRedisStore,
     AsyncVerificationGuard,
     GuardPolicy,
+    GuardStore,
     Limit,
     MemoryStore,
     RedisStore,
@@ -306,7 +307,7 @@ def test_memory_sqlite_and_redis_give_the_same_answers(
     prefix = f"agree:{uuid.uuid4().hex}:"
     with tempfile.TemporaryDirectory() as folder:
         lite = SQLiteStore(Path(folder) / "g.sqlite3")
-        stores = [MemoryStore(), lite, RedisStore(client, prefix=prefix)]
+        stores: list[GuardStore] = [MemoryStore(), lite, RedisStore(client, prefix=prefix)]
         now = 1_700_000_000.0
         for delay, op, names in steps:
             now += delay
