@@ -13,9 +13,12 @@ from typing import Any, Optional
 import anyio
 import httpx
 
+from textflow import _config
 from textflow import _operations as ops
-from textflow._base_client import BaseClient, ResultT
+from textflow._base_client import Attempts, BaseClient, ResultT
+from textflow._body import BodyReader, complete, read_already
 from textflow._client import TextFlowClient
+from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -39,6 +42,12 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
     """
 
     _http_client_class = httpx.AsyncClient
+
+    @staticmethod
+    def _new_transport() -> httpx.AsyncBaseTransport:
+        from textflow._transport import AsyncTextFlowTransport  # imports httpcore
+
+        return AsyncTextFlowTransport(_config.DEFAULT_LIMITS)
 
     def with_options(self, **overrides: Any) -> AsyncTextFlowClient:
         return type(self)(**self._options(overrides))
@@ -65,19 +74,46 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
     async def _request(
         self, op: ops.Operation[ResultT], payload: Optional[dict[str, Any]]
     ) -> ResultT:
+        self._check_open()
         request = self._build_request(op, payload)
         attempts = self._attempts(op)
-        while True:
-            try:
-                response = await self._http.send(request, auth=None, follow_redirects=False)
-            except httpx.RequestError as exc:
-                delay = attempts.after_error(exc)
-            else:
-                wait = attempts.after_response(response)
-                if wait is None:
-                    return attempts.result(response)
-                delay = wait
-            await anyio.sleep(delay)
+        try:
+            with anyio.fail_after(attempts.remaining()):  # the deadline cuts any await
+                while True:
+                    try:
+                        attempts.arm(request)
+                        response = await self._send(request, attempts)
+                    except httpx.RequestError as exc:
+                        delay = attempts.after_error(exc)
+                    else:
+                        wait = attempts.after_response(response)
+                        if wait is None:
+                            return attempts.result(response)
+                        delay = wait
+                    await anyio.sleep(delay)
+        except TimeoutError:
+            raise attempts.deadline_error(request) from None
+
+    async def _send(self, request: httpx.Request, attempts: Attempts[Any]) -> httpx.Response:
+        """One attempt: the answer read whole, under the size cap and the deadline."""
+        try:
+            response = await self._http.send(
+                request, auth=None, follow_redirects=False, stream=True
+            )
+        except RuntimeError as exc:  # a caller's http_client, from a loop that has ended
+            raise ClientStateError(
+                f"The http_client of this {type(self).__name__} cannot send from this event "
+                f"loop ({exc}): an httpx.AsyncClient belongs to one event loop."
+            ) from exc
+        try:
+            if read_already(response):
+                return complete(response, response.content)
+            body = BodyReader(response.headers)
+            async for chunk in response.aiter_raw():
+                body.feed(chunk)
+            return complete(response, body.finish())
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it is a caller's ``http_client``).

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union
 import httpx
 
 from textflow import _config
+from textflow._deadline import DEADLINE_PASSED
 from textflow._logging import logger, recipients
 from textflow._operations import (
-    OPERATIONS,
     Operation,
+    Prepared,
     build_request,
     connection_error,
     parse_response,
@@ -25,7 +26,7 @@ from textflow._operations import (
     undecodable,
 )
 from textflow._retry import next_delay
-from textflow.errors import ConfigurationError
+from textflow.errors import ClientStateError, ConfigurationError
 from textflow.models import Result
 
 if TYPE_CHECKING:
@@ -56,9 +57,12 @@ class BaseClient(Generic[HttpClientT]):
         self._timeout = _config.resolve_timeout(timeout)
         self._max_retries = _config.resolve_max_retries(max_retries)
         self._default_headers = dict(default_headers or {})
+        self._deadline = _config.resolve_deadline(timeout)
         if http_client is None:
             self._http = self._http_client_class(
-                timeout=self.timeout, limits=_config.DEFAULT_LIMITS, follow_redirects=False
+                timeout=self.timeout,
+                follow_redirects=False,
+                transport=self._new_transport(),
             )
             self._owns_http = True
         elif isinstance(http_client, self._http_client_class):
@@ -73,10 +77,12 @@ class BaseClient(Generic[HttpClientT]):
         self._headers = _config.build_headers(
             self._api_key, self._http.headers, self._default_headers
         )
-        self._prepared = {
-            name: prepare(op, base_url=self.base_url, headers=self._headers, timeout=self.timeout)
-            for name, op in OPERATIONS.items()
-        }
+        self._prepared: dict[str, Prepared] = {}  # per operation, on its first call
+
+    @staticmethod
+    def _new_transport() -> Any:
+        """The transport of the pool the client makes itself (textflow._transport)."""
+        raise NotImplementedError
 
     @classmethod
     def _owning(cls, http_client: HttpClientT, **options: Any) -> Self:
@@ -129,10 +135,22 @@ class BaseClient(Generic[HttpClientT]):
     ) -> httpx.Request:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s %s for %s", op.name, op.method, op.path, recipients(payload))
-        return build_request(op, self._prepared[op.name], payload)
+        prepared = self._prepared.get(op.name)
+        if prepared is None:
+            prepared = self._prepared[op.name] = prepare(
+                op, base_url=self.base_url, headers=self._headers, timeout=self.timeout
+            )
+        return build_request(op, prepared, payload)
 
     def _attempts(self, op: Operation[ResultT]) -> Attempts[ResultT]:
-        return Attempts(op, self.max_retries)
+        return Attempts(op, self.max_retries, self._deadline, self.timeout)
+
+    def _check_open(self) -> None:
+        if self._http.is_closed:
+            raise ClientStateError(
+                f"This client is closed: {type(self).__name__} cannot send after close(); "
+                "make a new one (one client per application, closed when it ends)."
+            )
 
 
 class Attempts(Generic[ResultT]):
@@ -142,13 +160,51 @@ class Attempts(Generic[ResultT]):
     sending the same request again, or the end (a result, or an exception).
     """
 
-    __slots__ = ("_max_retries", "_op", "_retries", "_started")
+    __slots__ = ("_max_retries", "_op", "_retries", "_started", "_timeouts", "deadline")
 
-    def __init__(self, op: Operation[ResultT], max_retries: int) -> None:
+    def __init__(
+        self,
+        op: Operation[ResultT],
+        max_retries: int,
+        deadline: Optional[float] = None,
+        timeout: httpx.Timeout = _config.DEFAULT_TIMEOUT,
+    ) -> None:
         self._op = op
         self._max_retries = max_retries
         self._retries = 0
-        self._started = time.perf_counter()
+        self._started = time.monotonic()
+        self._timeouts = timeout.as_dict()
+        #: The ``time.monotonic()`` by which the call must end, or ``None``.
+        self.deadline = None if deadline is None else self._started + deadline
+
+    def remaining(self) -> Optional[float]:
+        """Seconds left before the deadline (``None``: no deadline)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def arm(self, request: httpx.Request) -> None:
+        """Cut each phase's timeout of the next attempt to the time left."""
+        left = self.remaining()
+        if left is None:
+            return
+        if left <= 0:
+            raise httpx.PoolTimeout(DEADLINE_PASSED, request=request)
+        request.extensions = {
+            **request.extensions,
+            "timeout": {
+                phase: left if value is None else min(value, left)
+                for phase, value in self._timeouts.items()
+            },
+        }
+
+    def check_deadline(self, request: httpx.Request) -> None:
+        """While an answer trickles in: raises a read timeout once the deadline passes."""
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise httpx.ReadTimeout(DEADLINE_PASSED, request=request)
+
+    def deadline_error(self, request: httpx.Request) -> Exception:
+        """The exception for a call that the deadline cut (async: the cancel scope)."""
+        return connection_error(self._op, httpx.ReadTimeout(DEADLINE_PASSED, request=request))
 
     def after_error(self, exc: httpx.RequestError) -> float:
         """The delay before re-sending, or raises the SDK's exception for ``exc``."""
@@ -172,13 +228,17 @@ class Attempts(Generic[ResultT]):
         exc: Optional[httpx.RequestError] = None,
         response: Optional[httpx.Response] = None,
     ) -> Optional[float]:
-        return next_delay(
+        delay = next_delay(
             read_only=self._op.read_only,
             retries_done=self._retries,
             max_retries=self._max_retries,
             exc=exc,
             response=response,
         )
+        left = self.remaining()
+        if delay is not None and left is not None and delay >= left:
+            return None  # no retry starts after the deadline
+        return delay
 
     def result(self, response: httpx.Response) -> ResultT:
         """The answer as the operation's model, or raises the API's error."""
@@ -187,7 +247,7 @@ class Attempts(Generic[ResultT]):
                 "%s -> HTTP %d in %.0f ms",
                 self._op.name,
                 response.status_code,
-                (time.perf_counter() - self._started) * 1000,
+                (time.monotonic() - self._started) * 1000,
             )
         return parse_response(self._op, response)
 

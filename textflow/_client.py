@@ -9,8 +9,11 @@ from typing import Any, Optional
 
 import httpx
 
+from textflow import _config
 from textflow import _operations as ops
-from textflow._base_client import BaseClient, ResultT
+from textflow._base_client import Attempts, BaseClient, ResultT
+from textflow._body import BodyReader, complete, read_already
+from textflow._deadline import DEADLINE
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -42,6 +45,12 @@ class TextFlowClient(BaseClient[httpx.Client]):
     """
 
     _http_client_class = httpx.Client
+
+    @staticmethod
+    def _new_transport() -> httpx.BaseTransport:
+        from textflow._transport import TextFlowTransport  # imports httpcore: on first client
+
+        return TextFlowTransport(_config.DEFAULT_LIMITS)
 
     def with_options(self, **overrides: Any) -> TextFlowClient:
         """A copy with some settings changed, sharing this client's connection pool.
@@ -161,19 +170,39 @@ class TextFlowClient(BaseClient[httpx.Client]):
         return self._request(ops.BALANCE, None)
 
     def _request(self, op: ops.Operation[ResultT], payload: Optional[dict[str, Any]]) -> ResultT:
+        self._check_open()
         request = self._build_request(op, payload)
         attempts = self._attempts(op)
-        while True:
-            try:
-                response = self._http.send(request, auth=None, follow_redirects=False)
-            except httpx.RequestError as exc:
-                delay = attempts.after_error(exc)
-            else:
-                wait = attempts.after_response(response)
-                if wait is None:
-                    return attempts.result(response)
-                delay = wait
-            time.sleep(delay)
+        deadline = DEADLINE.set(attempts.deadline)  # every read and write keeps to it
+        try:
+            while True:
+                try:
+                    attempts.arm(request)
+                    response = self._send(request, attempts)
+                except httpx.RequestError as exc:
+                    delay = attempts.after_error(exc)
+                else:
+                    wait = attempts.after_response(response)
+                    if wait is None:
+                        return attempts.result(response)
+                    delay = wait
+                time.sleep(delay)
+        finally:
+            DEADLINE.reset(deadline)
+
+    def _send(self, request: httpx.Request, attempts: Attempts[Any]) -> httpx.Response:
+        """One attempt: the answer read whole, under the size cap and the deadline."""
+        response = self._http.send(request, auth=None, follow_redirects=False, stream=True)
+        try:
+            if read_already(response):
+                return complete(response, response.content)
+            body = BodyReader(response.headers)
+            for chunk in response.iter_raw():
+                body.feed(chunk)
+                attempts.check_deadline(request)
+            return complete(response, body.finish())
+        finally:
+            response.close()
 
     def close(self) -> None:
         """Close the connection pool (unless it is a caller's ``http_client``).

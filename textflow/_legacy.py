@@ -80,8 +80,15 @@ class _DefaultClient:
         if root is not None:
             root.close()
 
+    def _after_fork(self) -> None:
+        # Another thread may have held the lock when the process forked: the child starts
+        # with a free one. (The client's connections are its transport's business.)
+        self._lock = threading.Lock()
+
 
 default_client = _DefaultClient()
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=default_client._after_fork)
 
 
 def useKey(key: Optional[str]) -> None:

@@ -5,6 +5,7 @@ catches anything the SDK raises on purpose::
 
     TextFlowError
     ├── ConfigurationError                  no key, bad base_url
+    ├── ClientStateError (RuntimeError)     closed, or used from a second event loop
     ├── InputValidationError (ValueError)   bad argument, raised before any request
     ├── APIConnectionError                  no answer / connection broke
     │   └── APITimeoutError
@@ -35,6 +36,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientStateError",
     "ConfigurationError",
     "InputValidationError",
     "InternalServerError",
@@ -74,6 +76,17 @@ class ConfigurationError(TextFlowError):
     def __init__(self, message: str, *, missing: Optional[str] = None) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+class ClientStateError(TextFlowError, RuntimeError):
+    """The client cannot be used now: it was closed, or it belongs to another event loop.
+
+    Examples:
+        >>> client.close()
+        >>> client.get_balance()
+        Traceback (most recent call last):
+        textflow.errors.ClientStateError: This client is closed ...
+    """
 
 
 class InputValidationError(TextFlowError, ValueError):

@@ -369,3 +369,35 @@ def test_balance_json(cli: Cli, server: Server) -> None:
         "credits": "100",
         "packages": {},
     }
+
+
+def test_timeout_bounds_the_whole_command_against_a_trickling_server(cli: Cli) -> None:
+    import socket
+    import threading
+    import time
+
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ")
+            while not stop.wait(0.05):  # a byte every 50 ms: no single read times out
+                conn.sendall(b"x")
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+    started = time.monotonic()
+    try:
+        result = cli("balance", "--timeout", "1", "--base-url", url, "--api-key", KEY)
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+    assert time.monotonic() - started < 2
+    assert result.status == 3  # no usable answer
+    assert "deadline" in result.err

@@ -5,5 +5,6 @@ several conftest.py files under tests/ would shadow each other as ``conftest``.
 """
 
 from core_support import _clean_env, anyio_backend, api, mock_api, no_backoff, server
+from hostile_support import hostile
 
-__all__ = ["_clean_env", "anyio_backend", "api", "mock_api", "no_backoff", "server"]
+__all__ = ["_clean_env", "anyio_backend", "api", "hostile", "mock_api", "no_backoff", "server"]

@@ -197,7 +197,9 @@ class ScriptedServer:
     def _serve(self, conn: Any) -> None:
         import json
 
-        conn.settimeout(5)
+        # Far longer than the client keeps an idle connection (4 s): a server that closes
+        # idle connections at the same moment races the client's next request.
+        conn.settimeout(60)
         buffer = b""
         try:
             while not self._stop.is_set():

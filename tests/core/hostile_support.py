@@ -1,0 +1,156 @@
+"""Small hostile HTTP servers on 127.0.0.1 for the reliability tests: raw sockets, bounded.
+
+``RawServer(answer)`` accepts connections and, for each request it reads (with
+h11, so the request side is parsed properly), calls ``answer(conn, request_number,
+body)``, which writes whatever bytes it likes (a trickle, a bomb, a lie) and
+returns whether to keep the connection for another request. Every blocking
+call has a timeout and the server stops when the test ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Callable
+
+import h11
+import pytest
+
+Answer = Callable[[socket.socket, int, bytes], bool]
+LIMIT = 30.0  # no server thread lives longer than this
+
+
+def http_answer(body: bytes, status: int = 200, extra: bytes = b"") -> bytes:
+    return (
+        f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n".encode()
+        + extra
+        + b"\r\n"
+        + body
+    )
+
+
+def json_answer(payload: object, status: int = 200) -> bytes:
+    return http_answer(json.dumps(payload).encode(), status)
+
+
+class RawServer:
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self._sock.settimeout(0.1)
+        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/api"
+        self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
+        self._accepter.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self._conns.append(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _read_request(self, conn: socket.socket, parser: h11.Connection) -> bytes | None:
+        body = b""
+        while True:
+            event = parser.next_event()
+            if event is h11.NEED_DATA:
+                data = conn.recv(65536)
+                if not data:
+                    return None
+                parser.receive_data(data)
+            elif isinstance(event, h11.Data):
+                body += bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return body
+            elif isinstance(event, h11.ConnectionClosed):
+                return None
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(LIMIT)
+        parser = h11.Connection(h11.SERVER)
+        number = 0
+        try:
+            while not self._stop.is_set():
+                body = self._read_request(conn, parser)
+                if body is None:
+                    return
+                with self._lock:
+                    self.requests.append(body)
+                    number = len(self.requests)
+                if not self.answer(conn, number, body):
+                    return
+                # The answer was written raw: start h11's next cycle as if it had sent it.
+                parser = h11.Connection(h11.SERVER)
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        self._accepter.join(2)
+        for thread in self._threads:
+            thread.join(2)
+
+
+@contextlib.contextmanager
+def raw_server(answer: Answer) -> Iterator[RawServer]:
+    server = RawServer(answer)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def trickle(conn: socket.socket, data: bytes, server: RawServer, every: float = 0.05) -> None:
+    """Send ``data`` a byte at a time, then keep dribbling spaces, until LIMIT or the end."""
+    started = time.monotonic()
+    for byte in data:
+        if server.stopping() or time.monotonic() - started > LIMIT:
+            return
+        conn.sendall(bytes([byte]))
+        time.sleep(every)
+    while not server.stopping() and time.monotonic() - started < LIMIT:
+        conn.sendall(b" ")
+        time.sleep(every)
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[Answer], RawServer]]:
+    """``hostile(answer)`` starts a RawServer that the test's end stops."""
+    servers: list[RawServer] = []
+
+    def start(answer: Answer) -> RawServer:
+        servers.append(RawServer(answer))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()

@@ -1,0 +1,133 @@
+"""Answers are read up to a 1 MiB cap, after decompression: bombs and endless bodies end early."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import tracemalloc
+import zlib
+
+import httpx
+import pytest
+
+import textflow
+from textflow import _body
+
+from core_support import KEY, ok_sms
+from hostile_support import http_answer, json_answer, raw_server
+
+pytestmark = pytest.mark.anyio
+
+MiB = 1024 * 1024
+OK_SMS = ok_sms()
+
+
+def big_body(conn: socket.socket, number: int, body: bytes) -> bool:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (64 * MiB))
+    for _ in range(64):
+        conn.sendall(b" " * MiB)
+    return False
+
+
+def endless_chunks(conn: socket.socket, number: int, body: bytes) -> bool:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"%x\r\n%s\r\n" % (64 * 1024, b"[" * 64 * 1024)
+    for _ in range(64 * 16):  # 64 MiB at most, far past the cap
+        conn.sendall(chunk)
+    return False
+
+
+def bomb(encoding: str):
+    raw = b" " * (64 * MiB)
+    packed = gzip.compress(raw) if encoding == "gzip" else zlib.compress(raw)
+
+    def answer(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(http_answer(packed, extra=f"Content-Encoding: {encoding}\r\n".encode()))
+        return False
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "answer", [big_body, endless_chunks, bomb("gzip"), bomb("deflate")], ids=lambda a: str(a)[10:30]
+)
+async def test_an_answer_past_the_cap_is_malformed_and_memory_stays_flat(api, hostile, answer):
+    server = hostile(answer)
+    client = api.make(base_url=server.base_url)
+    tracemalloc.start()
+    try:
+        with pytest.raises(textflow.MalformedResponseError) as caught:
+            await api.call("send_sms", "+11234567890", "hi", client=client)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "larger than 1024 KiB" in str(caught.value)
+    assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", "gzip, gzip"])
+async def test_compressed_answers_within_the_cap_are_decoded(api, hostile, encoding):
+    data = json.dumps(OK_SMS).encode()
+    if encoding == "gzip":
+        packed = gzip.compress(data)
+    elif encoding == "deflate":
+        packed = zlib.compress(data)
+    elif encoding == "raw-deflate":
+        squeezer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        packed = squeezer.compress(data) + squeezer.flush()
+        encoding = "deflate"
+    else:
+        packed = gzip.compress(gzip.compress(data))
+    server = hostile(
+        lambda conn, n, b: (
+            conn.sendall(http_answer(packed, extra=f"Content-Encoding: {encoding}\r\n".encode()))
+            or True
+        )
+    )
+    client = api.make(base_url=server.base_url)
+    result = await api.call("send_sms", "+11234567890", "hi", client=client)
+    assert result.data.to == "+11234567890"
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip"])
+async def test_an_encoding_not_asked_for_or_broken_is_malformed(api, hostile, encoding):
+    server = hostile(
+        lambda conn, n, b: (
+            conn.sendall(
+                http_answer(b"\x00garbage", extra=f"Content-Encoding: {encoding}\r\n".encode())
+            )
+            or False
+        )
+    )
+    client = api.make(base_url=server.base_url)
+    with pytest.raises(textflow.MalformedResponseError):
+        await api.call("send_sms", "+11234567890", "hi", client=client)
+
+
+async def test_the_sdk_asks_only_for_encodings_it_decodes_itself(api, hostile):
+    server = hostile(lambda conn, n, b: conn.sendall(json_answer(OK_SMS)) or True)
+    client = api.make(base_url=server.base_url)
+    assert (await api.call("send_sms", "+11234567890", "hi", client=client)).ok
+    assert client._headers["Accept-Encoding"] == _body.ACCEPT_ENCODING == "gzip, deflate"
+
+
+def test_legacy_functions_return_ok_false_for_a_bomb(monkeypatch):
+    with raw_server(bomb("gzip")) as server:
+        monkeypatch.setenv("TEXTFLOW_BASE_URL", server.base_url)
+        import textflowsms as tf
+
+        tf.useKey(KEY)
+        try:
+            result = tf.sendSMS("+11234567890", "hi")
+        finally:
+            tf.useKey(None)
+    assert result.ok is False
+    assert "larger than" in result.message
+
+
+def test_the_body_reader_refuses_past_its_limit_in_small_steps():
+    reader = _body.BodyReader(httpx.Headers({}), limit=10)
+    reader.feed(b"12345")
+    with pytest.raises(_body.AnswerTooLarge):
+        reader.feed(b"678901")

@@ -1,0 +1,94 @@
+"""A closed client, or an async client taken to another event loop, fails with a clear error."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+import textflow
+
+from core_support import KEY, ok_sms
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_closed_client_says_so(api, server):
+    client = api.make(base_url=server.base_url)
+    assert (await api.call("send_sms", "+11234567890", "hi", client=client)).ok
+    if api.is_async:
+        await client.aclose()
+    else:
+        client.close()
+    with pytest.raises(textflow.ClientStateError, match="closed") as caught:
+        await api.call("send_sms", "+11234567890", "hi", client=client)
+    assert isinstance(caught.value, RuntimeError)  # what httpx raised before: still caught
+    assert len(server.requests) == 1
+
+
+def test_an_async_client_moves_on_to_a_new_event_loop_once_the_old_one_ended(server):
+    """pytest-asyncio's loop per test with a client made once: each new loop works."""
+    server.default = ("json", 200, ok_sms())
+    client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url)
+    for _ in range(3):
+        assert asyncio.run(client.send_sms("+11234567890", "hi")).ok
+    asyncio.run(client.aclose())
+    assert len(server.requests) == 3
+
+
+def test_the_same_under_trio(server):
+    import trio
+
+    server.default = ("json", 200, ok_sms())
+    client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url)
+
+    async def send() -> bool:
+        return (await client.send_sms("+11234567890", "hi")).ok
+
+    assert trio.run(send)
+    assert trio.run(send)
+    trio.run(client.aclose)
+
+
+def test_an_async_client_refuses_a_second_event_loop_while_the_first_runs(server):
+    server.default = ("json", 200, ok_sms())
+    client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url)
+    used, release = threading.Event(), threading.Event()
+
+    async def first_loop() -> None:
+        await client.send_sms("+11234567890", "hi")
+        used.set()
+        while not release.is_set():  # keep this loop running
+            await asyncio.sleep(0.01)
+
+    thread = threading.Thread(target=lambda: asyncio.run(first_loop()))
+    thread.start()
+    try:
+        assert used.wait(30)
+        with pytest.raises(textflow.ClientStateError, match="another event loop"):
+            asyncio.run(client.send_sms("+11234567890", "hi"))
+    finally:
+        release.set()
+        thread.join(30)
+    asyncio.run(client.aclose())
+    assert len(server.requests) == 1
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_callers_async_http_client_from_an_ended_loop_is_a_clear_error(server):
+    import gc
+
+    import httpx
+
+    server.default = ("json", 200, ok_sms())
+    own = httpx.AsyncClient()
+    client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, http_client=own)
+    assert asyncio.run(client.send_sms("+11234567890", "hi")).ok
+    with pytest.raises(textflow.ClientStateError, match="event loop"):
+        asyncio.run(client.send_sms("+11234567890", "hi"))
+    # The caller's connection from the ended loop cannot be closed gracefully (httpx's own
+    # behaviour, which the SDK does not change for a client it does not own): collect it here.
+    del own, client
+    gc.collect()

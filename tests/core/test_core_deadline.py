@@ -1,0 +1,108 @@
+"""A float ``timeout`` bounds the whole call: trickled headers or bodies cannot hold it."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+import textflow
+
+from core_support import ok_sms
+from hostile_support import RawServer, http_answer, trickle
+
+pytestmark = pytest.mark.anyio
+
+T = 1.0  # the call's timeout; the server trickles a byte every 50 ms, so no read times out
+
+
+def trickled_headers(server_ref: list[RawServer]):
+    def answer(conn: socket.socket, number: int, body: bytes) -> bool:
+        trickle(
+            conn, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ", server_ref[0]
+        )
+        return False
+
+    return answer
+
+
+def trickled_body(server_ref: list[RawServer]):
+    def answer(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+        )
+        trickle(conn, b'{"ok": true', server_ref[0])
+        return False
+
+    return answer
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("shape", [trickled_headers, trickled_body])
+@pytest.mark.parametrize("method", ["send_sms", "get_balance"])
+async def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(
+    api, hostile, anyio_backend, shape, method
+):
+    ref: list[RawServer] = []
+    server = hostile(shape(ref))
+    ref.append(server)
+    client = api.make(base_url=server.base_url, timeout=T)
+    args = ("+11234567890", "hi") if method == "send_sms" else ()
+    started = time.monotonic()
+    with pytest.raises(textflow.APITimeoutError) as caught:
+        await api.call(method, *args, client=client)
+    elapsed = time.monotonic() - started
+    assert elapsed < T + 1, f"{method} took {elapsed:.1f} s with timeout={T}"
+    assert "deadline" in str(caught.value)
+    # get_balance is retried after a read timeout, but no retry starts after the deadline.
+    assert len(server.requests) <= 1 + (method == "get_balance") * 2
+
+
+async def test_a_read_cut_by_the_deadline_is_not_retried(api, server):
+    server.script = [("hang", 10)] * 3
+    client = api.make(base_url=server.base_url, timeout=T, max_retries=5)
+    started = time.monotonic()
+    with pytest.raises(textflow.APITimeoutError):
+        await api.call("get_balance", client=client)
+    assert time.monotonic() - started < T + 1
+    assert len(server.requests) == 1
+
+
+async def test_no_retry_starts_if_its_wait_would_end_past_the_deadline(api, server):
+    # Each attempt fails at once (dropped); backoff waits ~0.5 s, then ~1 s: with 1.2 s in
+    # all, the second wait would end past the deadline, so there is no third attempt.
+    server.script = [("drop",)] * 6
+    client = api.make(base_url=server.base_url, timeout=1.2, max_retries=5)
+    started = time.monotonic()
+    with pytest.raises(textflow.APIConnectionError):
+        await api.call("get_balance", client=client)
+    assert time.monotonic() - started < 1.2 + 1
+    assert 1 <= len(server.requests) <= 2
+
+
+async def test_the_default_has_an_overall_bound_and_a_timeout_object_keeps_its_phases(api):
+    from textflow import _config
+
+    client = api.make()
+    assert client.timeout == textflow.TextFlowClient(api_key="k").timeout
+    assert client._deadline == _config.DEFAULT_DEADLINE == 60.0
+    import httpx
+
+    custom = api.make(timeout=httpx.Timeout(10.0, connect=2.0))
+    assert custom.timeout.connect == 2.0
+    assert custom._deadline == 60.0
+    assert api.make(timeout=7.5)._deadline == 7.5
+    assert api.make(timeout=None)._deadline is None
+
+
+async def test_a_prompt_answer_is_unaffected_by_the_deadline(api, server):
+    server.default = ("json", 200, ok_sms())
+    client = api.make(base_url=server.base_url, timeout=T)
+    for _ in range(3):
+        assert (await api.call("send_sms", "+11234567890", "hi", client=client)).ok
+    assert server.connections == 1
+
+
+def test_http_answer_helper_frames_bodies():
+    assert http_answer(b"{}").endswith(b"Content-Length: 2\r\n\r\n{}")

@@ -1,0 +1,33 @@
+"""The deadline of the sync call in progress, which every connect, read and write keeps to.
+
+Set by ``TextFlowClient`` for the length of a call and read by the network
+streams of ``textflow._network`` (the async client cuts its calls with a cancel
+scope instead). Kept apart so that importing the SDK does not import httpcore.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from typing import Optional
+
+#: The ``time.monotonic()`` by which the call in progress must end, or ``None``.
+DEADLINE: ContextVar[Optional[float]] = ContextVar("textflow_deadline", default=None)
+
+DEADLINE_PASSED = "the call's overall deadline passed"
+
+
+def clamp(timeout: Optional[float], expired: type[Exception]) -> tuple[Optional[float], bool]:
+    """``timeout`` cut to what is left of the call's deadline, and whether it was cut.
+
+    Raises ``expired`` once the deadline has passed.
+    """
+    deadline = DEADLINE.get()
+    if deadline is None:
+        return timeout, False
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired(DEADLINE_PASSED)
+    if timeout is None or left < timeout:
+        return left, True
+    return timeout, False
