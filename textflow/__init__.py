@@ -17,6 +17,7 @@ from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, v
 from textflow._version import __version__
 from textflow.errors import (
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -30,6 +31,8 @@ from textflow.errors import (
     PermissionDeniedError,
     RateLimitError,
     TextFlowError,
+    WebhookError,
+    WebhookVerificationError,
 )
 from textflow.models import (
     BalanceResult,
@@ -43,6 +46,7 @@ from textflow.models import (
 
 __all__ = [
     "APIConnectionError",
+    "APIError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncTextFlowClient",
@@ -66,6 +70,8 @@ __all__ = [
     "VerifyCodeResult",
     "VerifyPhoneData",
     "VerifyPhoneResult",
+    "WebhookError",
+    "WebhookVerificationError",
     "__version__",
     "sendSMS",
     "sendVerificationSMS",

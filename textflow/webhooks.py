@@ -26,30 +26,10 @@ from typing import Any, Optional, Union
 
 from pydantic import ValidationError
 
-from textflow.errors import TextFlowError
+from textflow.errors import WebhookError, WebhookVerificationError
 from textflow.models import _Model
 
 __all__ = ["IncomingSMS", "WebhookError", "WebhookVerificationError", "parse_webhook"]
-
-
-class WebhookError(TextFlowError, ValueError):
-    """A webhook body that is not what TextFlow sends (not JSON, fields missing).
-
-    Examples:
-        >>> parse_webhook(b"not json", secret="s")
-        Traceback (most recent call last):
-        textflow.webhooks.WebhookError: ...
-    """
-
-
-class WebhookVerificationError(WebhookError):
-    """The body's secret is missing or is not yours: do not trust the call (answer 403).
-
-    Examples:
-        >>> parse_webhook({"secret": "guess", "phone_number": "+1", "text": "hi"}, secret="s")
-        Traceback (most recent call last):
-        textflow.webhooks.WebhookVerificationError: ...
-    """
 
 
 class IncomingSMS(_Model):
