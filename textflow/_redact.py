@@ -8,6 +8,8 @@ holds none of them either (``body`` and ``result`` travel masked).
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 import pydantic
@@ -26,19 +28,23 @@ _SECRET_FIELDS = frozenset(
 )
 # Fields whose value is a phone number, or a list of them.
 _PHONE_FIELDS = frozenset({"phone_number", "phone_numbers", "to"})
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # a phone number inside a text
 _MIN_SECRET = 4  # shorter strings would mask unrelated words
 
 
-def redacted_body(value: Any) -> Any:
-    """``value`` (a decoded JSON body) with secrets, texts and phone numbers masked."""
+def redacted_body(value: Any, secrets: Sequence[str] = ()) -> Any:
+    """``value`` (a decoded JSON body) with secrets, texts and phone numbers masked,
+    wherever they are: in their own fields, or echoed in another field's text."""
     if isinstance(value, dict):
-        return {name: _redacted_field(name, item) for name, item in value.items()}
+        return {name: _redacted_field(name, item, secrets) for name, item in value.items()}
     if isinstance(value, list):
-        return [redacted_body(item) for item in value]
+        return [redacted_body(item, secrets) for item in value]
+    if isinstance(value, str):
+        return _E164.sub(lambda match: mask_phone(match.group()), scrubbed(value, secrets))
     return value
 
 
-def _redacted_field(name: Any, value: Any) -> Any:
+def _redacted_field(name: Any, value: Any, secrets: Sequence[str]) -> Any:
     if name in _SECRET_FIELDS and value is not None:
         return MASK
     if name in _PHONE_FIELDS:
@@ -47,15 +53,15 @@ def _redacted_field(name: Any, value: Any) -> Any:
         if isinstance(value, list):
             return [mask_phone(item) if isinstance(item, str) else MASK for item in value]
         return value if value is None else MASK
-    return redacted_body(value)
+    return redacted_body(value, secrets)
 
 
-def redacted_result(result: Optional[Result]) -> Optional[Result]:
+def redacted_result(result: Optional[Result], secrets: Sequence[str] = ()) -> Optional[Result]:
     """``result`` with its secrets, texts and numbers masked (``None`` if it cannot be)."""
     if result is None:
         return None
     try:
-        return type(result).model_validate(redacted_body(result.model_dump()))
+        return type(result).model_validate(redacted_body(result.model_dump(), secrets))
     except pydantic.ValidationError:  # pragma: no cover - masked fields are all strings
         return None
 
@@ -87,7 +93,7 @@ def secrets_of(request: Optional[httpx.Request]) -> list[str]:
     return sorted((s for s in found if len(s) >= _MIN_SECRET), key=len, reverse=True)
 
 
-def scrubbed(value: Any, secrets: list[str]) -> Any:
+def scrubbed(value: Any, secrets: Sequence[str]) -> Any:
     """``value`` (a str or decoded JSON) with every occurrence of each secret masked."""
     if isinstance(value, str):
         for secret in secrets:

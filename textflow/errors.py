@@ -299,10 +299,13 @@ class APIStatusError(APIError):
 
     def _pickled_state(self) -> dict[str, Any]:
         # Imported here: _redact needs _validation, which needs this module.
-        from textflow._redact import redacted_body, redacted_result
+        from textflow._redact import redacted_body, redacted_result, secrets_of
 
+        secrets = secrets_of(self.request)
         state = super()._pickled_state()
-        state.update(body=redacted_body(self.body), result=redacted_result(self.result))
+        state.update(
+            body=redacted_body(self.body, secrets), result=redacted_result(self.result, secrets)
+        )
         return state
 
 

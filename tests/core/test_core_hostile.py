@@ -167,3 +167,14 @@ async def test_the_body_status_is_trusted_only_when_it_is_an_error_status(
 async def test_ok_send_answer_is_still_parsed_after_all_this(api, mock_api):
     mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
     assert (await api.call("send_sms", "+11234567890", "hi")).ok
+
+
+def test_a_key_echoed_in_an_extra_field_stays_out_of_the_legacy_result(mock_api):
+    body = {"ok": False, "status": 400, "message": "Bad number", "debug": f"auth={KEY}"}
+    mock_api.post("/send-sms").mock(return_value=response(400, body))
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status, result.message) == (False, 400, "Bad number")
+    assert KEY not in str(result)
+    assert KEY not in repr(result)
+    assert result.model_extra == {"debug": "auth=******"}
