@@ -21,13 +21,13 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Optional, Union
 
 from pydantic import ValidationError
 
 from textflow.errors import WebhookError, WebhookVerificationError
-from textflow.models import _Model
+from textflow.models import _from_millis, _Model
 
 __all__ = ["IncomingSMS", "WebhookError", "WebhookVerificationError", "parse_webhook"]
 
@@ -46,10 +46,9 @@ class IncomingSMS(_Model):
 
     @property
     def received_at(self) -> Optional[datetime]:
-        """``timestamp`` (milliseconds) as an aware UTC datetime, when TextFlow sent one."""
-        if self.timestamp is None:
-            return None
-        return datetime.fromtimestamp(self.timestamp / 1000, tz=timezone.utc)
+        """``timestamp`` (milliseconds) as an aware UTC datetime, when TextFlow sent one
+        in range."""
+        return _from_millis(self.timestamp)
 
 
 def parse_webhook(body: Union[bytes, str, Mapping[str, Any]], *, secret: str) -> IncomingSMS:

@@ -97,13 +97,33 @@ def test_plain_http_refusal_says_why(cls):
         cls(KEY, base_url="http://textflow.me/api")
 
 
-@pytest.mark.parametrize("timeout", [0, -1, "30", True])
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        0,
+        -1,
+        "30",
+        True,
+        float("nan"),
+        float("inf"),
+        1e300,
+        10**400,
+        86_400.5,
+        httpx.Timeout(-1),
+        httpx.Timeout(5.0, read=float("nan")),
+        httpx.Timeout(5.0, connect=float("inf")),
+        httpx.Timeout(5.0, pool=1e300),
+        httpx.Timeout(5.0, write=0),
+    ],
+)
 def test_bad_timeout(cls, timeout):
     with pytest.raises(textflow.ConfigurationError):
         cls(KEY, timeout=timeout)
 
 
-@pytest.mark.parametrize("timeout", [5, 2.5, None, httpx.Timeout(1.0, connect=0.5)])
+@pytest.mark.parametrize(
+    "timeout", [5, 2.5, None, 86_400, httpx.Timeout(1.0, connect=0.5), httpx.Timeout(None)]
+)
 def test_good_timeout(cls, timeout):
     client = cls(KEY, timeout=timeout)
     expected = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)

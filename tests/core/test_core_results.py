@@ -10,7 +10,7 @@ import pytest
 
 import textflow
 
-from core_support import CALLS, KEY, OK_BODIES, response
+from core_support import CALLS, KEY, OK_BODIES, ok_sms, response
 
 pytestmark = pytest.mark.anyio
 
@@ -275,3 +275,21 @@ async def test_default_headers_are_sent_but_cannot_replace_the_key(api, mock_api
     headers = route.calls.last.request.headers
     assert headers["X-Team"] == "growth"
     assert headers["Authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("millis", [10**20, -(10**20), 2**63, 10**400])
+async def test_an_absurd_time_from_the_server_reads_as_none(api, mock_api, millis):
+    sms = ok_sms()
+    sms["data"]["timestamp"] = millis
+    code = dict(OK_BODIES["send_verification_sms"])
+    code["data"] = {**code["data"], "expires": millis}
+    verdict = {**OK_BODIES["verify_code"], "expires": millis}
+    mock_api.post("/send-sms").mock(return_value=response(200, sms))
+    mock_api.post("/send-code").mock(return_value=response(200, code))
+    mock_api.post("/verify-code").mock(return_value=response(200, verdict))
+    sent = await api.call("send_sms", "+11234567890", "hi")
+    assert (sent.data.timestamp, sent.data.sent_at) == (millis, None)
+    coded = await api.call("send_verification_sms", "+11234567890", "Guest", 600)
+    assert (coded.data.expires, coded.data.expires_at) == (millis, None)
+    verified = await api.call("verify_code", "+11234567890", "4045")
+    assert (verified.expires, verified.expires_at) == (millis, None)

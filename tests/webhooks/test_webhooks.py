@@ -70,3 +70,10 @@ def test_a_malformed_body_is_refused(body):
 def test_a_blank_configured_secret_is_a_programming_error(secret):
     with pytest.raises(ValueError, match="secret"):
         parse_webhook(BODY, secret=secret)
+
+
+@pytest.mark.parametrize("millis", [10**20, -(10**20), 10**400])
+def test_an_absurd_timestamp_reads_as_no_time(millis):
+    body = {"secret": "s3cret", "phone_number": "+11234567890", "text": "hi", "timestamp": millis}
+    sms = parse_webhook(body, secret="s3cret")
+    assert (sms.timestamp, sms.received_at) == (millis, None)
