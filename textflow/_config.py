@@ -197,7 +197,7 @@ def check_headers(headers: object) -> dict[str, str]:
     for name, value in headers.items():
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             raise ConfigurationError(
-                f"default_headers has a name that is not an HTTP header name: {ascii(name)} "
+                f"default_headers has a name that is not an HTTP header name: {name!a} "
                 "(letters, digits and !#$%&'*+-.^_`|~ only)."
             )
         if not isinstance(value, str):
