@@ -86,6 +86,12 @@ def resolve_base_url(base_url: Union[str, httpx.URL, None]) -> httpx.URL:
         url = httpx.URL(base_url)
     except (TypeError, httpx.InvalidURL) as exc:
         raise ConfigurationError(f"base_url is not a URL: {exc}") from None
+    if url.userinfo:
+        # httpx would send it as Basic auth in place of the key; never echo the password.
+        raise ConfigurationError(
+            "base_url must not carry a user name or password (user:pass@): the API key "
+            "is the only credential; pass a proxy's credentials to your own http_client."
+        )
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(
             f"base_url must be an http(s) URL with a host, like {DEFAULT_BASE_URL!r}; "

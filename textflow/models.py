@@ -7,7 +7,9 @@ milliseconds since the epoch, as on the wire; ``sent_at`` / ``expires_at`` give
 them as aware `datetime.datetime` objects.
 
 ``str(result)`` is compact JSON, as in 0.1.0, except that verification codes
-are masked there and in ``repr``: read them from the attributes.
+(and the SMS text that carries one) are masked there and in ``repr``: read them
+from the attributes. Phone numbers and message texts appear in full: a result is
+the caller's own data (exception messages, which travel to logs, mask numbers).
 """
 
 from __future__ import annotations

@@ -280,3 +280,23 @@ def test_settings_are_read_only_use_with_options(cls, setting):
     client = cls(KEY)
     with pytest.raises(AttributeError):
         setattr(client, setting, getattr(client, setting))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:hunter2pw@textflow.me/api",
+        "https://:hunter2pw@textflow.me/api",
+        "https://hunter2pw@textflow.me/api",
+        "ftp://user:hunter2pw@textflow.me/api",
+        "http://user:hunter2pw@127.0.0.1:8080/api",
+    ],
+)
+def test_a_base_url_with_credentials_is_refused_without_echo(cls, url, monkeypatch):
+    with pytest.raises(textflow.ConfigurationError, match="user:pass@") as info:
+        cls(KEY, base_url=url)
+    assert "hunter2pw" not in str(info.value)
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", url)
+    with pytest.raises(textflow.ConfigurationError, match="user:pass@") as info:
+        cls(KEY)
+    assert "hunter2pw" not in str(info.value)

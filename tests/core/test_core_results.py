@@ -293,3 +293,18 @@ async def test_an_absurd_time_from_the_server_reads_as_none(api, mock_api, milli
     assert (coded.data.expires, coded.data.expires_at) == (millis, None)
     verified = await api.call("verify_code", "+11234567890", "4045")
     assert (verified.expires, verified.expires_at) == (millis, None)
+
+
+async def test_str_of_a_result_shows_number_and_text_but_an_error_message_masks_them(api, mock_api):
+    # The documented split (docs/configuration.md, "What is never logged"): a result is the
+    # caller's own data, shown whole as in 0.1.0 but for codes; exceptions travel to logs.
+    mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    result = await api.call("send_sms", "+11234567890", "Hi Ann")
+    assert "+11234567890" in str(result)
+    assert '"content":"Dummy message text..."' in str(result)
+    refusal = {"ok": False, "status": 400, "message": "Cannot send to +11234567890"}
+    mock_api.post("/send-sms").mock(return_value=response(400, refusal))
+    with pytest.raises(textflow.BadRequestError) as info:
+        await api.call("send_sms", "+11234567890", "Hi Ann")
+    assert str(info.value) == "TextFlow API error 400: Cannot send to +1123*****90"
+    assert "+11234567890" not in repr(info.value)
