@@ -217,3 +217,20 @@ def test_a_key_echoed_in_an_extra_field_stays_out_of_the_legacy_result(mock_api)
     assert KEY not in str(result)
     assert KEY not in repr(result)
     assert result.model_extra == {"debug": "auth=******"}
+
+
+@pytest.mark.parametrize("headers", [[("X-A", "1")], "X-A: 1", 5])
+def test_check_headers_wants_a_mapping(headers):
+    from textflow._config import check_headers
+
+    with pytest.raises(textflow.ConfigurationError, match="must be a mapping"):
+        check_headers(headers)
+
+
+async def test_a_short_key_is_not_scrubbed_out_of_every_word(api, mock_api):
+    # A 1-3 character "key" would mask unrelated letters; such keys are not masked at all.
+    body = {"ok": False, "status": 400, "message": "bad number"}
+    mock_api.post("/send-sms").mock(return_value=response(400, body))
+    client = api.make(api_key="b")
+    with pytest.raises(textflow.BadRequestError, match="bad number"):
+        await api.call("send_sms", "+11234567890", "hi", client=client)

@@ -171,3 +171,36 @@ async def test_an_exception_raised_by_a_client_pickles_without_secrets(api, mock
     for secret in SECRETS:
         assert secret.encode() not in data, secret
     assert pickle.loads(data).status == 400
+
+
+async def test_a_bulk_refusal_pickles_without_any_recipient(api, mock_api):
+    numbers = [PHONE, "+381611231234"]
+    body = {
+        "ok": False,
+        "status": 400,
+        "message": "Some numbers are invalid",
+        "data": {"phone_numbers": numbers, "rejected": [{"to": numbers[1], "why": "x"}]},
+        "phone_numbers": [numbers[0], 5],
+        "phone_number": 12345678,
+    }
+    mock_api.post("/bulk-sms").mock(return_value=response(400, body))
+    with pytest.raises(textflow.BadRequestError) as info:
+        await api.call("send_bulk_sms", numbers, "Hi")
+    data = pickle.dumps(info.value)
+    for number in numbers:
+        assert number.encode() not in data
+    back = pickle.loads(data)
+    assert back.body["data"]["phone_numbers"] == ["+1123*****90", "+3816******34"]
+    assert back.body["data"]["rejected"] == [{"to": "+3816******34", "why": "x"}]
+    assert back.body["phone_numbers"] == ["+1123*****90", "******"]
+    assert back.body["phone_number"] == "******"
+    assert info.value.body == body  # the live exception keeps the caller's data
+
+
+def test_an_exception_built_by_hand_pickles():
+    answer = httpx.Response(500, json={"ok": False})  # no request attached
+    exc = textflow.InternalServerError("down", response=answer, status=500, body=[{"to": PHONE}])
+    assert exc.request is None
+    back = pickle.loads(pickle.dumps(exc))
+    assert back.body == [{"to": "+1123*****90"}]
+    assert (back.status, back.result) == (500, None)
