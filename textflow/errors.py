@@ -63,6 +63,11 @@ __all__ = [
 class TextFlowError(Exception):
     """Base class of every exception the SDK raises.
 
+    Attributes:
+        may_have_been_sent: Whether the failed call may still have done what it
+            asks (see `APIError`). Always ``False`` outside `APIError`: a bad
+            argument, setting or client state is found before anything is sent.
+
     Examples:
         >>> try:
         ...     TextFlowClient(api_key="").get_balance()
@@ -70,6 +75,8 @@ class TextFlowError(Exception):
         ...     print(type(exc).__name__)
         ConfigurationError
     """
+
+    may_have_been_sent: bool = False
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception's own pickling calls cls(*args), which keyword-only arguments break;

@@ -177,3 +177,15 @@ def test_old_constructor_keywords_still_work():
     limited = textflow.RateLimitError("slow", response=answer, status=429, retry_after=2.0)
     assert limited.retry_after == 2.0
     assert KEY not in repr(limited)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("send_sms", ("12345", "hi")), ("verify_code", ("+11234567890", 10**5000))],
+)
+async def test_an_input_error_was_not_sent_either(api, mock_api, name, args):
+    route = mock_api.route()
+    with pytest.raises(textflow.TextFlowError) as info:
+        await api.call(name, *args)
+    assert info.value.may_have_been_sent is False  # one question for every failure
+    assert route.call_count == 0
