@@ -17,6 +17,7 @@ from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, v
 from textflow._version import __version__
 from textflow.errors import (
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -30,6 +31,8 @@ from textflow.errors import (
     PermissionDeniedError,
     RateLimitError,
     TextFlowError,
+    WebhookError,
+    WebhookVerificationError,
 )
 from textflow.guard import VerificationRefused
 from textflow.models import (
@@ -44,6 +47,7 @@ from textflow.models import (
 
 __all__ = [
     "APIConnectionError",
+    "APIError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncTextFlowClient",
@@ -68,6 +72,8 @@ __all__ = [
     "VerifyPhoneData",
     "VerifyPhoneResult",
     "VerificationRefused",
+    "WebhookError",
+    "WebhookVerificationError",
     "__version__",
     "sendSMS",
     "sendVerificationSMS",

@@ -86,6 +86,12 @@ def resolve_base_url(base_url: Union[str, httpx.URL, None]) -> httpx.URL:
         url = httpx.URL(base_url)
     except (TypeError, httpx.InvalidURL) as exc:
         raise ConfigurationError(f"base_url is not a URL: {exc}") from None
+    if url.userinfo:
+        # httpx would send it as Basic auth in place of the key; never echo the password.
+        raise ConfigurationError(
+            "base_url must not carry a user name or password (user:pass@): the API key "
+            "is the only credential; pass a proxy's credentials to your own http_client."
+        )
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(
             f"base_url must be an http(s) URL with a host, like {DEFAULT_BASE_URL!r}; "
@@ -102,18 +108,40 @@ def resolve_base_url(base_url: Union[str, httpx.URL, None]) -> httpx.URL:
     return url.copy_with(path=url.path.rstrip("/"))
 
 
+#: The longest timeout accepted (one day): longer ones overflow the OS's timers.
+MAX_TIMEOUT = 86_400.0
+
+
 def resolve_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
-    """A float (seconds for everything), an ``httpx.Timeout``, or ``None`` for none."""
+    """A float (seconds for everything), an ``httpx.Timeout``, or ``None`` for none.
+
+    Every number, and every phase of an ``httpx.Timeout``, must be a finite number of
+    seconds above 0 and up to `MAX_TIMEOUT` (or ``None``): checked here, not on the
+    first call.
+    """
     if isinstance(timeout, httpx.Timeout):
+        for phase, value in timeout.as_dict().items():
+            if value is not None and not _is_seconds(value):
+                raise ConfigurationError(
+                    f"timeout's {phase} phase must be None or a number of seconds above 0 "
+                    f"and up to {MAX_TIMEOUT:g}; got {value!r}."
+                )
         return timeout
     if timeout is None:
         return httpx.Timeout(None)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    if not _is_seconds(timeout):
         raise ConfigurationError(
-            f"timeout must be a positive number of seconds, an httpx.Timeout or None; "
-            f"got {timeout!r}."
+            f"timeout must be a number of seconds above 0 and up to {MAX_TIMEOUT:g}, an "
+            f"httpx.Timeout or None (no timeout); got {timeout!r}."
         )
     return httpx.Timeout(float(timeout))
+
+
+def _is_seconds(value: object) -> bool:
+    """A finite int or float in (0, MAX_TIMEOUT]: nan, inf and 1e300 are not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return 0 < value <= MAX_TIMEOUT  # nan compares False
 
 
 def resolve_deadline(timeout: TimeoutTypes) -> Optional[float]:
@@ -155,6 +183,37 @@ def build_headers(
     headers["Accept"] = "application/json"
     headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what the SDK decodes itself, capped
     if extra:
-        headers.update(extra)
+        headers.update(check_headers(extra))
     headers["Authorization"] = f"Bearer {api_key}"
     return headers
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP token
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")  # visible ASCII, spaces and tabs
+
+
+def check_headers(headers: object) -> dict[str, str]:
+    """``default_headers``: a mapping of str names (HTTP tokens) to printable ASCII str
+    values. A value is never echoed in the error: it may be a credential."""
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError(
+            f"default_headers must be a mapping of str to str, not {type(headers).__name__}."
+        )
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"default_headers has a name that is not an HTTP header name: {name!a} "
+                "(letters, digits and !#$%&'*+-.^_`|~ only)."
+            )
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                f"default_headers[{name!r}] must be a str, not {type(value).__name__}."
+            )
+        if not _HEADER_VALUE.fullmatch(value):
+            raise ConfigurationError(
+                f"default_headers[{name!r}] has characters a header cannot carry (control "
+                "or non-ASCII characters, a newline): encode it first."
+            )
+        checked[name] = value
+    return checked

@@ -17,6 +17,7 @@ import pydantic
 
 from textflow import _validation as check
 from textflow import errors
+from textflow._redact import key_of, scrubbed, secrets_of
 from textflow._retry import NEVER_WRITTEN, NOT_SENT, parse_retry_after
 from textflow.models import (
     BalanceResult,
@@ -39,6 +40,15 @@ class Operation(Generic[ResultT]):
     path: str
     read_only: bool  # re-sending cannot change anything: safe to retry after it may have arrived
     model: type[ResultT]
+
+    def may_have_been_sent(self, *, written: bool, processed: bool = True) -> bool:
+        """Whether a failed call may still have done what it asks (sent an SMS, used a code).
+
+        ``written``: the request may have reached TextFlow. ``processed``: TextFlow did
+        not refuse it (a 4xx, 429 included, says it did nothing). A read-only
+        operation sends nothing, whatever happened.
+        """
+        return not self.read_only and written and processed
 
 
 SEND_SMS = Operation("send_sms", "POST", "/send-sms", False, SendMessageResult)
@@ -147,12 +157,14 @@ def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
                 f"TextFlow's answer to {op.name} (HTTP {response.status_code}) does not have "
                 f"the fields the API promises: {_field_problems(exc)}.",
                 response=response,
+                may_have_been_sent=op.may_have_been_sent(written=True),
             ) from None
     if response.is_success and not (isinstance(body, dict) and body.get("ok") is False):
         raise errors.MalformedResponseError(
             f"TextFlow's answer to {op.name} (HTTP {response.status_code}) is not the JSON "
             "object the API promises.",
             response=response,
+            may_have_been_sent=op.may_have_been_sent(written=True),
         )
     raise status_error(op, response, body if isinstance(body, dict) else None)
 
@@ -168,6 +180,9 @@ def status_error(
     op: Operation[Any], response: httpx.Response, body: Optional[dict[str, Any]]
 ) -> errors.APIStatusError:
     """The exception for an answer that says no."""
+    request = _request_or_none(response)
+    if body is not None:
+        body = scrubbed(body, key_of(request))  # an echoed key must not reach exc.result
     status = response.status_code
     claimed = body.get("status") if body is not None else None
     if isinstance(claimed, int) and not isinstance(claimed, bool) and 400 <= claimed < 600:
@@ -177,29 +192,42 @@ def status_error(
     message = body.get("message") if body is not None else None
     if not isinstance(message, str) or not message:
         message = f"{op.name} failed with HTTP {response.status_code}"
-    message = _without_key(message, _request_or_none(response))
     cls = _STATUS_ERRORS.get(status)
     if cls is None:
         cls = errors.InternalServerError if status >= 500 else errors.APIStatusError
-    if status == 401 or (status < 500 and status != 429 and "api key" in message.lower()):
+    if status == 401 or (status < 500 and status != 429 and is_about_the_key(message)):
         cls = errors.AuthenticationError
     if response.is_redirect:
         message += (
             f" (a redirect to {response.headers.get('Location', 'nowhere')!r}, not followed "
             "so that the key goes nowhere else: check base_url)"
         )
+    message = scrubbed(message, secrets_of(request))
     result = error_result(op, status, message, body)
+    # A 5xx may come after the work was done (or from a proxy in front of it); a 4xx,
+    # 3xx or 2xx with "ok": false says it was not.
+    processed = status >= 500 or response.status_code >= 500
+    fields: dict[str, Any] = {
+        "response": response,
+        "status": status,
+        "body": body,
+        "result": result,
+        "may_have_been_sent": op.may_have_been_sent(written=True, processed=processed),
+    }
     if cls is errors.RateLimitError:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return errors.RateLimitError(
-            message,
-            response=response,
-            status=status,
-            body=body,
-            result=result,
-            retry_after=retry_after,
-        )
-    return cls(message, response=response, status=status, body=body, result=result)
+        return errors.RateLimitError(message, retry_after=retry_after, **fields)
+    return cls(message, **fields)
+
+
+#: What TextFlow answers (400 or 404) for a key it does not know; see the wire reference.
+KEY_MESSAGES = ("Invalid API key", "Invalid API key or user id.", "API key not found")
+
+
+def is_about_the_key(message: str) -> bool:
+    """Whether an error message is about the API key: one of `KEY_MESSAGES`, or one
+    that names the API key (the wire reference says the wording differs between pages)."""
+    return message.strip() in KEY_MESSAGES or "api key" in message.lower()
 
 
 def error_result(
@@ -216,14 +244,6 @@ def error_result(
         return None
 
 
-def _without_key(message: str, request: Optional[httpx.Request]) -> str:
-    """Defence in depth: never let an echoed API key into an exception message."""
-    if request is None:
-        return message
-    key = request.headers.get("Authorization", "")[len("Bearer ") :]
-    return message.replace(key, "***") if len(key) >= 4 else message
-
-
 def _request_or_none(source: Union[httpx.Response, httpx.RequestError]) -> Optional[httpx.Request]:
     try:
         return source.request
@@ -233,7 +253,8 @@ def _request_or_none(source: Union[httpx.Response, httpx.RequestError]) -> Optio
 
 def connection_error(op: Operation[Any], exc: httpx.RequestError) -> errors.APIConnectionError:
     """The SDK's exception for a transport failure, saying whether a send may have gone out."""
-    if isinstance(exc, (NOT_SENT, NEVER_WRITTEN)):
+    written = not isinstance(exc, (NOT_SENT, NEVER_WRITTEN))
+    if not written:
         fate = "The request was not sent."
     elif op.read_only:
         fate = "Nothing was changed."
@@ -249,15 +270,36 @@ def connection_error(op: Operation[Any], exc: httpx.RequestError) -> errors.APIC
     )
     what = "timed out" if cls is errors.APITimeoutError else "failed"
     request = _request_or_none(exc)
-    reason = _without_key(str(exc) or type(exc).__name__, request)
-    return cls(f"{op.name} {what} ({type(exc).__name__}: {reason}). {fate}", request=request)
+    reason = scrubbed(str(exc), secrets_of(request)) or _IN_WORDS.get(
+        type(exc), "no reason was given"
+    )
+    return cls(
+        f"{op.name} {what} ({type(exc).__name__}: {reason}). {fate}",
+        request=request,
+        may_have_been_sent=op.may_have_been_sent(written=written),
+    )
+
+
+# What happened, for the transport failures httpx may raise without any text.
+_IN_WORDS: dict[type[httpx.RequestError], str] = {
+    httpx.ReadError: "the connection broke while waiting for the answer",
+    httpx.WriteError: "the connection broke while the request was being written",
+    httpx.RemoteProtocolError: "the connection was closed before a whole answer came",
+    httpx.ConnectError: "no connection could be made",
+    httpx.ReadTimeout: "no answer came in time",
+    httpx.WriteTimeout: "the request could not be written in time",
+    httpx.ConnectTimeout: "no connection could be made in time",
+    httpx.PoolTimeout: "no connection became free in time",
+}
 
 
 def undecodable(op: Operation[Any], exc: httpx.DecodingError) -> errors.MalformedResponseError:
     """The SDK's exception for an answer whose body could not be decoded (a bad gzip, say)."""
-    reason = _without_key(str(exc), _request_or_none(exc))
+    reason = scrubbed(str(exc), secrets_of(_request_or_none(exc)))
     return errors.MalformedResponseError(
         f"TextFlow's answer to {op.name} could not be decoded ({reason}); for a send, the "
         "request may have been processed and was not re-sent.",
         response=None,
+        request=_request_or_none(exc),
+        may_have_been_sent=op.may_have_been_sent(written=True),
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from textflow.errors import InputValidationError
 
 MAX_SECONDS = 86_400  # the API's "one day"
+_MAX_INT_CODE = 10**64  # no verification code has more digits
 
 _PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -100,6 +101,12 @@ def code(value: object) -> str:
     """The code the user typed: a str or an int, surrounding whitespace removed."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _type_error("code", "a str (or an int)", value)
+    if isinstance(value, int) and not -_MAX_INT_CODE < value < _MAX_INT_CODE:
+        # str() of an int this long is refused by Python (over 4300 digits) or slow.
+        raise InputValidationError(
+            f"code is too long for a verification code (an int of {value.bit_length()} bits).",
+            argument="code",
+        )
     result = str(value).strip()
     if not result:
         raise InputValidationError("code must not be empty.", argument="code")

@@ -37,7 +37,7 @@ from textflow._cli import (
     demo,
     sandbox,
 )
-from textflow._cli.output import printable
+from textflow._cli.output import printable, printable_json
 from textflow._cli.parser import Command, UsageError, build_parser, parse
 from textflow.errors import (
     APIConnectionError,
@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, str(exc))
     except APIStatusError as exc:
         if args.json and exc.result is not None:
-            print(str(exc.result), flush=True)
+            print(printable_json(str(exc.result)), flush=True)
         return _fail(EXIT_REFUSED, _refusal(exc))
     except (APIConnectionError, MalformedResponseError) as exc:
         return _fail(EXIT_NO_ANSWER, f"no usable answer from TextFlow: {exc}")

@@ -1,24 +1,33 @@
 """The exceptions the SDK raises.
 
 Every exception derives from `TextFlowError`, so ``except TextFlowError``
-catches anything the SDK raises on purpose::
+catches anything the SDK raises on purpose; ``except APIError`` catches
+everything that happened on the wire::
 
     TextFlowError
-    ├── ConfigurationError                  no key, bad base_url
+    ├── ConfigurationError                  no key, bad base_url, timeout or header
     ├── ClientStateError (RuntimeError)     closed, or used from a second event loop
     ├── InputValidationError (ValueError)   bad argument, raised before any request
-    ├── APIConnectionError                  no answer / connection broke
-    │   └── APITimeoutError
-    ├── MalformedResponseError              answer is not the JSON the API promises
-    └── APIStatusError                      the API said no
-        ├── BadRequestError                 400
-        ├── AuthenticationError             401, or a message about the API key
-        ├── PermissionDeniedError           403
-        ├── NotFoundError                   404
-        ├── RateLimitError                  429
-        └── InternalServerError             5xx
+    ├── WebhookError (ValueError)           a webhook body that is not TextFlow's
+    │   └── WebhookVerificationError        wrong or missing secret
+    └── APIError                            something happened on the wire: .request,
+        │                                   .response, .status_code, .may_have_been_sent
+        ├── APIConnectionError              no answer / connection broke
+        │   └── APITimeoutError             (includes the overall deadline)
+        ├── MalformedResponseError          not the JSON the API promises, or too big
+        └── APIStatusError                  the API said no: .status, .message, .body, .result
+            ├── BadRequestError             400
+            ├── AuthenticationError         401, or a message about the API key
+            ├── PermissionDeniedError       403
+            ├── NotFoundError               404
+            ├── RateLimitError              429, .retry_after
+            └── InternalServerError         5xx
 
 No message built here ever contains the API key or a verification code.
+
+Every exception pickles (a worker process can hand it back): ``request`` and
+``response`` come back as ``None``, and codes, message texts and phone numbers
+in ``body`` and ``result`` come back masked, so the pickled bytes hold none of them.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIConnectionError",
+    "APIError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -45,11 +55,18 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "TextFlowError",
+    "WebhookError",
+    "WebhookVerificationError",
 ]
 
 
 class TextFlowError(Exception):
     """Base class of every exception the SDK raises.
+
+    Attributes:
+        may_have_been_sent: Whether the failed call may still have done what it
+            asks (see `APIError`). Always ``False`` outside `APIError`: a bad
+            argument, setting or client state is found before anything is sent.
 
     Examples:
         >>> try:
@@ -59,9 +76,27 @@ class TextFlowError(Exception):
         ConfigurationError
     """
 
+    may_have_been_sent: bool = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own pickling calls cls(*args), which keyword-only arguments break;
+        # rebuild from args and the attributes instead, without what must not travel.
+        return (_rebuild, (type(self), self.args, self._pickled_state()))
+
+    def _pickled_state(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _rebuild(cls: type[TextFlowError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
 
 class ConfigurationError(TextFlowError):
-    """The client cannot be built as asked: no API key, or an unusable ``base_url``.
+    """The client cannot be built as asked: no API key, an unusable ``base_url``,
+    ``timeout`` or header.
 
     Attributes:
         missing: The name of a required setting that was not given at all
@@ -109,29 +144,98 @@ class InputValidationError(TextFlowError, ValueError):
         self.argument = argument
 
 
-class APIConnectionError(TextFlowError):
-    """No answer came from the API: the connection failed or broke.
+class WebhookError(TextFlowError, ValueError):
+    """A webhook body that is not what TextFlow sends (not JSON, fields missing); answer 400.
+
+    Examples:
+        >>> parse_webhook(b"not json", secret="s")
+        Traceback (most recent call last):
+        textflow.errors.WebhookError: ...
+    """
+
+
+class WebhookVerificationError(WebhookError):
+    """The body's secret is missing or is not yours: do not trust the call (answer 403).
+
+    Examples:
+        >>> parse_webhook({"secret": "guess", "phone_number": "+1", "text": "hi"}, secret="s")
+        Traceback (most recent call last):
+        textflow.errors.WebhookVerificationError: ...
+    """
+
+
+class APIError(TextFlowError):
+    """Something happened on the wire: catch this to catch every failed call to the API.
 
     Attributes:
-        request: The request that was being sent, if any (its ``Authorization``
-            header holds the key: do not log it).
+        request: The request that was sent, or ``None`` (its ``Authorization``
+            header holds the key: do not log it). ``None`` after unpickling.
+        response: The `httpx.Response`, or ``None`` when no answer came or it
+            could not be read. ``None`` after unpickling.
+        status_code: The HTTP status of the answer, or ``None`` without one.
+        may_have_been_sent: ``True`` when a sending call (``send_sms``,
+            ``send_verification_sms``, ``verify_code``, ``send_bulk_sms``) may
+            have been processed by TextFlow although it failed: after a read
+            timeout, a connection dropped once the request was written, a 5xx
+            or an unreadable answer. ``False`` when the request was never
+            written, the API refused it (4xx, 429 included), or the call only
+            reads (``get_balance``). The SDK never re-sends in the first case.
 
     Examples:
         >>> try:
         ...     client.send_sms("+11234567890", "hi")
-        ... except APIConnectionError:
-        ...     ...  # the SMS may or may not have been sent; it was not re-sent
+        ... except APIError as exc:
+        ...     print(exc.may_have_been_sent)
+        False
     """
 
-    def __init__(self, message: str, *, request: Optional[httpx.Request] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Optional[httpx.Request] = None,
+        response: Optional[httpx.Response] = None,
+        may_have_been_sent: bool = False,
+    ) -> None:
         super().__init__(message)
+        if request is None and response is not None:
+            request = _request_of(response)
         self.request = request
+        self.response = response
+        self.status_code: Optional[int] = None if response is None else response.status_code
+        self.may_have_been_sent = may_have_been_sent
+
+    def _pickled_state(self) -> dict[str, Any]:
+        state = super()._pickled_state()
+        state.update(request=None, response=None)  # they carry the key, the number, the code
+        return state
+
+
+def _request_of(response: httpx.Response) -> Optional[httpx.Request]:
+    try:
+        return response.request
+    except RuntimeError:  # built by hand, without its request
+        return None
+
+
+class APIConnectionError(APIError):
+    """No answer came from the API: the connection failed or broke.
+
+    ``may_have_been_sent`` tells whether a send may have gone out; it was not re-sent.
+
+    Examples:
+        >>> try:
+        ...     client.send_sms("+11234567890", "hi")
+        ... except APIConnectionError as exc:
+        ...     ...  # exc.may_have_been_sent: check your outbox before trying again
+    """
 
 
 class APITimeoutError(APIConnectionError):
     """The API did not answer within the timeout (``timeout=``, 30 s by default).
 
-    A send that timed out was not re-sent: it may or may not have gone out.
+    A send that timed out was not re-sent: it may or may not have gone out
+    (``may_have_been_sent`` is ``True`` unless it was never written).
 
     Examples:
         >>> try:
@@ -141,8 +245,8 @@ class APITimeoutError(APIConnectionError):
     """
 
 
-class MalformedResponseError(TextFlowError):
-    """The API answered, but not with the JSON it promises.
+class MalformedResponseError(APIError):
+    """The API answered, but not with the JSON it promises (or with too much of it).
 
     Attributes:
         status_code: The HTTP status of the answer, or ``None`` when even its
@@ -156,13 +260,8 @@ class MalformedResponseError(TextFlowError):
         ...     print(exc.status_code)
     """
 
-    def __init__(self, message: str, *, response: Optional[httpx.Response]) -> None:
-        super().__init__(message)
-        self.response = response
-        self.status_code = None if response is None else response.status_code
 
-
-class APIStatusError(TextFlowError):
+class APIStatusError(APIError):
     """The API answered and said no (``"ok": false`` or an error status).
 
     Attributes:
@@ -191,14 +290,30 @@ class APIStatusError(TextFlowError):
         status: int,
         body: Any = None,
         result: Optional[Result] = None,
+        request: Optional[httpx.Request] = None,
+        may_have_been_sent: bool = False,
     ) -> None:
-        super().__init__(f"TextFlow API error {status}: {message}")
+        super().__init__(
+            f"TextFlow API error {status}: {message}",
+            request=request,
+            response=response,
+            may_have_been_sent=may_have_been_sent,
+        )
         self.message = message
         self.status = status
-        self.status_code = response.status_code
         self.body = body
         self.result = result
-        self.response = response
+
+    def _pickled_state(self) -> dict[str, Any]:
+        # Imported here: _redact needs _validation, which needs this module.
+        from textflow._redact import redacted_body, redacted_result, secrets_of
+
+        secrets = secrets_of(self.request)
+        state = super()._pickled_state()
+        state.update(
+            body=redacted_body(self.body, secrets), result=redacted_result(self.result, secrets)
+        )
+        return state
 
 
 class BadRequestError(APIStatusError):
@@ -218,7 +333,7 @@ class NotFoundError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """Too many requests (429).
+    """Too many requests (429). Nothing was processed: ``may_have_been_sent`` is ``False``.
 
     Attributes:
         retry_after: Seconds the API asked to wait (``Retry-After``), or ``None``.
@@ -233,8 +348,18 @@ class RateLimitError(APIStatusError):
         body: Any = None,
         result: Optional[Result] = None,
         retry_after: Optional[float] = None,
+        request: Optional[httpx.Request] = None,
+        may_have_been_sent: bool = False,
     ) -> None:
-        super().__init__(message, response=response, status=status, body=body, result=result)
+        super().__init__(
+            message,
+            response=response,
+            status=status,
+            body=body,
+            result=result,
+            request=request,
+            may_have_been_sent=may_have_been_sent,
+        )
         self.retry_after = retry_after
 
 

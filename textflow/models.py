@@ -7,7 +7,9 @@ milliseconds since the epoch, as on the wire; ``sent_at`` / ``expires_at`` give
 them as aware `datetime.datetime` objects.
 
 ``str(result)`` is compact JSON, as in 0.1.0, except that verification codes
-are masked there and in ``repr``: read them from the attributes.
+(and the SMS text that carries one) are masked there and in ``repr``: read them
+from the attributes. Phone numbers and message texts appear in full: a result is
+the caller's own data (exception messages, which travel to logs, mask numbers).
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ MASK = "******"
 
 
 def _from_millis(value: Optional[int]) -> Optional[datetime]:
-    return None if value is None else datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    """Milliseconds since the epoch as an aware UTC datetime; ``None`` for none, or for a
+    time no datetime can hold (a server's absurd ``10**20``), rather than an OS error."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):  # out of the platform's or datetime's range
+        return None
 
 
 class _Model(BaseModel):
@@ -94,9 +103,9 @@ class SendMessageData(_Model):
     timestamp: int
 
     @property
-    def sent_at(self) -> datetime:
-        """``timestamp`` as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.timestamp / 1000, tz=timezone.utc)
+    def sent_at(self) -> Optional[datetime]:
+        """``timestamp`` as an aware UTC datetime; ``None`` if it is out of any datetime's range."""
+        return _from_millis(self.timestamp)
 
 
 class SendMessageResult(Result):
@@ -139,9 +148,9 @@ class VerifyPhoneData(_Model):
     message_text: str = Field(repr=False)
 
     @property
-    def expires_at(self) -> datetime:
-        """``expires`` as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.expires / 1000, tz=timezone.utc)
+    def expires_at(self) -> Optional[datetime]:
+        """``expires`` as an aware UTC datetime; ``None`` if it is out of any datetime's range."""
+        return _from_millis(self.expires)
 
 
 class VerifyPhoneResult(Result):
@@ -193,7 +202,7 @@ class VerifyCodeResult(Result):
 
     @property
     def expires_at(self) -> Optional[datetime]:
-        """``expires`` as an aware UTC datetime, when the API sent it."""
+        """``expires`` as an aware UTC datetime, when the API sent one in range."""
         return _from_millis(self.expires)
 
 

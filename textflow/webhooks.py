@@ -21,35 +21,15 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Optional, Union
 
 from pydantic import ValidationError
 
-from textflow.errors import TextFlowError
-from textflow.models import _Model
+from textflow.errors import InputValidationError, WebhookError, WebhookVerificationError
+from textflow.models import _from_millis, _Model
 
 __all__ = ["IncomingSMS", "WebhookError", "WebhookVerificationError", "parse_webhook"]
-
-
-class WebhookError(TextFlowError, ValueError):
-    """A webhook body that is not what TextFlow sends (not JSON, fields missing).
-
-    Examples:
-        >>> parse_webhook(b"not json", secret="s")
-        Traceback (most recent call last):
-        textflow.webhooks.WebhookError: ...
-    """
-
-
-class WebhookVerificationError(WebhookError):
-    """The body's secret is missing or is not yours: do not trust the call (answer 403).
-
-    Examples:
-        >>> parse_webhook({"secret": "guess", "phone_number": "+1", "text": "hi"}, secret="s")
-        Traceback (most recent call last):
-        textflow.webhooks.WebhookVerificationError: ...
-    """
 
 
 class IncomingSMS(_Model):
@@ -66,10 +46,9 @@ class IncomingSMS(_Model):
 
     @property
     def received_at(self) -> Optional[datetime]:
-        """``timestamp`` (milliseconds) as an aware UTC datetime, when TextFlow sent one."""
-        if self.timestamp is None:
-            return None
-        return datetime.fromtimestamp(self.timestamp / 1000, tz=timezone.utc)
+        """``timestamp`` (milliseconds) as an aware UTC datetime, when TextFlow sent one
+        in range."""
+        return _from_millis(self.timestamp)
 
 
 def parse_webhook(body: Union[bytes, str, Mapping[str, Any]], *, secret: str) -> IncomingSMS:
@@ -87,7 +66,8 @@ def parse_webhook(body: Union[bytes, str, Mapping[str, Any]], *, secret: str) ->
         WebhookVerificationError: The secret is missing or wrong (compared in
             constant time); answer 403.
         WebhookError: The body is not a JSON object with ``phone_number`` and
-            ``text``; answer 400.
+            ``text``, or repeats a key; answer 400.
+        InputValidationError: ``secret`` is not a non-empty str.
 
     Examples:
         >>> sms = parse_webhook(
@@ -97,19 +77,21 @@ def parse_webhook(body: Union[bytes, str, Mapping[str, Any]], *, secret: str) ->
         >>> sms.text
         'Yes'
     """
-    if not isinstance(secret, str) or not secret:
-        raise ValueError("secret must be the non-empty webhook secret from the API console.")
-    if isinstance(body, (bytes, str)):
+    expected = _secret_bytes(secret)
+    if isinstance(body, (bytes, bytearray, str)):
         try:
-            body = json.loads(body)
+            body = json.loads(body, object_pairs_hook=_without_duplicates)
         except (ValueError, RecursionError):  # not JSON, not UTF-8, or absurdly deep
             raise WebhookError("The webhook body is not JSON.") from None
+        except _DuplicateKey as exc:
+            raise WebhookError(
+                f"The webhook body has the key {exc.key!a} twice: refused, since which one "
+                "counts would be a guess."
+            ) from None
     if not isinstance(body, Mapping):
         raise WebhookError("The webhook body is not a JSON object.")
     given = body.get("secret")
-    if not isinstance(given, str) or not hmac.compare_digest(
-        given.encode("utf-8"), secret.encode("utf-8")
-    ):
+    if not isinstance(given, str) or not hmac.compare_digest(_utf8(given), expected):
         raise WebhookVerificationError("The webhook secret is missing or does not match.")
     fields = {name: value for name, value in body.items() if name != "secret"}
     try:
@@ -117,3 +99,40 @@ def parse_webhook(body: Union[bytes, str, Mapping[str, Any]], *, secret: str) ->
     except ValidationError as exc:
         missing = ", ".join(str(e["loc"][0]) for e in exc.errors(include_url=False))
         raise WebhookError(f"The webhook body lacks or mistypes: {missing}.") from None
+
+
+def _secret_bytes(secret: object) -> bytes:
+    """Your secret as bytes to compare; a wrong one is the caller's error, not the sender's."""
+    if not isinstance(secret, str) or not secret:
+        raise InputValidationError(
+            "secret must be the non-empty webhook secret (a str) from the API console.",
+            argument="secret",
+        )
+    try:
+        return secret.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputValidationError(
+            "secret is not valid text: it holds a lone surrogate; check how it was read.",
+            argument="secret",
+        ) from None
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate (JSON can escape one) becomes bytes no secret has."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused if a key repeats: parsers disagree on which one wins."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result

@@ -401,3 +401,91 @@ def test_timeout_bounds_the_whole_command_against_a_trickling_server(cli: Cli) -
     assert time.monotonic() - started < 2
     assert result.status == 3  # no usable answer
     assert "deadline" in result.err
+
+
+# --- hostile text from a server, absurd settings ---------------------------------------------
+
+HOSTILE = "a\u009b2Jb\u202ec\u2066d\udce9e\x1b"  # C1 CSI, bidi override/isolate, lone surrogate
+
+
+def test_c1_bidi_and_surrogates_from_the_server_are_escaped(cli: Cli, server: Server) -> None:
+    server.fake.fail_next(
+        "send_sms", status=400, body={"ok": False, "status": 400, "message": HOSTILE}
+    )
+    result = cli("send", PHONE, "hi", *server.options)
+    assert result.status == 1
+    line = error_line(result)
+    assert line.isprintable()
+    assert line.endswith("a\\x9b2Jb\\u202ec\\u2066d\\udce9e\\x1b")
+
+
+def test_json_output_escapes_them_and_does_not_crash(cli: Cli, server: Server) -> None:
+    server.fake.fail_next(
+        "send_sms", status=400, body={"ok": False, "status": 400, "message": HOSTILE}
+    )
+    result = cli("send", PHONE, "hi", "--json", *server.options)
+    assert result.status == 1
+    assert result.out.strip().isprintable()
+    assert "\\u009b" in result.out
+    assert "\\u202e" in result.out
+    assert "\\udce9" in result.out
+    body = result.json()
+    assert isinstance(body, dict)
+    assert body["message"] == HOSTILE  # a JSON reader gets the server's text back exactly
+
+
+def test_a_successful_json_answer_is_escaped_too(cli: Cli, server: Server) -> None:
+    answer = {
+        "ok": True,
+        "status": 200,
+        "message": "sent \u202etxt.exe",
+        "data": {
+            "to": PHONE,
+            "content": "\udce9",
+            "country_code": "X\u009b",
+            "price": 0.1,
+            "timestamp": 1,
+        },
+    }
+    server.fake.fail_next("send_sms", status=200, body=answer)
+    result = cli("send", PHONE, "hi", "--json", *server.options)
+    assert result.status == 0
+    assert result.out.strip().isprintable()
+    assert result.json() == answer
+
+
+def test_a_json_refusal_over_a_pipe_with_a_surrogate_exits_1(
+    run: Callable[..., Result], server: Server
+) -> None:
+    server.fake.fail_next(
+        "send_sms", status=400, body={"ok": False, "status": 400, "message": HOSTILE}
+    )
+    result = run("send", PHONE, "hi", "--json", *server.options)
+    assert result.status == 1, result.err
+    assert "Traceback" not in result.err
+    assert result.json() == {"ok": False, "status": 400, "message": HOSTILE}
+
+
+@pytest.mark.parametrize("timeout", ["1e300", "86401"])
+def test_an_absurd_timeout_exits_2_before_sending(
+    cli: Cli, server: Server, no_requests: None, timeout: str
+) -> None:
+    result = cli("balance", "--timeout", timeout, *server.options)
+    assert result.status == 2
+    assert "timeout must be a number of seconds above 0 and up to 86400" in error_line(result)
+
+
+def test_send_code_with_an_absurd_expiry_says_so(cli: Cli, server: Server) -> None:
+    answer = {
+        "ok": True,
+        "status": 200,
+        "message": "Verification code sent",
+        "data": {"verification_code": "4045", "expires": 10**20, "message_text": "code 4045"},
+    }
+    server.fake.fail_next("send_verification_sms", status=200, body=answer)
+    result = cli("send-code", PHONE, *server.options)
+    assert result.status == 0
+    assert result.out == (
+        f"Verification code sent to {PHONE} (TextFlow gave an expiry out of range: {10**20})\n"
+    )
+    assert "4045" not in result.out

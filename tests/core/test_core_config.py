@@ -97,13 +97,33 @@ def test_plain_http_refusal_says_why(cls):
         cls(KEY, base_url="http://textflow.me/api")
 
 
-@pytest.mark.parametrize("timeout", [0, -1, "30", True])
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        0,
+        -1,
+        "30",
+        True,
+        float("nan"),
+        float("inf"),
+        1e300,
+        10**400,
+        86_400.5,
+        httpx.Timeout(-1),
+        httpx.Timeout(5.0, read=float("nan")),
+        httpx.Timeout(5.0, connect=float("inf")),
+        httpx.Timeout(5.0, pool=1e300),
+        httpx.Timeout(5.0, write=0),
+    ],
+)
 def test_bad_timeout(cls, timeout):
     with pytest.raises(textflow.ConfigurationError):
         cls(KEY, timeout=timeout)
 
 
-@pytest.mark.parametrize("timeout", [5, 2.5, None, httpx.Timeout(1.0, connect=0.5)])
+@pytest.mark.parametrize(
+    "timeout", [5, 2.5, None, 86_400, httpx.Timeout(1.0, connect=0.5), httpx.Timeout(None)]
+)
 def test_good_timeout(cls, timeout):
     client = cls(KEY, timeout=timeout)
     expected = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
@@ -260,3 +280,23 @@ def test_settings_are_read_only_use_with_options(cls, setting):
     client = cls(KEY)
     with pytest.raises(AttributeError):
         setattr(client, setting, getattr(client, setting))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:hunter2pw@textflow.me/api",
+        "https://:hunter2pw@textflow.me/api",
+        "https://hunter2pw@textflow.me/api",
+        "ftp://user:hunter2pw@textflow.me/api",
+        "http://user:hunter2pw@127.0.0.1:8080/api",
+    ],
+)
+def test_a_base_url_with_credentials_is_refused_without_echo(cls, url, monkeypatch):
+    with pytest.raises(textflow.ConfigurationError, match="user:pass@") as info:
+        cls(KEY, base_url=url)
+    assert "hunter2pw" not in str(info.value)
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", url)
+    with pytest.raises(textflow.ConfigurationError, match="user:pass@") as info:
+        cls(KEY)
+    assert "hunter2pw" not in str(info.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -36,11 +38,48 @@ def test_legacy_bad_key_is_a_400_result_without_the_key(mock_api):
 
 
 async def test_a_header_h11_refuses_is_reported_as_not_sent_and_not_retried(api, server):
-    client = api.make(base_url=server.base_url, default_headers={"X-Note": "a\nb"})
+    # default_headers are checked at construction; a caller's own http client is not.
+    http = (httpx.AsyncClient if api.is_async else httpx.Client)(headers={"X-Note": "a\nb"})
+    client = api.make(base_url=server.base_url, http_client=http)
     with pytest.raises(textflow.APIConnectionError, match="was not sent") as info:
         await api.call("send_sms", "+11234567890", "hi", client=client)
     assert KEY not in str(info.value)
+    assert info.value.may_have_been_sent is False
     assert server.requests == []
+    if isinstance(http, httpx.AsyncClient):
+        await http.aclose()
+    else:
+        http.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [
+        ({"X-Count": 1}, "must be a str, not int"),
+        ({"X-Note": b"bytes"}, "must be a str, not bytes"),
+        ({"X-Note": "caf\u00e9 secret-value"}, "characters a header cannot carry"),
+        ({"X-Note": "a\r\nX-Injected: 1"}, "characters a header cannot carry"),
+        ({"X-Note": "a\x00b"}, "characters a header cannot carry"),
+        ({"X-Note": "\ud800"}, "characters a header cannot carry"),
+        ({"X Note": "v"}, "not an HTTP header name: 'X Note'"),
+        ({"X-N\u00f6te": "v"}, "not an HTTP header name: 'X-N\\xf6te'"),
+        ({"X-Note\n": "v"}, "not an HTTP header name"),
+        ({"": "v"}, "not an HTTP header name"),
+        ({1: "v"}, "not an HTTP header name: 1"),
+    ],
+)
+async def test_unusable_default_headers_are_refused_at_construction(api, headers, says):
+    with pytest.raises(textflow.ConfigurationError, match=re.escape(says)) as info:
+        api.make(default_headers=headers)
+    assert "secret-value" not in str(info.value)
+
+
+async def test_usable_default_headers_are_sent(api, mock_api):
+    route = mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
+    client = api.make(default_headers={"X-Trace": "abc 123\t~", "x-empty": ""})
+    await api.call("get_balance", client=client)
+    sent = route.calls.last.request.headers
+    assert (sent["X-Trace"], sent["x-empty"]) == ("abc 123\t~", "")
 
 
 @pytest.mark.parametrize(
@@ -167,3 +206,31 @@ async def test_the_body_status_is_trusted_only_when_it_is_an_error_status(
 async def test_ok_send_answer_is_still_parsed_after_all_this(api, mock_api):
     mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
     assert (await api.call("send_sms", "+11234567890", "hi")).ok
+
+
+def test_a_key_echoed_in_an_extra_field_stays_out_of_the_legacy_result(mock_api):
+    body = {"ok": False, "status": 400, "message": "Bad number", "debug": f"auth={KEY}"}
+    mock_api.post("/send-sms").mock(return_value=response(400, body))
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert (result.ok, result.status, result.message) == (False, 400, "Bad number")
+    assert KEY not in str(result)
+    assert KEY not in repr(result)
+    assert result.model_extra == {"debug": "auth=******"}
+
+
+@pytest.mark.parametrize("headers", [[("X-A", "1")], "X-A: 1", 5])
+def test_check_headers_wants_a_mapping(headers):
+    from textflow._config import check_headers
+
+    with pytest.raises(textflow.ConfigurationError, match="must be a mapping"):
+        check_headers(headers)
+
+
+async def test_a_short_key_is_not_scrubbed_out_of_every_word(api, mock_api):
+    # A 1-3 character "key" would mask unrelated letters; such keys are not masked at all.
+    body = {"ok": False, "status": 400, "message": "bad number"}
+    mock_api.post("/send-sms").mock(return_value=response(400, body))
+    client = api.make(api_key="b")
+    with pytest.raises(textflow.BadRequestError, match="bad number"):
+        await api.call("send_sms", "+11234567890", "hi", client=client)

@@ -249,3 +249,12 @@ def test_the_default_client_follows_the_environment(mock_api, monkeypatch):
     assert hosted.calls.last.request.headers["Authorization"] == "Bearer key-a"
     assert local.calls.last.request.headers["Authorization"] == "Bearer key-b"
     assert (hosted.call_count, local.call_count) == (1, 1)
+
+
+def test_legacy_verify_code_with_an_absurd_int_is_a_400_result(mock_api):
+    route = mock_api.route()
+    textflow.useKey(KEY)
+    result = textflow.verifyCode("+11234567890", 10**5000)
+    assert (result.ok, result.valid, result.status) == (False, False, 400)
+    assert "code is too long" in result.message
+    assert route.call_count == 0

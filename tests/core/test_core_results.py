@@ -10,7 +10,7 @@ import pytest
 
 import textflow
 
-from core_support import CALLS, KEY, OK_BODIES, response
+from core_support import CALLS, KEY, OK_BODIES, ok_sms, response
 
 pytestmark = pytest.mark.anyio
 
@@ -275,3 +275,36 @@ async def test_default_headers_are_sent_but_cannot_replace_the_key(api, mock_api
     headers = route.calls.last.request.headers
     assert headers["X-Team"] == "growth"
     assert headers["Authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("millis", [10**20, -(10**20), 2**63, 10**400])
+async def test_an_absurd_time_from_the_server_reads_as_none(api, mock_api, millis):
+    sms = ok_sms()
+    sms["data"]["timestamp"] = millis
+    code = dict(OK_BODIES["send_verification_sms"])
+    code["data"] = {**code["data"], "expires": millis}
+    verdict = {**OK_BODIES["verify_code"], "expires": millis}
+    mock_api.post("/send-sms").mock(return_value=response(200, sms))
+    mock_api.post("/send-code").mock(return_value=response(200, code))
+    mock_api.post("/verify-code").mock(return_value=response(200, verdict))
+    sent = await api.call("send_sms", "+11234567890", "hi")
+    assert (sent.data.timestamp, sent.data.sent_at) == (millis, None)
+    coded = await api.call("send_verification_sms", "+11234567890", "Guest", 600)
+    assert (coded.data.expires, coded.data.expires_at) == (millis, None)
+    verified = await api.call("verify_code", "+11234567890", "4045")
+    assert (verified.expires, verified.expires_at) == (millis, None)
+
+
+async def test_str_of_a_result_shows_number_and_text_but_an_error_message_masks_them(api, mock_api):
+    # The documented split (docs/configuration.md, "What is never logged"): a result is the
+    # caller's own data, shown whole as in 0.1.0 but for codes; exceptions travel to logs.
+    mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    result = await api.call("send_sms", "+11234567890", "Hi Ann")
+    assert "+11234567890" in str(result)
+    assert '"content":"Dummy message text..."' in str(result)
+    refusal = {"ok": False, "status": 400, "message": "Cannot send to +11234567890"}
+    mock_api.post("/send-sms").mock(return_value=response(400, refusal))
+    with pytest.raises(textflow.BadRequestError) as info:
+        await api.call("send_sms", "+11234567890", "Hi Ann")
+    assert str(info.value) == "TextFlow API error 400: Cannot send to +1123*****90"
+    assert "+11234567890" not in repr(info.value)

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from textflow import _validation as check
 from textflow._cli import EXIT_OK, EXIT_REFUSED
-from textflow._cli.output import printable
+from textflow._cli.output import printable, printable_json
 from textflow._cli.parser import UsageError
 from textflow._client import TextFlowClient
 from textflow.models import Result, SendMessageResult, VerifyPhoneResult
@@ -67,12 +67,16 @@ def code_sent_line(result: VerifyPhoneResult, phone: str) -> str:
     """
     line = f"Verification code sent to {phone}"
     if result.data is not None:
-        line += f", valid until {result.data.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+        expires_at = result.data.expires_at
+        if expires_at is None:  # sent, but with an expiry no clock can show
+            line += f" (TextFlow gave an expiry out of range: {result.data.expires})"
+        else:
+            line += f", valid until {expires_at:%Y-%m-%d %H:%M:%S} UTC"
     return line
 
 
 def _show(args: argparse.Namespace, result: Result, line: str) -> None:
-    print(str(result) if args.json else printable(line), flush=True)
+    print(printable_json(str(result)) if args.json else printable(line), flush=True)
 
 
 def send(args: argparse.Namespace) -> int:

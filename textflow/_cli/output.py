@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def printable(text: str) -> str:
     """``text`` safe to print as one line: control characters shown as escapes.
@@ -24,3 +26,26 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def printable_json(line: str) -> str:
+    """A line of compact JSON safe to print: what `printable` escapes, ``\\u``-escaped.
+
+    ``str(result)`` keeps non-ASCII text as is (``ensure_ascii=False``), so C1 controls
+    (U+009B), bidi overrides (U+202E) and lone surrogates from a server would reach the
+    terminal raw, or fail to encode. Each becomes its JSON escape, which a JSON reader
+    decodes back to the same string.
+
+    Args:
+        line: Compact JSON, e.g. ``str(result)``.
+
+    Returns:
+        The same JSON value, every non-printable character written as ``\\uXXXX``.
+
+    Examples:
+        >>> printable_json('{"message":"\\u202eevil"}')
+        '{"message":"\\\\u202eevil"}'
+    """
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in line)

@@ -1,0 +1,191 @@
+"""One APIError base for the wire, and its answer to "did it go out?" for every operation."""
+
+from __future__ import annotations
+
+import gzip
+
+import httpx
+import pytest
+
+import textflow
+from textflow import errors, webhooks
+from textflow._operations import KEY_MESSAGES, is_about_the_key
+
+from core_support import CALLS, KEY, SENDS, response
+
+pytestmark = pytest.mark.anyio
+
+OPS = [*SENDS, "get_balance"]
+
+
+def _route(mock_api, name):
+    path, _ = CALLS[name]
+    method = mock_api.get if name == "get_balance" else mock_api.post
+    return method(path)
+
+
+async def _failure(api, mock_api, name, **mock):
+    _route(mock_api, name).mock(**mock)
+    client = api.make(max_retries=0)
+    with pytest.raises(textflow.APIError) as info:
+        await api.call(name, *CALLS[name][1], client=client)
+    return info.value
+
+
+def test_every_wire_error_is_an_api_error_and_webhook_errors_live_in_errors():
+    for cls in (
+        textflow.APIConnectionError,
+        textflow.APITimeoutError,
+        textflow.MalformedResponseError,
+        textflow.APIStatusError,
+        textflow.RateLimitError,
+        textflow.InternalServerError,
+    ):
+        assert issubclass(cls, textflow.APIError)
+    assert not issubclass(textflow.InputValidationError, textflow.APIError)
+    assert webhooks.WebhookError is errors.WebhookError is textflow.WebhookError
+    assert webhooks.WebhookVerificationError is textflow.WebhookVerificationError
+    assert {"APIError", "WebhookError", "WebhookVerificationError"} <= set(textflow.__all__)
+    for name in errors.__all__:  # the tree in the docstring names every class
+        assert name in errors.__doc__
+
+
+@pytest.mark.parametrize("name", OPS)
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, textflow.BadRequestError),
+        (404, textflow.NotFoundError),
+        (429, textflow.RateLimitError),
+    ],
+)
+async def test_a_refusal_was_not_sent(api, mock_api, name, status, cls):
+    body = {"ok": False, "status": status, "message": "no"}
+    exc = await _failure(api, mock_api, name, return_value=response(status, body))
+    assert type(exc) is cls
+    assert exc.may_have_been_sent is False
+    assert exc.status_code == status
+    assert exc.request is not None
+    assert exc.response is not None
+
+
+@pytest.mark.parametrize("name", OPS)
+async def test_a_5xx_may_have_been_sent_unless_the_call_only_reads(api, mock_api, name):
+    body = {"ok": False, "status": 503, "message": "down"}
+    exc = await _failure(api, mock_api, name, return_value=response(503, body))
+    assert isinstance(exc, textflow.InternalServerError)
+    assert exc.may_have_been_sent is (name != "get_balance")
+
+
+@pytest.mark.parametrize("name", OPS)
+@pytest.mark.parametrize(
+    ("error", "cls", "written"),
+    [
+        (httpx.ConnectError("refused"), textflow.APIConnectionError, False),
+        (httpx.ConnectTimeout("slow"), textflow.APITimeoutError, False),
+        (httpx.ReadTimeout("slow"), textflow.APITimeoutError, True),
+        (httpx.ReadError("reset"), textflow.APIConnectionError, True),
+        (httpx.RemoteProtocolError("closed"), textflow.APIConnectionError, True),
+    ],
+)
+async def test_a_connection_failure_may_have_been_sent_only_once_written(
+    api, mock_api, name, error, cls, written
+):
+    exc = await _failure(api, mock_api, name, side_effect=error)
+    assert type(exc) is cls
+    assert exc.may_have_been_sent is (written and name != "get_balance")
+    assert exc.request is not None
+    assert (exc.response, exc.status_code) == (None, None)
+
+
+@pytest.mark.parametrize("name", OPS)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b"<html>"),
+        httpx.Response(200, json={"ok": True}),  # fields missing
+        httpx.Response(
+            200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
+        ),
+    ],
+)
+async def test_an_unreadable_answer_may_have_been_sent(api, mock_api, name, answer):
+    exc = await _failure(api, mock_api, name, return_value=answer)
+    assert isinstance(exc, textflow.MalformedResponseError)
+    assert exc.may_have_been_sent is (name != "get_balance")
+
+
+async def test_a_gzip_answer_that_is_fine_is_not_an_error(api, mock_api):
+    body = gzip.compress(b'{"ok": true, "credits": "1"}')
+    _route(mock_api, "get_balance").mock(
+        return_value=httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=body)
+    )
+    assert (await api.call("get_balance")).ok
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (httpx.ReadError(""), "the connection broke while waiting for the answer"),
+        (httpx.RemoteProtocolError(""), "the connection was closed before a whole answer came"),
+        (httpx.ConnectError(""), "no connection could be made"),
+        (httpx.ReadTimeout(""), "no answer came in time"),
+    ],
+)
+async def test_a_failure_without_text_is_said_in_words(api, mock_api, error, words):
+    exc = await _failure(api, mock_api, "send_sms", side_effect=error)
+    name = type(error).__name__
+    assert f"({name}: {words})" in str(exc)
+    assert f"{name}: {name}" not in str(exc)
+
+
+@pytest.mark.parametrize("message", KEY_MESSAGES)
+async def test_the_key_messages_the_api_sends_are_authentication_errors(api, mock_api, message):
+    body = {"ok": False, "status": 400, "message": message}
+    exc = await _failure(api, mock_api, "send_sms", return_value=response(400, body))
+    assert type(exc) is textflow.AuthenticationError
+    assert exc.message == message
+
+
+@pytest.mark.parametrize(
+    ("message", "about_the_key"),
+    [
+        ("Invalid API key", True),
+        ("Invalid API key or user id.", True),
+        ("API key not found", True),
+        (" API key not found ", True),
+        ("Your api key was revoked", True),  # the fallback: any message naming the API key
+        ("Phone number is invalid", False),
+        ("Not enough credits", False),
+        ("apikey", False),
+    ],
+)
+def test_is_about_the_key(message, about_the_key):
+    assert is_about_the_key(message) is about_the_key
+
+
+def test_old_constructor_keywords_still_work():
+    request = httpx.Request("GET", "https://textflow.me/api/balance")
+    answer = httpx.Response(503, request=request)
+    conn = textflow.APIConnectionError("x", request=request)
+    assert (conn.request, conn.response, conn.may_have_been_sent) == (request, None, False)
+    malformed = textflow.MalformedResponseError("x", response=answer)
+    assert (malformed.status_code, malformed.request) == (503, request)
+    status = textflow.InternalServerError("down", response=answer, status=503)
+    assert (status.status, status.status_code, status.message) == (503, 503, "down")
+    assert str(status) == "TextFlow API error 503: down"
+    limited = textflow.RateLimitError("slow", response=answer, status=429, retry_after=2.0)
+    assert limited.retry_after == 2.0
+    assert KEY not in repr(limited)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("send_sms", ("12345", "hi")), ("verify_code", ("+11234567890", 10**5000))],
+)
+async def test_an_input_error_was_not_sent_either(api, mock_api, name, args):
+    route = mock_api.route()
+    with pytest.raises(textflow.TextFlowError) as info:
+        await api.call(name, *args)
+    assert info.value.may_have_been_sent is False  # one question for every failure
+    assert route.call_count == 0

@@ -1,0 +1,109 @@
+"""Keeping secrets and personal data out of what an exception shows or carries. No I/O.
+
+An exception's message never holds the API key, a verification code or a
+recipient's full number, even when the API echoes them; a pickled exception
+holds none of them either (``body`` and ``result`` travel masked).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional
+
+import pydantic
+
+from textflow._validation import mask_phone
+
+if TYPE_CHECKING:
+    import httpx
+
+    from textflow.models import Result
+
+MASK = "******"
+# Fields whose value is a secret or a message's text (which may hold a code).
+_SECRET_FIELDS = frozenset(
+    {"verification_code", "valid_code", "message_text", "code", "text", "content"}
+)
+# Fields whose value is a phone number, or a list of them.
+_PHONE_FIELDS = frozenset({"phone_number", "phone_numbers", "to"})
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # a phone number inside a text
+_MIN_SECRET = 4  # shorter strings would mask unrelated words
+
+
+def redacted_body(value: Any, secrets: Sequence[str] = ()) -> Any:
+    """``value`` (a decoded JSON body) with secrets, texts and phone numbers masked,
+    wherever they are: in their own fields, or echoed in another field's text."""
+    if isinstance(value, dict):
+        return {name: _redacted_field(name, item, secrets) for name, item in value.items()}
+    if isinstance(value, list):
+        return [redacted_body(item, secrets) for item in value]
+    if isinstance(value, str):
+        return _E164.sub(lambda match: mask_phone(match.group()), scrubbed(value, secrets))
+    return value
+
+
+def _redacted_field(name: Any, value: Any, secrets: Sequence[str]) -> Any:
+    if name in _SECRET_FIELDS and value is not None:
+        return MASK
+    if name in _PHONE_FIELDS:
+        if isinstance(value, str):
+            return mask_phone(value)
+        if isinstance(value, list):
+            return [mask_phone(item) if isinstance(item, str) else MASK for item in value]
+        return value if value is None else MASK
+    return redacted_body(value, secrets)
+
+
+def redacted_result(result: Optional[Result], secrets: Sequence[str] = ()) -> Optional[Result]:
+    """``result`` with its secrets, texts and numbers masked (``None`` if it cannot be)."""
+    if result is None:
+        return None
+    try:
+        return type(result).model_validate(redacted_body(result.model_dump(), secrets))
+    except pydantic.ValidationError:  # pragma: no cover - masked fields are all strings
+        return None
+
+
+def key_of(request: Optional[httpx.Request]) -> list[str]:
+    """The API key ``request`` carries, as a list for `scrubbed` (empty without one)."""
+    if request is None:
+        return []
+    key = request.headers.get("Authorization", "")[len("Bearer ") :]
+    return [key] if len(key) >= _MIN_SECRET else []
+
+
+def secrets_of(request: Optional[httpx.Request]) -> list[str]:
+    """What ``request`` carries that no message may show: the key, codes, phone numbers."""
+    if request is None:
+        return []
+    found = key_of(request)
+    try:
+        payload = json.loads(request.content) if request.content else None
+    except (ValueError, RecursionError, RuntimeError):  # pragma: no cover - the SDK's own JSON
+        payload = None
+    if isinstance(payload, dict):
+        for name in ("code", "phone_number", "phone_numbers"):
+            value = payload.get(name)
+            found.extend(
+                v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)
+            )
+    # Longest first, so that a number is masked whole before a shorter secret inside it.
+    return sorted((s for s in found if len(s) >= _MIN_SECRET), key=len, reverse=True)
+
+
+def scrubbed(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` (a str or decoded JSON) with every occurrence of each secret masked."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(
+                    secret, mask_phone(secret) if secret.startswith("+") else MASK
+                )
+        return value
+    if isinstance(value, dict):
+        return {name: scrubbed(item, secrets) for name, item in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(item, secrets) for item in value]
+    return value
