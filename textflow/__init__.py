@@ -31,10 +31,10 @@ from textflow.errors import (
     PermissionDeniedError,
     RateLimitError,
     TextFlowError,
+    VerificationRefused,
     WebhookError,
     WebhookVerificationError,
 )
-from textflow.guard import VerificationRefused
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,

@@ -10,6 +10,8 @@ everything that happened on the wire::
     ├── InputValidationError (ValueError)   bad argument, raised before any request
     ├── WebhookError (ValueError)           a webhook body that is not TextFlow's
     │   └── WebhookVerificationError        wrong or missing secret
+    ├── VerificationRefused                 a VerificationGuard rule said no: .reason,
+    │                                       .retry_after (textflow.guard)
     └── APIError                            something happened on the wire: .request,
         │                                   .response, .status_code, .may_have_been_sent
         ├── APIConnectionError              no answer / connection broke
@@ -32,7 +34,7 @@ in ``body`` and ``result`` come back masked, so the pickled bytes hold none of t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 if TYPE_CHECKING:
     import httpx
@@ -55,6 +57,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "TextFlowError",
+    "VerificationRefused",
     "WebhookError",
     "WebhookVerificationError",
 ]
@@ -162,6 +165,41 @@ class WebhookVerificationError(WebhookError):
         Traceback (most recent call last):
         textflow.errors.WebhookVerificationError: ...
     """
+
+
+#: Which rule refused: one of these strings.
+Reason = Literal["cooldown", "number_limit", "caller_limit", "budget", "country", "attempts"]
+
+
+class VerificationRefused(TextFlowError):
+    """A `VerificationGuard` rule refused the call; nothing was sent to or asked of TextFlow.
+
+    Attributes:
+        reason: The rule that refused: ``"cooldown"`` (a code went to this
+            number moments ago), ``"number_limit"`` (too many codes to this
+            number today), ``"caller_limit"`` (too many calls from this
+            ``client_key`` this hour), ``"budget"`` (the app's hourly budget of
+            codes is spent), ``"country"`` (codes are not sent to this calling
+            code) or ``"attempts"`` (too many wrong codes: send a new code).
+        retry_after: Seconds until the same call could pass, or ``None`` when
+            waiting does not help (``"country"``, ``"attempts"``).
+
+    The message never holds the phone number, the code or the ``client_key``.
+
+    Examples:
+        >>> try:
+        ...     guard.send_code("+11234567890", service_name="Acme")
+        ... except VerificationRefused as exc:
+        ...     print(exc.reason, exc.retry_after)
+        cooldown 25.0
+    """
+
+    def __init__(
+        self, message: str, *, reason: Reason, retry_after: Optional[float] = None
+    ) -> None:
+        super().__init__(message)
+        self.reason: Reason = reason
+        self.retry_after = retry_after
 
 
 class APIError(TextFlowError):

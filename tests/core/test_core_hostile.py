@@ -66,6 +66,8 @@ async def test_a_header_h11_refuses_is_reported_as_not_sent_and_not_retried(api,
         ({"X-Note\n": "v"}, "not an HTTP header name"),
         ({"": "v"}, "not an HTTP header name"),
         ({1: "v"}, "not an HTTP header name: 1"),
+        (42, "must be a mapping of header names to values, not int"),
+        (["X-Note"], "must be a mapping of header names to values, not list"),
     ],
 )
 async def test_unusable_default_headers_are_refused_at_construction(api, headers, says):

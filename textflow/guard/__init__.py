@@ -20,8 +20,8 @@ Examples:
 
 from __future__ import annotations
 
+from textflow.errors import Reason, VerificationRefused
 from textflow.guard._async import AsyncVerificationGuard
-from textflow.guard._errors import Reason, VerificationRefused
 from textflow.guard._memory import MemoryStore
 from textflow.guard._policy import GuardPolicy
 from textflow.guard._redis import AsyncRedisStore, RedisStore

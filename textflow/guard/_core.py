@@ -16,9 +16,8 @@ from typing import Callable, Optional, Union
 from textflow import _validation
 from textflow._async_client import AsyncTextFlowClient
 from textflow._client import TextFlowClient
-from textflow.errors import ConfigurationError, InputValidationError
+from textflow.errors import ConfigurationError, InputValidationError, Reason, VerificationRefused
 from textflow.guard import _policy
-from textflow.guard._errors import Reason, VerificationRefused
 from textflow.guard._policy import GuardPolicy, Rule
 from textflow.guard._store import Denial, Limit
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from textflow._validation import MAX_SECONDS
-from textflow.errors import ConfigurationError
-from textflow.guard._errors import Reason, VerificationRefused
+from textflow.errors import ConfigurationError, Reason, VerificationRefused
 from textflow.guard._store import Limit
 
 HOUR = 3600.0
