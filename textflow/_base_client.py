@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union
 import httpx
 
 from textflow import _config
-from textflow._deadline import DEADLINE_PASSED
+from textflow._deadline import DEADLINE_PASSED, WRITING
 from textflow._logging import logger, recipients
 from textflow._operations import (
     Operation,
@@ -189,6 +189,7 @@ class Attempts(Generic[ResultT]):
 
     def arm(self, request: httpx.Request) -> None:
         """Cut each phase's timeout of the next attempt to the time left."""
+        WRITING.set(None)  # unknown, until a transport of the SDK's says otherwise
         left = self.remaining()
         if left is None:
             return
@@ -209,8 +210,16 @@ class Attempts(Generic[ResultT]):
             raise httpx.ReadTimeout(DEADLINE_PASSED, request=request)
 
     def deadline_error(self, request: httpx.Request) -> Exception:
-        """The exception for a call that the deadline cut (async: the cancel scope)."""
-        return connection_error(self._op, httpx.ReadTimeout(DEADLINE_PASSED, request=request))
+        """The exception for a call that the deadline cut (async: the cancel scope).
+
+        Not sent only when the SDK's own transport says it had not started writing.
+        """
+        cut: httpx.TimeoutException = (
+            httpx.PoolTimeout(DEADLINE_PASSED, request=request)
+            if WRITING.get() is False
+            else httpx.ReadTimeout(DEADLINE_PASSED, request=request)
+        )
+        return connection_error(self._op, cut)
 
     def after_error(self, exc: httpx.RequestError) -> float:
         """The delay before re-sending, or raises the SDK's exception for ``exc``."""

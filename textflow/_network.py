@@ -29,7 +29,7 @@ from typing import Any, Optional, Union
 
 import httpcore
 
-from textflow._deadline import DEADLINE_PASSED, clamp
+from textflow._deadline import DEADLINE_PASSED, WRITING, clamp
 
 _HEAD_LIMIT = 64 * 1024  # bytes of each answer kept to find where it ends on the wire
 _BLANK_LINE = re.compile(rb"\n\r?\n")
@@ -161,6 +161,7 @@ class SyncStream(httpcore.NetworkStream):
     def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
         if self.cycles.writing() and self._closed_while_idle():
             raise httpcore.ConnectionNotAvailable()
+        WRITING.set(True)
         timeout, cut = clamp(timeout, httpcore.WriteTimeout)
         with _deadline_named(cut):
             self._stream.write(buffer, timeout)
@@ -229,6 +230,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
     async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
         if self.cycles.writing() and self._closed_while_idle():
             raise httpcore.ConnectionNotAvailable()
+        WRITING.set(True)
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:

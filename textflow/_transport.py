@@ -44,6 +44,7 @@ import httpcore
 import httpx
 
 from textflow import _config, _network
+from textflow._deadline import WRITING
 from textflow.errors import ClientStateError
 
 #: Connections per httpcore pool (see encode/httpcore#1035 above). One: with more, two
@@ -222,6 +223,7 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], htt
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        WRITING.set(False)
         pools = self._current()
         proxy = self._proxy_url(request.url)
         if proxy is not None:
@@ -297,6 +299,7 @@ class AsyncTextFlowTransport(
         return self._pools
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        WRITING.set(False)
         pools = self._in_this_loop()
         proxy = self._proxy_url(request.url)
         if proxy is not None:

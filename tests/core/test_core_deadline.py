@@ -9,7 +9,7 @@ import pytest
 
 import textflow
 
-from core_support import ok_sms
+from core_support import KEY, ok_sms
 from hostile_support import RawServer, http_answer, trickle
 
 pytestmark = pytest.mark.anyio
@@ -106,3 +106,32 @@ async def test_a_prompt_answer_is_unaffected_by_the_deadline(api, server):
 
 def test_http_answer_helper_frames_bodies():
     assert http_answer(b"{}").endswith(b"Content-Length: 2\r\n\r\n{}")
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_a_send_cut_while_waiting_for_a_connection_was_not_sent(
+    server, monkeypatch, anyio_backend
+):
+    import anyio
+    import httpx
+
+    from textflow import _config
+
+    monkeypatch.setattr(_config, "DEFAULT_LIMITS", httpx.Limits(max_connections=1))
+    server.script = [("hang", 10)]  # the first send holds the only connection
+    errors: list[textflow.APITimeoutError] = []
+
+    async with textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, timeout=T) as client:
+
+        async def send() -> None:
+            try:
+                await client.send_sms("+11234567890", "hi")
+            except textflow.APITimeoutError as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send)
+            group.start_soon(send)
+    assert sorted(exc.may_have_been_sent for exc in errors) == [False, True]
+    assert "was not sent" in str(next(e for e in errors if not e.may_have_been_sent))
+    assert len(server.requests) == 1
