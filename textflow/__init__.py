@@ -14,6 +14,7 @@ from textflow import _logging
 from textflow._async_client import AsyncTextFlowClient
 from textflow._client import TextFlowClient
 from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
+from textflow._segments import SegmentCount, segments
 from textflow._version import __version__
 from textflow.errors import (
     APIConnectionError,
@@ -58,6 +59,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SegmentCount",
     "SendMessageData",
     "SendMessageResult",
     "TextFlowClient",
@@ -68,6 +70,7 @@ __all__ = [
     "VerifyPhoneResult",
     "__version__",
     "sendSMS",
+    "segments",
     "sendVerificationSMS",
     "useKey",
     "verifyCode",
