@@ -12,6 +12,7 @@ from textflow.errors import (
     APIConnectionError,
     APIStatusError,
     AuthenticationError,
+    ClientStateError,
     InputValidationError,
     InternalServerError,
     MalformedResponseError,
@@ -35,7 +36,7 @@ def classify(exc: BaseException) -> str:
     """``REFUSED`` when ``exc`` proves the SMS was not sent, else ``MAYBE_SENT``.
 
     The one place that decides. An error that carries ``may_have_been_sent``
-    says so itself; otherwise: a bad argument, an answer that says no (4xx), and
+    says so itself; otherwise: a bad argument, a closed client, an answer that says no (4xx), and
     a connection that was never made are refused; a 5xx, an answer we could not
     read, and a connection that broke after the request was written may have
     been sent. Anything else (a bug, a cancellation) may have been sent.
@@ -43,8 +44,8 @@ def classify(exc: BaseException) -> str:
     flag = getattr(exc, "may_have_been_sent", None)
     if isinstance(flag, bool):
         return MAYBE_SENT if flag else REFUSED
-    if isinstance(exc, InputValidationError):
-        return REFUSED
+    if isinstance(exc, (InputValidationError, ClientStateError)):
+        return REFUSED  # raised before a request was made
     if isinstance(exc, (InternalServerError, MalformedResponseError)):
         return MAYBE_SENT
     if isinstance(exc, APIStatusError):
@@ -112,6 +113,9 @@ class Outcome:
         text: The text sent or meant, ``None`` when it could not be made.
         result: The API's answer, for ``"sent"``.
         error: Why, for ``"refused"`` and ``"maybe_sent"``.
+        previous: For ``"skipped"``, what the journal had: ``"sent"``,
+            ``"maybe_sent"`` (check these by hand) or ``"sending"`` (the same
+            number and text earlier in this run).
 
     Examples:
         >>> report = client.send_many(["+11234567890"], text="Hi")
@@ -125,6 +129,7 @@ class Outcome:
     text: Optional[str] = None
     result: Optional[SendMessageResult] = None
     error: Optional[BaseException] = None
+    previous: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from textflow._many._outcomes import (
 )
 from textflow._many._rate import RateLimiter
 from textflow._many._recipients import Prepared, prepare, shown_number
-from textflow.errors import InputValidationError, TextFlowError
+from textflow.errors import ClientStateError, InputValidationError, TextFlowError
 from textflow.models import SendMessageResult
 
 #: Sends in flight at once unless ``concurrency=`` says otherwise (see the performance notes).
@@ -155,7 +155,7 @@ class Run:
         if self.journal is not None:
             state = self.journal.state(job.key)
             if state in DONE and not (state == MAYBE_SENT and self.options.resend_maybe_sent):
-                self._finish(Outcome(index, job.phone_number, SKIPPED, job.text))
+                self._finish(Outcome(index, job.phone_number, SKIPPED, job.text, previous=state))
                 return None
         return job
 
@@ -174,7 +174,8 @@ class Run:
             job.key, job.phone_number, resend_maybe_sent=self.options.resend_maybe_sent
         ):
             return True
-        self._finish(Outcome(job.index, job.phone_number, SKIPPED, job.text))
+        previous = self.journal.state(job.key)
+        self._finish(Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous))
         return False
 
     def sent(self, job: Prepared, result: SendMessageResult) -> None:
@@ -187,7 +188,9 @@ class Run:
         status = classify(exc)
         if self.journal is not None:
             self.journal.record(job.key, status, f"{type(exc).__name__}: {exc}")
-        if not isinstance(exc, TextFlowError) and isinstance(exc, Exception):
+        if isinstance(exc, ClientStateError) or (
+            isinstance(exc, Exception) and not isinstance(exc, TextFlowError)
+        ):
             self.fail(exc)  # not the API's doing: a bug to see, after in-flight sends end
         elif isinstance(exc, Exception) and self.options.stop_on(exc):
             with self._lock:
