@@ -325,3 +325,43 @@ def test_report_filters_and_repr(fake: FakeTextFlow) -> None:
     assert repr(report) == (
         "SendReport(sent=1, refused=1, maybe_sent=0, skipped=0, stopped_by=None)"
     )
+
+
+class Instant:
+    """A client that answers every send at once, without the fake's own bookkeeping."""
+
+    def __init__(self, result: textflow.SendMessageResult) -> None:
+        self.result = result
+
+    def send_sms(self, phone_number: str, text: str) -> textflow.SendMessageResult:
+        return self.result
+
+
+def test_memory_stays_flat_for_a_long_generator(fake: FakeTextFlow) -> None:
+    import tracemalloc
+
+    from textflow._many import _sync
+
+    with fake.client() as client:
+        result = client.send_sms("+12025550001", "Hi")
+
+    def peak(count: int) -> int:
+        recipients = (f"+1202{index:07d}" for index in range(count))
+        tracemalloc.start()
+        try:
+            report = _sync.send_many(
+                Instant(result),  # type: ignore[arg-type]
+                recipients,
+                "Hi",
+                concurrency=8,
+                keep_outcomes=False,
+            )
+            used = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert report.sent == count
+        return used
+
+    small, large = peak(1_000), peak(15_000)
+    # 15 times the recipients, not 15 times the memory (keeping them would take megabytes)
+    assert large < small + 128 * 1024, (small, large)
