@@ -6,9 +6,9 @@ checks, retries and results. Only the I/O differs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 import anyio
 import httpx
@@ -18,8 +18,8 @@ from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
 from textflow._client import TextFlowClient
+from textflow._many._async import Recipients
 from textflow._many._outcomes import Progress, SendReport, StopOn
-from textflow._many._recipients import Recipient
 from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
 from textflow.errors import ClientStateError
 from textflow.models import (
@@ -144,7 +144,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
     async def send_many(
         self,
-        recipients: Union[Iterable[Recipient], AsyncIterable[Recipient]],
+        recipients: Recipients,
         text: Optional[str] = None,
         *,
         phone_field: str = "phone_number",

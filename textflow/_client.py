@@ -15,7 +15,7 @@ from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
 from textflow._deadline import DEADLINE
 from textflow._many._outcomes import Progress, SendReport, StopOn
-from textflow._many._recipients import Recipient
+from textflow._many._recipients import Recipients
 from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
 from textflow.models import (
     BalanceResult,
@@ -233,7 +233,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
 
     def send_many(
         self,
-        recipients: Iterable[Recipient],
+        recipients: Recipients,
         text: Optional[str] = None,
         *,
         phone_field: str = "phone_number",

@@ -11,15 +11,17 @@ opened. Any store that keeps those three promises will do (`Journal`);
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Optional, Protocol, Union
+from typing import TYPE_CHECKING, Optional, Protocol, Union
 
 from textflow._many._outcomes import MAYBE_SENT, REFUSED, SENT
 from textflow.errors import TextFlowError
+
+if TYPE_CHECKING:
+    pass
 
 SENDING = "sending"
 #: Statuses a rerun does not send again (maybe-sent ones only with ``resend_maybe_sent``).
@@ -60,20 +62,37 @@ class Journal(Protocol):
     """
 
     def state(self, key: str) -> Optional[str]:
-        """The recipient's status (``sent``, ``maybe_sent``, ``refused``, ``sending``) or None."""
+        """The recipient's status (``sent``, ``maybe_sent``, ``refused``, ``sending``) or None.
+
+        Examples:
+            >>> journal.state(message_key("+11234567890", "Hi"))
+            'sent'
+        """
 
     def claim(self, key: str, phone_number: str, *, resend_maybe_sent: bool) -> bool:
         """Mark the recipient ``sending``, durably, unless it is done; ``True`` if claimed.
 
         Done means ``sent``, ``maybe_sent`` (unless ``resend_maybe_sent``) or
         ``sending`` (claimed already in this run). Check and write are one step.
+
+        Examples:
+            >>> journal.claim(key, "+11234567890", resend_maybe_sent=False)
+            True
         """
 
     def record(self, key: str, status: str, detail: Optional[str]) -> None:
-        """Store the outcome of a claimed recipient."""
+        """Store the outcome of a claimed recipient.
+
+        Examples:
+            >>> journal.record(key, "sent", "Message sent successfully")
+        """
 
     def close(self) -> None:
-        """Release the store."""
+        """Release the store.
+
+        Examples:
+            >>> journal.close()
+        """
 
 
 class SQLiteJournal:
@@ -98,6 +117,8 @@ class SQLiteJournal:
     """
 
     def __init__(self, path: Union[str, os.PathLike[str]]) -> None:
+        import sqlite3  # here, not at the top: ``import textflow`` stays quick
+
         self.path = Path(path)
         self._lock = threading.Lock()  # one connection, used from the run's threads in turn
         self._db = sqlite3.connect(
@@ -110,6 +131,8 @@ class SQLiteJournal:
             raise
 
     def _open(self) -> None:
+        import sqlite3
+
         try:
             # exclusive: the lock is taken at the first write and held until close, so a
             # second run on the same file fails here instead of sending twice

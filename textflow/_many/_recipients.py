@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -32,6 +32,9 @@ class Message:
 
 
 Recipient = Union[str, "tuple[str, str]", Message, Mapping[str, Any]]
+#: What ``TextFlowClient.send_many`` takes (the async client's alias of this name
+#: also takes async iterables; one name keeps the two signatures alike).
+Recipients = Iterable[Recipient]
 
 
 @dataclass(frozen=True)
