@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import pty
 import signal
@@ -338,3 +339,45 @@ def test_ctrl_c_finishes_in_flight_and_says_how_to_resume(tmp_path: Path, server
     assert "Run the same command again to resume" in err
     with SQLiteJournal(tmp_path / "contacts.csv.journal.db") as journal:
         assert journal.counts() == {"sent": 2}
+
+
+class Typed(io.StringIO):
+    """A terminal's stdin with an answer typed into it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "sent"), [("y\n", 25), ("n\n", 0), ("\n", 0)])
+def test_a_terminal_is_asked_before_sending_to_many(
+    tmp_path: Path,
+    cli: Run,
+    server: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    sent: int,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Typed(answer))
+    path = contacts(tmp_path, 25)
+    result = cli("send-many", "--file", str(path), "--text", "Hi", *server.options)
+    assert "Send 25 SMS (25 segments) now? [y/N]" in result.err
+    assert len(server.fake.messages) == sent
+    assert result.status == (0 if sent else 2)
+
+
+def test_blank_rows_are_skipped_and_problems_are_capped(tmp_path: Path, cli: Run) -> None:
+    lines = ["phone,name", "+12025550001,Ana", ",", *[f"bad{i},X" for i in range(8)]]
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = cli("send-many", "--file", str(path), "--text", "Hi", "--dry-run")
+    assert "Recipients: 9 (8 with a problem)" in result.out
+    assert result.out.count("problem: line") == 5  # the first five, not a wall of them
+
+
+def test_an_unwritable_report(tmp_path: Path, cli: Run, server: Server) -> None:
+    report = tmp_path / "missing-folder" / "r.csv"
+    argv = ["--file", str(contacts(tmp_path)), "--text", "Hi", "--report", str(report)]
+    result = cli("send-many", *argv, *server.options)
+    assert result.status == 2
+    assert "cannot write" in result.err
+    assert server.fake.messages == []
