@@ -14,6 +14,16 @@ from textflow import _logging
 from textflow._async_client import AsyncTextFlowClient
 from textflow._client import TextFlowClient
 from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
+from textflow._many._journal import Journal, JournalBusyError, SQLiteJournal
+from textflow._many._outcomes import (
+    Outcome,
+    Progress,
+    SendManyInterrupted,
+    SendManyStopped,
+    SendReport,
+)
+from textflow._many._recipients import Message
+from textflow._segments import SegmentCount, segments
 from textflow._version import __version__
 from textflow.errors import (
     APIConnectionError,
@@ -59,12 +69,22 @@ __all__ = [
     "ConfigurationError",
     "InputValidationError",
     "InternalServerError",
+    "Journal",
+    "JournalBusyError",
     "MalformedResponseError",
+    "Message",
     "NotFoundError",
+    "Outcome",
     "PermissionDeniedError",
+    "Progress",
     "RateLimitError",
+    "SQLiteJournal",
+    "SegmentCount",
+    "SendManyInterrupted",
+    "SendManyStopped",
     "SendMessageData",
     "SendMessageResult",
+    "SendReport",
     "TextFlowClient",
     "TextFlowError",
     "VerifyCode",
@@ -76,6 +96,7 @@ __all__ = [
     "WebhookVerificationError",
     "__version__",
     "sendSMS",
+    "segments",
     "sendVerificationSMS",
     "useKey",
     "verifyCode",

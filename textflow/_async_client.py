@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import anyio
 import httpx
@@ -18,6 +18,9 @@ from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
 from textflow._client import TextFlowClient
+from textflow._many._async import Recipients
+from textflow._many._outcomes import Progress, SendReport, StopOn
+from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
 from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
@@ -138,6 +141,45 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         tb: Optional[TracebackType],
     ) -> None:
         await self.aclose()
+
+    async def send_many(
+        self,
+        recipients: Recipients,
+        text: Optional[str] = None,
+        *,
+        phone_field: str = "phone_number",
+        concurrency: int = DEFAULT_CONCURRENCY,
+        max_per_second: Optional[float] = None,
+        on_progress: Optional[Callable[[Progress], None]] = None,
+        stop_on: Optional[StopOn] = None,
+        journal: JournalArg = None,
+        resend_maybe_sent: bool = False,
+        keep_outcomes: bool = True,
+    ) -> SendReport:
+        """Send an SMS to each recipient, safely: paced, counted, resumable.
+
+        As ``TextFlowClient.send_many``; ``recipients`` may also be an async iterable.
+
+        Examples:
+            >>> report = await client.send_many(["+11234567890", "+381611231234"], "Hi")
+            >>> report.sent
+            2
+        """
+        from textflow._many._async import send_many
+
+        return await send_many(
+            self,
+            recipients,
+            text,
+            phone_field=phone_field,
+            concurrency=concurrency,
+            max_per_second=max_per_second,
+            on_progress=on_progress,
+            stop_on=stop_on,
+            journal=journal,
+            resend_maybe_sent=resend_maybe_sent,
+            keep_outcomes=keep_outcomes,
+        )
 
 
 def _awaited(doc: Optional[str]) -> str:

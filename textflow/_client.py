@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import httpx
 
@@ -14,6 +14,9 @@ from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
 from textflow._deadline import DEADLINE
+from textflow._many._outcomes import Progress, SendReport, StopOn
+from textflow._many._recipients import Recipients
+from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -227,3 +230,65 @@ class TextFlowClient(BaseClient[httpx.Client]):
         tb: Optional[TracebackType],
     ) -> None:
         self.close()
+
+    def send_many(
+        self,
+        recipients: Recipients,
+        text: Optional[str] = None,
+        *,
+        phone_field: str = "phone_number",
+        concurrency: int = DEFAULT_CONCURRENCY,
+        max_per_second: Optional[float] = None,
+        on_progress: Optional[Callable[[Progress], None]] = None,
+        stop_on: Optional[StopOn] = None,
+        journal: JournalArg = None,
+        resend_maybe_sent: bool = False,
+        keep_outcomes: bool = True,
+    ) -> SendReport:
+        """Send an SMS to each recipient, safely: paced, counted, resumable.
+
+        Args:
+            recipients: Any iterable (a generator is read as it goes) of phone
+                numbers, ``(phone_number, text)`` tuples, `Message` values, or
+                mappings (with ``text`` as a ``{field}`` template filled from them).
+            text: The text for bare numbers and mappings.
+            phone_field: The mappings' key that holds the number.
+            concurrency: Sends in flight at once (default 20).
+            max_per_second: Never more sends than this start in any one second.
+            on_progress: Called with a `Progress` after each recipient (one call at a time).
+            stop_on: Errors that stop the run: a predicate or a tuple of classes.
+                Default: a refused key or permission, and running out of credits.
+            journal: A file name (SQLite) or a `Journal`: a rerun with the same
+                journal does not send again to whom it sent or may have sent.
+            resend_maybe_sent: Send again to recipients the journal has as maybe sent.
+            keep_outcomes: Keep one `Outcome` per recipient in the report (turn
+                off for huge runs: the totals are kept all the same).
+
+        Returns:
+            The `SendReport`: an outcome per recipient, and totals.
+
+        Raises:
+            SendManyStopped: An error matched ``stop_on``; ``.report`` is the work so far.
+            SendManyInterrupted: Ctrl-C (a ``KeyboardInterrupt``), after sends in flight ended.
+            InputValidationError: A bad option (before anything is sent).
+
+        Examples:
+            >>> report = client.send_many(["+11234567890", "+381611231234"], "We are open")
+            >>> report.sent
+            2
+        """
+        from textflow._many._sync import send_many
+
+        return send_many(
+            self,
+            recipients,
+            text,
+            phone_field=phone_field,
+            concurrency=concurrency,
+            max_per_second=max_per_second,
+            on_progress=on_progress,
+            stop_on=stop_on,
+            journal=journal,
+            resend_maybe_sent=resend_maybe_sent,
+            keep_outcomes=keep_outcomes,
+        )

@@ -36,6 +36,7 @@ from textflow._cli import (
     api_commands,
     demo,
     sandbox,
+    send_many,
 )
 from textflow._cli.output import printable, printable_json
 from textflow._cli.parser import Command, UsageError, build_parser, parse
@@ -66,6 +67,7 @@ COMMANDS: dict[str, Command] = {
     "verify-code": api_commands.verify_code,
     "bulk": api_commands.bulk,
     "balance": api_commands.balance,
+    "send-many": send_many.run,
     "sandbox": sandbox.run,
     "demo": demo.run,
 }

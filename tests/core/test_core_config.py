@@ -192,6 +192,7 @@ def test_both_clients_have_the_same_methods_and_signatures():
                 "send_bulk_sms",
                 "get_balance",
                 "with_options",
+                "send_many",
             ]
         )
     )

@@ -18,6 +18,10 @@ Command = Callable[[argparse.Namespace], int]
 
 DEFAULT_SANDBOX_HOST = "127.0.0.1"
 DEFAULT_SANDBOX_PORT = 8765
+#: send-many asks before sending to more recipients than this (unless --yes).
+CONFIRM_ABOVE = 20
+#: send-many's phone column, when --column is not given: the first of these in the header.
+PHONE_COLUMNS = ("phone_number", "phone", "number", "mobile", "to")
 
 _GLOBAL_DEFAULTS: dict[str, Any] = {
     "api_key": None,
@@ -69,6 +73,91 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"must be from 0 to 65535 (0: any free port): {port}")
     return port
+
+
+def _rate(value: str) -> float:
+    """``5``, ``5/s``, ``300/min``, ``1/m``: sends per second.
+
+    Raises:
+        argparse.ArgumentTypeError: Anything else.
+    """
+    number, _, unit = value.strip().partition("/")
+    seconds = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}.get(
+        unit.strip().lower()
+    )
+    try:
+        count = float(number)
+    except ValueError:
+        count = float("nan")
+    if seconds is None or not (count > 0 and count != float("inf")):
+        raise argparse.ArgumentTypeError(f"not a rate like 5/s or 300/min: {value!r}")
+    return count / seconds
+
+
+def _send_many_arguments(command: argparse.ArgumentParser) -> None:
+    """The ``send-many`` options."""
+    command.add_argument(
+        "--file",
+        metavar="FILE",
+        required=True,
+        help="a CSV file with a header row, or one number a line",
+    )
+    command.add_argument(
+        "--column",
+        metavar="NAME",
+        help="the CSV column holding the numbers "
+        f"(default: the first of {', '.join(PHONE_COLUMNS)})",
+    )
+    what = command.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", metavar="TEXT", help="the same message for everyone")
+    what.add_argument(
+        "--template",
+        metavar="TEMPLATE",
+        help="a message with {column} placeholders filled from each CSV row",
+    )
+    command.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=int,
+        default=None,
+        help="sends in flight at once (default: 20)",
+    )
+    command.add_argument(
+        "--rate",
+        metavar="RATE",
+        type=_rate,
+        default=None,
+        help="at most this many sends a second: 5/s, 300/min (default: no limit)",
+    )
+    journal = command.add_mutually_exclusive_group()
+    journal.add_argument(
+        "--journal",
+        metavar="DB",
+        help="the journal that makes a rerun resume (default: FILE.journal.db)",
+    )
+    journal.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="keep no journal: a rerun sends to everyone again",
+    )
+    command.add_argument(
+        "--resend-maybe-sent",
+        action="store_true",
+        help="send again to those the journal has as maybe sent (check them first)",
+    )
+    command.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the file and show counts, segments and the first messages; send nothing",
+    )
+    command.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"send to more than {CONFIRM_ABOVE} recipients without asking",
+    )
+    command.add_argument(
+        "--report", metavar="CSV", help="write one row per recipient to this CSV file"
+    )
 
 
 def _global_options() -> ArgumentParser:
@@ -185,6 +274,17 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
     )
 
     add("balance", "show the account's credits")
+
+    _send_many_arguments(
+        add(
+            "send-many",
+            "send an SMS to each number in a file: paced, with progress, resumable",
+            "Send an SMS to each number in a file (a CSV with a header row, or one number "
+            "a line), with a progress bar, a rate limit and a journal (FILE.journal.db) "
+            "that makes a rerun send only to whom it has not sent yet. Check first with "
+            "--dry-run. The journal keeps the phone numbers, never the API key.",
+        )
+    )
 
     sandbox = add(
         "sandbox",

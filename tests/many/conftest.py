@@ -1,0 +1,5 @@
+"""The send_many tests' fixtures live in many_support.py beside the helpers they use."""
+
+from many_support import _clean_env, anyio_backend, fake, many
+
+__all__ = ["_clean_env", "anyio_backend", "fake", "many"]

@@ -1,0 +1,228 @@
+"""The journal: a rerun never sends twice, and a killed run leaves a journal that reads right."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+import textflow
+from textflow import JournalBusyError, SQLiteJournal
+from textflow._many._recipients import message_key
+from textflow.testing import FakeTextFlow
+
+from many_support import Sender, numbers
+
+INVALID = "+15555550100"
+TIMEOUT = 20.0  # seconds a subprocess may take; it normally takes well under one
+
+
+@pytest.fixture
+def journal_path(tmp_path: Path) -> Path:
+    return tmp_path / "campaign.db"
+
+
+@pytest.mark.anyio
+async def test_a_rerun_sends_only_to_those_not_sent(many: Sender, journal_path: Path) -> None:
+    recipients = numbers(30)
+    many.fake.balance = "1.50"  # ten SMS: the run stops there
+    with pytest.raises(textflow.SendManyStopped):
+        await many.send(recipients, "Hi", concurrency=3, journal=str(journal_path))
+    first = [m.phone_number for m in many.fake.messages]
+    assert len(first) == 10
+    many.fake.balance = 100
+    report = await many.send(recipients, "Hi", concurrency=3, journal=journal_path)
+    delivered = [m.phone_number for m in many.fake.messages]
+    assert sorted(delivered) == sorted(recipients)  # everyone once, nobody twice
+    assert (report.sent, report.skipped) == (20, 10)
+    assert {o.previous for o in report.with_status("skipped")} == {"sent"}
+    with SQLiteJournal(journal_path) as journal:
+        assert journal.counts() == {"sent": 30}
+
+
+@pytest.mark.anyio
+async def test_maybe_sent_is_not_sent_again_unless_asked(many: Sender, journal_path: Path) -> None:
+    many.fake.fail_next("send_sms", status=502)
+    report = await many.send(numbers(3), "Hi", concurrency=1, journal=journal_path)
+    assert (report.sent, report.maybe_sent) == (2, 1)
+    report = await many.send(numbers(3), "Hi", concurrency=1, journal=journal_path)
+    assert (report.sent, report.skipped) == (0, 3)
+    assert sorted(o.previous or "" for o in report.outcomes) == ["maybe_sent", "sent", "sent"]
+    report = await many.send(
+        numbers(3), "Hi", concurrency=1, journal=journal_path, resend_maybe_sent=True
+    )
+    assert (report.sent, report.skipped) == (1, 2)
+    assert len(many.fake.messages) == 3
+
+
+@pytest.mark.anyio
+async def test_refused_recipients_are_tried_again(many: Sender, journal_path: Path) -> None:
+    many.fake.fail_next("send_sms", status=400)  # the first is refused, not sent
+    first = await many.send(numbers(2), "Hi", concurrency=1, journal=journal_path)
+    assert (first.sent, first.refused) == (1, 1)
+    report = await many.send(numbers(2), "Hi", concurrency=1, journal=journal_path)
+    assert (report.sent, report.skipped) == (1, 1)
+    assert sorted(m.phone_number for m in many.fake.messages) == numbers(2)
+
+
+@pytest.mark.anyio
+async def test_a_new_text_is_a_new_message(many: Sender, journal_path: Path) -> None:
+    await many.send(numbers(2), "Sale starts Monday", journal=journal_path)
+    report = await many.send(numbers(2), "Sale starts Tuesday", journal=journal_path)
+    assert report.sent == 2
+    assert len(many.fake.messages) == 4
+
+
+@pytest.mark.anyio
+async def test_the_same_message_twice_in_one_run_is_sent_once(
+    many: Sender, journal_path: Path
+) -> None:
+    report = await many.send(["+12025550001"] * 5, "Hi", concurrency=3, journal=journal_path)
+    assert len(many.fake.messages) == 1
+    assert (report.sent, report.skipped) == (1, 4)
+    assert {o.previous for o in report.with_status("skipped")} <= {"sending", "sent"}
+
+
+def test_a_claim_without_a_record_reads_as_maybe_sent(journal_path: Path) -> None:
+    key = message_key("+12025550001", "Hi")
+    with SQLiteJournal(journal_path) as journal:
+        assert journal.state(key) is None
+        assert journal.claim(key, "+12025550001", resend_maybe_sent=False)
+        assert journal.state(key) == "sending"
+        assert not journal.claim(key, "+12025550001", resend_maybe_sent=True)
+    with SQLiteJournal(journal_path) as journal:  # as after a crash: never recorded
+        assert journal.state(key) == "maybe_sent"
+        assert not journal.claim(key, "+12025550001", resend_maybe_sent=False)
+        assert journal.claim(key, "+12025550001", resend_maybe_sent=True)
+        journal.record(key, "sent", "Message sent successfully")
+        assert journal.counts() == {"sent": 1}
+
+
+def test_record_refuses_an_unknown_status(journal_path: Path) -> None:
+    with SQLiteJournal(journal_path) as journal, pytest.raises(ValueError, match="status"):
+        journal.record("k", "skipped", None)
+
+
+def test_two_runs_on_one_journal_at_once_are_refused(journal_path: Path) -> None:
+    first = SQLiteJournal(journal_path)
+    try:
+        with pytest.raises(JournalBusyError, match="in use by another run"):
+            SQLiteJournal(journal_path)
+    finally:
+        first.close()
+    SQLiteJournal(journal_path).close()  # free again once the first is closed
+
+
+def test_a_journal_that_is_not_a_database(journal_path: Path) -> None:
+    journal_path.write_bytes(b"not a database" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        SQLiteJournal(journal_path)
+
+
+def test_the_journal_holds_numbers_and_hashes_never_the_key_or_text(
+    fake: FakeTextFlow, journal_path: Path
+) -> None:
+    with fake.client() as client:
+        client.send_many(numbers(3), "Secret sale code XYZZY", journal=journal_path)
+    stored = b"".join(p.read_bytes() for p in journal_path.parent.iterdir())
+    assert fake.api_key.encode() not in stored
+    assert b"XYZZY" not in stored
+    assert numbers(1)[0].encode() in stored  # the numbers are kept: the docs say so
+    assert repr(SQLiteJournal(journal_path)).startswith("SQLiteJournal(")
+
+
+class MemoryJournal:
+    """Another store, through the Journal protocol: a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+        self.closed = False
+
+    def state(self, key: str) -> Optional[str]:
+        return self.rows.get(key)
+
+    def claim(self, key: str, phone_number: str, *, resend_maybe_sent: bool) -> bool:
+        done = {"sent", "sending"} | (set() if resend_maybe_sent else {"maybe_sent"})
+        if self.rows.get(key) in done:
+            return False
+        self.rows[key] = "sending"
+        return True
+
+    def record(self, key: str, status: str, detail: Optional[str]) -> None:
+        self.rows[key] = status
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.anyio
+async def test_any_store_that_keeps_the_protocol(many: Sender) -> None:
+    journal = MemoryJournal()
+    await many.send([*numbers(3), INVALID], "Hi", journal=journal)
+    report = await many.send([*numbers(4), INVALID], "Hi", journal=journal)
+    assert (report.sent, report.skipped, report.refused) == (1, 3, 1)
+    assert len(many.fake.messages) == 4
+    assert not journal.closed  # the caller's journal is the caller's to close
+    assert sorted(journal.rows.values()) == ["refused", "sent", "sent", "sent", "sent"]
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from textflow import TextFlowClient
+    numbers = [f"+1202555{i:04d}" for i in range(10)]
+    with TextFlowClient(max_retries=0) as client:
+        report = client.send_many(numbers, "Hi", concurrency=1, journal=sys.argv[1])
+    skipped = sorted(o.previous for o in report.with_status("skipped"))
+    print(report.sent, report.skipped, ",".join(skipped))
+    """
+)
+
+
+def test_kill_9_mid_send_then_rerun(journal_path: Path) -> None:
+    fake = FakeTextFlow(credits=100)
+    for _ in range(3):
+        fake.fail_next("send_sms", delay=0.001)  # answered at once
+    fake.fail_next("send_sms", delay=60)  # processed, answered a minute later: in flight
+    with fake.serve() as base_url:
+        env = {**os.environ, "TEXTFLOW_API_KEY": fake.api_key, "TEXTFLOW_BASE_URL": base_url}
+        env.pop("TEXTFLOW_LOG", None)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(journal_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            while len(fake.messages) < 4 and time.monotonic() < deadline:
+                assert child.poll() is None, child.communicate()
+                time.sleep(0.01)
+            assert len(fake.messages) == 4
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.communicate(timeout=TIMEOUT)
+        assert child.returncode == -signal.SIGKILL
+
+        with SQLiteJournal(journal_path) as journal:  # readable; the one in flight is maybe sent
+            assert journal.counts() == {"maybe_sent": 1, "sent": 3}
+
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(journal_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=True,
+        )
+    assert done.stdout.split() == ["6", "4", "maybe_sent,sent,sent,sent"]
+    delivered = [m.phone_number for m in fake.messages]
+    assert sorted(delivered) == [f"+1202555{i:04d}" for i in range(10)]  # each at most once

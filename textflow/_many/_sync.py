@@ -1,0 +1,113 @@
+"""``TextFlowClient.send_many``: a dispatching thread, ``concurrency`` sending threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Callable, Optional
+
+from textflow._many._outcomes import SendReport, StopOn
+from textflow._many._recipients import DEFAULT_PHONE_FIELD, Prepared, Recipient
+from textflow._many._run import (
+    DEFAULT_CONCURRENCY,
+    JournalArg,
+    ProgressCallback,
+    Run,
+    length,
+    open_journal,
+    settings,
+)
+
+if TYPE_CHECKING:
+    from textflow._client import TextFlowClient
+
+
+def send_many(
+    client: TextFlowClient,
+    recipients: Iterable[Recipient],
+    text: Optional[str] = None,
+    *,
+    phone_field: str = DEFAULT_PHONE_FIELD,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    max_per_second: Optional[float] = None,
+    on_progress: Optional[ProgressCallback] = None,
+    stop_on: Optional[StopOn] = None,
+    journal: JournalArg = None,
+    resend_maybe_sent: bool = False,
+    keep_outcomes: bool = True,
+    _clock: Callable[[], float] = time.monotonic,
+    _sleep: Callable[[float], None] = time.sleep,
+) -> SendReport:
+    """See ``TextFlowClient.send_many``."""
+    options = settings(
+        text=text,
+        phone_field=phone_field,
+        concurrency=concurrency,
+        max_per_second=max_per_second,
+        on_progress=on_progress,
+        stop_on=stop_on,
+        resend_maybe_sent=resend_maybe_sent,
+        keep_outcomes=keep_outcomes,
+    )
+    store, owned = open_journal(journal)
+    try:
+        run = Run(options, store, length(recipients), _clock)
+        _dispatch(client, recipients, run, _sleep)
+    finally:
+        if owned and store is not None:
+            store.close()
+    return run.result()
+
+
+def _dispatch(
+    client: TextFlowClient,
+    recipients: Iterable[Recipient],
+    run: Run,
+    sleep: Callable[[float], None],
+) -> None:
+    """Hand recipients to the pool one at a time, never more than ``concurrency`` ahead."""
+    slots = threading.BoundedSemaphore(run.options.concurrency)
+    pool = ThreadPoolExecutor(run.options.concurrency, thread_name_prefix="textflow-send-many")
+    try:
+        for index, item in enumerate(recipients):
+            if run.stopped():
+                break
+            job = run.admit(index, item)
+            if job is None:
+                continue
+            slots.acquire()
+            started = False
+            try:
+                wait = run.delay()
+                if wait:
+                    sleep(wait)
+                started = not run.stopped() and run.claim(job)
+                if started:
+                    pool.submit(_send, client, job, run, slots)
+            finally:
+                if not started:
+                    slots.release()
+    except KeyboardInterrupt as exc:
+        run.interrupted = exc
+    except Exception as exc:  # from the input, the journal or a recipient we cannot read
+        run.fail(exc)
+    finally:
+        pool.shutdown(wait=True)  # sends in flight finish and are recorded
+
+
+def _send(
+    client: TextFlowClient, job: Prepared, run: Run, slots: threading.BoundedSemaphore
+) -> None:
+    try:
+        try:
+            result = client.send_sms(job.phone_number, job.text)
+        except Exception as exc:
+            run.failed(job, exc)
+        else:
+            run.sent(job, result)
+    except Exception as exc:  # the journal or a callback failed: stop, and show it
+        run.fail(exc)
+    finally:
+        slots.release()
