@@ -66,7 +66,7 @@ class Inbox:
             message: What the fake just delivered.
         """
         if self._as_json:
-            line = json.dumps({"event": "message", **_fields(message)}, ensure_ascii=False)
+            line = json_line({"event": "message", **_fields(message)})
         else:
             when = datetime.fromtimestamp(message.timestamp / 1000).strftime("%H:%M:%S")
             text = printable(message.text)
@@ -75,6 +75,22 @@ class Inbox:
         with self._lock:
             self.received += 1
             print(line, flush=True)
+
+
+def json_line(payload: dict[str, object]) -> str:
+    """``payload`` as one line of JSON that can always be printed.
+
+    A lone surrogate (``"\\ud800"`` in a JSON request is valid) cannot be encoded
+    as UTF-8: it is written as its JSON escape, which reads back as the same string.
+
+    Args:
+        payload: The JSON object.
+
+    Returns:
+        One line of JSON.
+    """
+    line = json.dumps(payload, ensure_ascii=False)
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _fields(message: FakeMessage) -> dict[str, object]:
