@@ -25,7 +25,7 @@ from textflow._cli.output import printable
 from textflow._cli.parser import DEFAULT_SANDBOX_HOST, UsageError
 
 if TYPE_CHECKING:
-    from textflow.testing import FakeMessage
+    from textflow.testing import FakeMessage, FakeTextFlow
 
 _KINDS = {"sms": "SMS ", "code": "code", "bulk": "bulk"}
 
@@ -120,15 +120,34 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _banner(base_url: str, api_key: str, *, as_json: bool) -> str:
+def _banner(base_url: str, fake: FakeTextFlow, *, as_json: bool) -> str:
     if as_json:
-        return json.dumps({"event": "listening", "base_url": base_url, "api_key": api_key})
+        return json.dumps(
+            {
+                "event": "listening",
+                "base_url": base_url,
+                "api_key": fake.api_key,
+                "credits": format(fake.balance, "f"),
+                "fail_rate": fake.fail_rate,
+                "seed": fake.seed,
+                "latency": fake.latency,
+            }
+        )
+    settings = [f"Credits: {fake.balance:f}."]
+    if fake.fail_rate:
+        settings.append(
+            f"Failing {fake.fail_rate:.1%} of sends (500 or dropped; --seed {fake.seed} "
+            "repeats them)."
+        )
+    if fake.latency:
+        settings.append(f"Every answer waits {fake.latency * 1000:g} ms.")
     return (
         f"TextFlow sandbox listening on {base_url}\n"
         "A fake TextFlow API: nothing is really sent. Point the SDK or the textflow "
         "command at it:\n\n"
         f"  export TEXTFLOW_BASE_URL={base_url}\n"
-        f"  export TEXTFLOW_API_KEY={api_key}\n\n"
+        f"  export TEXTFLOW_API_KEY={fake.api_key}\n\n"
+        f"{' '.join(settings)}\n"
         "Every SMS and verification code it receives is printed below. Ctrl-C stops it.\n"
     )
 
@@ -160,10 +179,20 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     from textflow.testing import FakeTextFlow  # here: the API commands start faster
+    from textflow.testing._fake import MAX_LATENCY
 
+    if args.latency > MAX_LATENCY:
+        raise UsageError(f"--latency: at most {MAX_LATENCY:g}s")
     inbox = Inbox(as_json=args.json)
-    try:
-        fake = FakeTextFlow(args.api_key, on_message=inbox)
+    try:  # the other settings were checked by the parser: only the key can be wrong here
+        fake = FakeTextFlow(
+            args.api_key,
+            credits=args.credits,
+            on_message=inbox,
+            fail_rate=args.fail_rate,
+            seed=args.seed,
+            latency=args.latency,
+        )
     except ValueError as exc:
         raise UsageError(f"--api-key: {exc}") from None
     with _stop_on_signals(), contextlib.ExitStack() as stack:
@@ -177,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
                 f"cannot listen on {host} port {args.port}: {reason} (--port 0 picks a free port)"
             ) from None
         try:
-            print(_banner(base_url, fake.api_key, as_json=args.json), flush=True)
+            print(_banner(base_url, fake, as_json=args.json), flush=True)
             wait_forever()
         except KeyboardInterrupt:
             pass  # the server stops as the stack unwinds

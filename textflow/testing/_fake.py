@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 import httpx
 
 from textflow.testing import _phones, _routes
+from textflow.testing._failures import FailurePlan
 from textflow.testing._server import FakeHTTPServer
 from textflow.testing._state import OPERATIONS, FakeMessage, FakeState, Fault, header_pairs
 from textflow.testing._transport import async_transport, sync_transport
@@ -26,6 +28,8 @@ DEFAULT_API_KEY = "tf_test_key"
 DEFAULT_CREDITS = Decimal("100")
 #: The base URL of the in-process clients (``.invalid`` never resolves: nothing can leak out).
 IN_PROCESS_BASE_URL = "https://textflow.invalid/api"
+#: The longest ``latency`` accepted, in seconds.
+MAX_LATENCY = 60.0
 
 _logger = logging.getLogger("textflow.testing")
 _FIXED_OPTIONS = frozenset({"base_url", "http_client"})
@@ -47,6 +51,13 @@ class FakeTextFlow:
             ``time.time`` (the default); drives timestamps and code expiry.
         on_message: Called with each ``FakeMessage`` as it is delivered (after the
             fake's lock is released), e.g. to print an inbox line.
+        fail_rate: The share of sends (send_sms, send_verification_sms,
+            send_bulk_sms) answered HTTP 500 or dropped after the request was
+            read, from 0 to 1. Exact: ``round(fail_rate * 1000)`` of every 1,000
+            sends fail. A failed send is not processed.
+        seed: Makes the failures repeatable: the same seed fails the same sends.
+            None draws one (read it back from ``seed``).
+        latency: Seconds every answer waits before it is sent (HTTP and in process).
 
     Examples:
         >>> fake = FakeTextFlow()
@@ -64,7 +75,16 @@ class FakeTextFlow:
         credits: Credits = DEFAULT_CREDITS,
         clock: Callable[[], float] = time.time,
         on_message: Optional[Callable[[FakeMessage], None]] = None,
+        fail_rate: float = 0.0,
+        seed: Optional[int] = None,
+        latency: float = 0.0,
     ) -> None:
+        if isinstance(latency, bool) or not isinstance(latency, (int, float)):
+            raise ValueError(f"latency must be a number of seconds >= 0, not {latency!r}.")
+        if not 0 <= latency <= MAX_LATENCY:
+            raise ValueError(f"latency must be from 0 to {MAX_LATENCY:g} seconds, not {latency!r}.")
+        self._failures = FailurePlan(fail_rate, seed)
+        self._latency = float(latency)
         if api_key is None:
             api_key = DEFAULT_API_KEY
         if not isinstance(api_key, str) or not api_key.strip() or api_key != api_key.strip():
@@ -84,6 +104,36 @@ class FakeTextFlow:
             'tf_test_key'
         """
         return self._state.api_key
+
+    @property
+    def fail_rate(self) -> float:
+        """The share of sends that fail (``fail_rate`` as given).
+
+        Examples:
+            >>> FakeTextFlow(fail_rate=0.1, seed=7).fail_rate
+            0.1
+        """
+        return self._failures.rate
+
+    @property
+    def seed(self) -> int:
+        """The seed of the random failures: give it back to repeat a run's failures.
+
+        Examples:
+            >>> FakeTextFlow(seed=7).seed
+            7
+        """
+        return self._failures.seed
+
+    @property
+    def latency(self) -> float:
+        """Seconds every answer waits.
+
+        Examples:
+            >>> FakeTextFlow(latency=0.05).latency
+            0.05
+        """
+        return self._latency
 
     @property
     def messages(self) -> list[FakeMessage]:
@@ -312,7 +362,11 @@ class FakeTextFlow:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> _routes.Reply:
         """The one request handler behind the in-process transports and the HTTP server."""
-        reply = _routes.handle(self._state, method, path, headers, body)
+        reply = self._random_failure(method, path) or _routes.handle(
+            self._state, method, path, headers, body
+        )
+        if self._latency:
+            reply = dataclasses.replace(reply, delay=reply.delay + self._latency)
         if self._on_message is not None:
             for message in reply.delivered:
                 try:
@@ -320,6 +374,16 @@ class FakeTextFlow:
                 except Exception:
                     _logger.exception("on_message callback failed")
         return reply
+
+    def _random_failure(self, method: str, path: str) -> Optional[_routes.Reply]:
+        """The failed answer when ``fail_rate`` picks this request; None to answer normally."""
+        if not self._failures.rate:
+            return None
+        route = _routes._ROUTES.get(path.rstrip("/"))
+        if route is None or route[0] != method.upper() or route[1] not in _routes._SENDING:
+            return None
+        fault = self._failures.next_send()
+        return None if fault is None else _routes._fault_reply(route[1], fault)
 
 
 def _credits(value: Credits) -> Decimal:
