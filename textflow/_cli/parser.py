@@ -284,6 +284,19 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
         default=0.0,
         help="every answer waits this long, e.g. 50ms or 0.5s (default: 0)",
     )
+    sandbox.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        default=None,
+        help="your app's webhook URL: the web inbox gets a reply box that POSTs TextFlow's "
+        "incoming-SMS webhook body there",
+    )
+    sandbox.add_argument(
+        "--webhook-secret",
+        metavar="SECRET",
+        default=None,
+        help="the secret put in each webhook body (default: tf_test_webhook_secret)",
+    )
 
     add(
         "demo",

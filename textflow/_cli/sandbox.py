@@ -131,6 +131,8 @@ def _banner(base_url: str, fake: FakeTextFlow, *, as_json: bool) -> str:
                 "fail_rate": fake.fail_rate,
                 "seed": fake.seed,
                 "latency": fake.latency,
+                "inbox_url": _inbox_url(base_url),
+                "webhook_url": fake.webhook_url,
             }
         )
     settings = [f"Credits: {fake.balance:f}."]
@@ -141,15 +143,22 @@ def _banner(base_url: str, fake: FakeTextFlow, *, as_json: bool) -> str:
         )
     if fake.latency:
         settings.append(f"Every answer waits {fake.latency * 1000:g} ms.")
+    if fake.webhook_url:
+        settings.append(f"Replies typed in the inbox go to {fake.webhook_url}.")
     return (
         f"TextFlow sandbox listening on {base_url}\n"
         "A fake TextFlow API: nothing is really sent. Point the SDK or the textflow "
         "command at it:\n\n"
         f"  export TEXTFLOW_BASE_URL={base_url}\n"
         f"  export TEXTFLOW_API_KEY={fake.api_key}\n\n"
+        f"Web inbox: {_inbox_url(base_url)}\n"
         f"{' '.join(settings)}\n"
         "Every SMS and verification code it receives is printed below. Ctrl-C stops it.\n"
     )
+
+
+def _inbox_url(base_url: str) -> str:
+    return base_url[: -len("api")] if base_url.endswith("/api") else base_url
 
 
 def wait_forever() -> None:
@@ -159,10 +168,11 @@ def wait_forever() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``textflow sandbox [--host HOST] [--port PORT] [--api-key KEY]``: serve until stopped.
+    """``textflow sandbox [--host HOST] [--port PORT] [--api-key KEY] [settings]``: serve.
 
     Args:
-        args: The parsed command line (``host`` only if given, ``port``, ``api_key``).
+        args: The parsed command line (``host`` only if given, ``port``, ``api_key``,
+            ``credits``, ``fail_rate``, ``seed``, ``latency``, ``webhook_url``, ``webhook_secret``).
 
     Returns:
         0 when stopped by Ctrl-C or SIGTERM.
@@ -195,6 +205,14 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(f"--api-key: {exc}") from None
+    try:
+        fake.webhook_url = args.webhook_url
+    except ValueError:
+        raise UsageError(f"--webhook-url: not an http(s) URL: {args.webhook_url!r}") from None
+    if args.webhook_secret is not None:
+        if not args.webhook_secret:
+            raise UsageError("--webhook-secret: must not be empty")
+        fake.webhook_secret = args.webhook_secret
     with _stop_on_signals(), contextlib.ExitStack() as stack:
         try:
             base_url = stack.enter_context(

@@ -118,9 +118,11 @@ from textflow.testing._phones import (
 )
 from textflow.testing._routes import PRICE_PER_SMS
 from textflow.testing._state import FakeMessage
+from textflow.testing._webhook import DEFAULT_WEBHOOK_SECRET
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DEFAULT_WEBHOOK_SECRET",
     "INSUFFICIENT_CREDIT_NUMBER",
     "INVALID_NUMBER",
     "PRICE_PER_SMS",
