@@ -3,7 +3,7 @@
 "use strict";
 
 const MAX_SHOWN = 200; // conversations drawn at once; the search box narrows the rest
-const state = { listing: null, loading: false, again: false, drafts: new Map(), notes: new Map() };
+const state = { listing: null, raw: "", loading: false, again: false, drafts: new Map(), notes: new Map() };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, className, text) {
@@ -45,7 +45,7 @@ async function copy(code, button) {
 }
 
 function drawEntry(entry) {
-  const item = el("li", "entry " + entry.kind);
+  const item = el("li", "entry kind-" + entry.kind);
   item.dataset.id = entry.id;
   const meta = el("div", "meta");
   meta.append(el("span", "kind", KINDS[entry.kind] || entry.kind), el("time", "", time(entry.timestamp)),
@@ -58,7 +58,7 @@ function drawEntry(entry) {
   item.append(meta, el("p", "text", entry.text));
   if (entry.kind === "code" && entry.code) {
     const box = el("div", "code-box");
-    const code = el("span", "code", entry.code);
+    const code = el("span", "code-value", entry.code);
     const button = el("button", "copy", "Copy");
     button.type = "button";
     button.setAttribute("aria-label", "Copy code");
@@ -83,7 +83,7 @@ function drawConversation(conversation, entries, webhook) {
   node.querySelector(".phone").textContent = phone;
   const list = node.querySelector(".entries");
   for (const entry of entries) list.append(drawEntry(entry));
-  const form = node.querySelector(".reply");
+  const form = node.querySelector(".reply-form");
   if (webhook) {
     form.hidden = false;
     const input = form.querySelector(".reply-text");
@@ -139,8 +139,13 @@ async function refresh() {
     do {
       state.again = false;
       const response = await fetch("/_inbox/messages", { cache: "no-store" });
-      if (response.ok) state.listing = await response.json();
-      render();
+      const raw = response.ok ? await response.text() : state.raw;
+      if (raw !== state.raw || state.dirty) { // redraw only what changed: typing is not disturbed
+        state.raw = raw;
+        state.dirty = false;
+        state.listing = JSON.parse(raw);
+        render();
+      }
     } while (state.again);
   } finally {
     state.loading = false;
@@ -159,6 +164,7 @@ async function sendReply(phone, input) {
   if (!text.trim()) return;
   state.notes.set(phone, { text: "Sending…", bad: false });
   render();
+  state.dirty = true;
   let note;
   try {
     const answer = await post("/_inbox/reply", { phone_number: phone, text: text });
@@ -188,6 +194,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("clear").addEventListener("click", async () => {
     await post("/_inbox/clear", {});
     state.notes.clear();
+    state.dirty = true;
     await refresh();
   });
   refresh();
