@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from browser_support import WAIT
 
 from textflow import TextFlowClient
 from textflow.testing import DEFAULT_API_KEY
 from textflow.webhooks import parse_webhook
-
-from conftest import WAIT
 
 US = "+11234567890"
 RS = "+381611231234"
