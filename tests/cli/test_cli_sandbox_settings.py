@@ -148,3 +148,36 @@ def test_bad_settings_exit_2(cli: Cli, argv: tuple[str, ...], message: str) -> N
     result = cli("sandbox", "--port", "0", *argv)
     assert result.status == 2
     assert message in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--webhook-url", "ftp://x/sms"), "--webhook-url: not an http(s) URL: 'ftp://x/sms'"),
+        (("--webhook-url", "http://127.0.0.1:9/sms", "--webhook-secret", ""), "must not be empty"),
+    ],
+)
+def test_bad_webhook_options_exit_2(cli: Cli, argv: tuple[str, ...], message: str) -> None:
+    result = cli("sandbox", "--port", "0", *argv)
+    assert result.status == 2
+    assert message in result.err
+
+
+def test_webhook_options_are_shown_and_used(
+    cli: Cli, while_serving: Callable[[Callable[[str], None]], None]
+) -> None:
+    answers = []
+
+    def use(base_url: str) -> None:
+        with httpx.Client(base_url=base_url[: -len("api")], timeout=10) as page:
+            reply = {"phone_number": PHONE, "text": "YES"}
+            answers.append(page.post("/_inbox/reply", json=reply).json())
+
+    while_serving(use)
+    url = "http://127.0.0.1:9/sms"  # the discard port: nothing listens
+    result = cli("sandbox", "--port", "0", "--webhook-url", url, "--webhook-secret", "s")
+    assert result.status == 0
+    assert f"Replies typed in the inbox go to {url}." in result.out
+    assert "Web inbox: http://127.0.0.1:" in result.out
+    assert answers[0]["status"] is None
+    assert answers[0]["error"].startswith("ConnectError")

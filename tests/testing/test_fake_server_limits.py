@@ -135,3 +135,15 @@ def test_the_name_it_was_bound_to_is_accepted(fake: FakeTextFlow) -> None:
         assert server.host_allowed(None)  # not a browser: no rebinding possible
     finally:
         server.stop()
+
+
+def test_chunk_trailers_are_read_and_a_chunked_body_over_a_mebibyte_is_refused(
+    server: FakeHTTPServer, fake: FakeTextFlow
+) -> None:
+    content = json.dumps(SMS).encode()
+    with_trailer = chunked(f"{len(content):x}".encode(), content + b"\r\n0\r\nX-T: 1\r\n\r\n")
+    assert send_raw(server, with_trailer)[0] == 200
+    huge = chunked(b"200000", b"")  # 2 MiB announced: refused before reading it
+    status, headers, _ = send_raw(server, huge)
+    assert (status, headers["connection"]) == (413, "close")
+    assert len(fake.messages) == 1

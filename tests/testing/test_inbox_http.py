@@ -237,3 +237,39 @@ def test_the_api_is_still_under_api_only(served: tuple[httpx.Client, httpx.Clien
     page, _ = served
     assert page.get("/balance", headers=auth()).status_code == 404
     assert page.get("/api/balance", headers=auth()).status_code == 200
+
+
+def test_a_stream_that_falls_behind_is_told_to_reload() -> None:
+    from textflow.testing._inbox_log import MAX_EVENTS, InboxLog
+
+    log = InboxLog()
+    for _ in range(MAX_EVENTS + 5):
+        log.touch()
+    assert log.wait(0, 0) == [(MAX_EVENTS + 5, {"type": "resync"})]
+    assert [seq for seq, _ in log.wait(MAX_EVENTS, 0)] == [
+        MAX_EVENTS + 1,
+        *range(MAX_EVENTS + 2, MAX_EVENTS + 6),
+    ]
+
+
+def test_an_idle_stream_gets_keep_alive_comments(
+    fake: FakeTextFlow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textflow.testing import _inbox
+
+    monkeypatch.setattr(_inbox, "HEARTBEAT", 0.3)
+    with fake.serve() as base_url:
+        port = httpx.URL(base_url).port
+        assert port is not None
+        lines: queue.Queue[str] = queue.Queue()
+        stop = threading.Event()
+        threading.Thread(target=read_events, args=(port, lines, stop), daemon=True).start()
+        deadline = time.monotonic() + 10
+        while lines.get(timeout=max(0.01, deadline - time.monotonic())) != ": keep-alive":
+            pass
+        stop.set()
+
+
+def test_a_url_that_cannot_be_parsed_is_refused() -> None:
+    with pytest.raises(ValueError, match="webhook_url"):
+        FakeTextFlow(webhook_url="http://[::1")
