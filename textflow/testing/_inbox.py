@@ -52,7 +52,7 @@ _HEADERS = (
 
 def page_file(name: str) -> bytes:
     """One of the page's files, read from the package."""
-    return resources.files("textflow.testing").joinpath("inbox", name).read_bytes()
+    return resources.files("textflow.testing").joinpath("inbox").joinpath(name).read_bytes()
 
 
 class InboxApp:
