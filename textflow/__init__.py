@@ -31,6 +31,7 @@ from textflow.errors import (
     RateLimitError,
     TextFlowError,
 )
+from textflow.guard import VerificationRefused
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -66,6 +67,7 @@ __all__ = [
     "VerifyCodeResult",
     "VerifyPhoneData",
     "VerifyPhoneResult",
+    "VerificationRefused",
     "__version__",
     "sendSMS",
     "sendVerificationSMS",

@@ -106,8 +106,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
                 f"loop ({exc}): an httpx.AsyncClient belongs to one event loop."
             ) from exc
         try:
-            if read_already(response):
-                return complete(response, response.content)
+            if read_already(response):  # in memory (httpx.MockTransport): already decoded
+                return response
             body = BodyReader(response.headers)
             async for chunk in response.aiter_raw():
                 body.feed(chunk)

@@ -17,8 +17,8 @@ from textflow import _config
 from textflow._deadline import DEADLINE_PASSED
 from textflow._logging import logger, recipients
 from textflow._operations import (
-    OPERATIONS,
     Operation,
+    Prepared,
     build_request,
     connection_error,
     parse_response,
@@ -77,10 +77,7 @@ class BaseClient(Generic[HttpClientT]):
         self._headers = _config.build_headers(
             self._api_key, self._http.headers, self._default_headers
         )
-        self._prepared = {
-            name: prepare(op, base_url=self.base_url, headers=self._headers, timeout=self.timeout)
-            for name, op in OPERATIONS.items()
-        }
+        self._prepared: dict[str, Prepared] = {}  # per operation, on its first call
 
     @staticmethod
     def _new_transport() -> Any:
@@ -138,7 +135,12 @@ class BaseClient(Generic[HttpClientT]):
     ) -> httpx.Request:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s %s for %s", op.name, op.method, op.path, recipients(payload))
-        return build_request(op, self._prepared[op.name], payload)
+        prepared = self._prepared.get(op.name)
+        if prepared is None:
+            prepared = self._prepared[op.name] = prepare(
+                op, base_url=self.base_url, headers=self._headers, timeout=self.timeout
+            )
+        return build_request(op, prepared, payload)
 
     def _attempts(self, op: Operation[ResultT]) -> Attempts[ResultT]:
         return Attempts(op, self.max_retries, self._deadline, self.timeout)

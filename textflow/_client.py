@@ -194,8 +194,8 @@ class TextFlowClient(BaseClient[httpx.Client]):
         """One attempt: the answer read whole, under the size cap and the deadline."""
         response = self._http.send(request, auth=None, follow_redirects=False, stream=True)
         try:
-            if read_already(response):
-                return complete(response, response.content)
+            if read_already(response):  # in memory (httpx.MockTransport): already decoded
+                return response
             body = BodyReader(response.headers)
             for chunk in response.iter_raw():
                 body.feed(chunk)

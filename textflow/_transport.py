@@ -14,9 +14,12 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   closed"); use from two live loops at once is refused with a clear error.
 * **Shards.** httpcore 1.0's pool does work quadratic in its open connections
   for every request (https://github.com/encode/httpcore/issues/1035): with 100
-  requests in flight it spends ~10 ms of CPU per request on bookkeeping. The
-  connections are split over small pools instead, each request going to the
-  least busy one. Remove the shards when that issue is fixed.
+  requests in flight it spends ~10 ms of CPU per request on bookkeeping, and a
+  request it queues may be handed a connection another has just taken, then
+  retried. Here every connection has a pool of its own (``SHARD_CONNECTIONS``),
+  a gate lets in only as many requests as there are connections, and each goes
+  to the shard freed most recently (a warm connection). Measured in
+  docs/performance.md; remove the shards when that issue is fixed.
 * **Deadlines and clean connections** through the network streams of
   ``textflow._network``.
 
@@ -29,20 +32,24 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import threading
 import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Callable, Generic, Optional, TypeVar
 
+import anyio
 import httpcore
 import httpx
 
 from textflow import _config, _network
 from textflow.errors import ClientStateError
 
-#: Connections per httpcore pool; see encode/httpcore#1035 above.
-SHARD_CONNECTIONS = 10
+#: Connections per httpcore pool (see encode/httpcore#1035 above). One: with more, two
+#: requests entering a pool at once can be handed the same idle connection, and one of
+#: them is retried through the pool's whole bookkeeping (measured: 2 retries a request).
+SHARD_CONNECTIONS = 1
 
 # Pools left behind in a forked child, or by an event loop that ended: kept referenced so
 # that garbage collection never touches sockets the child shares with its parent, nor
@@ -104,18 +111,37 @@ ProxyT = TypeVar("ProxyT")
 
 
 class _Pools(Generic[PoolT, ProxyT]):
-    """The pools of one process (and event loop): shards, and a transport per proxy."""
+    """The pools of one process (and event loop): shards, and a transport per proxy.
 
-    def __init__(self, shards: list[PoolT], proxy: Callable[[str], ProxyT]) -> None:
-        self.shards: list[PoolT] = shards
-        self.busy = [0] * len(shards)
+    ``gate`` lets in only as many requests as there are connections in all: a request
+    queued inside an httpcore pool makes every later request scan it, and a waiting one
+    may be handed a connection that another has just taken, then retried.
+    """
+
+    def __init__(
+        self, count: int, shard: Callable[[], PoolT], proxy: Callable[[str], ProxyT], gate: Any
+    ) -> None:
+        self.shards: dict[int, PoolT] = {}  # made on first use: a quiet client needs one
+        self._make_shard = shard
+        self.gate = gate
+        # Shards with room, the most recently freed last: a quiet client reuses one
+        # warm connection. The gate guarantees one is here whenever a request enters.
+        self.free = list(reversed(range(count)))
         self._make_proxy: Callable[[str], ProxyT] = proxy
         self.proxies: dict[str, ProxyT] = {}
 
-    def pick(self) -> int:
-        """The least busy shard; the first of equals, so a quiet client reuses one pool."""
-        busy = self.busy
-        return busy.index(min(busy))
+    def shard(self, index: int) -> PoolT:
+        pool = self.shards.get(index)
+        if pool is None:
+            pool = self.shards[index] = self._make_shard()
+        return pool
+
+    def take(self) -> int:
+        return self.free.pop()
+
+    def release(self, index: int) -> None:
+        self.free.append(index)
+        self.gate.release()
 
     def proxy(self, url: str) -> ProxyT:
         transport = self.proxies.get(url)
@@ -129,11 +155,7 @@ class _Base(Generic[PoolT, ProxyT]):
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
         self._limits = limits
-        self._proxies = {
-            scheme: url
-            for scheme, url in urllib.request.getproxies_environment().items()
-            if scheme in ("http", "https", "all", "no")
-        }
+        self._proxies: Optional[dict[str, str]] = None  # read from the environment on first use
         self._pid = os.getpid()
         self._pools: _Pools[PoolT, ProxyT] = self._new_pools()
 
@@ -166,6 +188,12 @@ class _Base(Generic[PoolT, ProxyT]):
         """Forget what belonged to the parent process, before new pools are made."""
 
     def _proxy_url(self, url: httpx.URL) -> Optional[str]:
+        if self._proxies is None:
+            self._proxies = {
+                scheme: value
+                for scheme, value in urllib.request.getproxies_environment().items()
+                if scheme in ("http", "https", "all", "no")
+            }
         if not self._proxies:
             return None
         proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
@@ -179,17 +207,14 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], htt
 
     def _new_pools(self) -> _Pools[httpcore.ConnectionPool, httpx.HTTPTransport]:
         options = self._pool_options()
-        shards = [
-            httpcore.ConnectionPool(
-                ssl_context=options["ssl_context"],
-                max_connections=options["max_connections"],
-                max_keepalive_connections=options["max_keepalive_connections"],
-                keepalive_expiry=options["keepalive_expiry"],
-                network_backend=_network.SyncBackend(),
-            )
-            for _ in range(options["shards"])
-        ]
-        return _Pools(shards, self._proxy_transport)
+        count = options.pop("shards")
+        backend = _network.SyncBackend()
+
+        def shard() -> httpcore.ConnectionPool:
+            return httpcore.ConnectionPool(network_backend=backend, **options)
+
+        gate = threading.Semaphore(options["max_connections"] * count)
+        return _Pools(count, shard, self._proxy_transport, gate)
 
     def _proxy_transport(self, proxy: str) -> httpx.HTTPTransport:
         return httpx.HTTPTransport(
@@ -201,13 +226,14 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], htt
         proxy = self._proxy_url(request.url)
         if proxy is not None:
             return pools.proxy(proxy).handle_request(request)
-        index = pools.pick()
-        pools.busy[index] += 1
+        if not pools.gate.acquire(timeout=_pool_timeout(request)):
+            raise httpx.PoolTimeout(_NO_CONNECTION)
+        index = pools.take()
         try:
             with _httpx_errors():
-                answer = pools.shards[index].handle_request(_core_request(request))
+                answer = pools.shard(index).handle_request(_core_request(request))
         except BaseException:
-            pools.busy[index] -= 1
+            _release(pools, index)
             raise
         return httpx.Response(
             status_code=answer.status,
@@ -218,7 +244,7 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], htt
 
     def close(self) -> None:
         pools = self._current()
-        for shard in pools.shards:
+        for shard in pools.shards.values():
             shard.close()
         for transport in pools.proxies.values():
             transport.close()
@@ -238,18 +264,14 @@ class AsyncTextFlowTransport(
 
     def _new_pools(self) -> _Pools[httpcore.AsyncConnectionPool, httpx.AsyncHTTPTransport]:
         options = self._pool_options()
-        self._backend = _network.AsyncBackend()
-        shards = [
-            httpcore.AsyncConnectionPool(
-                ssl_context=options["ssl_context"],
-                max_connections=options["max_connections"],
-                max_keepalive_connections=options["max_keepalive_connections"],
-                keepalive_expiry=options["keepalive_expiry"],
-                network_backend=self._backend,
-            )
-            for _ in range(options["shards"])
-        ]
-        return _Pools(shards, self._proxy_transport)
+        count = options.pop("shards")
+        backend = self._backend = _network.AsyncBackend()
+
+        def shard() -> httpcore.AsyncConnectionPool:
+            return httpcore.AsyncConnectionPool(network_backend=backend, **options)
+
+        gate = anyio.Semaphore(options["max_connections"] * count)
+        return _Pools(count, shard, self._proxy_transport, gate)
 
     def _proxy_transport(self, proxy: str) -> httpx.AsyncHTTPTransport:
         return httpx.AsyncHTTPTransport(
@@ -279,13 +301,20 @@ class AsyncTextFlowTransport(
         proxy = self._proxy_url(request.url)
         if proxy is not None:
             return await pools.proxy(proxy).handle_async_request(request)
-        index = pools.pick()
-        pools.busy[index] += 1
+        try:
+            pools.gate.acquire_nowait()
+        except anyio.WouldBlock:
+            try:
+                with anyio.fail_after(_pool_timeout(request)):
+                    await pools.gate.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout(_NO_CONNECTION) from None
+        index = pools.take()
         try:
             with _httpx_errors():
-                answer = await pools.shards[index].handle_async_request(_core_request(request))
+                answer = await pools.shard(index).handle_async_request(_core_request(request))
         except BaseException:
-            pools.busy[index] -= 1
+            _release(pools, index)
             raise
         return httpx.Response(
             status_code=answer.status,
@@ -296,14 +325,23 @@ class AsyncTextFlowTransport(
 
     async def aclose(self) -> None:
         pools = self._in_this_loop()
-        for shard in pools.shards:
+        for shard in pools.shards.values():
             await shard.aclose()
         for transport in pools.proxies.values():
             await transport.aclose()
 
 
 def _release(pools: _Pools[Any, Any], index: int) -> None:
-    pools.busy[index] -= 1
+    pools.release(index)
+
+
+_NO_CONNECTION = "no connection came free within the pool timeout"
+
+
+def _pool_timeout(request: httpx.Request) -> Optional[float]:
+    timeouts = request.extensions.get("timeout")
+    value = timeouts.get("pool") if isinstance(timeouts, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 class _SyncBody(httpx.SyncByteStream):

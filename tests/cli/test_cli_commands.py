@@ -233,7 +233,7 @@ def test_send_code_never_prints_the_code(cli: Cli, server: Server) -> None:
     assert code is not None
     assert result.out.startswith(f"Verification code sent to {PHONE}, valid until ")
     assert code not in result.out
-    assert server.fake.messages[-1].text == f"Your verification code for Acme is: {code}"
+    assert server.fake.messages[-1].text == f"Your verification code for Acme is:\n{code}"
 
     body = cli("send-code", PHONE, "--json", *server.options).json()
     assert isinstance(body, dict)
@@ -257,7 +257,7 @@ def test_verify_code_invalid_exits_1(cli: Cli, server: Server) -> None:
     wrong = "000000" if code != "000000" else "111111"
     result = cli("verify-code", PHONE, wrong, *server.options)
     assert result.status == 1
-    assert result.out == "Invalid: The verification code is invalid.\n"
+    assert result.out == "Invalid: The code is invalid.\n"  # TextFlow's trailing space dropped
     assert result.err == ""
 
 
@@ -369,3 +369,35 @@ def test_balance_json(cli: Cli, server: Server) -> None:
         "credits": "100",
         "packages": {},
     }
+
+
+def test_timeout_bounds_the_whole_command_against_a_trickling_server(cli: Cli) -> None:
+    import socket
+    import threading
+    import time
+
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ")
+            while not stop.wait(0.05):  # a byte every 50 ms: no single read times out
+                conn.sendall(b"x")
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+    started = time.monotonic()
+    try:
+        result = cli("balance", "--timeout", "1", "--base-url", url, "--api-key", KEY)
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+    assert time.monotonic() - started < 2
+    assert result.status == 3  # no usable answer
+    assert "deadline" in result.err

@@ -159,11 +159,11 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 def test_inbox_prints_one_flushed_line_per_message(capsys: pytest.CaptureFixture[str]) -> None:
     inbox = sandbox.Inbox(as_json=False)
     inbox(FakeMessage(PHONE, "two\nlines", "sms", 1_700_000_000_000))
-    inbox(FakeMessage(PHONE, "Your verification code is: 123456", "code", 1_700_000_000_000))
+    inbox(FakeMessage(PHONE, "Your verification code is:\n123456", "code", 1_700_000_000_000))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert re.fullmatch(rf"\d\d:\d\d:\d\d  SMS   \{PHONE}\s+two\\nlines", lines[0])
-    assert re.fullmatch(rf".*  code  \{PHONE}\s+Your verification code is: 123456", lines[1])
+    assert re.fullmatch(rf".*  code  \{PHONE}\s+Your verification code is:\\n123456", lines[1])
     assert inbox.received == 2
 
 
@@ -200,7 +200,7 @@ def test_sandbox_prints_what_textflow_send_sends_then_stops_on_ctrl_c(
 
     options = ("--base-url", url, "--api-key", DEFAULT_API_KEY)
     assert cli("send-code", PHONE, "--service-name", "Acme", *options).status == 0
-    code = sandbox_process.expect(r"code  .*Your verification code for Acme is: (\d+)$").group(1)
+    code = sandbox_process.expect(r"code  .*Your verification code for Acme is:\\n(\d+)$").group(1)
     assert cli("verify-code", PHONE, code, *options).status == 0
 
     refused = cli("send", PHONE, "hi", "--base-url", url, "--api-key", "wrong")

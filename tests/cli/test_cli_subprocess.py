@@ -118,10 +118,10 @@ def test_demo(run: Run) -> None:
     out = result.out
     assert re.search(r"on http://127\.0\.0\.1:\d+/api", out)
     assert f"Sent to {PHONE} (United States), price 0.15" in out
-    code = re.search(r'"Your verification code for Acme is: (\d{6})"', out)
+    code = re.search(r'"Your verification code for Acme is:\\n(\d{6})"', out)
     assert code is not None
     assert f'client.verify_code("{PHONE}", "{code.group(1)}").valid\n   True' in out
-    assert re.search(r"client.verify_code\(.*\)\.valid\n   False  \(The verification code", out)
+    assert re.search(r"client.verify_code\(.*\)\.valid\n   False  \(The code is invalid\.\)\n", out)
     assert "Decimal('100')" in out
     assert "Decimal('99.70')  (0.30 spent on 2 SMS)" in out
     assert "tf_test_key" not in out  # no key shown, not even the fake's

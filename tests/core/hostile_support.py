@@ -43,6 +43,7 @@ class RawServer:
         self.answer = answer
         self.connections = 0
         self.requests: list[bytes] = []
+        self.targets: list[bytes] = []  # each request's target as sent (absolute via a proxy)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sock = socket.create_server(("127.0.0.1", 0), backlog=64)
@@ -77,6 +78,9 @@ class RawServer:
                 if not data:
                     return None
                 parser.receive_data(data)
+            elif isinstance(event, h11.Request):
+                with self._lock:
+                    self.targets.append(bytes(event.target))
             elif isinstance(event, h11.Data):
                 body += bytes(event.data)
             elif isinstance(event, h11.EndOfMessage):

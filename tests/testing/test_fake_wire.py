@@ -144,9 +144,9 @@ def test_a_bad_key_is_refused(
     assert fake.messages == []
 
 
-def test_a_bad_key_on_verify_code_still_says_valid_false(wire: httpx.Client) -> None:
+def test_a_bad_key_on_verify_code_is_401_and_says_valid_false(wire: httpx.Client) -> None:
     response = wire.post("/verify-code", json={"phone_number": US, "code": "1"}, headers=auth("x"))
-    assert error(response, 400, "Invalid API key or user id.")["valid"] is False
+    assert error(response, 401, "Invalid API key or user id.")["valid"] is False
 
 
 def test_a_bad_key_on_balance_is_exactly_ok_false(wire: httpx.Client) -> None:
@@ -219,17 +219,17 @@ def test_send_code_answers_a_six_digit_code(wire: httpx.Client, fake: FakeTextFl
     assert body == {
         "ok": True,
         "status": 200,
-        "message": "Verification code sent successfully",
+        "message": "Verification SMS sent. ",
         "data": {
             "verification_code": code,
             "expires": NOW_MS + 120_000,
-            "message_text": f"Your verification code for Acme is: {code}",
+            "message_text": f"Your verification code for Acme is:\n{code}",
         },
     }
     assert len(code) == 6
     assert code.isdigit()
     assert fake.last_code(US) == code
-    assert fake.messages[-1].text == f"Your verification code for Acme is: {code}"
+    assert fake.messages[-1].text == f"Your verification code for Acme is:\n{code}"
     assert fake.messages[-1].kind == "code"
     assert fake.balance == Decimal(100) - PRICE_PER_SMS
 
@@ -237,7 +237,7 @@ def test_send_code_answers_a_six_digit_code(wire: httpx.Client, fake: FakeTextFl
 def test_send_code_defaults_to_ten_minutes_and_no_service_name(wire: httpx.Client) -> None:
     data = send_code(wire)["data"]
     assert data["expires"] == NOW_MS + 600_000
-    assert data["message_text"] == f"Your verification code is: {data['verification_code']}"
+    assert data["message_text"] == f"Your verification code is:\n{data['verification_code']}"
 
 
 def test_a_valid_code_verifies_once(wire: httpx.Client, fake: FakeTextFlow) -> None:
@@ -248,7 +248,7 @@ def test_a_valid_code_verifies_once(wire: httpx.Client, fake: FakeTextFlow) -> N
     assert response.json() == {
         "ok": True,
         "status": 200,
-        "message": "The verification code is valid.",
+        "message": "The code is valid. ",
         "valid": True,
         "valid_code": data["verification_code"],
         "expires": data["expires"],
@@ -259,7 +259,7 @@ def test_a_valid_code_verifies_once(wire: httpx.Client, fake: FakeTextFlow) -> N
     assert again.json() == {
         "ok": True,
         "status": 400,
-        "message": "The verification code is invalid.",
+        "message": "The code is invalid. ",
         "valid": False,
     }
 
@@ -305,7 +305,7 @@ def test_codes_expire_by_the_injected_clock(
     assert response.json() == {
         "ok": True,
         "status": 400,
-        "message": "The verification code has expired.",
+        "message": "The code has expired. ",
         "valid": False,
     }
 

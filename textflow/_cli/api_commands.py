@@ -123,7 +123,8 @@ def verify_code(args: argparse.Namespace) -> int:
     if result.valid:
         _show(args, result, f"Valid: the code for {phone} is correct.")
         return EXIT_OK
-    _show(args, result, f"Invalid: {result.message or 'the code is wrong or expired.'}")
+    # TextFlow's verdicts end in a space ("The code is invalid. "): not worth printing.
+    _show(args, result, f"Invalid: {result.message.strip() or 'the code is wrong or expired.'}")
     return EXIT_REFUSED
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from textflow._cli import EXIT_OK, EXIT_REFUSED
 from textflow._cli.api_commands import code_sent_line, sent_line
+from textflow._cli.output import printable
 from textflow._client import TextFlowClient
 
 PHONE = "+11234567890"
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         step(
             "The phone receives it (read from the fake's inbox)",
             "",
-            f'SMS to {inbox.phone_number}: "{inbox.text}"',
+            f'SMS to {inbox.phone_number}: "{printable(inbox.text)}"',  # "is:\n<code>"
         )
 
         wrong_code = "123456" if code != "123456" else "654321"
@@ -85,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
         step(
             "The user mistypes it: the code is invalid",
             f'client.verify_code("{PHONE}", "{wrong_code}").valid',
-            f"{wrong.valid}  ({wrong.message})",
+            f"{wrong.valid}  ({wrong.message.strip()})",
         )
 
         right = client.verify_code(PHONE, code)
         step(
             "The user types it right: the code is valid",
             f'client.verify_code("{PHONE}", "{code}").valid',
-            f"{right.valid}  ({right.message})",
+            f"{right.valid}  ({right.message.strip()})",
         )
 
         after = client.get_balance().credits

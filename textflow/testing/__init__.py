@@ -45,7 +45,9 @@ see the ``RateLimitError`` at once.
 
 Wire behaviour
 --------------
-Paths, envelopes, field names and types follow the TextFlow API reference:
+Paths, envelopes, field names and types follow the TextFlow API reference; the
+answers TextFlow's Python documentation page shows (a sent SMS, a sent code, a
+valid code, a wrong code, a bad key) come word for word, trailing spaces included:
 
 * ``POST /api/send-sms``, ``/api/send-code``, ``/api/verify-code``,
   ``/api/bulk-sms`` and ``GET /api/balance``; ``Authorization: Bearer KEY``.
@@ -54,27 +56,31 @@ Paths, envelopes, field names and types follow the TextFlow API reference:
   may be a numeric string (as the Java and C# clients send it). Unknown fields
   (such as the C# client's ``test``) are ignored.
 * Errors are ``{"ok": false, "status": S, "message": "..."}`` with HTTP status
-  ``S``. A missing or wrong key is 400 ``Invalid API key or user id.``.
+  ``S``. A missing or wrong key is 400 ``Invalid API key or user id.`` (401 on
+  ``verify-code``).
 * Phone numbers: spaces, ``-``, ``.``, ``(`` and ``)`` are ignored; the rest must
   be ``+`` and 7-15 digits, the first not 0, else 400 ``Phone number is invalid``.
-* ``send-sms`` answers ``data: {to, content, country_code, price, timestamp}``:
+* ``send-sms`` answers ``Message sent successfully`` and
+  ``data: {to, content, country_code, price, timestamp}``:
   ``country_code`` is the English country name ("United States", "Serbia"; +1 is
   always "United States"; "Unknown" when the prefix is not in the fake's table),
   ``price`` is ``PRICE_PER_SMS`` (0.15) as a float, ``timestamp`` is ms by the
   fake's clock. The price is debited from the balance.
 * ``send-code`` makes a 6-digit numeric code, texts
-  ``Your verification code for <service_name> is: <CODE>`` (``Your verification
-  code is: <CODE>`` when ``service_name`` is empty or missing), and answers
+  ``Your verification code for <service_name> is:\n<CODE>`` (the code on a line
+  of its own; ``Your verification code is:\n<CODE>`` when ``service_name`` is
+  empty or missing), and answers ``Verification SMS sent. `` with
   ``data: {verification_code, expires, message_text}`` with ``expires`` = now +
   ``seconds`` (default 600) in ms. A new code replaces the number's earlier one.
   It costs one SMS.
 * ``verify-code`` always carries ``valid``. The right live code: 200
-  ``{ok: true, status: 200, message, valid: true, valid_code, expires}``. A
-  wrong code, no code, or an expired one: HTTP 400 ``{ok: true, status: 400,
-  valid: false, message}`` (``The verification code is invalid.`` /
-  ``... has expired.``). Errors (bad key, bad number, ...) also carry
-  ``valid: false``. ``code`` may be a JSON string or number (a number is
-  zero-padded to 6 digits, since JSON numbers lose leading zeros).
+  ``{ok: true, valid: true, status: 200, message: "The code is valid. ",
+  valid_code, expires}``. A wrong code, no code, or an expired one: HTTP 400
+  ``{ok: true, valid: false, status: 400, message}`` (``The code is invalid. ``;
+  ``The code has expired. ``, which is not documented). Errors (bad key, bad
+  number, ...) also carry ``valid: false``. ``code`` may be a JSON string or
+  number (a number is zero-padded to 6 digits, since JSON numbers lose leading
+  zeros).
 * ``GET /balance``: ``{"ok": true, "credits": "<decimal string>", "packages": {}}``;
   its only error body is exactly ``{"ok": false}``.
 

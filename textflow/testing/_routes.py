@@ -39,11 +39,19 @@ RATE_LIMITED_MESSAGE = "Too many requests. Try again later."
 UNAVAILABLE_MESSAGE = "Service temporarily unavailable."
 INVALID_BODY_MESSAGE = "The request body is not valid JSON."
 SECONDS_MESSAGE = f"seconds must be a whole number from 1 to {MAX_CODE_SECONDS}."
+# The answers TextFlow's Python documentation page shows, word for word (trailing spaces
+# included), with INVALID_KEY_MESSAGE above: 400, but 401 on verify-code.
+VERIFY_BAD_KEY_STATUS = 401
 SMS_SENT_MESSAGE = "Message sent successfully"
-CODE_SENT_MESSAGE = "Verification code sent successfully"
-CODE_VALID_MESSAGE = "The verification code is valid."
-CODE_INVALID_MESSAGE = "The verification code is invalid."
-CODE_EXPIRED_MESSAGE = "The verification code has expired."
+CODE_SENT_MESSAGE = "Verification SMS sent. "
+CODE_VALID_MESSAGE = "The code is valid. "
+CODE_INVALID_MESSAGE = "The code is invalid. "
+#: The SMS a code is sent in (``message_text``): the code comes after a newline.
+CODE_TEXT = "Your verification code for {service_name} is:\n{code}"
+#: Not documented: the SMS when ``service_name`` is empty or missing.
+CODE_TEXT_NO_SERVICE = "Your verification code is:\n{code}"
+#: Not documented: an expired code, in the style of the documented verdicts.
+CODE_EXPIRED_MESSAGE = "The code has expired. "
 BULK_STARTED_MESSAGE = "Bulk SMS job started"
 
 _JSON_TYPE = "application/json; charset=utf-8"
@@ -123,7 +131,7 @@ def _operation_error(
         return json_reply(status, {"ok": False}, headers)
     if operation != "verify_code":
         return error_reply(status, message, headers)
-    payload = {"ok": False, "status": status, "message": message, "valid": False}
+    payload = {"ok": False, "valid": False, "status": status, "message": message}
     return json_reply(status, payload, headers)  # every verify answer carries the verdict
 
 
@@ -159,9 +167,11 @@ def _check_key(state: FakeState, headers: Mapping[str, str], status: int = 400) 
         raise Rejected(status, INVALID_KEY_MESSAGE)
 
 
-def _fields(state: FakeState, headers: Mapping[str, str], body: bytes) -> Fields:
+def _fields(
+    state: FakeState, headers: Mapping[str, str], body: bytes, key_status: int = 400
+) -> Fields:
     """Checks the key, then reads the body: JSON, or form-urlencoded as the C# client posts."""
-    _check_key(state, headers)
+    _check_key(state, headers, key_status)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -295,11 +305,8 @@ def _send_code(state: FakeState, headers: Mapping[str, str], body: bytes) -> Rep
     _check_magic(number, "send_verification_sms")
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     service = service_name.strip()
-    text = (
-        f"Your verification code for {service} is: {code}"
-        if service
-        else f"Your verification code is: {code}"
-    )
+    template = CODE_TEXT if service else CODE_TEXT_NO_SERVICE
+    text = template.format(service_name=service, code=code)
     with state.lock:
         _debit(state, 1)
         now = state.now_ms()
@@ -313,7 +320,7 @@ def _send_code(state: FakeState, headers: Mapping[str, str], body: bytes) -> Rep
 
 
 def _verify_code(state: FakeState, headers: Mapping[str, str], body: bytes) -> Reply:
-    fields = _fields(state, headers, body)
+    fields = _fields(state, headers, body, VERIFY_BAD_KEY_STATUS)
     number = _phone(fields.get("phone_number"))
     code = _code(fields.get("code"))
     _check_magic(number, "verify_code")
@@ -328,14 +335,14 @@ def _verify_code(state: FakeState, headers: Mapping[str, str], body: bytes) -> R
             del state.codes[number]  # a code verifies once
             payload = {
                 "ok": True,
+                "valid": True,
                 "status": 200,
                 "message": CODE_VALID_MESSAGE,
-                "valid": True,
                 "valid_code": live.code,
                 "expires": live.expires,
             }
             return json_reply(200, payload)
-    return json_reply(400, {"ok": True, "status": 400, "message": message, "valid": False})
+    return json_reply(400, {"ok": True, "valid": False, "status": 400, "message": message})
 
 
 def _send_bulk(state: FakeState, headers: Mapping[str, str], body: bytes) -> Reply:

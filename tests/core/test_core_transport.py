@@ -1,0 +1,84 @@
+"""The SDK's own transport: proxies from the environment, and the gate in front of its pools."""
+
+from __future__ import annotations
+
+import socket
+
+import anyio
+import httpx
+import pytest
+
+from textflow._transport import AsyncTextFlowTransport, TextFlowTransport
+
+from core_support import ok_sms
+from hostile_support import json_answer
+
+pytestmark = pytest.mark.anyio
+
+
+def ok(conn: socket.socket, number: int, body: bytes) -> bool:
+    conn.sendall(json_answer(ok_sms()))
+    return True
+
+
+async def test_a_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwise(
+    api, hostile, monkeypatch
+):
+    target, proxy = hostile(ok), hostile(ok)
+    monkeypatch.setenv("HTTP_PROXY", proxy.base_url.rsplit("/api", 1)[0])
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = api.make(base_url=target.base_url)
+    assert (await api.call("send_sms", "+11234567890", "via proxy", client=client)).ok
+    assert proxy.targets == [target.base_url.encode() + b"/send-sms"]  # absolute form
+    assert target.targets == []
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    direct = api.make(base_url=target.base_url)
+    assert (await api.call("send_sms", "+11234567890", "direct", client=direct)).ok
+    assert target.targets == [b"/api/send-sms"]
+    assert len(proxy.targets) == 1
+
+
+def slow_body(conn: socket.socket, number: int, body: bytes) -> bool:
+    if number == 1:  # headers at once, the body never: the first request holds its slot
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        return True  # and keep the connection open, silent
+    conn.sendall(json_answer(ok_sms()))
+    return True
+
+
+def test_the_gate_waits_at_most_the_pool_timeout_and_a_closed_answer_frees_its_slot(hostile):
+    server = hostile(slow_body)
+    transport = TextFlowTransport(httpx.Limits(max_connections=1))
+    with httpx.Client(transport=transport, timeout=httpx.Timeout(5.0, pool=0.2)) as client:
+        held = client.send(client.build_request("GET", server.base_url), stream=True)
+        with pytest.raises(httpx.PoolTimeout):
+            client.get(server.base_url)
+        held.close()
+        assert client.get(server.base_url).status_code == 200
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_the_async_gate_too(hostile, anyio_backend):
+    server = hostile(slow_body)
+    transport = AsyncTextFlowTransport(httpx.Limits(max_connections=1))
+    async with httpx.AsyncClient(
+        transport=transport, timeout=httpx.Timeout(5.0, pool=0.2)
+    ) as client:
+        held = await client.send(client.build_request("GET", server.base_url), stream=True)
+        with pytest.raises(httpx.PoolTimeout):
+            await client.get(server.base_url)
+        await held.aclose()
+        assert (await client.get(server.base_url)).status_code == 200
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_a_cancelled_request_gives_its_slot_back(hostile, anyio_backend):
+    server = hostile(slow_body)
+    transport = AsyncTextFlowTransport(httpx.Limits(max_connections=1))
+    async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
+        with anyio.move_on_after(0.2):
+            response = await client.get(server.base_url)  # the body never comes
+            pytest.fail(f"answered {response}")
+        assert (await client.get(server.base_url)).status_code == 200
