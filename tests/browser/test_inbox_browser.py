@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def sandbox(receiver: WebhookReceiver) -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], WAIT)
+        assert ready, f"the sandbox printed no banner within {WAIT} s"
         banner = json.loads(process.stdout.readline())
         yield str(banner["base_url"])
     finally:
