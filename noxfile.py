@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -65,3 +66,11 @@ def docs(session: nox.Session) -> None:
     session.install("-e", ".[docs]")
     session.env["NO_MKDOCS_2_WARNING"] = "1"  # material's banner about MkDocs 2
     session.run("mkdocs", "build", "--strict", "--site-dir", f"{session.create_tmp()}/site")
+
+
+@nox.session(name="docs-screenshots", default=False)
+def docs_screenshots(session: nox.Session) -> None:
+    """Regenerate docs/img/sandbox-inbox.png from the browser test (needs Chromium; not default)."""
+    session.install("-e", ".[tests]")
+    session.env["TEXTFLOW_SCREENSHOT_DIR"] = str(Path("docs/img").resolve())
+    session.run("python", "-m", "pytest", "-q", "tests/browser", "-k", "live")

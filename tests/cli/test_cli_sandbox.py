@@ -11,6 +11,7 @@ import socket
 from collections.abc import Iterator
 from typing import Callable
 
+import httpx
 import pytest
 
 from textflow import TextFlowClient
@@ -235,3 +236,24 @@ def test_sandbox_json_lines(spawn: Spawn, run: Run) -> None:
     running.process.send_signal(signal.SIGINT)
     status, rest, _ = running.wait(timeout=5)
     assert (status, rest) == (0, [])
+
+
+def test_inbox_json_prints_a_lone_surrogate_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    sandbox.Inbox(as_json=True)(FakeMessage(PHONE, "a\ud800b é", "sms", 5))
+    line = capsys.readouterr().out
+    assert "\\ud800" in line
+    assert json.loads(line)["text"] == "a\ud800b é"
+
+
+@posix_only
+def test_sandbox_json_prints_a_message_with_a_lone_surrogate(spawn: Spawn) -> None:
+    running = spawn("sandbox", "--port", "0", "--json")
+    base_url = json.loads(running.expect(r"^\{").string)["base_url"]
+    body = b'{"phone_number": "+11234567890", "text": "bad \\udc80 half"}'
+    headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}", "Content-Type": "application/json"}
+    assert httpx.post(f"{base_url}/send-sms", content=body, headers=headers).status_code == 200
+    printed = json.loads(running.expect(r"^\{").string)
+    assert printed["text"] == "bad \udc80 half"
+    running.process.send_signal(signal.SIGINT)
+    status, _, err = running.wait(timeout=5)
+    assert (status, err) == (0, "")

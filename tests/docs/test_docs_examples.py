@@ -72,6 +72,7 @@ EXPECTED_NOT_RUN = {
     "async.md": 1,  # the FastAPI lifespan: FastAPI is not a dependency
     "configuration.md": 1,  # a proxy and HTTP/2: needs a proxy server and h2
     "guard.md": 3,  # FastAPI, Flask, and a Redis server
+    "testing.md": 1,  # replies through FastAPI's TestClient: FastAPI is not a dependency
 }
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")

@@ -36,6 +36,7 @@ def test_the_public_names() -> None:
     assert sorted(textflow.testing.__all__) == sorted(
         [
             "DEFAULT_API_KEY",
+            "DEFAULT_WEBHOOK_SECRET",
             "INSUFFICIENT_CREDIT_NUMBER",
             "INVALID_NUMBER",
             "PRICE_PER_SMS",

@@ -141,3 +141,29 @@ def test_the_entry_point_loads_the_plugin_without_p(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+REPLIES = """
+    from textflow.webhooks import parse_webhook
+
+    confirmed = []
+
+    def sms_webhook(body):  # the app's handler, called in process
+        sms = parse_webhook(body, secret="app-secret")
+        if sms.text.strip().upper() == "YES" and sms.phone_number not in confirmed:
+            confirmed.append(sms.phone_number)
+        return 200
+
+    def test_a_reply_confirms(textflow_fake, textflow_client):
+        textflow_fake.webhook_url = sms_webhook
+        textflow_fake.webhook_secret = "app-secret"
+        textflow_client.send_sms("+11234567890", "Reply YES to confirm")
+        assert textflow_fake.reply("+11234567890", "yes", attempts=3) == 200
+        assert confirmed == ["+11234567890"]  # three deliveries, one confirmation
+"""
+
+
+def test_replies_through_the_fixtures(tmp_path: Path) -> None:
+    result = run_pytest(tmp_path, REPLIES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

@@ -135,7 +135,7 @@ def test_connection_close_is_honoured(server: FakeHTTPServer) -> None:
 def test_a_chunked_body_is_read(server: FakeHTTPServer, fake: FakeTextFlow) -> None:
     content = json.dumps(SMS).encode()
     request = (
-        b"POST /api/send-sms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tf_test_key\r\n"
+        b"POST /api/send-sms HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer tf_test_key\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
         + f"{5:x}\r\n".encode()
         + content[:5]
@@ -151,7 +151,7 @@ def test_a_chunked_body_is_read(server: FakeHTTPServer, fake: FakeTextFlow) -> N
 
 def test_a_body_over_a_mebibyte_is_refused(server: FakeHTTPServer) -> None:
     request = (
-        b"POST /api/send-sms HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
+        b"POST /api/send-sms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2000000\r\n"
         b"Content-Type: application/json\r\n\r\n"
     )
     with connection(server) as (sock, stream):

@@ -10,6 +10,7 @@ defaults afterwards.
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 from typing import Any, Callable, NoReturn, Optional
 
 from textflow._version import __version__
@@ -160,6 +161,55 @@ def _send_many_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _credits(value: str) -> Decimal:
+    try:
+        credits = Decimal(value)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not a number of credits: {value!r}") from None
+    if not credits.is_finite() or credits < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of credits >= 0: {value!r}")
+    return credits
+
+
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1 (0.1: one send in ten): {value!r}")
+    return share
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0}
+
+
+def duration(value: str) -> float:
+    """``"50ms"``, ``"0.2s"`` or ``"0"`` as seconds; a unit is required for anything but 0.
+
+    Args:
+        value: The command line's text.
+
+    Returns:
+        Seconds, at least 0.
+
+    Raises:
+        argparse.ArgumentTypeError: No unit, not a number, or out of range.
+    """
+    text = value.strip().lower()
+    unit = "ms" if text.endswith("ms") else "s" if text.endswith("s") else ""
+    try:
+        number = float(text[: len(text) - len(unit)]) if unit or text == "0" else None
+    except ValueError:
+        number = None
+    if number is None:
+        raise argparse.ArgumentTypeError(f"not a duration such as 50ms or 0.5s: {value!r}")
+    seconds = number * _DURATION_UNITS.get(unit, 1.0)
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a duration >= 0: {value!r}")
+    return seconds
+
+
 def _global_options() -> ArgumentParser:
     """The options every command accepts, all defaulting to "not given"."""
     parent = ArgumentParser(add_help=False)
@@ -304,6 +354,48 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
         type=_port,
         default=DEFAULT_SANDBOX_PORT,
         help=f"port to listen on, 0 for any free port (default: {DEFAULT_SANDBOX_PORT})",
+    )
+    sandbox.add_argument(
+        "--credits",
+        metavar="N",
+        type=_credits,
+        default=Decimal(100),
+        help="the balance it starts with (default: 100; an SMS costs 0.15)",
+    )
+    sandbox.add_argument(
+        "--fail-rate",
+        metavar="SHARE",
+        type=_share,
+        default=0.0,
+        help="share of sends answered 500 or dropped, 0 to 1: exactly round(SHARE*1000) of "
+        "every 1,000 sends fail (default: 0)",
+    )
+    sandbox.add_argument(
+        "--seed",
+        metavar="N",
+        type=int,
+        default=None,
+        help="repeat the same failures: the seed of --fail-rate (default: a random one, shown)",
+    )
+    sandbox.add_argument(
+        "--latency",
+        metavar="DURATION",
+        type=duration,
+        default=0.0,
+        help="every answer waits this long, e.g. 50ms or 0.5s (default: 0)",
+    )
+    sandbox.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        default=None,
+        help="your app's webhook URL: the web inbox gets a reply box that POSTs TextFlow's "
+        "incoming-SMS webhook body there",
+    )
+    sandbox.add_argument(
+        "--webhook-secret",
+        metavar="SECRET",
+        default=None,
+        help="the secret put in each webhook body (default: tf_test_webhook_secret)",
     )
 
     add(

@@ -25,7 +25,7 @@ from textflow._cli.output import printable
 from textflow._cli.parser import DEFAULT_SANDBOX_HOST, UsageError
 
 if TYPE_CHECKING:
-    from textflow.testing import FakeMessage
+    from textflow.testing import FakeMessage, FakeTextFlow
 
 _KINDS = {"sms": "SMS ", "code": "code", "bulk": "bulk"}
 
@@ -66,7 +66,7 @@ class Inbox:
             message: What the fake just delivered.
         """
         if self._as_json:
-            line = json.dumps({"event": "message", **_fields(message)}, ensure_ascii=False)
+            line = json_line({"event": "message", **_fields(message)})
         else:
             when = datetime.fromtimestamp(message.timestamp / 1000).strftime("%H:%M:%S")
             text = printable(message.text)
@@ -75,6 +75,22 @@ class Inbox:
         with self._lock:
             self.received += 1
             print(line, flush=True)
+
+
+def json_line(payload: dict[str, object]) -> str:
+    """``payload`` as one line of JSON that can always be printed.
+
+    A lone surrogate (``"\\ud800"`` in a JSON request is valid) cannot be encoded
+    as UTF-8: it is written as its JSON escape, which reads back as the same string.
+
+    Args:
+        payload: The JSON object.
+
+    Returns:
+        One line of JSON.
+    """
+    line = json.dumps(payload, ensure_ascii=False)
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _fields(message: FakeMessage) -> dict[str, object]:
@@ -104,17 +120,45 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _banner(base_url: str, api_key: str, *, as_json: bool) -> str:
+def _banner(base_url: str, fake: FakeTextFlow, *, as_json: bool) -> str:
     if as_json:
-        return json.dumps({"event": "listening", "base_url": base_url, "api_key": api_key})
+        return json.dumps(
+            {
+                "event": "listening",
+                "base_url": base_url,
+                "api_key": fake.api_key,
+                "credits": format(fake.balance, "f"),
+                "fail_rate": fake.fail_rate,
+                "seed": fake.seed,
+                "latency": fake.latency,
+                "inbox_url": _inbox_url(base_url),
+                "webhook_url": fake.webhook_url,
+            }
+        )
+    settings = [f"Credits: {fake.balance:f}."]
+    if fake.fail_rate:
+        settings.append(
+            f"Failing {fake.fail_rate:.1%} of sends (500 or dropped; --seed {fake.seed} "
+            "repeats them)."
+        )
+    if fake.latency:
+        settings.append(f"Every answer waits {fake.latency * 1000:g} ms.")
+    if fake.webhook_url:
+        settings.append(f"Replies typed in the inbox go to {fake.webhook_url}.")
     return (
         f"TextFlow sandbox listening on {base_url}\n"
         "A fake TextFlow API: nothing is really sent. Point the SDK or the textflow "
         "command at it:\n\n"
         f"  export TEXTFLOW_BASE_URL={base_url}\n"
-        f"  export TEXTFLOW_API_KEY={api_key}\n\n"
+        f"  export TEXTFLOW_API_KEY={fake.api_key}\n\n"
+        f"Web inbox: {_inbox_url(base_url)}\n"
+        f"{' '.join(settings)}\n"
         "Every SMS and verification code it receives is printed below. Ctrl-C stops it.\n"
     )
+
+
+def _inbox_url(base_url: str) -> str:
+    return base_url[: -len("api")] if base_url.endswith("/api") else base_url
 
 
 def wait_forever() -> None:
@@ -124,10 +168,11 @@ def wait_forever() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``textflow sandbox [--host HOST] [--port PORT] [--api-key KEY]``: serve until stopped.
+    """``textflow sandbox [--host HOST] [--port PORT] [--api-key KEY] [settings]``: serve.
 
     Args:
-        args: The parsed command line (``host`` only if given, ``port``, ``api_key``).
+        args: The parsed command line (``host`` only if given, ``port``, ``api_key``,
+            ``credits``, ``fail_rate``, ``seed``, ``latency``, ``webhook_url``, ``webhook_secret``).
 
     Returns:
         0 when stopped by Ctrl-C or SIGTERM.
@@ -144,12 +189,30 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     from textflow.testing import FakeTextFlow  # here: the API commands start faster
+    from textflow.testing._fake import MAX_LATENCY
 
+    if args.latency > MAX_LATENCY:
+        raise UsageError(f"--latency: at most {MAX_LATENCY:g}s")
     inbox = Inbox(as_json=args.json)
-    try:
-        fake = FakeTextFlow(args.api_key, on_message=inbox)
+    try:  # the other settings were checked by the parser: only the key can be wrong here
+        fake = FakeTextFlow(
+            args.api_key,
+            credits=args.credits,
+            on_message=inbox,
+            fail_rate=args.fail_rate,
+            seed=args.seed,
+            latency=args.latency,
+        )
     except ValueError as exc:
         raise UsageError(f"--api-key: {exc}") from None
+    try:
+        fake.webhook_url = args.webhook_url
+    except ValueError:
+        raise UsageError(f"--webhook-url: not an http(s) URL: {args.webhook_url!r}") from None
+    if args.webhook_secret is not None:
+        if not args.webhook_secret:
+            raise UsageError("--webhook-secret: must not be empty")
+        fake.webhook_secret = args.webhook_secret
     with _stop_on_signals(), contextlib.ExitStack() as stack:
         try:
             base_url = stack.enter_context(
@@ -161,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
                 f"cannot listen on {host} port {args.port}: {reason} (--port 0 picks a free port)"
             ) from None
         try:
-            print(_banner(base_url, fake.api_key, as_json=args.json), flush=True)
+            print(_banner(base_url, fake, as_json=args.json), flush=True)
             wait_forever()
         except KeyboardInterrupt:
             pass  # the server stops as the stack unwinds

@@ -111,6 +111,18 @@ Choices where the reference is silent
 * Scripted faults (``fail_next``) are consumed in order, one per request of that
   operation, before the key is checked. A faulted request is not processed,
   unless only ``delay`` was given (then it is processed at once and answered late).
+* Random failures (``fail_rate``) are drawn before scripted faults and the key
+  check, for the sending operations only; ``latency`` is added to every answer,
+  errors included.
+* ``reply`` sends ``{"secret", "phone_number", "text", "timestamp"}`` (the body
+  ``textflow.webhooks`` parses) and does not retry; ``attempts`` re-sends it.
+
+Web inbox
+---------
+``fake.serve()`` (and ``textflow sandbox``) also serve a web page at ``/``
+listing every delivered SMS by phone, live, with a reply box when
+``webhook_url`` is set; ``/_inbox/messages`` is its JSON and ``/_inbox/events``
+its Server-Sent Events. The API stays under ``/api``.
 """
 
 from __future__ import annotations
@@ -124,9 +136,11 @@ from textflow.testing._phones import (
 )
 from textflow.testing._routes import PRICE_PER_SMS
 from textflow.testing._state import FakeMessage
+from textflow.testing._webhook import DEFAULT_WEBHOOK_SECRET
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DEFAULT_WEBHOOK_SECRET",
     "INSUFFICIENT_CREDIT_NUMBER",
     "INVALID_NUMBER",
     "PRICE_PER_SMS",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -12,10 +13,13 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import httpx
 
-from textflow.testing import _phones, _routes
+from textflow.testing import _phones, _routes, _webhook
+from textflow.testing._failures import FailurePlan
+from textflow.testing._inbox_log import InboxLog
 from textflow.testing._server import FakeHTTPServer
 from textflow.testing._state import OPERATIONS, FakeMessage, FakeState, Fault, header_pairs
 from textflow.testing._transport import async_transport, sync_transport
+from textflow.testing._webhook import WebhookTarget
 
 if TYPE_CHECKING:
     from textflow import AsyncTextFlowClient, TextFlowClient
@@ -26,6 +30,8 @@ DEFAULT_API_KEY = "tf_test_key"
 DEFAULT_CREDITS = Decimal("100")
 #: The base URL of the in-process clients (``.invalid`` never resolves: nothing can leak out).
 IN_PROCESS_BASE_URL = "https://textflow.invalid/api"
+#: The longest ``latency`` accepted, in seconds.
+MAX_LATENCY = 60.0
 
 _logger = logging.getLogger("textflow.testing")
 _FIXED_OPTIONS = frozenset({"base_url", "http_client"})
@@ -47,6 +53,19 @@ class FakeTextFlow:
             ``time.time`` (the default); drives timestamps and code expiry.
         on_message: Called with each ``FakeMessage`` as it is delivered (after the
             fake's lock is released), e.g. to print an inbox line.
+        fail_rate: The share of sends (send_sms, send_verification_sms,
+            send_bulk_sms) answered HTTP 500 or dropped after the request was
+            read, from 0 to 1. Exact: ``round(fail_rate * 1000)`` of every 1,000
+            sends fail. A failed send is not processed.
+        seed: Makes the failures repeatable: the same seed fails the same sends.
+            None draws one (read it back from ``seed``).
+        latency: Seconds every answer waits before it is sent (HTTP and in process).
+        webhook_url: Where ``reply`` delivers the phone's answers: your app's
+            webhook URL (``http://127.0.0.1:8000/sms``), or a callable given the
+            raw JSON body (your handler, or a framework test client's post).
+            Settable later (``fake.webhook_url = ...``).
+        webhook_secret: The ``secret`` put in each webhook body;
+            ``DEFAULT_WEBHOOK_SECRET`` (``"tf_test_webhook_secret"``) if None.
 
     Examples:
         >>> fake = FakeTextFlow()
@@ -64,7 +83,21 @@ class FakeTextFlow:
         credits: Credits = DEFAULT_CREDITS,
         clock: Callable[[], float] = time.time,
         on_message: Optional[Callable[[FakeMessage], None]] = None,
+        fail_rate: float = 0.0,
+        seed: Optional[int] = None,
+        latency: float = 0.0,
+        webhook_url: Optional[WebhookTarget] = None,
+        webhook_secret: Optional[str] = None,
     ) -> None:
+        if isinstance(latency, bool) or not isinstance(latency, (int, float)):
+            raise ValueError(f"latency must be a number of seconds >= 0, not {latency!r}.")
+        if not 0 <= latency <= MAX_LATENCY:
+            raise ValueError(f"latency must be from 0 to {MAX_LATENCY:g} seconds, not {latency!r}.")
+        self._failures = FailurePlan(fail_rate, seed)
+        self._webhook_url = _webhook.check_target(webhook_url)
+        self._webhook_secret = _webhook.check_secret(webhook_secret)
+        self._inbox = InboxLog()
+        self._latency = float(latency)
         if api_key is None:
             api_key = DEFAULT_API_KEY
         if not isinstance(api_key, str) or not api_key.strip() or api_key != api_key.strip():
@@ -84,6 +117,116 @@ class FakeTextFlow:
             'tf_test_key'
         """
         return self._state.api_key
+
+    @property
+    def fail_rate(self) -> float:
+        """The share of sends that fail (``fail_rate`` as given).
+
+        Examples:
+            >>> FakeTextFlow(fail_rate=0.1, seed=7).fail_rate
+            0.1
+        """
+        return self._failures.rate
+
+    @property
+    def seed(self) -> int:
+        """The seed of the random failures: give it back to repeat a run's failures.
+
+        Examples:
+            >>> FakeTextFlow(seed=7).seed
+            7
+        """
+        return self._failures.seed
+
+    @property
+    def latency(self) -> float:
+        """Seconds every answer waits.
+
+        Examples:
+            >>> FakeTextFlow(latency=0.05).latency
+            0.05
+        """
+        return self._latency
+
+    @property
+    def webhook_url(self) -> Optional[WebhookTarget]:
+        """Where ``reply`` delivers: a URL, a callable, or None (settable).
+
+        Examples:
+            >>> fake = FakeTextFlow()
+            >>> fake.webhook_url = "http://127.0.0.1:8000/sms"
+        """
+        return self._webhook_url
+
+    @webhook_url.setter
+    def webhook_url(self, target: Optional[WebhookTarget]) -> None:
+        self._webhook_url = _webhook.check_target(target)
+
+    @property
+    def webhook_secret(self) -> str:
+        """The ``secret`` in webhook bodies (settable); not shown in ``repr``.
+
+        Examples:
+            >>> FakeTextFlow().webhook_secret
+            'tf_test_webhook_secret'
+        """
+        return self._webhook_secret
+
+    @webhook_secret.setter
+    def webhook_secret(self, secret: str) -> None:
+        self._webhook_secret = _webhook.check_secret(secret)
+
+    def reply(self, phone_number: str, text: str, *, attempts: int = 1) -> Any:
+        """The phone answers: deliver TextFlow's webhook call for an incoming SMS to your app.
+
+        The body is what TextFlow POSTs, ``{"secret", "phone_number", "text",
+        "timestamp"}`` (``textflow.webhooks.parse_webhook`` reads it), sent to
+        ``webhook_url``. The reply shows in the sandbox's web inbox.
+
+        Args:
+            phone_number: Who replies (normalised like a recipient: ``+`` and digits).
+            text: What they wrote.
+            attempts: Deliver the same body this many times, as TextFlow retrying
+                would (to test that your app handles duplicates); default once.
+
+        Returns:
+            What the app answered to the last delivery: an ``httpx.Response`` for a
+            URL, or what the callable returned.
+
+        Raises:
+            ValueError: No ``webhook_url`` set, an invalid number, blank text, or
+                ``attempts`` below 1.
+            httpx.HTTPError: The URL did not answer (connection refused, timeout).
+
+        Examples:
+            >>> from textflow.webhooks import parse_webhook
+            >>> fake = FakeTextFlow(webhook_url=lambda body: parse_webhook(
+            ...     body, secret="tf_test_webhook_secret"))
+            >>> fake.reply("+11234567890", "YES").text
+            'YES'
+        """
+        target = self._webhook_url
+        if target is None:
+            raise ValueError("Set webhook_url first: your app's webhook URL, or a callable.")
+        number = _phones.parse(phone_number)
+        if number is None:
+            raise ValueError(f"phone_number is not a valid phone number: {phone_number!r}.")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-blank string.")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"attempts must be an int >= 1, not {attempts!r}.")
+        timestamp = self._state.now_ms()
+        content = _webhook.body(self._webhook_secret, number, text, timestamp)
+        answer: Any = None
+        try:
+            for _ in range(attempts):
+                answer = _webhook.deliver(target, content)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            self._inbox.add_reply(number, text, timestamp, None, reason)
+            raise
+        self._inbox.add_reply(number, text, timestamp, _webhook.status_of(answer), None)
+        return answer
 
     @property
     def messages(self) -> list[FakeMessage]:
@@ -118,6 +261,7 @@ class FakeTextFlow:
         value = _credits(credits)
         with self._state.lock:
             self._state.credits = value
+        self._inbox.touch()
 
     def last_code(self, phone_number: str) -> Optional[str]:
         """The live (sent, not yet verified, not expired) code for ``phone_number``, or None.
@@ -216,6 +360,13 @@ class FakeTextFlow:
         """
         with self._state.lock:
             self._state.reset()
+        self._inbox.clear()
+
+    def _clear_inbox(self) -> None:
+        """Forget the delivered messages and replies (the inbox's Clear button); keep the rest."""
+        with self._state.lock:
+            self._state.messages.clear()
+        self._inbox.clear()
 
     def transport(self) -> httpx.MockTransport:
         """An ``httpx`` transport answering through the fake, for your own ``httpx.Client``.
@@ -286,8 +437,9 @@ class FakeTextFlow:
         """Serve the fake over HTTP/1.1 in a background thread; yields its base URL.
 
         The base URL is ``http://HOST:PORT/api`` (what ``TEXTFLOW_BASE_URL``
-        takes). Port 0 picks a free port. The server stops, and closes every
-        connection, when the ``with`` block ends.
+        takes); the web inbox is at ``http://HOST:PORT/``. Port 0 picks a free
+        port. The server stops, and closes every connection, when the ``with``
+        block ends.
 
         Args:
             host: The address to bind; loopback unless you say otherwise.
@@ -301,7 +453,11 @@ class FakeTextFlow:
             ...         client.send_sms("+11234567890", "Hi").ok
             True
         """
-        server = FakeHTTPServer(host, port, self._handle, log_requests=log_requests)
+        from textflow.testing._inbox import InboxApp
+
+        server = FakeHTTPServer(
+            host, port, self._handle, log_requests=log_requests, inbox=InboxApp(self)
+        )
         server.start()
         try:
             yield server.base_url
@@ -312,7 +468,12 @@ class FakeTextFlow:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> _routes.Reply:
         """The one request handler behind the in-process transports and the HTTP server."""
-        reply = _routes.handle(self._state, method, path, headers, body)
+        reply = self._random_failure(method, path) or _routes.handle(
+            self._state, method, path, headers, body
+        )
+        if self._latency:
+            reply = dataclasses.replace(reply, delay=reply.delay + self._latency)
+        self._record(path, reply)
         if self._on_message is not None:
             for message in reply.delivered:
                 try:
@@ -320,6 +481,33 @@ class FakeTextFlow:
                 except Exception:
                     _logger.exception("on_message callback failed")
         return reply
+
+    def _record(self, path: str, reply: _routes.Reply) -> None:
+        """Tell the inbox what was delivered, and which code was verified."""
+        if not reply.delivered and not path.rstrip("/").endswith("/verify-code"):
+            return
+        try:
+            answer = json.loads(reply.body) if reply.status == 200 else {}
+        except ValueError:
+            answer = {}
+        data = answer.get("data") if isinstance(answer, dict) else None
+        for message in reply.delivered:
+            if message.kind == "code" and isinstance(data, dict):
+                self._inbox.add_message(message, data.get("verification_code"), data.get("expires"))
+            else:
+                self._inbox.add_message(message)
+        if isinstance(answer, dict) and answer.get("valid") is True:
+            self._inbox.mark_used(str(answer.get("valid_code")), int(answer.get("expires") or 0))
+
+    def _random_failure(self, method: str, path: str) -> Optional[_routes.Reply]:
+        """The failed answer when ``fail_rate`` picks this request; None to answer normally."""
+        if not self._failures.rate:
+            return None
+        route = _routes._ROUTES.get(path.rstrip("/"))
+        if route is None or route[0] != method.upper() or route[1] not in _routes._SENDING:
+            return None
+        fault = self._failures.next_send()
+        return None if fault is None else _routes._fault_reply(route[1], fault)
 
 
 def _credits(value: Credits) -> Decimal:

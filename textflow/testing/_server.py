@@ -5,25 +5,59 @@ large enough for hundreds of clients connecting at once, Content-Length on
 every answer so connections are reused, no request logging unless asked.
 ``stop()`` closes the listening socket and every open connection, and waits
 (briefly) for the connection threads to finish.
+
+Hostile or broken clients: a malformed ``Content-Length`` or chunk size is
+answered 400 (and the connection closed); a connection that sends nothing for
+``IDLE_TIMEOUT`` seconds is closed, so idle clients cannot hold threads for
+ever; a request whose ``Host`` is a name other than ``localhost`` or the one
+the server was bound to is refused with 403 (a web page cannot reach the
+sandbox through DNS rebinding). Paths outside ``/api`` go to the web inbox,
+when one is attached.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import re
 import socket
 import socketserver
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional, cast
+from typing import Any, Callable, Optional, Protocol, cast
 from urllib.parse import urlsplit
 
 from textflow.testing._routes import Reply, error_reply
 from textflow.testing._transport import Handler
 
 MAX_BODY = 1024 * 1024
+#: Seconds a connection may stay silent (between requests, or mid-request) before it is
+#: closed. Longer than any HTTP client's keep-alive expiry (the SDK's is 4 s, httpx's 5 s),
+#: so a client never races the server to reuse a connection the server is closing.
+IDLE_TIMEOUT = 30.0
 _STOP_GRACE = 2.0  # seconds stop() waits for connection threads
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{1,16}")
+HOST_REFUSED_MESSAGE = (
+    "Refused: the Host header names neither localhost nor the address the sandbox listens on."
+)
+
+
+class BadRequest(Exception):
+    """A request the server cannot frame (answered 400, connection closed)."""
+
+
+class Inbox(Protocol):
+    """What the server needs from the web inbox (``textflow.testing._inbox``)."""
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer a request for a path outside ``/api``."""
+
+    def stream(self, write: Callable[[bytes], None], stopping: threading.Event) -> None:
+        """Write Server-Sent Events with ``write`` until ``stopping`` is set or a write fails."""
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
@@ -38,12 +72,22 @@ class FakeHTTPServer(ThreadingHTTPServer):
     request_queue_size = 512
 
     def __init__(
-        self, host: str, port: int, handler: Handler, *, log_requests: bool = False
+        self,
+        host: str,
+        port: int,
+        handler: Handler,
+        *,
+        log_requests: bool = False,
+        inbox: Optional[Inbox] = None,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6
         self.fake_handler = handler
+        self.inbox = inbox
         self.log_requests = log_requests
+        self.idle_timeout = idle_timeout
+        self.bound_host = host.strip("[]").lower()
         self.connections_accepted = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -91,6 +135,26 @@ class FakeHTTPServer(ThreadingHTTPServer):
         for thread in open_connections.values():
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    def host_allowed(self, host_header: Optional[str]) -> bool:
+        """Whether a request's ``Host`` may be served (no header: not a browser, allowed).
+
+        ``localhost``, the host the server was bound to, and IP literals pass: DNS
+        rebinding needs a domain name pointing at this machine, never an address.
+        """
+        if host_header is None:
+            return True
+        try:
+            host = urlsplit(f"//{host_header.strip()}").hostname or ""
+        except ValueError:  # e.g. an unclosed "[" around an IPv6 address
+            return False
+        if host in ("localhost", self.bound_host):
+            return True
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return True
+
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
             target=self.process_request_thread,
@@ -133,17 +197,36 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.fake_server.log_requests:
             super().log_message(format, *args)
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.fake_server.idle_timeout)  # reads and writes
+
     def _serve(self) -> None:
-        body = self._read_body()
+        if not self.fake_server.host_allowed(self.headers.get("Host")):
+            self.close_connection = True
+            self._send(error_reply(403, HOST_REFUSED_MESSAGE))
+            return
+        try:
+            body = self._read_body()
+        except BadRequest as exc:
+            self.close_connection = True  # the framing is lost: the next byte means nothing
+            self._send(error_reply(400, str(exc)))
+            return
         if body is None:
             self.close_connection = True
             self._send(error_reply(413, "Request body too large."))
             return
+        path = urlsplit(self.path).path
+        inbox = self.fake_server.inbox
+        if inbox is not None and path == "/_inbox/events" and self.command == "GET":
+            self._stream_events(inbox)
+            return
         headers = {name.lower(): value for name, value in self.headers.items()}
+        handler = self.fake_server.fake_handler
+        if inbox is not None and not (path == "/api" or path.startswith("/api/")):
+            handler = inbox.handle
         try:
-            reply = self.fake_server.fake_handler(
-                self.command, urlsplit(self.path).path, headers, body
-            )
+            reply = handler(self.command, path, headers, body)
         except Exception:
             self.fake_server.handle_error(self.request, self.client_address)
             reply = error_reply(500, "The fake TextFlow failed; see its traceback.")
@@ -155,19 +238,53 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         self._send(reply)
 
+    def _stream_events(self, inbox: Inbox) -> None:
+        """Server-Sent Events until the server stops or the client goes away."""
+        self.close_connection = True  # no length: the stream ends when the connection does
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+        def write(data: bytes) -> None:
+            self.wfile.write(data)
+            self.wfile.flush()
+
+        with contextlib.suppress(OSError):  # the page was closed or reloaded
+            inbox.stream(write, self.fake_server.stopping)
+
     def _read_body(self) -> Optional[bytes]:
+        """The request body; None when it is over ``MAX_BODY``.
+
+        Raises:
+            BadRequest: A Content-Length or chunk size that is not a plain number, or
+                differing Content-Length headers, or a chunk not followed by CRLF.
+        """
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
+        lengths = {value.strip() for value in self.headers.get_all("Content-Length") or ()}
+        if not lengths:
+            return b""
+        value = lengths.pop()
+        if lengths or not _DIGITS.fullmatch(value):
+            raise BadRequest("Malformed Content-Length header.")
+        length = int(value)
         if length > MAX_BODY:
             return None
-        return self.rfile.read(length) if length > 0 else b""
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:
+            raise BadRequest("The request body is shorter than its Content-Length.")
+        return body
 
     def _read_chunked(self) -> Optional[bytes]:
         chunks: list[bytes] = []
         size = 0
         while True:
-            chunk_size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+            line = self.rfile.readline(1024).split(b";")[0].strip().decode("latin-1")
+            if not _HEX_DIGITS.fullmatch(line):
+                raise BadRequest("Malformed chunk size in a chunked request body.")
+            chunk_size = int(line, 16)
             if chunk_size == 0:
                 while self.rfile.readline(1024).strip():  # trailers
                     pass
@@ -175,8 +292,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             size += chunk_size
             if size > MAX_BODY:
                 return None
-            chunks.append(self.rfile.read(chunk_size))
-            self.rfile.readline(1024)  # CRLF after the chunk
+            chunk = self.rfile.read(chunk_size)
+            if len(chunk) < chunk_size or self.rfile.readline(1024) != b"\r\n":
+                raise BadRequest("Malformed chunk in a chunked request body.")
+            chunks.append(chunk)
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)

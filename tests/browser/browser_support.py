@@ -1,0 +1,57 @@
+"""The browser tests' Chromium: the system's (``apt-get install chromium chromium-driver``).
+
+Nothing is downloaded at test time: Selenium is pointed at the system's
+``chromium`` and ``chromedriver`` and told to stay offline. Without them the
+browser tests are skipped with the reason, except when ``CI=true``: there a
+missing browser fails, so CI cannot pass without running them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any, NoReturn
+
+import pytest
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+#: Seconds any wait in a browser test may take before it fails.
+WAIT = 15.0
+
+
+def missing_browser(reason: str) -> NoReturn:
+    """Skip with ``reason``; under ``CI=true`` fail instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must run the browser tests", pytrace=False)
+    pytest.skip(reason)
+
+
+def start_browser() -> Any:
+    """A headless Chromium driven by Selenium, phone-sized (390 x 844), offline."""
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download anything
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing_browser("selenium is not installed (pip install -e '.[tests]')")
+    binary = next(filter(None, map(shutil.which, BROWSERS)), None)
+    driver_path = shutil.which("chromedriver")
+    if binary is None or driver_path is None:
+        missing_browser(
+            "Chromium or chromedriver not found (apt-get install chromium chromium-driver)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=390,844",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(WAIT)
+    driver.set_script_timeout(WAIT)
+    return driver
