@@ -51,10 +51,10 @@ def _aiohttp_exception(exc: BaseException) -> type[httpx.TransportError] | None:
         return httpx.RemoteProtocolError  # not HTTP as aiohttp reads it
     if isinstance(exc, aiohttp.InvalidURL):
         return httpx.UnsupportedProtocol
+    if isinstance(exc, asyncio.TimeoutError):  # an OSError too since Python 3.11
+        return httpx.ReadTimeout
     if isinstance(exc, (aiohttp.ClientError, OSError)):
         return httpx.ReadError  # broken after connecting: it may have been sent
-    if isinstance(exc, asyncio.TimeoutError):
-        return httpx.ReadTimeout
     if isinstance(exc, ValueError):
         return httpx.LocalProtocolError  # refused before writing: a header with a newline
     return None
@@ -70,12 +70,19 @@ def _mapped() -> Iterator[None]:
         mapped = None if cause is None else _aiohttp_exception(cause)
         if mapped is None or isinstance(exc, mapped):
             raise
-        raise mapped(str(exc) or type(cause).__name__) from cause
+        raise mapped(_describe(exc)) from cause
     except Exception as exc:
         mapped = _aiohttp_exception(exc)
         if mapped is None:
             raise
-        raise mapped(str(exc) or type(exc).__name__) from exc
+        raise mapped(_describe(exc)) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:  # an exception whose __str__ fails must not hide the failure
+        return type(exc).__name__
 
 
 def _require_asyncio() -> None:

@@ -5,6 +5,7 @@ several conftest.py files under tests/ would shadow each other as ``conftest``.
 """
 
 import pytest
+
 from core_support import (
     _clean_env,
     anyio_backend,

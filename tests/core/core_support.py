@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Callable, Union
+from typing import Any, Callable, ClassVar, Union
 
 import httpx
 import pytest
@@ -302,7 +302,8 @@ def not_on_aiohttp_items(items: list[pytest.Item]) -> list[pytest.Item]:
         params = getattr(item, "callspec", None)
         if params is None or params.params.get("api") != "aiohttp":
             continue
-        if item.get_closest_marker("not_on_aiohttp") or params.params.get("anyio_backend") == "trio":
+        marked = item.get_closest_marker("not_on_aiohttp") is not None
+        if marked or params.params.get("anyio_backend") == "trio":
             chosen.append(item)
     return chosen
 
@@ -311,8 +312,8 @@ class AiohttpMocker(respx.mocks.Mocker):
     """respx for the aiohttp kind: answers in place of httpx-aiohttp's transport."""
 
     name = "textflow-aiohttp"
-    targets = ["httpx_aiohttp.transport.AiohttpTransport"]
-    target_methods = ["handle_async_request"]
+    targets: ClassVar[list[str]] = ["httpx_aiohttp.transport.AiohttpTransport"]
+    target_methods: ClassVar[list[str]] = ["handle_async_request"]
 
     @classmethod
     def mock(cls, spec: Any) -> Any:
