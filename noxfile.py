@@ -67,3 +67,21 @@ def docs(session: nox.Session) -> None:
     session.install("-e", ".[docs]")
     session.env["NO_MKDOCS_2_WARNING"] = "1"  # material's banner about MkDocs 2
     session.run("mkdocs", "build", "--strict", "--site-dir", f"{session.create_tmp()}/site")
+
+
+# Not in the default run (default=False): it takes minutes, installs the contenders from
+# PyPI and measures, asserting nothing. `nox -s bench -- --quick` is the short version.
+BENCH_CONTENDERS = ["aiohttp", "httpx-aiohttp", "trio", "cryptography"]
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """The benchmarks (benchmarks/README.md); writes benchmarks/results.md and the docs table."""
+    session.install("-e", ".[aiohttp]", *BENCH_CONTENDERS)
+    # textflowsms 0.1.0 has this project's import name: it gets a folder of its own, and the
+    # benchmark runs it in a separate interpreter.
+    legacy = f"{session.create_tmp()}/textflowsms-0.1.0"
+    session.run(
+        "python", "-m", "pip", "install", "--quiet", "--target", legacy, "textflowsms==0.1.0"
+    )
+    session.run("python", "-m", "benchmarks", "--legacy-dir", legacy, *session.posargs)
