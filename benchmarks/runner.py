@@ -36,14 +36,15 @@ class Settings:
     concurrencies: tuple[int, ...]
     trio_concurrencies: tuple[int, ...]
     cheap_runs: int
+    cheap_k: int  # further clients made per run
     import_runs: int
     mock_blocks: int
     tls_n: int
     tls_rounds: int
 
 
-FULL = Settings(1000, 3, 0.05, (100, 500), (100, 500), 5, 9, 30, 500, 3)
-QUICK = Settings(200, 1, 0.05, (100, 500), (100,), 1, 2, 6, 100, 1)
+FULL = Settings(1000, 3, 0.05, (100, 500), (100, 500), 5, 50, 9, 30, 500, 3)
+QUICK = Settings(200, 1, 0.05, (100,), (100,), 1, 20, 1, 6, 100, 1)
 
 
 def _version(name: str) -> str:
@@ -89,7 +90,7 @@ def run(settings: Settings, quick: bool, legacy_dir: Optional[Path], only: set[s
                     )
     if "cheap" in only:
         _say("cheap clients")
-        results.cheap = scenarios.cheap_clients(50, settings.cheap_runs)
+        results.cheap = scenarios.cheap_clients(settings.cheap_k, settings.cheap_runs)
     if "imports" in only:
         _say("import time")
         results.imports, results.processes = scenarios.imports(settings.import_runs)
@@ -123,7 +124,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     settings = QUICK if args.quick else FULL
     if args.n:
         settings = dataclasses.replace(settings, n=args.n)
-    legacy = args.legacy_dir
+    legacy = None if args.legacy_dir is None else args.legacy_dir.resolve()
     if legacy is not None and not (legacy / "textflowsms").is_dir():
         parser.error(f"textflowsms 0.1.0 is not in {legacy}")
     started = time.monotonic()
