@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import nox
@@ -74,14 +75,15 @@ def docs(session: nox.Session) -> None:
 BENCH_CONTENDERS = ["aiohttp", "httpx-aiohttp", "trio", "cryptography"]
 
 
-@nox.session(default=False)
+@nox.session(default=False, reuse_venv=True)
 def bench(session: nox.Session) -> None:
     """The benchmarks (benchmarks/README.md); writes benchmarks/results.md and the docs table."""
     session.install("-e", ".[aiohttp]", *BENCH_CONTENDERS)
     # textflowsms 0.1.0 has this project's import name: it gets a folder of its own, and the
     # benchmark runs it in a separate interpreter.
     legacy = f"{session.create_tmp()}/textflowsms-0.1.0"
-    session.run(
-        "python", "-m", "pip", "install", "--quiet", "--target", legacy, "textflowsms==0.1.0"
-    )
+    if not os.path.isdir(f"{legacy}/textflowsms"):
+        session.run(
+            "python", "-m", "pip", "install", "-q", "--target", legacy, "textflowsms==0.1.0"
+        )
     session.run("python", "-m", "benchmarks", "--legacy-dir", legacy, *session.posargs)
