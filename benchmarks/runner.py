@@ -44,7 +44,7 @@ class Settings:
 
 
 FULL = Settings(1000, 3, 0.05, (100, 500), (100, 500), 5, 50, 9, 30, 500, 3)
-QUICK = Settings(200, 1, 0.05, (100,), (100,), 1, 20, 1, 6, 100, 1)
+QUICK = Settings(200, 1, 0.05, (100,), (100,), 1, 20, 3, 6, 100, 1)
 
 
 def _version(name: str) -> str:
