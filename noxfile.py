@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=INSTALLED)
 def tests(session: nox.Session) -> None:
     """pytest with branch coverage of textflow/, on every installed Python 3.9-3.13."""
-    session.install("-e", ".[tests]")
+    # With the aiohttp extra: the core client tests run on its transport too. (Not in the
+    # tests extra: httpx-aiohttp needs httpx >= 0.27, above the lowest session's httpx.)
+    session.install("-e", ".[tests,aiohttp]")
     session.run("coverage", "erase")
     session.run("coverage", "run", "-m", "pytest", *session.posargs)
     session.run("coverage", "combine", success_codes=[0, 1])
@@ -74,3 +77,22 @@ def docs_screenshots(session: nox.Session) -> None:
     session.install("-e", ".[tests]")
     session.env["TEXTFLOW_SCREENSHOT_DIR"] = str(Path("docs/img").resolve())
     session.run("python", "-m", "pytest", "-q", "tests/browser", "-k", "live")
+
+
+# Not in the default run (default=False): it takes minutes, installs the contenders from
+# PyPI and measures, asserting nothing. `nox -s bench -- --quick` is the short version.
+BENCH_CONTENDERS = ["aiohttp", "httpx-aiohttp", "trio", "cryptography"]
+
+
+@nox.session(default=False, reuse_venv=True)
+def bench(session: nox.Session) -> None:
+    """The benchmarks (benchmarks/README.md); writes benchmarks/results.md and the docs table."""
+    session.install("-e", ".[aiohttp]", *BENCH_CONTENDERS)
+    # textflowsms 0.1.0 has this project's import name: it gets a folder of its own, and the
+    # benchmark runs it in a separate interpreter.
+    legacy = f"{session.create_tmp()}/textflowsms-0.1.0"
+    if not os.path.isdir(f"{legacy}/textflowsms"):
+        session.run(
+            "python", "-m", "pip", "install", "-q", "--target", legacy, "textflowsms==0.1.0"
+        )
+    session.run("python", "-m", "benchmarks", "--legacy-dir", legacy, *session.posargs)

@@ -10,6 +10,8 @@ The ``textflowsms`` 0.1.0 functions (``useKey``, ``sendSMS``,
 ``sendVerificationSMS``, ``verifyCode``, ``VerifyCode``) are here too.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from textflow import _logging
 from textflow._async_client import AsyncTextFlowClient
 from textflow._client import TextFlowClient
@@ -67,6 +69,7 @@ __all__ = [
     "BulkSMSResult",
     "ClientStateError",
     "ConfigurationError",
+    "DefaultAioHttpClient",
     "InputValidationError",
     "InternalServerError",
     "Journal",
@@ -103,3 +106,15 @@ __all__ = [
 ]
 
 _logging.configure_from_env()
+
+if TYPE_CHECKING:
+    from textflow._aiohttp import DefaultAioHttpClient
+
+
+def __getattr__(name: str) -> Any:
+    """``DefaultAioHttpClient`` is loaded on first use: ``import textflow`` stays light."""
+    if name == "DefaultAioHttpClient":
+        from textflow._aiohttp import DefaultAioHttpClient
+
+        return DefaultAioHttpClient
+    raise AttributeError(f"module 'textflow' has no attribute {name!r}")

@@ -4,16 +4,31 @@
 ``AsyncTextFlowClient``; tests are ``async def`` (run by anyio's pytest plugin)
 and ``await api.call(...)``, which awaits the async client's coroutine or calls
 the sync client directly.
+
+Where the aiohttp extra is installed, ``api`` has a third kind, ``aiohttp``: an
+``AsyncTextFlowClient`` over ``textflow.DefaultAioHttpClient()``. There:
+
+* tests against real sockets (``server``, ``hostile``) run over aiohttp's wire;
+* ``mock_api`` (respx) answers in place of aiohttp's own request, below the SDK's
+  aiohttp transport, so its exception mapping and body reading still run;
+* a test that injects its own ``http_client`` cannot test the aiohttp transport:
+  it is marked ``@pytest.mark.not_on_aiohttp(reason)`` and its aiohttp case is
+  deselected (counted in pytest's summary); ``api.make(http_client=...)`` on the
+  aiohttp kind fails the test, so none slips through unmarked;
+* the aiohttp cases of tests run under trio are deselected the same way: aiohttp
+  runs on asyncio only, and tests/core/test_core_aiohttp.py checks that trio is
+  refused with a clear error.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Callable, Union
+from typing import Any, Callable, ClassVar, Union
 
 import httpx
 import pytest
+import respx.mocks
 
 import textflow
 from textflow import _legacy, _retry
@@ -21,6 +36,13 @@ from textflow import _legacy, _retry
 KEY = "tf_test_0123456789abcdef"  # not a real key: the tests' own
 BASE = "https://textflow.me/api"
 Client = Union[textflow.TextFlowClient, textflow.AsyncTextFlowClient]
+
+try:
+    import httpx_aiohttp  # noqa: F401
+
+    KINDS = ["sync", "async", "aiohttp"]
+except ImportError:  # the aiohttp extra is not installed: two kinds
+    KINDS = ["sync", "async"]
 
 
 class Harness:
@@ -33,10 +55,12 @@ class Harness:
 
     @property
     def is_async(self) -> bool:
-        return self.kind == "async"
+        return self.kind in ("async", "aiohttp")
 
     def make(self, **kwargs: Any) -> Client:
         kwargs.setdefault("api_key", KEY)
+        if self.kind == "aiohttp" and "http_client" in kwargs:
+            pytest.fail("this test replaces the aiohttp client: mark it not_on_aiohttp(reason)")
         client = self._factory(**kwargs)
         self._clients.append(client)
         return client
@@ -59,10 +83,21 @@ class Harness:
                 client.close()
 
 
-@pytest.fixture(params=["sync", "async"])
+def _over_aiohttp(**kwargs: Any) -> textflow.AsyncTextFlowClient:
+    """An async client over aiohttp that closes its ``DefaultAioHttpClient`` with itself."""
+    return textflow.AsyncTextFlowClient._owning(textflow.DefaultAioHttpClient(), **kwargs)
+
+
+FACTORIES: dict[str, Callable[..., Client]] = {
+    "sync": textflow.TextFlowClient,
+    "async": textflow.AsyncTextFlowClient,
+    "aiohttp": _over_aiohttp,
+}
+
+
+@pytest.fixture(params=KINDS)
 async def api(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    factory = textflow.TextFlowClient if request.param == "sync" else textflow.AsyncTextFlowClient
-    harness = Harness(request.param, factory)
+    harness = Harness(request.param, FACTORIES[request.param])
     yield harness
     await harness.close()
 
@@ -259,10 +294,48 @@ def server() -> Iterator[ScriptedServer]:
     srv.close()
 
 
+def not_on_aiohttp_items(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The aiohttp cases that cannot test aiohttp: of tests marked ``not_on_aiohttp``, and
+    under trio (aiohttp is asyncio only; test_core_aiohttp.py checks that trio is refused)."""
+    chosen = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is None or params.params.get("api") != "aiohttp":
+            continue
+        marked = item.get_closest_marker("not_on_aiohttp") is not None
+        if marked or params.params.get("anyio_backend") == "trio":
+            chosen.append(item)
+    return chosen
+
+
+class AiohttpMocker(respx.mocks.Mocker):
+    """respx for the aiohttp kind: answers in place of httpx-aiohttp's transport."""
+
+    name = "textflow-aiohttp"
+    targets: ClassVar[list[str]] = ["httpx_aiohttp.transport.AiohttpTransport"]
+    target_methods: ClassVar[list[str]] = ["handle_async_request"]
+
+    @classmethod
+    def mock(cls, spec: Any) -> Any:
+        async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
+            response: httpx.Response = await cls.async_handler(request)
+            return response
+
+        return handle_async_request
+
+
 @pytest.fixture
-def mock_api() -> Iterator[Any]:
+def mock_api(request: pytest.FixtureRequest) -> Iterator[Any]:
     """respx in front of the hosted API's base URL; unmatched requests fail the test."""
     import respx
 
-    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+    callspec = getattr(request.node, "callspec", None)
+    on_aiohttp = callspec is not None and callspec.params.get("api") == "aiohttp"
+    using = AiohttpMocker.name if on_aiohttp else "httpcore"
+    with respx.mock(base_url=BASE, assert_all_called=False, using=using) as router:
+        if on_aiohttp:  # respx skips a target it cannot find: never let a request out
+            from httpx_aiohttp.transport import AiohttpTransport
+
+            patched = AiohttpTransport.handle_async_request.__qualname__
+            assert patched.startswith(AiohttpMocker.__name__), patched
         yield router

@@ -78,7 +78,8 @@ async def test_no_retry_starts_if_its_wait_would_end_past_the_deadline(api, serv
     with pytest.raises(textflow.APIConnectionError):
         await api.call("get_balance", client=client)
     assert time.monotonic() - started < 1.2 + 1
-    assert 1 <= len(server.requests) <= 2
+    # aiohttp re-sends an idempotent GET once by itself when a connection breaks (never a POST)
+    assert 1 <= len(server.requests) <= (4 if api.kind == "aiohttp" else 2)
 
 
 async def test_the_default_has_an_overall_bound_and_a_timeout_object_keeps_its_phases(api):

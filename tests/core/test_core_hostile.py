@@ -37,6 +37,7 @@ def test_legacy_bad_key_is_a_400_result_without_the_key(mock_api):
     assert route.call_count == 0
 
 
+@pytest.mark.not_on_aiohttp("it passes its own http_client")
 async def test_a_header_h11_refuses_is_reported_as_not_sent_and_not_retried(api, server):
     # default_headers are checked at construction; a caller's own http client is not.
     http = (httpx.AsyncClient if api.is_async else httpx.Client)(headers={"X-Note": "a\nb"})
@@ -146,6 +147,7 @@ def test_absurdly_nested_webhook_body_is_a_webhook_error():
         parse_webhook(DEEP, secret="s3cret")
 
 
+@pytest.mark.not_on_aiohttp("it passes its own http_client")
 async def test_a_callers_http_client_auth_never_replaces_the_key(api):
     seen = []
 

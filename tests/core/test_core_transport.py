@@ -21,6 +21,7 @@ def ok(conn: socket.socket, number: int, body: bytes) -> bool:
     return True
 
 
+@pytest.mark.not_on_aiohttp("aiohttp reads no proxy settings from the environment (trust_env)")
 async def test_a_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwise(
     api, hostile, monkeypatch
 ):

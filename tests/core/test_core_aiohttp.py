@@ -1,0 +1,146 @@
+"""The aiohttp extra: ``textflow.DefaultAioHttpClient``. The client test matrix runs on it too
+(the ``aiohttp`` kind of the ``api`` fixture); here is what only it does."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+
+import anyio
+import httpx
+import pytest
+
+import textflow
+from textflow import _config
+from textflow._retry import NOT_SENT
+
+aiohttp = pytest.importorskip("aiohttp", reason="the aiohttp extra is not installed")
+from textflow import _aiohttp  # noqa: E402
+
+from core_support import KEY  # noqa: E402
+
+pytestmark = pytest.mark.anyio
+
+
+def test_import_textflow_does_not_import_aiohttp():
+    code = (
+        "import sys, textflow\n"
+        "assert 'aiohttp' not in sys.modules and 'textflow._aiohttp' not in sys.modules\n"
+        "assert textflow.DefaultAioHttpClient.__module__ == 'textflow._aiohttp'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_an_unknown_attribute_is_still_an_attribute_error():
+    with pytest.raises(AttributeError, match="no_such_name"):
+        textflow.no_such_name  # noqa: B018
+
+
+def test_without_the_extra_it_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)  # import fails
+    with pytest.raises(textflow.ConfigurationError, match=r"textflowsms\[aiohttp\]"):
+        textflow.DefaultAioHttpClient()
+
+
+async def test_it_has_the_sdks_limits_timeouts_and_shared_tls_settings():
+    async with textflow.DefaultAioHttpClient() as http:
+        assert http.timeout == _config.DEFAULT_TIMEOUT
+        inner = http._transport._inner  # type: ignore[attr-defined]
+        assert inner.limits == _config.DEFAULT_LIMITS
+        assert inner.ssl_context is _config.ssl_context()
+
+
+async def test_a_callers_settings_win():
+    own_tls = httpx.create_ssl_context()
+    limits = httpx.Limits(max_connections=7)
+    async with textflow.DefaultAioHttpClient(verify=own_tls, limits=limits, timeout=3) as http:
+        assert http.timeout == httpx.Timeout(3)
+        inner = http._transport._inner  # type: ignore[attr-defined]
+        assert (inner.ssl_context, inner.limits) == (own_tls, limits)
+    assert _config.ssl_context() is not own_tls
+    mock = httpx.MockTransport(lambda request: httpx.Response(204))
+    async with textflow.DefaultAioHttpClient(transport=mock) as http:
+        assert (await http.get("http://127.0.0.1:9/")).status_code == 204
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_under_trio_it_refuses_at_once_and_sends_nothing(server, anyio_backend):
+    http = textflow.DefaultAioHttpClient()
+    client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, http_client=http)
+    with anyio.fail_after(10), pytest.raises(textflow.ConfigurationError, match="asyncio only"):
+        await client.send_sms("+11234567890", "hi")
+    assert server.connections == 0
+    assert KEY not in repr(client)
+
+
+async def test_a_refused_connection_is_not_sent_and_is_retried(no_backoff):
+    with socket.socket() as probe:  # a port with nobody listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    http = textflow.DefaultAioHttpClient()
+    async with (
+        http,
+        textflow.AsyncTextFlowClient(
+            KEY, base_url=f"http://127.0.0.1:{port}/api", http_client=http, max_retries=1
+        ) as client,
+    ):
+        with pytest.raises(textflow.APIConnectionError, match="was not sent") as info:
+            await client.send_sms("+11234567890", "hi")
+    assert "ConnectError" in str(info.value)
+
+
+async def test_a_connection_dropped_after_the_request_is_not_resent(server, no_backoff):
+    server.script = [("drop",)]
+    http = textflow.DefaultAioHttpClient()
+    async with (
+        http,
+        textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, http_client=http) as client,
+    ):
+        with pytest.raises(textflow.APIConnectionError, match="may have reached"):
+            await client.send_sms("+11234567890", "hi")
+    assert len(server.requests) == 1  # httpx-aiohttp 0.2 alone calls this a ConnectTimeout
+
+
+def _bare(cls: type[BaseException]) -> BaseException:
+    return cls.__new__(cls)  # aiohttp's exceptions need connection details to build
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+        (aiohttp.ClientConnectorError, httpx.ConnectError),
+        (aiohttp.ClientConnectorCertificateError, httpx.ConnectError),
+        (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+        (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+        (aiohttp.ClientPayloadError, httpx.ReadError),
+        (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+        (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+        (aiohttp.ClientOSError, httpx.ReadError),
+        (ConnectionResetError, httpx.ReadError),
+        (asyncio.TimeoutError, httpx.ReadTimeout),
+        (ValueError, httpx.LocalProtocolError),
+    ],
+)
+def test_only_failures_before_writing_count_as_not_sent(raised, expected):
+    exc = _bare(raised)
+    assert _aiohttp._aiohttp_exception(exc) is expected
+    with pytest.raises(expected) as info, _aiohttp._mapped():
+        raise httpx.ConnectTimeout("x") from exc  # as httpx-aiohttp 0.2 re-raises it
+    assert info.value.__cause__ is exc
+    with pytest.raises(expected) as info, _aiohttp._mapped():
+        raise exc  # as aiohttp raises it, reading the body
+    assert info.value.__cause__ is exc
+    before_writing = expected in (httpx.ConnectTimeout, httpx.ConnectError)
+    assert isinstance(info.value, NOT_SENT) == before_writing
+
+
+def test_other_exceptions_pass_through_unchanged():
+    with pytest.raises(KeyError), _aiohttp._mapped():
+        raise KeyError("x")
+    plain = httpx.ReadError("no cause")
+    with pytest.raises(httpx.ReadError) as info, _aiohttp._mapped():
+        raise plain
+    assert info.value is plain

@@ -1,0 +1,170 @@
+"""``DefaultAioHttpClient``: an ``httpx.AsyncClient`` that sends over aiohttp (asyncio only).
+
+Installed with ``pip install "textflowsms[aiohttp]"`` (the ``httpx-aiohttp``
+transport). ``import textflow`` does not import this module nor aiohttp: it is
+loaded the first time ``textflow.DefaultAioHttpClient`` is looked up.
+
+Over ``httpx_aiohttp.AiohttpTransport`` it adds what the SDK's promises need:
+
+* **Exceptions that say whether a request went out.** httpx-aiohttp 0.2 maps every
+  ``aiohttp.ClientConnectionError`` to ``httpx.ConnectTimeout``, including a server
+  that dropped the connection after reading the request; the SDK would then send an
+  SMS again. Here only failures before the request was written are "not sent".
+* **asyncio only.** aiohttp needs an asyncio event loop; under trio the first call
+  raises `ConfigurationError` instead of hanging or failing deep inside aiohttp.
+* The SDK's pool limits, timeouts and shared TLS settings, unless given.
+
+aiohttp itself re-sends an idempotent request (``get_balance``'s GET, never a
+POST) once when its connection breaks, on top of the SDK's ``max_retries``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from textflow import _config
+from textflow.errors import ConfigurationError
+
+INSTALL_HINT = 'pip install "textflowsms[aiohttp]"'
+
+
+def _aiohttp_exception(exc: BaseException) -> type[httpx.TransportError] | None:
+    """The httpx exception for an aiohttp one; ``None`` for anything else."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout  # no connection yet: nothing was sent
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError  # refused, unreachable, TLS handshake: nothing was sent
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return httpx.ReadTimeout
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError  # the request may have been read
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return httpx.ReadError
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return httpx.RemoteProtocolError  # not HTTP as aiohttp reads it
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol
+    if isinstance(exc, asyncio.TimeoutError):  # an OSError too since Python 3.11
+        return httpx.ReadTimeout
+    if isinstance(exc, (aiohttp.ClientError, OSError)):
+        return httpx.ReadError  # broken after connecting: it may have been sent
+    if isinstance(exc, ValueError):
+        return httpx.LocalProtocolError  # refused before writing: a header with a newline
+    return None
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    """aiohttp's exceptions (also those httpx-aiohttp re-raised as httpx's) as httpx's."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        cause = exc.__cause__
+        mapped = None if cause is None else _aiohttp_exception(cause)
+        if mapped is None or isinstance(exc, mapped):
+            raise
+        raise mapped(_describe(exc)) from cause
+    except Exception as exc:
+        mapped = _aiohttp_exception(exc)
+        if mapped is None:
+            raise
+        raise mapped(_describe(exc)) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:  # an exception whose __str__ fails must not hide the failure
+        return type(exc).__name__
+
+
+def _require_asyncio() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise ConfigurationError(
+            "DefaultAioHttpClient runs on asyncio only (aiohttp has no trio support); under "
+            "trio use AsyncTextFlowClient without http_client, whose own pool runs on both."
+        ) from None
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, stream: httpx.AsyncByteStream) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped():
+            async for chunk in self._stream:
+                yield chunk
+
+    async def aclose(self) -> None:
+        with _mapped():
+            await self._stream.aclose()
+
+
+class AioHttpTransport(httpx.AsyncBaseTransport):
+    """``httpx_aiohttp.AiohttpTransport`` with exceptions the SDK can trust (see above)."""
+
+    def __init__(self, **options: Any) -> None:
+        from httpx_aiohttp import AiohttpTransport
+
+        self._inner = AiohttpTransport(**options)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        _require_asyncio()
+        with _mapped():
+            response = await self._inner.handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_Body(response.stream),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class DefaultAioHttpClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` over aiohttp, for `AsyncTextFlowClient` on asyncio.
+
+    Many sends in flight cost less CPU over aiohttp than over httpcore's pool. It
+    has the SDK's pool limits and timeouts and the default TLS settings; any
+    ``httpx.AsyncClient`` argument given overrides them (``verify=`` included).
+    Needs ``pip install "textflowsms[aiohttp]"``; asyncio only (under trio the
+    first call raises `ConfigurationError`). The SDK does not close an
+    ``http_client`` it was given: close it too, or let ``async with`` do it.
+
+    Examples:
+        >>> http = DefaultAioHttpClient()
+        >>> async with http, AsyncTextFlowClient(http_client=http) as client:
+        ...     result = await client.send_sms("+11234567890", "Hello from textflow")
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        try:
+            import httpx_aiohttp  # noqa: F401
+        except ImportError:
+            raise ConfigurationError(
+                f"DefaultAioHttpClient needs the aiohttp extra: {INSTALL_HINT}"
+            ) from None
+        limits = kwargs.pop("limits", _config.DEFAULT_LIMITS)
+        verify = kwargs.pop("verify", None)
+        if "transport" not in kwargs:
+            kwargs["transport"] = AioHttpTransport(
+                verify=_config.ssl_context() if verify is None else verify,
+                limits=limits,
+                cert=kwargs.get("cert"),
+                trust_env=kwargs.get("trust_env", True),
+            )
+        kwargs.setdefault("timeout", _config.DEFAULT_TIMEOUT)
+        super().__init__(limits=limits, **kwargs)
