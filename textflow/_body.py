@@ -10,12 +10,14 @@ only for the encodings it decodes itself (``ACCEPT_ENCODING``) and reads raw byt
 from __future__ import annotations
 
 import zlib
+from typing import Any, Optional
 
 import httpx
 
 #: Not a setting: no real answer comes near it.
 MAX_ANSWER_BYTES = 1024 * 1024
 ACCEPT_ENCODING = "gzip, deflate"
+MAX_ENCODINGS = 3  # layers of Content-Encoding decoded (urllib3 allows 5; real answers use 1)
 
 _KEPT_EXTENSIONS = ("http_version", "reason_phrase")
 _FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -30,27 +32,39 @@ class _Inflate:
 
     def __init__(self, encoding: str) -> None:
         self._gzip = encoding in ("gzip", "x-gzip")
-        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
-        self._started = False
+        self._zlib: Optional[Any] = zlib.decompressobj(zlib.MAX_WBITS | 16) if self._gzip else None
+        self._head = b""  # deflate: the first bytes, until they tell zlib-wrapped from raw
 
     def decode(self, data: bytes, room: int) -> bytes:
-        try:
-            out = self._zlib.decompress(data, room + 1)
-        except zlib.error:
-            if self._gzip or self._started:
-                raise
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
-            out = self._zlib.decompress(data, room + 1)
-        self._started = True
+        if self._zlib is None:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            data, self._head = self._head, b""
+            self._zlib = zlib.decompressobj(
+                zlib.MAX_WBITS if _zlib_header(data) else -zlib.MAX_WBITS
+            )
+        if self._zlib.eof and data:
+            raise httpx.DecodingError("the answer has bytes after the end of its compressed body")
+        out: bytes = self._zlib.decompress(data, room + 1)
         if len(out) > room or self._zlib.unconsumed_tail:
             raise AnswerTooLarge(_too_large())
+        if self._zlib.unused_data:
+            raise httpx.DecodingError("the answer has bytes after the end of its compressed body")
         return out
 
     def flush(self, room: int) -> bytes:
-        out = self._zlib.flush()
+        if self._zlib is None or not self._zlib.eof:
+            raise httpx.DecodingError("the answer's compressed body ends before its end")
+        out: bytes = self._zlib.flush()
         if len(out) > room:
             raise AnswerTooLarge(_too_large())
         return out
+
+
+def _zlib_header(data: bytes) -> bool:
+    """Whether ``data`` opens with a zlib header (RFC 1950): deflate, and a valid check."""
+    return data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
 def _too_large() -> str:
@@ -63,6 +77,7 @@ class BodyReader:
     def __init__(self, headers: httpx.Headers, limit: int = MAX_ANSWER_BYTES) -> None:
         self._limit = limit
         self._size = 0
+        self._raw = 0
         self._parts: list[bytes] = []
         encodings = [
             part.strip().lower()
@@ -70,6 +85,11 @@ class BodyReader:
             if part.strip() and part.strip().lower() != "identity"
         ]
         unknown = [name for name in encodings if name not in ("gzip", "x-gzip", "deflate")]
+        if len(encodings) > MAX_ENCODINGS:
+            raise httpx.DecodingError(
+                f"the answer claims {len(encodings)} layers of compression; at most "
+                f"{MAX_ENCODINGS} are decoded"
+            )
         if unknown:
             raise httpx.DecodingError(
                 f"the answer is encoded as {unknown[0][:40]!r}, which was not asked for"
@@ -78,6 +98,9 @@ class BodyReader:
         self._decoders = [_Inflate(name) for name in reversed(encodings)]
 
     def feed(self, data: bytes) -> None:
+        self._raw += len(data)
+        if self._raw > self._limit:  # even before decoding: junk after a small compressed body
+            raise AnswerTooLarge(_too_large())
         try:
             for decoder in self._decoders:
                 data = decoder.decode(data, self._room())

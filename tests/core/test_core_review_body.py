@@ -34,11 +34,6 @@ def gzip_then_junk(conn: socket.socket, number: int, body: bytes) -> bool:
     return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: bytes after the end of a gzip/deflate stream pile up in zlib's unused_data "
-    "(copied whole on every chunk: quadratic), and raw bytes are not capped",
-)
 async def test_bytes_after_the_end_of_a_compressed_body_do_not_pile_up(api, hostile):
     server = hostile(gzip_then_junk)
     client = api.make(base_url=server.base_url, max_retries=0)
@@ -52,11 +47,6 @@ async def test_bytes_after_the_end_of_a_compressed_body_do_not_pile_up(api, host
     assert peak < 8 * MiB, f"peak {peak / MiB:.0f} MiB for an answer whose decoded body is 43 B"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: every Content-Encoding layer gets its own zlib stream and every chunk goes "
-    "through all of them: 1000 gzips cost ~8 ms of CPU per network read (urllib3 allows 5)",
-)
 def test_a_thousand_content_encodings_cost_no_more_than_a_few():
     layers = 1000
     body = BALANCE
@@ -77,11 +67,6 @@ def test_a_thousand_content_encodings_cost_no_more_than_a_few():
     assert elapsed < 3, f"{fed} one-byte reads of a {layers}-layer answer took {elapsed:.1f} s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: _Inflate marks itself started after any input, so raw deflate whose first "
-    "read is a single byte is never retried as raw (the zlib header check fails on byte 2)",
-)
 def test_raw_deflate_is_decoded_however_the_network_splits_it():
     packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     raw = packer.compress(BALANCE) + packer.flush()
