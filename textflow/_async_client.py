@@ -103,6 +103,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             response = await self._http.send(
                 request, auth=None, follow_redirects=False, stream=True
             )
+        except ClientStateError:
+            raise  # the SDK's own transport already said what is wrong
         except RuntimeError as exc:  # a caller's http_client, from a loop that has ended
             raise ClientStateError(
                 f"The http_client of this {type(self).__name__} cannot send from this event "

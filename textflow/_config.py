@@ -104,6 +104,8 @@ def resolve_base_url(base_url: Union[str, httpx.URL, None]) -> httpx.URL:
         )
     if url.query or url.fragment:
         raise ConfigurationError("base_url must not have a query string or a fragment.")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ConfigurationError(f"base_url's port must be from 1 to 65535, not {url.port}.")
     # Paths are joined onto it: keep exactly one trailing slash off.
     return url.copy_with(path=url.path.rstrip("/"))
 

@@ -109,6 +109,10 @@ class _Cycles:
         self._read = 0
         self._head = bytearray()
 
+    def starting(self) -> bool:
+        """Whether the next write is the first of a request (nothing of it written yet)."""
+        return self.count == 0 or self._reading
+
     def writing(self) -> bool:
         """A write is starting; ``True`` when it starts a cycle on a reused connection."""
         if self.count and not self._reading:
@@ -159,10 +163,14 @@ class SyncStream(httpcore.NetworkStream):
         return data
 
     def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
+        starting = self.cycles.starting()
         if self.cycles.writing() and self._closed_while_idle():
             raise httpcore.ConnectionNotAvailable()
+        # Past the deadline before a first byte: the request was never written.
+        timeout, cut = clamp(
+            timeout, httpcore.ConnectTimeout if starting else httpcore.WriteTimeout
+        )
         WRITING.set(True)
-        timeout, cut = clamp(timeout, httpcore.WriteTimeout)
         with _deadline_named(cut):
             self._stream.write(buffer, timeout)
 

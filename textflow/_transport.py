@@ -24,12 +24,15 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   ``textflow._network``.
 
 Proxies from the environment (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) are
-honoured as httpx honours them, through httpx's own transport.
+honoured, through httpcore's proxy pools over the same network streams.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import importlib.util
 import math
 import os
 import threading
@@ -45,7 +48,7 @@ import httpx
 
 from textflow import _config, _network
 from textflow._deadline import WRITING
-from textflow.errors import ClientStateError
+from textflow.errors import ClientStateError, ConfigurationError
 
 #: Connections per httpcore pool (see encode/httpcore#1035 above). One: with more, two
 #: requests entering a pool at once can be handed the same idle connection, and one of
@@ -108,11 +111,10 @@ def _lowered(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 PoolT = TypeVar("PoolT")
-ProxyT = TypeVar("ProxyT")
 
 
-class _Pools(Generic[PoolT, ProxyT]):
-    """The pools of one process (and event loop): shards, and a transport per proxy.
+class _Pools(Generic[PoolT]):
+    """The pools of one process (and event loop): one per connection, and one per proxy.
 
     ``gate`` lets in only as many requests as there are connections in all: a request
     queued inside an httpcore pool makes every later request scan it, and a waiting one
@@ -120,45 +122,69 @@ class _Pools(Generic[PoolT, ProxyT]):
     """
 
     def __init__(
-        self, count: int, shard: Callable[[], PoolT], proxy: Callable[[str], ProxyT], gate: Any
+        self,
+        count: int,
+        shard: Callable[[], PoolT],
+        proxy: Callable[[str], PoolT],
+        gate: Callable[[], Any],
     ) -> None:
         self.shards: dict[int, PoolT] = {}  # made on first use: a quiet client needs one
         self._make_shard = shard
-        self.gate = gate
+        self._make_gate = gate
+        self.gate = gate()
         # Shards with room, the most recently freed last: a quiet client reuses one
         # warm connection. The gate guarantees one is here whenever a request enters.
         self.free = list(reversed(range(count)))
-        self._make_proxy: Callable[[str], ProxyT] = proxy
-        self.proxies: dict[str, ProxyT] = {}
+        self._make_proxy = proxy
+        self.proxies: dict[str, PoolT] = {}
+        self.broken: list[PoolT] = []  # shards left stuck by an interrupt, replaced
 
-    def shard(self, index: int) -> PoolT:
+    def regate(self) -> None:
+        """A new gate, made in the event loop about to use it (nothing holds the old one)."""
+        self.gate = self._make_gate()
+
+    def take(self, proxy: Optional[str]) -> tuple[Optional[int], PoolT]:
+        """A shard (its index) or the proxy's pool, for a request the gate let in."""
+        if proxy is not None:
+            pool = self.proxies.get(proxy)
+            if pool is None:
+                pool = self.proxies[proxy] = self._make_proxy(proxy)
+            return None, pool
+        index = self.free.pop()
         pool = self.shards.get(index)
         if pool is None:
             pool = self.shards[index] = self._make_shard()
-        return pool
+        return index, pool
 
-    def take(self) -> int:
-        return self.free.pop()
+    def release(self, index: Optional[int]) -> None:
+        """A request is over: its slot goes back, and a shard it left stuck is replaced.
 
-    def release(self, index: int) -> None:
-        self.free.append(index)
+        An exception between two lines of httpcore (Ctrl-C, a signal handler's timeout,
+        a cancellation at an unlucky checkpoint) can leave a connection neither idle nor
+        closed for ever; in a pool of one connection that would be every later call's.
+        """
+        if index is not None:
+            pool = self.shards.get(index)
+            if pool is not None and not all(
+                c.is_idle() or c.is_closed()
+                for c in pool.connections  # type: ignore[attr-defined]
+            ):
+                self.broken.append(self.shards.pop(index))
+            self.free.append(index)
         self.gate.release()
 
-    def proxy(self, url: str) -> ProxyT:
-        transport = self.proxies.get(url)
-        if transport is None:
-            transport = self.proxies[url] = self._make_proxy(url)
-        return transport
+    def all(self) -> list[PoolT]:
+        return [*self.shards.values(), *self.proxies.values()]
 
 
-class _Base(Generic[PoolT, ProxyT]):
+class _Base(Generic[PoolT]):
     """What both transports share: settings, the pools of this process, the proxy rules."""
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
         self._limits = limits
         self._proxies: Optional[dict[str, str]] = None  # read from the environment on first use
         self._pid = os.getpid()
-        self._pools: _Pools[PoolT, ProxyT] = self._new_pools()
+        self._pools: _Pools[PoolT] = self._new_pools()
 
     def _pool_options(self) -> dict[str, Any]:
         total = self._limits.max_connections or 100
@@ -174,10 +200,10 @@ class _Base(Generic[PoolT, ProxyT]):
             "shards": math.ceil(total / per_shard),
         }
 
-    def _new_pools(self) -> _Pools[PoolT, ProxyT]:
+    def _new_pools(self) -> _Pools[PoolT]:
         raise NotImplementedError
 
-    def _current(self) -> _Pools[PoolT, ProxyT]:
+    def _current(self) -> _Pools[PoolT]:
         if self._pid != os.getpid():  # forked: the child opens its own connections
             _INHERITED.append(self._pools)
             self._pid = os.getpid()
@@ -202,11 +228,43 @@ class _Base(Generic[PoolT, ProxyT]):
             return None
         return proxy
 
+    def _proxy_options(self, proxy: str) -> tuple[str, dict[str, Any]]:
+        """The kind of proxy (``http`` or ``socks``) and its pool's arguments, as httpx
+        builds them, but over the SDK's network streams (deadline, clean reuse)."""
+        try:
+            parsed = httpx.Proxy(url=proxy)
+        except (TypeError, ValueError, httpx.InvalidURL):
+            raise ConfigurationError(
+                "The proxy set in the environment (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) is "
+                "not an http, https, socks5 or socks5h URL."
+            ) from None
+        scheme = parsed.url.scheme
+        if scheme.startswith("socks") and importlib.util.find_spec("socksio") is None:
+            raise ConfigurationError(
+                'A SOCKS proxy is set in the environment: pip install "httpx[socks]".'
+            )
+        options: dict[str, Any] = {
+            "proxy_url": httpcore.URL(
+                scheme=parsed.url.raw_scheme,
+                host=parsed.url.raw_host,
+                port=parsed.url.port,
+                target=parsed.url.raw_path,
+            ),
+            "proxy_auth": parsed.raw_auth,
+            "ssl_context": _config.ssl_context(),
+            "max_connections": self._limits.max_connections,
+            "max_keepalive_connections": self._limits.max_keepalive_connections,
+            "keepalive_expiry": self._limits.keepalive_expiry,
+        }
+        if not scheme.startswith("socks"):
+            options["proxy_headers"] = parsed.headers.raw
+        return ("socks" if scheme.startswith("socks") else "http"), options
 
-class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], httpx.BaseTransport):
+
+class TextFlowTransport(_Base[httpcore.ConnectionPool], httpx.BaseTransport):
     """The sync client's transport (see the module's docstring)."""
 
-    def _new_pools(self) -> _Pools[httpcore.ConnectionPool, httpx.HTTPTransport]:
+    def _new_pools(self) -> _Pools[httpcore.ConnectionPool]:
         options = self._pool_options()
         count = options.pop("shards")
         backend = _network.SyncBackend()
@@ -214,47 +272,50 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool, httpx.HTTPTransport], htt
         def shard() -> httpcore.ConnectionPool:
             return httpcore.ConnectionPool(network_backend=backend, **options)
 
-        gate = threading.Semaphore(options["max_connections"] * count)
-        return _Pools(count, shard, self._proxy_transport, gate)
+        def proxy(url: str) -> httpcore.ConnectionPool:
+            kind, proxy_options = self._proxy_options(url)
+            cls = httpcore.SOCKSProxy if kind == "socks" else httpcore.HTTPProxy
+            return cls(network_backend=backend, **proxy_options)
 
-    def _proxy_transport(self, proxy: str) -> httpx.HTTPTransport:
-        return httpx.HTTPTransport(
-            verify=_config.ssl_context(), limits=self._limits, proxy=proxy, trust_env=True
-        )
+        def gate() -> threading.Semaphore:
+            return threading.Semaphore(options["max_connections"] * count)
+
+        return _Pools(count, shard, proxy, gate)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         WRITING.set(False)
         pools = self._current()
         proxy = self._proxy_url(request.url)
-        if proxy is not None:
-            return pools.proxy(proxy).handle_request(request)
         if not pools.gate.acquire(timeout=_pool_timeout(request)):
             raise httpx.PoolTimeout(_NO_CONNECTION)
-        index = pools.take()
+        try:
+            index, pool = pools.take(proxy)
+        except BaseException:
+            pools.release(None)
+            raise
         try:
             with _httpx_errors():
-                answer = pools.shard(index).handle_request(_core_request(request))
+                answer = pool.handle_request(_core_request(request))
         except BaseException:
-            _release(pools, index)
+            pools.release(index)
             raise
         return httpx.Response(
             status_code=answer.status,
             headers=answer.headers,
-            stream=_SyncBody(answer, lambda: _release(pools, index)),
+            stream=_SyncBody(answer, functools.partial(pools.release, index)),
             extensions=answer.extensions,
         )
 
     def close(self) -> None:
         pools = self._current()
-        for shard in pools.shards.values():
-            shard.close()
-        for transport in pools.proxies.values():
-            transport.close()
+        for pool in pools.all():
+            pool.close()
+        for pool in pools.broken:
+            with contextlib.suppress(Exception):
+                pool.close()
 
 
-class AsyncTextFlowTransport(
-    _Base[httpcore.AsyncConnectionPool, httpx.AsyncHTTPTransport], httpx.AsyncBaseTransport
-):
+class AsyncTextFlowTransport(_Base[httpcore.AsyncConnectionPool], httpx.AsyncBaseTransport):
     """The async client's transport (asyncio and trio; see the module's docstring)."""
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
@@ -264,7 +325,7 @@ class AsyncTextFlowTransport(
     def _forked(self) -> None:
         self._loop = None  # the parent's event loop does not run here
 
-    def _new_pools(self) -> _Pools[httpcore.AsyncConnectionPool, httpx.AsyncHTTPTransport]:
+    def _new_pools(self) -> _Pools[httpcore.AsyncConnectionPool]:
         options = self._pool_options()
         count = options.pop("shards")
         backend = self._backend = _network.AsyncBackend()
@@ -272,18 +333,23 @@ class AsyncTextFlowTransport(
         def shard() -> httpcore.AsyncConnectionPool:
             return httpcore.AsyncConnectionPool(network_backend=backend, **options)
 
-        gate = anyio.Semaphore(options["max_connections"] * count)
-        return _Pools(count, shard, self._proxy_transport, gate)
+        def proxy(url: str) -> httpcore.AsyncConnectionPool:
+            kind, proxy_options = self._proxy_options(url)
+            cls = httpcore.AsyncSOCKSProxy if kind == "socks" else httpcore.AsyncHTTPProxy
+            return cls(network_backend=backend, **proxy_options)
 
-    def _proxy_transport(self, proxy: str) -> httpx.AsyncHTTPTransport:
-        return httpx.AsyncHTTPTransport(
-            verify=_config.ssl_context(), limits=self._limits, proxy=proxy, trust_env=True
-        )
+        def gate() -> anyio.Semaphore:
+            return anyio.Semaphore(options["max_connections"] * count)
 
-    def _in_this_loop(self) -> _Pools[httpcore.AsyncConnectionPool, httpx.AsyncHTTPTransport]:
+        return _Pools(count, shard, proxy, gate)
+
+    def _in_this_loop(self) -> _Pools[httpcore.AsyncConnectionPool]:
         pools = self._current()
         loop = _Loop.current()
-        if self._loop is None or self._loop.same(loop):
+        if self._loop is not None and self._loop.same(loop):
+            return pools
+        if self._loop is None:  # first use: the gate belongs to this loop
+            pools.regate()
             self._loop = loop
             return pools
         if not self._loop.finished():
@@ -302,8 +368,6 @@ class AsyncTextFlowTransport(
         WRITING.set(False)
         pools = self._in_this_loop()
         proxy = self._proxy_url(request.url)
-        if proxy is not None:
-            return await pools.proxy(proxy).handle_async_request(request)
         try:
             pools.gate.acquire_nowait()
         except anyio.WouldBlock:
@@ -312,30 +376,31 @@ class AsyncTextFlowTransport(
                     await pools.gate.acquire()
             except TimeoutError:
                 raise httpx.PoolTimeout(_NO_CONNECTION) from None
-        index = pools.take()
+        try:
+            index, pool = pools.take(proxy)
+        except BaseException:
+            pools.release(None)
+            raise
         try:
             with _httpx_errors():
-                answer = await pools.shard(index).handle_async_request(_core_request(request))
+                answer = await pool.handle_async_request(_core_request(request))
         except BaseException:
-            _release(pools, index)
+            pools.release(index)
             raise
         return httpx.Response(
             status_code=answer.status,
             headers=answer.headers,
-            stream=_AsyncBody(answer, lambda: _release(pools, index)),
+            stream=_AsyncBody(answer, functools.partial(pools.release, index)),
             extensions=answer.extensions,
         )
 
     async def aclose(self) -> None:
         pools = self._in_this_loop()
-        for shard in pools.shards.values():
-            await shard.aclose()
-        for transport in pools.proxies.values():
-            await transport.aclose()
-
-
-def _release(pools: _Pools[Any, Any], index: int) -> None:
-    pools.release(index)
+        for pool in pools.all():
+            await pool.aclose()
+        for pool in pools.broken:
+            with contextlib.suppress(Exception):
+                await pool.aclose()
 
 
 _NO_CONNECTION = "no connection came free within the pool timeout"
@@ -348,11 +413,15 @@ def _pool_timeout(request: httpx.Request) -> Optional[float]:
 
 
 class _SyncBody(httpx.SyncByteStream):
-    """An answer's body from a shard: httpx's exceptions, the shard released on close."""
+    """An answer's body from a pool: httpx's exceptions, the slot released on close.
+
+    Also released if the body is collected unclosed: an interrupt after the transport
+    returned, before the client took the response, must not use up a slot for good.
+    """
 
     def __init__(self, answer: httpcore.Response, release: Callable[[], None]) -> None:
         self._answer = answer
-        self._release: Optional[Callable[[], None]] = release
+        self._release = weakref.finalize(self, release)
 
     def __iter__(self) -> Iterator[bytes]:
         with _httpx_errors():
@@ -364,15 +433,13 @@ class _SyncBody(httpx.SyncByteStream):
             with _httpx_errors():
                 self._answer.close()
         finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
+            self._release()
 
 
 class _AsyncBody(httpx.AsyncByteStream):
     def __init__(self, answer: httpcore.Response, release: Callable[[], None]) -> None:
         self._answer = answer
-        self._release: Optional[Callable[[], None]] = release
+        self._release = weakref.finalize(self, release)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _httpx_errors():
@@ -385,9 +452,7 @@ class _AsyncBody(httpx.AsyncByteStream):
             with _httpx_errors():
                 await self._answer.aclose()
         finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
+            self._release()
 
 
 def _answered(answer: httpcore.Response) -> None:
@@ -423,9 +488,10 @@ class _Loop:
         return self._token is other._token
 
     def finished(self) -> bool:
+        """Whether it no longer runs (an asyncio loop that is open but idle counts too)."""
         if self._ref is not None:
             loop = self._ref()
-            return loop is None or loop.is_closed()
+            return loop is None or not loop.is_running()
         import trio
 
         try:

@@ -36,12 +36,8 @@ def _proxy_env(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("ALL_PROXY", value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: _transport builds httpx.HTTPTransport(proxy=...) inside handle_request; "
-    "its ValueError / httpx.InvalidURL (ImportError for socks5 without socksio) escape",
-)
 @pytest.mark.parametrize("proxy", UNUSABLE_PROXIES)
+@pytest.mark.not_on_aiohttp("aiohttp reads no proxy settings from the environment (trust_env)")
 async def test_an_unusable_proxy_variable_is_a_textflow_error(api, hostile, monkeypatch, proxy):
     server = hostile(verdict)
     _proxy_env(monkeypatch, proxy)
@@ -50,10 +46,6 @@ async def test_an_unusable_proxy_variable_is_a_textflow_error(api, hostile, monk
         await api.call("verify_code", "+11234567890", "1", client=client)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: the same exception escapes the legacy functions, which promise never to raise",
-)
 @pytest.mark.parametrize("proxy", UNUSABLE_PROXIES)
 def test_legacy_functions_return_ok_false_for_an_unusable_proxy_variable(
     hostile, monkeypatch, proxy
@@ -67,15 +59,7 @@ def test_legacy_functions_return_ok_false_for_an_unusable_proxy_variable(
     assert result.valid is False
 
 
-async def test_a_port_out_of_range_is_refused_or_a_textflow_error(api, request):
-    if api.is_async:  # the sync client reports a ConnectError
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="review: base_url accepts a port above 65535; the async client's connect "
-                "raises anyio's ExceptionGroup (OverflowError inside), which nothing maps",
-            )
-        )
+async def test_a_port_out_of_range_is_refused_or_a_textflow_error(api):
     try:
         client = api.make(base_url="http://127.0.0.1:99999/api", max_retries=0)
     except textflow.ConfigurationError:

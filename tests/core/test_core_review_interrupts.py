@@ -44,12 +44,6 @@ def _client(server_url: str) -> textflow.TextFlowClient:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: an interrupt inside httpcore leaves the shard's only connection NEW/ACTIVE "
-    "for ever; the shard is released to the top of the LIFO free list, so every later call "
-    "takes it and fails with PoolTimeout",
-)
 def test_an_interrupted_call_does_not_break_every_later_call(hostile, monkeypatch):
     server = hostile(verdict)
     client = _client(server.base_url)
@@ -72,12 +66,6 @@ def test_an_interrupted_call_does_not_break_every_later_call(hostile, monkeypatc
         client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: a slot is given back only when the response is closed; an interrupt after "
-    "the transport returned and before TextFlowClient._send's try (inside httpx's "
-    "_send_single_request, e.g. its cookie extraction) loses it: after 100, every call waits",
-)
 def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(hostile, monkeypatch):
     server = hostile(verdict)
     client = _client(server.base_url)
@@ -96,12 +84,6 @@ def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(hostile, mon
         client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: a cancellation (the call's own deadline) delivered at the checkpoint of "
-    "httpcore's _state_lock, after the connection was made and before it turned ACTIVE, leaves "
-    "it NEW for ever; the shard goes back on top of the free list and every later call fails",
-)
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 @pytest.mark.anyio
 async def test_a_deadline_at_an_unlucky_checkpoint_does_not_break_later_calls(

@@ -50,11 +50,6 @@ def test_a_loop_per_call_does_not_grow_memory(hostile):
     assert grown < 1024 * 1024, f"{grown / 1024:.0f} KiB kept after 200 event loops"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: _Loop.finished() counts a loop that is not closed as still running, though "
-    "run_until_complete has returned; the docs promise ClientStateError only while it runs",
-)
 def test_a_loop_that_is_not_running_does_not_block_the_next(hostile):
     server = hostile(balance)
     client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url)
@@ -68,12 +63,6 @@ def test_a_loop_that_is_not_running_does_not_block_the_next(hostile):
         first.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: the gate (anyio.Semaphore) is made in __init__, so a client made inside an "
-    "asyncio loop keeps an asyncio semaphore when first used under trio: a call that has to "
-    "wait for a connection fails with 'no current event loop'",
-)
 def test_a_client_made_under_asyncio_serves_a_crowd_under_trio():
     import trio
 

@@ -43,11 +43,7 @@ def short_then_honest(conn: socket.socket, number: int, body: bytes) -> bool:
     return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: the env-proxy path uses httpx.HTTPTransport, without textflow._network's "
-    "clean-end check, so bytes past a short Content-Length become the next answer",
-)
+@pytest.mark.not_on_aiohttp("aiohttp reads no proxy settings from the environment (trust_env)")
 async def test_bytes_past_an_answer_through_a_proxy_never_become_the_next_answer(
     api, hostile, monkeypatch
 ):
@@ -60,17 +56,8 @@ async def test_bytes_past_an_answer_through_a_proxy_never_become_the_next_answer
     assert second.valid is False, "the smuggled answer was read as the second one's"
 
 
-async def test_a_trickling_proxy_cannot_hold_a_call_past_its_timeout(
-    api, hostile, monkeypatch, request
-):
-    if not api.is_async:  # the async client's cancel scope holds; the sync client's does not
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="review: the sync deadline is kept by textflow._network's streams, "
-                "which the env-proxy path (httpx.HTTPTransport) does not use",
-            )
-        )
+@pytest.mark.not_on_aiohttp("aiohttp reads no proxy settings from the environment (trust_env)")
+async def test_a_trickling_proxy_cannot_hold_a_call_past_its_timeout(api, hostile, monkeypatch):
     ref: list[RawServer] = []
 
     def trickled_headers(conn: socket.socket, number: int, body: bytes) -> bool:
