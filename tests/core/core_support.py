@@ -22,7 +22,6 @@ Where the aiohttp extra is installed, ``api`` has a third kind, ``aiohttp``: an
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Callable, ClassVar, Union
 
@@ -32,6 +31,8 @@ import respx.mocks
 
 import textflow
 from textflow import _legacy, _retry
+
+from hostile_support import LoopbackServer
 
 KEY = "tf_test_0123456789abcdef"  # not a real key: the tests' own
 BASE = "https://textflow.me/api"
@@ -179,7 +180,7 @@ def response(status: int, body: Any, **kwargs: Any) -> httpx.Response:
     return httpx.Response(status, json=body, **kwargs)
 
 
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """A small HTTP/1.1 server on 127.0.0.1 whose answers a test scripts, one per request.
 
     Each script step is ``("json", status, body)``, ``("drop",)`` (read the whole
@@ -189,41 +190,10 @@ class ScriptedServer:
     """
 
     def __init__(self) -> None:
-        import socket
-        import threading
-
         self.script: list[tuple[Any, ...]] = []
         self.default: tuple[Any, ...] = ("json", 200, ok_sms())
-        self.connections = 0
         self.requests: list[tuple[str, str, bytes]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._sock = socket.create_server(("127.0.0.1", 0), backlog=256)
-        self._sock.settimeout(0.1)
-        self.port = self._sock.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/api"
-        self._threads: list[threading.Thread] = []
-        self._conns: list[socket.socket] = []
-        self._accepter = threading.Thread(target=self._accept, daemon=True)
-        self._accepter.start()
-
-    def _accept(self) -> None:
-        import socket
-        import threading
-
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                self._conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        super().__init__()
 
     def _next_step(self) -> tuple[Any, ...]:
         with self._lock:
@@ -272,19 +242,6 @@ class ScriptedServer:
             return
         finally:
             conn.close()
-
-    def close(self) -> None:
-        import socket
-
-        self._stop.set()
-        self._sock.close()
-        with self._lock:
-            for conn in self._conns:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-        self._accepter.join(2)
-        for thread in self._threads:
-            thread.join(2)
 
 
 @pytest.fixture

@@ -38,17 +38,21 @@ def json_answer(payload: object, status: int = 200) -> bytes:
     return http_answer(json.dumps(payload).encode(), status)
 
 
-class RawServer:
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
+class LoopbackServer:
+    """Accepts connections on 127.0.0.1 and serves each in a thread of its own (``_serve``).
+
+    Counts connections; ``close()`` stops accepting, shuts every connection down and
+    joins the threads (each join bounded).
+    """
+
+    def __init__(self) -> None:
         self.connections = 0
-        self.requests: list[bytes] = []
-        self.targets: list[bytes] = []  # each request's target as sent (absolute via a proxy)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._sock = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=256)
         self._sock.settimeout(0.1)
-        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/api"
+        self.port = self._sock.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/api"
         self._threads: list[threading.Thread] = []
         self._conns: list[socket.socket] = []
         self._accepter = threading.Thread(target=self._accept, daemon=True)
@@ -68,6 +72,31 @@ class RawServer:
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        self._accepter.join(2)
+        for thread in self._threads:
+            thread.join(2)
+
+
+class RawServer(LoopbackServer):
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self.targets: list[bytes] = []  # each request's target as sent (absolute via a proxy)
+        super().__init__()
 
     def _read_request(self, conn: socket.socket, parser: h11.Connection) -> bytes | None:
         body = b""
@@ -108,20 +137,6 @@ class RawServer:
             return
         finally:
             conn.close()
-
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._sock.close()
-        with self._lock:
-            for conn in self._conns:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-        self._accepter.join(2)
-        for thread in self._threads:
-            thread.join(2)
 
 
 @contextlib.contextmanager
