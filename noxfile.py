@@ -47,6 +47,7 @@ def tests(session: nox.Session) -> None:
     # With the aiohttp extra: the core client tests run on its transport too. (Not in the
     # tests extra: httpx-aiohttp needs httpx >= 0.27, above the lowest session's httpx.)
     session.install("-e", ".[tests,aiohttp]")
+    session.install("-e", ".[browser]")  # a second step: see the browser extra in pyproject
     session.run("coverage", "erase")
     session.run("coverage", "run", "-m", "pytest", *session.posargs)
     session.run("coverage", "combine", success_codes=[0, 1])
@@ -77,6 +78,7 @@ def docs(session: nox.Session) -> None:
 def docs_screenshots(session: nox.Session) -> None:
     """Regenerate docs/img/sandbox-inbox.png from the browser test (needs Chromium; not default)."""
     session.install("-e", ".[tests]")
+    session.install("-e", ".[browser]")
     session.env["TEXTFLOW_SCREENSHOT_DIR"] = str(Path("docs/img").resolve())
     session.run("python", "-m", "pytest", "-q", "tests/browser", "-k", "live")
 

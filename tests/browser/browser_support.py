@@ -33,7 +33,7 @@ def start_browser() -> Any:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        missing_browser("selenium is not installed (pip install -e '.[tests]')")
+        missing_browser("selenium is not installed (pip install -e '.[browser]')")
     binary = next(filter(None, map(shutil.which, BROWSERS)), None)
     driver_path = shutil.which("chromedriver")
     if binary is None or driver_path is None:
