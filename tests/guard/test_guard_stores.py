@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -83,7 +84,8 @@ def test_sweeps_drop_expired_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         store.acquire(0.0, [Limit("old", 1, 10.0)])
         store.acquire(100.0, [Limit("new", 1, 10.0)])  # the second call sweeps
     assert repr(memory) == "MemoryStore(keys=1)"
-    rows = sqlite3.connect(tmp_path / "g.sqlite3").execute("SELECT key FROM textflow_guard_events")
+    with contextlib.closing(sqlite3.connect(tmp_path / "g.sqlite3")) as db:
+        rows = db.execute("SELECT key FROM textflow_guard_events").fetchall()
     assert [key for (key,) in rows] == ["new"]
     lite.close()
 
@@ -96,6 +98,7 @@ def test_sqlite_rolls_back_a_failed_transaction(tmp_path: Path) -> None:
     store.close()
     store.close()
     assert store.acquire(1.0, [Limit("ok", 1, 10.0)]) is not None  # reopens after close
+    store.close()
 
 
 def test_redis_keys_have_the_prefix_and_expire(redis_port: int) -> None:
@@ -125,8 +128,9 @@ async def _stored_text(guarded: Guarded) -> str:
         return repr(guarded._memory._events)
     if guarded.store_kind == "sqlite":
         assert guarded.sqlite_path is not None
-        rows = sqlite3.connect(guarded.sqlite_path).execute("SELECT * FROM textflow_guard_events")
-        return repr(list(rows)) + repr(guarded.sqlite_path.read_bytes())
+        with contextlib.closing(sqlite3.connect(guarded.sqlite_path)) as db:
+            rows = db.execute("SELECT * FROM textflow_guard_events").fetchall()
+        return repr(rows) + repr(guarded.sqlite_path.read_bytes())
     import redis
 
     assert guarded.redis_port is not None
@@ -174,9 +178,11 @@ def test_guard_arguments_are_checked(tmp_path: Path) -> None:
             VerificationGuard(fake.async_client(), secret="s")  # type: ignore[arg-type]
         with pytest.raises(textflow.ConfigurationError, match="works with AsyncTextFlowClient"):
             AsyncVerificationGuard(client)  # type: ignore[arg-type]
-        guard = VerificationGuard(client, secret=b"s3cret", store=SQLiteStore(tmp_path / "g"))
+        lite = SQLiteStore(tmp_path / "g")
+        guard = VerificationGuard(client, secret=b"s3cret", store=lite)
         assert "s3cret" not in repr(guard)
         assert guard.policy == GuardPolicy()
+        lite.close()
 
 
 @pytest.mark.anyio
@@ -236,6 +242,8 @@ async def test_async_guard_under_trio(
     assert len(fake.messages) == 1
     if kind == "redis":
         store._redis.close()
+    elif kind == "sqlite":
+        store.close()
 
 
 # --- SQLite: two processes share the file -------------------------------------------------

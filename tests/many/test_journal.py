@@ -136,7 +136,8 @@ def test_the_journal_holds_numbers_and_hashes_never_the_key_or_text(
     assert fake.api_key.encode() not in stored
     assert b"XYZZY" not in stored
     assert numbers(1)[0].encode() in stored  # the numbers are kept: the docs say so
-    assert repr(SQLiteJournal(journal_path)).startswith("SQLiteJournal(")
+    with SQLiteJournal(journal_path) as journal:
+        assert repr(journal).startswith("SQLiteJournal(")
 
 
 class MemoryJournal:
