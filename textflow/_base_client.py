@@ -56,13 +56,7 @@ class BaseClient(Generic[HttpClientT]):
         self._base_url = _config.resolve_base_url(base_url)
         self._timeout = _config.resolve_timeout(timeout)
         self._max_retries = _config.resolve_max_retries(max_retries)
-        try:
-            self._default_headers = dict(default_headers or {})
-        except (TypeError, ValueError):
-            raise ConfigurationError(
-                "default_headers must be a mapping of header names to values, "
-                f"not {type(default_headers).__name__}."
-            ) from None
+        self._default_headers = _config.check_headers(default_headers or {})
         self._deadline = _config.resolve_deadline(timeout)
         if http_client is None:
             self._http = self._http_client_class(

@@ -179,13 +179,13 @@ def resolve_max_retries(max_retries: int) -> int:
 def build_headers(
     api_key: str, base: Mapping[str, str], extra: Optional[Mapping[str, str]]
 ) -> httpx.Headers:
-    """The headers every request carries, computed once per client."""
+    """The headers every request carries, computed once per client (``extra`` checked)."""
     headers = httpx.Headers(base)
     headers["User-Agent"] = USER_AGENT
     headers["Accept"] = "application/json"
     headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what the SDK decodes itself, capped
     if extra:
-        headers.update(check_headers(extra))
+        headers.update(extra)
     headers["Authorization"] = f"Bearer {api_key}"
     return headers
 
@@ -199,7 +199,8 @@ def check_headers(headers: object) -> dict[str, str]:
     values. A value is never echoed in the error: it may be a credential."""
     if not isinstance(headers, Mapping):
         raise ConfigurationError(
-            f"default_headers must be a mapping of str to str, not {type(headers).__name__}."
+            "default_headers must be a mapping of header names to values, "
+            f"not {type(headers).__name__}."
         )
     checked: dict[str, str] = {}
     for name, value in headers.items():
