@@ -21,7 +21,7 @@ from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
 from textflow._many._async import Recipients
 from textflow._many._outcomes import Progress, SendReport, StopOn
-from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
+from textflow._many._run import JournalArg
 from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
@@ -33,11 +33,22 @@ from textflow.models import (
 
 
 class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
-    """The TextFlow API for asyncio and trio apps. One client per application.
+    """The TextFlow API for asyncio and trio apps. One client per application; it pools connections.
 
-    Arguments, checks, retries and results are those of `TextFlowClient`;
-    ``http_client`` is an ``httpx.AsyncClient``. Close it with ``await
-    client.aclose()`` or ``async with``.
+    The methods of `TextFlowClient`, as coroutines: same arguments, checks,
+    retries and results. Close it with ``await client.aclose()`` or ``async with``.
+
+    Args:
+        api_key: Your key from the API console; defaults to ``TEXTFLOW_API_KEY``.
+        base_url: Defaults to ``TEXTFLOW_BASE_URL``, else ``https://textflow.me/api``.
+            Plain ``http`` is accepted only to a loopback host.
+        timeout: Seconds, or an ``httpx.Timeout``; default 30 s, 5 s to connect.
+        max_retries: Re-sends allowed where re-sending is safe (see the retries guide).
+        http_client: Your own ``httpx.AsyncClient`` (proxies, HTTP/2, mounts); never closed by us.
+        default_headers: Extra headers for every request.
+
+    Raises:
+        ConfigurationError: No API key, or an unusable ``base_url``.
 
     Examples:
         >>> async with AsyncTextFlowClient(api_key="YOUR_KEY") as client:
@@ -267,7 +278,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         text: Optional[str] = None,
         *,
         phone_field: str = "phone_number",
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = 20,
         max_per_second: Optional[float] = None,
         on_progress: Optional[Callable[[Progress], None]] = None,
         stop_on: Optional[StopOn] = None,

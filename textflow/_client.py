@@ -16,7 +16,7 @@ from textflow._body import BodyReader, complete, read_already
 from textflow._deadline import DEADLINE
 from textflow._many._outcomes import Progress, SendReport, StopOn
 from textflow._many._recipients import Recipients
-from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
+from textflow._many._run import JournalArg
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -258,7 +258,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
         text: Optional[str] = None,
         *,
         phone_field: str = "phone_number",
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = 20,
         max_per_second: Optional[float] = None,
         on_progress: Optional[Callable[[Progress], None]] = None,
         stop_on: Optional[StopOn] = None,
