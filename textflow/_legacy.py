@@ -139,8 +139,8 @@ def sendSMS(phone_number: str, text: str) -> SendMessageResult:
         text: The message.
 
     Returns:
-        The API's answer; ``ok=False`` with ``status`` and ``message`` when the
-        call failed (see the module's docstring), instead of raising.
+        The API's answer; or, when the call failed, a result with ``ok=False``,
+            ``status`` and ``message`` (400 for bad input or no key, 0 for no answer).
 
     Examples:
         >>> import textflowsms as tf
@@ -164,8 +164,8 @@ def sendVerificationSMS(
         seconds: How long the code stays valid, 1 to 86400 (one day); default 600.
 
     Returns:
-        The API's answer; ``ok=False`` with ``status`` and ``message`` when the
-        call failed.
+        The API's answer; or, when the call failed, a result with ``ok=False``,
+            ``status`` and ``message`` (400 for bad input or no key, 0 for no answer).
 
     Examples:
         >>> import textflowsms as tf
@@ -190,7 +190,7 @@ def verifyCode(phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
 
     Returns:
         ``result.valid`` is the verdict: ``False`` for a wrong or expired code,
-        and for a call that failed (then ``ok=False`` too).
+            and for a call that failed (then ``ok=False`` too).
 
     Examples:
         >>> import textflowsms as tf
