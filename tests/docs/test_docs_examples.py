@@ -23,6 +23,12 @@ How a block runs (test id ``page.md:LINE``, the line of the opening fence):
   Environment variables, the ``textflow`` logger and the legacy functions'
   default client are restored after each block.
 
+  README.md blocks get no preamble: they run exactly as written, as a reader
+  following the README's "Try it without an account" would run them (the
+  environment above is that sandbox). Only the keyboard is simulated: a block's
+  ``input()`` reads from stdin, where "the user" types the live code the fake
+  last sent.
+
 Markers in the Markdown (put them in the docs, not here):
 
 * ``<!-- not-run: REASON -->`` on the line right before a fence: the block is
@@ -188,6 +194,38 @@ def _restored_state() -> Iterator[None]:
         root.setLevel(root_level)
 
 
+def _typed_code(fake: FakeTextFlow) -> str:
+    """What a user reading the fake's last verification SMS would type."""
+    sent = [m for m in fake.messages if m.kind == "code"]
+    assert sent, "input() was called before any verification code was sent"
+    live = fake.last_code(sent[-1].phone_number)
+    assert live is not None, "the last verification code is no longer live"
+    return live
+
+
+class _Keyboard(io.TextIOBase):
+    """A stdin where the user types the live code they received, one line per read."""
+
+    def __init__(self, fake: FakeTextFlow) -> None:
+        self._fake = fake
+
+    def readable(self) -> bool:
+        return True
+
+    def readline(self, size: Optional[int] = -1) -> str:
+        return _typed_code(self._fake) + "\n"
+
+
+def _run_as_written(block: Block, fake: FakeTextFlow, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a README ``block`` with no preamble at all; returns what it printed."""
+    code = compile(block.code, block.id, "exec", dont_inherit=True)
+    printed = io.StringIO()
+    monkeypatch.setattr(sys, "stdin", _Keyboard(fake))
+    with contextlib.redirect_stdout(printed):
+        exec(code, {"__name__": "__main__"})  # the README's own code, on purpose
+    return printed.getvalue()
+
+
 def _run_script(block: Block, fake: FakeTextFlow) -> str:
     """Run ``block`` with the preamble; returns what it printed."""
     code = compile(
@@ -195,12 +233,7 @@ def _run_script(block: Block, fake: FakeTextFlow) -> str:
     )
 
     def typed_code(prompt: str = "") -> str:
-        """What a user reading the fake's last verification SMS would type."""
-        sent = [m for m in fake.messages if m.kind == "code"]
-        assert sent, "input() was called before any verification code was sent"
-        live = fake.last_code(sent[-1].phone_number)
-        assert live is not None, "the last verification code is no longer live"
-        return live
+        return _typed_code(fake)
 
     printed = io.StringIO()
     with textflow.TextFlowClient() as client:
@@ -255,7 +288,10 @@ def test_doc_example(
         os.environ["TEXTFLOW_BASE_URL"] = base_url
         os.environ.pop("TEXTFLOW_LOG", None)
         monkeypatch.chdir(tmp_path)  # a block that writes a file writes it here
-        printed = _run_script(block, fake)
+        if block.page == "README.md":
+            printed = _run_as_written(block, fake, monkeypatch)
+        else:
+            printed = _run_script(block, fake)
     if block.output is not None:
         assert _normalised(printed) == _normalised(block.output)
 
@@ -300,3 +336,29 @@ def test_parser_reads_markers(tmp_path: Path) -> None:
     ]
     assert blocks[1].code == "print('indented')\n"
     assert blocks[1].output == "indented\n"
+
+
+def test_readme_runs_as_written(
+    docs_fake: tuple[FakeTextFlow, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's sync example verifies the phone with the code "the user" typed."""
+    fake, base_url = docs_fake
+    fake.reset()
+    [sync] = [b for b in BLOCKS if b.page == "README.md" and "input(" in b.code]
+    assert "user_entered_code" not in sync.code
+    with _restored_state():
+        monkeypatch.setenv("TEXTFLOW_API_KEY", DOCS_KEY)
+        monkeypatch.setenv("TEXTFLOW_BASE_URL", base_url)
+        monkeypatch.chdir(tmp_path)
+        printed = _run_as_written(sync, fake, monkeypatch)
+    assert printed.splitlines()[0] == "0.15"
+    assert printed.rstrip().endswith("phone verified")
+    assert [m.kind for m in fake.messages] == ["sms", "code"]
+
+
+def test_readme_blocks_are_python_files() -> None:
+    """Each README block is a valid file: no top-level await or async with."""
+    readme = [b for b in BLOCKS if b.page == "README.md"]
+    assert len(readme) >= 4
+    for block in readme:
+        compile(block.code, block.id, "exec", dont_inherit=True)
