@@ -38,6 +38,9 @@ Markers in the Markdown (put them in the docs, not here):
 * ```` ```python title="test_NAME.py" ````: the block is a pytest file; it is
   written to a temporary folder and run by pytest in a subprocess (with the
   ``textflow.testing`` and anyio plugins only), and every test in it must pass.
+  Beside it are written the modules the docs define: every block titled
+  ``NAME.py`` (not ``test_``), on any page, so ``from app import app`` in a test
+  file imports the app a guide shows in ```` ```python title="app.py" ````.
 * ```` ```text title="Output" ```` right after a python block (blank lines
   between are allowed): what the block prints must equal it (trailing spaces
   ignored).
@@ -75,10 +78,8 @@ WRONG_CODE = "0000"
 # Every block that is deliberately not run, as "page:line". Adding one is a
 # deliberate change: this list must be updated with it.
 EXPECTED_NOT_RUN = {
-    "async.md": 1,  # the FastAPI lifespan: FastAPI is not a dependency
     "configuration.md": 1,  # a proxy and HTTP/2: needs a proxy server and h2
     "guard.md": 3,  # FastAPI, Flask, and a Redis server
-    "testing.md": 1,  # replies through FastAPI's TestClient: FastAPI is not a dependency
 }
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
@@ -159,6 +160,12 @@ def parse_blocks(path: Path) -> list[Block]:
 
 
 BLOCKS = [block for page in PAGES for block in parse_blocks(page)]
+# The modules the docs define, for the pytest-file blocks to import (see the header).
+MODULES = {
+    b.title: b.code
+    for b in BLOCKS
+    if b.title and b.title.endswith(".py") and not b.title.startswith("test_") and b.not_run is None
+}
 
 
 # --- the environment every block runs in -------------------------------------------------
@@ -253,6 +260,8 @@ def _run_script(block: Block, fake: FakeTextFlow) -> str:
 def _run_pytest_file(block: Block, tmp_path: Path) -> None:
     """Run ``block`` as the pytest file it says it is; every test in it must pass."""
     assert block.title is not None
+    for name, code in MODULES.items():
+        (tmp_path / name).write_text(code, encoding="utf-8")
     (tmp_path / block.title).write_text(block.code, encoding="utf-8")
     # Only the plugins the docs rely on: quicker, and independent of what else is installed.
     plugins = ["-p", "textflow.testing.pytest_plugin", "-p", "anyio.pytest_plugin"]
@@ -316,6 +325,13 @@ def test_not_run_blocks_are_the_expected_ones() -> None:
     assert counted == EXPECTED_NOT_RUN, f"blocks marked not-run: {skipped}"
 
 
+def test_module_blocks_have_unique_names() -> None:
+    """Two pages defining the same module would shadow one another in the test files."""
+    titles = [b.title for b in BLOCKS if b.title and b.title in MODULES]
+    assert sorted(titles) == sorted(MODULES)
+    assert "app.py" in MODULES
+
+
 def test_parser_reads_markers(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(
@@ -362,3 +378,50 @@ def test_readme_blocks_are_python_files() -> None:
     assert len(readme) >= 4
     for block in readme:
         compile(block.code, block.id, "exec", dont_inherit=True)
+
+
+def test_fastapi_app_of_the_async_guide(
+    docs_fake: tuple[FakeTextFlow, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/async.md's app, lifespan included, through httpx.ASGITransport against the fake."""
+    import httpx
+
+    fake, base_url = docs_fake
+    fake.reset()
+    monkeypatch.setenv("TEXTFLOW_API_KEY", DOCS_KEY)
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", base_url)
+    namespace: dict[str, Any] = {"__name__": "app"}
+    exec(compile(MODULES["app.py"], "docs/async.md:app.py", "exec"), namespace)
+    app = namespace["app"]
+    phone = {"phone_number": "+11234567890"}
+    answers: list[tuple[int, Any]] = []
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):  # what the ASGI server runs
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
+                started = await http.post("/verify/start", params=phone)
+                code = fake.last_code(phone["phone_number"])
+                assert code is not None
+                for params in [
+                    {**phone, "code": code},  # right
+                    {**phone, "code": code},  # used up
+                    {"phone_number": "12345", "code": code},  # not a phone number
+                ]:
+                    finished = await http.post("/verify/finish", params=params)
+                    answers.append((finished.status_code, finished.json()))
+                bad = await http.post("/verify/start", params={"phone_number": "12345"})
+                answers.append((bad.status_code, bad.json()))
+            assert started.status_code == 200
+            assert started.json() == {"sent": True}
+            assert not app.state.textflow._http.is_closed
+        assert app.state.textflow._http.is_closed  # the lifespan closed its client
+
+    asyncio.run(scenario())
+    assert answers[0] == (200, {"verified": True})
+    assert answers[1] == (200, {"verified": False})
+    for status, body in answers[2:]:
+        assert status == 422, body  # InputValidationError: the caller's input, not a 500
+        assert body["argument"] == "phone_number"
+        assert "phone_number" in body["detail"]
+    assert [m.kind for m in fake.messages] == ["code"]  # the bad number was never sent
