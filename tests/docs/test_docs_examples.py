@@ -210,16 +210,13 @@ def _typed_code(fake: FakeTextFlow) -> str:
     return live
 
 
-class _Keyboard(io.TextIOBase):
+class _Keyboard:
     """A stdin where the user types the live code they received, one line per read."""
 
     def __init__(self, fake: FakeTextFlow) -> None:
         self._fake = fake
 
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: Optional[int] = -1) -> str:
+    def readline(self, size: int = -1) -> str:
         return _typed_code(self._fake) + "\n"
 
 
