@@ -48,7 +48,6 @@ def test_subcommand_help_shows_the_global_options(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ((), "COMMAND"),
         (("bogus",), "invalid choice"),
         (("send",), "PHONE, TEXT"),
         (("send", PHONE), "TEXT"),
