@@ -74,10 +74,7 @@ def phone_number(value: object, argument: str = "phone_number", *, echo: bool = 
         raise _type_error(argument, "a str like '+11234567890'", value)
     number = _PHONE_SEPARATORS.sub("", value)
     if not _E164.fullmatch(number):
-        if echo:
-            shown = repr(value)
-        else:
-            shown = mask_phone(number) if number else "an empty string"
+        shown = repr(value) if echo else mask_phone(number) if number else "an empty string"
         raise InputValidationError(
             f"{argument} must be an international number in E.164 form: '+', the country "
             f"code and the number, 7 to 15 digits in all, like '+11234567890' (got {shown})."

@@ -104,9 +104,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # The reader left (`textflow demo | head -1`): not an error. Python's recipe
         # (docs of `signal`, "Note on SIGPIPE"): point stdout at devnull so that the
         # flush at exit does not fail again, and exit quietly.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         return EXIT_OK
+
+
+def _stdout_to_devnull() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _wants_json(words: list[str]) -> bool:
@@ -139,7 +143,10 @@ def _run(args: argparse.Namespace) -> int:
 def _report(failed: failure.Failure, as_json: bool) -> int:
     """Print the failure (one line on stderr; with ``--json`` also its JSON on stdout)."""
     if as_json:
-        print(failed.as_json(), flush=True)
+        try:
+            print(failed.as_json(), flush=True)
+        except BrokenPipeError:  # the reader left; the failure still decides the status
+            _stdout_to_devnull()
     print(f"textflow: error: {printable(failed.message)}", file=sys.stderr, flush=True)
     return failed.exit_status
 

@@ -265,8 +265,6 @@ def test_send_code_never_prints_the_code(cli: Cli, server: Server) -> None:
     assert server.fake.messages[-1].text == f"Your verification code for Acme is:\n{code}"
 
 
-
-
 def test_send_code_json_prints_the_answer_in_full(cli: Cli, server: Server) -> None:
     body = cli("send-code", PHONE, "--service-name", "Acme", "--json", *server.options).json()
     code = server.fake.last_code(PHONE)

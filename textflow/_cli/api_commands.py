@@ -2,8 +2,9 @@
 
 Each builds a `textflow.TextFlowClient` from the global options, makes
 one call and prints the answer: a short sentence (verification codes never
-shown), or with ``--json`` the API's answer in full as one line of JSON. Errors are raised and turned into a line on stderr and an
-exit status by `textflow.cli.main`.
+shown), or with ``--json`` the API's answer in full as one line of JSON.
+Errors are raised and turned into a line on stderr and an exit status by
+`textflow.cli.main`.
 """
 
 from __future__ import annotations
