@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import pytest
+
+from textflow._cli import inputs
+from textflow._cli.parser import UsageError
 
 from cli_support import PHONE, Result, Server
 
@@ -132,3 +136,30 @@ def test_a_short_row_counts_as_an_empty_number(cli: Cli, server: Server, tmp_pat
     assert result.status == 2
     assert "line 3" in error_line(result)
     assert "(got '')" in result.err
+
+
+# --- the message from stdin, in process ------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class _Unreadable(io.StringIO):
+    def read(self, size: Optional[int] = -1) -> str:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+
+def test_a_terminal_is_told_how_to_end_the_message(capsys: pytest.CaptureFixture[str]) -> None:
+    assert inputs.message("-", "TEXT", _Terminal("typed\n")) == "typed"
+    assert "end it with Ctrl-D" in capsys.readouterr().err
+
+
+def test_an_unreadable_stdin_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="cannot read TEXT from stdin"):
+        inputs.message("-", "TEXT", _Unreadable())
+
+
+def test_text_other_than_a_dash_is_the_message_itself() -> None:
+    assert inputs.message("--", "TEXT", _Unreadable()) == "--"

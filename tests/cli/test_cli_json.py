@@ -143,3 +143,28 @@ def test_a_bug(cli: Cli, server: Server, monkeypatch: pytest.MonkeyPatch) -> Non
     result = cli("balance", "--json", *server.options)
     body = failure(result)
     assert (result.status, body["error"]["type"]) == (70, "internal")
+
+
+def test_other_sdk_errors_have_the_same_shape(
+    cli: Cli, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textflow import cli as textflow_cli
+    from textflow.errors import APIError, ClientStateError
+
+    def closed(args: object) -> int:
+        raise ClientStateError("This client is closed")
+
+    def on_the_wire(args: object) -> int:
+        raise APIError("a kind of failure added later", may_have_been_sent=True)
+
+    monkeypatch.setitem(textflow_cli.COMMANDS, "balance", closed)
+    result = cli("balance", "--json", *server.options)
+    body = failure(result)
+    assert (result.status, body["error"]["type"]) == (1, "error")
+    assert body["error"]["exception"] == "ClientStateError"
+
+    monkeypatch.setitem(textflow_cli.COMMANDS, "balance", on_the_wire)
+    result = cli("balance", "--json", *server.options)
+    body = failure(result)
+    assert (result.status, body["error"]["type"]) == (3, "error")
+    assert body["error"]["may_have_been_sent"] is True
