@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Optional
@@ -42,7 +41,7 @@ from textflow._cli import (
     sandbox,
     send_many,
 )
-from textflow._cli.output import printable
+from textflow._cli.output import printable, stdout_to_devnull
 from textflow._cli.parser import Command, UsageError, build_parser, parse
 from textflow.errors import ConfigurationError, InputValidationError, TextFlowError
 
@@ -101,16 +100,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader left (`textflow demo | head -1`): not an error. Python's recipe
-        # (docs of `signal`, "Note on SIGPIPE"): point stdout at devnull so that the
-        # flush at exit does not fail again, and exit quietly.
-        _stdout_to_devnull()
+        # The reader left (`textflow demo | head -1`): not an error; exit quietly.
+        stdout_to_devnull()
         return EXIT_OK
-
-
-def _stdout_to_devnull() -> None:
-    with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _wants_json(words: list[str]) -> bool:
@@ -146,7 +138,7 @@ def _report(failed: failure.Failure, as_json: bool) -> int:
         try:
             print(failed.as_json(), flush=True)
         except BrokenPipeError:  # the reader left; the failure still decides the status
-            _stdout_to_devnull()
+            stdout_to_devnull()
     print(f"textflow: error: {printable(failed.message)}", file=sys.stderr, flush=True)
     return failed.exit_status
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -133,3 +135,36 @@ def test_known_or_empty_textflow_log_does_not_warn(run: Run, server: Server, val
     result = run("balance", env={**server.env, "TEXTFLOW_LOG": value})
     assert result.status == 0
     assert "Warning" not in result.err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM stops the sandbox on POSIX")
+def test_sandbox_serves_on_after_its_reader_left(run: Run) -> None:
+    """``textflow sandbox --json | head -1``: the SMS after that still get an answer."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "textflow", "sandbox", "--port", "0", "--json", "-v"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        banner = json.loads(process.stdout.readline())
+        process.stdout.close()  # the reader leaves after the banner
+        env = {"TEXTFLOW_BASE_URL": banner["base_url"], "TEXTFLOW_API_KEY": banner["api_key"]}
+        for text in ("first", "second"):  # the first print fails, the second goes nowhere
+            sent = run("send", PHONE, text, env=env)
+            assert sent.status == 0, sent.err
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=TIMEOUT) == 0
+        err = process.stderr.read()
+        assert "POST /api/send-sms" in err  # -v logs each request
+        assert "Traceback" not in err
+        assert "BrokenPipeError" not in err
+    finally:
+        process.kill()
+        process.wait(timeout=TIMEOUT)
+        if process.stderr is not None:
+            process.stderr.close()

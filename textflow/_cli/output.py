@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -70,3 +73,13 @@ def result_json(result: Result) -> str:
     """
     answer = result.model_dump(mode="json", exclude_unset=True)
     return printable_json(json.dumps(answer, separators=(",", ":"), ensure_ascii=False))
+
+
+def stdout_to_devnull() -> None:
+    """Point stdout at the null device, after its reader left (a ``BrokenPipeError``).
+
+    Python's recipe (the `signal` docs, "Note on SIGPIPE"): later writes, and the
+    flush at exit, then succeed quietly instead of failing again.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
