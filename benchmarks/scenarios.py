@@ -35,6 +35,9 @@ class Runs:
     def median(self, label: str) -> float:
         return statistics.median(self.values[label])
 
+    def min(self, label: str) -> float:
+        return min(self.values[label])
+
     def ratio(self, label: str, base: str) -> float:
         """Median over rounds of (label's value / base's value in the same round)."""
         pairs = zip(self.values[label], self.values[base])
@@ -189,10 +192,23 @@ client = textflow.TextFlowClient(
 assert client.send_sms("+11234567890", "Benchmark message").ok
 """
 
+BARE_FIRST_POST = """
+import httpx, json
+answer = {body!r}
+transport = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))
+client = httpx.Client(transport=transport)
+assert json.loads(client.post("https://textflow.invalid/api/send-sms", json={{}}).content)["ok"]
+"""
+
 IMPORTS: dict[str, str] = {
     "import httpx, pydantic": "import httpx, pydantic",
     "import textflow": "import textflow",
+    # textflow's names load on first use: this is what an app that uses a client pays
+    "from textflow import TextFlowClient, AsyncTextFlowClient": (
+        "from textflow import TextFlowClient, AsyncTextFlowClient"
+    ),
     "import textflow + first send (MockTransport)": FIRST_SEND.format(body=ANSWER_BODY),
+    "import httpx + first bare post (MockTransport)": BARE_FIRST_POST.format(body=ANSWER_BODY),
 }
 
 
