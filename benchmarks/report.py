@@ -174,11 +174,11 @@ def render(r: Results) -> str:
         lines += [""]
     for title, runs, base in [
         (
-            "Import time, in fresh interpreters with warm bytecode",
+            "Import time (CPU ms), in fresh interpreters with warm bytecode",
             r.imports,
             "import httpx, pydantic",
         ),
-        ("Whole processes", r.processes, 'python -c "import httpx"'),
+        ("Whole processes (wall ms)", r.processes, 'python -c "import httpx"'),
         (
             "CPU per call over httpx.MockTransport (µs)",
             r.per_call,
