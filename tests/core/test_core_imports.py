@@ -84,7 +84,7 @@ def test_the_async_client_loads_anyio_when_it_first_sends():
     code = (
         "import sys, asyncio, httpx\n"
         "from textflow import AsyncTextFlowClient\n"
-        "answer = b'{\"ok\": true, \"credits\": \"0.5\", \"packages\": {}}'\n"
+        'answer = b\'{"ok": true, "credits": "0.5", "packages": {}}\'\n'
         "mock = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))\n"
         "async def main():\n"
         "    async with httpx.AsyncClient(transport=mock) as http:\n"
