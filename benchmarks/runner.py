@@ -119,11 +119,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--legacy-dir", type=Path, help="where textflowsms 0.1.0 is installed")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("-n", type=int, help="sends per fan-out run")
+    parser.add_argument("--import-runs", type=int, help="rounds of the import scenario")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     if args.n:
         settings = dataclasses.replace(settings, n=args.n)
+    if args.import_runs:
+        settings = dataclasses.replace(settings, import_runs=args.import_runs)
     legacy = None if args.legacy_dir is None else args.legacy_dir.resolve()
     if legacy is not None and not (legacy / "textflowsms").is_dir():
         parser.error(f"textflowsms 0.1.0 is not in {legacy}")

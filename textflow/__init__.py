@@ -10,22 +10,10 @@ The ``textflowsms`` 0.1.0 functions (``useKey``, ``sendSMS``,
 ``sendVerificationSMS``, ``verifyCode``, ``VerifyCode``) are here too.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from textflow import _logging
-from textflow._async_client import AsyncTextFlowClient
-from textflow._client import TextFlowClient
-from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
-from textflow._many._journal import Journal, JournalBusyError, SQLiteJournal
-from textflow._many._outcomes import (
-    Outcome,
-    Progress,
-    SendManyInterrupted,
-    SendManyStopped,
-    SendReport,
-)
-from textflow._many._recipients import Message
-from textflow._segments import SegmentCount, segments
 from textflow._version import __version__
 from textflow.errors import (
     APIConnectionError,
@@ -47,15 +35,32 @@ from textflow.errors import (
     WebhookError,
     WebhookVerificationError,
 )
-from textflow.models import (
-    BalanceResult,
-    BulkSMSResult,
-    SendMessageData,
-    SendMessageResult,
-    VerifyCodeResult,
-    VerifyPhoneData,
-    VerifyPhoneResult,
-)
+
+if TYPE_CHECKING:
+    from textflow import models as models
+    from textflow._aiohttp import DefaultAioHttpClient
+    from textflow._async_client import AsyncTextFlowClient
+    from textflow._client import TextFlowClient
+    from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
+    from textflow._many._journal import Journal, JournalBusyError, SQLiteJournal
+    from textflow._many._outcomes import (
+        Outcome,
+        Progress,
+        SendManyInterrupted,
+        SendManyStopped,
+        SendReport,
+    )
+    from textflow._many._recipients import Message
+    from textflow._segments import SegmentCount, segments
+    from textflow.models import (
+        BalanceResult,
+        BulkSMSResult,
+        SendMessageData,
+        SendMessageResult,
+        VerifyCodeResult,
+        VerifyPhoneData,
+        VerifyPhoneResult,
+    )
 
 __all__ = [
     "APIConnectionError",
@@ -107,14 +112,48 @@ __all__ = [
 
 _logging.configure_from_env()
 
-if TYPE_CHECKING:
-    from textflow._aiohttp import DefaultAioHttpClient
+# Loaded on first use, so that ``import textflow`` (and ``textflow --help``) stays light:
+# the clients bring httpx and pydantic, send_many its journal, the async client anyio.
+_LAZY: dict[str, str] = {
+    "AsyncTextFlowClient": "textflow._async_client",
+    "DefaultAioHttpClient": "textflow._aiohttp",
+    "TextFlowClient": "textflow._client",
+    **dict.fromkeys(
+        ("VerifyCode", "sendSMS", "sendVerificationSMS", "useKey", "verifyCode"), "textflow._legacy"
+    ),
+    **dict.fromkeys(("Journal", "JournalBusyError", "SQLiteJournal"), "textflow._many._journal"),
+    **dict.fromkeys(
+        ("Outcome", "Progress", "SendManyInterrupted", "SendManyStopped", "SendReport"),
+        "textflow._many._outcomes",
+    ),
+    "Message": "textflow._many._recipients",
+    **dict.fromkeys(("SegmentCount", "segments"), "textflow._segments"),
+    **dict.fromkeys(
+        (
+            "BalanceResult",
+            "BulkSMSResult",
+            "SendMessageData",
+            "SendMessageResult",
+            "VerifyCodeResult",
+            "VerifyPhoneData",
+            "VerifyPhoneResult",
+        ),
+        "textflow.models",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
-    """``DefaultAioHttpClient`` is loaded on first use: ``import textflow`` stays light."""
-    if name == "DefaultAioHttpClient":
-        from textflow._aiohttp import DefaultAioHttpClient
+    """The names of ``__all__`` not imported above, loaded (and kept) on first use."""
+    if name == "models":  # ``import textflow; textflow.models.X`` worked when it was eager
+        value: Any = importlib.import_module("textflow.models")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'textflow' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        return DefaultAioHttpClient
-    raise AttributeError(f"module 'textflow' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

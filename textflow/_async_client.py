@@ -10,18 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-import anyio
 import httpx
 
 from textflow import _config
 from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
-from textflow._many._async import Recipients
-from textflow._many._outcomes import Progress, SendReport, StopOn
-from textflow._many._run import JournalArg
 from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
@@ -30,6 +26,11 @@ from textflow.models import (
     VerifyCodeResult,
     VerifyPhoneResult,
 )
+
+if TYPE_CHECKING:  # anyio loads on the first call, send_many's modules on its first call
+    from textflow._many._async import Recipients
+    from textflow._many._outcomes import Progress, SendReport, StopOn
+    from textflow._many._run import JournalArg
 
 
 class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
@@ -205,6 +206,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
     async def _request(
         self, op: ops.Operation[ResultT], payload: Optional[dict[str, Any]]
     ) -> ResultT:
+        import anyio  # here: ``import textflow`` and sync apps never load it
+
         self._check_open()
         request = self._build_request(op, payload)
         attempts = self._attempts(op)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import httpx
 
@@ -14,9 +14,6 @@ from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
 from textflow._deadline import DEADLINE
-from textflow._many._outcomes import Progress, SendReport, StopOn
-from textflow._many._recipients import Recipients
-from textflow._many._run import JournalArg
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -24,6 +21,11 @@ from textflow.models import (
     VerifyCodeResult,
     VerifyPhoneResult,
 )
+
+if TYPE_CHECKING:  # send_many's modules load on its first call
+    from textflow._many._outcomes import Progress, SendReport, StopOn
+    from textflow._many._recipients import Recipients
+    from textflow._many._run import JournalArg
 
 
 class TextFlowClient(BaseClient[httpx.Client]):

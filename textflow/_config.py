@@ -25,6 +25,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 #: The overall bound of a call (every attempt, wait and read) unless ``timeout`` is a number.
 DEFAULT_DEADLINE = 60.0
 DEFAULT_MAX_RETRIES = 2
+
+#: Sends in flight at once in ``send_many`` unless ``concurrency=`` says otherwise.
+DEFAULT_CONCURRENCY = 20
 # An idle connection is given up after 4 s: under the 5 s after which Node and uvicorn
 # servers close idle connections, so that a request is not written into a closing one.
 DEFAULT_LIMITS = httpx.Limits(

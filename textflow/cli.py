@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -35,11 +36,7 @@ from textflow._cli import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
-    api_commands,
-    demo,
     failure,
-    sandbox,
-    send_many,
 )
 from textflow._cli.output import printable, stdout_to_devnull
 from textflow._cli.parser import Command, UsageError, build_parser, parse
@@ -55,15 +52,27 @@ __all__ = [
     "main",
 ]
 
+
+def _command(module: str, name: str) -> Command:
+    """``textflow._cli.<module>.<name>``, imported when the command runs: ``--help`` and
+    usage errors do not load the client stack (httpx, pydantic) or the fake."""
+
+    def run(args: argparse.Namespace) -> int:
+        command: Command = getattr(importlib.import_module(f"textflow._cli.{module}"), name)
+        return command(args)
+
+    return run
+
+
 COMMANDS: dict[str, Command] = {
-    "send": api_commands.send,
-    "send-code": api_commands.send_code,
-    "verify-code": api_commands.verify_code,
-    "bulk": api_commands.bulk,
-    "balance": api_commands.balance,
-    "send-many": send_many.run,
-    "sandbox": sandbox.run,
-    "demo": demo.run,
+    "send": _command("api_commands", "send"),
+    "send-code": _command("api_commands", "send_code"),
+    "verify-code": _command("api_commands", "verify_code"),
+    "bulk": _command("api_commands", "bulk"),
+    "balance": _command("api_commands", "balance"),
+    "send-many": _command("send_many", "run"),
+    "sandbox": _command("sandbox", "run"),
+    "demo": _command("demo", "run"),
 }
 
 logger = logging.getLogger("textflow")

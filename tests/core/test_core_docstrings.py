@@ -16,7 +16,7 @@ import textflow
 import textflow.webhooks
 from textflow import _config
 from textflow._base_client import BaseClient
-from textflow._many._run import DEFAULT_CONCURRENCY
+from textflow._config import DEFAULT_CONCURRENCY
 
 
 def _public():

@@ -147,7 +147,7 @@ async def test_the_sleeps_follow_the_policy(api, mock_api, monkeypatch):
         slept.append(seconds)
 
     monkeypatch.setattr("textflow._client.time.sleep", slept.append)
-    monkeypatch.setattr("textflow._async_client.anyio.sleep", fake_async_sleep)
+    monkeypatch.setattr("anyio.sleep", fake_async_sleep)
     monkeypatch.setattr(_retry, "INITIAL_DELAY", 0.5)
     monkeypatch.setattr(_retry.random, "random", lambda: 0.0)
     route = mock_api.get("/balance").mock(side_effect=httpx.ConnectError("refused"))

@@ -33,9 +33,6 @@ from textflow._many._recipients import Prepared, prepare, shown_number
 from textflow.errors import ClientStateError, InputValidationError, TextFlowError
 from textflow.models import SendMessageResult
 
-#: Sends in flight at once unless ``concurrency=`` says otherwise (see the performance notes).
-DEFAULT_CONCURRENCY = 20
-
 ProgressCallback = Callable[[Progress], None]
 JournalArg = Union[str, "os.PathLike[str]", Journal, None]
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Optional
 
+from textflow._config import DEFAULT_CONCURRENCY
 from textflow._many._outcomes import SendReport, StopOn
 from textflow._many._recipients import DEFAULT_PHONE_FIELD, Prepared, Recipient
 from textflow._many._run import (
-    DEFAULT_CONCURRENCY,
     JournalArg,
     ProgressCallback,
     Run,

@@ -1,0 +1,110 @@
+"""What ``import textflow`` loads: only what a first call needs, the rest on first use.
+
+Each check runs in a fresh interpreter and looks at ``sys.modules`` (behaviour, not timing):
+the names of ``textflow.__all__`` load their modules when first used, the async
+client loads anyio when it first sends, ``send_many`` its modules (and csv, sqlite3)
+when it runs, and ``textflow --help`` loads neither httpx nor pydantic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import textflow
+
+NEVER_AT_IMPORT = ("anyio", "csv", "textflow._many", "textflow.testing", "textflow.guard")
+
+
+def loaded_by(code: str) -> set[str]:
+    """The modules (and their parents' names) that ``code`` adds to a fresh interpreter."""
+    script = (
+        "import json, sys\n"
+        "before = set(sys.modules)\n"
+        f"{code}\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTFLOW_")}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def under(modules: set[str], name: str) -> set[str]:
+    return {m for m in modules if m == name or m.startswith(name + ".")}
+
+
+def test_import_textflow_loads_no_client_stack_no_fake_no_guard():
+    loaded = loaded_by("import textflow")
+    for name in (*NEVER_AT_IMPORT, "httpx", "pydantic"):
+        assert not under(loaded, name), f"import textflow loaded {sorted(under(loaded, name))}"
+
+
+def test_the_clients_load_neither_anyio_nor_send_many_nor_the_fake():
+    loaded = loaded_by("from textflow import TextFlowClient, AsyncTextFlowClient")
+    assert {"httpx", "textflow._client", "textflow._async_client"} <= loaded
+    for name in ("anyio", "textflow._many", "textflow.testing", "textflow.guard"):
+        assert not under(loaded, name), f"the clients loaded {sorted(under(loaded, name))}"
+
+
+def test_every_public_name_loads_on_first_use_and_is_the_real_one():
+    code = (
+        "import textflow\n"
+        "from textflow import *\n"
+        "from textflow._client import TextFlowClient\n"
+        "from textflow._many._journal import SQLiteJournal\n"
+        "from textflow.models import SendMessageResult\n"
+        "assert textflow.TextFlowClient is TextFlowClient\n"
+        "assert textflow.SQLiteJournal is SQLiteJournal\n"
+        "assert textflow.SendMessageResult is SendMessageResult\n"
+        "assert all(hasattr(textflow, name) for name in textflow.__all__)\n"
+    )
+    assert "textflow._many._journal" in loaded_by(code)
+
+
+def test_the_names_are_listed_and_an_unknown_one_is_an_attribute_error():
+    assert set(textflow.__all__) <= set(dir(textflow))
+    assert textflow.models.SendMessageResult is textflow.SendMessageResult
+    with pytest.raises(AttributeError, match="no_such_name"):
+        textflow.no_such_name  # noqa: B018
+
+
+def test_the_async_client_loads_anyio_when_it_first_sends():
+    code = (
+        "import sys, asyncio, httpx\n"
+        "from textflow import AsyncTextFlowClient\n"
+        'answer = b\'{"ok": true, "credits": "0.5", "packages": {}}\'\n'
+        "mock = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))\n"
+        "async def main():\n"
+        "    async with httpx.AsyncClient(transport=mock) as http:\n"
+        "        client = AsyncTextFlowClient('tf_test_key', http_client=http)\n"
+        "        assert 'anyio' not in sys.modules\n"
+        "        assert (await client.get_balance()).ok\n"
+        "asyncio.run(main())\n"
+    )
+    assert "anyio" in loaded_by(code)
+
+
+def test_textflow_help_loads_neither_httpx_nor_pydantic_nor_the_commands():
+    code = (
+        "import contextlib, io\n"
+        "from textflow.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    assert main(['--help']) == 0\n"
+        "assert 'send-many' in out.getvalue()\n"
+    )
+    loaded = loaded_by(code)
+    assert "textflow.cli" in loaded
+    for name in ("httpx", "pydantic", "anyio", "textflow._client", "textflow._cli.api_commands"):
+        assert not under(loaded, name), f"--help loaded {sorted(under(loaded, name))}"
