@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import anyio
 import httpx
@@ -25,9 +25,9 @@ from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
-    SendMessageResult,
+    SendMessageOk,
     VerifyCodeResult,
-    VerifyPhoneResult,
+    VerifyPhoneOk,
 )
 
 
@@ -52,20 +52,17 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
         return AsyncTextFlowTransport(_config.DEFAULT_LIMITS)
 
-    def with_options(self, **overrides: Any) -> AsyncTextFlowClient:
-        return type(self)(**self._options(overrides))
-
-    async def send_sms(self, phone_number: str, text: str) -> SendMessageResult:
+    async def send_sms(self, phone_number: str, text: str) -> SendMessageOk:
         return await self._request(ops.SEND_SMS, ops.send_sms_payload(phone_number, text))
 
     async def send_verification_sms(
         self, phone_number: str, service_name: str = "", seconds: int = 600
-    ) -> VerifyPhoneResult:
+    ) -> VerifyPhoneOk:
         return await self._request(
             ops.SEND_CODE, ops.send_code_payload(phone_number, service_name, seconds)
         )
 
-    async def verify_code(self, phone_number: str, code: str) -> VerifyCodeResult:
+    async def verify_code(self, phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
         return await self._request(ops.VERIFY_CODE, ops.verify_code_payload(phone_number, code))
 
     async def send_bulk_sms(self, phone_numbers: Iterable[str], text: str) -> BulkSMSResult:
@@ -193,7 +190,6 @@ def _awaited(doc: Optional[str]) -> str:
     return (doc or "").replace(" = client.", " = await client.")
 
 
-AsyncTextFlowClient.with_options.__doc__ = TextFlowClient.with_options.__doc__
 for _name in ops.OPERATIONS:
     getattr(AsyncTextFlowClient, _name).__doc__ = _awaited(getattr(TextFlowClient, _name).__doc__)
 del _name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import httpx
 
@@ -20,9 +20,9 @@ from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
-    SendMessageResult,
+    SendMessageOk,
     VerifyCodeResult,
-    VerifyPhoneResult,
+    VerifyPhoneOk,
 )
 
 
@@ -55,19 +55,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
 
         return TextFlowTransport(_config.DEFAULT_LIMITS)
 
-    def with_options(self, **overrides: Any) -> TextFlowClient:
-        """A copy with some settings changed, sharing this client's connection pool.
-
-        Accepts ``api_key``, ``base_url``, ``timeout``, ``max_retries`` and
-        ``default_headers`` (merged into the current ones). Close the original
-        client, not the copy.
-
-        Examples:
-            >>> impatient = client.with_options(timeout=5.0, max_retries=0)
-        """
-        return type(self)(**self._options(overrides))
-
-    def send_sms(self, phone_number: str, text: str) -> SendMessageResult:
+    def send_sms(self, phone_number: str, text: str) -> SendMessageOk:
         """Send one SMS.
 
         Args:
@@ -92,7 +80,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
 
     def send_verification_sms(
         self, phone_number: str, service_name: str = "", seconds: int = 600
-    ) -> VerifyPhoneResult:
+    ) -> VerifyPhoneOk:
         """Send a verification code by SMS: `Your verification code for <service_name> is: ...`.
 
         Args:
@@ -117,7 +105,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
             ops.SEND_CODE, ops.send_code_payload(phone_number, service_name, seconds)
         )
 
-    def verify_code(self, phone_number: str, code: str) -> VerifyCodeResult:
+    def verify_code(self, phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
         """Check the code the user typed. A wrong or expired code is ``valid=False``, not an error.
 
         Args:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from textflow import errors
 from textflow._client import TextFlowClient
 from textflow._config import ENV_API_KEY, ENV_BASE_URL
 from textflow._operations import OPERATIONS, Operation, error_result
-from textflow.models import Result
+from textflow.models import Result, SendMessageFailed, VerifyCodeResult, VerifyPhoneFailed
 
 if TYPE_CHECKING:
     from typing_extensions import Concatenate, ParamSpec
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     P = ParamSpec("P")
 
 R = TypeVar("R", bound=Result)
+F = TypeVar("F", bound=Result)
 
 NO_KEY_MESSAGE = (
     "You have not specified the API key. Call useKey(key) or set the TEXTFLOW_API_KEY "
@@ -103,11 +104,11 @@ def useKey(key: Optional[str]) -> None:
     default_client.use_key(key)
 
 
-def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
+def _failure(op: Operation[Any], exc: errors.TextFlowError) -> Result:
     """The ``ok=False`` result the legacy functions return instead of raising ``exc``."""
     if isinstance(exc, errors.APIStatusError):
         if exc.result is not None:  # the API's own answer, parsed into this function's model
-            return exc.result  # type: ignore[return-value]
+            return exc.result
         status, message = exc.status, exc.message
     elif isinstance(exc, errors.APIConnectionError):
         status, message = 0, f"No answer from TextFlow: {exc}"
@@ -124,19 +125,27 @@ def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
     return result
 
 
-def _shim(name: str, method: Callable[Concatenate[TextFlowClient, P], R]) -> Callable[P, R]:
-    """The legacy function ``name``: ``method`` on the default client, never raising."""
+def _shim(
+    name: str, method: Callable[Concatenate[TextFlowClient, P], R], failed: type[F]
+) -> Callable[P, Union[R, F]]:
+    """The legacy function ``name``: ``method`` on the default client, never raising: its
+    failures are ``failed`` results (``ok=False``; ``op.failed_model``)."""
     op: Operation[R] = OPERATIONS[method.__name__]
+    assert op.failed_model is failed
 
-    def legacy(*args: P.args, **kwargs: P.kwargs) -> R:
+    def legacy(*args: P.args, **kwargs: P.kwargs) -> Union[R, F]:
         try:
             return method(default_client.get(), *args, **kwargs)
         except errors.TextFlowError as exc:
-            return _failure(op, exc)
+            return _failure(op, exc)  # type: ignore[return-value]  # an op.failed_model
 
     signature = inspect.signature(method)
+    returned = signature.return_annotation
     legacy.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=list(signature.parameters.values())[1:]
+        parameters=list(signature.parameters.values())[1:],
+        return_annotation=(
+            returned if returned == failed.__name__ else f"Union[{returned}, {failed.__name__}]"
+        ),
     )
     legacy.__name__ = legacy.__qualname__ = name
     legacy.__module__ = "textflow"
@@ -165,7 +174,9 @@ def _doc(name: str, method: Callable[..., Any]) -> str:
 
 
 # The table: legacy name -> client method.
-sendSMS = _shim("sendSMS", TextFlowClient.send_sms)
-sendVerificationSMS = _shim("sendVerificationSMS", TextFlowClient.send_verification_sms)
-verifyCode = _shim("verifyCode", TextFlowClient.verify_code)
+sendSMS = _shim("sendSMS", TextFlowClient.send_sms, SendMessageFailed)
+sendVerificationSMS = _shim(
+    "sendVerificationSMS", TextFlowClient.send_verification_sms, VerifyPhoneFailed
+)
+verifyCode = _shim("verifyCode", TextFlowClient.verify_code, VerifyCodeResult)
 VerifyCode = verifyCode
