@@ -111,6 +111,8 @@ class TextFlowClient(BaseClient[httpx.Client]):
         Args:
             phone_number: The number the code was sent to.
             code: What the user typed (str or int; surrounding whitespace is removed).
+                An int loses leading zeros (``0451`` is ``451``): pass a str for those.
+                A bool or a negative int is refused.
 
         Returns:
             ``result.valid`` is the verdict.
