@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pytest
 
-import textflow
 from textflow.testing import FakeTextFlow
 
 HERE = Path(__file__).resolve().parent
@@ -262,14 +261,16 @@ def test_the_probe_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
         True,
     )
     assert sync["price"] > 0
-    assert sync["sent_at"] is not None and sync["expires_at"] is not None
+    assert sync["sent_at"] is not None
+    assert sync["expires_at"] is not None
 
     async def run_async() -> dict[str, object]:
         async with fake.async_client() as client:
             return await probe.async_app(client, fake)
 
     result = anyio.run(run_async)
-    assert result["valid"] is True and result["code_in_text"] is True
+    assert result["valid"] is True
+    assert result["code_in_text"] is True
     assert result["again_to"] == probe.PHONE
 
     legacy_fake = FakeTextFlow(api_key="YOUR_KEY")
