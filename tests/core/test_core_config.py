@@ -336,6 +336,7 @@ def test_with_options_is_one_typed_method_on_the_base(cls):
     assert all(
         p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.parameters.values())[1:]
     )
+    assert repr(signature.parameters["timeout"].default) == "NOT_GIVEN"  # as help() shows it
     with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
         cls(KEY).with_options(retries=3)
     with pytest.raises(TypeError):
