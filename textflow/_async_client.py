@@ -1,12 +1,14 @@
 """``AsyncTextFlowClient``: the asynchronous client (asyncio and trio, through anyio).
 
 Its methods are those of ``TextFlowClient``, awaited: same names, signatures,
-checks, retries and results. Only the I/O differs.
+checks, retries and results. Only the I/O differs. The docstrings are written out
+here (with ``await`` in the examples) so that tools read them statically;
+tests/core/test_core_docstrings.py keeps them in step with the sync client's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Callable, Optional, Union
 
@@ -17,10 +19,9 @@ from textflow import _config
 from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
-from textflow._client import TextFlowClient
 from textflow._many._async import Recipients
 from textflow._many._outcomes import Progress, SendReport, StopOn
-from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
+from textflow._many._run import JournalArg
 from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
@@ -32,11 +33,22 @@ from textflow.models import (
 
 
 class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
-    """The TextFlow API for asyncio and trio apps. One client per application.
+    """The TextFlow API for asyncio and trio apps. One client per application; it pools connections.
 
-    Arguments, checks, retries and results are those of `TextFlowClient`;
-    ``http_client`` is an ``httpx.AsyncClient``. Close it with ``await
-    client.aclose()`` or ``async with``.
+    The methods of `TextFlowClient`, as coroutines: same arguments, checks,
+    retries and results. Close it with ``await client.aclose()`` or ``async with``.
+
+    Args:
+        api_key: Your key from the API console; defaults to ``TEXTFLOW_API_KEY``.
+        base_url: Defaults to ``TEXTFLOW_BASE_URL``, else ``https://textflow.me/api``.
+            Plain ``http`` is accepted only to a loopback host.
+        timeout: Seconds, or an ``httpx.Timeout``; default 30 s, 5 s to connect.
+        max_retries: Re-sends allowed where re-sending is safe (see the retries guide).
+        http_client: Your own ``httpx.AsyncClient`` (proxies, HTTP/2, mounts); never closed by us.
+        default_headers: Extra headers for every request.
+
+    Raises:
+        ConfigurationError: No API key, or an unusable ``base_url``.
 
     Examples:
         >>> async with AsyncTextFlowClient(api_key="YOUR_KEY") as client:
@@ -46,6 +58,27 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
     _http_client_class = httpx.AsyncClient
 
+    # The public signature, written out with its real defaults (the base class's is generic
+    # in the http_client type); test_core_docstrings checks them against textflow._config.
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Union[str, httpx.URL, None] = None,
+        timeout: Union[float, httpx.Timeout, None] = httpx.Timeout(30.0, connect=5.0),  # noqa: B008
+        max_retries: int = 2,
+        http_client: Optional[httpx.AsyncClient] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            default_headers=default_headers,
+        )
+
     @staticmethod
     def _new_transport() -> httpx.AsyncBaseTransport:
         from textflow._transport import AsyncTextFlowTransport  # imports httpcore
@@ -53,22 +86,110 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         return AsyncTextFlowTransport(_config.DEFAULT_LIMITS)
 
     async def send_sms(self, phone_number: str, text: str) -> SendMessageOk:
+        """Send one SMS.
+
+        Args:
+            phone_number: The recipient in E.164 form, e.g. ``"+11234567890"``;
+                spaces, dashes, dots and brackets are removed first.
+            text: The message.
+
+        Returns:
+            The API's answer; ``result.data`` describes the SMS and its price.
+
+        Raises:
+            InputValidationError: A bad argument (nothing was sent).
+            APIStatusError: The API refused (e.g. ``BadRequestError``, ``AuthenticationError``).
+            APIConnectionError: No answer. The SMS was not re-sent: it may or may not be out.
+
+        Examples:
+            >>> result = await client.send_sms("+11234567890", "Your order has shipped")
+            >>> result.data.to
+            '+11234567890'
+        """
         return await self._request(ops.SEND_SMS, ops.send_sms_payload(phone_number, text))
 
     async def send_verification_sms(
         self, phone_number: str, service_name: str = "", seconds: int = 600
     ) -> VerifyPhoneOk:
+        """Send a verification code by SMS: `Your verification code for <service_name> is: ...`.
+
+        Args:
+            phone_number: The number to verify, in E.164 form.
+            service_name: Your product's name, shown in the SMS.
+            seconds: How long the code stays valid, 1 to 86400 (one day); default 600.
+
+        Returns:
+            The API's answer; ``result.data.expires_at`` is when the code expires.
+
+        Raises:
+            InputValidationError: A bad argument (nothing was sent).
+            APIStatusError: The API refused.
+            APIConnectionError: No answer; not re-sent.
+
+        Examples:
+            >>> result = await client.send_verification_sms("+11234567890", "Acme", seconds=300)
+            >>> result.ok
+            True
+        """
         return await self._request(
             ops.SEND_CODE, ops.send_code_payload(phone_number, service_name, seconds)
         )
 
     async def verify_code(self, phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
+        """Check the code the user typed. A wrong or expired code is ``valid=False``, not an error.
+
+        Args:
+            phone_number: The number the code was sent to.
+            code: What the user typed (str or int; surrounding whitespace is removed).
+                An int loses leading zeros (``0451`` is ``451``): pass a str for those.
+                A bool or a negative int is refused.
+
+        Returns:
+            ``result.valid`` is the verdict.
+
+        Raises:
+            InputValidationError: A bad argument (nothing was sent).
+            APIStatusError: The API refused (e.g. a bad key), not a wrong code.
+            APIConnectionError: No answer; not re-sent.
+
+        Examples:
+            >>> result = await client.verify_code("+11234567890", "123456")
+            >>> result.valid
+            False
+        """
         return await self._request(ops.VERIFY_CODE, ops.verify_code_payload(phone_number, code))
 
     async def send_bulk_sms(self, phone_numbers: Iterable[str], text: str) -> BulkSMSResult:
+        """Start a bulk SMS job: the same text to many numbers (each sent once).
+
+        Args:
+            phone_numbers: A non-empty list (or other collection) of E.164 numbers;
+                duplicates after normalising are dropped.
+            text: The message.
+
+        Returns:
+            The API's answer; delivery takes minutes to hours.
+
+        Raises:
+            InputValidationError: A bad argument (nothing was sent).
+            APIStatusError: The API refused.
+            APIConnectionError: No answer; not re-sent.
+
+        Examples:
+            >>> result = await client.send_bulk_sms(["+11234567890", "+381611231234"], "Open now")
+            >>> result.ok
+            True
+        """
         return await self._request(ops.BULK_SMS, ops.bulk_sms_payload(phone_numbers, text))
 
     async def get_balance(self) -> BalanceResult:
+        """The account's credits and prepaid packages. Retried on 5xx and timeouts (read only).
+
+        Examples:
+            >>> balance = await client.get_balance()
+            >>> balance.credits
+            Decimal('0.11437')
+        """
         return await self._request(ops.BALANCE, None)
 
     async def _request(
@@ -147,7 +268,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         text: Optional[str] = None,
         *,
         phone_field: str = "phone_number",
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = 20,
         max_per_second: Optional[float] = None,
         on_progress: Optional[Callable[[Progress], None]] = None,
         stop_on: Optional[StopOn] = None,
@@ -157,10 +278,34 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
     ) -> SendReport:
         """Send an SMS to each recipient, safely: paced, counted, resumable.
 
-        As ``TextFlowClient.send_many``; ``recipients`` may also be an async iterable.
+        Args:
+            recipients: Any iterable or async iterable (a generator is read as it
+                goes) of phone numbers, ``(phone_number, text)`` tuples, `Message`
+                values, or mappings (with ``text`` as a ``{field}`` template filled
+                from them).
+            text: The text for bare numbers and mappings.
+            phone_field: The mappings' key that holds the number.
+            concurrency: Sends in flight at once (default 20).
+            max_per_second: Never more sends than this start in any one second.
+            on_progress: Called with a `Progress` after each recipient (one call at a time).
+            stop_on: Errors that stop the run: a predicate or a tuple of classes.
+                Default: a refused key or permission, and running out of credits.
+            journal: A file name (SQLite) or a `Journal`: a rerun with the same
+                journal does not send again to whom it sent or may have sent.
+            resend_maybe_sent: Send again to recipients the journal has as maybe sent.
+            keep_outcomes: Keep one `Outcome` per recipient in the report (turn
+                off for huge runs: the totals are kept all the same).
+
+        Returns:
+            The `SendReport`: an outcome per recipient, and totals.
+
+        Raises:
+            SendManyStopped: An error matched ``stop_on``; ``.report`` is the work so far.
+            SendManyInterrupted: Ctrl-C (a ``KeyboardInterrupt``), after sends in flight ended.
+            InputValidationError: A bad option (before anything is sent).
 
         Examples:
-            >>> report = await client.send_many(["+11234567890", "+381611231234"], "Hi")
+            >>> report = await client.send_many(["+11234567890", "+381611231234"], "Open now")
             >>> report.sent
             2
         """
@@ -179,17 +324,3 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             resend_maybe_sent=resend_maybe_sent,
             keep_outcomes=keep_outcomes,
         )
-
-
-def _awaited(doc: Optional[str]) -> str:
-    """The sync docstring, its examples awaited: one text for both clients.
-
-    The sync examples call the client only as ``>>> name = client.method(...)``,
-    so awaiting the call is a plain substitution.
-    """
-    return (doc or "").replace(" = client.", " = await client.")
-
-
-for _name in ops.OPERATIONS:
-    getattr(AsyncTextFlowClient, _name).__doc__ = _awaited(getattr(TextFlowClient, _name).__doc__)
-del _name

@@ -131,7 +131,7 @@ class BaseClient(Generic[HttpClientT]):
         *,
         api_key: Union[str, NotGiven, None] = NOT_GIVEN,
         base_url: Union[str, httpx.URL, NotGiven, None] = NOT_GIVEN,
-        timeout: Union[_config.TimeoutTypes, NotGiven] = NOT_GIVEN,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         max_retries: Union[int, NotGiven] = NOT_GIVEN,
         default_headers: Union[Mapping[str, str], NotGiven, None] = NOT_GIVEN,
     ) -> Self:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Callable, Optional, Union
 
@@ -16,7 +16,7 @@ from textflow._body import BodyReader, complete, read_already
 from textflow._deadline import DEADLINE
 from textflow._many._outcomes import Progress, SendReport, StopOn
 from textflow._many._recipients import Recipients
-from textflow._many._run import DEFAULT_CONCURRENCY, JournalArg
+from textflow._many._run import JournalArg
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -48,6 +48,27 @@ class TextFlowClient(BaseClient[httpx.Client]):
     """
 
     _http_client_class = httpx.Client
+
+    # The public signature, written out with its real defaults (the base class's is generic
+    # in the http_client type); test_core_docstrings checks them against textflow._config.
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Union[str, httpx.URL, None] = None,
+        timeout: Union[float, httpx.Timeout, None] = httpx.Timeout(30.0, connect=5.0),  # noqa: B008
+        max_retries: int = 2,
+        http_client: Optional[httpx.Client] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            default_headers=default_headers,
+        )
 
     @staticmethod
     def _new_transport() -> httpx.BaseTransport:
@@ -146,7 +167,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
             APIConnectionError: No answer; not re-sent.
 
         Examples:
-            >>> result = client.send_bulk_sms(["+11234567890", "+381611231234"], "We are open")
+            >>> result = client.send_bulk_sms(["+11234567890", "+381611231234"], "Open now")
             >>> result.ok
             True
         """
@@ -227,7 +248,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
         text: Optional[str] = None,
         *,
         phone_field: str = "phone_number",
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = 20,
         max_per_second: Optional[float] = None,
         on_progress: Optional[Callable[[Progress], None]] = None,
         stop_on: Optional[StopOn] = None,
@@ -263,7 +284,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
             InputValidationError: A bad option (before anything is sent).
 
         Examples:
-            >>> report = client.send_many(["+11234567890", "+381611231234"], "We are open")
+            >>> report = client.send_many(["+11234567890", "+381611231234"], "Open now")
             >>> report.sent
             2
         """

@@ -14,21 +14,22 @@ and, for ``verifyCode``, ``valid=False``.
 
 from __future__ import annotations
 
-import inspect
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from textflow import errors
 from textflow._client import TextFlowClient
 from textflow._config import ENV_API_KEY, ENV_BASE_URL
-from textflow._operations import OPERATIONS, Operation, error_result
-from textflow.models import Result, SendMessageFailed, VerifyCodeResult, VerifyPhoneFailed
-
-if TYPE_CHECKING:
-    from typing_extensions import Concatenate, ParamSpec
-
-    P = ParamSpec("P")
+from textflow._operations import SEND_CODE, SEND_SMS, VERIFY_CODE, Operation, error_result
+from textflow.models import (
+    Result,
+    SendMessageFailed,
+    SendMessageOk,
+    VerifyCodeResult,
+    VerifyPhoneFailed,
+    VerifyPhoneOk,
+)
 
 R = TypeVar("R", bound=Result)
 F = TypeVar("F", bound=Result)
@@ -125,58 +126,98 @@ def _failure(op: Operation[Any], exc: errors.TextFlowError) -> Result:
     return result
 
 
-def _shim(
-    name: str, method: Callable[Concatenate[TextFlowClient, P], R], failed: type[F]
-) -> Callable[P, Union[R, F]]:
-    """The legacy function ``name``: ``method`` on the default client, never raising: its
-    failures are ``failed`` results (``ok=False``; ``op.failed_model``)."""
-    op: Operation[R] = OPERATIONS[method.__name__]
-    assert op.failed_model is failed
-
-    def legacy(*args: P.args, **kwargs: P.kwargs) -> Union[R, F]:
-        try:
-            return method(default_client.get(), *args, **kwargs)
-        except errors.TextFlowError as exc:
-            return _failure(op, exc)  # type: ignore[return-value]  # an op.failed_model
-
-    signature = inspect.signature(method)
-    returned = signature.return_annotation
-    legacy.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=list(signature.parameters.values())[1:],
-        return_annotation=(
-            returned if returned == failed.__name__ else f"Union[{returned}, {failed.__name__}]"
-        ),
-    )
-    legacy.__name__ = legacy.__qualname__ = name
-    legacy.__module__ = "textflow"
-    legacy.__doc__ = _doc(name, method)
-    return legacy
+def _never_raising(op: Operation[R], failed: type[F], call: Callable[[], R]) -> Union[R, F]:
+    """``call()`` (a client method on the default client), or its failure as a ``failed``
+    result (``op.failed_model``, with ``ok=False``)."""
+    try:
+        return call()
+    except errors.TextFlowError as exc:
+        result = _failure(op, exc)
+        assert isinstance(result, failed), result  # error_result builds op.failed_model
+        return result
 
 
-def _doc(name: str, method: Callable[..., Any]) -> str:
-    summary = (method.__doc__ or "").strip().splitlines()[0]
-    parameters = list(inspect.signature(method).parameters)[1:]
-    example_args = {
-        "phone_number": '"+11234567890"',
-        "text": '"Hello"',
-        "service_name": '"Acme"',
-        "seconds": "600",
-        "code": "user_entered_code",
-    }
-    call = ", ".join(example_args[p] for p in parameters)
-    return (
-        f"{summary}\n\n"
-        f"The textflowsms 0.1.0 function: `TextFlowClient.{method.__name__}` on the default "
-        "client (see `useKey`), returning the result with `ok=False` instead of raising.\n\n"
-        f"Examples:\n    >>> import textflowsms as tf\n    >>> result = tf.{name}({call})\n"
-        "    >>> print(result.ok, result.status, result.message)\n"
+# Each function is its client method on the default client (`default_client.get()` is inside
+# the call: a missing key is a 400 result too). Written out, not generated, so that readers,
+# IDEs and the API reference see their signatures and docstrings.
+
+
+def sendSMS(phone_number: str, text: str) -> Union[SendMessageOk, SendMessageFailed]:
+    """Send one SMS (0.1.0 API): `TextFlowClient.send_sms` on the default client.
+
+    Args:
+        phone_number: The recipient in E.164 form, e.g. ``"+11234567890"``.
+        text: The message.
+
+    Returns:
+        The API's answer, a `SendMessageOk`; or, when the call failed, a
+            `SendMessageFailed` with ``ok=False``, ``status`` and ``message`` (400 for
+            bad input or no key, 0 for no answer). After ``if result.ok:`` a type
+            checker knows ``result.data`` is there.
+
+    Examples:
+        >>> import textflowsms as tf
+        >>> result = tf.sendSMS("+11234567890", "Hello")
+        >>> print(result.data if result.ok else result.message)
+    """
+    return _never_raising(
+        SEND_SMS, SendMessageFailed, lambda: default_client.get().send_sms(phone_number, text)
     )
 
 
-# The table: legacy name -> client method.
-sendSMS = _shim("sendSMS", TextFlowClient.send_sms, SendMessageFailed)
-sendVerificationSMS = _shim(
-    "sendVerificationSMS", TextFlowClient.send_verification_sms, VerifyPhoneFailed
-)
-verifyCode = _shim("verifyCode", TextFlowClient.verify_code, VerifyCodeResult)
-VerifyCode = verifyCode
+def sendVerificationSMS(
+    phone_number: str, service_name: str = "", seconds: int = 600
+) -> Union[VerifyPhoneOk, VerifyPhoneFailed]:
+    """Send a verification code by SMS (0.1.0 API): `TextFlowClient.send_verification_sms`.
+
+    Runs on the default client, and returns a result with ``ok=False`` instead
+    of raising.
+
+    Args:
+        phone_number: The number to verify, in E.164 form.
+        service_name: Your product's name, shown in the SMS.
+        seconds: How long the code stays valid, 1 to 86400 (one day); default 600.
+
+    Returns:
+        The API's answer, a `VerifyPhoneOk`; or, when the call failed, a
+            `VerifyPhoneFailed` with ``ok=False``, ``status`` and ``message`` (400 for
+            bad input or no key, 0 for no answer). After ``if result.ok:`` a type
+            checker knows ``result.data`` is there.
+
+    Examples:
+        >>> import textflowsms as tf
+        >>> result = tf.sendVerificationSMS("+11234567890", "Acme", 600)
+        >>> print(result.ok, result.status, result.message)
+    """
+    return _never_raising(
+        SEND_CODE,
+        VerifyPhoneFailed,
+        lambda: default_client.get().send_verification_sms(phone_number, service_name, seconds),
+    )
+
+
+def verifyCode(phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
+    """Check the code the user typed (0.1.0 API): `TextFlowClient.verify_code`.
+
+    Runs on the default client, and returns a result with ``ok=False`` and
+    ``valid=False`` instead of raising. Also importable as ``VerifyCode``.
+
+    Args:
+        phone_number: The number the code was sent to.
+        code: What the user typed (str or int; surrounding whitespace is removed).
+
+    Returns:
+        ``result.valid`` is the verdict: ``False`` for a wrong or expired code,
+            and for a call that failed (then ``ok=False`` too).
+
+    Examples:
+        >>> import textflowsms as tf
+        >>> result = tf.verifyCode("+11234567890", "123456")
+        >>> print(result.valid)
+    """
+    return _never_raising(
+        VERIFY_CODE, VerifyCodeResult, lambda: default_client.get().verify_code(phone_number, code)
+    )
+
+
+VerifyCode = verifyCode  # the name 0.1.0's README used

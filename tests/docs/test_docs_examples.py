@@ -23,6 +23,12 @@ How a block runs (test id ``page.md:LINE``, the line of the opening fence):
   Environment variables, the ``textflow`` logger and the legacy functions'
   default client are restored after each block.
 
+  README.md blocks get no preamble: they run exactly as written, as a reader
+  following the README's "Try it without an account" would run them (the
+  environment above is that sandbox). Only the keyboard is simulated: a block's
+  ``input()`` reads from stdin, where "the user" types the live code the fake
+  last sent.
+
 Markers in the Markdown (put them in the docs, not here):
 
 * ``<!-- not-run: REASON -->`` on the line right before a fence: the block is
@@ -32,6 +38,9 @@ Markers in the Markdown (put them in the docs, not here):
 * ```` ```python title="test_NAME.py" ````: the block is a pytest file; it is
   written to a temporary folder and run by pytest in a subprocess (with the
   ``textflow.testing`` and anyio plugins only), and every test in it must pass.
+  Beside it are written the modules the docs define: every block titled
+  ``NAME.py`` (not ``test_``), on any page, so ``from app import app`` in a test
+  file imports the app a guide shows in ```` ```python title="app.py" ````.
 * ```` ```text title="Output" ```` right after a python block (blank lines
   between are allowed): what the block prints must equal it (trailing spaces
   ignored).
@@ -69,10 +78,8 @@ WRONG_CODE = "0000"
 # Every block that is deliberately not run, as "page:line". Adding one is a
 # deliberate change: this list must be updated with it.
 EXPECTED_NOT_RUN = {
-    "async.md": 1,  # the FastAPI lifespan: FastAPI is not a dependency
     "configuration.md": 1,  # a proxy and HTTP/2: needs a proxy server and h2
-    "guard.md": 3,  # FastAPI, Flask, and a Redis server
-    "testing.md": 1,  # replies through FastAPI's TestClient: FastAPI is not a dependency
+    "guard.md": 2,  # Flask, and a Redis server
 }
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
@@ -153,6 +160,12 @@ def parse_blocks(path: Path) -> list[Block]:
 
 
 BLOCKS = [block for page in PAGES for block in parse_blocks(page)]
+# The modules the docs define, for the pytest-file blocks to import (see the header).
+MODULES = {
+    b.title: b.code
+    for b in BLOCKS
+    if b.title and b.title.endswith(".py") and not b.title.startswith("test_") and b.not_run is None
+}
 
 
 # --- the environment every block runs in -------------------------------------------------
@@ -188,6 +201,33 @@ def _restored_state() -> Iterator[None]:
         root.setLevel(root_level)
 
 
+def _typed_code(fake: FakeTextFlow) -> str:
+    """What a user reading the fake's last verification SMS would type."""
+    sent = [m for m in fake.messages if m.kind == "code"]
+    assert sent, "input() was called before any verification code was sent"
+    return fake.last_code(sent[-1].phone_number)  # NoCodeError if no longer live
+
+
+class _Keyboard:
+    """A stdin where the user types the live code they received, one line per read."""
+
+    def __init__(self, fake: FakeTextFlow) -> None:
+        self._fake = fake
+
+    def readline(self, size: int = -1) -> str:
+        return _typed_code(self._fake) + "\n"
+
+
+def _run_as_written(block: Block, fake: FakeTextFlow, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a README ``block`` with no preamble at all; returns what it printed."""
+    code = compile(block.code, block.id, "exec", dont_inherit=True)
+    printed = io.StringIO()
+    monkeypatch.setattr(sys, "stdin", _Keyboard(fake))
+    with contextlib.redirect_stdout(printed):
+        exec(code, {"__name__": "__main__"})  # the README's own code, on purpose
+    return printed.getvalue()
+
+
 def _run_script(block: Block, fake: FakeTextFlow) -> str:
     """Run ``block`` with the preamble; returns what it printed."""
     code = compile(
@@ -195,10 +235,7 @@ def _run_script(block: Block, fake: FakeTextFlow) -> str:
     )
 
     def typed_code(prompt: str = "") -> str:
-        """What a user reading the fake's last verification SMS would type."""
-        sent = [m for m in fake.messages if m.kind == "code"]
-        assert sent, "input() was called before any verification code was sent"
-        return fake.last_code(sent[-1].phone_number)  # NoCodeError if no longer live
+        return _typed_code(fake)
 
     printed = io.StringIO()
     with textflow.TextFlowClient() as client:
@@ -218,6 +255,8 @@ def _run_script(block: Block, fake: FakeTextFlow) -> str:
 def _run_pytest_file(block: Block, tmp_path: Path) -> None:
     """Run ``block`` as the pytest file it says it is; every test in it must pass."""
     assert block.title is not None
+    for name, code in MODULES.items():
+        (tmp_path / name).write_text(code, encoding="utf-8")
     (tmp_path / block.title).write_text(block.code, encoding="utf-8")
     # Only the plugins the docs rely on: quicker, and independent of what else is installed.
     plugins = ["-p", "textflow.testing.pytest_plugin", "-p", "anyio.pytest_plugin"]
@@ -253,7 +292,10 @@ def test_doc_example(
         os.environ["TEXTFLOW_BASE_URL"] = base_url
         os.environ.pop("TEXTFLOW_LOG", None)
         monkeypatch.chdir(tmp_path)  # a block that writes a file writes it here
-        printed = _run_script(block, fake)
+        if block.page == "README.md":
+            printed = _run_as_written(block, fake, monkeypatch)
+        else:
+            printed = _run_script(block, fake)
     if block.output is not None:
         assert _normalised(printed) == _normalised(block.output)
 
@@ -278,6 +320,13 @@ def test_not_run_blocks_are_the_expected_ones() -> None:
     assert counted == EXPECTED_NOT_RUN, f"blocks marked not-run: {skipped}"
 
 
+def test_module_blocks_have_unique_names() -> None:
+    """Two pages defining the same module would shadow one another in the test files."""
+    titles = [b.title for b in BLOCKS if b.title and b.title in MODULES]
+    assert sorted(titles) == sorted(MODULES)
+    assert "app.py" in MODULES
+
+
 def test_parser_reads_markers(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(
@@ -298,3 +347,114 @@ def test_parser_reads_markers(tmp_path: Path) -> None:
     ]
     assert blocks[1].code == "print('indented')\n"
     assert blocks[1].output == "indented\n"
+
+
+def test_readme_runs_as_written(
+    docs_fake: tuple[FakeTextFlow, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's sync example verifies the phone with the code "the user" typed."""
+    fake, base_url = docs_fake
+    fake.reset()
+    [sync] = [b for b in BLOCKS if b.page == "README.md" and "input(" in b.code]
+    assert "user_entered_code" not in sync.code
+    with _restored_state():
+        monkeypatch.setenv("TEXTFLOW_API_KEY", DOCS_KEY)
+        monkeypatch.setenv("TEXTFLOW_BASE_URL", base_url)
+        monkeypatch.chdir(tmp_path)
+        printed = _run_as_written(sync, fake, monkeypatch)
+    assert printed.splitlines()[0] == "0.15"
+    assert printed.rstrip().endswith("phone verified")
+    assert [m.kind for m in fake.messages] == ["sms", "code"]
+
+
+def test_readme_blocks_are_python_files() -> None:
+    """Each README block is a valid file: no top-level await or async with."""
+    readme = [b for b in BLOCKS if b.page == "README.md"]
+    assert len(readme) >= 4
+    for block in readme:
+        compile(block.code, block.id, "exec", dont_inherit=True)
+
+
+def test_fastapi_app_of_the_async_guide(
+    docs_fake: tuple[FakeTextFlow, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/async.md's app, lifespan included, through httpx.ASGITransport against the fake."""
+    import httpx
+
+    fake, base_url = docs_fake
+    fake.reset()
+    monkeypatch.setenv("TEXTFLOW_API_KEY", DOCS_KEY)
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", base_url)
+    namespace: dict[str, Any] = {"__name__": "app"}
+    exec(compile(MODULES["app.py"], "docs/async.md:app.py", "exec"), namespace)
+    app = namespace["app"]
+    phone = {"phone_number": "+11234567890"}
+    answers: list[tuple[int, Any]] = []
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):  # what the ASGI server runs
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
+                started = await http.post("/verify/start", params=phone)
+                code = fake.last_code(phone["phone_number"])
+                assert code is not None
+                for params in [
+                    {**phone, "code": code},  # right
+                    {**phone, "code": code},  # used up
+                    {"phone_number": "12345", "code": code},  # not a phone number
+                ]:
+                    finished = await http.post("/verify/finish", params=params)
+                    answers.append((finished.status_code, finished.json()))
+                bad = await http.post("/verify/start", params={"phone_number": "12345"})
+                answers.append((bad.status_code, bad.json()))
+            assert started.status_code == 200
+            assert started.json() == {"sent": True}
+            assert not app.state.textflow._http.is_closed
+        assert app.state.textflow._http.is_closed  # the lifespan closed its client
+
+    asyncio.run(scenario())
+    assert answers[0] == (200, {"verified": True})
+    assert answers[1] == (200, {"verified": False})
+    for status, body in answers[2:]:
+        assert status == 422, body  # InputValidationError: the caller's input, not a 500
+        assert body["argument"] == "phone_number"
+        assert "phone_number" in body["detail"]
+    assert [m.kind for m in fake.messages] == ["code"]  # the bad number was never sent
+
+
+def test_fastapi_app_of_the_guard_guide(
+    docs_fake: tuple[FakeTextFlow, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/guard.md's app: a refusal is 403/429 with Retry-After, bad input 400, never 500."""
+    import httpx
+
+    fake, base_url = docs_fake
+    fake.reset()
+    monkeypatch.setenv("TEXTFLOW_API_KEY", DOCS_KEY)
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", base_url)
+    namespace: dict[str, Any] = {"__name__": "guard_app"}
+    exec(compile(MODULES["guard_app.py"], "docs/guard.md:guard_app.py", "exec"), namespace)
+    app = namespace["app"]
+    answers: list[httpx.Response] = []
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
+                for number in ["+11234567890", "+11234567890", "+381611231234", "12345"]:
+                    answer = await http.post("/verify/start", params={"phone_number": number})
+                    answers.append(answer)
+                code = fake.last_code("+11234567890")
+                assert code is not None
+                params = {"phone_number": "+11234567890", "code": code}
+                answers.append(await http.post("/verify/finish", params=params))
+
+    asyncio.run(scenario())
+    first, again, abroad, bad, finished = answers
+    assert (first.status_code, first.json()) == (200, {"sent": True})
+    assert again.status_code == 429  # the cooldown per number
+    assert int(again.headers["Retry-After"]) >= 1
+    assert (abroad.status_code, abroad.json()) == (403, {"detail": "country"})
+    assert (bad.status_code, bad.json()) == (400, {"detail": "bad phone_number"})
+    assert (finished.status_code, finished.json()) == (200, {"verified": True})
+    assert [m.phone_number for m in fake.messages] == ["+11234567890"]

@@ -97,7 +97,7 @@ class RedisStore(_RedisBase):
         >>> guard = VerificationGuard(client, store=store)
     """
 
-    def __init__(self, redis: RedisLike, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, redis: RedisLike, *, prefix: str = "textflow:guard:") -> None:
         super().__init__(redis, prefix)
 
     def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
@@ -123,7 +123,7 @@ class AsyncRedisStore(_RedisBase):
         >>> guard = AsyncVerificationGuard(client, store=store)
     """
 
-    def __init__(self, redis: RedisLike, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, redis: RedisLike, *, prefix: str = "textflow:guard:") -> None:
         super().__init__(redis, prefix)
 
     async def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:

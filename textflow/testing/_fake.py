@@ -93,7 +93,7 @@ class FakeTextFlow:
         self,
         api_key: Optional[str] = None,
         *,
-        credits: Credits = DEFAULT_CREDITS,
+        credits: Credits = Decimal("100"),
         clock: Callable[[], float] = time.time,
         on_message: Optional[Callable[[FakeMessage], None]] = None,
         fail_rate: float = 0.0,
