@@ -34,8 +34,19 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PROBE = HERE / "typed_app_probe.py"
 
-#: The pages a new user writes an app from: the README, the quick start, the async guide.
-APP_PAGES = ["README.md", "docs/index.md", "docs/async.md"]
+#: The pages a new user writes an app from: the README, the quick start and the guides
+#: (sending-to-many.md, configuration.md and guard.md show recipes around other libraries).
+APP_PAGES = [
+    "README.md",
+    "docs/index.md",
+    "docs/async.md",
+    "docs/sending.md",
+    "docs/verification.md",
+    "docs/errors.md",
+    "docs/testing.md",
+    "docs/webhooks.md",
+    "docs/migration.md",
+]
 #: Third-party packages some blocks import (the FastAPI example); tests extra.
 OPTIONAL = ("fastapi",)
 MYPY_TIMEOUT = 600  # seconds: a cold run on two busy cores takes well under a minute
