@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import Any, Optional
 
 from textflow._validation import mask_phone
@@ -18,10 +19,27 @@ logger = logging.getLogger("textflow")
 logger.addHandler(logging.NullHandler())
 
 
+#: The values ``TEXTFLOW_LOG`` accepts, in any case; unset or empty means no logging.
+LEVELS = ("info", "debug")
+
+
 def configure_from_env() -> None:
-    """Add one stderr handler at the level ``TEXTFLOW_LOG`` names (``info`` or ``debug``)."""
-    level = os.environ.get(ENV_LOG, "").strip().upper()
+    """Add one stderr handler at the level ``TEXTFLOW_LOG`` names (``info`` or ``debug``).
+
+    Any other non-empty value is a mistake (``verbose``, ``1``) that would leave
+    logging off without a word: it gets one `RuntimeWarning`, naming the values
+    accepted. This runs once, when ``textflow`` is imported.
+    """
+    value = os.environ.get(ENV_LOG, "").strip()
+    level = value.upper()
     if level not in ("INFO", "DEBUG"):
+        if value:
+            warnings.warn(
+                f"{ENV_LOG}={value!r} is not a level textflow knows, so nothing is logged: "
+                f"set it to {' or '.join(LEVELS)}, or unset it.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return
     if not any(getattr(h, "_textflow_env", False) for h in logger.handlers):
         handler = logging.StreamHandler()

@@ -50,20 +50,35 @@ def _utf8(value: str, argument: str) -> str:
     return value
 
 
-def phone_number(value: object, argument: str = "phone_number") -> str:
+def _digit_problem(number: str) -> str:
+    """Why ``number`` fails for its characters, when that is the reason; else ``""``.
+
+    Names the kind of character, never the number (messages travel to logs).
+    """
+    if any("\uff10" <= c <= "\uff19" or c == "\uff0b" for c in number):
+        return " It has full-width digits or '\uff0b' (as some keyboards type): type ASCII digits."
+    if any(c.isdigit() and not c.isascii() for c in number):
+        return " It has digits of another script: type ASCII digits 0-9."
+    return ""
+
+
+def phone_number(value: object, argument: str = "phone_number", *, echo: bool = False) -> str:
     """An E.164 number: ``+`` and 7 to 15 digits, the first not 0.
 
     Spaces, ``-``, ``.``, ``(`` and ``)`` are removed first, so
-    ``"+1 (123) 456-7890"`` becomes ``"+11234567890"``.
+    ``"+1 (123) 456-7890"`` becomes ``"+11234567890"``. The message of a bad
+    number shows it masked, unless ``echo`` (the command line shows users what
+    they typed, on their own terminal); it names full-width digits as the problem.
     """
     if not isinstance(value, str):
         raise _type_error(argument, "a str like '+11234567890'", value)
     number = _PHONE_SEPARATORS.sub("", value)
     if not _E164.fullmatch(number):
-        shown = mask_phone(number) if number else "an empty string"
+        shown = repr(value) if echo else mask_phone(number) if number else "an empty string"
         raise InputValidationError(
             f"{argument} must be an international number in E.164 form: '+', the country "
-            f"code and the number, 7 to 15 digits in all, like '+11234567890' (got {shown}).",
+            f"code and the number, 7 to 15 digits in all, like '+11234567890' (got {shown})."
+            + _digit_problem(number),
             argument=argument,
         )
     return number

@@ -4,16 +4,19 @@ Exit status:
 
 ====  ==========================================================================
 0     success
-1     the API said no (``APIStatusError``), or ``verify-code`` found the code invalid
+1     the API said no (``APIStatusError`` that says nothing was sent), or ``verify-code``
+      found the code invalid
 2     bad usage or bad input, found before anything was sent (a bad phone number,
       no API key, an unusable ``--base-url``, an unreadable ``--file``)
 3     no usable answer from the server (``APIConnectionError``, ``APITimeoutError``,
-      ``MalformedResponseError``): whether a send went out is unknown
+      ``MalformedResponseError``), or any failure whose ``may_have_been_sent`` is true
+      (a 5xx answer to a send): whether a send went out is unknown
 70    a bug in textflow (the message says so; ``-vv`` shows the traceback)
 130   interrupted (Ctrl-C)
 ====  ==========================================================================
 
-Errors are one line on stderr, ``textflow: error: ...``; the API key is never printed.
+Errors are one line on stderr, ``textflow: error: ...``; with ``--json`` also one
+JSON object on stdout (`textflow._cli.failure`). The API key is never printed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Optional
@@ -35,21 +37,13 @@ from textflow._cli import (
     EXIT_USAGE,
     api_commands,
     demo,
+    failure,
     sandbox,
     send_many,
 )
-from textflow._cli.output import printable, printable_json
+from textflow._cli.output import printable, stdout_to_devnull
 from textflow._cli.parser import Command, UsageError, build_parser, parse
-from textflow.errors import (
-    APIConnectionError,
-    APIStatusError,
-    AuthenticationError,
-    ConfigurationError,
-    InputValidationError,
-    MalformedResponseError,
-    RateLimitError,
-    TextFlowError,
-)
+from textflow.errors import ConfigurationError, InputValidationError, TextFlowError
 
 __all__ = [
     "EXIT_BUG",
@@ -90,15 +84,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         {"ok":true,"status":200,...}
         0
     """
+    words = sys.argv[1:] if argv is None else list(argv)
     try:
         try:
-            args = parse(build_parser(COMMANDS), None if argv is None else list(argv))
-        except SystemExit as exc:  # --help, --version, usage errors
-            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-        with _verbose_logging(args.verbose):
-            return _run(args)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+            try:
+                args = parse(build_parser(COMMANDS), words)
+            except SystemExit as exc:  # --help, --version, no command
+                return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+            except UsageError as exc:  # the command line itself is wrong
+                return _report(failure.bad_input(str(exc)), as_json=_wants_json(words))
+            with _verbose_logging(args.verbose):
+                status = _run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return status
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader left (`textflow demo | head -1`): not an error; exit quietly.
+        stdout_to_devnull()
+        return EXIT_OK
+
+
+def _wants_json(words: list[str]) -> bool:
+    """``--json`` among the options (before any ``--``), for a command line that did not parse."""
+    options = words[: words.index("--")] if "--" in words else words
+    return "--json" in options
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -106,50 +116,31 @@ def _run(args: argparse.Namespace) -> int:
         status: int = args.run(args)
     except ConfigurationError as exc:
         if exc.missing == "api_key":
-            return _fail(
-                EXIT_USAGE, "no API key, or a blank one: pass --api-key KEY or set TEXTFLOW_API_KEY"
-            )
-        return _fail(EXIT_USAGE, str(exc))
+            message = "no API key, or a blank one: pass --api-key KEY or set TEXTFLOW_API_KEY"
+            return _report(failure.bad_input(message, exc), args.json)
+        return _report(failure.bad_input(str(exc), exc), args.json)
     except (UsageError, InputValidationError) as exc:
-        return _fail(EXIT_USAGE, str(exc))
-    except APIStatusError as exc:
-        if args.json and exc.result is not None:
-            print(printable_json(str(exc.result)), flush=True)
-        return _fail(EXIT_REFUSED, _refusal(exc))
-    except (APIConnectionError, MalformedResponseError) as exc:
-        return _fail(EXIT_NO_ANSWER, f"no usable answer from TextFlow: {exc}")
-    except TextFlowError as exc:  # a kind added later: the API's side, not the user's
-        return _fail(EXIT_REFUSED, str(exc))
-    except BrokenPipeError:  # e.g. `textflow balance | head -c0`: the reader left
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_REFUSED
+        return _report(failure.bad_input(str(exc), exc), args.json)
+    except TextFlowError as exc:  # on the wire, or a kind added later: the API's side
+        return _report(failure.of_error(exc), args.json)
+    except BrokenPipeError:
+        raise  # main's to handle, for every command
     except Exception as exc:
         if args.verbose >= 2:
             logger.exception("textflow crashed")
-        return _fail(
-            EXIT_BUG,
-            f"internal error ({type(exc).__name__}: {exc}); this is a bug in textflow, "
-            "run with -vv for the traceback",
-        )
+        return _report(failure.internal(exc), args.json)
     return status
 
 
-def _refusal(exc: APIStatusError) -> str:
-    said = isinstance(exc.body, dict) and isinstance(exc.body.get("message"), str)
-    auth = isinstance(exc, AuthenticationError)
-    detail = exc.message if said or not auth else "the API key was not accepted"
-    line = f"TextFlow refused (status {exc.status}): {detail}"
-    if auth:
-        line += " (check --api-key or TEXTFLOW_API_KEY)"
-    elif isinstance(exc, RateLimitError) and exc.retry_after is not None:
-        line += f" (retry after {exc.retry_after:g} s)"
-    return line
-
-
-def _fail(status: int, message: str) -> int:
-    print(f"textflow: error: {printable(message)}", file=sys.stderr, flush=True)
-    return status
+def _report(failed: failure.Failure, as_json: bool) -> int:
+    """Print the failure (one line on stderr; with ``--json`` also its JSON on stdout)."""
+    if as_json:
+        try:
+            print(failed.as_json(), flush=True)
+        except BrokenPipeError:  # the reader left; the failure still decides the status
+            stdout_to_devnull()
+    print(f"textflow: error: {printable(failed.message)}", file=sys.stderr, flush=True)
+    return failed.exit_status
 
 
 @contextlib.contextmanager

@@ -142,7 +142,18 @@ def test_wrong_key_on_balance_says_the_key_was_refused(cli: Cli, server: Server)
 def test_refusal_with_json_prints_the_answer_on_stdout(cli: Cli, server: Server) -> None:
     result = cli("send", INVALID_NUMBER, "hi", "--json", *server.options)
     assert result.status == 1
-    assert result.json() == {"ok": False, "status": 400, "message": "Phone number is invalid"}
+    assert result.json() == {
+        "ok": False,
+        "error": {
+            "type": "refused",
+            "message": "TextFlow refused (status 400): Phone number is invalid",
+            "status_code": 400,
+            "may_have_been_sent": False,
+            "exception": "BadRequestError",
+            "exit_status": 1,
+        },
+        "answer": {"ok": False, "status": 400, "message": "Phone number is invalid"},
+    }
     assert "Phone number is invalid" in error_line(result)
 
 
@@ -160,10 +171,28 @@ def test_rate_limited_magic_number_exits_1(cli: Cli, server: Server) -> None:
     assert "status 429" in error_line(result)
 
 
-def test_server_error_exits_1(cli: Cli, server: Server) -> None:
+def test_a_5xx_to_a_send_may_have_been_sent_exit_3(cli: Cli, server: Server) -> None:
     result = cli("send", UNAVAILABLE_NUMBER, "hi", *server.options)
+    assert result.status == 3
+    line = error_line(result)
+    assert "status 503" in line
+    assert "It may have been sent" in line
+    assert "refused" not in line
+
+
+def test_a_5xx_to_a_read_is_a_failure_exit_1(
+    cli: Cli, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(3):  # a read is retried twice
+        server.fake.fail_next("get_balance", status=503, body={"ok": False, "message": "down"})
+    monkeypatch.setattr("textflow._client.time.sleep", lambda seconds: None)  # no backoff
+    result = cli("balance", "--json", *server.options)
     assert result.status == 1
-    assert "status 503" in error_line(result)
+    body = result.json()
+    assert isinstance(body, dict)
+    assert body["error"]["type"] == "server_error"
+    assert body["error"]["may_have_been_sent"] is False
+    assert "may have been sent" not in error_line(result)
 
 
 def test_unreachable_server_exits_3(
@@ -235,10 +264,15 @@ def test_send_code_never_prints_the_code(cli: Cli, server: Server) -> None:
     assert code not in result.out
     assert server.fake.messages[-1].text == f"Your verification code for Acme is:\n{code}"
 
-    body = cli("send-code", PHONE, "--json", *server.options).json()
+
+def test_send_code_json_prints_the_answer_in_full(cli: Cli, server: Server) -> None:
+    body = cli("send-code", PHONE, "--service-name", "Acme", "--json", *server.options).json()
+    code = server.fake.last_code(PHONE)
+    assert code is not None
     assert isinstance(body, dict)
     assert body["ok"] is True
-    assert body["data"]["verification_code"] == "******"
+    assert body["data"]["verification_code"] == code  # asked for by name: not masked
+    assert body["data"]["message_text"] == f"Your verification code for Acme is:\n{code}"
 
 
 def test_verify_code_valid_exits_0(cli: Cli, server: Server) -> None:
@@ -431,7 +465,7 @@ def test_json_output_escapes_them_and_does_not_crash(cli: Cli, server: Server) -
     assert "\\udce9" in result.out
     body = result.json()
     assert isinstance(body, dict)
-    assert body["message"] == HOSTILE  # a JSON reader gets the server's text back exactly
+    assert body["answer"]["message"] == HOSTILE  # a JSON reader gets the server's text back
 
 
 def test_a_successful_json_answer_is_escaped_too(cli: Cli, server: Server) -> None:
@@ -463,7 +497,9 @@ def test_a_json_refusal_over_a_pipe_with_a_surrogate_exits_1(
     result = run("send", PHONE, "hi", "--json", *server.options)
     assert result.status == 1, result.err
     assert "Traceback" not in result.err
-    assert result.json() == {"ok": False, "status": 400, "message": HOSTILE}
+    body = result.json()
+    assert isinstance(body, dict)
+    assert body["answer"] == {"ok": False, "status": 400, "message": HOSTILE}
 
 
 @pytest.mark.parametrize("timeout", ["1e300", "86401"])

@@ -48,7 +48,6 @@ def test_subcommand_help_shows_the_global_options(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ((), "COMMAND"),
         (("bogus",), "invalid choice"),
         (("send",), "PHONE, TEXT"),
         (("send", PHONE), "TEXT"),
@@ -127,3 +126,51 @@ def test_quiet_by_default(cli: Cli, server: Server) -> None:
     result = cli("send", PHONE, "hi", *server.options)
     assert result.err == ""
     assert result.out.strip() == f"Sent to {PHONE} (United States), price 0.15"
+
+
+# --- options a command does not use are not offered --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "absent", "present"),
+    [
+        ("demo", ("--json", "--api-key", "--base-url", "--timeout"), ("--verbose",)),
+        ("sandbox", ("--base-url", "--timeout"), ("--api-key", "--json", "--verbose")),
+        ("send", (), ("--api-key", "--base-url", "--timeout", "--json", "--verbose")),
+    ],
+)
+def test_help_lists_only_the_options_a_command_uses(
+    cli: Cli, command: str, absent: tuple[str, ...], present: tuple[str, ...]
+) -> None:
+    help_text = cli(command, "--help").out
+    for option in absent:
+        assert option not in help_text
+    for option in present:
+        assert option in help_text
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("demo", "--json"), "unrecognized arguments: --json"),
+        (("--json", "demo"), "'demo' does not take --json"),
+        (("--timeout", "3", "demo"), "'demo' does not take --timeout"),
+        (("sandbox", "--base-url", "http://127.0.0.1:1/api"), "unrecognized arguments"),
+        (("--base-url", "http://127.0.0.1:1/api", "sandbox"), "'sandbox' does not take --base-url"),
+        (("sandbox", "--port", "0", "--timeout", "5"), "unrecognized arguments: --timeout 5"),
+    ],
+)
+def test_an_option_the_command_does_not_use_is_refused(
+    cli: Cli, argv: tuple[str, ...], expected: str
+) -> None:
+    result = cli(*argv)
+    assert result.status == 2
+    assert expected in one_error_line(result)
+    if "--json" not in argv:  # with it, the failure is on stdout as JSON too (test_cli_json)
+        assert result.out == ""
+
+
+def test_no_command_prints_the_help_and_exits_0(cli: Cli) -> None:
+    result = cli()
+    assert (result.status, result.err) == (0, "")
+    assert result.out == cli("--help").out

@@ -80,3 +80,11 @@ def test_import_textflow_does_not_load_extras():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_an_unknown_textflow_log_warns_and_adds_no_handler(monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_LOG", "verbose")
+    before = list(_logging.logger.handlers)
+    with pytest.warns(RuntimeWarning, match=r"TEXTFLOW_LOG='verbose' .* info or debug"):
+        _logging.configure_from_env()
+    assert _logging.logger.handlers == before

@@ -118,3 +118,29 @@ async def test_bad_phone_is_masked_in_the_message(api, mock_api):
         await api.call("send_sms", "+0123456789", "hi")
     assert "+0123456789" not in str(info.value)
     assert "+012*****89" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("typed", "named"),
+    [
+        ("\uff0b\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff10", "full-width digits"),
+        ("+1\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff10", "full-width digits"),
+        ("+\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660", "digits of another"),
+    ],
+)
+async def test_non_ascii_digits_are_named_without_the_number(api, mock_api, typed, named):
+    route = mock_api.route()
+    with pytest.raises(textflow.InputValidationError) as info:
+        await api.call("send_sms", typed, "hi")
+    message = str(info.value)
+    assert named in message
+    assert "type ASCII digits" in message
+    assert typed not in message  # masked, as every number in a message
+    assert route.call_count == 0
+
+
+async def test_a_plain_bad_number_names_no_digit_problem(api, mock_api):
+    mock_api.route()
+    with pytest.raises(textflow.InputValidationError) as info:
+        await api.call("send_sms", "+0123456789", "hi")
+    assert "ASCII" not in str(info.value)

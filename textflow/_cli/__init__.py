@@ -1,8 +1,10 @@
 """The pieces of the ``textflow`` command; the entry point is `textflow.cli.main`.
 
 ``parser`` holds the command line grammar, ``api_commands`` the commands that
-call the API, ``sandbox`` and ``demo`` the two that run the fake, ``output``
-how text from servers is made safe to print. The exit statuses live here.
+call the API, ``inputs`` how they read what the user gives (numbers, stdin,
+number files), ``sandbox`` and ``demo`` the two that run the fake, ``output``
+how text from servers is made safe to print, ``failure`` what a failure prints
+and its exit status. The exit statuses live here.
 """
 
 EXIT_OK = 0  # success

@@ -1,21 +1,21 @@
 """The commands that call the API: ``send``, ``send-code``, ``verify-code``, ``bulk``, ``balance``.
 
 Each builds a `textflow.TextFlowClient` from the global options, makes
-one call and prints the answer: a short sentence, or with ``--json`` the
-result model as one line of JSON (verification codes masked, as in
-``str(result)``). Errors are raised and turned into a line on stderr and an
-exit status by `textflow.cli.main`.
+one call and prints the answer: a short sentence (verification codes never
+shown), or with ``--json`` the API's answer in full as one line of JSON.
+Errors are raised and turned into a line on stderr and an exit status by
+`textflow.cli.main`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import Any
 
 from textflow import _validation as check
-from textflow._cli import EXIT_OK, EXIT_REFUSED
-from textflow._cli.output import printable, printable_json
+from textflow._cli import EXIT_OK, EXIT_REFUSED, inputs
+from textflow._cli.output import printable, result_json
 from textflow._cli.parser import UsageError
 from textflow._client import TextFlowClient
 from textflow.models import Result, SendMessageResult, VerifyPhoneResult
@@ -76,11 +76,11 @@ def code_sent_line(result: VerifyPhoneResult, phone: str) -> str:
 
 
 def _show(args: argparse.Namespace, result: Result, line: str) -> None:
-    print(printable_json(str(result)) if args.json else printable(line), flush=True)
+    print(result_json(result) if args.json else printable(line), flush=True)
 
 
 def send(args: argparse.Namespace) -> int:
-    """``textflow send PHONE TEXT``: send one SMS.
+    """``textflow send PHONE TEXT``: send one SMS (``-`` as TEXT: read it from stdin).
 
     Args:
         args: The parsed command line (``phone``, ``text``).
@@ -88,7 +88,7 @@ def send(args: argparse.Namespace) -> int:
     Returns:
         0 once the API accepted the SMS.
     """
-    phone, text = check.phone_number(args.phone, "PHONE"), check.text(args.text, "TEXT")
+    phone, text = inputs.phone(args.phone, "PHONE"), inputs.message(args.text, "TEXT")
     with make_client(args) as client:
         result = client.send_sms(phone, text)
     _show(args, result, sent_line(result, phone))
@@ -104,7 +104,7 @@ def send_code(args: argparse.Namespace) -> int:
     Returns:
         0 once the API sent the code.
     """
-    phone = check.phone_number(args.phone, "PHONE")
+    phone = inputs.phone(args.phone, "PHONE")
     service_name, seconds = check.service_name(args.service_name), check.seconds(args.seconds)
     with make_client(args) as client:
         result = client.send_verification_sms(phone, service_name, seconds)
@@ -121,7 +121,7 @@ def verify_code(args: argparse.Namespace) -> int:
     Returns:
         0 if the code is valid, 1 if it is wrong or expired.
     """
-    phone, code = check.phone_number(args.phone, "PHONE"), check.code(args.code)
+    phone, code = inputs.phone(args.phone, "PHONE"), check.code(args.code)
     with make_client(args) as client:
         result = client.verify_code(phone, code)
     if result.valid:
@@ -132,33 +132,11 @@ def verify_code(args: argparse.Namespace) -> int:
     return EXIT_REFUSED
 
 
-def _read_numbers(path: str, stdin: TextIO) -> list[str]:
-    """The numbers in ``path`` ('-': stdin), checked, naming the line of a bad one."""
-    name = "stdin" if path == "-" else path
-    try:
-        if path == "-":
-            lines = stdin.read().splitlines()
-        else:
-            with open(path, encoding="utf-8-sig") as handle:
-                lines = handle.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"cannot read {name}: {reason}") from None
-    numbers = []
-    for number, raw in enumerate(lines, start=1):
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            numbers.append(check.phone_number(line, f"{name} line {number}"))
-    if not numbers:
-        raise UsageError(f"no phone numbers in {name}.")
-    return numbers
-
-
 def bulk(args: argparse.Namespace) -> int:
-    """``textflow bulk TEXT PHONE...`` or ``textflow bulk TEXT --file FILE``.
+    """``textflow bulk TEXT PHONE...`` or ``textflow bulk TEXT --file FILE [--column NAME]``.
 
     Args:
-        args: The parsed command line (``text``, ``phones``, ``file``).
+        args: The parsed command line (``text``, ``phones``, ``file``, ``column``).
 
     Returns:
         0 once the API accepted the bulk job.
@@ -170,10 +148,12 @@ def bulk(args: argparse.Namespace) -> int:
     text = check.text(args.text, "TEXT")
     if args.file is not None and args.phones:
         raise UsageError("give the phone numbers as arguments or with --file, not both.")
+    if args.column is not None and args.file is None:
+        raise UsageError("--column names a column of the --file CSV: give --file too.")
     if args.file is not None:
-        numbers = _read_numbers(args.file, sys.stdin)
+        numbers = inputs.numbers(args.file, args.column, sys.stdin)
     elif args.phones:
-        numbers = [check.phone_number(phone, "PHONE") for phone in args.phones]
+        numbers = [inputs.phone(phone, "PHONE") for phone in args.phones]
     else:
         raise UsageError("give at least one PHONE, or --file FILE ('-' for stdin).")
     numbers = list(dict.fromkeys(numbers))

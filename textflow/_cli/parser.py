@@ -45,15 +45,15 @@ class UsageError(Exception):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors are one line on stderr, exit status 2."""
+    """An ``ArgumentParser`` whose usage errors are `UsageError`: one line, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        """Print ``textflow: error: MESSAGE (see 'PROG --help')`` and exit with status 2.
+        """Raise `UsageError` ``MESSAGE (see 'PROG --help')``; `textflow.cli.main` reports it.
 
         Args:
             message: What was wrong with the command line.
         """
-        self.exit(2, f"textflow: error: {message} (see '{self.prog} --help')\n")
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def _positive_float(value: str) -> float:
@@ -210,45 +210,68 @@ def duration(value: str) -> float:
     return seconds
 
 
-def _global_options() -> ArgumentParser:
-    """The options every command accepts, all defaulting to "not given"."""
+#: The global options each kind of command takes (by their ``args`` names). The API
+#: commands take them all; ``sandbox`` has no server to reach (``--api-key`` is the key it
+#: accepts); ``demo`` runs its own fake and prints a walk-through, not a result.
+API_OPTIONS = ("api_key", "base_url", "timeout", "json", "verbose")
+SANDBOX_OPTIONS = ("api_key", "json", "verbose")
+DEMO_OPTIONS = ("verbose",)
+COMMAND_OPTIONS = {"sandbox": SANDBOX_OPTIONS, "demo": DEMO_OPTIONS}
+
+
+def _global_options(names: tuple[str, ...] = API_OPTIONS) -> ArgumentParser:
+    """The global options in ``names`` (and ``--version``), all defaulting to "not given"."""
     parent = ArgumentParser(add_help=False)
     group = parent.add_argument_group("global options")
-    group.add_argument(
-        "--api-key",
-        metavar="KEY",
-        default=argparse.SUPPRESS,
-        help="API key (default: $TEXTFLOW_API_KEY; prefer the variable: the command line "
-        "is visible to other users). For 'sandbox', the key the sandbox accepts.",
-    )
-    group.add_argument(
-        "--base-url",
-        metavar="URL",
-        default=argparse.SUPPRESS,
-        help="API base URL (default: $TEXTFLOW_BASE_URL, else https://textflow.me/api)",
-    )
-    group.add_argument(
-        "--timeout",
-        metavar="SECONDS",
-        type=_positive_float,
-        default=argparse.SUPPRESS,
-        help="give up waiting for an answer after this long (default: 30, 5 to connect)",
-    )
-    group.add_argument(
-        "--json",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="print the result as one line of JSON",
-    )
-    group.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=argparse.SUPPRESS,
-        help="log to stderr: -v requests, -vv details (keys and codes are never logged)",
-    )
+    if "api_key" in names:
+        group.add_argument(
+            "--api-key",
+            metavar="KEY",
+            default=argparse.SUPPRESS,
+            help="API key (default: $TEXTFLOW_API_KEY; prefer the variable: the command line "
+            "is visible to other users). For 'sandbox', the key the sandbox accepts.",
+        )
+    if "base_url" in names:
+        group.add_argument(
+            "--base-url",
+            metavar="URL",
+            default=argparse.SUPPRESS,
+            help="API base URL (default: $TEXTFLOW_BASE_URL, else https://textflow.me/api)",
+        )
+    if "timeout" in names:
+        group.add_argument(
+            "--timeout",
+            metavar="SECONDS",
+            type=_positive_float,
+            default=argparse.SUPPRESS,
+            help="give up waiting for an answer after this long (default: 30, 5 to connect)",
+        )
+    if "json" in names:
+        group.add_argument(
+            "--json",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="print the answer (or the failure) as one line of JSON on stdout",
+        )
+    if "verbose" in names:
+        group.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=argparse.SUPPRESS,
+            help="log to stderr: -v requests, -vv details (keys and codes are never logged)",
+        )
     group.add_argument("--version", action="version", version=f"textflow {__version__}")
     return parent
+
+
+_OPTION_FLAGS = {
+    "api_key": "--api-key",
+    "base_url": "--base-url",
+    "timeout": "--timeout",
+    "json": "--json",
+    "verbose": "--verbose",
+}
 
 
 def build_parser(commands: dict[str, Command]) -> ArgumentParser:
@@ -261,6 +284,7 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
         The parser. Parse with `parse`, which also fills in the defaults.
     """
     common = _global_options()
+    parents = {name: _global_options(names) for name, names in COMMAND_OPTIONS.items()}
     parser = ArgumentParser(
         prog="textflow",
         description="Send SMS and verification codes with the TextFlow API.",
@@ -269,18 +293,20 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
         parents=[common],
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
-    sub.required = True
 
     def add(name: str, help_text: str, description: Optional[str] = None) -> ArgumentParser:
         command: ArgumentParser = sub.add_parser(
-            name, help=help_text, description=description or help_text, parents=[common]
+            name,
+            help=help_text,
+            description=description or help_text,
+            parents=[parents.get(name, common)],
         )
-        command.set_defaults(run=commands[name])
+        command.set_defaults(run=commands[name], options=COMMAND_OPTIONS.get(name, API_OPTIONS))
         return command
 
     send = add("send", "send one SMS")
     send.add_argument("phone", metavar="PHONE", help="recipient, e.g. +11234567890")
-    send.add_argument("text", metavar="TEXT", help="the message")
+    send.add_argument("text", metavar="TEXT", help="the message; '-' reads it from stdin")
 
     send_code = add(
         "send-code",
@@ -312,8 +338,9 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
     bulk = add(
         "bulk",
         "send the same SMS to many numbers",
-        "Send the same SMS to many numbers, given as arguments or read from a file "
-        "(one number a line; blank lines and # comments are ignored).",
+        "Send the same SMS to many numbers, given as arguments or read from a file: "
+        "one number a line (blank lines and # comments are ignored), or with --column "
+        "a CSV file with a header row.",
     )
     bulk.add_argument("text", metavar="TEXT", help="the message")
     bulk.add_argument("phones", metavar="PHONE", nargs="*", help="recipients")
@@ -321,6 +348,11 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
         "--file",
         metavar="FILE",
         help="read the recipients from FILE, one a line ('-' for stdin)",
+    )
+    bulk.add_argument(
+        "--column",
+        metavar="NAME",
+        help="FILE is a CSV file with a header row: the numbers are in column NAME",
     )
 
     add("balance", "show the account's credits")
@@ -415,10 +447,21 @@ def parse(parser: argparse.ArgumentParser, argv: Optional[list[str]]) -> argpars
     Returns:
         The namespace, with every global option present.
 
+    No command at all prints the help and exits 0, as ``pip`` does: asking what
+    the tool does is not a mistake. A global option given before a command that
+    does not take it (``textflow --json demo``) is a usage error, as after it.
+
     Raises:
-        SystemExit: For ``--help``, ``--version`` and usage errors (status 2).
+        SystemExit: For ``--help``, ``--version``, no command (status 0) and usage
+            errors (status 2).
     """
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        parser.exit(0)
+    for name, flag in _OPTION_FLAGS.items():
+        if hasattr(args, name) and name not in args.options:
+            parser.error(f"'{args.command}' does not take {flag}")
     for name, default in _GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)

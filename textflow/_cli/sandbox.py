@@ -21,7 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Optional
 
 from textflow._cli import EXIT_OK
-from textflow._cli.output import printable
+from textflow._cli.output import printable, stdout_to_devnull
 from textflow._cli.parser import DEFAULT_SANDBOX_HOST, UsageError
 
 if TYPE_CHECKING:
@@ -74,7 +74,10 @@ class Inbox:
             line = f"{when}  {kind}  {message.phone_number:<16}  {text}"
         with self._lock:
             self.received += 1
-            print(line, flush=True)
+            try:
+                print(line, flush=True)
+            except BrokenPipeError:  # `textflow sandbox | head`: the reader left; serve on
+                stdout_to_devnull()
 
 
 def json_line(payload: dict[str, object]) -> str:
