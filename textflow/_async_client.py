@@ -22,9 +22,9 @@ from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
-    SendMessageResult,
+    SendMessageOk,
     VerifyCodeResult,
-    VerifyPhoneResult,
+    VerifyPhoneOk,
 )
 
 if TYPE_CHECKING:  # anyio loads on the first call, send_many's modules on its first call
@@ -86,19 +86,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
         return AsyncTextFlowTransport(_config.DEFAULT_LIMITS)
 
-    def with_options(self, **overrides: Any) -> AsyncTextFlowClient:
-        """A copy with some settings changed, sharing this client's connection pool.
-
-        Accepts ``api_key``, ``base_url``, ``timeout``, ``max_retries`` and
-        ``default_headers`` (merged into the current ones). Close the original
-        client, not the copy.
-
-        Examples:
-            >>> impatient = client.with_options(timeout=5.0, max_retries=0)
-        """
-        return type(self)(**self._options(overrides))
-
-    async def send_sms(self, phone_number: str, text: str) -> SendMessageResult:
+    async def send_sms(self, phone_number: str, text: str) -> SendMessageOk:
         """Send one SMS.
 
         Args:
@@ -123,7 +111,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
     async def send_verification_sms(
         self, phone_number: str, service_name: str = "", seconds: int = 600
-    ) -> VerifyPhoneResult:
+    ) -> VerifyPhoneOk:
         """Send a verification code by SMS: `Your verification code for <service_name> is: ...`.
 
         Args:
@@ -154,6 +142,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         Args:
             phone_number: The number the code was sent to.
             code: What the user typed (str or int; surrounding whitespace is removed).
+                An int loses leading zeros (``0451`` is ``451``): pass a str for those.
+                A bool or a negative int is refused.
 
         Returns:
             ``result.valid`` is the verdict.

@@ -6,6 +6,7 @@ client classes differ only in ``await``.
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Mapping
@@ -35,7 +36,21 @@ if TYPE_CHECKING:
 HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
 ResultT = TypeVar("ResultT", bound=Result)
 
-_OPTIONS = frozenset({"api_key", "base_url", "timeout", "max_retries", "default_headers"})
+
+class NotGiven(enum.Enum):
+    """The default of `BaseClient.with_options`' arguments: "keep this setting".
+
+    Needed because ``None`` means something of its own there (``timeout=None``:
+    no bound; ``api_key=None``: the environment's key).
+    """
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = NotGiven.NOT_GIVEN
 
 
 class BaseClient(Generic[HttpClientT]):
@@ -58,6 +73,7 @@ class BaseClient(Generic[HttpClientT]):
         self._max_retries = _config.resolve_max_retries(max_retries)
         self._default_headers = _config.check_headers(default_headers or {})
         self._deadline = _config.resolve_deadline(timeout)
+        self._timeout_given = timeout  # for with_options: a number also bounds a call whole
         if http_client is None:
             self._http = self._http_client_class(
                 timeout=self.timeout,
@@ -110,25 +126,45 @@ class BaseClient(Generic[HttpClientT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self.base_url)!r})"
 
-    def _options(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        """The constructor arguments of a copy with ``overrides``, sharing the pool."""
-        unknown = set(overrides) - _OPTIONS
-        if unknown:
-            raise TypeError(
-                f"with_options() got unexpected options {sorted(unknown)}; "
-                f"it accepts {sorted(_OPTIONS)}."
-            )
-        headers = {**self._default_headers, **(overrides.pop("default_headers", None) or {})}
-        options: dict[str, Any] = {
-            "api_key": self._api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": headers,
-            "http_client": self._http,
-        }
-        options.update(overrides)
-        return options
+    def with_options(
+        self,
+        *,
+        api_key: Union[str, NotGiven, None] = NOT_GIVEN,
+        base_url: Union[str, httpx.URL, NotGiven, None] = NOT_GIVEN,
+        timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
+        max_retries: Union[int, NotGiven] = NOT_GIVEN,
+        default_headers: Union[Mapping[str, str], NotGiven, None] = NOT_GIVEN,
+    ) -> Self:
+        """A copy with some settings changed, sharing this client's connection pool.
+
+        Each argument means what it means to the constructor; one not given keeps
+        this client's setting. ``default_headers`` are merged into the current
+        ones. Close the original client, not the copy.
+
+        Args:
+            api_key: Another key (``None``: ``TEXTFLOW_API_KEY``).
+            base_url: Another URL (``None``: ``TEXTFLOW_BASE_URL``, else the hosted API).
+            timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no bound.
+            max_retries: Re-sends allowed where re-sending is safe.
+            default_headers: Extra headers, added to (or replacing) the current ones.
+
+        Raises:
+            ConfigurationError: A setting the constructor would refuse.
+
+        Examples:
+            >>> impatient = client.with_options(timeout=5.0, max_retries=0)
+        """
+        headers = dict(self._default_headers)
+        if not isinstance(default_headers, NotGiven):
+            headers.update(default_headers or {})
+        return type(self)(
+            self._api_key if isinstance(api_key, NotGiven) else api_key,
+            base_url=self.base_url if isinstance(base_url, NotGiven) else base_url,
+            timeout=self._timeout_given if isinstance(timeout, NotGiven) else timeout,
+            max_retries=self.max_retries if isinstance(max_retries, NotGiven) else max_retries,
+            default_headers=headers,
+            http_client=self._http,
+        )
 
     def _build_request(
         self, op: Operation[Any], payload: Optional[dict[str, Any]]

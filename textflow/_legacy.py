@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Optional, TypeVar, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from textflow import errors
 from textflow._client import TextFlowClient
 from textflow._config import ENV_API_KEY, ENV_BASE_URL
 from textflow._operations import SEND_CODE, SEND_SMS, VERIFY_CODE, Operation, error_result
-from textflow.models import Result, SendMessageResult, VerifyCodeResult, VerifyPhoneResult
+from textflow.models import (
+    Result,
+    SendMessageFailed,
+    SendMessageOk,
+    VerifyCodeResult,
+    VerifyPhoneFailed,
+    VerifyPhoneOk,
+)
 
 R = TypeVar("R", bound=Result)
+F = TypeVar("F", bound=Result)
 
 NO_KEY_MESSAGE = (
     "You have not specified the API key. Call useKey(key) or set the TEXTFLOW_API_KEY "
@@ -97,11 +105,11 @@ def useKey(key: Optional[str]) -> None:
     default_client.use_key(key)
 
 
-def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
+def _failure(op: Operation[Any], exc: errors.TextFlowError) -> Result:
     """The ``ok=False`` result the legacy functions return instead of raising ``exc``."""
     if isinstance(exc, errors.APIStatusError):
         if exc.result is not None:  # the API's own answer, parsed into this function's model
-            return exc.result  # type: ignore[return-value]
+            return exc.result
         status, message = exc.status, exc.message
     elif isinstance(exc, errors.APIConnectionError):
         status, message = 0, f"No answer from TextFlow: {exc}"
@@ -118,12 +126,15 @@ def _failure(op: Operation[R], exc: errors.TextFlowError) -> R:
     return result
 
 
-def _never_raising(op: Operation[R], call: Callable[[], R]) -> R:
-    """``call()`` (a client method on the default client), or its failure as a result."""
+def _never_raising(op: Operation[R], failed: type[F], call: Callable[[], R]) -> Union[R, F]:
+    """``call()`` (a client method on the default client), or its failure as a ``failed``
+    result (``op.failed_model``, with ``ok=False``)."""
     try:
         return call()
     except errors.TextFlowError as exc:
-        return _failure(op, exc)
+        result = _failure(op, exc)
+        assert isinstance(result, failed), result  # error_result builds op.failed_model
+        return result
 
 
 # Each function is its client method on the default client (`default_client.get()` is inside
@@ -131,7 +142,7 @@ def _never_raising(op: Operation[R], call: Callable[[], R]) -> R:
 # IDEs and the API reference see their signatures and docstrings.
 
 
-def sendSMS(phone_number: str, text: str) -> SendMessageResult:
+def sendSMS(phone_number: str, text: str) -> Union[SendMessageOk, SendMessageFailed]:
     """Send one SMS (0.1.0 API): `TextFlowClient.send_sms` on the default client.
 
     Args:
@@ -139,20 +150,24 @@ def sendSMS(phone_number: str, text: str) -> SendMessageResult:
         text: The message.
 
     Returns:
-        The API's answer; or, when the call failed, a result with ``ok=False``,
-            ``status`` and ``message`` (400 for bad input or no key, 0 for no answer).
+        The API's answer, a `SendMessageOk`; or, when the call failed, a
+            `SendMessageFailed` with ``ok=False``, ``status`` and ``message`` (400 for
+            bad input or no key, 0 for no answer). After ``if result.ok:`` a type
+            checker knows ``result.data`` is there.
 
     Examples:
         >>> import textflowsms as tf
         >>> result = tf.sendSMS("+11234567890", "Hello")
         >>> print(result.data if result.ok else result.message)
     """
-    return _never_raising(SEND_SMS, lambda: default_client.get().send_sms(phone_number, text))
+    return _never_raising(
+        SEND_SMS, SendMessageFailed, lambda: default_client.get().send_sms(phone_number, text)
+    )
 
 
 def sendVerificationSMS(
     phone_number: str, service_name: str = "", seconds: int = 600
-) -> VerifyPhoneResult:
+) -> Union[VerifyPhoneOk, VerifyPhoneFailed]:
     """Send a verification code by SMS (0.1.0 API): `TextFlowClient.send_verification_sms`.
 
     Runs on the default client, and returns a result with ``ok=False`` instead
@@ -164,8 +179,10 @@ def sendVerificationSMS(
         seconds: How long the code stays valid, 1 to 86400 (one day); default 600.
 
     Returns:
-        The API's answer; or, when the call failed, a result with ``ok=False``,
-            ``status`` and ``message`` (400 for bad input or no key, 0 for no answer).
+        The API's answer, a `VerifyPhoneOk`; or, when the call failed, a
+            `VerifyPhoneFailed` with ``ok=False``, ``status`` and ``message`` (400 for
+            bad input or no key, 0 for no answer). After ``if result.ok:`` a type
+            checker knows ``result.data`` is there.
 
     Examples:
         >>> import textflowsms as tf
@@ -174,6 +191,7 @@ def sendVerificationSMS(
     """
     return _never_raising(
         SEND_CODE,
+        VerifyPhoneFailed,
         lambda: default_client.get().send_verification_sms(phone_number, service_name, seconds),
     )
 
@@ -197,7 +215,9 @@ def verifyCode(phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
         >>> result = tf.verifyCode("+11234567890", "123456")
         >>> print(result.valid)
     """
-    return _never_raising(VERIFY_CODE, lambda: default_client.get().verify_code(phone_number, code))
+    return _never_raising(
+        VERIFY_CODE, VerifyCodeResult, lambda: default_client.get().verify_code(phone_number, code)
+    )
 
 
 VerifyCode = verifyCode  # the name 0.1.0's README used

@@ -23,9 +23,11 @@ from textflow.models import (
     BalanceResult,
     BulkSMSResult,
     Result,
-    SendMessageResult,
+    SendMessageFailed,
+    SendMessageOk,
     VerifyCodeResult,
-    VerifyPhoneResult,
+    VerifyPhoneFailed,
+    VerifyPhoneOk,
 )
 
 ResultT = TypeVar("ResultT", bound=Result)
@@ -39,7 +41,8 @@ class Operation(Generic[ResultT]):
     method: str
     path: str
     read_only: bool  # re-sending cannot change anything: safe to retry after it may have arrived
-    model: type[ResultT]
+    model: type[ResultT]  # what the client returns: an answer with "ok": true
+    failed_model: type[Result]  # the same answer with "ok": false (exc.result, legacy results)
 
     def may_have_been_sent(self, *, written: bool, processed: bool = True) -> bool:
         """Whether a failed call may still have done what it asks (sent an SMS, used a code).
@@ -51,11 +54,15 @@ class Operation(Generic[ResultT]):
         return not self.read_only and written and processed
 
 
-SEND_SMS = Operation("send_sms", "POST", "/send-sms", False, SendMessageResult)
-SEND_CODE = Operation("send_verification_sms", "POST", "/send-code", False, VerifyPhoneResult)
-VERIFY_CODE = Operation("verify_code", "POST", "/verify-code", False, VerifyCodeResult)
-BULK_SMS = Operation("send_bulk_sms", "POST", "/bulk-sms", False, BulkSMSResult)
-BALANCE = Operation("get_balance", "GET", "/balance", True, BalanceResult)
+SEND_SMS = Operation("send_sms", "POST", "/send-sms", False, SendMessageOk, SendMessageFailed)
+SEND_CODE = Operation(
+    "send_verification_sms", "POST", "/send-code", False, VerifyPhoneOk, VerifyPhoneFailed
+)
+VERIFY_CODE = Operation(
+    "verify_code", "POST", "/verify-code", False, VerifyCodeResult, VerifyCodeResult
+)
+BULK_SMS = Operation("send_bulk_sms", "POST", "/bulk-sms", False, BulkSMSResult, BulkSMSResult)
+BALANCE = Operation("get_balance", "GET", "/balance", True, BalanceResult, BalanceResult)
 
 OPERATIONS: dict[str, Operation[Any]] = {
     op.name: op for op in (SEND_SMS, SEND_CODE, VERIFY_CODE, BULK_SMS, BALANCE)
@@ -231,15 +238,15 @@ def is_about_the_key(message: str) -> bool:
 
 
 def error_result(
-    op: Operation[ResultT], status: int, message: str, body: Optional[dict[str, Any]] = None
-) -> Optional[ResultT]:
-    """``op.model`` with ``ok=False``, keeping what the body says; ``None`` if it cannot fit."""
+    op: Operation[Any], status: int, message: str, body: Optional[dict[str, Any]] = None
+) -> Optional[Result]:
+    """``op.failed_model`` (``ok=False``), keeping what the body says; ``None`` if it cannot fit."""
     fields: dict[str, Any] = dict(body or {})
     fields.update(ok=False, status=status, message=message)
     if op is VERIFY_CODE:
         fields["valid"] = False
     try:
-        return op.model.model_validate(fields)
+        return op.failed_model.model_validate(fields)
     except pydantic.ValidationError:
         return None
 

@@ -113,9 +113,19 @@ def seconds(value: object) -> int:
 
 
 def code(value: object) -> str:
-    """The code the user typed: a str or an int, surrounding whitespace removed."""
+    """The code the user typed: a str or an int, surrounding whitespace removed.
+
+    An int is sent as its decimal digits, so it cannot carry a leading zero (``0451``
+    typed by the user is ``451`` as an int): pass what the user typed as a str. A bool
+    is not a code (``True`` is an int to Python), nor is a negative int.
+    """
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise _type_error("code", "a str (or an int)", value)
+    if isinstance(value, int) and value < 0:
+        raise InputValidationError(
+            "code must be what the user typed: an int code cannot be negative.",
+            argument="code",
+        )
     if isinstance(value, int) and not -_MAX_INT_CODE < value < _MAX_INT_CODE:
         # str() of an int this long is refused by Python (over 4300 digits) or slow.
         raise InputValidationError(

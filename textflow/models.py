@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,9 +26,13 @@ __all__ = [
     "BulkSMSResult",
     "Result",
     "SendMessageData",
+    "SendMessageFailed",
+    "SendMessageOk",
     "SendMessageResult",
     "VerifyCodeResult",
     "VerifyPhoneData",
+    "VerifyPhoneFailed",
+    "VerifyPhoneOk",
     "VerifyPhoneResult",
 ]
 
@@ -109,7 +113,11 @@ class SendMessageData(_Model):
 
 
 class SendMessageResult(Result):
-    """The answer to ``send_sms`` / ``sendSMS``.
+    """The answer to ``send_sms`` / ``sendSMS``: a `SendMessageOk` or a `SendMessageFailed`.
+
+    The clients return a `SendMessageOk` (they raise on any failure), whose
+    ``data`` is never ``None``; the legacy ``sendSMS`` returns either, and
+    ``if result.ok:`` tells a type checker which.
 
     Attributes:
         ok: ``True`` when the SMS was accepted.
@@ -118,7 +126,7 @@ class SendMessageResult(Result):
         data: The SMS, when ``ok``; ``None`` otherwise.
 
     Examples:
-        >>> result = client.send_sms("+11234567890", "Hello")
+        >>> result = tf.sendSMS("+11234567890", "Hello")
         >>> print(result.data.to if result.ok else result.message)
         +11234567890
     """
@@ -126,6 +134,33 @@ class SendMessageResult(Result):
     status: int
     message: str
     data: Optional[SendMessageData] = None
+
+
+class SendMessageOk(SendMessageResult):
+    """A sent SMS: what ``send_sms`` returns, ``ok`` always ``True`` and ``data`` always set.
+
+    Examples:
+        >>> result = client.send_sms("+11234567890", "Hello")
+        >>> result.data.to
+        '+11234567890'
+    """
+
+    ok: Literal[True]
+    data: SendMessageData
+
+
+class SendMessageFailed(SendMessageResult):
+    """An SMS that was not sent: the legacy ``sendSMS``'s answer with ``ok=False``.
+
+    Also the ``result`` of an `APIStatusError` raised by ``send_sms``.
+
+    Examples:
+        >>> result = tf.sendSMS("+11234567890", "")
+        >>> result.ok, result.status
+        (False, 400)
+    """
+
+    ok: Literal[False]
 
 
 class VerifyPhoneData(_Model):
@@ -156,6 +191,9 @@ class VerifyPhoneData(_Model):
 class VerifyPhoneResult(Result):
     """The answer to ``send_verification_sms`` / ``sendVerificationSMS``.
 
+    A `VerifyPhoneOk` (what the clients return: ``data`` always set) or a
+    `VerifyPhoneFailed` (the legacy function's ``ok=False`` answer).
+
     Attributes:
         ok: ``True`` when the code was sent.
         status: The API's status, equal to the HTTP status.
@@ -171,6 +209,33 @@ class VerifyPhoneResult(Result):
     status: int
     message: str
     data: Optional[VerifyPhoneData] = None
+
+
+class VerifyPhoneOk(VerifyPhoneResult):
+    """A sent code: what ``send_verification_sms`` returns, ``data`` always set.
+
+    Examples:
+        >>> result = client.send_verification_sms("+11234567890", "Acme", 300)
+        >>> result.data.expires_at > datetime.now(timezone.utc)
+        True
+    """
+
+    ok: Literal[True]
+    data: VerifyPhoneData
+
+
+class VerifyPhoneFailed(VerifyPhoneResult):
+    """A code that was not sent: the legacy ``sendVerificationSMS``'s answer with ``ok=False``.
+
+    Also the ``result`` of an `APIStatusError` raised by ``send_verification_sms``.
+
+    Examples:
+        >>> result = tf.sendVerificationSMS("+11234567890", "Acme", 0)
+        >>> result.ok, result.status
+        (False, 400)
+    """
+
+    ok: Literal[False]
 
 
 class VerifyCodeResult(Result):
@@ -213,7 +278,8 @@ class BulkSMSResult(Result):
         ok: ``True`` when the job was accepted; delivery takes minutes to hours.
         status: The API's status, equal to the HTTP status.
         message: The API's sentence about the outcome.
-        data: Whatever the API says about the job (its shape is not documented).
+        data: Whatever the API says about the job: its shape is not documented, and it
+            may be absent, so it stays ``Optional`` even on a result the client returns.
 
     Examples:
         >>> client.send_bulk_sms(["+11234567890", "+381611231234"], "Hi").ok

@@ -9,10 +9,14 @@ Example:
 
 from textflow import (
     SendMessageData,
+    SendMessageFailed,
+    SendMessageOk,
     SendMessageResult,
     VerifyCode,
     VerifyCodeResult,
     VerifyPhoneData,
+    VerifyPhoneFailed,
+    VerifyPhoneOk,
     VerifyPhoneResult,
     __version__,
     sendSMS,
@@ -23,10 +27,14 @@ from textflow import (
 
 __all__ = [
     "SendMessageData",
+    "SendMessageFailed",
+    "SendMessageOk",
     "SendMessageResult",
     "VerifyCode",
     "VerifyCodeResult",
     "VerifyPhoneData",
+    "VerifyPhoneFailed",
+    "VerifyPhoneOk",
     "VerifyPhoneResult",
     "__version__",
     "sendSMS",

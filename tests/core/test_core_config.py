@@ -301,3 +301,43 @@ def test_a_base_url_with_credentials_is_refused_without_echo(cls, url, monkeypat
     with pytest.raises(textflow.ConfigurationError, match="user:pass@") as info:
         cls(KEY)
     assert "hunter2pw" not in str(info.value)
+
+
+def test_with_options_can_lift_the_timeout_and_keeps_an_overall_bound(cls):
+    parent = cls(KEY, timeout=7.0)
+    unbounded = parent.with_options(timeout=None)  # None: no bound, not "keep the setting"
+    assert unbounded.timeout == httpx.Timeout(None)
+    assert unbounded._deadline is None
+    # A setting not given is kept as it was given: 7 s bounds the whole call, as on the parent.
+    assert parent.with_options(max_retries=0)._deadline == parent._deadline == 7.0
+    assert unbounded.with_options(max_retries=1)._deadline is None
+
+
+def test_with_options_none_means_what_it_means_to_the_constructor(cls, monkeypatch):
+    monkeypatch.setenv("TEXTFLOW_API_KEY", "env-key")
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", "https://example.test/api")
+    parent = cls(KEY, base_url="https://textflow.me/api", default_headers={"X-A": "1"})
+    child = parent.with_options(api_key=None, base_url=None, default_headers=None)
+    assert child._headers["Authorization"] == "Bearer env-key"
+    assert str(child.base_url) == "https://example.test/api"
+    assert child._headers["X-A"] == "1"  # None adds no header and removes none
+
+
+def test_with_options_is_one_typed_method_on_the_base(cls):
+    signature = inspect.signature(cls.with_options)
+    assert list(signature.parameters) == [
+        "self",
+        "api_key",
+        "base_url",
+        "timeout",
+        "max_retries",
+        "default_headers",
+    ]
+    assert all(
+        p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.parameters.values())[1:]
+    )
+    assert repr(signature.parameters["timeout"].default) == "NOT_GIVEN"  # as help() shows it
+    with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
+        cls(KEY).with_options(retries=3)
+    with pytest.raises(TypeError):
+        cls(KEY).with_options("positional-key")

@@ -43,6 +43,8 @@ BAD_CALLS = [
     ("verify_code", (PHONE, 12.5), "code"),
     ("verify_code", (PHONE, 10**5000), "code"),
     ("verify_code", (PHONE, -(10**64)), "code"),
+    ("verify_code", (PHONE, -4045), "code"),
+    ("verify_code", (PHONE, False), "code"),
     ("verify_code", (None, "4045"), "phone_number"),
     ("send_bulk_sms", (PHONE, "hi"), "phone_numbers"),
     ("send_bulk_sms", ([], "hi"), "phone_numbers"),

@@ -233,9 +233,7 @@ class Guarded:
         return guard.check_code(number, code, **kw)
 
     def code(self, number: str = NUMBER) -> str:
-        code = self.fake.last_code(number)
-        assert code is not None, "no live code"
-        return code
+        return self.fake.last_code(number)
 
     def codes_sent(self) -> int:
         return sum(1 for m in self.fake.messages if m.kind == "code")

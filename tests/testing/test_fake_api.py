@@ -24,6 +24,7 @@ from textflow.testing import (
     UNAVAILABLE_NUMBER,
     FakeMessage,
     FakeTextFlow,
+    NoCodeError,
     _fake,
     _state,
     pytest_plugin,
@@ -44,6 +45,7 @@ def test_the_public_names() -> None:
             "UNAVAILABLE_NUMBER",
             "FakeMessage",
             "FakeTextFlow",
+            "NoCodeError",
         ]
     )
     for name in textflow.testing.__all__:
@@ -169,9 +171,34 @@ def test_the_api_key_is_checked(key: str) -> None:
 
 def test_last_code_normalises_and_knows_no_code() -> None:
     fake = FakeTextFlow()
-    assert fake.last_code("+11234567890") is None
+    with pytest.raises(NoCodeError, match=r"\+1123\*+90: none was sent") as info:
+        fake.last_code("+11234567890")
+    assert isinstance(info.value, LookupError)
+    assert "1234567890" not in str(info.value)  # the number masked, as in every message
+    assert not fake.has_code("+11234567890")
     fake.client().send_verification_sms("+11234567890")
-    assert fake.last_code("+1 (123) 456-7890") == fake.last_code("+11234567890") is not None
+    code = fake.last_code("+11234567890")
+    assert fake.last_code("+1 (123) 456-7890") == code
+    assert fake.has_code("+1 (123) 456-7890")
+
+
+def test_no_code_error_says_why_and_never_shows_a_code() -> None:
+    now = [1_700_000_000.0]
+    fake = FakeTextFlow(clock=lambda: now[0])
+    client = fake.client()
+    client.send_verification_sms("+11234567890", seconds=60)
+    code = fake.last_code("+11234567890")
+    now[0] += 61
+    with pytest.raises(NoCodeError, match="expired") as expired:
+        fake.last_code("+11234567890")
+    client.send_verification_sms("+11234567890", seconds=60)
+    second = fake.last_code("+11234567890")
+    assert client.verify_code("+11234567890", second).valid
+    with pytest.raises(NoCodeError, match="verified already") as verified:
+        fake.last_code("+11234567890")
+    for message in (str(expired.value), str(verified.value)):
+        assert code not in message
+        assert second not in message
 
 
 def test_the_in_process_client_never_reaches_a_real_host() -> None:

@@ -11,7 +11,7 @@ from textflow.errors import (
     PermissionDeniedError,
     TextFlowError,
 )
-from textflow.models import SendMessageResult
+from textflow.models import SendMessageOk
 
 SENT = "sent"
 REFUSED = "refused"
@@ -97,7 +97,7 @@ class Outcome:
     phone_number: str
     status: str
     text: Optional[str] = None
-    result: Optional[SendMessageResult] = None
+    result: Optional[SendMessageOk] = None
     error: Optional[BaseException] = None
     previous: Optional[str] = None
 

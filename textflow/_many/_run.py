@@ -31,7 +31,7 @@ from textflow._many._outcomes import (
 from textflow._many._rate import RateLimiter
 from textflow._many._recipients import Prepared, prepare, shown_number
 from textflow.errors import ClientStateError, InputValidationError, TextFlowError
-from textflow.models import SendMessageResult
+from textflow.models import SendMessageOk
 
 ProgressCallback = Callable[[Progress], None]
 JournalArg = Union[str, "os.PathLike[str]", Journal, None]
@@ -175,7 +175,7 @@ class Run:
         self._finish(Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous))
         return False
 
-    def sent(self, job: Prepared, result: SendMessageResult) -> None:
+    def sent(self, job: Prepared, result: SendMessageOk) -> None:
         if self.journal is not None:
             self.journal.record(job.key, SENT, result.message)
         self._finish(Outcome(job.index, job.phone_number, SENT, job.text, result=result))

@@ -15,7 +15,7 @@ from textflow.guard._core import GuardCore, Secret, check_client, default_secret
 from textflow.guard._memory import MemoryStore
 from textflow.guard._policy import GuardPolicy
 from textflow.guard._store import AsyncGuardStore, Denial, GuardStore, Limit
-from textflow.models import VerifyCodeResult, VerifyPhoneResult
+from textflow.models import VerifyCodeResult, VerifyPhoneOk
 
 
 class _Inline:
@@ -110,7 +110,7 @@ class AsyncVerificationGuard:
         service_name: str = "",
         seconds: int = 600,
         client_key: Optional[str] = None,
-    ) -> VerifyPhoneResult:
+    ) -> VerifyPhoneOk:
         """As `VerificationGuard.send_code`."""
         plan = self._core.plan_send(phone_number, service_name, seconds, client_key)
         if plan.rules:

@@ -12,7 +12,7 @@ from textflow.guard._core import GuardCore, Secret, check_client, default_secret
 from textflow.guard._memory import MemoryStore
 from textflow.guard._policy import GuardPolicy
 from textflow.guard._store import GuardStore
-from textflow.models import VerifyCodeResult, VerifyPhoneResult
+from textflow.models import VerifyCodeResult, VerifyPhoneOk
 
 
 class VerificationGuard:
@@ -73,7 +73,7 @@ class VerificationGuard:
         service_name: str = "",
         seconds: int = 600,
         client_key: Optional[str] = None,
-    ) -> VerifyPhoneResult:
+    ) -> VerifyPhoneOk:
         """Send a verification code, if the rules allow; a new code resets the wrong attempts.
 
         Args:

@@ -127,7 +127,7 @@ its Server-Sent Events. The API stays under ``/api``.
 
 from __future__ import annotations
 
-from textflow.testing._fake import DEFAULT_API_KEY, FakeTextFlow
+from textflow.testing._fake import DEFAULT_API_KEY, FakeTextFlow, NoCodeError
 from textflow.testing._phones import (
     INSUFFICIENT_CREDIT_NUMBER,
     INVALID_NUMBER,
@@ -148,4 +148,5 @@ __all__ = [
     "UNAVAILABLE_NUMBER",
     "FakeMessage",
     "FakeTextFlow",
+    "NoCodeError",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import httpx
 
+from textflow._validation import mask_phone
 from textflow.testing import _phones, _routes, _webhook
 from textflow.testing._failures import FailurePlan
 from textflow.testing._inbox_log import InboxLog
@@ -37,6 +38,18 @@ _logger = logging.getLogger("textflow.testing")
 _FIXED_OPTIONS = frozenset({"base_url", "http_client"})
 
 Credits = Union[Decimal, int, str]
+
+
+class NoCodeError(LookupError):
+    """``FakeTextFlow.last_code``: no live code for that number.
+
+    None was sent to it, or the one sent was verified already (a code verifies
+    once) or has expired. The message names the number masked, never a code.
+
+    Examples:
+        >>> with pytest.raises(NoCodeError):
+        ...     FakeTextFlow().last_code("+11234567890")
+    """
 
 
 class FakeTextFlow:
@@ -263,8 +276,11 @@ class FakeTextFlow:
             self._state.credits = value
         self._inbox.touch()
 
-    def last_code(self, phone_number: str) -> Optional[str]:
-        """The live (sent, not yet verified, not expired) code for ``phone_number``, or None.
+    def last_code(self, phone_number: str) -> str:
+        """The live (sent, not yet verified, not expired) code for ``phone_number``.
+
+        Raises:
+            NoCodeError: No live code for that number (never sent, verified, or expired).
 
         Examples:
             >>> fake = FakeTextFlow()
@@ -274,15 +290,34 @@ class FakeTextFlow:
             >>> code = fake.last_code("+1 123 456 7890")
             >>> client.verify_code("+11234567890", code).valid
             True
-            >>> fake.last_code("+11234567890") is None  # a code verifies once
-            True
+            >>> fake.has_code("+11234567890")  # a code verifies once
+            False
         """
         number = _phones.normalize(phone_number)
         with self._state.lock:
             live = self._state.codes.get(number)
-            if live is None or self._state.now_ms() >= live.expires:
-                return None
-            return live.code
+            expired = live is not None and self._state.now_ms() >= live.expires
+            if live is not None and not expired:
+                return live.code
+        why = (
+            "the code sent to it has expired"
+            if expired
+            else "none was sent to it, or the one sent was verified already"
+        )
+        raise NoCodeError(f"No live verification code for {mask_phone(number)}: {why}.")
+
+    def has_code(self, phone_number: str) -> bool:
+        """Whether ``phone_number`` has a live code, i.e. whether ``last_code`` would return one.
+
+        Examples:
+            >>> FakeTextFlow().has_code("+11234567890")
+            False
+        """
+        try:
+            self.last_code(phone_number)
+        except NoCodeError:
+            return False
+        return True
 
     def fail_next(
         self,

@@ -7,7 +7,7 @@ Example::
 
     def test_sign_up_sends_a_code(textflow_fake, textflow_client):
         sign_up(textflow_client, "+11234567890")      # your code
-        assert textflow_fake.last_code("+11234567890") is not None
+        assert textflow_fake.has_code("+11234567890")
 """
 
 from __future__ import annotations
