@@ -32,7 +32,7 @@ import respx.mocks
 import textflow
 from textflow import _legacy, _retry
 
-from hostile_support import LoopbackServer
+from tests.core.hostile_support import LoopbackServer
 
 KEY = "tf_test_0123456789abcdef"  # not a real key: the tests' own
 BASE = "https://textflow.me/api"

@@ -19,7 +19,7 @@ from textflow._retry import NOT_SENT
 aiohttp = pytest.importorskip("aiohttp", reason="the aiohttp extra is not installed")
 from textflow import _aiohttp  # noqa: E402
 
-from core_support import KEY  # noqa: E402
+from tests.core.core_support import KEY  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,8 @@ import pytest
 import textflow
 from textflow import _body
 
-from core_support import KEY, ok_sms
-from hostile_support import http_answer, json_answer, raw_server
+from tests.core.core_support import KEY, ok_sms
+from tests.core.hostile_support import http_answer, json_answer, raw_server
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ import pytest
 
 import textflow
 
-from core_support import KEY, ok_sms
+from tests.core.core_support import KEY, ok_sms
 
 pytestmark = pytest.mark.anyio
 

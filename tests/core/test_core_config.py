@@ -10,7 +10,7 @@ import pytest
 import textflow
 from textflow import errors
 
-from core_support import KEY, OK_BODIES, response
+from tests.core.core_support import KEY, OK_BODIES, response
 
 CLIENTS = [textflow.TextFlowClient, textflow.AsyncTextFlowClient]
 HTTPX = {textflow.TextFlowClient: httpx.Client, textflow.AsyncTextFlowClient: httpx.AsyncClient}

@@ -12,7 +12,7 @@ import pytest
 
 from textflow import _network
 
-from hostile_support import http_answer, json_answer
+from tests.core.hostile_support import http_answer, json_answer
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ import pytest
 
 import textflow
 
-from core_support import KEY, ok_sms
-from hostile_support import RawServer, http_answer, trickle
+from tests.core.core_support import KEY, ok_sms
+from tests.core.hostile_support import RawServer, http_answer, trickle
 
 pytestmark = pytest.mark.anyio
 

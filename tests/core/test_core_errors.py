@@ -11,7 +11,7 @@ import textflow
 from textflow import errors, webhooks
 from textflow._operations import KEY_MESSAGES, is_about_the_key
 
-from core_support import CALLS, KEY, SENDS, response
+from tests.core.core_support import CALLS, KEY, SENDS, response
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 import textflow
 from textflow.webhooks import WebhookError, parse_webhook
 
-from core_support import KEY, OK_BODIES, ok_sms, response
+from tests.core.core_support import KEY, OK_BODIES, ok_sms, response
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import textflow
 import textflowsms
 from textflow import _legacy
 
-from core_support import KEY, OK_BODIES, ok_sms, response
+from tests.core.core_support import KEY, OK_BODIES, ok_sms, response
 
 SNIPPET = """
 import textflowsms as tf

@@ -11,7 +11,7 @@ import pytest
 
 from textflow import _logging
 
-from core_support import CALLS, KEY, OK_BODIES, response
+from tests.core.core_support import CALLS, KEY, OK_BODIES, response
 
 
 @pytest.mark.anyio

@@ -16,7 +16,7 @@ import textflow
 from textflow import _operations as ops
 from textflow.webhooks import parse_webhook
 
-from core_support import KEY, response
+from tests.core.core_support import KEY, response
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 
 import textflow
 
-from core_support import CALLS, KEY, OK_BODIES, ok_sms, response
+from tests.core.core_support import CALLS, KEY, OK_BODIES, ok_sms, response
 
 pytestmark = pytest.mark.anyio
 

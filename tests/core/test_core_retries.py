@@ -8,7 +8,7 @@ import pytest
 import textflow
 from textflow import _retry
 
-from core_support import CALLS, OK_BODIES, SENDS, response
+from tests.core.core_support import CALLS, OK_BODIES, SENDS, response
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_backoff")]
 

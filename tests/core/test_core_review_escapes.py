@@ -15,8 +15,8 @@ import pytest
 import textflow
 import textflowsms
 
-from core_support import KEY
-from hostile_support import json_answer
+from tests.core.core_support import KEY
+from tests.core.hostile_support import json_answer
 
 pytestmark = pytest.mark.anyio
 

@@ -24,8 +24,8 @@ import pytest
 
 import textflow
 
-from core_support import KEY
-from hostile_support import json_answer
+from tests.core.core_support import KEY
+from tests.core.hostile_support import json_answer
 
 
 class Interrupted(BaseException):

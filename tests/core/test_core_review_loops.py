@@ -14,8 +14,8 @@ import pytest
 
 import textflow
 
-from core_support import KEY
-from hostile_support import RawServer, json_answer
+from tests.core.core_support import KEY
+from tests.core.hostile_support import RawServer, json_answer
 
 BALANCE = {"ok": True, "credits": 1, "packages": {}}
 

@@ -18,7 +18,7 @@ import pytest
 
 import textflow
 
-from hostile_support import RawServer, http_answer, json_answer
+from tests.core.hostile_support import RawServer, http_answer, json_answer
 
 pytestmark = pytest.mark.anyio
 

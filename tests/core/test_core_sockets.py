@@ -10,7 +10,7 @@ import pytest
 
 import textflow
 
-from core_support import CALLS, KEY, OK_BODIES, SENDS, ok_sms
+from tests.core.core_support import CALLS, KEY, OK_BODIES, SENDS, ok_sms
 
 
 @pytest.mark.anyio

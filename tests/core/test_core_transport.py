@@ -10,8 +10,8 @@ import pytest
 
 from textflow._transport import AsyncTextFlowTransport, TextFlowTransport
 
-from core_support import ok_sms
-from hostile_support import json_answer
+from tests.core.core_support import ok_sms
+from tests.core.hostile_support import json_answer
 
 pytestmark = pytest.mark.anyio
 

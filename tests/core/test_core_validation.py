@@ -8,7 +8,7 @@ import pytest
 
 import textflow
 
-from core_support import KEY, OK_BODIES, ok_sms, response
+from tests.core.core_support import KEY, OK_BODIES, ok_sms, response
 
 pytestmark = pytest.mark.anyio
 

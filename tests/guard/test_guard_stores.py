@@ -34,7 +34,7 @@ from textflow.guard import (
 )
 from textflow.testing import FakeTextFlow
 
-from guard_support import NUMBER, Clock, Guarded
+from tests.guard.guard_support import NUMBER, Clock, Guarded
 
 ROOT = Path(__file__).resolve().parents[2]
 

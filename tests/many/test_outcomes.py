@@ -15,7 +15,7 @@ from textflow import SQLiteJournal, _operations
 from textflow._many._outcomes import classify, default_stop_on
 from textflow.testing import FakeTextFlow
 
-from many_support import Sender, numbers
+from tests.many.many_support import Sender, numbers
 
 REQUEST = httpx.Request("POST", "https://textflow.invalid/api/send-sms")
 

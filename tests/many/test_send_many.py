@@ -12,7 +12,7 @@ import textflow
 from textflow import Message, SendManyInterrupted, SendManyStopped
 from textflow.testing import FakeTextFlow
 
-from many_support import Sender, numbers
+from tests.many.many_support import Sender, numbers
 
 pytestmark = pytest.mark.anyio
 

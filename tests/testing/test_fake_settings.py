@@ -6,9 +6,10 @@ import time
 
 import httpx
 import pytest
-from fake_helpers import auth
 
 from textflow.testing import PRICE_PER_SMS, FakeTextFlow
+
+from tests.testing.fake_helpers import auth
 
 US = "+11234567890"
 SMS = {"phone_number": US, "text": "x"}
