@@ -101,7 +101,9 @@ def test_the_inbox_shows_messages_live_and_replies_reach_the_app(
 
     with TextFlowClient(DEFAULT_API_KEY, base_url=sandbox) as client:
         client.send_sms(US, HOSTILE)
-        code = client.send_verification_sms(US, "Acme").data.verification_code
+        sent = client.send_verification_sms(US, "Acme")
+        assert sent.data is not None
+        code = sent.data.verification_code
         client.send_sms(RS, "Your table is ready")
 
         # Both arrive without a reload, the newest conversation first.

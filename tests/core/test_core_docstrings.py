@@ -4,6 +4,7 @@ from them)."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,7 +12,7 @@ import textflow
 import textflow.webhooks
 
 
-def _public():
+def _public() -> Iterator[tuple[str, object]]:
     for module in (textflow, textflow.webhooks):
         for name in module.__all__:
             if name.startswith("__"):
@@ -31,7 +32,7 @@ def _public():
 @pytest.mark.parametrize(
     ("name", "obj"), list(_public()), ids=lambda v: v if isinstance(v, str) else ""
 )
-def test_public_names_have_an_examples_section(name, obj):
+def test_public_names_have_an_examples_section(name: str, obj: object) -> None:
     doc = inspect.getdoc(obj) or ""
     assert doc.strip(), f"{name} has no docstring"
     if (
