@@ -30,15 +30,17 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=TYPECHECK)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package, for the oldest (3.9) and the newest installed Python."""
+    """mypy --strict on the package and its tests, for the oldest (3.9) and the newest Python."""
     # The optional parts are type-checked against what they import: trio (the async
-    # transport's loop check), the aiohttp and redis extras.
-    session.install("-e", ".[aiohttp,redis]", "trio>=0.22", "mypy>=1.10", "pytest>=8")
+    # transport's loop check), the aiohttp and redis extras; the tests against the tests
+    # and browser extras (installed in two steps, as in the tests session).
+    session.install("-e", ".[tests,aiohttp,redis]", "mypy>=1.10")
+    session.install("-e", ".[browser]")
     version = session.run(
         "python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])", silent=True
     )
     args = ["--python-version", str(version).strip()]
-    session.run("mypy", "--strict", *args, "-p", "textflow", "-p", "textflowsms")
+    session.run("mypy", "--strict", *args, "-p", "textflow", "-p", "textflowsms", "-p", "tests")
 
 
 @nox.session(python=INSTALLED)
@@ -46,6 +48,8 @@ def tests(session: nox.Session) -> None:
     """pytest with branch coverage of textflow/, on every installed Python 3.9-3.13."""
     # With the aiohttp extra: the core client tests run on its transport too. (Not in the
     # tests extra: httpx-aiohttp needs httpx >= 0.27, above the lowest session's httpx.)
+    # Editable (here and in lowest): tests/ is a package, so pytest puts the project root on
+    # sys.path and `import textflow` reads the source tree; editable, that is what is installed.
     session.install("-e", ".[tests,aiohttp]")
     session.install("-e", ".[browser]")  # a second step: see the browser extra in pyproject
     session.run("coverage", "erase")

@@ -8,14 +8,18 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# benchmarks/ is not a package of the distribution: its modules, imported in the fixture
+Bench = tuple[ModuleType, ModuleType, ModuleType, ModuleType, ModuleType]
 
 
 @pytest.fixture
-def bench(monkeypatch):
+def bench(monkeypatch: pytest.MonkeyPatch) -> Bench:
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.chdir(ROOT)
     from benchmarks import contenders, report, runner, scenarios, server
@@ -23,7 +27,7 @@ def bench(monkeypatch):
     return contenders, report, runner, scenarios, server
 
 
-def _fake_results(report, scenarios):
+def _fake_results(report: ModuleType, scenarios: ModuleType) -> Any:
     fan = scenarios.FanOut("asyncio", 100, 1000, 0.05, floor="raw asyncio streams (floor)")
     for wall, label in [(0.9, report.SDK), (0.6, report.SDK_AIOHTTP), (0.52, fan.floor)]:
         fan.wall.add(label, wall)
@@ -46,7 +50,7 @@ def _fake_results(report, scenarios):
     )
 
 
-def test_the_report_shows_ratios_to_the_ideal_the_floor_and_the_goals(bench):
+def test_the_report_shows_ratios_to_the_ideal_the_floor_and_the_goals(bench: Bench) -> None:
     _, report, _, scenarios, _ = bench
     text = report.render(_fake_results(report, scenarios))
     # 1000 sends, 100 at a time, 50 ms each: ideal 0.5 s; the SDK took 0.9 s
@@ -59,7 +63,7 @@ def test_the_report_shows_ratios_to_the_ideal_the_floor_and_the_goals(bench):
     assert "at most 12%" in text
 
 
-def test_a_rerun_replaces_the_block_in_the_docs_page(bench, tmp_path):
+def test_a_rerun_replaces_the_block_in_the_docs_page(bench: Bench, tmp_path: Path) -> None:
     _, report, _, _, _ = bench
     page = tmp_path / "performance.md"
     page.write_text("# Performance\n\nProse stays.\n", encoding="utf-8")
@@ -75,13 +79,13 @@ def test_a_rerun_replaces_the_block_in_the_docs_page(bench, tmp_path):
     assert results.read_text(encoding="utf-8").startswith("# Benchmark results")
 
 
-def test_the_docs_page_has_the_markers(bench):
+def test_the_docs_page_has_the_markers(bench: Bench) -> None:
     _, report, runner, _, _ = bench
     text = runner.PAGE.read_text(encoding="utf-8")
     assert text.count(report.START) == text.count(report.END) == 1
 
 
-def test_the_server_answers_a_send_and_counts_it(bench):
+def test_the_server_answers_a_send_and_counts_it(bench: Bench) -> None:
     _, _, _, _, server = bench
     with server.running(0.0) as srv:
         before, _ = srv.stats()
@@ -97,7 +101,9 @@ def test_the_server_answers_a_send_and_counts_it(bench):
     assert cpu > 0
 
 
-def test_a_quick_run_of_one_scenario_goes_end_to_end(bench, capsys):
+def test_a_quick_run_of_one_scenario_goes_end_to_end(
+    bench: Bench, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, _, runner, _, _ = bench
     assert runner.main(["--quick", "--only", "per-call", "--no-write"]) == 0
     out = capsys.readouterr().out

@@ -51,7 +51,9 @@ class IncomingSMS(_Model):
         return _from_millis(self.timestamp)
 
 
-def parse_webhook(body: Union[bytes, str, Mapping[str, Any]], *, secret: str) -> IncomingSMS:
+def parse_webhook(
+    body: Union[bytes, bytearray, str, Mapping[str, Any]], *, secret: str
+) -> IncomingSMS:
     """Check a webhook call's secret and return the SMS it carries.
 
     Args:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_support import start_browser
+
+from tests.browser.browser_support import start_browser
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from browser_support import missing_browser
+
+from tests.browser.browser_support import missing_browser
 
 
 def test_amissing_browser_browser_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:

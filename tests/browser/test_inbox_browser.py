@@ -22,20 +22,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from browser_support import WAIT
 
 from textflow import TextFlowClient
 from textflow.testing import DEFAULT_API_KEY
 from textflow.webhooks import parse_webhook
 
+from tests.browser.browser_support import WAIT
+from tests.testing.fake_helpers import WebhookReceiver
+
 US = "+11234567890"
 RS = "+381611231234"
 SECRET = "browser-test-secret"  # a test value for the test's own receiver
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
-
-tests_dir = Path(__file__).resolve().parent.parent / "testing"
-sys.path.insert(0, str(tests_dir))
-from fake_helpers import WebhookReceiver  # noqa: E402
 
 
 @pytest.fixture
@@ -103,7 +101,9 @@ def test_the_inbox_shows_messages_live_and_replies_reach_the_app(
 
     with TextFlowClient(DEFAULT_API_KEY, base_url=sandbox) as client:
         client.send_sms(US, HOSTILE)
-        code = client.send_verification_sms(US, "Acme").data.verification_code
+        sent = client.send_verification_sms(US, "Acme")
+        assert sent.data is not None
+        code = sent.data.verification_code
         client.send_sms(RS, "Your table is ready")
 
         # Both arrive without a reload, the newest conversation first.

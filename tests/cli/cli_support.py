@@ -1,6 +1,5 @@
-"""Helpers for the ``textflow`` command's tests (a module of its own, so that no test
-imports ``conftest``: with several ``conftest.py`` files under ``tests/`` that name is
-ambiguous)."""
+"""Helpers for the ``textflow`` command's tests (a module of its own: tests import helpers
+from here, ``conftest`` holds only fixtures)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ import pytest
 from textflow.cli import main
 from textflow.testing import FakeTextFlow
 
-from cli_support import KEY, TIMEOUT, Result, Running, Server, clean_env
+from tests.cli.cli_support import KEY, TIMEOUT, Result, Running, Server, clean_env
 
 
 @pytest.fixture(autouse=True)

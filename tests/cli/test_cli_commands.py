@@ -12,7 +12,7 @@ import pytest
 from textflow import cli as textflow_cli
 from textflow.testing import INVALID_NUMBER, RATE_LIMITED_NUMBER, UNAVAILABLE_NUMBER
 
-from cli_support import KEY, PHONE, Result, Server
+from tests.cli.cli_support import KEY, PHONE, Result, Server
 
 Cli = Callable[..., Result]
 SERBIA = "+381611231234"

@@ -11,7 +11,7 @@ import pytest
 from textflow._cli import inputs
 from textflow._cli.parser import UsageError
 
-from cli_support import PHONE, Result, Server
+from tests.cli.cli_support import PHONE, Result, Server
 
 Cli = Callable[..., Result]
 SERBIA = "+381611231234"

@@ -8,7 +8,7 @@ import pytest
 
 from textflow.testing import INVALID_NUMBER, UNAVAILABLE_NUMBER
 
-from cli_support import KEY, PHONE, Result, Server
+from tests.cli.cli_support import KEY, PHONE, Result, Server
 
 Cli = Callable[..., Result]
 

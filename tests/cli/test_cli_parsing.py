@@ -10,7 +10,7 @@ import pytest
 
 import textflow
 
-from cli_support import KEY, PHONE, Result, Server
+from tests.cli.cli_support import KEY, PHONE, Result, Server
 
 Cli = Callable[..., Result]
 

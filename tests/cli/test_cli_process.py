@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from cli_support import PHONE, TIMEOUT, Result, Server, clean_env
+from tests.cli.cli_support import PHONE, TIMEOUT, Result, Server, clean_env
 
 Run = Callable[..., Result]
 

@@ -18,7 +18,7 @@ from textflow import TextFlowClient
 from textflow._cli import sandbox
 from textflow.testing import DEFAULT_API_KEY, FakeMessage, FakeTextFlow
 
-from cli_support import PHONE, Result, Running
+from tests.cli.cli_support import PHONE, Result, Running
 
 Cli = Callable[..., Result]
 Run = Callable[..., Result]

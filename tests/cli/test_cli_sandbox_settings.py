@@ -17,7 +17,7 @@ from textflow._cli import sandbox
 from textflow._cli.parser import duration
 from textflow.testing import DEFAULT_API_KEY
 
-from cli_support import PHONE, Result
+from tests.cli.cli_support import PHONE, Result
 
 Cli = Callable[..., Result]
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}

@@ -19,7 +19,7 @@ import pytest
 from textflow import SQLiteJournal
 from textflow.testing import FakeTextFlow
 
-from cli_support import TIMEOUT, Result, Server, clean_env
+from tests.cli.cli_support import TIMEOUT, Result, Server, clean_env
 
 Run = Callable[..., Result]
 

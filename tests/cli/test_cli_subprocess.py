@@ -13,7 +13,7 @@ import pytest
 
 import textflow
 
-from cli_support import KEY, PHONE, TIMEOUT, Result, Server, clean_env
+from tests.cli.cli_support import KEY, PHONE, TIMEOUT, Result, Server, clean_env
 
 Run = Callable[..., Result]
 

@@ -1,12 +1,13 @@
-"""The core tests' fixtures; they live in core_support.py beside the helpers they use.
+"""The core tests' fixtures and hooks. The fixtures live in core_support.py and
+hostile_support.py beside the helpers they use; importing them here registers them.
 
-Test modules import helpers from ``core_support``, never from ``conftest``:
-several conftest.py files under tests/ would shadow each other as ``conftest``.
+Test modules import helpers from their support module (``from tests.core.core_support
+import KEY``), never from ``conftest``.
 """
 
 import pytest
 
-from core_support import (
+from tests.core.core_support import (
     _clean_env,
     anyio_backend,
     api,
@@ -15,7 +16,7 @@ from core_support import (
     not_on_aiohttp_items,
     server,
 )
-from hostile_support import hostile
+from tests.core.hostile_support import hostile
 
 __all__ = ["_clean_env", "anyio_backend", "api", "hostile", "mock_api", "no_backoff", "server"]
 

@@ -32,7 +32,7 @@ import respx.mocks
 import textflow
 from textflow import _legacy, _retry
 
-from hostile_support import LoopbackServer
+from tests.core.hostile_support import LoopbackServer
 
 KEY = "tf_test_0123456789abcdef"  # not a real key: the tests' own
 BASE = "https://textflow.me/api"
@@ -275,7 +275,7 @@ class AiohttpMocker(respx.mocks.Mocker):
     @classmethod
     def mock(cls, spec: Any) -> Any:
         async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
-            response: httpx.Response = await cls.async_handler(request)
+            response: httpx.Response = await cls.async_handler(request)  # type: ignore[no-untyped-call]  # respx: untyped
             return response
 
         return handle_async_request

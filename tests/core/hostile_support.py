@@ -38,6 +38,17 @@ def json_answer(payload: object, status: int = 200) -> bytes:
     return http_answer(json.dumps(payload).encode(), status)
 
 
+def always(answer: bytes, *, keep: bool = True) -> Answer:
+    """An ``Answer`` that sends the same bytes to every request (then keeps the connection
+    open, or closes it with ``keep=False``)."""
+
+    def send(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(answer)
+        return keep
+
+    return send
+
+
 class LoopbackServer:
     """Accepts connections on 127.0.0.1 and serves each in a thread of its own (``_serve``).
 

@@ -16,15 +16,17 @@ import textflow
 from textflow import _config
 from textflow._retry import NOT_SENT
 
+from tests.core.core_support import ScriptedServer
+
 aiohttp = pytest.importorskip("aiohttp", reason="the aiohttp extra is not installed")
 from textflow import _aiohttp  # noqa: E402
 
-from core_support import KEY  # noqa: E402
+from tests.core.core_support import KEY  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 
 
-def test_import_textflow_does_not_import_aiohttp():
+def test_import_textflow_does_not_import_aiohttp() -> None:
     code = (
         "import sys, textflow\n"
         "assert 'aiohttp' not in sys.modules and 'textflow._aiohttp' not in sys.modules\n"
@@ -33,18 +35,18 @@ def test_import_textflow_does_not_import_aiohttp():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_an_unknown_attribute_is_still_an_attribute_error():
+def test_an_unknown_attribute_is_still_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         textflow.no_such_name  # noqa: B018
 
 
-def test_without_the_extra_it_says_how_to_install_it(monkeypatch):
+def test_without_the_extra_it_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)  # import fails
     with pytest.raises(textflow.ConfigurationError, match=r"textflowsms\[aiohttp\]"):
         textflow.DefaultAioHttpClient()
 
 
-async def test_it_has_the_sdks_limits_timeouts_and_shared_tls_settings():
+async def test_it_has_the_sdks_limits_timeouts_and_shared_tls_settings() -> None:
     async with textflow.DefaultAioHttpClient() as http:
         assert http.timeout == _config.DEFAULT_TIMEOUT
         inner = http._transport._inner  # type: ignore[attr-defined]
@@ -52,7 +54,7 @@ async def test_it_has_the_sdks_limits_timeouts_and_shared_tls_settings():
         assert inner.ssl_context is _config.ssl_context()
 
 
-async def test_a_callers_settings_win():
+async def test_a_callers_settings_win() -> None:
     own_tls = httpx.create_ssl_context()
     limits = httpx.Limits(max_connections=7)
     async with textflow.DefaultAioHttpClient(verify=own_tls, limits=limits, timeout=3) as http:
@@ -66,7 +68,9 @@ async def test_a_callers_settings_win():
 
 
 @pytest.mark.parametrize("anyio_backend", ["trio"])
-async def test_under_trio_it_refuses_at_once_and_sends_nothing(server, anyio_backend):
+async def test_under_trio_it_refuses_at_once_and_sends_nothing(
+    server: ScriptedServer, anyio_backend: str
+) -> None:
     http = textflow.DefaultAioHttpClient()
     client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, http_client=http)
     with anyio.fail_after(10), pytest.raises(textflow.ConfigurationError, match="asyncio only"):
@@ -75,7 +79,7 @@ async def test_under_trio_it_refuses_at_once_and_sends_nothing(server, anyio_bac
     assert KEY not in repr(client)
 
 
-async def test_a_refused_connection_is_not_sent_and_is_retried(no_backoff):
+async def test_a_refused_connection_is_not_sent_and_is_retried(no_backoff: None) -> None:
     with socket.socket() as probe:  # a port with nobody listening on it
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -91,7 +95,9 @@ async def test_a_refused_connection_is_not_sent_and_is_retried(no_backoff):
     assert "ConnectError" in str(info.value)
 
 
-async def test_a_connection_dropped_after_the_request_is_not_resent(server, no_backoff):
+async def test_a_connection_dropped_after_the_request_is_not_resent(
+    server: ScriptedServer, no_backoff: None
+) -> None:
     server.script = [("drop",)]
     http = textflow.DefaultAioHttpClient()
     async with (
@@ -124,7 +130,9 @@ def _bare(cls: type[BaseException]) -> BaseException:
         (ValueError, httpx.LocalProtocolError),
     ],
 )
-def test_only_failures_before_writing_count_as_not_sent(raised, expected):
+def test_only_failures_before_writing_count_as_not_sent(
+    raised: type[BaseException], expected: type[httpx.TransportError]
+) -> None:
     exc = _bare(raised)
     assert _aiohttp._aiohttp_exception(exc) is expected
     with pytest.raises(expected) as info, _aiohttp._mapped():
@@ -137,7 +145,7 @@ def test_only_failures_before_writing_count_as_not_sent(raised, expected):
     assert isinstance(info.value, NOT_SENT) == before_writing
 
 
-def test_other_exceptions_pass_through_unchanged():
+def test_other_exceptions_pass_through_unchanged() -> None:
     with pytest.raises(KeyError), _aiohttp._mapped():
         raise KeyError("x")
     plain = httpx.ReadError("no cause")

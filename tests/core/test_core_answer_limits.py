@@ -7,6 +7,7 @@ import json
 import socket
 import tracemalloc
 import zlib
+from typing import Callable
 
 import httpx
 import pytest
@@ -14,8 +15,15 @@ import pytest
 import textflow
 from textflow import _body
 
-from core_support import KEY, ok_sms
-from hostile_support import http_answer, json_answer, raw_server
+from tests.core.core_support import KEY, Harness, ok_sms
+from tests.core.hostile_support import (
+    Answer,
+    RawServer,
+    always,
+    http_answer,
+    json_answer,
+    raw_server,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +46,7 @@ def endless_chunks(conn: socket.socket, number: int, body: bytes) -> bool:
     return False
 
 
-def bomb(encoding: str):
+def bomb(encoding: str) -> Answer:
     raw = b" " * (64 * MiB)
     packed = gzip.compress(raw) if encoding == "gzip" else zlib.compress(raw)
 
@@ -50,9 +58,13 @@ def bomb(encoding: str):
 
 
 @pytest.mark.parametrize(
-    "answer", [big_body, endless_chunks, bomb("gzip"), bomb("deflate")], ids=lambda a: str(a)[10:30]
+    "answer",
+    [big_body, endless_chunks, bomb("gzip"), bomb("deflate")],
+    ids=["big-body", "endless-chunks", "gzip-bomb", "deflate-bomb"],  # stable: no repr address
 )
-async def test_an_answer_past_the_cap_is_malformed_and_memory_stays_flat(api, hostile, answer):
+async def test_an_answer_past_the_cap_is_malformed_and_memory_stays_flat(
+    api: Harness, hostile: Callable[[Answer], RawServer], answer: Answer
+) -> None:
     server = hostile(answer)
     client = api.make(base_url=server.base_url)
     tracemalloc.start()
@@ -67,7 +79,9 @@ async def test_an_answer_past_the_cap_is_malformed_and_memory_stays_flat(api, ho
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", "gzip, gzip"])
-async def test_compressed_answers_within_the_cap_are_decoded(api, hostile, encoding):
+async def test_compressed_answers_within_the_cap_are_decoded(
+    api: Harness, hostile: Callable[[Answer], RawServer], encoding: str
+) -> None:
     data = json.dumps(OK_SMS).encode()
     if encoding == "gzip":
         packed = gzip.compress(data)
@@ -80,10 +94,7 @@ async def test_compressed_answers_within_the_cap_are_decoded(api, hostile, encod
     else:
         packed = gzip.compress(gzip.compress(data))
     server = hostile(
-        lambda conn, n, b: (
-            conn.sendall(http_answer(packed, extra=f"Content-Encoding: {encoding}\r\n".encode()))
-            or True
-        )
+        always(http_answer(packed, extra=f"Content-Encoding: {encoding}\r\n".encode()))
     )
     client = api.make(base_url=server.base_url)
     result = await api.call("send_sms", "+11234567890", "hi", client=client)
@@ -91,13 +102,13 @@ async def test_compressed_answers_within_the_cap_are_decoded(api, hostile, encod
 
 
 @pytest.mark.parametrize("encoding", ["br", "zstd", "gzip"])
-async def test_an_encoding_not_asked_for_or_broken_is_malformed(api, hostile, encoding):
+async def test_an_encoding_not_asked_for_or_broken_is_malformed(
+    api: Harness, hostile: Callable[[Answer], RawServer], encoding: str
+) -> None:
     server = hostile(
-        lambda conn, n, b: (
-            conn.sendall(
-                http_answer(b"\x00garbage", extra=f"Content-Encoding: {encoding}\r\n".encode())
-            )
-            or False
+        always(
+            http_answer(b"\x00garbage", extra=f"Content-Encoding: {encoding}\r\n".encode()),
+            keep=False,
         )
     )
     client = api.make(base_url=server.base_url)
@@ -105,14 +116,16 @@ async def test_an_encoding_not_asked_for_or_broken_is_malformed(api, hostile, en
         await api.call("send_sms", "+11234567890", "hi", client=client)
 
 
-async def test_the_sdk_asks_only_for_encodings_it_decodes_itself(api, hostile):
-    server = hostile(lambda conn, n, b: conn.sendall(json_answer(OK_SMS)) or True)
+async def test_the_sdk_asks_only_for_encodings_it_decodes_itself(
+    api: Harness, hostile: Callable[[Answer], RawServer]
+) -> None:
+    server = hostile(always(json_answer(OK_SMS)))
     client = api.make(base_url=server.base_url)
     assert (await api.call("send_sms", "+11234567890", "hi", client=client)).ok
     assert client._headers["Accept-Encoding"] == _body.ACCEPT_ENCODING == "gzip, deflate"
 
 
-def test_legacy_functions_return_ok_false_for_a_bomb(monkeypatch):
+def test_legacy_functions_return_ok_false_for_a_bomb(monkeypatch: pytest.MonkeyPatch) -> None:
     with raw_server(bomb("gzip")) as server:
         monkeypatch.setenv("TEXTFLOW_BASE_URL", server.base_url)
         import textflowsms as tf
@@ -126,7 +139,7 @@ def test_legacy_functions_return_ok_false_for_a_bomb(monkeypatch):
     assert "larger than" in result.message
 
 
-def test_the_body_reader_refuses_past_its_limit_in_small_steps():
+def test_the_body_reader_refuses_past_its_limit_in_small_steps() -> None:
     reader = _body.BodyReader(httpx.Headers({}), limit=10)
     reader.feed(b"12345")
     with pytest.raises(_body.AnswerTooLarge):

@@ -9,15 +9,15 @@ import pytest
 
 import textflow
 
-from core_support import KEY, ok_sms
+from tests.core.core_support import KEY, Harness, ScriptedServer, ok_sms
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_closed_client_says_so(api, server):
+async def test_a_closed_client_says_so(api: Harness, server: ScriptedServer) -> None:
     client = api.make(base_url=server.base_url)
     assert (await api.call("send_sms", "+11234567890", "hi", client=client)).ok
-    if api.is_async:
+    if isinstance(client, textflow.AsyncTextFlowClient):
         await client.aclose()
     else:
         client.close()
@@ -27,7 +27,9 @@ async def test_a_closed_client_says_so(api, server):
     assert len(server.requests) == 1
 
 
-def test_an_async_client_moves_on_to_a_new_event_loop_once_the_old_one_ended(server):
+def test_an_async_client_moves_on_to_a_new_event_loop_once_the_old_one_ended(
+    server: ScriptedServer,
+) -> None:
     """pytest-asyncio's loop per test with a client made once: each new loop works."""
     server.default = ("json", 200, ok_sms())
     client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url)
@@ -37,7 +39,7 @@ def test_an_async_client_moves_on_to_a_new_event_loop_once_the_old_one_ended(ser
     assert len(server.requests) == 3
 
 
-def test_the_same_under_trio(server):
+def test_the_same_under_trio(server: ScriptedServer) -> None:
     import trio
 
     server.default = ("json", 200, ok_sms())
@@ -51,7 +53,9 @@ def test_the_same_under_trio(server):
     trio.run(client.aclose)
 
 
-def test_an_async_client_refuses_a_second_event_loop_while_the_first_runs(server):
+def test_an_async_client_refuses_a_second_event_loop_while_the_first_runs(
+    server: ScriptedServer,
+) -> None:
     server.default = ("json", 200, ok_sms())
     client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url)
     used, release = threading.Event(), threading.Event()
@@ -77,7 +81,9 @@ def test_an_async_client_refuses_a_second_event_loop_while_the_first_runs(server
 
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_callers_async_http_client_from_an_ended_loop_is_a_clear_error(server):
+def test_a_callers_async_http_client_from_an_ended_loop_is_a_clear_error(
+    server: ScriptedServer,
+) -> None:
     import gc
 
     import httpx

@@ -3,36 +3,43 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any, Union
 
 import httpx
 import pytest
+import respx
 
 import textflow
 from textflow import errors
 
-from core_support import KEY, OK_BODIES, response
+from tests.core.core_support import KEY, OK_BODIES, response
 
 CLIENTS = [textflow.TextFlowClient, textflow.AsyncTextFlowClient]
 HTTPX = {textflow.TextFlowClient: httpx.Client, textflow.AsyncTextFlowClient: httpx.AsyncClient}
 
+ClientClass = Union[type[textflow.TextFlowClient], type[textflow.AsyncTextFlowClient]]
+
 
 @pytest.fixture(params=CLIENTS, ids=["sync", "async"])
-def cls(request):
-    return request.param
+def cls(request: pytest.FixtureRequest) -> ClientClass:
+    kind: ClientClass = request.param
+    return kind
 
 
-def test_no_key_at_all_is_a_configuration_error(cls):
+def test_no_key_at_all_is_a_configuration_error(cls: ClientClass) -> None:
     with pytest.raises(textflow.ConfigurationError, match="TEXTFLOW_API_KEY"):
         cls()
 
 
 @pytest.mark.parametrize("key", ["", "   ", 1234])
-def test_blank_or_non_str_key_is_refused(cls, key):
+def test_blank_or_non_str_key_is_refused(cls: ClientClass, key: Any) -> None:
     with pytest.raises(textflow.ConfigurationError):
         cls(api_key=key)
 
 
-def test_key_and_base_url_come_from_the_environment(cls, monkeypatch):
+def test_key_and_base_url_come_from_the_environment(
+    cls: ClientClass, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEXTFLOW_API_KEY", KEY)
     monkeypatch.setenv("TEXTFLOW_BASE_URL", "http://127.0.0.1:8765/api/")
     client = cls()
@@ -40,7 +47,9 @@ def test_key_and_base_url_come_from_the_environment(cls, monkeypatch):
     assert client._headers["Authorization"] == f"Bearer {KEY}"
 
 
-def test_arguments_win_over_the_environment(cls, monkeypatch):
+def test_arguments_win_over_the_environment(
+    cls: ClientClass, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEXTFLOW_API_KEY", "from-env")
     monkeypatch.setenv("TEXTFLOW_BASE_URL", "https://env.example/api")
     client = cls(KEY, base_url="https://arg.example/v1")
@@ -48,7 +57,7 @@ def test_arguments_win_over_the_environment(cls, monkeypatch):
     assert client._headers["Authorization"] == f"Bearer {KEY}"
 
 
-def test_default_base_url_and_timeout(cls):
+def test_default_base_url_and_timeout(cls: ClientClass) -> None:
     client = cls(KEY)
     assert str(client.base_url) == "https://textflow.me/api"
     assert client.timeout == httpx.Timeout(30.0, connect=5.0)
@@ -66,7 +75,7 @@ def test_default_base_url_and_timeout(cls):
         "https://api.example.com/api",
     ],
 )
-def test_accepted_base_urls(cls, url):
+def test_accepted_base_urls(cls: ClientClass, url: Any) -> None:
     assert cls(KEY, base_url=url).base_url.host
 
 
@@ -87,12 +96,12 @@ def test_accepted_base_urls(cls, url):
         123,
     ],
 )
-def test_refused_base_urls(cls, url):
+def test_refused_base_urls(cls: ClientClass, url: Any) -> None:
     with pytest.raises(textflow.ConfigurationError):
         cls(KEY, base_url=url)
 
 
-def test_plain_http_refusal_says_why(cls):
+def test_plain_http_refusal_says_why(cls: ClientClass) -> None:
     with pytest.raises(textflow.ConfigurationError, match="unencrypted"):
         cls(KEY, base_url="http://textflow.me/api")
 
@@ -116,7 +125,7 @@ def test_plain_http_refusal_says_why(cls):
         httpx.Timeout(5.0, write=0),
     ],
 )
-def test_bad_timeout(cls, timeout):
+def test_bad_timeout(cls: ClientClass, timeout: Any) -> None:
     with pytest.raises(textflow.ConfigurationError):
         cls(KEY, timeout=timeout)
 
@@ -124,37 +133,37 @@ def test_bad_timeout(cls, timeout):
 @pytest.mark.parametrize(
     "timeout", [5, 2.5, None, 86_400, httpx.Timeout(1.0, connect=0.5), httpx.Timeout(None)]
 )
-def test_good_timeout(cls, timeout):
+def test_good_timeout(cls: ClientClass, timeout: Any) -> None:
     client = cls(KEY, timeout=timeout)
     expected = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
     assert client.timeout == expected
 
 
 @pytest.mark.parametrize("max_retries", [-1, 1.5, True, "2"])
-def test_bad_max_retries(cls, max_retries):
+def test_bad_max_retries(cls: ClientClass, max_retries: Any) -> None:
     with pytest.raises(textflow.ConfigurationError):
         cls(KEY, max_retries=max_retries)
 
 
-def test_http_client_of_the_wrong_kind_is_refused(cls):
-    other = httpx.AsyncClient() if cls is textflow.TextFlowClient else httpx.Client()
+def test_http_client_of_the_wrong_kind_is_refused(cls: ClientClass) -> None:
+    other: Any = httpx.AsyncClient() if cls is textflow.TextFlowClient else httpx.Client()
     with pytest.raises(textflow.ConfigurationError, match="http_client"):
         cls(KEY, http_client=other)
 
 
-def test_repr_shows_no_key(cls):
+def test_repr_shows_no_key(cls: ClientClass) -> None:
     client = cls(KEY)
     assert KEY not in repr(client)
     assert KEY not in str(client)
     assert "textflow.me" in repr(client)
 
 
-def test_with_options_rejects_unknown_options(cls):
+def test_with_options_rejects_unknown_options(cls: ClientClass) -> None:
     with pytest.raises(TypeError, match="retries"):
-        cls(KEY).with_options(retries=3)
+        cls(KEY).with_options(retries=3)  # type: ignore[call-arg]
 
 
-def test_errors_hierarchy():
+def test_errors_hierarchy() -> None:
     assert issubclass(errors.InputValidationError, ValueError)
     assert issubclass(errors.APITimeoutError, errors.APIConnectionError)
     for sub in (
@@ -171,7 +180,7 @@ def test_errors_hierarchy():
         assert getattr(textflow, name) is getattr(errors, name)
 
 
-def _public(cls):
+def _public(cls: ClientClass) -> dict[str, inspect.Signature]:
     return {
         name: inspect.signature(member)
         for name, member in inspect.getmembers(cls, inspect.isfunction)
@@ -179,7 +188,7 @@ def _public(cls):
     }
 
 
-def test_both_clients_have_the_same_methods_and_signatures():
+def test_both_clients_have_the_same_methods_and_signatures() -> None:
     sync, async_ = _public(textflow.TextFlowClient), _public(textflow.AsyncTextFlowClient)
     assert (
         sorted(sync)
@@ -206,14 +215,14 @@ def test_both_clients_have_the_same_methods_and_signatures():
         assert getattr(textflow.AsyncTextFlowClient, name).__doc__, name
 
 
-def test_sync_context_manager_closes_its_own_pool(mock_api):
+def test_sync_context_manager_closes_its_own_pool(mock_api: respx.MockRouter) -> None:
     mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     with textflow.TextFlowClient(KEY) as client:
         client.get_balance()
     assert client._http.is_closed
 
 
-def test_sync_client_never_closes_a_callers_http_client(mock_api):
+def test_sync_client_never_closes_a_callers_http_client(mock_api: respx.MockRouter) -> None:
     mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     with httpx.Client() as mine:
         with textflow.TextFlowClient(KEY, http_client=mine) as client:
@@ -224,7 +233,7 @@ def test_sync_client_never_closes_a_callers_http_client(mock_api):
 
 
 @pytest.mark.anyio
-async def test_async_context_manager_closes_its_own_pool(mock_api):
+async def test_async_context_manager_closes_its_own_pool(mock_api: respx.MockRouter) -> None:
     mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     async with textflow.AsyncTextFlowClient(KEY) as client:
         await client.get_balance()
@@ -232,7 +241,7 @@ async def test_async_context_manager_closes_its_own_pool(mock_api):
 
 
 @pytest.mark.anyio
-async def test_async_client_never_closes_a_callers_http_client(mock_api):
+async def test_async_client_never_closes_a_callers_http_client(mock_api: respx.MockRouter) -> None:
     mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     async with httpx.AsyncClient() as mine:
         async with textflow.AsyncTextFlowClient(KEY, http_client=mine) as client:
@@ -240,10 +249,10 @@ async def test_async_client_never_closes_a_callers_http_client(mock_api):
         assert not mine.is_closed
 
 
-def test_callers_http_client_is_used_with_its_transport():
-    seen = []
+def test_callers_http_client_is_used_with_its_transport() -> None:
+    seen: list[httpx.Request] = []
 
-    def handler(request):
+    def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return response(200, OK_BODIES["get_balance"])
 
@@ -254,14 +263,16 @@ def test_callers_http_client_is_used_with_its_transport():
     assert seen[0].headers["Authorization"] == f"Bearer {KEY}"
 
 
-def test_no_cleanup_at_garbage_collection():
+def test_no_cleanup_at_garbage_collection() -> None:
     for client_cls in CLIENTS:
         assert "__del__" not in vars(client_cls)
         for base in client_cls.__mro__:
             assert "__del__" not in vars(base), base
 
 
-def test_with_options_shares_the_pool_and_keeps_other_settings(cls, mock_api):
+def test_with_options_shares_the_pool_and_keeps_other_settings(
+    cls: ClientClass, mock_api: respx.MockRouter
+) -> None:
     parent = cls(KEY, timeout=7.0, default_headers={"X-A": "1"})
     child = parent.with_options(api_key="other-key", max_retries=0, default_headers={"X-B": "2"})
     assert type(child) is cls
@@ -277,7 +288,7 @@ def test_with_options_shares_the_pool_and_keeps_other_settings(cls, mock_api):
 
 
 @pytest.mark.parametrize("setting", ["base_url", "timeout", "max_retries"])
-def test_settings_are_read_only_use_with_options(cls, setting):
+def test_settings_are_read_only_use_with_options(cls: ClientClass, setting: str) -> None:
     client = cls(KEY)
     with pytest.raises(AttributeError):
         setattr(client, setting, getattr(client, setting))
@@ -293,7 +304,9 @@ def test_settings_are_read_only_use_with_options(cls, setting):
         "http://user:hunter2pw@127.0.0.1:8080/api",
     ],
 )
-def test_a_base_url_with_credentials_is_refused_without_echo(cls, url, monkeypatch):
+def test_a_base_url_with_credentials_is_refused_without_echo(
+    cls: ClientClass, url: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(textflow.ConfigurationError, match="user:pass@") as info:
         cls(KEY, base_url=url)
     assert "hunter2pw" not in str(info.value)
@@ -303,7 +316,7 @@ def test_a_base_url_with_credentials_is_refused_without_echo(cls, url, monkeypat
     assert "hunter2pw" not in str(info.value)
 
 
-def test_with_options_can_lift_the_timeout_and_keeps_an_overall_bound(cls):
+def test_with_options_can_lift_the_timeout_and_keeps_an_overall_bound(cls: ClientClass) -> None:
     parent = cls(KEY, timeout=7.0)
     unbounded = parent.with_options(timeout=None)  # None: no bound, not "keep the setting"
     assert unbounded.timeout == httpx.Timeout(None)
@@ -313,7 +326,9 @@ def test_with_options_can_lift_the_timeout_and_keeps_an_overall_bound(cls):
     assert unbounded.with_options(max_retries=1)._deadline is None
 
 
-def test_with_options_none_means_what_it_means_to_the_constructor(cls, monkeypatch):
+def test_with_options_none_means_what_it_means_to_the_constructor(
+    cls: ClientClass, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEXTFLOW_API_KEY", "env-key")
     monkeypatch.setenv("TEXTFLOW_BASE_URL", "https://example.test/api")
     parent = cls(KEY, base_url="https://textflow.me/api", default_headers={"X-A": "1"})
@@ -323,7 +338,7 @@ def test_with_options_none_means_what_it_means_to_the_constructor(cls, monkeypat
     assert child._headers["X-A"] == "1"  # None adds no header and removes none
 
 
-def test_with_options_is_one_typed_method_on_the_base(cls):
+def test_with_options_is_one_typed_method_on_the_base(cls: ClientClass) -> None:
     signature = inspect.signature(cls.with_options)
     assert list(signature.parameters) == [
         "self",
@@ -338,6 +353,6 @@ def test_with_options_is_one_typed_method_on_the_base(cls):
     )
     assert repr(signature.parameters["timeout"].default) == "NOT_GIVEN"  # as help() shows it
     with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
-        cls(KEY).with_options(retries=3)
+        cls(KEY).with_options(retries=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        cls(KEY).with_options("positional-key")
+        cls(KEY).with_options("positional-key")  # type: ignore[call-arg]

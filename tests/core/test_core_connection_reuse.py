@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from typing import Any, Callable
 
 import anyio
 import httpcore
@@ -12,7 +13,8 @@ import pytest
 
 from textflow import _network
 
-from hostile_support import http_answer, json_answer
+from tests.core.core_support import Harness
+from tests.core.hostile_support import Answer, RawServer, always, http_answer, json_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +33,9 @@ def short_then_honest(conn: socket.socket, number: int, body: bytes) -> bool:
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
-async def test_bytes_past_an_answer_never_become_the_next_answer(api, hostile, framing):
+async def test_bytes_past_an_answer_never_become_the_next_answer(
+    api: Harness, hostile: Callable[[Answer], RawServer], framing: str
+) -> None:
     if framing == "content-length":
         server = hostile(short_then_honest)
     else:
@@ -55,15 +59,19 @@ def chunked_then_lie(conn: socket.socket, number: int, body: bytes) -> bool:
     return True
 
 
-async def test_clean_answers_keep_one_connection(api, hostile):
-    server = hostile(lambda conn, n, b: conn.sendall(json_answer(WRONG)) or True)
+async def test_clean_answers_keep_one_connection(
+    api: Harness, hostile: Callable[[Answer], RawServer]
+) -> None:
+    server = hostile(always(json_answer(WRONG)))
     client = api.make(base_url=server.base_url)
     for _ in range(5):
         assert (await api.call("verify_code", "+11234567890", "1", client=client)).valid is False
     assert server.connections == 1
 
 
-async def test_a_connection_the_server_closed_while_idle_is_not_used(api, hostile):
+async def test_a_connection_the_server_closed_while_idle_is_not_used(
+    api: Harness, hostile: Callable[[Answer], RawServer]
+) -> None:
     def answer_then_close_when_idle(conn: socket.socket, number: int, body: bytes) -> bool:
         conn.sendall(json_answer(WRONG))
         return False  # the server closes the connection after answering (no Connection: close)
@@ -94,7 +102,7 @@ class _Inner(httpcore.NetworkStream):
         return self.readable if info == "is_readable" else None
 
 
-def test_a_reused_connection_found_closed_is_given_up_before_writing():
+def test_a_reused_connection_found_closed_is_given_up_before_writing() -> None:
     inner = _Inner(readable=False)
     stream = _network.SyncStream(inner)
     stream.write(b"GET / HTTP/1.1\r\n\r\n")
@@ -132,8 +140,8 @@ def test_a_reused_connection_found_closed_is_given_up_before_writing():
     ],
 )
 def test_answer_length_understands_the_framing_or_says_it_is_unsure(
-    head, status, headers, expected
-):
+    head: Any, status: int, headers: Any, expected: Any
+) -> None:
     if expected == "all":
         expected = len(head)
     assert _network.answer_length(head, status, headers) == expected

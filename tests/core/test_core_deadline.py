@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import Callable
 
 import pytest
 
 import textflow
 
-from core_support import KEY, ok_sms
-from hostile_support import RawServer, http_answer, trickle
+from tests.core.core_support import KEY, Harness, ScriptedServer, ok_sms
+from tests.core.hostile_support import Answer, RawServer, http_answer, trickle
 
 pytestmark = pytest.mark.anyio
 
 T = 1.0  # the call's timeout; the server trickles a byte every 50 ms, so no read times out
 
 
-def trickled_headers(server_ref: list[RawServer]):
+def trickled_headers(server_ref: list[RawServer]) -> Answer:
     def answer(conn: socket.socket, number: int, body: bytes) -> bool:
         trickle(
             conn, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ", server_ref[0]
@@ -27,7 +28,7 @@ def trickled_headers(server_ref: list[RawServer]):
     return answer
 
 
-def trickled_body(server_ref: list[RawServer]):
+def trickled_body(server_ref: list[RawServer]) -> Answer:
     def answer(conn: socket.socket, number: int, body: bytes) -> bool:
         conn.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
@@ -42,8 +43,12 @@ def trickled_body(server_ref: list[RawServer]):
 @pytest.mark.parametrize("shape", [trickled_headers, trickled_body])
 @pytest.mark.parametrize("method", ["send_sms", "get_balance"])
 async def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(
-    api, hostile, anyio_backend, shape, method
-):
+    api: Harness,
+    hostile: Callable[[Answer], RawServer],
+    anyio_backend: str,
+    shape: Callable[[list[RawServer]], Answer],
+    method: str,
+) -> None:
     ref: list[RawServer] = []
     server = hostile(shape(ref))
     ref.append(server)
@@ -59,7 +64,9 @@ async def test_a_trickling_server_cannot_hold_a_call_past_its_timeout(
     assert len(server.requests) <= 1 + (method == "get_balance") * 2
 
 
-async def test_a_read_cut_by_the_deadline_is_not_retried(api, server):
+async def test_a_read_cut_by_the_deadline_is_not_retried(
+    api: Harness, server: ScriptedServer
+) -> None:
     server.script = [("hang", 10)] * 3
     client = api.make(base_url=server.base_url, timeout=T, max_retries=5)
     started = time.monotonic()
@@ -69,7 +76,9 @@ async def test_a_read_cut_by_the_deadline_is_not_retried(api, server):
     assert len(server.requests) == 1
 
 
-async def test_no_retry_starts_if_its_wait_would_end_past_the_deadline(api, server):
+async def test_no_retry_starts_if_its_wait_would_end_past_the_deadline(
+    api: Harness, server: ScriptedServer
+) -> None:
     # Each attempt fails at once (dropped). The first backoff is 0.375-0.5 s, the second
     # 0.75-1 s: with 1 s in all, the second wait would always end past the deadline, so
     # there is no third attempt (a slower machine only leaves less time for a second).
@@ -83,7 +92,9 @@ async def test_no_retry_starts_if_its_wait_would_end_past_the_deadline(api, serv
     assert 1 <= len(server.requests) <= (4 if api.kind == "aiohttp" else 2)
 
 
-async def test_the_default_has_an_overall_bound_and_a_timeout_object_keeps_its_phases(api):
+async def test_the_default_has_an_overall_bound_and_a_timeout_object_keeps_its_phases(
+    api: Harness,
+) -> None:
     from textflow import _config
 
     client = api.make()
@@ -98,7 +109,9 @@ async def test_the_default_has_an_overall_bound_and_a_timeout_object_keeps_its_p
     assert api.make(timeout=None)._deadline is None
 
 
-async def test_a_prompt_answer_is_unaffected_by_the_deadline(api, server):
+async def test_a_prompt_answer_is_unaffected_by_the_deadline(
+    api: Harness, server: ScriptedServer
+) -> None:
     server.default = ("json", 200, ok_sms())
     client = api.make(base_url=server.base_url, timeout=T)
     for _ in range(3):
@@ -106,14 +119,14 @@ async def test_a_prompt_answer_is_unaffected_by_the_deadline(api, server):
     assert server.connections == 1
 
 
-def test_http_answer_helper_frames_bodies():
+def test_http_answer_helper_frames_bodies() -> None:
     assert http_answer(b"{}").endswith(b"Content-Length: 2\r\n\r\n{}")
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_a_send_cut_while_waiting_for_a_connection_was_not_sent(
-    server, monkeypatch, anyio_backend
-):
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> None:
     import anyio
     import httpx
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional, Union
 
@@ -19,7 +20,7 @@ from textflow._base_client import BaseClient
 from textflow._config import DEFAULT_CONCURRENCY
 
 
-def _public():
+def _public() -> Iterator[tuple[str, object]]:
     for module in (textflow, textflow.webhooks):
         for name in module.__all__:
             if name.startswith("__"):
@@ -39,7 +40,7 @@ def _public():
 @pytest.mark.parametrize(
     ("name", "obj"), list(_public()), ids=lambda v: v if isinstance(v, str) else ""
 )
-def test_public_names_have_an_examples_section(name, obj):
+def test_public_names_have_an_examples_section(name: str, obj: object) -> None:
     doc = inspect.getdoc(obj) or ""
     assert doc.strip(), f"{name} has no docstring"
     if (
@@ -80,7 +81,7 @@ def _public_methods(cls: type) -> list[str]:
     )
 
 
-def test_every_public_async_method_has_the_sync_docstring():
+def test_every_public_async_method_has_the_sync_docstring() -> None:
     names = _public_methods(textflow.AsyncTextFlowClient)
     assert len(names) >= 8  # the five API calls, with_options, send_many, aclose
     for name in names:
@@ -88,14 +89,15 @@ def test_every_public_async_method_has_the_sync_docstring():
         async_doc = inspect.getdoc(getattr(textflow.AsyncTextFlowClient, name))
         sync_doc = inspect.getdoc(getattr(textflow.TextFlowClient, sync_name))
         assert async_doc, f"AsyncTextFlowClient.{name} has no docstring"
+        assert sync_doc, f"TextFlowClient.{sync_name} has no docstring"
         assert _in_sync_wording(async_doc) == " ".join(sync_doc.split()), name
     assert sorted(_TWINS.get(n, n) for n in names) == _public_methods(textflow.TextFlowClient)
 
 
-def test_async_examples_await_the_calls_that_are_coroutines():
+def test_async_examples_await_the_calls_that_are_coroutines() -> None:
     for name in _public_methods(textflow.AsyncTextFlowClient):
         method = getattr(textflow.AsyncTextFlowClient, name)
-        example = inspect.getdoc(method).split("Examples:")[1]
+        example = (inspect.getdoc(method) or "").split("Examples:")[1]
         call = f"client.{name}("
         if inspect.iscoroutinefunction(method):
             assert f"await {call}" in example, name
@@ -114,7 +116,7 @@ def _docstrings_in_source(path: Path) -> dict[str, str]:
     }
 
 
-def test_async_docstrings_are_in_the_source_not_copied_in_at_import():
+def test_async_docstrings_are_in_the_source_not_copied_in_at_import() -> None:
     written = _docstrings_in_source(Path(inspect.getfile(textflow.AsyncTextFlowClient)))
     for name in _public_methods(textflow.AsyncTextFlowClient):
         method = getattr(textflow.AsyncTextFlowClient, name)
@@ -127,7 +129,9 @@ def test_async_docstrings_are_in_the_source_not_copied_in_at_import():
     ("cls", "http_client"),
     [(textflow.TextFlowClient, httpx.Client), (textflow.AsyncTextFlowClient, httpx.AsyncClient)],
 )
-def test_constructor_shows_the_real_defaults_and_public_types(cls, http_client):
+def test_constructor_shows_the_real_defaults_and_public_types(
+    cls: type[textflow.TextFlowClient] | type[textflow.AsyncTextFlowClient], http_client: type
+) -> None:
     parameters = inspect.signature(cls).parameters
     # The signature spells out the defaults (what the reference shows): the same as _config.
     assert parameters["timeout"].default == _config.DEFAULT_TIMEOUT
@@ -135,14 +139,14 @@ def test_constructor_shows_the_real_defaults_and_public_types(cls, http_client):
     assert inspect.signature(cls.send_many).parameters["concurrency"].default == (
         DEFAULT_CONCURRENCY
     )
-    hints = typing.get_type_hints(cls.__init__)
+    hints = typing.get_type_hints(vars(cls)["__init__"])
     assert hints["http_client"] == Optional[http_client]
     assert hints["timeout"] == Union[float, httpx.Timeout, None]
     # and the same parameters as the base class that does the work
     assert list(parameters) == list(inspect.signature(BaseClient).parameters)
 
 
-def test_both_constructors_have_one_signature_and_one_args_section():
+def test_both_constructors_have_one_signature_and_one_args_section() -> None:
     sync = inspect.signature(textflow.TextFlowClient)
     async_ = inspect.signature(textflow.AsyncTextFlowClient)
     assert str(async_).replace("AsyncClient", "Client") == str(sync)
@@ -156,7 +160,7 @@ def test_both_constructors_have_one_signature_and_one_args_section():
     )
 
 
-def test_other_reference_signatures_show_their_real_defaults():
+def test_other_reference_signatures_show_their_real_defaults() -> None:
     from textflow.guard import _redis
     from textflow.testing import FakeTextFlow, _fake
 

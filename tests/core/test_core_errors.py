@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
 import httpx
 import pytest
+import respx
 
 import textflow
 from textflow import errors, webhooks
 from textflow._operations import KEY_MESSAGES, is_about_the_key
 
-from core_support import CALLS, KEY, SENDS, response
+from tests.core.core_support import CALLS, KEY, SENDS, Harness, response
 
 pytestmark = pytest.mark.anyio
 
 OPS = [*SENDS, "get_balance"]
 
 
-def _route(mock_api, name):
+def _route(mock_api: respx.MockRouter, name: str) -> respx.Route:
     path, _ = CALLS[name]
     method = mock_api.get if name == "get_balance" else mock_api.post
     return method(path)
 
 
-async def _failure(api, mock_api, name, **mock):
+async def _failure(
+    api: Harness, mock_api: respx.MockRouter, name: str, **mock: Any
+) -> textflow.APIError:
     _route(mock_api, name).mock(**mock)
     client = api.make(max_retries=0)
     with pytest.raises(textflow.APIError) as info:
@@ -32,7 +36,7 @@ async def _failure(api, mock_api, name, **mock):
     return info.value
 
 
-def test_every_wire_error_is_an_api_error_and_webhook_errors_live_in_errors():
+def test_every_wire_error_is_an_api_error_and_webhook_errors_live_in_errors() -> None:
     for cls in (
         textflow.APIConnectionError,
         textflow.APITimeoutError,
@@ -59,7 +63,9 @@ def test_every_wire_error_is_an_api_error_and_webhook_errors_live_in_errors():
         (429, textflow.RateLimitError),
     ],
 )
-async def test_a_refusal_was_not_sent(api, mock_api, name, status, cls):
+async def test_a_refusal_was_not_sent(
+    api: Harness, mock_api: respx.MockRouter, name: str, status: int, cls: type[textflow.APIError]
+) -> None:
     body = {"ok": False, "status": status, "message": "no"}
     exc = await _failure(api, mock_api, name, return_value=response(status, body))
     assert type(exc) is cls
@@ -70,7 +76,9 @@ async def test_a_refusal_was_not_sent(api, mock_api, name, status, cls):
 
 
 @pytest.mark.parametrize("name", OPS)
-async def test_a_5xx_may_have_been_sent_unless_the_call_only_reads(api, mock_api, name):
+async def test_a_5xx_may_have_been_sent_unless_the_call_only_reads(
+    api: Harness, mock_api: respx.MockRouter, name: str
+) -> None:
     body = {"ok": False, "status": 503, "message": "down"}
     exc = await _failure(api, mock_api, name, return_value=response(503, body))
     assert isinstance(exc, textflow.InternalServerError)
@@ -89,8 +97,13 @@ async def test_a_5xx_may_have_been_sent_unless_the_call_only_reads(api, mock_api
     ],
 )
 async def test_a_connection_failure_may_have_been_sent_only_once_written(
-    api, mock_api, name, error, cls, written
-):
+    api: Harness,
+    mock_api: respx.MockRouter,
+    name: str,
+    error: Exception,
+    cls: type[textflow.APIError],
+    written: bool,
+) -> None:
     exc = await _failure(api, mock_api, name, side_effect=error)
     assert type(exc) is cls
     assert exc.may_have_been_sent is (written and name != "get_balance")
@@ -109,13 +122,17 @@ async def test_a_connection_failure_may_have_been_sent_only_once_written(
         ),
     ],
 )
-async def test_an_unreadable_answer_may_have_been_sent(api, mock_api, name, answer):
+async def test_an_unreadable_answer_may_have_been_sent(
+    api: Harness, mock_api: respx.MockRouter, name: str, answer: Any
+) -> None:
     exc = await _failure(api, mock_api, name, return_value=answer)
     assert isinstance(exc, textflow.MalformedResponseError)
     assert exc.may_have_been_sent is (name != "get_balance")
 
 
-async def test_a_gzip_answer_that_is_fine_is_not_an_error(api, mock_api):
+async def test_a_gzip_answer_that_is_fine_is_not_an_error(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     body = gzip.compress(b'{"ok": true, "credits": "1"}')
     _route(mock_api, "get_balance").mock(
         return_value=httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=body)
@@ -132,7 +149,9 @@ async def test_a_gzip_answer_that_is_fine_is_not_an_error(api, mock_api):
         (httpx.ReadTimeout(""), "no answer came in time"),
     ],
 )
-async def test_a_failure_without_text_is_said_in_words(api, mock_api, error, words):
+async def test_a_failure_without_text_is_said_in_words(
+    api: Harness, mock_api: respx.MockRouter, error: Exception, words: str
+) -> None:
     exc = await _failure(api, mock_api, "send_sms", side_effect=error)
     name = type(error).__name__
     assert f"({name}: {words})" in str(exc)
@@ -140,7 +159,9 @@ async def test_a_failure_without_text_is_said_in_words(api, mock_api, error, wor
 
 
 @pytest.mark.parametrize("message", KEY_MESSAGES)
-async def test_the_key_messages_the_api_sends_are_authentication_errors(api, mock_api, message):
+async def test_the_key_messages_the_api_sends_are_authentication_errors(
+    api: Harness, mock_api: respx.MockRouter, message: str
+) -> None:
     body = {"ok": False, "status": 400, "message": message}
     exc = await _failure(api, mock_api, "send_sms", return_value=response(400, body))
     assert type(exc) is textflow.AuthenticationError
@@ -160,11 +181,11 @@ async def test_the_key_messages_the_api_sends_are_authentication_errors(api, moc
         ("apikey", False),
     ],
 )
-def test_is_about_the_key(message, about_the_key):
+def test_is_about_the_key(message: str, about_the_key: bool) -> None:
     assert is_about_the_key(message) is about_the_key
 
 
-def test_old_constructor_keywords_still_work():
+def test_old_constructor_keywords_still_work() -> None:
     request = httpx.Request("GET", "https://textflow.me/api/balance")
     answer = httpx.Response(503, request=request)
     conn = textflow.APIConnectionError("x", request=request)
@@ -183,7 +204,9 @@ def test_old_constructor_keywords_still_work():
     ("name", "args"),
     [("send_sms", ("12345", "hi")), ("verify_code", ("+11234567890", 10**5000))],
 )
-async def test_an_input_error_was_not_sent_either(api, mock_api, name, args):
+async def test_an_input_error_was_not_sent_either(
+    api: Harness, mock_api: respx.MockRouter, name: str, args: tuple[Any, ...]
+) -> None:
     route = mock_api.route()
     with pytest.raises(textflow.TextFlowError) as info:
         await api.call(name, *args)

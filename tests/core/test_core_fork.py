@@ -55,6 +55,7 @@ def fake_url() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+        assert process.stdout is not None
         process.stdout.close()
 
 
@@ -93,12 +94,17 @@ def exit_code(pid: int, limit: float = 60.0) -> int:
     return -9
 
 
-def test_a_sync_client_used_before_fork_works_in_parent_and_child(fake_url):
+def _content(result: textflow.SendMessageResult) -> str:
+    assert result.data is not None
+    return result.data.content
+
+
+def test_a_sync_client_used_before_fork_works_in_parent_and_child(fake_url: str) -> None:
     with textflow.TextFlowClient(DEFAULT_API_KEY, base_url=fake_url) as client:
         assert client.send_sms(PHONE, "before").ok  # a pooled connection is open now
 
         def send(text: str) -> str:
-            return client.send_sms(PHONE, text).data.content
+            return _content(client.send_sms(PHONE, text))
 
         def child() -> bool:
             ok = own_answers(send, "child")
@@ -113,7 +119,9 @@ def test_a_sync_client_used_before_fork_works_in_parent_and_child(fake_url):
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
-async def test_an_async_client_used_before_fork_works_in_parent_and_child(fake_url, anyio_backend):
+async def test_an_async_client_used_before_fork_works_in_parent_and_child(
+    fake_url: str, anyio_backend: str
+) -> None:
     client = textflow.AsyncTextFlowClient(DEFAULT_API_KEY, base_url=fake_url)
     try:
         assert (await client.send_sms(PHONE, "before")).ok
@@ -124,7 +132,7 @@ async def test_an_async_client_used_before_fork_works_in_parent_and_child(fake_u
 
             async def work() -> None:
                 texts = [f"child {i}" for i in range(ROUNDS)]
-                answers = [(await client.send_sms(PHONE, t)).data.content for t in texts]
+                answers = [_content(await client.send_sms(PHONE, t)) for t in texts]
                 outcome.append(answers == texts)
 
             thread = threading.Thread(target=lambda: asyncio.run(work()))
@@ -134,13 +142,15 @@ async def test_an_async_client_used_before_fork_works_in_parent_and_child(fake_u
 
         pid = in_child(child)
         texts = [f"parent {i}" for i in range(ROUNDS)]
-        assert [(await client.send_sms(PHONE, t)).data.content for t in texts] == texts
+        assert [_content(await client.send_sms(PHONE, t)) for t in texts] == texts
         assert exit_code(pid) == 0
     finally:
         await client.aclose()
 
 
-def test_the_legacy_functions_work_in_parent_and_child_after_fork(fake_url, monkeypatch):
+def test_the_legacy_functions_work_in_parent_and_child_after_fork(
+    fake_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import textflowsms as tf
 
     monkeypatch.setenv("TEXTFLOW_BASE_URL", fake_url)
@@ -149,7 +159,7 @@ def test_the_legacy_functions_work_in_parent_and_child_after_fork(fake_url, monk
         assert tf.sendSMS(PHONE, "before").ok
 
         def send(text: str) -> str:
-            return tf.sendSMS(PHONE, text).data.content
+            return _content(tf.sendSMS(PHONE, text))
 
         pid = in_child(lambda: own_answers(send, "child"))
         assert own_answers(send, "parent")

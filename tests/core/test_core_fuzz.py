@@ -7,6 +7,7 @@ with no network: responses are built in memory and parsed by the shared parser.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -50,7 +51,7 @@ def _response(status: int, content: bytes) -> httpx.Response:
     return httpx.Response(status, content=content, request=request)
 
 
-def _outcome(op, response):
+def _outcome(op: Any, response: httpx.Response) -> object:
     """The parsed model, or the TextFlowError raised; anything else propagates and fails."""
     try:
         return _operations.parse_response(op, response)
@@ -61,7 +62,7 @@ def _outcome(op, response):
 @pytest.mark.parametrize("op", list(_operations.OPERATIONS.values()), ids=lambda op: op.name)
 @BOUNDED
 @given(status=statuses, body=envelopes | json_values)
-def test_any_json_answer_gives_a_model_or_a_textflow_error(op, status, body):
+def test_any_json_answer_gives_a_model_or_a_textflow_error(op: Any, status: int, body: Any) -> None:
     outcome = _outcome(op, _response(status, json.dumps(body).encode()))
     if isinstance(outcome, textflow.APIStatusError):
         assert outcome.status_code == status
@@ -78,14 +79,14 @@ def test_any_json_answer_gives_a_model_or_a_textflow_error(op, status, body):
 @pytest.mark.parametrize("op", list(_operations.OPERATIONS.values()), ids=lambda op: op.name)
 @BOUNDED
 @given(status=statuses, content=st.binary(max_size=64))
-def test_any_bytes_give_a_model_or_a_textflow_error(op, status, content):
+def test_any_bytes_give_a_model_or_a_textflow_error(op: Any, status: int, content: Any) -> None:
     outcome = _outcome(op, _response(status, content))
     assert isinstance(outcome, (op.model, textflow.TextFlowError))
 
 
 @BOUNDED
 @given(st.text(alphabet="+0123456789 -.()x", max_size=25))
-def test_phone_check_accepts_exactly_e164_after_separators(value):
+def test_phone_check_accepts_exactly_e164_after_separators(value: Any) -> None:
     stripped = "".join(c for c in value if c not in " -.()")
     valid = (
         stripped.startswith("+")
@@ -102,7 +103,7 @@ def test_phone_check_accepts_exactly_e164_after_separators(value):
 
 @BOUNDED
 @given(st.text(alphabet="+0123456789", min_size=8, max_size=16))
-def test_masked_phone_keeps_only_the_ends(phone):
+def test_masked_phone_keeps_only_the_ends(phone: str) -> None:
     masked = _validation.mask_phone(phone)
     assert len(masked) == len(phone)
     shown = [i for i, c in enumerate(masked) if c != "*"]

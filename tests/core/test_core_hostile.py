@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Union
 
 import httpx
 import pytest
+import respx
 
 import textflow
 from textflow.webhooks import WebhookError, parse_webhook
 
-from core_support import KEY, OK_BODIES, ok_sms, response
+from tests.core.core_support import KEY, OK_BODIES, Harness, ScriptedServer, ok_sms, response
 
 pytestmark = pytest.mark.anyio
 
@@ -21,14 +23,16 @@ SURROGATE = "caf\udce9"  # what os.fsdecode makes of the latin-1 byte 0xe9
 @pytest.mark.parametrize(
     "key", ["tf_key\nX-Injected: 1", "tf key", "tf_k\x00ey", "tf_\ud800", "tf_é"]
 )
-async def test_a_key_that_cannot_be_a_header_is_refused_without_echo(api, key):
+async def test_a_key_that_cannot_be_a_header_is_refused_without_echo(
+    api: Harness, key: Any
+) -> None:
     with pytest.raises(textflow.ConfigurationError) as info:
         api.make(api_key=key)
     assert key.strip() not in str(info.value)
     assert "characters" in str(info.value)
 
 
-def test_legacy_bad_key_is_a_400_result_without_the_key(mock_api):
+def test_legacy_bad_key_is_a_400_result_without_the_key(mock_api: respx.MockRouter) -> None:
     route = mock_api.route()
     textflow.useKey("tf_secret\nvalue")
     result = textflow.sendSMS("+11234567890", "hi")
@@ -38,7 +42,9 @@ def test_legacy_bad_key_is_a_400_result_without_the_key(mock_api):
 
 
 @pytest.mark.not_on_aiohttp("it passes its own http_client")
-async def test_a_header_h11_refuses_is_reported_as_not_sent_and_not_retried(api, server):
+async def test_a_header_h11_refuses_is_reported_as_not_sent_and_not_retried(
+    api: Harness, server: ScriptedServer
+) -> None:
     # default_headers are checked at construction; a caller's own http client is not.
     http = (httpx.AsyncClient if api.is_async else httpx.Client)(headers={"X-Note": "a\nb"})
     client = api.make(base_url=server.base_url, http_client=http)
@@ -71,13 +77,15 @@ async def test_a_header_h11_refuses_is_reported_as_not_sent_and_not_retried(api,
         (["X-Note"], "must be a mapping of header names to values, not list"),
     ],
 )
-async def test_unusable_default_headers_are_refused_at_construction(api, headers, says):
+async def test_unusable_default_headers_are_refused_at_construction(
+    api: Harness, headers: Any, says: str
+) -> None:
     with pytest.raises(textflow.ConfigurationError, match=re.escape(says)) as info:
         api.make(default_headers=headers)
     assert "secret-value" not in str(info.value)
 
 
-async def test_usable_default_headers_are_sent(api, mock_api):
+async def test_usable_default_headers_are_sent(api: Harness, mock_api: respx.MockRouter) -> None:
     route = mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     client = api.make(default_headers={"X-Trace": "abc 123\t~", "x-empty": ""})
     await api.call("get_balance", client=client)
@@ -91,7 +99,9 @@ async def test_usable_default_headers_are_sent(api, mock_api):
         ("text", ("+11234567890", SURROGATE)),
     ],
 )
-async def test_text_that_cannot_be_utf8_is_bad_input(api, mock_api, argument, args):
+async def test_text_that_cannot_be_utf8_is_bad_input(
+    api: Harness, mock_api: respx.MockRouter, argument: str, args: tuple[Any, ...]
+) -> None:
     route = mock_api.route()
     with pytest.raises(textflow.InputValidationError) as info:
         await api.call("send_sms", *args)
@@ -99,7 +109,9 @@ async def test_text_that_cannot_be_utf8_is_bad_input(api, mock_api, argument, ar
     assert route.call_count == 0
 
 
-async def test_service_name_and_code_that_cannot_be_utf8_are_bad_input(api, mock_api):
+async def test_service_name_and_code_that_cannot_be_utf8_are_bad_input(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     route = mock_api.route()
     with pytest.raises(textflow.InputValidationError, match="service_name"):
         await api.call("send_verification_sms", "+11234567890", SURROGATE, 60)
@@ -108,13 +120,15 @@ async def test_service_name_and_code_that_cannot_be_utf8_are_bad_input(api, mock
     assert route.call_count == 0
 
 
-def test_legacy_surrogate_text_is_a_400_result(mock_api):
+def test_legacy_surrogate_text_is_a_400_result(mock_api: respx.MockRouter) -> None:
     mock_api.route()
     textflow.useKey(KEY)
     assert textflow.sendSMS("+11234567890", SURROGATE).status == 400
 
 
-async def test_a_body_that_cannot_be_decoded_is_malformed_and_not_resent(api, mock_api):
+async def test_a_body_that_cannot_be_decoded_is_malformed_and_not_resent(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     garbled = httpx.Response(
         200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
     )
@@ -125,7 +139,7 @@ async def test_a_body_that_cannot_be_decoded_is_malformed_and_not_resent(api, mo
     assert route.call_count == 1
 
 
-def test_legacy_undecodable_body_is_a_500_result(mock_api):
+def test_legacy_undecodable_body_is_a_500_result(mock_api: respx.MockRouter) -> None:
     mock_api.post("/send-sms").mock(
         return_value=httpx.Response(
             200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"x")
@@ -136,26 +150,27 @@ def test_legacy_undecodable_body_is_a_500_result(mock_api):
     assert (result.ok, result.status) == (False, 500)
 
 
-async def test_absurdly_nested_json_is_malformed(api, mock_api):
+async def test_absurdly_nested_json_is_malformed(api: Harness, mock_api: respx.MockRouter) -> None:
     mock_api.post("/send-sms").mock(return_value=httpx.Response(200, content=DEEP))
     with pytest.raises(textflow.MalformedResponseError):
         await api.call("send_sms", "+11234567890", "hi")
 
 
-def test_absurdly_nested_webhook_body_is_a_webhook_error():
+def test_absurdly_nested_webhook_body_is_a_webhook_error() -> None:
     with pytest.raises(WebhookError):
         parse_webhook(DEEP, secret="s3cret")
 
 
 @pytest.mark.not_on_aiohttp("it passes its own http_client")
-async def test_a_callers_http_client_auth_never_replaces_the_key(api):
-    seen = []
+async def test_a_callers_http_client_auth_never_replaces_the_key(api: Harness) -> None:
+    seen: list[str] = []
 
-    def handler(request):
+    def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.headers["Authorization"])
         return response(200, OK_BODIES["get_balance"])
 
     transport = httpx.MockTransport(handler)
+    http: Union[httpx.Client, httpx.AsyncClient]
     if api.is_async:
         http = httpx.AsyncClient(transport=transport, auth=("proxyuser", "pw"))
     else:
@@ -165,7 +180,9 @@ async def test_a_callers_http_client_auth_never_replaces_the_key(api):
     assert seen == [f"Bearer {KEY}"]
 
 
-async def test_an_endless_retry_after_is_not_waited_for(api, mock_api):
+async def test_an_endless_retry_after_is_not_waited_for(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     busy = response(
         429, {"ok": False, "status": 429, "message": "x"}, headers={"Retry-After": "1e400"}
     )
@@ -197,8 +214,13 @@ async def test_an_endless_retry_after_is_not_waited_for(api, mock_api):
     ],
 )
 async def test_the_body_status_is_trusted_only_when_it_is_an_error_status(
-    api, mock_api, http_status, body, cls, status
-):
+    api: Harness,
+    mock_api: respx.MockRouter,
+    http_status: int,
+    body: Any,
+    cls: type[textflow.APIStatusError],
+    status: int,
+) -> None:
     mock_api.post("/send-sms").mock(return_value=response(http_status, body))
     client = api.make(max_retries=0)
     with pytest.raises(cls) as info:
@@ -207,12 +229,16 @@ async def test_the_body_status_is_trusted_only_when_it_is_an_error_status(
     assert info.value.status == status
 
 
-async def test_ok_send_answer_is_still_parsed_after_all_this(api, mock_api):
+async def test_ok_send_answer_is_still_parsed_after_all_this(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
     assert (await api.call("send_sms", "+11234567890", "hi")).ok
 
 
-def test_a_key_echoed_in_an_extra_field_stays_out_of_the_legacy_result(mock_api):
+def test_a_key_echoed_in_an_extra_field_stays_out_of_the_legacy_result(
+    mock_api: respx.MockRouter,
+) -> None:
     body = {"ok": False, "status": 400, "message": "Bad number", "debug": f"auth={KEY}"}
     mock_api.post("/send-sms").mock(return_value=response(400, body))
     textflow.useKey(KEY)
@@ -224,14 +250,16 @@ def test_a_key_echoed_in_an_extra_field_stays_out_of_the_legacy_result(mock_api)
 
 
 @pytest.mark.parametrize("headers", [[("X-A", "1")], "X-A: 1", 5])
-def test_check_headers_wants_a_mapping(headers):
+def test_check_headers_wants_a_mapping(headers: Any) -> None:
     from textflow._config import check_headers
 
     with pytest.raises(textflow.ConfigurationError, match="must be a mapping"):
         check_headers(headers)
 
 
-async def test_a_short_key_is_not_scrubbed_out_of_every_word(api, mock_api):
+async def test_a_short_key_is_not_scrubbed_out_of_every_word(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     # A 1-3 character "key" would mask unrelated letters; such keys are not masked at all.
     body = {"ok": False, "status": 400, "message": "bad number"}
     mock_api.post("/send-sms").mock(return_value=response(400, body))

@@ -45,20 +45,20 @@ def under(modules: set[str], name: str) -> set[str]:
     return {m for m in modules if m == name or m.startswith(name + ".")}
 
 
-def test_import_textflow_loads_no_client_stack_no_fake_no_guard():
+def test_import_textflow_loads_no_client_stack_no_fake_no_guard() -> None:
     loaded = loaded_by("import textflow")
     for name in (*NEVER_AT_IMPORT, "httpx", "pydantic"):
         assert not under(loaded, name), f"import textflow loaded {sorted(under(loaded, name))}"
 
 
-def test_the_clients_load_neither_anyio_nor_send_many_nor_the_fake():
+def test_the_clients_load_neither_anyio_nor_send_many_nor_the_fake() -> None:
     loaded = loaded_by("from textflow import TextFlowClient, AsyncTextFlowClient")
     assert {"httpx", "textflow._client", "textflow._async_client"} <= loaded
     for name in ("anyio", "textflow._many", "textflow.testing", "textflow.guard"):
         assert not under(loaded, name), f"the clients loaded {sorted(under(loaded, name))}"
 
 
-def test_every_public_name_loads_on_first_use_and_is_the_real_one():
+def test_every_public_name_loads_on_first_use_and_is_the_real_one() -> None:
     code = (
         "import textflow\n"
         "from textflow import *\n"
@@ -73,14 +73,14 @@ def test_every_public_name_loads_on_first_use_and_is_the_real_one():
     assert "textflow._many._journal" in loaded_by(code)
 
 
-def test_the_names_are_listed_and_an_unknown_one_is_an_attribute_error():
+def test_the_names_are_listed_and_an_unknown_one_is_an_attribute_error() -> None:
     assert set(textflow.__all__) <= set(dir(textflow))
     assert textflow.models.SendMessageResult is textflow.SendMessageResult
     with pytest.raises(AttributeError, match="no_such_name"):
         textflow.no_such_name  # noqa: B018
 
 
-def test_the_async_client_loads_anyio_when_it_first_sends():
+def test_the_async_client_loads_anyio_when_it_first_sends() -> None:
     code = (
         "import sys, asyncio, httpx\n"
         "from textflow import AsyncTextFlowClient\n"
@@ -96,7 +96,7 @@ def test_the_async_client_loads_anyio_when_it_first_sends():
     assert "anyio" in loaded_by(code)
 
 
-def test_textflow_help_loads_neither_httpx_nor_pydantic_nor_the_commands():
+def test_textflow_help_loads_neither_httpx_nor_pydantic_nor_the_commands() -> None:
     code = (
         "import contextlib, io\n"
         "from textflow.cli import main\n"

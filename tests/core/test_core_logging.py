@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from textflow import _logging
 
-from core_support import CALLS, KEY, OK_BODIES, response
+from tests.core.core_support import CALLS, KEY, OK_BODIES, Harness, response
 
 
 @pytest.mark.anyio
-async def test_logs_never_hold_the_key_the_code_or_a_full_number(api, mock_api, caplog, no_backoff):
+async def test_logs_never_hold_the_key_the_code_or_a_full_number(
+    api: Harness, mock_api: respx.MockRouter, caplog: pytest.LogCaptureFixture, no_backoff: None
+) -> None:
     for name, (path, _) in CALLS.items():
         mock_api.route(path=path).mock(
             side_effect=[httpx.ConnectError("refused"), response(200, OK_BODIES[name])]
@@ -33,12 +37,12 @@ async def test_logs_never_hold_the_key_the_code_or_a_full_number(api, mock_api, 
     assert all(record.name == "textflow" for record in caplog.records)
 
 
-def test_logger_is_silent_by_default():
+def test_logger_is_silent_by_default() -> None:
     assert any(isinstance(h, logging.NullHandler) for h in _logging.logger.handlers)
 
 
 @pytest.mark.parametrize(("value", "level"), [("debug", "DEBUG"), ("INFO", "INFO")])
-def test_textflow_log_turns_on_a_stderr_handler(value, level):
+def test_textflow_log_turns_on_a_stderr_handler(value: Any, level: str) -> None:
     code = (
         "import logging, textflow; logger = logging.getLogger('textflow'); "
         "print(logging.getLevelName(logger.level), "
@@ -56,7 +60,7 @@ def test_textflow_log_turns_on_a_stderr_handler(value, level):
     assert out == [level, "1"]
 
 
-def test_configure_from_env_adds_one_handler_only(monkeypatch):
+def test_configure_from_env_adds_one_handler_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEXTFLOW_LOG", "info")
     before = list(_logging.logger.handlers)
     level = _logging.logger.level
@@ -70,7 +74,7 @@ def test_configure_from_env_adds_one_handler_only(monkeypatch):
         _logging.logger.setLevel(level)
 
 
-def test_import_textflow_does_not_load_extras():
+def test_import_textflow_does_not_load_extras() -> None:
     code = (
         "import sys, textflow; "
         "print([m for m in ('textflow.testing', 'textflow.cli', 'textflow.webhooks', 'respx', "
@@ -82,7 +86,7 @@ def test_import_textflow_does_not_load_extras():
     assert out.stdout.strip() == "[]"
 
 
-def test_an_unknown_textflow_log_warns_and_adds_no_handler(monkeypatch):
+def test_an_unknown_textflow_log_warns_and_adds_no_handler(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEXTFLOW_LOG", "verbose")
     before = list(_logging.logger.handlers)
     with pytest.warns(RuntimeWarning, match=r"TEXTFLOW_LOG='verbose' .* info or debug"):

@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
 import textflow
 from textflow import _operations as ops
 from textflow.webhooks import parse_webhook
 
-from core_support import KEY, response
+from tests.core.core_support import KEY, Harness, response
 
 pytestmark = pytest.mark.anyio
 
@@ -75,7 +76,9 @@ FIELDS = ("status", "status_code", "retry_after", "argument", "missing", "may_ha
 
 
 @pytest.mark.parametrize("exc", _examples(), ids=lambda exc: type(exc).__name__)
-def test_every_exception_round_trips_through_pickle_without_secrets(exc):
+def test_every_exception_round_trips_through_pickle_without_secrets(
+    exc: textflow.TextFlowError,
+) -> None:
     data = pickle.dumps(exc)
     for secret in SECRETS:
         assert secret.encode() not in data, secret
@@ -86,8 +89,10 @@ def test_every_exception_round_trips_through_pickle_without_secrets(exc):
     for name in FIELDS:
         assert getattr(back, name, None) == getattr(exc, name, None), name
     if isinstance(exc, textflow.APIError):
+        assert isinstance(back, textflow.APIError)
         assert (back.request, back.response) == (None, None)
     if isinstance(exc, textflow.APIStatusError):
+        assert isinstance(back, textflow.APIStatusError)
         assert back.message == exc.message
         assert back.body["ok"] is False
         assert back.body["status"] == exc.body["status"]
@@ -95,11 +100,12 @@ def test_every_exception_round_trips_through_pickle_without_secrets(exc):
         assert back.body["valid_code"] == back.body["data"]["verification_code"] == "******"
         assert (back.result is None) is (exc.result is None)
         if exc.result is not None:
+            assert back.result is not None
             assert type(back.result) is type(exc.result)
-            assert (back.result.ok, back.result.status) == (False, exc.status)
+            assert (back.result.ok, back.result.model_dump()["status"]) == (False, exc.status)
 
 
-def test_the_live_exception_keeps_the_users_own_body():
+def test_the_live_exception_keeps_the_users_own_body() -> None:
     exc = _status_error(ops.VERIFY_CODE, 400)
     assert exc.result is not None
     assert exc.body["valid_code"] == CODE  # masked only in the pickle
@@ -111,14 +117,14 @@ def test_the_live_exception_keeps_the_users_own_body():
     assert exc.request is not None
 
 
-def test_a_message_that_echoes_the_number_or_code_shows_neither():
+def test_a_message_that_echoes_the_number_or_code_shows_neither() -> None:
     exc = _status_error(ops.VERIFY_CODE, 400)
     assert exc.message == "Code ****** for +1123*****90 refused"
     assert CODE not in str(exc)
     assert PHONE not in str(exc)
 
 
-def test_a_key_echoed_in_the_body_reaches_neither_result_nor_body():
+def test_a_key_echoed_in_the_body_reaches_neither_result_nor_body() -> None:
     exc = _status_error(ops.SEND_SMS, 400)
     assert KEY not in str(exc.result)
     assert KEY not in repr(exc.result)
@@ -126,7 +132,7 @@ def test_a_key_echoed_in_the_body_reaches_neither_result_nor_body():
     assert exc.body["echo"] == "key ******"
 
 
-def test_a_redirect_location_that_echoes_the_key_is_scrubbed():
+def test_a_redirect_location_that_echoes_the_key_is_scrubbed() -> None:
     request = _request(ops.SEND_SMS)
     answer = httpx.Response(
         302, headers={"Location": f"https://evil.example/?k={KEY}"}, request=request
@@ -138,7 +144,7 @@ def test_a_redirect_location_that_echoes_the_key_is_scrubbed():
     assert exc.may_have_been_sent is False
 
 
-def test_a_webhook_error_from_parse_webhook_pickles():
+def test_a_webhook_error_from_parse_webhook_pickles() -> None:
     with pytest.raises(textflow.WebhookVerificationError) as info:
         parse_webhook({"secret": "guess", "phone_number": PHONE, "text": "hi"}, secret="s3cret")
     back = pickle.loads(pickle.dumps(info.value))
@@ -150,7 +156,7 @@ def _fail_in_worker() -> None:
     raise _status_error(ops.VERIFY_CODE, 429, **{"Retry-After": "3"})
 
 
-def test_a_process_pool_hands_the_exception_back():
+def test_a_process_pool_hands_the_exception_back() -> None:
     context = multiprocessing.get_context("spawn")  # no fork of a threaded test process
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         future = pool.submit(_fail_in_worker)
@@ -162,7 +168,9 @@ def test_a_process_pool_hands_the_exception_back():
     assert KEY not in str(info.value)
 
 
-async def test_an_exception_raised_by_a_client_pickles_without_secrets(api, mock_api):
+async def test_an_exception_raised_by_a_client_pickles_without_secrets(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     body = {"ok": False, "status": 400, "message": f"{PHONE}: wrong code {CODE}"}
     mock_api.post("/verify-code").mock(return_value=response(400, body))
     with pytest.raises(textflow.BadRequestError) as info:
@@ -173,7 +181,9 @@ async def test_an_exception_raised_by_a_client_pickles_without_secrets(api, mock
     assert pickle.loads(data).status == 400
 
 
-async def test_a_bulk_refusal_pickles_without_any_recipient(api, mock_api):
+async def test_a_bulk_refusal_pickles_without_any_recipient(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     numbers = [PHONE, "+381611231234"]
     body = {
         "ok": False,
@@ -197,7 +207,7 @@ async def test_a_bulk_refusal_pickles_without_any_recipient(api, mock_api):
     assert info.value.body == body  # the live exception keeps the caller's data
 
 
-def test_an_exception_built_by_hand_pickles():
+def test_an_exception_built_by_hand_pickles() -> None:
     answer = httpx.Response(500, json={"ok": False})  # no request attached
     exc = textflow.InternalServerError("down", response=answer, status=500, body=[{"to": PHONE}])
     assert exc.request is None

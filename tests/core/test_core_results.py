@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
+import respx
 
 import textflow
 
-from core_support import CALLS, KEY, OK_BODIES, ok_sms, response
+from tests.core.core_support import CALLS, KEY, OK_BODIES, Harness, ok_sms, response
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("name", list(CALLS))
-async def test_each_operation_returns_its_model(api, mock_api, name):
+async def test_each_operation_returns_its_model(
+    api: Harness, mock_api: respx.MockRouter, name: str
+) -> None:
     path, args = CALLS[name]
     route = mock_api.route(path=path).mock(return_value=response(200, OK_BODIES[name]))
     result = await api.call(name, *args)
     assert route.call_count == 1
     assert result.ok is True
-    expected = {
+    expected: type[object] = {
         "send_sms": textflow.SendMessageOk,
         "send_verification_sms": textflow.VerifyPhoneOk,
         "verify_code": textflow.VerifyCodeResult,
@@ -37,7 +41,7 @@ async def test_each_operation_returns_its_model(api, mock_api, name):
         assert isinstance(result, textflow.VerifyPhoneResult)
 
 
-async def test_send_sms_result_fields(api, mock_api):
+async def test_send_sms_result_fields(api: Harness, mock_api: respx.MockRouter) -> None:
     mock_api.post("/send-sms").mock(return_value=response(200, OK_BODIES["send_sms"]))
     result = await api.call("send_sms", "+11234567890", "Dummy message text...")
     assert result.status == 200
@@ -47,7 +51,7 @@ async def test_send_sms_result_fields(api, mock_api):
     assert result.data.sent_at.isoformat() == "2023-02-19T21:37:32.256000+00:00"
 
 
-async def test_verification_result_fields(api, mock_api):
+async def test_verification_result_fields(api: Harness, mock_api: respx.MockRouter) -> None:
     mock_api.post("/send-code").mock(return_value=response(200, OK_BODIES["send_verification_sms"]))
     result = await api.call("send_verification_sms", "+11234567890", "Guest", 600)
     assert result.data.verification_code == "4045"
@@ -55,14 +59,16 @@ async def test_verification_result_fields(api, mock_api):
     assert result.data.message_text.endswith("4045")
 
 
-async def test_balance_credits_are_decimal(api, mock_api):
+async def test_balance_credits_are_decimal(api: Harness, mock_api: respx.MockRouter) -> None:
     mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     result = await api.call("get_balance")
     assert result.credits == Decimal("0.11437")
     assert result.packages == {"USA Canada": 2100}
 
 
-async def test_wrong_code_is_an_answer_not_an_error(api, mock_api):
+async def test_wrong_code_is_an_answer_not_an_error(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     body = {"ok": True, "valid": False, "status": 400, "message": "Code is not valid"}
     mock_api.post("/verify-code").mock(return_value=response(400, body))
     result = await api.call("verify_code", "+11234567890", "0000")
@@ -84,7 +90,9 @@ async def test_wrong_code_is_an_answer_not_an_error(api, mock_api):
         (401, {"ok": False, "valid": False}),
     ],
 )
-async def test_refused_key_raises_authentication_error(api, mock_api, status, body):
+async def test_refused_key_raises_authentication_error(
+    api: Harness, mock_api: respx.MockRouter, status: int, body: Any
+) -> None:
     mock_api.post("/verify-code").mock(return_value=response(status, body))
     with pytest.raises(textflow.AuthenticationError) as info:
         await api.call("verify_code", "+11234567890", "4045")
@@ -95,7 +103,9 @@ async def test_refused_key_raises_authentication_error(api, mock_api, status, bo
         assert KEY not in text
 
 
-async def test_echoed_key_is_redacted_from_the_message(api, mock_api):
+async def test_echoed_key_is_redacted_from_the_message(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     body = {"ok": False, "status": 400, "message": f"Key {KEY} is suspended"}
     mock_api.post("/send-sms").mock(return_value=response(400, body))
     with pytest.raises(textflow.BadRequestError) as info:
@@ -115,7 +125,13 @@ async def test_echoed_key_is_redacted_from_the_message(api, mock_api):
         (500, "Server error", textflow.InternalServerError),
     ],
 )
-async def test_status_errors_map_to_classes(api, mock_api, status, message, cls):
+async def test_status_errors_map_to_classes(
+    api: Harness,
+    mock_api: respx.MockRouter,
+    status: int,
+    message: str,
+    cls: type[textflow.APIStatusError],
+) -> None:
     body = {"ok": False, "status": status, "message": message}
     mock_api.post("/send-sms").mock(return_value=response(status, body))
     with pytest.raises(cls) as info:
@@ -123,12 +139,13 @@ async def test_status_errors_map_to_classes(api, mock_api, status, message, cls)
     exc = info.value
     assert type(exc) is cls
     assert (exc.status, exc.status_code, exc.message, exc.body) == (status, status, message, body)
+    assert isinstance(exc.result, textflow.SendMessageResult)
     assert exc.result.ok is False
     assert exc.result.message == message
     assert str(exc) == f"TextFlow API error {status}: {message}"
 
 
-async def test_ok_false_on_http_200_is_an_error(api, mock_api):
+async def test_ok_false_on_http_200_is_an_error(api: Harness, mock_api: respx.MockRouter) -> None:
     body = {"ok": False, "status": 400, "message": "Phone number is invalid"}
     mock_api.post("/send-sms").mock(return_value=response(200, body))
     with pytest.raises(textflow.BadRequestError) as info:
@@ -137,7 +154,9 @@ async def test_ok_false_on_http_200_is_an_error(api, mock_api):
     assert info.value.status == 400
 
 
-async def test_bare_ok_false_on_http_200_is_a_bad_request(api, mock_api):
+async def test_bare_ok_false_on_http_200_is_a_bad_request(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     mock_api.post("/send-sms").mock(return_value=response(200, {"ok": False}))
     with pytest.raises(textflow.BadRequestError) as info:
         await api.call("send_sms", "+11234567890", "hi")
@@ -145,7 +164,9 @@ async def test_bare_ok_false_on_http_200_is_a_bad_request(api, mock_api):
     assert info.value.message == "send_sms failed with HTTP 200"
 
 
-async def test_balance_error_body_is_just_ok_false(api, mock_api):
+async def test_balance_error_body_is_just_ok_false(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     mock_api.get("/balance").mock(return_value=response(401, {"ok": False}))
     with pytest.raises(textflow.AuthenticationError) as info:
         await api.call("get_balance")
@@ -153,7 +174,9 @@ async def test_balance_error_body_is_just_ok_false(api, mock_api):
     assert "get_balance failed with HTTP 401" in str(info.value)
 
 
-async def test_rate_limit_error_carries_retry_after(api, mock_api):
+async def test_rate_limit_error_carries_retry_after(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     body = {"ok": False, "status": 429, "message": "Slow down"}
     mock_api.post("/send-sms").mock(
         return_value=response(429, body, headers={"Retry-After": "120"})
@@ -167,21 +190,27 @@ async def test_rate_limit_error_carries_retry_after(api, mock_api):
     "content",
     [b"<html>hello</html>", b"", b"[1, 2]", b'"ok"', b"\xff\xfe", b'{"status": 200}'],
 )
-async def test_2xx_that_is_not_the_promised_json_is_malformed(api, mock_api, content):
+async def test_2xx_that_is_not_the_promised_json_is_malformed(
+    api: Harness, mock_api: respx.MockRouter, content: Any
+) -> None:
     mock_api.post("/send-sms").mock(return_value=httpx.Response(200, content=content))
     with pytest.raises(textflow.MalformedResponseError) as info:
         await api.call("send_sms", "+11234567890", "hi")
     assert info.value.status_code == 200
 
 
-async def test_ok_true_with_missing_fields_is_malformed(api, mock_api):
+async def test_ok_true_with_missing_fields_is_malformed(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     body = {"ok": True, "status": 200, "message": "sent", "data": {"to": "+1"}}
     mock_api.post("/send-sms").mock(return_value=response(200, body))
     with pytest.raises(textflow.MalformedResponseError, match=r"data\.content"):
         await api.call("send_sms", "+11234567890", "hi")
 
 
-async def test_verify_answer_without_verdict_is_malformed(api, mock_api):
+async def test_verify_answer_without_verdict_is_malformed(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     mock_api.post("/verify-code").mock(
         return_value=response(200, {"ok": True, "status": 200, "message": "?"})
     )
@@ -189,7 +218,9 @@ async def test_verify_answer_without_verdict_is_malformed(api, mock_api):
         await api.call("verify_code", "+11234567890", "4045")
 
 
-async def test_5xx_html_page_is_internal_server_error(api, mock_api):
+async def test_5xx_html_page_is_internal_server_error(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     mock_api.post("/send-sms").mock(
         return_value=httpx.Response(502, content=b"<html><h1>Bad Gateway</h1></html>")
     )
@@ -199,7 +230,7 @@ async def test_5xx_html_page_is_internal_server_error(api, mock_api):
     assert info.value.body is None
 
 
-async def test_redirect_is_not_followed(api, mock_api):
+async def test_redirect_is_not_followed(api: Harness, mock_api: respx.MockRouter) -> None:
     mock_api.post("/send-sms").mock(
         return_value=httpx.Response(302, headers={"Location": "https://elsewhere.example/x"})
     )
@@ -213,7 +244,9 @@ async def test_redirect_is_not_followed(api, mock_api):
     assert elsewhere.call_count == 0
 
 
-async def test_str_is_compact_json_and_unknown_fields_are_kept(api, mock_api):
+async def test_str_is_compact_json_and_unknown_fields_are_kept(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     body = {**OK_BODIES["send_sms"], "job_id": "j-1"}
     body["data"] = {**body["data"], "parts": 2}
     mock_api.post("/send-sms").mock(return_value=response(200, body))
@@ -225,7 +258,7 @@ async def test_str_is_compact_json_and_unknown_fields_are_kept(api, mock_api):
     assert result.data.parts == 2
 
 
-async def test_codes_are_masked_in_str_and_repr(api, mock_api):
+async def test_codes_are_masked_in_str_and_repr(api: Harness, mock_api: respx.MockRouter) -> None:
     mock_api.post("/send-code").mock(return_value=response(200, OK_BODIES["send_verification_sms"]))
     mock_api.post("/verify-code").mock(return_value=response(200, OK_BODIES["verify_code"]))
     sent = await api.call("send_verification_sms", "+11234567890", "Guest", 600)
@@ -237,7 +270,7 @@ async def test_codes_are_masked_in_str_and_repr(api, mock_api):
     assert checked.valid_code == "4045"
 
 
-async def test_request_wire_format(api, mock_api):
+async def test_request_wire_format(api: Harness, mock_api: respx.MockRouter) -> None:
     route = mock_api.post("/send-code").mock(
         return_value=response(200, OK_BODIES["send_verification_sms"])
     )
@@ -255,7 +288,9 @@ async def test_request_wire_format(api, mock_api):
     }
 
 
-async def test_bulk_body_normalises_and_sends_each_number_once(api, mock_api):
+async def test_bulk_body_normalises_and_sends_each_number_once(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     route = mock_api.post("/bulk-sms").mock(return_value=response(200, OK_BODIES["send_bulk_sms"]))
     numbers = ("+1 123 456 7890", "+11234567890", "+381.61.123.1234")
     await api.call("send_bulk_sms", numbers, "Hello")
@@ -265,7 +300,7 @@ async def test_bulk_body_normalises_and_sends_each_number_once(api, mock_api):
     }
 
 
-async def test_get_balance_is_a_get_without_body(api, mock_api):
+async def test_get_balance_is_a_get_without_body(api: Harness, mock_api: respx.MockRouter) -> None:
     route = mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     await api.call("get_balance")
     request = route.calls.last.request
@@ -273,7 +308,9 @@ async def test_get_balance_is_a_get_without_body(api, mock_api):
     assert "Content-Type" not in request.headers
 
 
-async def test_default_headers_are_sent_but_cannot_replace_the_key(api, mock_api):
+async def test_default_headers_are_sent_but_cannot_replace_the_key(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     route = mock_api.get("/balance").mock(return_value=response(200, OK_BODIES["get_balance"]))
     client = api.make(default_headers={"X-Team": "growth", "Authorization": "Bearer other"})
     await api.call("get_balance", client=client)
@@ -283,7 +320,9 @@ async def test_default_headers_are_sent_but_cannot_replace_the_key(api, mock_api
 
 
 @pytest.mark.parametrize("millis", [10**20, -(10**20), 2**63, 10**400])
-async def test_an_absurd_time_from_the_server_reads_as_none(api, mock_api, millis):
+async def test_an_absurd_time_from_the_server_reads_as_none(
+    api: Harness, mock_api: respx.MockRouter, millis: int
+) -> None:
     sms = ok_sms()
     sms["data"]["timestamp"] = millis
     code = dict(OK_BODIES["send_verification_sms"])
@@ -300,7 +339,9 @@ async def test_an_absurd_time_from_the_server_reads_as_none(api, mock_api, milli
     assert (verified.expires, verified.expires_at) == (millis, None)
 
 
-async def test_str_of_a_result_shows_number_and_text_but_an_error_message_masks_them(api, mock_api):
+async def test_str_of_a_result_shows_number_and_text_but_an_error_message_masks_them(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     # The documented split (docs/configuration.md, "What is never logged"): a result is the
     # caller's own data, shown whole as in 0.1.0 but for codes; exceptions travel to logs.
     mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))

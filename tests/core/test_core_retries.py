@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import httpx
 import pytest
+import respx
 
 import textflow
 from textflow import _retry
 
-from core_support import CALLS, OK_BODIES, SENDS, response
+from tests.core.core_support import CALLS, OK_BODIES, SENDS, Harness, response
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("no_backoff")]
 
@@ -25,7 +28,7 @@ MAYBE_SENT = [
 ]
 
 
-def _route(mock_api, name):
+def _route(mock_api: respx.MockRouter, name: str) -> respx.Route:
     path, _ = CALLS[name]
     return mock_api.route(path=path)
 
@@ -33,8 +36,8 @@ def _route(mock_api, name):
 @pytest.mark.parametrize("name", list(CALLS))
 @pytest.mark.parametrize("failure", NOT_SENT, ids=lambda e: type(e).__name__)
 async def test_failures_before_sending_are_retried_for_every_operation(
-    api, mock_api, name, failure
-):
+    api: Harness, mock_api: respx.MockRouter, name: str, failure: Exception
+) -> None:
     route = _route(mock_api, name).mock(side_effect=[failure, response(200, OK_BODIES[name])])
     result = await api.call(name, *CALLS[name][1])
     assert result.ok is True
@@ -43,10 +46,15 @@ async def test_failures_before_sending_are_retried_for_every_operation(
 
 @pytest.mark.parametrize("name", list(CALLS))
 async def test_429_is_retried_for_every_operation_after_retry_after(
-    api, mock_api, name, monkeypatch
-):
-    waits = []
-    monkeypatch.setattr(_retry, "parse_retry_after", lambda v, now=None: waits.append(v) or 0.0)
+    api: Harness, mock_api: respx.MockRouter, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[Optional[str]] = []
+
+    def parse_retry_after(value: Optional[str], now: object = None) -> float:
+        waits.append(value)
+        return 0.0
+
+    monkeypatch.setattr(_retry, "parse_retry_after", parse_retry_after)
     busy = response(
         429, {"ok": False, "status": 429, "message": "Too many"}, headers={"Retry-After": "1"}
     )
@@ -59,7 +67,9 @@ async def test_429_is_retried_for_every_operation_after_retry_after(
 
 @pytest.mark.parametrize("name", SENDS)
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
-async def test_sends_are_transmitted_once_on_5xx(api, mock_api, name, status):
+async def test_sends_are_transmitted_once_on_5xx(
+    api: Harness, mock_api: respx.MockRouter, name: str, status: int
+) -> None:
     route = _route(mock_api, name).mock(
         return_value=response(status, {"ok": False, "status": status, "message": "down"})
     )
@@ -71,7 +81,9 @@ async def test_sends_are_transmitted_once_on_5xx(api, mock_api, name, status):
 
 @pytest.mark.parametrize("name", SENDS)
 @pytest.mark.parametrize("failure", MAYBE_SENT, ids=lambda e: type(e).__name__)
-async def test_sends_are_transmitted_once_when_they_may_have_arrived(api, mock_api, name, failure):
+async def test_sends_are_transmitted_once_when_they_may_have_arrived(
+    api: Harness, mock_api: respx.MockRouter, name: str, failure: Exception
+) -> None:
     route = _route(mock_api, name).mock(side_effect=failure)
     with pytest.raises(textflow.APIConnectionError) as info:
         await api.call(name, *CALLS[name][1])
@@ -83,7 +95,9 @@ async def test_sends_are_transmitted_once_when_they_may_have_arrived(api, mock_a
 
 
 @pytest.mark.parametrize("status", [500, 503, 408])
-async def test_balance_is_retried_on_5xx(api, mock_api, status):
+async def test_balance_is_retried_on_5xx(
+    api: Harness, mock_api: respx.MockRouter, status: int
+) -> None:
     failed = response(status, {"ok": False})
     route = mock_api.get("/balance").mock(
         side_effect=[failed, failed, response(200, OK_BODIES["get_balance"])]
@@ -94,7 +108,9 @@ async def test_balance_is_retried_on_5xx(api, mock_api, status):
 
 
 @pytest.mark.parametrize("failure", MAYBE_SENT, ids=lambda e: type(e).__name__)
-async def test_balance_is_retried_after_read_failures(api, mock_api, failure):
+async def test_balance_is_retried_after_read_failures(
+    api: Harness, mock_api: respx.MockRouter, failure: Exception
+) -> None:
     route = mock_api.get("/balance").mock(
         side_effect=[failure, response(200, OK_BODIES["get_balance"])]
     )
@@ -102,7 +118,7 @@ async def test_balance_is_retried_after_read_failures(api, mock_api, failure):
     assert route.call_count == 2
 
 
-async def test_retries_stop_at_max_retries(api, mock_api):
+async def test_retries_stop_at_max_retries(api: Harness, mock_api: respx.MockRouter) -> None:
     route = mock_api.get("/balance").mock(side_effect=httpx.ConnectError("refused"))
     client = api.make(max_retries=3)
     with pytest.raises(textflow.APIConnectionError) as info:
@@ -112,7 +128,7 @@ async def test_retries_stop_at_max_retries(api, mock_api):
     assert not isinstance(info.value, textflow.APITimeoutError)
 
 
-async def test_max_retries_zero_sends_once(api, mock_api):
+async def test_max_retries_zero_sends_once(api: Harness, mock_api: respx.MockRouter) -> None:
     route = mock_api.post("/send-sms").mock(side_effect=httpx.ConnectError("refused"))
     client = api.make(max_retries=0)
     with pytest.raises(textflow.APIConnectionError):
@@ -120,7 +136,7 @@ async def test_max_retries_zero_sends_once(api, mock_api):
     assert route.call_count == 1
 
 
-async def test_long_retry_after_is_not_waited_for(api, mock_api):
+async def test_long_retry_after_is_not_waited_for(api: Harness, mock_api: respx.MockRouter) -> None:
     busy = response(
         429, {"ok": False, "status": 429, "message": "Too many"}, headers={"Retry-After": "3600"}
     )
@@ -131,7 +147,9 @@ async def test_long_retry_after_is_not_waited_for(api, mock_api):
     assert info.value.retry_after == 3600.0
 
 
-async def test_429_without_retry_after_backs_off_then_gives_up(api, mock_api):
+async def test_429_without_retry_after_backs_off_then_gives_up(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     busy = response(429, {"ok": False, "status": 429, "message": "Too many"})
     route = mock_api.post("/send-sms").mock(return_value=busy)
     with pytest.raises(textflow.RateLimitError) as info:
@@ -140,16 +158,18 @@ async def test_429_without_retry_after_backs_off_then_gives_up(api, mock_api):
     assert info.value.retry_after is None
 
 
-async def test_the_sleeps_follow_the_policy(api, mock_api, monkeypatch):
-    slept = []
+async def test_the_sleeps_follow_the_policy(
+    api: Harness, mock_api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
 
-    async def fake_async_sleep(seconds):
+    async def fake_async_sleep(seconds: float) -> None:
         slept.append(seconds)
 
     monkeypatch.setattr("textflow._client.time.sleep", slept.append)
     monkeypatch.setattr("anyio.sleep", fake_async_sleep)
     monkeypatch.setattr(_retry, "INITIAL_DELAY", 0.5)
-    monkeypatch.setattr(_retry.random, "random", lambda: 0.0)
+    monkeypatch.setattr("textflow._retry.random.random", lambda: 0.0)
     route = mock_api.get("/balance").mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(textflow.APIConnectionError):
         await api.call("get_balance")
@@ -157,7 +177,9 @@ async def test_the_sleeps_follow_the_policy(api, mock_api, monkeypatch):
     assert slept == [0.5, 1.0]
 
 
-async def test_balance_gives_up_after_read_timeouts_saying_nothing_changed(api, mock_api):
+async def test_balance_gives_up_after_read_timeouts_saying_nothing_changed(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     route = mock_api.get("/balance").mock(side_effect=httpx.ReadTimeout("timed out"))
     with pytest.raises(textflow.APITimeoutError, match="Nothing was changed"):
         await api.call("get_balance")

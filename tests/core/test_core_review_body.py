@@ -7,12 +7,16 @@ import socket
 import time
 import tracemalloc
 import zlib
+from typing import Callable
 
 import httpx
 import pytest
 
 import textflow
 from textflow._body import BodyReader
+
+from tests.core.core_support import Harness
+from tests.core.hostile_support import Answer, RawServer
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +38,9 @@ def gzip_then_junk(conn: socket.socket, number: int, body: bytes) -> bool:
     return False
 
 
-async def test_bytes_after_the_end_of_a_compressed_body_do_not_pile_up(api, hostile):
+async def test_bytes_after_the_end_of_a_compressed_body_do_not_pile_up(
+    api: Harness, hostile: Callable[[Answer], RawServer]
+) -> None:
     server = hostile(gzip_then_junk)
     client = api.make(base_url=server.base_url, max_retries=0)
     tracemalloc.start()
@@ -47,7 +53,7 @@ async def test_bytes_after_the_end_of_a_compressed_body_do_not_pile_up(api, host
     assert peak < 8 * MiB, f"peak {peak / MiB:.0f} MiB for an answer whose decoded body is 43 B"
 
 
-def test_a_thousand_content_encodings_cost_no_more_than_a_few():
+def test_a_thousand_content_encodings_cost_no_more_than_a_few() -> None:
     layers = 1000
     body = BALANCE
     for _ in range(layers):
@@ -67,7 +73,7 @@ def test_a_thousand_content_encodings_cost_no_more_than_a_few():
     assert elapsed < 3, f"{fed} one-byte reads of a {layers}-layer answer took {elapsed:.1f} s"
 
 
-def test_raw_deflate_is_decoded_however_the_network_splits_it():
+def test_raw_deflate_is_decoded_however_the_network_splits_it() -> None:
     packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     raw = packer.compress(BALANCE) + packer.flush()
     reader = BodyReader(httpx.Headers({"Content-Encoding": "deflate"}))
@@ -76,7 +82,7 @@ def test_raw_deflate_is_decoded_however_the_network_splits_it():
     assert reader.finish() == BALANCE
 
 
-def test_raw_deflate_in_one_read_is_decoded():
+def test_raw_deflate_in_one_read_is_decoded() -> None:
     """The fallback itself works (what the test above varies is only the split)."""
     packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     raw = packer.compress(BALANCE) + packer.flush()

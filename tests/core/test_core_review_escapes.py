@@ -9,14 +9,15 @@ fails there.
 from __future__ import annotations
 
 import socket
+from typing import Callable
 
 import pytest
 
 import textflow
 import textflowsms
 
-from core_support import KEY
-from hostile_support import json_answer
+from tests.core.core_support import KEY, Harness
+from tests.core.hostile_support import Answer, RawServer, json_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +39,12 @@ def _proxy_env(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
 
 @pytest.mark.parametrize("proxy", UNUSABLE_PROXIES)
 @pytest.mark.not_on_aiohttp("aiohttp reads no proxy settings from the environment (trust_env)")
-async def test_an_unusable_proxy_variable_is_a_textflow_error(api, hostile, monkeypatch, proxy):
+async def test_an_unusable_proxy_variable_is_a_textflow_error(
+    api: Harness,
+    hostile: Callable[[Answer], RawServer],
+    monkeypatch: pytest.MonkeyPatch,
+    proxy: str,
+) -> None:
     server = hostile(verdict)
     _proxy_env(monkeypatch, proxy)
     client = api.make(base_url=server.base_url)
@@ -48,8 +54,8 @@ async def test_an_unusable_proxy_variable_is_a_textflow_error(api, hostile, monk
 
 @pytest.mark.parametrize("proxy", UNUSABLE_PROXIES)
 def test_legacy_functions_return_ok_false_for_an_unusable_proxy_variable(
-    hostile, monkeypatch, proxy
-):
+    hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch, proxy: str
+) -> None:
     server = hostile(verdict)
     monkeypatch.setenv("TEXTFLOW_BASE_URL", server.base_url)
     _proxy_env(monkeypatch, proxy)
@@ -59,7 +65,7 @@ def test_legacy_functions_return_ok_false_for_an_unusable_proxy_variable(
     assert result.valid is False
 
 
-async def test_a_port_out_of_range_is_refused_or_a_textflow_error(api):
+async def test_a_port_out_of_range_is_refused_or_a_textflow_error(api: Harness) -> None:
     try:
         client = api.make(base_url="http://127.0.0.1:99999/api", max_retries=0)
     except textflow.ConfigurationError:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Callable
 
 import pytest
 
 import textflow
 
-from hostile_support import http_answer, json_answer
+from tests.core.core_support import Harness
+from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer
 
 pytestmark = pytest.mark.anyio
 
 FAILURES = 110  # more than the pool's 100 connections: one leaked slot per failure would show
 
 
-def failing(kind: str):
+def failing(kind: str) -> Answer:
     def answer(conn: socket.socket, number: int, body: bytes) -> bool:
         if number > FAILURES:
             conn.sendall(json_answer({"ok": True, "valid": False, "status": 400, "message": "no"}))
@@ -34,7 +36,9 @@ def failing(kind: str):
 
 
 @pytest.mark.parametrize("kind", ["reset", "too-large", "broken-gzip"])
-async def test_many_failed_calls_leave_every_slot_free(api, hostile, kind):
+async def test_many_failed_calls_leave_every_slot_free(
+    api: Harness, hostile: Callable[[Answer], RawServer], kind: str
+) -> None:
     server = hostile(failing(kind))
     client = api.make(base_url=server.base_url, max_retries=0, timeout=5.0)
     for _ in range(FAILURES):

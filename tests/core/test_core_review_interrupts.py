@@ -17,6 +17,7 @@ by raising at the two windows deterministically.
 from __future__ import annotations
 
 import socket
+from typing import Callable
 
 import httpcore
 import httpx
@@ -24,8 +25,8 @@ import pytest
 
 import textflow
 
-from core_support import KEY
-from hostile_support import json_answer
+from tests.core.core_support import KEY
+from tests.core.hostile_support import Answer, RawServer, json_answer
 
 
 class Interrupted(BaseException):
@@ -44,7 +45,9 @@ def _client(server_url: str) -> textflow.TextFlowClient:
     )
 
 
-def test_an_interrupted_call_does_not_break_every_later_call(hostile, monkeypatch):
+def test_an_interrupted_call_does_not_break_every_later_call(
+    hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = hostile(verdict)
     client = _client(server.base_url)
     original = httpcore.HTTP11Connection.handle_request
@@ -66,7 +69,9 @@ def test_an_interrupted_call_does_not_break_every_later_call(hostile, monkeypatc
         client.close()
 
 
-def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(hostile, monkeypatch):
+def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(
+    hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = hostile(verdict)
     client = _client(server.base_url)
 
@@ -87,8 +92,8 @@ def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(hostile, mon
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 @pytest.mark.anyio
 async def test_a_deadline_at_an_unlucky_checkpoint_does_not_break_later_calls(
-    hostile, monkeypatch, anyio_backend
-):
+    hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> None:
     import anyio
 
     server = hostile(verdict)

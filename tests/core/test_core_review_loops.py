@@ -8,14 +8,15 @@ import gc
 import socket
 import time
 import tracemalloc
+from typing import Callable
 
 import anyio
 import pytest
 
 import textflow
 
-from core_support import KEY
-from hostile_support import RawServer, json_answer
+from tests.core.core_support import KEY
+from tests.core.hostile_support import Answer, RawServer, json_answer
 
 BALANCE = {"ok": True, "credits": 1, "packages": {}}
 
@@ -30,7 +31,7 @@ def balance(conn: socket.socket, number: int, body: bytes) -> bool:
     reason="review: every loop switch appends the old pools (with the closed loop's objects) "
     "to the module-level _INHERITED list, which is never emptied: ~17 KB per asyncio.run",
 )
-def test_a_loop_per_call_does_not_grow_memory(hostile):
+def test_a_loop_per_call_does_not_grow_memory(hostile: Callable[[Answer], RawServer]) -> None:
     """``asyncio.run(client.send_sms(...))`` from sync code: a loop per call, for ever."""
     server = hostile(balance)
     client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url)
@@ -50,7 +51,9 @@ def test_a_loop_per_call_does_not_grow_memory(hostile):
     assert grown < 1024 * 1024, f"{grown / 1024:.0f} KiB kept after 200 event loops"
 
 
-def test_a_loop_that_is_not_running_does_not_block_the_next(hostile):
+def test_a_loop_that_is_not_running_does_not_block_the_next(
+    hostile: Callable[[Answer], RawServer],
+) -> None:
     server = hostile(balance)
     client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url)
     first = asyncio.new_event_loop()
@@ -63,7 +66,7 @@ def test_a_loop_that_is_not_running_does_not_block_the_next(hostile):
         first.close()
 
 
-def test_a_client_made_under_asyncio_serves_a_crowd_under_trio():
+def test_a_client_made_under_asyncio_serves_a_crowd_under_trio() -> None:
     import trio
 
     def slow_balance(conn: socket.socket, number: int, body: bytes) -> bool:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import socket
 import time
+from typing import Callable
 
 import pytest
 
 import textflow
 
-from hostile_support import RawServer, http_answer, json_answer
+from tests.core.core_support import Harness
+from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -45,8 +47,8 @@ def short_then_honest(conn: socket.socket, number: int, body: bytes) -> bool:
 
 @pytest.mark.not_on_aiohttp("aiohttp reads no proxy settings from the environment (trust_env)")
 async def test_bytes_past_an_answer_through_a_proxy_never_become_the_next_answer(
-    api, hostile, monkeypatch
-):
+    api: Harness, hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = hostile(short_then_honest)
     _proxy_env(monkeypatch, server)
     client = api.make(base_url=ORIGIN)
@@ -57,7 +59,9 @@ async def test_bytes_past_an_answer_through_a_proxy_never_become_the_next_answer
 
 
 @pytest.mark.not_on_aiohttp("aiohttp reads no proxy settings from the environment (trust_env)")
-async def test_a_trickling_proxy_cannot_hold_a_call_past_its_timeout(api, hostile, monkeypatch):
+async def test_a_trickling_proxy_cannot_hold_a_call_past_its_timeout(
+    api: Harness, hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     ref: list[RawServer] = []
 
     def trickled_headers(conn: socket.socket, number: int, body: bytes) -> bool:

@@ -10,11 +10,11 @@ import pytest
 
 import textflow
 
-from core_support import CALLS, KEY, OK_BODIES, SENDS, ok_sms
+from tests.core.core_support import CALLS, KEY, OK_BODIES, SENDS, Harness, ScriptedServer, ok_sms
 
 
 @pytest.mark.anyio
-async def test_30_sequential_sends_use_one_connection(api, server):
+async def test_30_sequential_sends_use_one_connection(api: Harness, server: ScriptedServer) -> None:
     client = api.make(base_url=server.base_url)
     for i in range(30):
         result = await api.call("send_sms", "+11234567890", f"message {i}", client=client)
@@ -25,7 +25,9 @@ async def test_30_sequential_sends_use_one_connection(api, server):
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", SENDS)
-async def test_send_is_transmitted_once_when_the_connection_drops(api, server, no_backoff, name):
+async def test_send_is_transmitted_once_when_the_connection_drops(
+    api: Harness, server: ScriptedServer, no_backoff: None, name: str
+) -> None:
     server.script = [("drop",)]
     client = api.make(base_url=server.base_url)
     with pytest.raises(textflow.APIConnectionError) as info:
@@ -36,7 +38,9 @@ async def test_send_is_transmitted_once_when_the_connection_drops(api, server, n
 
 
 @pytest.mark.anyio
-async def test_send_is_transmitted_once_when_the_read_times_out(api, server, no_backoff):
+async def test_send_is_transmitted_once_when_the_read_times_out(
+    api: Harness, server: ScriptedServer, no_backoff: None
+) -> None:
     server.script = [("hang", 2.0)]
     client = api.make(base_url=server.base_url, timeout=httpx.Timeout(0.3, connect=2.0))
     with pytest.raises(textflow.APITimeoutError):
@@ -45,7 +49,9 @@ async def test_send_is_transmitted_once_when_the_read_times_out(api, server, no_
 
 
 @pytest.mark.anyio
-async def test_balance_is_retried_when_the_connection_drops_or_times_out(api, server, no_backoff):
+async def test_balance_is_retried_when_the_connection_drops_or_times_out(
+    api: Harness, server: ScriptedServer, no_backoff: None
+) -> None:
     server.script = [("drop",), ("hang", 2.0)]
     server.default = ("json", 200, OK_BODIES["get_balance"])
     client = api.make(base_url=server.base_url, timeout=httpx.Timeout(0.3, connect=2.0))
@@ -55,7 +61,7 @@ async def test_balance_is_retried_when_the_connection_drops_or_times_out(api, se
 
 
 @pytest.mark.anyio
-async def test_connection_refused_is_retried_then_reported(api, no_backoff):
+async def test_connection_refused_is_retried_then_reported(api: Harness, no_backoff: None) -> None:
     import socket
 
     with socket.socket() as probe:  # a port with nobody listening
@@ -68,12 +74,14 @@ async def test_connection_refused_is_retried_then_reported(api, no_backoff):
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
-async def test_200_concurrent_sends_on_one_async_client(server, anyio_backend):
+async def test_200_concurrent_sends_on_one_async_client(
+    server: ScriptedServer, anyio_backend: str
+) -> None:
     server.default = ("json", 200, ok_sms())
-    results = []
+    results: list[textflow.SendMessageResult] = []
     async with textflow.AsyncTextFlowClient(KEY, base_url=server.base_url) as client:
 
-        async def send(i):
+        async def send(i: int) -> None:
             results.append(await client.send_sms("+11234567890", f"message {i}"))
 
         with anyio.fail_after(30):
@@ -88,7 +96,9 @@ async def test_200_concurrent_sends_on_one_async_client(server, anyio_backend):
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
-async def test_async_client_retries_with_the_running_loops_sleep(server, anyio_backend, no_backoff):
+async def test_async_client_retries_with_the_running_loops_sleep(
+    server: ScriptedServer, anyio_backend: str, no_backoff: None
+) -> None:
     server.script = [("drop",)]
     server.default = ("json", 200, OK_BODIES["get_balance"])
     async with textflow.AsyncTextFlowClient(KEY, base_url=server.base_url) as client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Callable
 
 import anyio
 import httpx
@@ -10,8 +11,8 @@ import pytest
 
 from textflow._transport import AsyncTextFlowTransport, TextFlowTransport
 
-from core_support import ok_sms
-from hostile_support import json_answer
+from tests.core.core_support import Harness, ok_sms
+from tests.core.hostile_support import Answer, RawServer, json_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -23,8 +24,8 @@ def ok(conn: socket.socket, number: int, body: bytes) -> bool:
 
 @pytest.mark.not_on_aiohttp("aiohttp reads no proxy settings from the environment (trust_env)")
 async def test_a_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwise(
-    api, hostile, monkeypatch
-):
+    api: Harness, hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     target, proxy = hostile(ok), hostile(ok)
     monkeypatch.setenv("HTTP_PROXY", proxy.base_url.rsplit("/api", 1)[0])
     monkeypatch.delenv("NO_PROXY", raising=False)
@@ -49,7 +50,9 @@ def slow_body(conn: socket.socket, number: int, body: bytes) -> bool:
     return True
 
 
-def test_the_gate_waits_at_most_the_pool_timeout_and_a_closed_answer_frees_its_slot(hostile):
+def test_the_gate_waits_at_most_the_pool_timeout_and_a_closed_answer_frees_its_slot(
+    hostile: Callable[[Answer], RawServer],
+) -> None:
     server = hostile(slow_body)
     transport = TextFlowTransport(httpx.Limits(max_connections=1))
     with httpx.Client(transport=transport, timeout=httpx.Timeout(5.0, pool=0.2)) as client:
@@ -61,7 +64,9 @@ def test_the_gate_waits_at_most_the_pool_timeout_and_a_closed_answer_frees_its_s
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
-async def test_the_async_gate_too(hostile, anyio_backend):
+async def test_the_async_gate_too(
+    hostile: Callable[[Answer], RawServer], anyio_backend: str
+) -> None:
     server = hostile(slow_body)
     transport = AsyncTextFlowTransport(httpx.Limits(max_connections=1))
     async with httpx.AsyncClient(
@@ -75,7 +80,9 @@ async def test_the_async_gate_too(hostile, anyio_backend):
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
-async def test_a_cancelled_request_gives_its_slot_back(hostile, anyio_backend):
+async def test_a_cancelled_request_gives_its_slot_back(
+    hostile: Callable[[Answer], RawServer], anyio_backend: str
+) -> None:
     server = hostile(slow_body)
     transport = AsyncTextFlowTransport(httpx.Limits(max_connections=1))
     async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+import respx
 
 import textflow
 
-from core_support import KEY, OK_BODIES, ok_sms, response
+from tests.core.core_support import KEY, OK_BODIES, Harness, ok_sms, response
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +60,9 @@ BAD_CALLS = [
 
 
 @pytest.mark.parametrize(("name", "args", "argument"), BAD_CALLS)
-async def test_bad_arguments_raise_before_any_request(api, mock_api, name, args, argument):
+async def test_bad_arguments_raise_before_any_request(
+    api: Harness, mock_api: respx.MockRouter, name: str, args: tuple[Any, ...], argument: str
+) -> None:
     route = mock_api.route()
     with pytest.raises(textflow.InputValidationError) as info:
         await api.call(name, *args)
@@ -80,13 +84,17 @@ async def test_bad_arguments_raise_before_any_request(api, mock_api, name, args,
         ("+123456789012345", "+123456789012345"),
     ],
 )
-async def test_phone_numbers_are_normalised(api, mock_api, given, sent):
+async def test_phone_numbers_are_normalised(
+    api: Harness, mock_api: respx.MockRouter, given: str, sent: str
+) -> None:
     route = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms(sent)))
     await api.call("send_sms", given, "hi")
     assert json.loads(route.calls.last.request.content)["phone_number"] == sent
 
 
-async def test_int_code_and_padded_code_are_sent_as_strings(api, mock_api):
+async def test_int_code_and_padded_code_are_sent_as_strings(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     route = mock_api.post("/verify-code").mock(return_value=response(200, OK_BODIES["verify_code"]))
     await api.call("verify_code", PHONE, 4045)
     await api.call("verify_code", PHONE, " 4045 \n")
@@ -94,7 +102,9 @@ async def test_int_code_and_padded_code_are_sent_as_strings(api, mock_api):
 
 
 @pytest.mark.parametrize("seconds", [1, 86400])
-async def test_seconds_bounds_are_accepted(api, mock_api, seconds):
+async def test_seconds_bounds_are_accepted(
+    api: Harness, mock_api: respx.MockRouter, seconds: Any
+) -> None:
     route = mock_api.post("/send-code").mock(
         return_value=response(200, OK_BODIES["send_verification_sms"])
     )
@@ -102,7 +112,7 @@ async def test_seconds_bounds_are_accepted(api, mock_api, seconds):
     assert route.call_count == 1
 
 
-async def test_messages_never_echo_a_code_or_key(api, mock_api):
+async def test_messages_never_echo_a_code_or_key(api: Harness, mock_api: respx.MockRouter) -> None:
     mock_api.route()
     client = api.make()
     for args in ((PHONE, "  "), ("+0123", "secret-code-9876")):
@@ -112,7 +122,7 @@ async def test_messages_never_echo_a_code_or_key(api, mock_api):
         assert KEY not in str(info.value)
 
 
-async def test_bad_phone_is_masked_in_the_message(api, mock_api):
+async def test_bad_phone_is_masked_in_the_message(api: Harness, mock_api: respx.MockRouter) -> None:
     mock_api.route()
     with pytest.raises(textflow.InputValidationError) as info:
         await api.call("send_sms", "+0123456789", "hi")
@@ -128,7 +138,9 @@ async def test_bad_phone_is_masked_in_the_message(api, mock_api):
         ("+\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660", "digits of another"),
     ],
 )
-async def test_non_ascii_digits_are_named_without_the_number(api, mock_api, typed, named):
+async def test_non_ascii_digits_are_named_without_the_number(
+    api: Harness, mock_api: respx.MockRouter, typed: str, named: str
+) -> None:
     route = mock_api.route()
     with pytest.raises(textflow.InputValidationError) as info:
         await api.call("send_sms", typed, "hi")
@@ -139,7 +151,9 @@ async def test_non_ascii_digits_are_named_without_the_number(api, mock_api, type
     assert route.call_count == 0
 
 
-async def test_a_plain_bad_number_names_no_digit_problem(api, mock_api):
+async def test_a_plain_bad_number_names_no_digit_problem(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
     mock_api.route()
     with pytest.raises(textflow.InputValidationError) as info:
         await api.call("send_sms", "+0123456789", "hi")

@@ -109,7 +109,9 @@ def _public_methods(cls: type) -> list[str]:
 
 
 @pytest.mark.parametrize("cls", [textflow.TextFlowClient, textflow.AsyncTextFlowClient])
-def test_every_client_method_is_in_the_reference_with_signature_and_docstring(site, cls):
+def test_every_client_method_is_in_the_reference_with_signature_and_docstring(
+    site: Path, cls: type
+) -> None:
     page = Page(site / "reference" / "clients" / "index.html")
     methods = _public_methods(cls)
     assert {"send_sms", "get_balance", "with_options", "send_many"} <= set(methods)
@@ -124,7 +126,7 @@ def test_every_client_method_is_in_the_reference_with_signature_and_docstring(si
         assert ("doc-label-async" in section) == inspect.iscoroutinefunction(method), name
 
 
-def test_both_constructors_show_public_types_and_the_real_defaults(site):
+def test_both_constructors_show_public_types_and_the_real_defaults(site: Path) -> None:
     page = Page(site / "reference" / "clients" / "index.html")
     for cls, http_client in [
         (textflow.TextFlowClient, "httpx.Client"),
@@ -140,7 +142,7 @@ def test_both_constructors_show_public_types_and_the_real_defaults(site):
         assert "Parameters:" in text  # the Args section of each class, as a table
 
 
-def test_every_legacy_function_is_in_the_reference(site):
+def test_every_legacy_function_is_in_the_reference(site: Path) -> None:
     page = Page(site / "reference" / "legacy" / "index.html")
     for name in LEGACY:
         function = getattr(textflow, name)
@@ -155,7 +157,7 @@ def test_every_legacy_function_is_in_the_reference(site):
     assert sms.endswith("-> Union[SendMessageOk, SendMessageFailed]")
 
 
-def test_no_signature_in_the_reference_shows_a_private_name(site):
+def test_no_signature_in_the_reference_shows_a_private_name(site: Path) -> None:
     pages = sorted((site / "reference").glob("*/index.html"))
     assert len(pages) >= 5
     signatures = [(page.parent.name, s) for page in pages for s in Page(page).signatures()]
@@ -168,7 +170,7 @@ def test_no_signature_in_the_reference_shows_a_private_name(site):
         assert name not in clients
 
 
-def test_the_private_name_check_catches_what_it_is_for():
+def test_the_private_name_check_catches_what_it_is_for() -> None:
     for bad in (
         "timeout: TimeoutTypes = _config.DEFAULT_TIMEOUT",
         "http_client: Optional[HttpClientT] = None",

@@ -257,11 +257,8 @@ def test_the_probe_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from textflow import _legacy
 
-    sys.path.insert(0, str(HERE))
-    try:
-        import typed_app_probe as probe
-    finally:
-        sys.path.remove(str(HERE))
+    from tests.docs import typed_app_probe as probe
+
     fake = FakeTextFlow()
     with fake.client() as client:
         sync = probe.sync_app(client, fake)

@@ -10,7 +10,7 @@ import pytest
 
 from textflow.guard import AsyncVerificationGuard, VerificationGuard, VerificationRefused
 
-from guard_support import NUMBER, Guarded
+from tests.guard.guard_support import NUMBER, Guarded
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 import textflow
 from textflow.guard import GuardPolicy, VerificationRefused
 
-from guard_support import NUMBER, OTHER, Guarded
+from tests.guard.guard_support import NUMBER, OTHER, Guarded
 
 pytestmark = pytest.mark.anyio
 

@@ -34,7 +34,8 @@ class Sender:
         if self.kind == "sync":
             report: textflow.SendReport = self.client.send_many(recipients, text, **options)
             return report
-        return await self.client.send_many(recipients, text, **options)
+        areport: textflow.SendReport = await self.client.send_many(recipients, text, **options)
+        return areport
 
     async def close(self) -> None:
         if self.kind == "sync":

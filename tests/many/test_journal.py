@@ -19,7 +19,7 @@ from textflow import JournalBusyError, SQLiteJournal
 from textflow._many._recipients import message_key
 from textflow.testing import FakeTextFlow
 
-from many_support import Sender, numbers
+from tests.many.many_support import Sender, numbers
 
 INVALID = "+15555550100"
 TIMEOUT = 20.0  # seconds a subprocess may take; it normally takes well under one

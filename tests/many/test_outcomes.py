@@ -15,12 +15,12 @@ from textflow import SQLiteJournal, _operations
 from textflow._many._outcomes import classify, default_stop_on
 from textflow.testing import FakeTextFlow
 
-from many_support import Sender, numbers
+from tests.many.many_support import Sender, numbers
 
 REQUEST = httpx.Request("POST", "https://textflow.invalid/api/send-sms")
 
 
-def connection_error(cause: Exception) -> textflow.APIConnectionError:
+def connection_error(cause: httpx.RequestError) -> textflow.APIConnectionError:
     """What the client raises for a transport failure of send_sms (the SDK's own constructor)."""
     return _operations.connection_error(_operations.SEND_SMS, cause)
 
@@ -68,7 +68,7 @@ def test_classify(exc: BaseException, expected: str) -> None:
 @pytest.mark.parametrize("flag", [True, False])
 def test_an_error_that_says_whether_it_may_have_been_sent_is_believed(flag: bool) -> None:
     exc = status_error(textflow.InternalServerError, 503)
-    exc.may_have_been_sent = flag  # type: ignore[attr-defined]
+    exc.may_have_been_sent = flag
     assert classify(exc) == ("maybe_sent" if flag else "refused")
 
 

@@ -13,7 +13,7 @@ from textflow._many import _async
 from textflow._many._rate import RateLimiter
 from textflow.testing import FakeTextFlow
 
-from many_support import numbers
+from tests.many.many_support import numbers
 
 
 def busiest_window(starts: list[float]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from typing import Union
 
 import pytest
 
@@ -12,7 +13,7 @@ import textflow
 from textflow import Message, SendManyInterrupted, SendManyStopped
 from textflow.testing import FakeTextFlow
 
-from many_support import Sender, numbers
+from tests.many.many_support import Sender, numbers
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +33,7 @@ async def test_ten_thousand_recipients_each_exactly_once(many: Sender) -> None:
     for outcome in report.outcomes:
         assert outcome.status == "sent"
         assert outcome.result is not None
+        assert outcome.result.data is not None
         assert outcome.result.data.to == outcome.phone_number == recipients[outcome.index]
 
 
@@ -291,7 +293,7 @@ async def test_keep_outcomes_off_keeps_the_totals(many: Sender) -> None:
 
 
 async def test_async_iterables(fake: FakeTextFlow) -> None:
-    async def recipients() -> AsyncIterator[object]:
+    async def recipients() -> AsyncIterator[Union[str, tuple[str, str]]]:
         for number in numbers(3):
             yield number
         yield ("+12025559999", "Last")

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fake_helpers import Clock
 
 from textflow.testing import FakeTextFlow
 from textflow.testing._server import FakeHTTPServer
+
+from tests.testing.fake_helpers import Clock
 
 
 @pytest.fixture

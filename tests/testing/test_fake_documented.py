@@ -19,11 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_helpers import Clock, auth
 
 import textflowsms as tf
 from textflow import _legacy
 from textflow.testing import FakeTextFlow, _routes
+
+from tests.testing.fake_helpers import Clock, auth
 
 # --- the page's examples, verbatim (trailing spaces included) ---------------------------------
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from fake_helpers import auth
 
 from textflow.testing import FakeTextFlow
+
+from tests.testing.fake_helpers import auth
 
 US = "+11234567890"
 SMS = {"phone_number": US, "text": "x"}

@@ -18,10 +18,10 @@ REPO = Path(textflow.__file__).resolve().parent.parent
 
 
 def _entry_point_installed() -> bool:
-    found = entry_points()
-    group = (
-        found.select(group="pytest11") if hasattr(found, "select") else found.get("pytest11", [])
-    )
+    if sys.version_info >= (3, 10):
+        group = list(entry_points(group="pytest11"))
+    else:  # a dict of groups before 3.10
+        group = entry_points().get("pytest11", [])
     return any(ep.value == PLUGIN for ep in group)
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_helpers import START, Clock, WebhookReceiver
 
 from textflow.testing import DEFAULT_WEBHOOK_SECRET, FakeTextFlow
 from textflow.webhooks import IncomingSMS, WebhookVerificationError, parse_webhook
+
+from tests.testing.fake_helpers import START, Clock, WebhookReceiver
 
 US = "+11234567890"
 

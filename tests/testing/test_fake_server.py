@@ -14,10 +14,11 @@ from typing import BinaryIO
 
 import httpx
 import pytest
-from fake_helpers import auth
 
 from textflow.testing import PRICE_PER_SMS, FakeMessage, FakeTextFlow
 from textflow.testing._server import FakeHTTPServer
+
+from tests.testing.fake_helpers import auth
 
 US = "+11234567890"
 SMS = {"phone_number": US, "text": "x"}

@@ -9,10 +9,17 @@ import threading
 import time
 
 import pytest
-from test_fake_server import BALANCE_REQUEST, SMS, connection, post_bytes, read_response
 
 from textflow.testing import FakeTextFlow
 from textflow.testing._server import HOST_REFUSED_MESSAGE, FakeHTTPServer
+
+from tests.testing.test_fake_server import (
+    BALANCE_REQUEST,
+    SMS,
+    connection,
+    post_bytes,
+    read_response,
+)
 
 
 def send_raw(server: FakeHTTPServer, request: bytes) -> tuple[int, dict[str, str], bytes]:

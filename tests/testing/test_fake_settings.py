@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import httpx
 import pytest
-from fake_helpers import auth
 
 from textflow.testing import PRICE_PER_SMS, FakeTextFlow
+
+from tests.testing.fake_helpers import auth
 
 US = "+11234567890"
 SMS = {"phone_number": US, "text": "x"}
@@ -100,10 +102,11 @@ def test_latency_delays_every_answer(over: str) -> None:
         transport = None if over == "http" else fake.transport()
         url = base_url if over == "http" else "https://textflow.invalid/api"
         with httpx.Client(base_url=url, transport=transport, timeout=10) as client:
-            for request in (
+            requests: list[Callable[[], httpx.Response]] = [
                 lambda: client.get("/balance", headers=auth()),
                 lambda: client.post("/send-sms", json=SMS, headers=auth()),
-            ):
+            ]
+            for request in requests:
                 started = time.monotonic()
                 assert request().status_code == 200
                 assert time.monotonic() - started >= 0.3

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_helpers import START, Clock, auth
 
 from textflow.testing import (
     INSUFFICIENT_CREDIT_NUMBER,
@@ -21,6 +20,8 @@ from textflow.testing import (
     UNAVAILABLE_NUMBER,
     FakeTextFlow,
 )
+
+from tests.testing.fake_helpers import START, Clock, auth
 
 US = "+11234567890"
 RS = "+381611231234"

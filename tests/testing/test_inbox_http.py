@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fake_helpers import Clock, WebhookReceiver, auth
 
 from textflow.testing import PRICE_PER_SMS, FakeTextFlow
 from textflow.webhooks import parse_webhook
+
+from tests.testing.fake_helpers import Clock, WebhookReceiver, auth
 
 US = "+11234567890"
 RS = "+381611231234"
