@@ -164,7 +164,6 @@ async function sendReply(phone, input) {
   if (!text.trim()) return;
   state.notes.set(phone, { text: "Sending…", bad: false });
   render();
-  state.dirty = true;
   let note;
   try {
     const answer = await post("/_inbox/reply", { phone_number: phone, text: text });
@@ -178,6 +177,9 @@ async function sendReply(phone, input) {
     note = { text: "The sandbox did not answer: " + error, bad: true };
   }
   state.notes.set(phone, note);
+  // Redraw even if the listing is unchanged: the "change" event of the reply may already
+  // have been fetched (and drawn with "Sending…") while the POST was in flight.
+  state.dirty = true;
   await refresh();
 }
 
