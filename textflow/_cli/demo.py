@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         )
 
         inbox = fake.messages[-1]
-        code = fake.last_code(PHONE) or ""
+        code = fake.last_code(PHONE)
         step(
             "The phone receives it (read from the fake's inbox)",
             "",

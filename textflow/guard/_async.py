@@ -122,7 +122,7 @@ class AsyncVerificationGuard:
         return result
 
     async def check_code(
-        self, phone_number: str, code: str, client_key: Optional[str] = None
+        self, phone_number: str, code: Union[str, int], client_key: Optional[str] = None
     ) -> VerifyCodeResult:
         """As `VerificationGuard.check_code`."""
         plan = self._core.plan_check(phone_number, code, client_key)

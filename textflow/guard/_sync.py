@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 from textflow._client import TextFlowClient
 from textflow.errors import ConfigurationError
@@ -99,7 +99,7 @@ class VerificationGuard:
         return result
 
     def check_code(
-        self, phone_number: str, code: str, client_key: Optional[str] = None
+        self, phone_number: str, code: Union[str, int], client_key: Optional[str] = None
     ) -> VerifyCodeResult:
         """Check the code the user typed, if the number's code is not burned.
 
