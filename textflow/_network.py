@@ -262,7 +262,8 @@ class AsyncStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncBackend(httpcore.AsyncNetworkBackend):
-    """anyio's backend (asyncio and trio), its streams watched."""
+    """Streams on asyncio's own transports (``textflow._asyncio_stream``), else anyio's
+    backend (trio, or socket options), watched."""
 
     def __init__(self) -> None:
         self._backend = httpcore.AnyIOBackend()
@@ -289,9 +290,15 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
         local_address: Optional[str] = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.AsyncNetworkStream:
-        stream = AsyncStream(
-            await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        )
+        if socket_options is None and _on_asyncio():
+            from textflow import _asyncio_stream
+
+            inner = await _asyncio_stream.connect_tcp(host, port, timeout, local_address)
+        else:
+            inner = await self._backend.connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
+        stream = AsyncStream(inner)
         self._streams.add(stream)
         return stream
 
@@ -302,6 +309,15 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore's retries are off
         await self._backend.sleep(seconds)
+
+
+def _on_asyncio() -> bool:
+    """Whether the running async library is asyncio (anyio's other one, trio, needs sniffio)."""
+    try:
+        import sniffio
+    except ImportError:  # pragma: no cover - trio brings sniffio; anyio no longer does
+        return True
+    return bool(sniffio.current_async_library() == "asyncio")
 
 
 def answered(stream: object, status: int, headers: Mapping[str, str]) -> None:
