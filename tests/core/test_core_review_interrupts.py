@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 import textflow
+import textflow._config
 
 from core_support import KEY
 from hostile_support import json_answer
@@ -75,7 +76,8 @@ def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(hostile, mon
 
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(httpx.Cookies, "extract_cookies", interrupted)
+            # httpx hands every answer to the client's cookie jar (the SDK's own subclass)
+            patch.setattr(textflow._config.Cookies, "extract_cookies", interrupted)
             for _ in range(100):  # as many as the pool has connections
                 with pytest.raises(Interrupted):
                     client.verify_code("+11234567890", "1")
