@@ -293,7 +293,9 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
         if socket_options is None and _on_asyncio():
             from textflow import _asyncio_stream
 
-            inner = await _asyncio_stream.connect_tcp(host, port, timeout, local_address)
+            inner: httpcore.AsyncNetworkStream = await _asyncio_stream.connect_tcp(
+                host, port, timeout, local_address
+            )
         else:
             inner = await self._backend.connect_tcp(
                 host, port, timeout, local_address, socket_options
