@@ -4,7 +4,7 @@ httpcore's ``AnyIOBackend`` opens an anyio cancel scope around every read and
 write and rebuilds anyio's attribute table on each readability check; under a
 fan-out of 100 sends that was a sixth of the client's CPU. Here a read waits on
 one future with a timer for its timeout, a write hands the bytes to the
-transport (a small request's head and body in one send), and an idle connection is "readable" (closed, or sent something
+transport, and an idle connection is "readable" (closed, or sent something
 unasked) as the protocol saw it. Cancellation (the async client's deadline)
 reaches the waiting future as usual. Errors are httpcore's, as that backend
 raises them.
@@ -20,7 +20,6 @@ import httpcore
 from httpcore._utils import is_socket_readable
 
 _READ_BUFFER = 256 * 1024  # bytes held before the socket stops being read
-_HOLD = 16 * 1024  # bytes of writes held to go out in one send
 
 
 class _Protocol(asyncio.Protocol):
@@ -96,19 +95,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, protocol: _Protocol, transport: asyncio.Transport) -> None:
         self._protocol = protocol
         self._transport = transport
-        self._held: list[bytes] = []
-        self._held_size = 0
-
-    def _flush(self) -> None:
-        if self._held:
-            data = b"".join(self._held)
-            self._held.clear()
-            self._held_size = 0
-            if not self._transport.is_closing():
-                self._transport.write(data)
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
-        self._flush()
         protocol = self._protocol
         if not protocol.buffer and not protocol.eof:
             try:
@@ -131,15 +119,6 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         protocol = self._protocol
         if self._transport.is_closing() or protocol.error is not None:
             raise httpcore.WriteError(str(protocol.error or "the connection is closed"))
-        # httpcore writes a request's head and its body separately: a small request is
-        # held until the first read (or the loop's next turn) and goes in one send.
-        if not protocol.paused and self._held_size + len(buffer) <= _HOLD:
-            if not self._held:
-                protocol.loop.call_soon(self._flush)
-            self._held.append(buffer)
-            self._held_size += len(buffer)
-            return
-        self._flush()
         self._transport.write(buffer)
         if protocol.paused:
             try:
@@ -150,7 +129,6 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 raise httpcore.WriteError(str(protocol.error))
 
     async def aclose(self) -> None:
-        self._flush()
         self._transport.close()
 
     async def start_tls(
@@ -159,7 +137,6 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         server_hostname: Optional[str] = None,
         timeout: Optional[float] = None,
     ) -> httpcore.AsyncNetworkStream:
-        self._flush()
         protocol = self._protocol
         try:
             transport = await asyncio.wait_for(
