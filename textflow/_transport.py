@@ -16,9 +16,11 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   for every request (https://github.com/encode/httpcore/issues/1035): with 100
   requests in flight it spends ~10 ms of CPU per request on bookkeeping, and a
   request it queues may be handed a connection another has just taken, then
-  retried. Here every connection has a pool of its own (``SHARD_CONNECTIONS``),
+  retried. Here every connection is a shard of its own (``SHARD_CONNECTIONS``),
   a gate lets in only as many requests as there are connections, and each goes
-  to the shard freed most recently (a warm connection). Measured in
+  to the shard freed most recently (a warm connection). A sync shard is an
+  httpcore pool of one; an async shard drives its httpcore connection directly
+  (``_AsyncShard``), without the pool's per-request locks. Measured in
   docs/performance.md; remove the shards when that issue is fixed.
 * **Deadlines and clean connections** through the network streams of
   ``textflow._network``.
