@@ -151,7 +151,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError, ConnectionError) as exc:
             self._transport.close()
             raise httpcore.ConnectError(str(exc)) from exc
-        if transport is None:  # pragma: no cover - only when the loop is closing
+        if transport is None:  # the peer closed the connection during the handshake
+            self._transport.close()
             raise httpcore.ConnectError("the TLS handshake did not finish")
         protocol.transport = transport
         return AsyncioStream(protocol, transport)

@@ -174,10 +174,17 @@ async def test_a_tls_upgrade_that_fails_or_stalls_is_a_connect_error():
         await writer.drain()
         writer.close()
 
-    async with serving(not_tls) as port:
-        stream = await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
-        with pytest.raises(httpcore.ConnectError):
-            await stream.start_tls(context, "localhost", 5.0)
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the client's hello
+        writer.write(b"\x00" * 64)  # not a TLS record; the connection stays open
+        await writer.drain()
+        await asyncio.Event().wait()
+
+    for handler in (not_tls, garbage):
+        async with serving(handler) as port:
+            stream = await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
+            with pytest.raises(httpcore.ConnectError):
+                await stream.start_tls(context, "localhost", 5.0)
     async with serving(_silent) as port:
         stream = await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
         with pytest.raises(httpcore.ConnectTimeout):

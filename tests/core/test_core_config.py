@@ -301,3 +301,17 @@ def test_a_base_url_with_credentials_is_refused_without_echo(cls, url, monkeypat
     with pytest.raises(textflow.ConfigurationError, match="user:pass@") as info:
         cls(KEY)
     assert "hunter2pw" not in str(info.value)
+
+
+def test_the_clients_cookie_jar_still_keeps_cookies_an_answer_sets():
+    from textflow import _config
+
+    request = httpx.Request("GET", "https://textflow.me/api/balance")
+    jar = _config.Cookies()
+    jar.extract_cookies(httpx.Response(200, request=request))  # none set: nothing kept
+    assert dict(jar) == {}
+    answer = httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}, request=request)
+    jar.extract_cookies(answer)
+    assert dict(jar) == {"session": "abc"}
+    with textflow.TextFlowClient(KEY) as client:
+        assert isinstance(client._http.cookies, _config.Cookies)
