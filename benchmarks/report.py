@@ -3,6 +3,7 @@ into docs/performance.md between two marker comments, so that a rerun replaces t
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,11 @@ def _fan_out_table(f: FanOut) -> list[str]:
         f"time). The server was on CPU at most {f.server_busy:.0%} of a run: far from "
         "saturated if well under 100 %."
     )
+    if f.load:
+        note += (
+            f" Load average (1 min, {os.cpu_count()} CPUs) during the runs: "
+            f"{min(f.load):.1f} to {max(f.load):.1f}."
+        )
     header = ["client", "wall ÷ ideal", "wall ÷ floor", "client CPU ms/send"]
     return [title, "", note, "", *_table(header, rows), ""]
 

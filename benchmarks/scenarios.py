@@ -54,11 +54,20 @@ class FanOut:
     cpu: Runs = field(default_factory=Runs)  # client CPU seconds for n sends
     floor: str = ""
     server_busy: float = 0.0  # the largest share of a run's wall time the server was on CPU
+    load: list[float] = field(default_factory=list)  # 1-minute load average after each run
 
     @property
     def ideal(self) -> float:
         """n sends, at most ``concurrency`` (and the pool's connections) at a time."""
         return math.ceil(self.n / min(self.concurrency, cs.CONNECTIONS)) * self.latency
+
+
+def _load() -> float:
+    """The machine's 1-minute load average (0 where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        return 0.0
 
 
 def _check(label: str, ok: int, n: int) -> None:
@@ -132,6 +141,7 @@ def fan_out(
             result.wall.add(label, wall)
             result.cpu.add(label, cpu)
             result.server_busy = max(result.server_busy, (server_cpu_after - server_cpu) / wall)
+            result.load.append(_load())
     return result
 
 

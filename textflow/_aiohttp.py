@@ -122,13 +122,8 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         with _mapped():
             response = await self._inner.handle_async_request(request)
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_Body(response.stream),
-            extensions=response.extensions,
-            request=request,
-        )
+        response.stream = _Body(response.stream)  # the same response: no second one built
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -168,3 +163,4 @@ class DefaultAioHttpClient(httpx.AsyncClient):
             )
         kwargs.setdefault("timeout", _config.DEFAULT_TIMEOUT)
         super().__init__(limits=limits, **kwargs)
+        self._cookies = _config.Cookies(self._cookies)  # the same jar, without the idle work

@@ -80,6 +80,7 @@ class BaseClient(Generic[HttpClientT]):
                 follow_redirects=False,
                 transport=self._new_transport(),
             )
+            self._http._cookies = _config.Cookies()  # the same jar, without the idle work
             self._owns_http = True
         elif isinstance(http_client, self._http_client_class):
             self._http = http_client

@@ -20,7 +20,7 @@ ACCEPT_ENCODING = "gzip, deflate"
 MAX_ENCODINGS = 3  # layers of Content-Encoding decoded (urllib3 allows 5; real answers use 1)
 
 _KEPT_EXTENSIONS = ("http_version", "reason_phrase")
-_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+_FRAMING = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
 
 class AnswerTooLarge(httpx.DecodingError):
@@ -148,7 +148,7 @@ def complete(response: httpx.Response, body: bytes) -> httpx.Response:
     }
     return httpx.Response(
         response.status_code,
-        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in _FRAMING],
+        headers=[(k, v) for k, v in response.headers.raw if k.lower() not in _FRAMING],
         content=body,
         request=response.request,
         extensions=extensions,

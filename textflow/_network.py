@@ -33,6 +33,7 @@ from textflow._deadline import DEADLINE_PASSED, WRITING, clamp
 
 _HEAD_LIMIT = 64 * 1024  # bytes of each answer kept to find where it ends on the wire
 _BLANK_LINE = re.compile(rb"\n\r?\n")
+_HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send (async)
 
 SocketOptions = Optional[
     Iterable[
@@ -229,8 +230,14 @@ class AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
         self.cycles = _Cycles()
+        # httpcore writes a request's head and its body separately: a small request is
+        # held here and goes out in one send, when the answer is first read.
+        self._held: list[bytes] = []
+        self._held_size = 0
+        self._held_timeout: Optional[float] = None
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
+        await self._flush()
         data = await self._stream.read(max_bytes, timeout)
         self.cycles.reading(data)
         return data
@@ -239,9 +246,23 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         if self.cycles.writing() and self._closed_while_idle():
             raise httpcore.ConnectionNotAvailable()
         WRITING.set(True)
+        if self._held_size + len(buffer) <= _HOLD:
+            self._held.append(buffer)
+            self._held_size += len(buffer)
+            self._held_timeout = timeout
+            return
+        await self._flush()
         await self._stream.write(buffer, timeout)
 
+    async def _flush(self) -> None:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            self._held_size = 0
+            await self._stream.write(data, self._held_timeout)
+
     async def aclose(self) -> None:
+        self._held.clear()  # a request httpcore gave up on is not sent half
         await self._stream.aclose()
 
     async def start_tls(
@@ -250,6 +271,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         server_hostname: Optional[str] = None,
         timeout: Optional[float] = None,
     ) -> httpcore.AsyncNetworkStream:
+        await self._flush()
         return AsyncStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
@@ -262,11 +284,21 @@ class AsyncStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncBackend(httpcore.AsyncNetworkBackend):
-    """anyio's backend (asyncio and trio), its streams watched."""
+    """Streams on asyncio's own transports (``textflow._asyncio_stream``), else anyio's
+    backend (trio, or socket options), watched."""
 
     def __init__(self) -> None:
-        self._backend = httpcore.AnyIOBackend()
+        self._backend: httpcore.AsyncNetworkBackend = httpcore.AnyIOBackend()
+        self._trio: Optional[httpcore.AsyncNetworkBackend] = None
         self._streams: weakref.WeakSet[AsyncStream] = weakref.WeakSet()
+
+    def _anyio_or_trio(self) -> httpcore.AsyncNetworkBackend:
+        """httpcore's trio backend under trio (trio's own cancel scopes, not anyio's over them)."""
+        if _on_asyncio():
+            return self._backend
+        if self._trio is None:
+            self._trio = httpcore.TrioBackend()
+        return self._trio
 
     def close_sockets(self) -> None:
         """Close the sockets of every connection, their event loop being gone.
@@ -289,9 +321,17 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
         local_address: Optional[str] = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.AsyncNetworkStream:
-        stream = AsyncStream(
-            await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        )
+        if socket_options is None and _on_asyncio():
+            from textflow import _asyncio_stream
+
+            inner: httpcore.AsyncNetworkStream = await _asyncio_stream.connect_tcp(
+                host, port, timeout, local_address
+            )
+        else:
+            inner = await self._anyio_or_trio().connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
+        stream = AsyncStream(inner)
         self._streams.add(stream)
         return stream
 
@@ -302,6 +342,15 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore's retries are off
         await self._backend.sleep(seconds)
+
+
+def _on_asyncio() -> bool:
+    """Whether the running async library is asyncio (anyio's other one, trio, needs sniffio)."""
+    try:
+        import sniffio
+    except ImportError:  # pragma: no cover - trio brings sniffio; anyio no longer does
+        return True
+    return bool(sniffio.current_async_library() == "asyncio")
 
 
 def answered(stream: object, status: int, headers: Mapping[str, str]) -> None:

@@ -16,9 +16,11 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   for every request (https://github.com/encode/httpcore/issues/1035): with 100
   requests in flight it spends ~10 ms of CPU per request on bookkeeping, and a
   request it queues may be handed a connection another has just taken, then
-  retried. Here every connection has a pool of its own (``SHARD_CONNECTIONS``),
+  retried. Here every connection is a shard of its own (``SHARD_CONNECTIONS``),
   a gate lets in only as many requests as there are connections, and each goes
-  to the shard freed most recently (a warm connection). Measured in
+  to the shard freed most recently (a warm connection). A sync shard is an
+  httpcore pool of one; an async shard drives its httpcore connection directly
+  (``_AsyncShard``), without the pool's per-request locks. Measured in
   docs/performance.md; remove the shards when that issue is fixed.
 * **Deadlines and clean connections** through the network streams of
   ``textflow._network``.
@@ -40,7 +42,7 @@ import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Generic, Optional, TypeVar
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import anyio
 import httpcore
@@ -315,7 +317,71 @@ class TextFlowTransport(_Base[httpcore.ConnectionPool], httpx.BaseTransport):
                 pool.close()
 
 
-class AsyncTextFlowTransport(_Base[httpcore.AsyncConnectionPool], httpx.AsyncBaseTransport):
+class _AsyncShard:
+    """One connection of the async transport, driven without an httpcore pool.
+
+    The gate gives a shard one request at a time, so the pool's queue, its
+    bookkeeping (encode/httpcore#1035) and its locks have nothing to do: a
+    connection that is closed, expired or for another origin is replaced, and a
+    request it turns away before writing (``ConnectionNotAvailable``, see
+    ``textflow._network``) goes on a new one, as the pool would do.
+    """
+
+    def __init__(self, backend: httpcore.AsyncNetworkBackend, options: dict[str, Any]) -> None:
+        self._backend = backend
+        self._ssl_context = options["ssl_context"]
+        self._keepalive_expiry = options["keepalive_expiry"]
+        self._connection: Optional[httpcore.AsyncHTTPConnection] = None
+
+    @property
+    def connections(self) -> list[httpcore.AsyncHTTPConnection]:
+        return [] if self._connection is None else [self._connection]
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        scheme = request.url.scheme
+        if scheme not in (b"http", b"https"):
+            raise httpcore.UnsupportedProtocol(
+                "Request URL is missing an 'http://' or 'https://' protocol."
+                if not scheme
+                else f"Request URL has an unsupported protocol '{scheme.decode()}://'."
+            )
+        while True:
+            connection = self._connection
+            if connection is not None and (
+                connection.is_closed()
+                or connection.has_expired()
+                or not connection.can_handle_request(request.url.origin)
+            ):
+                self._connection = None
+                await _closed(connection)
+                connection = None
+            if connection is None:
+                connection = self._connection = httpcore.AsyncHTTPConnection(
+                    origin=request.url.origin,
+                    ssl_context=self._ssl_context,
+                    keepalive_expiry=self._keepalive_expiry,
+                    network_backend=self._backend,
+                )
+            try:
+                return await connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:
+                continue  # never written: closed now, and replaced above
+
+    async def aclose(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await _closed(connection)
+
+
+async def _closed(connection: httpcore.AsyncHTTPConnection) -> None:
+    with anyio.CancelScope(shield=True):
+        await connection.aclose()
+
+
+_AsyncPool = Union[httpcore.AsyncConnectionPool, _AsyncShard]
+
+
+class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
     """The async client's transport (asyncio and trio; see the module's docstring)."""
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
@@ -325,15 +391,15 @@ class AsyncTextFlowTransport(_Base[httpcore.AsyncConnectionPool], httpx.AsyncBas
     def _forked(self) -> None:
         self._loop = None  # the parent's event loop does not run here
 
-    def _new_pools(self) -> _Pools[httpcore.AsyncConnectionPool]:
+    def _new_pools(self) -> _Pools[_AsyncPool]:
         options = self._pool_options()
         count = options.pop("shards")
         backend = self._backend = _network.AsyncBackend()
 
-        def shard() -> httpcore.AsyncConnectionPool:
-            return httpcore.AsyncConnectionPool(network_backend=backend, **options)
+        def shard() -> _AsyncPool:
+            return _AsyncShard(backend, options)
 
-        def proxy(url: str) -> httpcore.AsyncConnectionPool:
+        def proxy(url: str) -> _AsyncPool:
             kind, proxy_options = self._proxy_options(url)
             cls = httpcore.AsyncSOCKSProxy if kind == "socks" else httpcore.AsyncHTTPProxy
             return cls(network_backend=backend, **proxy_options)
@@ -343,7 +409,7 @@ class AsyncTextFlowTransport(_Base[httpcore.AsyncConnectionPool], httpx.AsyncBas
 
         return _Pools(count, shard, proxy, gate)
 
-    def _in_this_loop(self) -> _Pools[httpcore.AsyncConnectionPool]:
+    def _in_this_loop(self) -> _Pools[_AsyncPool]:
         pools = self._current()
         loop = _Loop.current()
         if self._loop is not None and self._loop.same(loop):

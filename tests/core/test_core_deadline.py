@@ -138,15 +138,20 @@ async def test_a_send_cut_while_waiting_for_a_connection_was_not_sent(
 
     async with textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, timeout=T) as client:
 
-        async def send() -> None:
+        async def send(client: textflow.AsyncTextFlowClient) -> None:
             try:
                 await client.send_sms("+11234567890", "hi")
             except textflow.APITimeoutError as exc:
                 errors.append(exc)
 
         async with anyio.create_task_group() as group:
-            group.start_soon(send)
-            group.start_soon(send)
+            group.start_soon(send, client)
+            with anyio.fail_after(T / 2):
+                while not server.requests:  # the first send holds the connection now
+                    await anyio.sleep(0.01)
+            # The second's deadline comes first: cut while it waits, never after the first
+            # one's cut freed the connection (which a busy machine can make a race).
+            group.start_soon(send, client.with_options(timeout=T / 2))
     assert sorted(exc.may_have_been_sent for exc in errors) == [False, True]
     assert "was not sent" in str(next(e for e in errors if not e.may_have_been_sent))
     assert len(server.requests) == 1

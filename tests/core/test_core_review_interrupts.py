@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 import textflow
+import textflow._config
 
 from tests.core.core_support import KEY
 from tests.core.hostile_support import Answer, RawServer, json_answer
@@ -80,7 +81,8 @@ def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(
 
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(httpx.Cookies, "extract_cookies", interrupted)
+            # httpx hands every answer to the client's cookie jar (the SDK's own subclass)
+            patch.setattr(textflow._config.Cookies, "extract_cookies", interrupted)
             for _ in range(100):  # as many as the pool has connections
                 with pytest.raises(Interrupted):
                     client.verify_code("+11234567890", "1")
