@@ -24,7 +24,7 @@ import socket
 import ssl
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Optional, Union
 
 import httpcore
@@ -33,7 +33,7 @@ from textflow._deadline import DEADLINE_PASSED, WRITING, clamp
 
 _HEAD_LIMIT = 64 * 1024  # bytes of each answer kept to find where it ends on the wire
 _BLANK_LINE = re.compile(rb"\n\r?\n")
-_HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send (async)
+_HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send
 
 SocketOptions = Optional[
     Iterable[
@@ -155,8 +155,19 @@ class SyncStream(httpcore.NetworkStream):
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
         self.cycles = _Cycles()
+        # httpcore writes a request's head and its body separately: a small request is
+        # held here and goes out in one write (one TLS record, one send) when its answer
+        # is first read. Nothing held counts as written (``WRITING``) until it is sent.
+        self._held: list[bytes] = []
+        self._held_size = 0
+        self._held_starting = False  # the held bytes begin a request
+        self._held_timeout: Optional[float] = None
 
     def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
+        if self._held:
+            # As httpcore does: the server may have answered, then closed.
+            with suppress(httpcore.WriteError):
+                self._flush()
         timeout, cut = clamp(timeout, httpcore.ReadTimeout)
         with _deadline_named(cut):
             data = self._stream.read(max_bytes, timeout)
@@ -167,15 +178,35 @@ class SyncStream(httpcore.NetworkStream):
         starting = self.cycles.starting()
         if self.cycles.writing() and self._closed_while_idle():
             raise httpcore.ConnectionNotAvailable()
+        if self._held_size + len(buffer) <= _HOLD:
+            if not self._held:
+                self._held_starting = starting
+            self._held.append(buffer)
+            self._held_size += len(buffer)
+            self._held_timeout = timeout
+            return
+        self._flush()
+        self._send(buffer, timeout, starting)
+
+    def _flush(self) -> None:
+        data = b"".join(self._held)
+        self._held.clear()
+        self._held_size = 0
+        self._send(data, self._held_timeout, self._held_starting)
+
+    def _send(self, data: bytes, timeout: Optional[float], starting: bool) -> None:
+        if not data:
+            return
         # Past the deadline before a first byte: the request was never written.
         timeout, cut = clamp(
             timeout, httpcore.ConnectTimeout if starting else httpcore.WriteTimeout
         )
         WRITING.set(True)
         with _deadline_named(cut):
-            self._stream.write(buffer, timeout)
+            self._stream.write(data, timeout)
 
     def close(self) -> None:
+        self._held.clear()  # a request httpcore gave up on is not sent half
         self._stream.close()
 
     def start_tls(
