@@ -5,21 +5,35 @@ requests held to go out in one write. Hostile servers, on asyncio and trio.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
+import time
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import anyio
+import httpx
 import pytest
 
 import textflow
 from textflow import _network
 
 from tests.core.core_support import KEY, ok_sms
-from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer
+from tests.core.hostile_support import (
+    Answer,
+    LoopbackServer,
+    RawServer,
+    http_answer,
+    json_answer,
+)
 
-pytestmark = pytest.mark.anyio
+# Under trio, a send cut mid-request leaves httpx's and httpcore's body generators
+# unfinished, and trio warns when they are collected: an older wart (reported to the
+# lead), kept out of these tests.
+UNFINISHED = "Exception ignored in.*async_generator:pytest.PytestUnraisableExceptionWarning"
+pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings(f"ignore:{UNFINISHED}")]
 
 BACKENDS = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 CROWD = 150  # sends in flight at once on one client, more than its 100 connections
@@ -74,8 +88,12 @@ def reset_first_connection(conn: socket.socket, number: int, body: bytes) -> boo
 class ResetFirst(RawServer):
     """Resets its first connection as soon as it accepts it, unread; answers the others."""
 
+    first = True
+
     def _serve(self, conn: socket.socket) -> None:
-        if self.connections == 1:
+        with self._lock:
+            first, self.first = self.first, False
+        if first:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
             return
@@ -90,9 +108,12 @@ def seen_closed(monkeypatch: pytest.MonkeyPatch) -> None:
 
     async def connect_tcp(self: _network.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
         stream = await original(self, *args, **kwargs)
-        with anyio.fail_after(5):
-            while not stream.get_extra_info("is_readable"):
-                await anyio.sleep(0.01)
+        for _ in range(500):  # 5 s at most
+            if stream.get_extra_info("is_readable"):
+                break
+            await anyio.sleep(0.01)
+        else:
+            raise AssertionError("the server's reset never showed on the client's side")
         monkeypatch.setattr(_network.AsyncBackend, "connect_tcp", original)  # first only
         return stream
 
@@ -129,3 +150,162 @@ async def test_a_request_held_then_dropped_is_sent_once_on_a_new_connection(
             assert len(server.requests) == 1
     finally:
         server.close()
+
+
+def reads_then_resets(conn: socket.socket, number: int, body: bytes) -> bool:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return False
+
+
+@BACKENDS
+async def test_a_request_flushed_then_cut_may_have_been_sent(
+    hostile: Callable[[Answer], RawServer], anyio_backend: str
+) -> None:
+    server = hostile(reads_then_resets)
+    async with textflow.AsyncTextFlowClient(
+        KEY, base_url=server.base_url, max_retries=2, timeout=10.0
+    ) as client:
+        with pytest.raises(textflow.APIConnectionError) as caught:
+            await client.send_sms("+11234567890", "hi")
+    assert caught.value.may_have_been_sent is True
+    assert len(server.requests) == 1  # read whole by the server, and not sent again
+
+
+def never_answers(conn: socket.socket, number: int, body: bytes) -> bool:
+    return True  # the connection stays open; the next read waits for the client
+
+
+@BACKENDS
+async def test_a_request_flushed_then_cut_by_the_deadline_may_have_been_sent(
+    hostile: Callable[[Answer], RawServer], anyio_backend: str
+) -> None:
+    server = hostile(never_answers)
+    async with textflow.AsyncTextFlowClient(
+        KEY, base_url=server.base_url, max_retries=2, timeout=1.0
+    ) as client:
+        with anyio.fail_after(15), pytest.raises(textflow.APITimeoutError) as caught:
+            await client.send_sms("+11234567890", "hi")
+    assert caught.value.may_have_been_sent is True
+    assert len(server.requests) == 1
+
+
+class Silent(LoopbackServer):
+    """Accepts, then neither reads nor writes (a TLS handshake that never ends, a peer
+    whose window stays shut) until the test ends."""
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        while not self.stopping():
+            time.sleep(0.05)
+        conn.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[Silent]:
+    server = Silent()
+    yield server
+    server.close()
+
+
+@BACKENDS
+async def test_a_tls_handshake_that_never_ends_is_cut_by_the_deadline(
+    silent: Silent, anyio_backend: str
+) -> None:
+    url = f"https://127.0.0.1:{silent.port}/api"
+    async with textflow.AsyncTextFlowClient(KEY, base_url=url, timeout=1.0) as client:
+        with anyio.fail_after(15), pytest.raises(textflow.APITimeoutError) as caught:
+            await client.send_sms("+11234567890", "hi")
+        assert caught.value.may_have_been_sent is False
+
+
+def test_a_tls_handshake_that_never_ends_is_cut_by_the_deadline_sync(silent: Silent) -> None:
+    url = f"https://127.0.0.1:{silent.port}/api"
+    with textflow.TextFlowClient(KEY, base_url=url, timeout=1.0) as client:
+        started = time.monotonic()
+        with pytest.raises(textflow.APITimeoutError) as caught:
+            client.send_sms("+11234567890", "hi")
+        assert time.monotonic() - started < 15
+    assert caught.value.may_have_been_sent is False
+
+
+@BACKENDS
+async def test_a_peer_that_does_not_read_cannot_hold_a_large_send(
+    silent: Silent, anyio_backend: str
+) -> None:
+    async with textflow.AsyncTextFlowClient(
+        KEY, base_url=silent.base_url, max_retries=2, timeout=1.0
+    ) as client:
+        with anyio.fail_after(15), pytest.raises(textflow.APITimeoutError) as caught:
+            await client.send_sms("+11234567890", "x" * (16 * 1024 * 1024))
+        assert caught.value.may_have_been_sent is True
+        assert silent.connections == 1  # not sent again
+        # Its connection is closed, not left "closing" for ever with megabytes the peer
+        # will never read (a socket and its buffer held for the event loop's life).
+        streams = list(client._http._transport._backend._streams)  # type: ignore[attr-defined]
+        assert streams
+        with anyio.fail_after(5):
+            while any(s.get_extra_info("socket").fileno() != -1 for s in streams):
+                await anyio.sleep(0.01)
+
+
+CANCELLED = 110  # more than the client's 100 connections: one leaked slot each would show
+
+
+def stalls_until(limit: int) -> Answer:
+    def answer(conn: socket.socket, number: int, body: bytes) -> bool:
+        if number <= limit:
+            return True  # no answer; the client gives up
+        conn.sendall(json_answer(ok_sms()))
+        return True
+
+    return answer
+
+
+@BACKENDS
+@pytest.mark.parametrize("how", ["cancel-scope", "native"])
+async def test_calls_cancelled_mid_request_leave_no_slot_or_connection_behind(
+    hostile: Callable[[Answer], RawServer], anyio_backend: str, how: str
+) -> None:
+    server = hostile(stalls_until(CANCELLED))
+    async with textflow.AsyncTextFlowClient(
+        KEY, base_url=server.base_url, max_retries=0, timeout=httpx.Timeout(20.0, pool=2.0)
+    ) as client:
+        with anyio.fail_after(25):
+            for i in range(CANCELLED):
+                if how == "cancel-scope":
+                    with anyio.CancelScope() as scope:
+                        async with anyio.create_task_group() as group:
+                            group.start_soon(client.send_sms, "+11234567890", "hi")
+                            while len(server.requests) <= i:  # the server has it: cancel
+                                await anyio.sleep(0.005)
+                            scope.cancel()
+                    assert scope.cancelled_caught
+                else:
+                    await _native_cancel(client, server, i, anyio_backend)
+            for _ in range(3):
+                assert (await client.send_sms("+11234567890", "hi")).ok
+    assert len(server.requests) == CANCELLED + 3
+
+
+async def _native_cancel(
+    client: textflow.AsyncTextFlowClient, server: RawServer, i: int, backend: str
+) -> None:
+    """asyncio's own Task.cancel(), or trio's nursery cancel (trio.Cancelled)."""
+    if backend == "asyncio":
+        import asyncio
+
+        task = asyncio.ensure_future(client.send_sms("+11234567890", "hi"))
+        while len(server.requests) <= i:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return
+    import trio
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client.send_sms, "+11234567890", "hi")
+        while len(server.requests) <= i:
+            await trio.sleep(0.005)
+        nursery.cancel_scope.cancel()
