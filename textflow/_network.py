@@ -287,7 +287,17 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         timeout: Optional[float] = None,
     ) -> httpcore.AsyncNetworkStream:
         await self._flush()
-        return AsyncStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+        try:
+            inner = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:
+            # httpcore's trio stream closes only on an Exception, and httpcore drops the
+            # stream: a handshake cut by the deadline (Cancelled) left its socket open.
+            import anyio
+
+            with anyio.CancelScope(shield=True):
+                await self._stream.aclose()
+            raise
+        return AsyncStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self.cycles.dirty:

@@ -208,15 +208,34 @@ def silent() -> Iterator[Silent]:
     server.close()
 
 
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every stream the async backend opens, kept (the backend itself keeps them weakly)."""
+    streams: list[Any] = []
+    original = _network.AsyncBackend.connect_tcp
+
+    async def connect_tcp(self: _network.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
+        streams.append(await original(self, *args, **kwargs))
+        return streams[-1]
+
+    monkeypatch.setattr(_network.AsyncBackend, "connect_tcp", connect_tcp)
+    return streams
+
+
 @BACKENDS
 async def test_a_tls_handshake_that_never_ends_is_cut_by_the_deadline(
-    silent: Silent, anyio_backend: str
+    silent: Silent, opened: list[Any], anyio_backend: str
 ) -> None:
     url = f"https://127.0.0.1:{silent.port}/api"
     async with textflow.AsyncTextFlowClient(KEY, base_url=url, timeout=1.0) as client:
         with anyio.fail_after(15), pytest.raises(textflow.APITimeoutError) as caught:
             await client.send_sms("+11234567890", "hi")
         assert caught.value.may_have_been_sent is False
+        # and its socket closed then, not left for the garbage collector
+        assert len(opened) == 1
+        with anyio.fail_after(5):
+            while opened[0].get_extra_info("socket").fileno() != -1:
+                await anyio.sleep(0.01)
 
 
 def test_a_tls_handshake_that_never_ends_is_cut_by_the_deadline_sync(silent: Silent) -> None:
