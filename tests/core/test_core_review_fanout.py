@@ -19,6 +19,7 @@ import pytest
 
 import textflow
 from textflow import _network
+from textflow._transport import AsyncTextFlowTransport
 
 from tests.core.core_support import KEY, ok_sms
 from tests.core.hostile_support import (
@@ -328,3 +329,60 @@ async def _native_cancel(
         while len(server.requests) <= i:
             await trio.sleep(0.005)
         nursery.cancel_scope.cancel()
+
+
+class EarlyAnswer(LoopbackServer):
+    """Reads the request's head only, answers 413 and closes, the body unread."""
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        head = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in head:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                head += data
+            conn.sendall(http_answer(b'{"ok": false}', 413, b"Connection: close\r\n"))
+            conn.shutdown(socket.SHUT_WR)
+            time.sleep(0.2)  # then gone, the rest of the body unread
+        conn.close()
+
+
+@BACKENDS
+async def test_an_early_answer_to_a_large_request_is_the_answer(anyio_backend: str) -> None:
+    server = EarlyAnswer()
+    try:
+        transport = AsyncTextFlowTransport()
+        async with httpx.AsyncClient(transport=transport, timeout=10.0) as client:
+            with anyio.fail_after(15):
+                response = await client.post(server.base_url, content=b"x" * (8 * 1024 * 1024))
+            assert response.status_code == 413
+    finally:
+        server.close()
+
+
+@BACKENDS
+@pytest.mark.parametrize(
+    ("first", "reused"),
+    [
+        (b"HTTP/1.1 204 No Content\r\n\r\n", True),
+        (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\n\r\n", True),
+        (http_answer(b"{}") + b"HTTP/1.1 200 X\r\nContent-Length: 2\r\n\r\n{}", False),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + http_answer(b"{}"), False),  # unsure: not reused
+    ],
+)
+async def test_what_follows_a_bodiless_or_overlong_answer(
+    hostile: Callable[[Answer], RawServer], anyio_backend: str, first: bytes, reused: bool
+) -> None:
+    def answer(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(first if number == 1 else http_answer(b'{"n": 2}'))
+        return True
+
+    server = hostile(answer)
+    async with httpx.AsyncClient(transport=AsyncTextFlowTransport(), timeout=10.0) as client:
+        with anyio.fail_after(15):
+            await client.get(server.base_url)
+            second = await client.get(server.base_url)
+    assert second.json() == {"n": 2}  # never the leftover answer
+    assert server.connections == (1 if reused else 2)
