@@ -9,6 +9,7 @@ import contextlib
 import json
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -87,14 +88,19 @@ def reset_first_connection(conn: socket.socket, number: int, body: bytes) -> boo
 
 
 class ResetFirst(RawServer):
-    """Resets its first connection as soon as it accepts it, unread; answers the others."""
+    """Resets each connection as soon as it accepts it, unread, until told to stop; then
+    answers. (Until, not "the first": a stray connection from elsewhere in a busy test
+    run may be the first this port sees.)"""
 
-    first = True
+    resetting = True
+
+    def __init__(self, answer: Answer) -> None:
+        self.connected = threading.Event()  # the client holds its connection: reset it now
+        super().__init__(answer)
 
     def _serve(self, conn: socket.socket) -> None:
-        with self._lock:
-            first, self.first = self.first, False
-        if first:
+        if self.resetting:
+            self.connected.wait(10)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
             return
@@ -102,55 +108,54 @@ class ResetFirst(RawServer):
 
 
 @pytest.fixture
-def seen_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A new connection is handed over only once the client can see the server's reset
-    (an event, not a delay: the request is then held, and dropped, never written)."""
+def reset_first(monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetFirst]:
+    """A ResetFirst server; the client's first new connection is handed over only once
+    it can see the server's reset (an event, not a delay: the request is then held, and
+    dropped, never written). Later connections are answered."""
+    server = ResetFirst(reset_first_connection)
     original = _network.AsyncBackend.connect_tcp
 
     async def connect_tcp(self: _network.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
         stream = await original(self, *args, **kwargs)
+        server.connected.set()
         for _ in range(500):  # 5 s at most
             if stream.get_extra_info("is_readable"):
                 break
             await anyio.sleep(0.01)
         else:
             raise AssertionError("the server's reset never showed on the client's side")
+        server.resetting = False
         monkeypatch.setattr(_network.AsyncBackend, "connect_tcp", original)  # first only
         return stream
 
     monkeypatch.setattr(_network.AsyncBackend, "connect_tcp", connect_tcp)
+    yield server
+    server.close()
 
 
 @BACKENDS
-@pytest.mark.usefixtures("seen_closed")
-async def test_a_request_held_then_dropped_was_not_sent(anyio_backend: str) -> None:
-    server = ResetFirst(reset_first_connection)
-    try:
-        async with textflow.AsyncTextFlowClient(
-            KEY, base_url=server.base_url, max_retries=0, timeout=10.0
-        ) as client:
-            with pytest.raises(textflow.APIConnectionError) as caught:
-                await client.send_sms("+11234567890", "hi")
-            assert caught.value.may_have_been_sent is False
-            assert server.requests == []
-    finally:
-        server.close()
-
-
-@BACKENDS
-@pytest.mark.usefixtures("seen_closed", "no_backoff")
-async def test_a_request_held_then_dropped_is_sent_once_on_a_new_connection(
-    anyio_backend: str,
+async def test_a_request_held_then_dropped_was_not_sent(
+    reset_first: ResetFirst, anyio_backend: str
 ) -> None:
-    server = ResetFirst(reset_first_connection)
-    try:
-        async with textflow.AsyncTextFlowClient(
-            KEY, base_url=server.base_url, max_retries=1, timeout=10.0
-        ) as client:
-            assert (await client.send_sms("+11234567890", "hi")).ok
-            assert len(server.requests) == 1
-    finally:
-        server.close()
+    async with textflow.AsyncTextFlowClient(
+        KEY, base_url=reset_first.base_url, max_retries=0, timeout=10.0
+    ) as client:
+        with pytest.raises(textflow.APIConnectionError) as caught:
+            await client.send_sms("+11234567890", "hi")
+        assert caught.value.may_have_been_sent is False
+        assert reset_first.requests == []
+
+
+@BACKENDS
+@pytest.mark.usefixtures("no_backoff")
+async def test_a_request_held_then_dropped_is_sent_once_on_a_new_connection(
+    reset_first: ResetFirst, anyio_backend: str
+) -> None:
+    async with textflow.AsyncTextFlowClient(
+        KEY, base_url=reset_first.base_url, max_retries=1, timeout=10.0
+    ) as client:
+        assert (await client.send_sms("+11234567890", "hi")).ok
+        assert len(reset_first.requests) == 1
 
 
 def reads_then_resets(conn: socket.socket, number: int, body: bytes) -> bool:
