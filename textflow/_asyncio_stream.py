@@ -129,7 +129,12 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 raise httpcore.WriteError(str(protocol.error))
 
     async def aclose(self) -> None:
-        self._transport.close()
+        transport = self._transport
+        transport.close()
+        if transport.get_write_buffer_size():
+            # close() waits to send what is buffered: a peer that does not read would keep
+            # the socket, and the bytes, for the event loop's life. Nothing more is sent.
+            transport.abort()
 
     async def start_tls(
         self,

@@ -34,6 +34,7 @@ from textflow._deadline import DEADLINE_PASSED, WRITING, clamp
 _HEAD_LIMIT = 64 * 1024  # bytes of each answer kept to find where it ends on the wire
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send
+_CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
 
 SocketOptions = Optional[
     Iterable[
@@ -266,6 +267,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         self._held: list[bytes] = []
         self._held_size = 0
         self._held_timeout: Optional[float] = None
+        self._unsent = False  # nothing of the current request has reached the inner stream
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         await self._flush()
@@ -274,23 +276,36 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         return data
 
     async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
+        if self.cycles.starting():
+            self._unsent = True
         if self.cycles.writing() and self._closed_while_idle():
             raise httpcore.ConnectionNotAvailable()
-        WRITING.set(True)
         if self._held_size + len(buffer) <= _HOLD:
             self._held.append(buffer)
             self._held_size += len(buffer)
             self._held_timeout = timeout
             return
         await self._flush()
-        await self._stream.write(buffer, timeout)
+        await self._send(buffer, timeout)
 
     async def _flush(self) -> None:
         if self._held:
             data = b"".join(self._held)
             self._held.clear()
             self._held_size = 0
-            await self._stream.write(data, self._held_timeout)
+            await self._send(data, self._held_timeout)
+
+    async def _send(self, data: bytes, timeout: Optional[float]) -> None:
+        """Hands bytes to the socket: from here on, the request may have been sent."""
+        if self._unsent:
+            self._unsent = False
+            # Held, the request's first bytes go out only now. The server may have closed
+            # a new connection meanwhile (a reused one was checked when its write began):
+            # then nothing was written, and the request is safe to send again.
+            if self.cycles.count == 1 and self._stream.get_extra_info("is_readable"):
+                raise httpcore.ConnectError(_CLOSED_UNWRITTEN)
+        WRITING.set(True)
+        await self._stream.write(data, timeout)
 
     async def aclose(self) -> None:
         self._held.clear()  # a request httpcore gave up on is not sent half
@@ -303,7 +318,17 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         timeout: Optional[float] = None,
     ) -> httpcore.AsyncNetworkStream:
         await self._flush()
-        return AsyncStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+        try:
+            inner = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:
+            # httpcore's trio stream closes only on an Exception, and httpcore drops the
+            # stream: a handshake cut by the deadline (Cancelled) left its socket open.
+            import anyio
+
+            with anyio.CancelScope(shield=True):
+                await self._stream.aclose()
+            raise
+        return AsyncStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self.cycles.dirty:
