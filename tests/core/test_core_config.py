@@ -352,10 +352,13 @@ def test_with_options_is_one_typed_method_on_the_base(cls: ClientClass) -> None:
         p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.parameters.values())[1:]
     )
     assert repr(signature.parameters["timeout"].default) == "NOT_GIVEN"  # as help() shows it
+    # Called through Any: these calls are wrong on purpose, and mypy versions name the
+    # error differently (call-arg, misc).
+    with_options: Any = cls(KEY).with_options
     with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
-        cls(KEY).with_options(retries=3)  # type: ignore[call-arg]
+        with_options(retries=3)
     with pytest.raises(TypeError):
-        cls(KEY).with_options("positional-key")  # type: ignore[call-arg]
+        with_options("positional-key")
 
 
 def test_the_clients_cookie_jar_still_keeps_cookies_an_answer_sets() -> None:
