@@ -54,8 +54,12 @@ def test_import_textflow_loads_no_client_stack_no_fake_no_guard() -> None:
 def test_the_clients_load_neither_anyio_nor_send_many_nor_the_fake() -> None:
     loaded = loaded_by("from textflow import TextFlowClient, AsyncTextFlowClient")
     assert {"httpx", "textflow._client", "textflow._async_client"} <= loaded
-    for name in ("anyio", "textflow._many", "textflow.testing", "textflow.guard"):
+    for name in ("textflow._many", "textflow.testing", "textflow.guard"):
         assert not under(loaded, name), f"the clients loaded {sorted(under(loaded, name))}"
+    # httpx before 0.26 imports anyio itself (the lowest versions we support): what httpx
+    # and pydantic load is not ours to defer.
+    theirs = under(loaded_by("import httpx, pydantic"), "anyio")
+    assert under(loaded, "anyio") <= theirs, "the clients loaded anyio"
 
 
 def test_every_public_name_loads_on_first_use_and_is_the_real_one() -> None:
@@ -83,13 +87,14 @@ def test_the_names_are_listed_and_an_unknown_one_is_an_attribute_error() -> None
 def test_the_async_client_loads_anyio_when_it_first_sends() -> None:
     code = (
         "import sys, asyncio, httpx\n"
+        "httpx_loads_anyio = 'anyio' in sys.modules  # httpx < 0.26 does\n"
         "from textflow import AsyncTextFlowClient\n"
         'answer = b\'{"ok": true, "credits": "0.5", "packages": {}}\'\n'
         "mock = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))\n"
         "async def main():\n"
         "    async with httpx.AsyncClient(transport=mock) as http:\n"
         "        client = AsyncTextFlowClient('tf_test_key', http_client=http)\n"
-        "        assert 'anyio' not in sys.modules\n"
+        "        assert httpx_loads_anyio or 'anyio' not in sys.modules\n"
         "        assert (await client.get_balance()).ok\n"
         "asyncio.run(main())\n"
     )
