@@ -23,14 +23,16 @@ Every generated file says so in its first line and is passed through
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import typing
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +85,7 @@ TWINS = {
     "textflow/_async_client.py": "textflow/_client.py",
     "textflow/guard/_async.py": "textflow/guard/_sync.py",
 }
+LEGACY = "textflow/_legacy.py"
 
 
 def header(source: str) -> str:
@@ -127,11 +130,147 @@ def render_twin(source: str) -> str:
     return header(source) + unasync((ROOT / source).read_text(encoding="utf-8"))
 
 
+LEGACY_DOC = '''"""The ``textflowsms`` 0.1.0 functions, over a default ``TextFlowClient``.
+
+``import textflowsms as tf; tf.useKey(KEY); tf.sendSMS(...)`` keeps working,
+with the same paths, JSON bodies and ``Authorization: Bearer`` header as 0.1.0,
+but over a pooled, timed-out client. The functions never raise for API,
+network or input failures: they return the result model with ``ok=False`` and
+
+* the API's own ``status`` and ``message`` when it answered;
+* ``status=400`` and a clear sentence for a bad argument or a missing key;
+* ``status=0`` and a sentence naming the failure when no answer came;
+
+and, for ``verifyCode``, ``valid=False``.
+
+One function per operation of ``textflow._operations.OPERATIONS`` that has a
+0.1.0 name, written out (static signatures and docstrings, for readers, IDEs
+and the API reference) by scripts/unasync.py; what they run on is
+``textflow._legacy_runtime``, written by hand.
+"""
+'''
+
+
+def _wrap(text: str, indent: str, hanging: str = "") -> str:
+    return textwrap.fill(text, width=96, initial_indent=indent, subsequent_indent=indent + hanging)
+
+
+def _section(doc: str, title: str) -> str:
+    """A Google-style section's body (``Args:``), as written in ``doc`` (dedented)."""
+    body = doc.split(f"{title}:\n", 1)[1].split("\n\n", 1)[0]
+    return textwrap.dedent(body)
+
+
+def legacy_function(op: Any, constant: str, method: Any) -> str:
+    """The source of one legacy function: ``op``'s 0.1.0 name over the client ``method``."""
+    doc = unasync(inspect.getdoc(method) or "")
+    signature = inspect.signature(method)
+    parameters = list(signature.parameters.values())[1:]  # not self
+    written = ", ".join(
+        f"{p.name}: {p.annotation}" + ("" if p.default is p.empty else f" = {p.default!r}")
+        for p in parameters
+    )
+    model, failed = op.model.__name__, op.failed_model.__name__
+    returns = model if op.model is op.failed_model else f"Union[{model}, {failed}]"
+    valid = "valid" in op.failed_model.model_fields
+    summary = re.split(r"\. |: |\.$", doc.splitlines()[0])[0]
+    example = next(line for line in doc.splitlines() if f"client.{op.name}(" in line)
+    example_args = example[example.index(f"client.{op.name}(") + len(f"client.{op.name}") :]
+    how = (
+        "Runs on the default client (the key of ``useKey``, else ``TEXTFLOW_API_KEY``) and "
+        "never raises for API, network or input failures: it returns a result with "
+        + ("``ok=False`` and ``valid=False`` instead." if valid else "``ok=False`` instead.")
+    )
+    if op.legacy_aliases:
+        how += " Also importable as " + ", ".join(f"``{a}``" for a in op.legacy_aliases) + "."
+    if op.model is op.failed_model:
+        answer = (
+            f"The API's answer, a `{model}`; when the call failed, one with ``ok=False``"
+            + (", ``valid=False``" if valid else "")
+            + ", ``status`` and ``message`` (400 for bad input or no key, 0 for no answer)."
+        )
+    else:
+        answer = (
+            f"The API's answer, a `{model}`; or, when the call failed, a `{failed}` with "
+            "``ok=False``, ``status`` and ``message`` (400 for bad input or no key, 0 for no "
+            "answer). After ``if result.ok:`` a type checker knows ``result.data`` is there."
+        )
+    args = textwrap.indent(_section(doc, "Args"), "        ")
+    call = ", ".join(p.name for p in parameters)
+    lines = [
+        f"def {op.legacy_name}({written}) -> {returns}:",
+        f'    """{summary} (0.1.0 API): `TextFlowClient.{op.name}`.',
+        "",
+        _wrap(how, "    "),
+        "",
+        "    Args:",
+        args,
+        "",
+        "    Returns:",
+        _wrap(answer, "        ", "    "),
+        "",
+        "    Examples:",
+        "        >>> import textflowsms as tf",
+        f"        >>> result = tf.{op.legacy_name}{example_args}",
+        "        >>> print(result.ok, result.status, result.message)",
+        '    """',
+        "    return never_raising(",
+        f"        {constant}, {failed}, lambda: default_client.get().{op.name}({call})",
+        "    )",
+    ]
+    lines += ["", ""] + [f"{alias} = {op.legacy_name}" for alias in op.legacy_aliases]
+    return "\n".join(lines) + "\n"
+
+
+def render_legacy() -> str:
+    """``textflow/_legacy.py``, from the operation table and the async client's methods.
+
+    Imports ``textflow`` (this checkout's): a new 0.1.0 name is a field of the table.
+    """
+    sys.path.insert(0, str(ROOT))
+    from textflow import _operations
+    from textflow._async_client import AsyncTextFlowClient
+
+    constants = {
+        id(value): name
+        for name, value in vars(_operations).items()
+        if isinstance(value, _operations.Operation)
+    }
+    ops = [op for op in _operations.OPERATIONS.values() if op.legacy_name]
+    models = sorted({m.__name__ for op in ops for m in (op.model, op.failed_model)})
+    names = sorted(
+        [
+            "default_client",
+            "useKey",
+            *(n for op in ops for n in (op.legacy_name, *op.legacy_aliases)),
+        ]
+    )
+    head = [
+        LEGACY_DOC,
+        "from __future__ import annotations",
+        "",
+        "from typing import Union",
+        "",
+        "from textflow._legacy_runtime import default_client, never_raising, useKey",
+        "from textflow._operations import " + ", ".join(sorted(constants[id(op)] for op in ops)),
+        "from textflow.models import " + ", ".join(models),
+        "",
+        "__all__ = [" + ", ".join(f'"{name}"' for name in names) + "]",
+        "",
+        "",
+    ]
+    functions = [
+        legacy_function(op, constants[id(op)], getattr(AsyncTextFlowClient, op.name)) for op in ops
+    ]
+    return "\n".join(head) + "\n\n".join(functions)
+
+
 def targets() -> dict[str, Callable[[], str]]:
     """Each generated file, and how to write it."""
     found: dict[str, Callable[[], str]] = {
-        target: (lambda source=source: render_twin(source)) for source, target in TWINS.items()
+        target: functools.partial(render_twin, source) for source, target in TWINS.items()
     }
+    found[LEGACY] = lambda: header("textflow/_operations.py") + render_legacy()
     return found
 
 

@@ -43,6 +43,10 @@ class Operation(Generic[ResultT]):
     read_only: bool  # re-sending cannot change anything: safe to retry after it may have arrived
     model: type[ResultT]  # what the client returns: an answer with "ok": true
     failed_model: type[Result]  # the same answer with "ok": false (exc.result, legacy results)
+    # The 0.1.0 function (``tf.sendSMS``) that performs it, never raising: its failures are
+    # ``failed_model`` results; "" if 0.1.0 had none. Then other 0.1.0 names of that function.
+    legacy_name: str = ""
+    legacy_aliases: tuple[str, ...] = ()
 
     def may_have_been_sent(self, *, written: bool, processed: bool = True) -> bool:
         """Whether a failed call may still have done what it asks (sent an SMS, used a code).
@@ -54,12 +58,33 @@ class Operation(Generic[ResultT]):
         return not self.read_only and written and processed
 
 
-SEND_SMS = Operation("send_sms", "POST", "/send-sms", False, SendMessageOk, SendMessageFailed)
+SEND_SMS = Operation(
+    "send_sms",
+    "POST",
+    "/send-sms",
+    False,
+    SendMessageOk,
+    SendMessageFailed,
+    legacy_name="sendSMS",
+)
 SEND_CODE = Operation(
-    "send_verification_sms", "POST", "/send-code", False, VerifyPhoneOk, VerifyPhoneFailed
+    "send_verification_sms",
+    "POST",
+    "/send-code",
+    False,
+    VerifyPhoneOk,
+    VerifyPhoneFailed,
+    legacy_name="sendVerificationSMS",
 )
 VERIFY_CODE = Operation(
-    "verify_code", "POST", "/verify-code", False, VerifyCodeResult, VerifyCodeResult
+    "verify_code",
+    "POST",
+    "/verify-code",
+    False,
+    VerifyCodeResult,
+    VerifyCodeResult,
+    legacy_name="verifyCode",
+    legacy_aliases=("VerifyCode",),  # the name 0.1.0's README used
 )
 BULK_SMS = Operation("send_bulk_sms", "POST", "/bulk-sms", False, BulkSMSResult, BulkSMSResult)
 BALANCE = Operation("get_balance", "GET", "/balance", True, BalanceResult, BalanceResult)

@@ -71,9 +71,7 @@ def next_delay(
     if retries_done >= max_retries:
         return None
     if response is not None:
-        return response_delay(
-            response, read_only=read_only, retries_done=retries_done, rand=rand
-        )
+        return response_delay(response, read_only=read_only, retries_done=retries_done, rand=rand)
     if exc is not None and exception_is_retryable(exc, read_only=read_only):
         return backoff(retries_done, rand)
     return None
