@@ -275,11 +275,16 @@ def targets() -> dict[str, Callable[[], str]]:
 
 
 def main(argv: typing.Optional[list[str]] = None) -> int:
+    global ROOT
     parser = argparse.ArgumentParser(description=inspect.cleandoc(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if a file is stale"
     )
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="the checkout to work on (default: this one)"
+    )
     args = parser.parse_args(argv)
+    ROOT = args.root.resolve()
     stale = []
     for path, render in targets().items():
         wanted = formatted(render(), path)
