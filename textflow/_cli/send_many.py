@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import IO, Any, Optional, TextIO
 
 from textflow import _validation as check
-from textflow._cli import EXIT_INTERRUPTED, EXIT_NO_ANSWER, EXIT_OK, EXIT_REFUSED
 from textflow._cli.api_commands import make_client
+from textflow._cli.command_arguments import CONFIRM_ABOVE, PHONE_COLUMNS
+from textflow._cli.exit_status import EXIT_INTERRUPTED, EXIT_NO_ANSWER, EXIT_OK, EXIT_REFUSED
 from textflow._cli.output import printable
-from textflow._cli.parser import CONFIRM_ABOVE, PHONE_COLUMNS, UsageError
+from textflow._cli.parser import UsageError
 from textflow._many._outcomes import (
     SENT,
     SKIPPED,
