@@ -5,7 +5,9 @@
 options, ``api_arguments`` the API commands' arguments (one per operation of
 the table that has a command), ``command_arguments`` those of ``send-many`` and
 ``sandbox``, ``argument_types`` the value types; ``api_commands`` the commands
-that call the API, ``send_many``, ``sandbox`` and ``demo`` the others;
+that call the API, ``send_many``, ``sandbox`` and ``demo`` the others
+(``send_many`` reads its file with ``recipient_file`` and shows progress with
+``send_many_progress``);
 ``inputs`` how commands read what the user gives (numbers, stdin, number
 files), ``output`` how text from servers is made safe to print, ``failure``
 what a failure prints and its exit status.
