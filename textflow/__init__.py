@@ -13,7 +13,7 @@ The ``textflowsms`` 0.1.0 functions (``useKey``, ``sendSMS``,
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from textflow import _logging
+from textflow import _logging, _operations
 from textflow._version import __version__
 from textflow.errors import (
     APIConnectionError,
@@ -136,20 +136,15 @@ _LAZY: dict[str, str] = {
     ),
     "Message": "textflow._many._recipients",
     **dict.fromkeys(("SegmentCount", "segments"), "textflow._segments"),
+    # Each operation's models, named in the operation table; then the models no operation
+    # names (the results' common classes and their data).
+    **{
+        name: "textflow.models"
+        for op in _operations.OPERATIONS.values()
+        for name in (op.model_name, op.failed_model_name)
+    },
     **dict.fromkeys(
-        (
-            "BalanceResult",
-            "BulkSMSResult",
-            "SendMessageData",
-            "SendMessageFailed",
-            "SendMessageOk",
-            "SendMessageResult",
-            "VerifyCodeResult",
-            "VerifyPhoneData",
-            "VerifyPhoneFailed",
-            "VerifyPhoneOk",
-            "VerifyPhoneResult",
-        ),
+        ("SendMessageData", "SendMessageResult", "VerifyPhoneData", "VerifyPhoneResult"),
         "textflow.models",
     ),
 }

@@ -17,8 +17,9 @@ import httpx
 from textflow import _config
 from textflow._deadline import DEADLINE_PASSED, WRITING
 from textflow._logging import logger, recipients
-from textflow._operations import (
-    Operation,
+from textflow._operations import Operation
+from textflow._retry import next_delay
+from textflow._wire import (
     Prepared,
     build_request,
     connection_error,
@@ -26,7 +27,6 @@ from textflow._operations import (
     prepare,
     undecodable,
 )
-from textflow._retry import next_delay
 from textflow.errors import ClientStateError, ConfigurationError
 from textflow.models import Result
 

@@ -11,7 +11,7 @@ import respx
 
 import textflow
 from textflow import errors, webhooks
-from textflow._operations import KEY_MESSAGES, is_about_the_key
+from textflow._wire import KEY_MESSAGES, is_about_the_key
 
 from tests.core.core_support import CALLS, KEY, SENDS, Harness, response
 

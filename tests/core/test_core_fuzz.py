@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import textflow
-from textflow import _operations, _validation
+from textflow import _operations, _validation, _wire
 
 BOUNDED = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -54,7 +54,7 @@ def _response(status: int, content: bytes) -> httpx.Response:
 def _outcome(op: Any, response: httpx.Response) -> object:
     """The parsed model, or the TextFlowError raised; anything else propagates and fails."""
     try:
-        return _operations.parse_response(op, response)
+        return _wire.parse_response(op, response)
     except textflow.TextFlowError as exc:
         return exc
 
