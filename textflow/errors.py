@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
+from textflow._redact import redacted_body, redacted_result, secrets_of
+
 if TYPE_CHECKING:
     import httpx
 
@@ -343,9 +345,6 @@ class APIStatusError(APIError):
         self.result = result
 
     def _pickled_state(self) -> dict[str, Any]:
-        # Imported here: _redact needs _validation, which needs this module.
-        from textflow._redact import redacted_body, redacted_result, secrets_of
-
         secrets = secrets_of(self.request)
         state = super()._pickled_state()
         state.update(

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import textflow
-from textflow import _operations, _validation
+from textflow import _operations, _redact, _validation
 
 BOUNDED = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -104,7 +104,7 @@ def test_phone_check_accepts_exactly_e164_after_separators(value: Any) -> None:
 @BOUNDED
 @given(st.text(alphabet="+0123456789", min_size=8, max_size=16))
 def test_masked_phone_keeps_only_the_ends(phone: str) -> None:
-    masked = _validation.mask_phone(phone)
+    masked = _redact.mask_phone(phone)
     assert len(masked) == len(phone)
     shown = [i for i, c in enumerate(masked) if c != "*"]
     assert all(masked[i] == phone[i] for i in shown)
