@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Optional
 
@@ -68,6 +68,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -75,7 +76,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def modules() -> dict[str, Path]:
     """Every module of the packages, by dotted name."""
     found: dict[str, Path] = {}
@@ -112,7 +113,7 @@ def _ours(name: str) -> Optional[str]:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def graph() -> dict[str, frozenset[str]]:
     """Module -> the modules of ours it imports (anywhere in its code)."""
     edges: dict[str, frozenset[str]] = {}

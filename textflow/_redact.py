@@ -7,14 +7,16 @@ holds none of them either (``body`` and ``result`` travel masked).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 if TYPE_CHECKING:
     import httpx
 
+    from textflow._many._report import SendReport
     from textflow.models import Result
 
 MASK = "******"
@@ -64,7 +66,10 @@ def _redacted_field(name: Any, value: Any, secrets: Sequence[str]) -> Any:
     return redacted_body(value, secrets)
 
 
-def redacted_result(result: Optional[Result], secrets: Sequence[str] = ()) -> Optional[Result]:
+R = TypeVar("R", bound="Result")
+
+
+def redacted_result(result: Optional[R], secrets: Sequence[str] = ()) -> Optional[R]:
     """``result`` with its secrets, texts and numbers masked (``None`` if it cannot be)."""
     if result is None:
         return None
@@ -74,6 +79,20 @@ def redacted_result(result: Optional[Result], secrets: Sequence[str] = ()) -> Op
         return type(result).model_validate(redacted_body(result.model_dump(), secrets))
     except pydantic.ValidationError:  # pragma: no cover - masked fields are all strings
         return None
+
+
+def redacted_report(report: SendReport) -> SendReport:
+    """A copy of ``report`` whose outcomes show masked numbers and no texts (for a pickle)."""
+    outcomes = [
+        dataclasses.replace(
+            outcome,
+            phone_number=mask_phone(outcome.phone_number),
+            text=None if outcome.text is None else MASK,
+            result=redacted_result(outcome.result),
+        )
+        for outcome in report.outcomes
+    ]
+    return dataclasses.replace(report, outcomes=outcomes)
 
 
 def key_of(request: Optional[httpx.Request]) -> list[str]:

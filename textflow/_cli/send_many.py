@@ -29,12 +29,10 @@ from textflow._many._outcomes import (
     SKIPPED,
     Outcome,
     Progress,
-    SendManyInterrupted,
-    SendManyStopped,
     SendReport,
 )
 from textflow._segments import segments
-from textflow.errors import InputValidationError
+from textflow.errors import InputValidationError, SendManyInterrupted, SendManyStopped
 
 #: Seconds between progress lines when stderr is not a terminal.
 PLAIN_PROGRESS_EVERY = 10.0

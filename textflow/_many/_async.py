@@ -110,9 +110,7 @@ async def _offer(
     return True
 
 
-async def _send(
-    client: AsyncSender, job: Prepared, run: Run, slots: anyio.Semaphore
-) -> None:
+async def _send(client: AsyncSender, job: Prepared, run: Run, slots: anyio.Semaphore) -> None:
     try:
         try:
             result = await client.send_sms(job.phone_number, job.text)

@@ -95,9 +95,7 @@ def _dispatch(
         pool.shutdown(wait=True)  # sends in flight finish and are recorded
 
 
-def _send(
-    client: Sender, job: Prepared, run: Run, slots: threading.BoundedSemaphore
-) -> None:
+def _send(client: Sender, job: Prepared, run: Run, slots: threading.BoundedSemaphore) -> None:
     try:
         try:
             result = client.send_sms(job.phone_number, job.text)
