@@ -101,9 +101,7 @@ def test_send_many_interrupted_is_not_swallowed_by_except_exception() -> None:
 
 
 def test_the_moved_names_are_the_same_objects_everywhere() -> None:
-    from textflow._many import _journal
-
-    assert textflow.JournalBusyError is _journal.JournalBusyError is errors.JournalBusyError
+    assert textflow.JournalBusyError is errors.JournalBusyError
     assert textflow.SendManyStopped is errors.SendManyStopped
     assert textflow.JournalError is errors.JournalError
     assert textflow.GuardStoreError is errors.GuardStoreError
