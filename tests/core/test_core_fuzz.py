@@ -6,6 +6,7 @@ with no network: responses are built in memory and parsed by the shared parser.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -110,3 +111,19 @@ def test_masked_phone_keeps_only_the_ends(phone: str) -> None:
     assert all(masked[i] == phone[i] for i in shown)
     assert len(phone) - len(shown) >= 5  # at least five characters hidden
     assert all(i < 5 or i >= len(phone) - 2 for i in shown)  # only the ends shown
+
+
+settings_values = st.none() | st.text(max_size=30) | json_values | st.binary(max_size=10)
+
+
+@pytest.mark.parametrize("cls", [textflow.TextFlowClient, textflow.AsyncTextFlowClient])
+@BOUNDED
+@given(base_url=settings_values, headers=settings_values)
+def test_any_base_url_or_headers_give_a_client_or_a_configuration_error(
+    cls: Any, base_url: Any, headers: Any
+) -> None:
+    client = cls("tf_key", base_url="http://127.0.0.1:1/api")
+    with contextlib.suppress(textflow.ConfigurationError):
+        cls("tf_key", base_url=base_url, default_headers=headers)
+    with contextlib.suppress(textflow.ConfigurationError):
+        client.with_options(base_url=base_url, default_headers=headers)
