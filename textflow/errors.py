@@ -38,6 +38,10 @@ show a copy, and a test holds both to the classes)::
 
 No message built here ever contains the API key or a verification code.
 
+Over 300 lines, yet one module: it holds one thing, the exception classes
+(mostly their docstrings), and keeping every class beside this drawing is what
+keeps the drawing true.
+
 Every exception pickles (a worker process can hand it back): ``request`` and
 ``response`` come back as ``None``, and codes, message texts and phone numbers
 in ``body``, ``result`` and a ``report`` come back masked, so the pickled bytes
