@@ -24,12 +24,17 @@ from textflow.errors import (
     BadRequestError,
     ClientStateError,
     ConfigurationError,
+    GuardStoreError,
     InputValidationError,
     InternalServerError,
+    JournalBusyError,
+    JournalError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    SendManyInterrupted,
+    SendManyStopped,
     TextFlowError,
     VerificationRefused,
     WebhookError,
@@ -42,15 +47,9 @@ if TYPE_CHECKING:
     from textflow._async_client import AsyncTextFlowClient
     from textflow._client import TextFlowClient
     from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
-    from textflow._many._journal import Journal, JournalBusyError, SQLiteJournal
-    from textflow._many._outcomes import (
-        Outcome,
-        Progress,
-        SendManyInterrupted,
-        SendManyStopped,
-        SendReport,
-    )
+    from textflow._many._journal import Journal, SQLiteJournal
     from textflow._many._recipients import Message
+    from textflow._many._report import Outcome, Progress, SendReport
     from textflow._segments import SegmentCount, segments
     from textflow.models import (
         BalanceResult,
@@ -79,10 +78,12 @@ __all__ = [
     "ClientStateError",
     "ConfigurationError",
     "DefaultAioHttpClient",
+    "GuardStoreError",
     "InputValidationError",
     "InternalServerError",
     "Journal",
     "JournalBusyError",
+    "JournalError",
     "MalformedResponseError",
     "Message",
     "NotFoundError",
@@ -129,11 +130,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         ("VerifyCode", "sendSMS", "sendVerificationSMS", "useKey", "verifyCode"), "textflow._legacy"
     ),
-    **dict.fromkeys(("Journal", "JournalBusyError", "SQLiteJournal"), "textflow._many._journal"),
-    **dict.fromkeys(
-        ("Outcome", "Progress", "SendManyInterrupted", "SendManyStopped", "SendReport"),
-        "textflow._many._outcomes",
-    ),
+    **dict.fromkeys(("Journal", "SQLiteJournal"), "textflow._many._journal"),
+    **dict.fromkeys(("Outcome", "Progress", "SendReport"), "textflow._many._report"),
     "Message": "textflow._many._recipients",
     **dict.fromkeys(("SegmentCount", "segments"), "textflow._segments"),
     # Each operation's models, named in the operation table; then the models no operation

@@ -157,7 +157,7 @@ class BaseClient(Generic[HttpClientT]):
         """
         headers = dict(self._default_headers)
         if not isinstance(default_headers, NotGiven):
-            headers.update(default_headers or {})
+            headers = _config.merge_headers(headers, default_headers)
         return type(self)(
             self._api_key if isinstance(api_key, NotGiven) else api_key,
             base_url=self.base_url if isinstance(base_url, NotGiven) else base_url,

@@ -110,7 +110,7 @@ def test_an_unexpected_error_is_raised_and_journalled_as_maybe_sent(tmp_path: Pa
 
     path = tmp_path / "j.db"
     with pytest.raises(RuntimeError, match="a bug"):
-        _sync.send_many(Broken(), numbers(5), "Hi", concurrency=1, journal=path)  # type: ignore[arg-type]
+        _sync.send_many(Broken(), numbers(5), "Hi", concurrency=1, journal=path)
     with SQLiteJournal(path) as journal:
         assert journal.counts() == {"maybe_sent": 1}  # it stopped at the first
 

@@ -26,10 +26,9 @@ from textflow._cli.recipient_file import Source, Survey, describe, source, surve
 from textflow._cli.send_many_progress import Meter, ReportWriter
 from textflow._many._outcomes import (
     Progress,
-    SendManyInterrupted,
-    SendManyStopped,
     SendReport,
 )
+from textflow.errors import SendManyInterrupted, SendManyStopped
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 import httpx
 
 from textflow._operations import OPERATIONS
-from textflow._validation import mask_phone
+from textflow._redact import mask_phone
 from textflow.testing import _phones, _webhook
 from textflow.testing._failures import FailurePlan, scripted_fault
 from textflow.testing._handler import FakeHandler
