@@ -64,7 +64,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "textflow._redact",
         "textflow._validation",
         "textflow._version",
-        "textflow._many._report",
+        "textflow._report",
     ),
 )
 

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
     from textflow._many._journal import Journal, SQLiteJournal
     from textflow._many._recipients import Message
-    from textflow._many._report import Outcome, Progress, SendReport
+    from textflow._report import Outcome, Progress, SendReport
     from textflow._segments import SegmentCount, segments
     from textflow.models import (
         BalanceResult,
@@ -131,7 +131,7 @@ _LAZY: dict[str, str] = {
         ("VerifyCode", "sendSMS", "sendVerificationSMS", "useKey", "verifyCode"), "textflow._legacy"
     ),
     **dict.fromkeys(("Journal", "SQLiteJournal"), "textflow._many._journal"),
-    **dict.fromkeys(("Outcome", "Progress", "SendReport"), "textflow._many._report"),
+    **dict.fromkeys(("Outcome", "Progress", "SendReport"), "textflow._report"),
     "Message": "textflow._many._recipients",
     **dict.fromkeys(("SegmentCount", "segments"), "textflow._segments"),
     # Each operation's models, named in the operation table; then the models no operation

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar
 if TYPE_CHECKING:
     import httpx
 
-    from textflow._many._report import SendReport
+    from textflow._report import SendReport
     from textflow.models import Result
 
 MASK = "******"

@@ -57,7 +57,7 @@ from textflow._redact import redacted_body, redacted_report, redacted_result, se
 if TYPE_CHECKING:
     import httpx
 
-    from textflow._many._report import SendReport
+    from textflow._report import SendReport
     from textflow.models import Result
 
 __all__ = [

@@ -15,7 +15,7 @@ import pytest
 
 import textflow
 from textflow import errors
-from textflow._many._report import Outcome, SendReport
+from textflow._report import Outcome, SendReport
 from textflow.models import SendMessageOk
 
 ROOT = Path(__file__).resolve().parent.parent.parent

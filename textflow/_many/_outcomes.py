@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Union
 
-from textflow._many._report import (
+from textflow._report import (
     MAYBE_SENT,
     REFUSED,
     SENT,
