@@ -13,7 +13,8 @@ from typing import Any, Callable, Optional, TypeVar, Union
 from textflow import errors
 from textflow._client import TextFlowClient
 from textflow._config import ENV_API_KEY, ENV_BASE_URL
-from textflow._operations import Operation, error_result
+from textflow._operations import Operation
+from textflow._wire import error_result
 from textflow.models import Result
 
 R = TypeVar("R", bound=Result)
