@@ -22,10 +22,21 @@ TYPECHECK = sorted({INSTALLED[0], INSTALLED[-1]})
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint rules and formatting."""
+    """ruff: lint rules and formatting; and no generated file is stale."""
     session.install("ruff>=0.17,<0.18")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # scripts/unasync.py reads the operation table: it imports textflow.
+    session.install("-e", ".")
+    session.run("python", "scripts/unasync.py", "--check")
+
+
+@nox.session(default=False)
+def generate(session: nox.Session) -> None:
+    """Rewrite the generated files (the sync client and guard, the legacy shim): CONTRIBUTING."""
+    session.install("ruff>=0.17,<0.18")
+    session.install("-e", ".")
+    session.run("python", "scripts/unasync.py")
 
 
 @nox.session(python=TYPECHECK)

@@ -1,9 +1,6 @@
-"""``AsyncTextFlowClient``: the asynchronous client (asyncio and trio, through anyio).
+"""``AsyncTextFlowClient``: the API's calls, sent and retried over a pooled ``httpx.AsyncClient``.
 
-Its methods are those of ``TextFlowClient``, awaited: same names, signatures,
-checks, retries and results. Only the I/O differs. The docstrings are written out
-here (with ``await`` in the examples) so that tools read them statically;
-tests/core/test_core_docstrings.py keeps them in step with the sync client's.
+Written by hand, async first: scripts/unasync.py generates the sync twin from it.
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ import httpx
 
 from textflow import _config
 from textflow import _operations as ops
+from textflow._async_io import Sleep, check_deadline, deadline_scope, sleep
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
 from textflow.errors import ClientStateError
@@ -27,17 +25,17 @@ from textflow.models import (
     VerifyPhoneOk,
 )
 
-if TYPE_CHECKING:  # anyio loads on the first call, send_many's modules on its first call
+if TYPE_CHECKING:  # send_many's modules load on its first call
     from textflow._many._async import Recipients
     from textflow._many._outcomes import Progress, SendReport, StopOn
     from textflow._many._run import JournalArg
 
 
 class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
-    """The TextFlow API for asyncio and trio apps. One client per application; it pools connections.
+    """The TextFlow API, asynchronously (asyncio or trio).
 
-    The methods of `TextFlowClient`, as coroutines: same arguments, checks,
-    retries and results. Close it with ``await client.aclose()`` or ``async with``.
+    One client per application; it pools connections. Close it with
+    ``await client.aclose()``, or use it as a context manager (``async with``).
 
     Args:
         api_key: Your key from the API console; defaults to ``TEXTFLOW_API_KEY``.
@@ -58,6 +56,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
     """
 
     _http_client_class = httpx.AsyncClient
+    #: What the retry loop waits with; tests put a recorder here instead of waiting.
+    _sleep: Sleep = staticmethod(sleep)
 
     # The public signature, written out with its real defaults (the base class's is generic
     # in the http_client type); test_core_docstrings checks them against textflow._config.
@@ -82,7 +82,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
     @staticmethod
     def _new_transport() -> httpx.AsyncBaseTransport:
-        from textflow._transport import AsyncTextFlowTransport  # imports httpcore
+        from textflow._transport import AsyncTextFlowTransport  # imports httpcore: on first client
 
         return AsyncTextFlowTransport(_config.DEFAULT_LIMITS)
 
@@ -196,27 +196,22 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
     async def _request(
         self, op: ops.Operation[ResultT], payload: Optional[dict[str, Any]]
     ) -> ResultT:
-        import anyio  # here: ``import textflow`` and sync apps never load it
-
         self._check_open()
         request = self._build_request(op, payload)
         attempts = self._attempts(op)
-        try:
-            with anyio.fail_after(attempts.remaining()):  # the deadline cuts any await
-                while True:
-                    try:
-                        attempts.arm(request)
-                        response = await self._send(request, attempts)
-                    except httpx.RequestError as exc:
-                        delay = attempts.after_error(exc)
-                    else:
-                        wait = attempts.after_response(response)
-                        if wait is None:
-                            return attempts.result(response)
-                        delay = wait
-                    await anyio.sleep(delay)
-        except TimeoutError:
-            raise attempts.deadline_error(request) from None
+        with deadline_scope(attempts, request):  # every connect, read, write and wait keeps to it
+            while True:
+                try:
+                    attempts.arm(request)
+                    response = await self._send(request, attempts)
+                except httpx.RequestError as exc:
+                    delay = attempts.after_error(exc)
+                else:
+                    wait = attempts.after_response(response)
+                    if wait is None:
+                        return attempts.result(response)
+                    delay = wait
+                await self._sleep(delay)
 
     async def _send(self, request: httpx.Request, attempts: Attempts[Any]) -> httpx.Response:
         """One attempt: the answer read whole, under the size cap and the deadline."""
@@ -226,10 +221,10 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             )
         except ClientStateError:
             raise  # the SDK's own transport already said what is wrong
-        except RuntimeError as exc:  # a caller's http_client, from a loop that has ended
+        except RuntimeError as exc:  # a caller's http_client: closed, or from an ended loop
             raise ClientStateError(
-                f"The http_client of this {type(self).__name__} cannot send from this event "
-                f"loop ({exc}): an httpx.AsyncClient belongs to one event loop."
+                f"The http_client of this {type(self).__name__} cannot send ({exc}): it was "
+                "closed by its owner, or (an async one) it belongs to an event loop that ended."
             ) from exc
         try:
             if read_already(response):  # in memory (httpx.MockTransport): already decoded
@@ -237,6 +232,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             body = BodyReader(response.headers)
             async for chunk in response.aiter_raw():
                 body.feed(chunk)
+                check_deadline(attempts, request)
             return complete(response, body.finish())
         finally:
             await response.aclose()
@@ -282,10 +278,9 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         """Send an SMS to each recipient, safely: paced, counted, resumable.
 
         Args:
-            recipients: Any iterable or async iterable (a generator is read as it
-                goes) of phone numbers, ``(phone_number, text)`` tuples, `Message`
-                values, or mappings (with ``text`` as a ``{field}`` template filled
-                from them).
+            recipients: Any iterable or async iterable (a generator is read as it goes) of
+                phone numbers, ``(phone_number, text)`` tuples, `Message` values, or
+                mappings (with ``text`` as a ``{field}`` template filled from them).
             text: The text for bare numbers and mappings.
             phone_field: The mappings' key that holds the number.
             concurrency: Sends in flight at once (default 20).

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Union
 
 import httpx
 
@@ -56,6 +57,9 @@ NOT_GIVEN = NotGiven.NOT_GIVEN
 class BaseClient(Generic[HttpClientT]):
     _http_client_class: type[HttpClientT]
     _http: HttpClientT
+    #: The backoff's jitter source, as ``random.random``; tests inject a fixed one. (What the
+    #: retry loop sleeps with is each client's ``_sleep``: one blocks, the other awaits.)
+    _random: Callable[[], float] = staticmethod(random.random)
 
     def __init__(
         self,
@@ -180,7 +184,7 @@ class BaseClient(Generic[HttpClientT]):
         return build_request(op, prepared, payload)
 
     def _attempts(self, op: Operation[ResultT]) -> Attempts[ResultT]:
-        return Attempts(op, self.max_retries, self._deadline, self.timeout)
+        return Attempts(op, self.max_retries, self._deadline, self.timeout, self._random)
 
     def _check_open(self) -> None:
         if self._http.is_closed:
@@ -195,9 +199,18 @@ class Attempts(Generic[ResultT]):
 
     After each attempt the client asks what next: a delay to sleep before
     sending the same request again, or the end (a result, or an exception).
+    ``rand`` is the backoff's jitter source, as `textflow._retry.backoff` takes it.
     """
 
-    __slots__ = ("_max_retries", "_op", "_retries", "_started", "_timeouts", "deadline")
+    __slots__ = (
+        "_max_retries",
+        "_op",
+        "_rand",
+        "_retries",
+        "_started",
+        "_timeouts",
+        "deadline",
+    )
 
     def __init__(
         self,
@@ -205,8 +218,10 @@ class Attempts(Generic[ResultT]):
         max_retries: int,
         deadline: Optional[float] = None,
         timeout: httpx.Timeout = _config.DEFAULT_TIMEOUT,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self._op = op
+        self._rand = rand
         self._max_retries = max_retries
         self._retries = 0
         self._started = time.monotonic()
@@ -280,6 +295,7 @@ class Attempts(Generic[ResultT]):
             max_retries=self._max_retries,
             exc=exc,
             response=response,
+            rand=self._rand,
         )
         left = self.remaining()
         if delay is not None and left is not None and delay >= left:

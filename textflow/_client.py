@@ -1,8 +1,11 @@
-"""``TextFlowClient``: the synchronous client, over one pooled ``httpx.Client``."""
+# Generated from textflow/_async_client.py by scripts/unasync.py: do not edit by hand.
+"""``TextFlowClient``: the API's calls, sent and retried over a pooled ``httpx.Client``.
+
+Generated from the async twin by scripts/unasync.py: edit that one, not this.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
@@ -13,7 +16,8 @@ from textflow import _config
 from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._body import BodyReader, complete, read_already
-from textflow._deadline import DEADLINE
+from textflow._sync_io import Sleep, check_deadline, deadline_scope, sleep
+from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -29,7 +33,10 @@ if TYPE_CHECKING:  # send_many's modules load on its first call
 
 
 class TextFlowClient(BaseClient[httpx.Client]):
-    """The TextFlow API, synchronously. One client per application; it pools connections.
+    """The TextFlow API, synchronously.
+
+    One client per application; it pools connections. Close it with
+    ``client.close()``, or use it as a context manager (``with``).
 
     Args:
         api_key: Your key from the API console; defaults to ``TEXTFLOW_API_KEY``.
@@ -50,6 +57,8 @@ class TextFlowClient(BaseClient[httpx.Client]):
     """
 
     _http_client_class = httpx.Client
+    #: What the retry loop waits with; tests put a recorder here instead of waiting.
+    _sleep: Sleep = staticmethod(sleep)
 
     # The public signature, written out with its real defaults (the base class's is generic
     # in the http_client type); test_core_docstrings checks them against textflow._config.
@@ -189,8 +198,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
         self._check_open()
         request = self._build_request(op, payload)
         attempts = self._attempts(op)
-        deadline = DEADLINE.set(attempts.deadline)  # every read and write keeps to it
-        try:
+        with deadline_scope(attempts, request):  # every connect, read, write and wait keeps to it
             while True:
                 try:
                     attempts.arm(request)
@@ -202,20 +210,26 @@ class TextFlowClient(BaseClient[httpx.Client]):
                     if wait is None:
                         return attempts.result(response)
                     delay = wait
-                time.sleep(delay)
-        finally:
-            DEADLINE.reset(deadline)
+                self._sleep(delay)
 
     def _send(self, request: httpx.Request, attempts: Attempts[Any]) -> httpx.Response:
         """One attempt: the answer read whole, under the size cap and the deadline."""
-        response = self._http.send(request, auth=None, follow_redirects=False, stream=True)
+        try:
+            response = self._http.send(request, auth=None, follow_redirects=False, stream=True)
+        except ClientStateError:
+            raise  # the SDK's own transport already said what is wrong
+        except RuntimeError as exc:  # a caller's http_client: closed, or from an ended loop
+            raise ClientStateError(
+                f"The http_client of this {type(self).__name__} cannot send ({exc}): it was "
+                "closed by its owner, or (an async one) it belongs to an event loop that ended."
+            ) from exc
         try:
             if read_already(response):  # in memory (httpx.MockTransport): already decoded
                 return response
             body = BodyReader(response.headers)
             for chunk in response.iter_raw():
                 body.feed(chunk)
-                attempts.check_deadline(request)
+                check_deadline(attempts, request)
             return complete(response, body.finish())
         finally:
             response.close()
@@ -261,8 +275,8 @@ class TextFlowClient(BaseClient[httpx.Client]):
         """Send an SMS to each recipient, safely: paced, counted, resumable.
 
         Args:
-            recipients: Any iterable (a generator is read as it goes) of phone
-                numbers, ``(phone_number, text)`` tuples, `Message` values, or
+            recipients: Any iterable (a generator is read as it goes) of
+                phone numbers, ``(phone_number, text)`` tuples, `Message` values, or
                 mappings (with ``text`` as a ``{field}`` template filled from them).
             text: The text for bare numbers and mappings.
             phone_field: The mappings' key that holds the number.

@@ -55,6 +55,10 @@ class Operation(Generic[ResultT]):
             legacy results): a class of `textflow.models` (see ``failed_model``).
         sends_sms: It sends SMS and costs credits (the fake's ``fail_rate`` applies).
         command: The ``textflow`` command that performs it; None for none.
+        legacy_name: The 0.1.0 function that performs it (``sendSMS``), never raising:
+            a failure is a ``failed_model`` result; "" for none. scripts/unasync.py
+            writes these functions into ``textflow/_legacy.py``.
+        legacy_aliases: Other 0.1.0 names of that function (``VerifyCode``).
     """
 
     name: str
@@ -65,6 +69,8 @@ class Operation(Generic[ResultT]):
     failed_model_name: str
     sends_sms: bool = False
     command: Optional[str] = None
+    legacy_name: str = ""
+    legacy_aliases: tuple[str, ...] = ()
 
     @cached_property
     def model(self) -> type[ResultT]:
@@ -99,6 +105,7 @@ SEND_SMS: Operation[SendMessageOk] = Operation(
     "SendMessageFailed",
     sends_sms=True,
     command="send",
+    legacy_name="sendSMS",
 )
 SEND_CODE: Operation[VerifyPhoneOk] = Operation(
     "send_verification_sms",
@@ -109,6 +116,7 @@ SEND_CODE: Operation[VerifyPhoneOk] = Operation(
     "VerifyPhoneFailed",
     sends_sms=True,
     command="send-code",
+    legacy_name="sendVerificationSMS",
 )
 VERIFY_CODE: Operation[VerifyCodeResult] = Operation(
     "verify_code",
@@ -118,6 +126,8 @@ VERIFY_CODE: Operation[VerifyCodeResult] = Operation(
     "VerifyCodeResult",
     "VerifyCodeResult",
     command="verify-code",
+    legacy_name="verifyCode",
+    legacy_aliases=("VerifyCode",),  # the name 0.1.0's README used
 )
 BULK_SMS: Operation[BulkSMSResult] = Operation(
     "send_bulk_sms",

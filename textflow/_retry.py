@@ -61,17 +61,19 @@ def next_delay(
     max_retries: int,
     exc: Optional[Exception] = None,
     response: Optional[httpx.Response] = None,
+    rand: Optional[Callable[[], float]] = None,
 ) -> Optional[float]:
     """Seconds to wait before sending the same request again, or ``None``: give up.
 
-    Pass the transport exception the attempt raised, or the response it got.
+    Pass the transport exception the attempt raised, or the response it got;
+    ``rand`` is the backoff's jitter source (``random.random`` if None).
     """
     if retries_done >= max_retries:
         return None
     if response is not None:
-        return response_delay(response, read_only=read_only, retries_done=retries_done)
+        return response_delay(response, read_only=read_only, retries_done=retries_done, rand=rand)
     if exc is not None and exception_is_retryable(exc, read_only=read_only):
-        return backoff(retries_done)
+        return backoff(retries_done, rand)
     return None
 
 
@@ -83,16 +85,20 @@ def exception_is_retryable(exc: Exception, *, read_only: bool) -> bool:
 
 
 def response_delay(
-    response: httpx.Response, *, read_only: bool, retries_done: int
+    response: httpx.Response,
+    *,
+    read_only: bool,
+    retries_done: int,
+    rand: Optional[Callable[[], float]] = None,
 ) -> Optional[float]:
     """Seconds to wait before re-sending after this answer, or ``None``: do not."""
     status = response.status_code
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if retry_after is None:
-            return backoff(retries_done)
+            return backoff(retries_done, rand)
         # Asked to wait longer than we are willing to block: let the caller decide.
         return retry_after if retry_after <= MAX_RETRY_AFTER else None
     if read_only and (status == 408 or status >= 500):
-        return backoff(retries_done)
+        return backoff(retries_done, rand)
     return None

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
+from textflow import TextFlowClient
 from textflow._cli import command_line as textflow_cli
 from textflow.testing import INVALID_NUMBER, RATE_LIMITED_NUMBER, UNAVAILABLE_NUMBER
 
@@ -185,7 +186,7 @@ def test_a_5xx_to_a_read_is_a_failure_exit_1(
 ) -> None:
     for _ in range(3):  # a read is retried twice
         server.fake.fail_next("get_balance", status=503, body={"ok": False, "message": "down"})
-    monkeypatch.setattr("textflow._client.time.sleep", lambda seconds: None)  # no backoff
+    monkeypatch.setattr(TextFlowClient, "_sleep", staticmethod(lambda seconds: None))  # no backoff
     result = cli("balance", "--json", *server.options)
     assert result.status == 1
     body = result.json()
@@ -198,7 +199,7 @@ def test_a_5xx_to_a_read_is_a_failure_exit_1(
 def test_unreachable_server_exits_3(
     cli: Cli, closed_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("textflow._client.time.sleep", lambda seconds: None)  # no backoff
+    monkeypatch.setattr(TextFlowClient, "_sleep", staticmethod(lambda seconds: None))  # no backoff
     result = cli("send", PHONE, "hi", "--api-key", KEY, "--base-url", closed_url)
     assert result.status == 3
     assert "no usable answer from TextFlow" in error_line(result)

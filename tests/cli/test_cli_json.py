@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import pytest
 
+from textflow import TextFlowClient
 from textflow.testing import INVALID_NUMBER, UNAVAILABLE_NUMBER
 
 from tests.cli.cli_support import KEY, PHONE, Result, Server
@@ -61,7 +62,7 @@ def test_refusal(cli: Cli, server: Server) -> None:
 
 
 def test_connection_failure(cli: Cli, closed_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("textflow._client.time.sleep", lambda seconds: None)  # no backoff
+    monkeypatch.setattr(TextFlowClient, "_sleep", staticmethod(lambda seconds: None))  # no backoff
     result = cli("send", PHONE, "hi", "--json", "--api-key", KEY, "--base-url", closed_url)
     body = failure(result)
     assert result.status == 3

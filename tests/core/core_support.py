@@ -30,7 +30,7 @@ import pytest
 import respx.mocks
 
 import textflow
-from textflow import _legacy, _retry
+from textflow import _legacy
 
 from tests.core.hostile_support import LoopbackServer
 
@@ -120,9 +120,22 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries wait (almost) nothing, so retry tests stay fast."""
-    monkeypatch.setattr(_retry, "INITIAL_DELAY", 0.001)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Retries do not wait: both clients' retry sleep records the delay asked for instead.
+
+    Returns the delays, in seconds, in the order the clients asked to sleep them.
+    """
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def async_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(textflow.TextFlowClient, "_sleep", staticmethod(sleep))
+    monkeypatch.setattr(textflow.AsyncTextFlowClient, "_sleep", staticmethod(async_sleep))
+    return slept
 
 
 def ok_sms(to: str = "+11234567890", **extra: Any) -> dict[str, Any]:

@@ -98,3 +98,43 @@ def test_a_callers_async_http_client_from_an_ended_loop_is_a_clear_error(
     # behaviour, which the SDK does not change for a client it does not own): collect it here.
     del own, client
     gc.collect()
+
+
+@pytest.mark.not_on_aiohttp("the test closes its own http_client")
+async def test_a_callers_http_client_closed_during_a_call_is_a_clear_error(
+    api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    attempts: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        raise httpx.ConnectError("refused", request=request)
+
+    transport = httpx.MockTransport(refuse)
+    own: httpx.Client | httpx.AsyncClient
+    if api.is_async:
+        own = httpx.AsyncClient(transport=transport)
+
+        async def close_while_waiting(seconds: float) -> None:
+            assert isinstance(own, httpx.AsyncClient)
+            await own.aclose()
+
+        monkeypatch.setattr(
+            textflow.AsyncTextFlowClient, "_sleep", staticmethod(close_while_waiting)
+        )
+    else:
+        own = httpx.Client(transport=transport)
+
+        def close_while_sleeping(seconds: float) -> None:
+            assert isinstance(own, httpx.Client)
+            own.close()
+
+        monkeypatch.setattr(textflow.TextFlowClient, "_sleep", staticmethod(close_while_sleeping))
+    client = api.make(http_client=own)
+    # The owner closes its http_client while the call waits to retry: the retry cannot send.
+    with pytest.raises(textflow.ClientStateError, match="closed by its owner") as caught:
+        await api.call("get_balance", client=client)
+    assert isinstance(caught.value, textflow.TextFlowError)
+    assert len(attempts) == 1

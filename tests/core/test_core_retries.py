@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import httpx
 import pytest
 import respx
 
 import textflow
-from textflow import _retry
+from textflow._base_client import BaseClient
 
 from tests.core.core_support import CALLS, OK_BODIES, SENDS, Harness, response
 
@@ -46,23 +44,16 @@ async def test_failures_before_sending_are_retried_for_every_operation(
 
 @pytest.mark.parametrize("name", list(CALLS))
 async def test_429_is_retried_for_every_operation_after_retry_after(
-    api: Harness, mock_api: respx.MockRouter, name: str, monkeypatch: pytest.MonkeyPatch
+    api: Harness, mock_api: respx.MockRouter, name: str, no_backoff: list[float]
 ) -> None:
-    waits: list[Optional[str]] = []
-
-    def parse_retry_after(value: Optional[str], now: object = None) -> float:
-        waits.append(value)
-        return 0.0
-
-    monkeypatch.setattr(_retry, "parse_retry_after", parse_retry_after)
     busy = response(
-        429, {"ok": False, "status": 429, "message": "Too many"}, headers={"Retry-After": "1"}
+        429, {"ok": False, "status": 429, "message": "Too many"}, headers={"Retry-After": "1.5"}
     )
     route = _route(mock_api, name).mock(side_effect=[busy, response(200, OK_BODIES[name])])
     result = await api.call(name, *CALLS[name][1])
     assert result.ok is True
     assert route.call_count == 2
-    assert waits == ["1"]
+    assert no_backoff == [1.5]  # what the server asked for, not the backoff
 
 
 @pytest.mark.parametrize("name", SENDS)
@@ -158,23 +149,45 @@ async def test_429_without_retry_after_backs_off_then_gives_up(
     assert info.value.retry_after is None
 
 
+@pytest.mark.parametrize(("jitter", "delays"), [(0.0, [0.5, 1.0]), (1.0, [0.375, 0.75])])
 async def test_the_sleeps_follow_the_policy(
-    api: Harness, mock_api: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+    api: Harness,
+    mock_api: respx.MockRouter,
+    no_backoff: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    jitter: float,
+    delays: list[float],
 ) -> None:
-    slept: list[float] = []
-
-    async def fake_async_sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    monkeypatch.setattr("textflow._client.time.sleep", slept.append)
-    monkeypatch.setattr("anyio.sleep", fake_async_sleep)
-    monkeypatch.setattr(_retry, "INITIAL_DELAY", 0.5)
-    monkeypatch.setattr("textflow._retry.random.random", lambda: 0.0)
+    monkeypatch.setattr(BaseClient, "_random", staticmethod(lambda: jitter))
     route = mock_api.get("/balance").mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(textflow.APIConnectionError):
         await api.call("get_balance")
     assert route.call_count == 3
-    assert slept == [0.5, 1.0]
+    assert no_backoff == delays  # 0.5 s, then twice that, each less up to a quarter of jitter
+
+
+async def test_5xx_backoff_grows_for_a_read(
+    api: Harness,
+    mock_api: respx.MockRouter,
+    no_backoff: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(BaseClient, "_random", staticmethod(lambda: 0.5))
+    failed = response(503, {"ok": False})
+    mock_api.get("/balance").mock(
+        side_effect=[failed, failed, response(200, OK_BODIES["get_balance"])]
+    )
+    assert (await api.call("get_balance")).ok is True
+    assert no_backoff == [0.4375, 0.875]
+
+
+async def test_a_send_that_is_not_retried_sleeps_not_at_all(
+    api: Harness, mock_api: respx.MockRouter, no_backoff: list[float]
+) -> None:
+    mock_api.post("/send-sms").mock(side_effect=httpx.ReadTimeout("timed out"))
+    with pytest.raises(textflow.APITimeoutError):
+        await api.call("send_sms", "+11234567890", "hi")
+    assert no_backoff == []
 
 
 async def test_balance_gives_up_after_read_timeouts_saying_nothing_changed(

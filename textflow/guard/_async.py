@@ -1,83 +1,45 @@
-"""``AsyncVerificationGuard``: the same rules around an `AsyncTextFlowClient` (asyncio or trio)."""
+"""``AsyncVerificationGuard``: the rules around the verification calls of `AsyncTextFlowClient`.
+
+Written by hand, async first: scripts/unasync.py generates the sync twin from it.
+"""
 
 from __future__ import annotations
 
-import functools
-import inspect
 import time
-from collections.abc import Sequence
-from typing import Callable, Optional, Union, cast
-
-import anyio.to_thread
+from typing import Callable, Optional, Union
 
 from textflow._async_client import AsyncTextFlowClient
+from textflow.guard._async_store import OTHER_GUARD, guard_store
 from textflow.guard._core import GuardCore, Secret, check_client, default_secret
-from textflow.guard._memory import MemoryStore
 from textflow.guard._policy import GuardPolicy
-from textflow.guard._store import AsyncGuardStore, Denial, GuardStore, Limit
+from textflow.guard._store import AsyncGuardStore, GuardStore
 from textflow.models import VerifyCodeResult, VerifyPhoneOk
 
 
-class _Inline:
-    """A `MemoryStore` called directly: each call takes microseconds and never blocks."""
-
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
-
-    def __repr__(self) -> str:
-        return repr(self._store)
-
-    async def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
-        return self._store.acquire(now, limits)
-
-    async def clear(self, keys: Sequence[str]) -> None:
-        self._store.clear(keys)
-
-
-class _InThread:
-    """A blocking store (SQLite, sync Redis) called from a worker thread."""
-
-    def __init__(self, store: GuardStore) -> None:
-        self._store = store
-
-    def __repr__(self) -> str:
-        return repr(self._store)
-
-    async def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
-        call = functools.partial(self._store.acquire, now, list(limits))
-        return await anyio.to_thread.run_sync(call)
-
-    async def clear(self, keys: Sequence[str]) -> None:
-        await anyio.to_thread.run_sync(functools.partial(self._store.clear, list(keys)))
-
-
-def _async_store(store: Union[GuardStore, AsyncGuardStore, None]) -> AsyncGuardStore:
-    if store is None:
-        return _Inline(MemoryStore())
-    if isinstance(store, MemoryStore):
-        return _Inline(store)
-    if inspect.iscoroutinefunction(store.acquire):
-        return cast(AsyncGuardStore, store)
-    return _InThread(cast(GuardStore, store))
-
-
 class AsyncVerificationGuard:
-    """`VerificationGuard` for an `AsyncTextFlowClient`, under asyncio or trio.
+    """Sends and checks verification codes through ``client``, within the ``policy``'s limits.
+
+    A call the rules refuse raises `VerificationRefused` before anything is
+    sent or checked. Counting is atomic in the store, so concurrent calls
+    cannot slip past a limit together.
 
     Args:
         client: The `AsyncTextFlowClient` that sends and checks codes (not closed by the guard).
         policy: The limits; `GuardPolicy()` defaults if None.
-        store: `MemoryStore()` (the default), `AsyncRedisStore` (asyncio), or a
-            blocking store (`SQLiteStore`, `RedisStore`), which is then called
-            from a worker thread (so it works under trio too).
+        store: Where counts live: `MemoryStore()` (the default; one process),
+            `SQLiteStore` (processes on one machine) or `RedisStore` (many machines).
+            The async guard also takes `AsyncRedisStore` (asyncio), and calls a
+            blocking store from a worker thread (so it works under trio too).
         secret: Key of the HMAC that hides phone numbers and ``client_key`` in
-            the store; defaults to a hash of the client's API key.
+            the store; defaults to a hash of the client's API key. Give every
+            guard sharing a store the same secret.
         clock: Seconds since the epoch, like ``time.time`` (the default); for tests.
 
     Examples:
-        >>> guard = AsyncVerificationGuard(client)
-        >>> await guard.send_code("+11234567890", service_name="Acme", client_key=ip)
-        >>> (await guard.check_code("+11234567890", "123456", client_key=ip)).valid
+        >>> guard = AsyncVerificationGuard(client, policy=GuardPolicy(allowed_calling_codes={"1"}))
+        >>> await guard.send_code("+11234567890", service_name="Acme", client_key="203.0.113.7")
+        >>> result = await guard.check_code("+11234567890", "123456", client_key="203.0.113.7")
+        >>> result.valid
         False
     """
 
@@ -90,13 +52,13 @@ class AsyncVerificationGuard:
         secret: Optional[Secret] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        check_client(client, AsyncTextFlowClient, "AsyncVerificationGuard", "VerificationGuard")
+        check_client(client, AsyncTextFlowClient, type(self).__name__, OTHER_GUARD)
         self._core = GuardCore(policy, default_secret(client) if secret is None else secret, clock)
         self._client = client
-        self._store = _async_store(store)
+        self._store = guard_store(store)
 
     def __repr__(self) -> str:
-        return f"AsyncVerificationGuard(policy={self.policy!r}, store={self._store!r})"
+        return f"{type(self).__name__}(policy={self.policy!r}, store={self._store!r})"
 
     @property
     def policy(self) -> GuardPolicy:
@@ -111,7 +73,21 @@ class AsyncVerificationGuard:
         seconds: int = 600,
         client_key: Optional[str] = None,
     ) -> VerifyPhoneOk:
-        """As `VerificationGuard.send_code`."""
+        """Send a verification code, if the rules allow; a new code resets the wrong attempts.
+
+        Args:
+            phone_number: The number to verify, in E.164 form.
+            service_name: Your product's name, shown in the SMS.
+            seconds: How long the code stays valid, 1 to 86400; default 600.
+            client_key: What you know of the caller (IP address, session id),
+                for the per-caller limit; None skips that limit.
+
+        Raises:
+            VerificationRefused: A rule refused; nothing was sent.
+            InputValidationError: A bad argument; nothing was counted or sent.
+            APIStatusError, APIConnectionError: From the client. The call still
+                counts against the limits (the SMS may have gone out).
+        """
         plan = self._core.plan_send(phone_number, service_name, seconds, client_key)
         if plan.rules:
             denial = await self._store.acquire(plan.now, plan.limits)
@@ -124,7 +100,18 @@ class AsyncVerificationGuard:
     async def check_code(
         self, phone_number: str, code: Union[str, int], client_key: Optional[str] = None
     ) -> VerifyCodeResult:
-        """As `VerificationGuard.check_code`."""
+        """Check the code the user typed, if the number's code is not burned.
+
+        Each check counts as an attempt before TextFlow is asked; a valid code
+        resets the count. ``result.valid`` is the verdict, as for
+        `AsyncTextFlowClient.verify_code`.
+
+        Raises:
+            VerificationRefused: ``"attempts"``: too many wrong codes, send a new
+                one; ``"caller_limit"``: too many checks from ``client_key``.
+                TextFlow was not asked.
+            InputValidationError: A bad argument; nothing was counted or checked.
+        """
         plan = self._core.plan_check(phone_number, code, client_key)
         if plan.rules:
             denial = await self._store.acquire(plan.now, plan.limits)

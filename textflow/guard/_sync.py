@@ -1,17 +1,19 @@
-"""``VerificationGuard``: the rules around a `TextFlowClient`'s verification calls."""
+# Generated from textflow/guard/_async.py by scripts/unasync.py: do not edit by hand.
+"""``VerificationGuard``: the rules around the verification calls of `TextFlowClient`.
+
+Generated from the async twin by scripts/unasync.py: edit that one, not this.
+"""
 
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Callable, Optional, Union
 
 from textflow._client import TextFlowClient
-from textflow.errors import ConfigurationError
 from textflow.guard._core import GuardCore, Secret, check_client, default_secret
-from textflow.guard._memory import MemoryStore
 from textflow.guard._policy import GuardPolicy
 from textflow.guard._store import GuardStore
+from textflow.guard._sync_store import OTHER_GUARD, guard_store
 from textflow.models import VerifyCodeResult, VerifyPhoneOk
 
 
@@ -27,6 +29,8 @@ class VerificationGuard:
         policy: The limits; `GuardPolicy()` defaults if None.
         store: Where counts live: `MemoryStore()` (the default; one process),
             `SQLiteStore` (processes on one machine) or `RedisStore` (many machines).
+            The async guard also takes `AsyncRedisStore` (asyncio), and calls a
+            blocking store from a worker thread (so it works under trio too).
         secret: Key of the HMAC that hides phone numbers and ``client_key`` in
             the store; defaults to a hash of the client's API key. Give every
             guard sharing a store the same secret.
@@ -35,7 +39,8 @@ class VerificationGuard:
     Examples:
         >>> guard = VerificationGuard(client, policy=GuardPolicy(allowed_calling_codes={"1"}))
         >>> guard.send_code("+11234567890", service_name="Acme", client_key="203.0.113.7")
-        >>> guard.check_code("+11234567890", "123456", client_key="203.0.113.7").valid
+        >>> result = guard.check_code("+11234567890", "123456", client_key="203.0.113.7")
+        >>> result.valid
         False
     """
 
@@ -48,18 +53,13 @@ class VerificationGuard:
         secret: Optional[Secret] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        check_client(client, TextFlowClient, "VerificationGuard", "AsyncVerificationGuard")
+        check_client(client, TextFlowClient, type(self).__name__, OTHER_GUARD)
         self._core = GuardCore(policy, default_secret(client) if secret is None else secret, clock)
         self._client = client
-        if store is not None and inspect.iscoroutinefunction(store.acquire):
-            raise ConfigurationError(
-                f"{type(store).__name__} is for AsyncVerificationGuard; "
-                "VerificationGuard needs a sync store (MemoryStore, SQLiteStore, RedisStore)."
-            )
-        self._store: GuardStore = MemoryStore() if store is None else store
+        self._store = guard_store(store)
 
     def __repr__(self) -> str:
-        return f"VerificationGuard(policy={self.policy!r}, store={self._store!r})"
+        return f"{type(self).__name__}(policy={self.policy!r}, store={self._store!r})"
 
     @property
     def policy(self) -> GuardPolicy:

@@ -1,0 +1,72 @@
+"""Where the async client differs from the sync one: how a call keeps its deadline, how it waits.
+
+The twin of ``textflow._sync_io`` (same names, same shapes; scripts/unasync.py
+maps one import to the other). Async calls keep their deadline with an anyio
+cancel scope, which cuts any await, so the read loop has nothing to check.
+
+anyio is imported inside the functions, on the first call: ``import textflow``
+and sync apps never load it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import httpx
+
+if TYPE_CHECKING:
+    from anyio import CancelScope
+
+    from textflow._base_client import Attempts
+
+#: What the retry loop waits with: ``await sleep(seconds)``.
+Sleep = Callable[[float], Awaitable[None]]
+
+
+async def sleep(seconds: float) -> None:
+    """The retry wait: ``anyio.sleep``."""
+    import anyio
+
+    await anyio.sleep(seconds)
+
+
+class deadline_scope:  # lower case: used as a function, as its sync twin
+    """``with deadline_scope(attempts, request):`` the call's deadline cuts any await in it.
+
+    A call cut by the deadline raises the SDK's timeout error (``Attempts.deadline_error``).
+    """
+
+    __slots__ = ("_attempts", "_request", "_scope")
+
+    def __init__(self, attempts: Attempts[Any], request: httpx.Request) -> None:
+        self._attempts = attempts
+        self._request = request
+
+    def __enter__(self) -> None:
+        import anyio
+
+        self._scope: AbstractContextManager[CancelScope] = anyio.fail_after(
+            self._attempts.remaining()
+        )
+        self._scope.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> Optional[bool]:
+        try:
+            suppressed = self._scope.__exit__(exc_type, exc, tb)
+        except TimeoutError:  # the scope's own: the deadline passed
+            raise self._attempts.deadline_error(self._request) from None
+        if isinstance(exc, TimeoutError) and not suppressed:
+            raise self._attempts.deadline_error(self._request) from None
+        return suppressed
+
+
+def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:
+    """Nothing to do: the cancel scope of `deadline_scope` cuts a read that runs late."""

@@ -1,0 +1,58 @@
+"""Where the sync client differs from the async one: how a call keeps its deadline, how it waits.
+
+``textflow/_async_client.py`` imports the same names from ``textflow._async_io``;
+the generated ``textflow/_client.py`` imports them from here (scripts/unasync.py
+maps one import to the other), so the two clients stay one source.
+
+Sync calls keep their deadline through a context variable that every connect,
+read and write of the SDK's transport reads (``textflow._deadline``), and the
+read loop checks it between chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import httpx
+
+from textflow._deadline import DEADLINE
+
+if TYPE_CHECKING:
+    from contextvars import Token
+
+    from textflow._base_client import Attempts
+
+#: What the retry loop waits with: ``sleep(seconds)``.
+Sleep = Callable[[float], None]
+
+
+def sleep(seconds: float) -> None:
+    """The retry wait: ``time.sleep``."""
+    time.sleep(seconds)
+
+
+class deadline_scope:  # lower case: used as a function, as its async twin
+    """``with deadline_scope(attempts, request):`` the call's deadline holds for every I/O step."""
+
+    __slots__ = ("_deadline", "_token")
+
+    def __init__(self, attempts: Attempts[Any], request: httpx.Request) -> None:
+        self._deadline = attempts.deadline
+
+    def __enter__(self) -> None:
+        self._token: Token[Optional[float]] = DEADLINE.set(self._deadline)
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        DEADLINE.reset(self._token)
+
+
+def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:
+    """Between the chunks of an answer: a read timeout once the deadline has passed."""
+    attempts.check_deadline(request)
