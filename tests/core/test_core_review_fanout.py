@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 import textflow
-from textflow import _network
-from textflow._transport import AsyncTextFlowTransport
+from textflow._http import backends as _network
+from textflow._http.transport import AsyncTextFlowTransport
 
 from tests.core.core_support import KEY, ok_sms
 from tests.core.hostile_support import (
@@ -256,8 +256,16 @@ def test_a_tls_handshake_that_never_ends_is_cut_by_the_deadline_sync(silent: Sil
 
 @BACKENDS
 async def test_a_peer_that_does_not_read_cannot_hold_a_large_send(
-    silent: Silent, anyio_backend: str
+    silent: Silent, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    streams: list[Any] = []
+    original = _network.AsyncBackend.connect_tcp
+
+    async def connect_tcp(self: _network.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
+        streams.append(await original(self, *args, **kwargs))
+        return streams[-1]
+
+    monkeypatch.setattr(_network.AsyncBackend, "connect_tcp", connect_tcp)
     async with textflow.AsyncTextFlowClient(
         KEY, base_url=silent.base_url, max_retries=2, timeout=1.0
     ) as client:
@@ -267,7 +275,6 @@ async def test_a_peer_that_does_not_read_cannot_hold_a_large_send(
         assert silent.connections == 1  # not sent again
         # Its connection is closed, not left "closing" for ever with megabytes the peer
         # will never read (a socket and its buffer held for the event loop's life).
-        streams = list(client._http._transport._backend._streams)  # type: ignore[attr-defined]
         assert streams
         with anyio.fail_after(5):
             while any(s.get_extra_info("socket").fileno() != -1 for s in streams):
