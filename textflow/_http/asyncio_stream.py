@@ -13,6 +13,7 @@ raises them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import socket
 import ssl
@@ -195,10 +196,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 pass
         sock = self._transport.get_extra_info("socket")
         if sock is not None and sock.fileno() >= 0:
-            try:
+            with contextlib.suppress(OSError):  # already gone
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:  # already gone
-                pass
 
 
 async def connect_tcp(

@@ -83,7 +83,7 @@ class SyncShard(_Shard):
                     network_backend=self._backend,
                 )
             try:
-                return self.connection.handle_request(request)  # type: ignore[no-any-return]
+                return self.connection.handle_request(request)
             except httpcore.ConnectionNotAvailable:
                 continue  # never written: closed now, and replaced above
 
@@ -110,7 +110,7 @@ class AsyncShard(_Shard):
                     network_backend=self._backend,
                 )
             try:
-                return await self.connection.handle_async_request(request)  # type: ignore[no-any-return]
+                return await self.connection.handle_async_request(request)
             except httpcore.ConnectionNotAvailable:
                 continue
 

@@ -92,7 +92,7 @@ class TextFlowTransport(_Base[Union[SyncShard, httpcore.ConnectionPool]], httpx.
         def proxy(url: str) -> Union[SyncShard, httpcore.ConnectionPool]:
             kind, proxy_options = self._proxy_rules.options(url)
             cls = httpcore.SOCKSProxy if kind == "socks" else httpcore.HTTPProxy
-            return cls(network_backend=backend, **proxy_options)  # type: ignore[no-any-return]
+            return cls(network_backend=backend, **proxy_options)
 
         def gate() -> threading.Semaphore:
             return threading.Semaphore(SHARD_CONNECTIONS * count)
@@ -171,7 +171,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         def proxy(url: str) -> _AsyncPool:
             kind, proxy_options = self._proxy_rules.options(url)
             cls = httpcore.AsyncSOCKSProxy if kind == "socks" else httpcore.AsyncHTTPProxy
-            return cls(network_backend=backend, **proxy_options)  # type: ignore[no-any-return]
+            return cls(network_backend=backend, **proxy_options)
 
         def gate() -> anyio.Semaphore:
             return anyio.Semaphore(SHARD_CONNECTIONS * count)
