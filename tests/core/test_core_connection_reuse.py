@@ -11,8 +11,7 @@ import anyio
 import httpcore
 import pytest
 
-from textflow._http import framing
-from textflow._http import streams as _network
+from textflow._http import framing, streams
 
 from tests.core.core_support import Harness
 from tests.core.hostile_support import Answer, RawServer, always, http_answer, json_answer
@@ -105,7 +104,7 @@ class _Inner(httpcore.NetworkStream):
 
 def test_a_reused_connection_found_closed_is_given_up_before_writing() -> None:
     inner = _Inner(readable=False)
-    stream = _network.SyncStream(inner, {})
+    stream = streams.SyncStream(inner, {})
     stream.write(b"GET / HTTP/1.1\r\n\r\n")
     stream.write(b"")  # the same request's body: not a new cycle
     stream.read(65536)

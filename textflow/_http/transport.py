@@ -238,6 +238,8 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         for pool in pools.all():
             await pool.aclose()
         await pools.aclose_broken()
+        self._stop_watching()  # nothing left to let go; a later use watches its loop anew
+        self._loop = None
 
 
 _NO_CONNECTION = "no connection came free within the pool timeout"

@@ -1,4 +1,5 @@
-"""An async client used from one event loop after another keeps nothing of the loops that ended.
+"""An async client used from one event loop after another: nothing of an ended loop is kept
+or reused.
 
 ``asyncio.run(client.send_sms(...))`` per send is how scripts and Celery tasks use
 the async client. Each loop's connections are let go as it ends; nothing is kept
@@ -11,17 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import socket
 import subprocess
 import sys
+import threading
+import time
 import tracemalloc
 import warnings
 from collections.abc import Iterator
 from typing import Callable
 
+import anyio
 import pytest
 
 import textflow
 from textflow.testing import DEFAULT_API_KEY
+
+from tests.core.core_support import KEY, ok_sms
+from tests.core.hostile_support import LIMIT as SERVER_LIMIT
+from tests.core.hostile_support import Answer, RawServer, json_answer
 
 LOOPS = 1000
 LIMIT = 256 * 1024  # bytes of traced memory the 1,000 loops may leave behind
@@ -109,3 +119,66 @@ def test_a_loop_closed_without_asyncio_run_is_let_go_on_the_next_call(url: str) 
         assert asyncio.run(client.send_sms("+11234567890", "second loop")).ok
         gc.collect()  # the first loop's transport, let go by the call above
     asyncio.run(client.aclose())
+
+
+def _echo_sms(body: bytes) -> bytes:
+    """The fake's answer to a send_sms request: ``data.to`` and ``data.content`` as sent."""
+    sent = json.loads(body)
+    answer = ok_sms(to=sent["phone_number"])
+    answer["data"]["content"] = sent["text"]
+    return json_answer(answer)
+
+
+@pytest.mark.parametrize("library", ["asyncio", "trio"])
+def test_an_answer_cut_off_by_the_end_of_its_loop_is_never_read_in_the_next(
+    hostile: Callable[[Answer], RawServer], library: str
+) -> None:
+    """A send still waiting for its answer when its event loop ends (``asyncio.run``
+    cancels it; a trio run is cancelled): the late answer arrives after the loop has
+    ended, on a connection the next loop must not use."""
+    loop_ended = threading.Event()
+    late_answer_failed: list[bool] = []
+
+    def late_first(conn: socket.socket, number: int, body: bytes) -> bool:
+        if b"first" in body:
+            loop_ended.wait(SERVER_LIMIT)
+            time.sleep(0.1)  # the loop's last turns: its connections are closed there
+            try:
+                conn.sendall(_echo_sms(body))
+                conn.sendall(_echo_sms(body))  # a reset shows on the second send at the latest
+            except OSError:
+                late_answer_failed.append(True)
+            return False
+        conn.sendall(_echo_sms(body))
+        return True
+
+    server = hostile(late_first)
+    client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, max_retries=0)
+    run = _run_on(library)
+
+    async def first_then_end() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.send_sms, "+11234567890", "first")
+            await anyio.sleep(0.2)  # written, and waiting for its answer
+            group.cancel_scope.cancel()
+
+    run(first_then_end)
+    loop_ended.set()
+
+    async def second() -> textflow.SendMessageOk:
+        return await client.send_sms("+11234567890", "second")
+
+    answer = run(second)
+    assert isinstance(answer, textflow.SendMessageOk)
+    assert answer.data is not None
+    assert answer.data.content == "second"
+    assert server.connections == 2  # the second went on a connection of its own
+    deadline = time.monotonic() + SERVER_LIMIT
+    while not late_answer_failed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert late_answer_failed == [True]  # the first loop's connection was closed
+
+    async def close() -> None:
+        await client.aclose()
+
+    run(close)
