@@ -2,8 +2,8 @@
 
 Scans textflow/'s source (``ast``) for an import of another package's ``_private``
 module or name, an attribute ``_private`` read off another package's module, and a
-``getattr(obj, "_private")`` string reach-in (whose object could be anyone's; ``_textflow*`` markers the SDK sets
-itself are its own).
+``getattr(obj, "_private")`` string reach-in (whose object could be anyone's;
+``_textflow*`` markers the SDK sets itself are its own).
 """
 
 from __future__ import annotations
@@ -40,14 +40,14 @@ def reach_ins(source: str) -> list[str]:
                     if any(_private(part) for part in alias.name.split(".")):
                         found.append(f"{node.lineno}: import {alias.name}")
                     modules.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if _foreign(node.module):
-                if any(_private(part) for part in node.module.split(".")):
-                    found.append(f"{node.lineno}: from {node.module} import")
-                for alias in node.names:
-                    if _private(alias.name):
-                        found.append(f"{node.lineno}: from {node.module} import {alias.name}")
-                    modules.add(alias.asname or alias.name)  # a module or not: checked below
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and _foreign(node.module or OWN):
+            module = node.module or OWN
+            if any(_private(part) for part in module.split(".")):
+                found.append(f"{node.lineno}: from {module} import")
+            for alias in node.names:
+                if _private(alias.name):
+                    found.append(f"{node.lineno}: from {module} import {alias.name}")
+                modules.add(alias.asname or alias.name)  # a module or not: checked below
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Attribute)
