@@ -13,7 +13,7 @@ The ``textflowsms`` 0.1.0 functions (``useKey``, ``sendSMS``,
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from textflow import _logging
+from textflow import _logging, _operations
 from textflow._version import __version__
 from textflow.errors import (
     APIConnectionError,
@@ -24,12 +24,17 @@ from textflow.errors import (
     BadRequestError,
     ClientStateError,
     ConfigurationError,
+    GuardStoreError,
     InputValidationError,
     InternalServerError,
+    JournalBusyError,
+    JournalError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    SendManyInterrupted,
+    SendManyStopped,
     TextFlowError,
     VerificationRefused,
     WebhookError,
@@ -42,15 +47,9 @@ if TYPE_CHECKING:
     from textflow._client import TextFlowClient
     from textflow._http.aiohttp_client import DefaultAioHttpClient
     from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
-    from textflow._many._journal import Journal, JournalBusyError, SQLiteJournal
-    from textflow._many._outcomes import (
-        Outcome,
-        Progress,
-        SendManyInterrupted,
-        SendManyStopped,
-        SendReport,
-    )
+    from textflow._many._journal import Journal, SQLiteJournal
     from textflow._many._recipients import Message
+    from textflow._report import Outcome, Progress, SendReport
     from textflow._segments import SegmentCount, segments
     from textflow.models import (
         BalanceResult,
@@ -79,10 +78,12 @@ __all__ = [
     "ClientStateError",
     "ConfigurationError",
     "DefaultAioHttpClient",
+    "GuardStoreError",
     "InputValidationError",
     "InternalServerError",
     "Journal",
     "JournalBusyError",
+    "JournalError",
     "MalformedResponseError",
     "Message",
     "NotFoundError",
@@ -129,27 +130,19 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         ("VerifyCode", "sendSMS", "sendVerificationSMS", "useKey", "verifyCode"), "textflow._legacy"
     ),
-    **dict.fromkeys(("Journal", "JournalBusyError", "SQLiteJournal"), "textflow._many._journal"),
-    **dict.fromkeys(
-        ("Outcome", "Progress", "SendManyInterrupted", "SendManyStopped", "SendReport"),
-        "textflow._many._outcomes",
-    ),
+    **dict.fromkeys(("Journal", "SQLiteJournal"), "textflow._many._journal"),
+    **dict.fromkeys(("Outcome", "Progress", "SendReport"), "textflow._report"),
     "Message": "textflow._many._recipients",
     **dict.fromkeys(("SegmentCount", "segments"), "textflow._segments"),
+    # Each operation's models, named in the operation table; then the models no operation
+    # names (the results' common classes and their data).
+    **{
+        name: "textflow.models"
+        for op in _operations.OPERATIONS.values()
+        for name in (op.model_name, op.failed_model_name)
+    },
     **dict.fromkeys(
-        (
-            "BalanceResult",
-            "BulkSMSResult",
-            "SendMessageData",
-            "SendMessageFailed",
-            "SendMessageOk",
-            "SendMessageResult",
-            "VerifyCodeResult",
-            "VerifyPhoneData",
-            "VerifyPhoneFailed",
-            "VerifyPhoneOk",
-            "VerifyPhoneResult",
-        ),
+        ("SendMessageData", "SendMessageResult", "VerifyPhoneData", "VerifyPhoneResult"),
         "textflow.models",
     ),
 }

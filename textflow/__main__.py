@@ -2,7 +2,7 @@
 
 import sys
 
-from textflow.cli import main
+from textflow._cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,8 +18,9 @@ from textflow import _config
 from textflow._http.cookies import Jar
 from textflow._http.deadline import DEADLINE_PASSED, WRITING
 from textflow._logging import logger, recipients
-from textflow._operations import (
-    Operation,
+from textflow._operations import Operation
+from textflow._retry import next_delay
+from textflow._wire import (
     Prepared,
     build_request,
     connection_error,
@@ -27,7 +28,6 @@ from textflow._operations import (
     prepare,
     undecodable,
 )
-from textflow._retry import next_delay
 from textflow.errors import ClientStateError, ConfigurationError
 from textflow.models import Result
 
@@ -158,7 +158,7 @@ class BaseClient(Generic[HttpClientT]):
         """
         headers = dict(self._default_headers)
         if not isinstance(default_headers, NotGiven):
-            headers.update(default_headers or {})
+            headers = _config.merge_headers(headers, default_headers)
         return type(self)(
             self._api_key if isinstance(api_key, NotGiven) else api_key,
             base_url=self.base_url if isinstance(base_url, NotGiven) else base_url,

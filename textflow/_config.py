@@ -68,6 +68,15 @@ def resolve_api_key(api_key: Optional[str]) -> str:
     return api_key
 
 
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can go on the wire (lone surrogates cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -85,6 +94,11 @@ def resolve_base_url(base_url: Union[str, httpx.URL, None]) -> httpx.URL:
     """
     if base_url is None:
         base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    if isinstance(base_url, str) and not _encodable(base_url):
+        raise ConfigurationError(
+            "base_url is not valid text: it holds a lone surrogate, as undecodable bytes "
+            "become; decode it with the right encoding."
+        )
     try:
         url = httpx.URL(base_url)
     except (TypeError, httpx.InvalidURL) as exc:
@@ -223,3 +237,9 @@ def check_headers(headers: object) -> dict[str, str]:
             )
         checked[name] = value
     return checked
+
+
+def merge_headers(current: Mapping[str, str], given: object) -> dict[str, str]:
+    """``with_options``' ``default_headers``: ``given`` (checked as `check_headers` does;
+    ``None`` adds nothing) added to, or replacing, the ``current`` ones."""
+    return {**current, **check_headers(given or {})}

@@ -21,7 +21,8 @@ from typing import Any, Callable, Optional, TypeVar, Union
 from textflow import errors
 from textflow._client import TextFlowClient
 from textflow._config import ENV_API_KEY, ENV_BASE_URL
-from textflow._operations import SEND_CODE, SEND_SMS, VERIFY_CODE, Operation, error_result
+from textflow._operations import SEND_CODE, SEND_SMS, VERIFY_CODE, Operation
+from textflow._wire import error_result
 from textflow.models import (
     Result,
     SendMessageFailed,

@@ -11,7 +11,7 @@ import os
 import warnings
 from typing import Any, Optional
 
-from textflow._validation import mask_phone
+from textflow._redact import mask_phone
 
 ENV_LOG = "TEXTFLOW_LOG"
 

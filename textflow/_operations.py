@@ -1,48 +1,84 @@
-"""The request builder: one table of the API's operations, no I/O.
+"""The one table of the API's operations: every fact about an operation, no I/O.
 
-``build_request`` turns an operation and its checked payload into an
-``httpx.Request``; ``parse_response`` turns the ``httpx.Response`` into the
-operation's result model or raises the matching exception. Both clients and
-the legacy functions go through here, so they cannot drift apart.
+Each `Operation` says its client method (``name``), HTTP method and path,
+whether re-sending it is harmless, its result models, whether it sends an SMS,
+and its ``textflow`` command. Everything else is derived from ``OPERATIONS``:
+the fake's routes (`textflow.testing`), the CLI's API commands
+(`textflow._cli`), the lazily imported model names of `textflow`, and the
+legacy shim. `textflow._wire` builds an operation's request and reads its
+answer.
+
+This module stays light (no httpx, no pydantic): ``textflow --help`` and
+``import textflow`` read the table. The models are named here and imported on
+first use of ``Operation.model``.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 from dataclasses import dataclass
-from typing import Any, Generic, Optional, TypeVar, Union
-
-import httpx
-import pydantic
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
 
 from textflow import _validation as check
-from textflow import errors
-from textflow._redact import key_of, scrubbed, secrets_of
-from textflow._retry import NEVER_WRITTEN, NOT_SENT, parse_retry_after
-from textflow.models import (
-    BalanceResult,
-    BulkSMSResult,
-    Result,
-    SendMessageFailed,
-    SendMessageOk,
-    VerifyCodeResult,
-    VerifyPhoneFailed,
-    VerifyPhoneOk,
-)
 
-ResultT = TypeVar("ResultT", bound=Result)
+if TYPE_CHECKING:
+    from textflow.models import (
+        BalanceResult,
+        BulkSMSResult,
+        Result,
+        SendMessageOk,
+        VerifyCodeResult,
+        VerifyPhoneOk,
+    )
+
+ResultT = TypeVar("ResultT", bound="Result")
+
+#: The module that holds every operation's models.
+MODELS_MODULE = "textflow.models"
 
 
 @dataclass(frozen=True)
 class Operation(Generic[ResultT]):
-    """One API operation. ``name`` is the client method that performs it."""
+    """One API operation. ``name`` is the client method that performs it.
+
+    Attributes:
+        name: The client method (``send_sms``); also the operation's name in the
+            fake (``fail_next("send_sms")``).
+        method: The HTTP method.
+        path: The path under the base URL.
+        read_only: Re-sending it cannot change anything: safe to retry after it may
+            have arrived.
+        model_name: What the client returns, an answer with ``"ok": true``: a class
+            of `textflow.models` (see ``model``).
+        failed_model_name: The same answer with ``"ok": false`` (``exc.result``, the
+            legacy results): a class of `textflow.models` (see ``failed_model``).
+        sends_sms: It sends SMS and costs credits (the fake's ``fail_rate`` applies).
+        command: The ``textflow`` command that performs it; None for none.
+    """
 
     name: str
     method: str
     path: str
-    read_only: bool  # re-sending cannot change anything: safe to retry after it may have arrived
-    model: type[ResultT]  # what the client returns: an answer with "ok": true
-    failed_model: type[Result]  # the same answer with "ok": false (exc.result, legacy results)
+    read_only: bool
+    model_name: str
+    failed_model_name: str
+    sends_sms: bool = False
+    command: Optional[str] = None
+
+    @cached_property
+    def model(self) -> type[ResultT]:
+        """The class named ``model_name`` (imports `textflow.models` on first use)."""
+        model: type[ResultT] = getattr(importlib.import_module(MODELS_MODULE), self.model_name)
+        return model
+
+    @cached_property
+    def failed_model(self) -> type[Result]:
+        """The class named ``failed_model_name``."""
+        model: type[Result] = getattr(
+            importlib.import_module(MODELS_MODULE), self.failed_model_name
+        )
+        return model
 
     def may_have_been_sent(self, *, written: bool, processed: bool = True) -> bool:
         """Whether a failed call may still have done what it asks (sent an SMS, used a code).
@@ -54,16 +90,56 @@ class Operation(Generic[ResultT]):
         return not self.read_only and written and processed
 
 
-SEND_SMS = Operation("send_sms", "POST", "/send-sms", False, SendMessageOk, SendMessageFailed)
-SEND_CODE = Operation(
-    "send_verification_sms", "POST", "/send-code", False, VerifyPhoneOk, VerifyPhoneFailed
+SEND_SMS: Operation[SendMessageOk] = Operation(
+    "send_sms",
+    "POST",
+    "/send-sms",
+    False,
+    "SendMessageOk",
+    "SendMessageFailed",
+    sends_sms=True,
+    command="send",
 )
-VERIFY_CODE = Operation(
-    "verify_code", "POST", "/verify-code", False, VerifyCodeResult, VerifyCodeResult
+SEND_CODE: Operation[VerifyPhoneOk] = Operation(
+    "send_verification_sms",
+    "POST",
+    "/send-code",
+    False,
+    "VerifyPhoneOk",
+    "VerifyPhoneFailed",
+    sends_sms=True,
+    command="send-code",
 )
-BULK_SMS = Operation("send_bulk_sms", "POST", "/bulk-sms", False, BulkSMSResult, BulkSMSResult)
-BALANCE = Operation("get_balance", "GET", "/balance", True, BalanceResult, BalanceResult)
+VERIFY_CODE: Operation[VerifyCodeResult] = Operation(
+    "verify_code",
+    "POST",
+    "/verify-code",
+    False,
+    "VerifyCodeResult",
+    "VerifyCodeResult",
+    command="verify-code",
+)
+BULK_SMS: Operation[BulkSMSResult] = Operation(
+    "send_bulk_sms",
+    "POST",
+    "/bulk-sms",
+    False,
+    "BulkSMSResult",
+    "BulkSMSResult",
+    sends_sms=True,
+    command="bulk",
+)
+BALANCE: Operation[BalanceResult] = Operation(
+    "get_balance",
+    "GET",
+    "/balance",
+    True,
+    "BalanceResult",
+    "BalanceResult",
+    command="balance",
+)
 
+#: Every operation by name, in the order the docs and ``textflow --help`` list them.
 OPERATIONS: dict[str, Operation[Any]] = {
     op.name: op for op in (SEND_SMS, SEND_CODE, VERIFY_CODE, BULK_SMS, BALANCE)
 }
@@ -91,222 +167,3 @@ def verify_code_payload(phone_number: object, code: object) -> dict[str, Any]:
 
 def bulk_sms_payload(phone_numbers: object, text: object) -> dict[str, Any]:
     return {"phone_numbers": check.phone_numbers(phone_numbers), "text": check.text(text)}
-
-
-_JSON_HEADERS = {"Content-Type": "application/json"}
-_STATUS_ERRORS: dict[int, type[errors.APIStatusError]] = {
-    400: errors.BadRequestError,
-    401: errors.AuthenticationError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    429: errors.RateLimitError,
-}
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """What every request of one operation on one client shares, computed once per client."""
-
-    url: httpx.URL
-    headers: httpx.Headers
-    extensions: dict[str, Any]
-
-
-def prepare(
-    op: Operation[Any], *, base_url: httpx.URL, headers: httpx.Headers, timeout: httpx.Timeout
-) -> Prepared:
-    """The URL, headers and timeout of ``op``'s requests on a client with these settings."""
-    if op.method != "GET":
-        headers = httpx.Headers(headers)
-        headers.update(_JSON_HEADERS)
-    return Prepared(
-        url=base_url.copy_with(path=base_url.path + op.path),
-        headers=headers,
-        extensions={"timeout": timeout.as_dict()},
-    )
-
-
-def build_request(
-    op: Operation[Any], prepared: Prepared, payload: Optional[dict[str, Any]]
-) -> httpx.Request:
-    """The request for ``op``, its payload as compact JSON."""
-    content = None
-    if payload is not None:
-        content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return httpx.Request(
-        op.method,
-        prepared.url,
-        headers=prepared.headers,
-        content=content,
-        extensions=prepared.extensions,
-    )
-
-
-def _decode(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested absurdly deep
-        return None
-
-
-def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
-    """The answer as ``op.model``; or the exception for an error or a malformed answer.
-
-    The body's ``ok`` decides first: ``verify_code`` answered ``{"ok": true,
-    "valid": false, "status": 400}`` is a wrong code, not an error.
-    """
-    body = _decode(response)
-    if isinstance(body, dict) and body.get("ok") is True:
-        try:
-            return op.model.model_validate(body)
-        except pydantic.ValidationError as exc:
-            raise errors.MalformedResponseError(
-                f"TextFlow's answer to {op.name} (HTTP {response.status_code}) does not have "
-                f"the fields the API promises: {_field_problems(exc)}.",
-                response=response,
-                may_have_been_sent=op.may_have_been_sent(written=True),
-            ) from None
-    if response.is_success and not (isinstance(body, dict) and body.get("ok") is False):
-        raise errors.MalformedResponseError(
-            f"TextFlow's answer to {op.name} (HTTP {response.status_code}) is not the JSON "
-            "object the API promises.",
-            response=response,
-            may_have_been_sent=op.may_have_been_sent(written=True),
-        )
-    raise status_error(op, response, body if isinstance(body, dict) else None)
-
-
-def _field_problems(exc: pydantic.ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-        for error in exc.errors(include_url=False, include_input=False)
-    )
-
-
-def status_error(
-    op: Operation[Any], response: httpx.Response, body: Optional[dict[str, Any]]
-) -> errors.APIStatusError:
-    """The exception for an answer that says no."""
-    request = _request_or_none(response)
-    if body is not None:
-        body = scrubbed(body, key_of(request))  # an echoed key must not reach exc.result
-    status = response.status_code
-    claimed = body.get("status") if body is not None else None
-    if isinstance(claimed, int) and not isinstance(claimed, bool) and 400 <= claimed < 600:
-        status = claimed
-    elif response.is_success:  # "ok": false on a 2xx answer without an error status
-        status = 400
-    message = body.get("message") if body is not None else None
-    if not isinstance(message, str) or not message:
-        message = f"{op.name} failed with HTTP {response.status_code}"
-    cls = _STATUS_ERRORS.get(status)
-    if cls is None:
-        cls = errors.InternalServerError if status >= 500 else errors.APIStatusError
-    if status == 401 or (status < 500 and status != 429 and is_about_the_key(message)):
-        cls = errors.AuthenticationError
-    if response.is_redirect:
-        message += (
-            f" (a redirect to {response.headers.get('Location', 'nowhere')!r}, not followed "
-            "so that the key goes nowhere else: check base_url)"
-        )
-    message = scrubbed(message, secrets_of(request))
-    result = error_result(op, status, message, body)
-    # A 5xx may come after the work was done (or from a proxy in front of it); a 4xx,
-    # 3xx or 2xx with "ok": false says it was not.
-    processed = status >= 500 or response.status_code >= 500
-    fields: dict[str, Any] = {
-        "response": response,
-        "status": status,
-        "body": body,
-        "result": result,
-        "may_have_been_sent": op.may_have_been_sent(written=True, processed=processed),
-    }
-    if cls is errors.RateLimitError:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return errors.RateLimitError(message, retry_after=retry_after, **fields)
-    return cls(message, **fields)
-
-
-#: What TextFlow answers (400 or 404) for a key it does not know; see the wire reference.
-KEY_MESSAGES = ("Invalid API key", "Invalid API key or user id.", "API key not found")
-
-
-def is_about_the_key(message: str) -> bool:
-    """Whether an error message is about the API key: one of `KEY_MESSAGES`, or one
-    that names the API key (the wire reference says the wording differs between pages)."""
-    return message.strip() in KEY_MESSAGES or "api key" in message.lower()
-
-
-def error_result(
-    op: Operation[Any], status: int, message: str, body: Optional[dict[str, Any]] = None
-) -> Optional[Result]:
-    """``op.failed_model`` (``ok=False``), keeping what the body says; ``None`` if it cannot fit."""
-    fields: dict[str, Any] = dict(body or {})
-    fields.update(ok=False, status=status, message=message)
-    if op is VERIFY_CODE:
-        fields["valid"] = False
-    try:
-        return op.failed_model.model_validate(fields)
-    except pydantic.ValidationError:
-        return None
-
-
-def _request_or_none(source: Union[httpx.Response, httpx.RequestError]) -> Optional[httpx.Request]:
-    try:
-        return source.request
-    except RuntimeError:  # built by hand, without its request
-        return None
-
-
-def connection_error(op: Operation[Any], exc: httpx.RequestError) -> errors.APIConnectionError:
-    """The SDK's exception for a transport failure, saying whether a send may have gone out."""
-    written = not isinstance(exc, (NOT_SENT, NEVER_WRITTEN))
-    if not written:
-        fate = "The request was not sent."
-    elif op.read_only:
-        fate = "Nothing was changed."
-    else:
-        fate = (
-            "The request may have reached TextFlow and been processed; it was not re-sent, "
-            "so that nothing is sent twice."
-        )
-    cls = (
-        errors.APITimeoutError
-        if isinstance(exc, httpx.TimeoutException)
-        else errors.APIConnectionError
-    )
-    what = "timed out" if cls is errors.APITimeoutError else "failed"
-    request = _request_or_none(exc)
-    reason = scrubbed(str(exc), secrets_of(request)) or _IN_WORDS.get(
-        type(exc), "no reason was given"
-    )
-    return cls(
-        f"{op.name} {what} ({type(exc).__name__}: {reason}). {fate}",
-        request=request,
-        may_have_been_sent=op.may_have_been_sent(written=written),
-    )
-
-
-# What happened, for the transport failures httpx may raise without any text.
-_IN_WORDS: dict[type[httpx.RequestError], str] = {
-    httpx.ReadError: "the connection broke while waiting for the answer",
-    httpx.WriteError: "the connection broke while the request was being written",
-    httpx.RemoteProtocolError: "the connection was closed before a whole answer came",
-    httpx.ConnectError: "no connection could be made",
-    httpx.ReadTimeout: "no answer came in time",
-    httpx.WriteTimeout: "the request could not be written in time",
-    httpx.ConnectTimeout: "no connection could be made in time",
-    httpx.PoolTimeout: "no connection became free in time",
-}
-
-
-def undecodable(op: Operation[Any], exc: httpx.DecodingError) -> errors.MalformedResponseError:
-    """The SDK's exception for an answer whose body could not be decoded (a bad gzip, say)."""
-    reason = scrubbed(str(exc), secrets_of(_request_or_none(exc)))
-    return errors.MalformedResponseError(
-        f"TextFlow's answer to {op.name} could not be decoded ({reason}); for a send, the "
-        "request may have been processed and was not re-sent.",
-        response=None,
-        request=_request_or_none(exc),
-        may_have_been_sent=op.may_have_been_sent(written=True),
-    )

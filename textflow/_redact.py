@@ -7,18 +7,16 @@ holds none of them either (``body`` and ``result`` travel masked).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional
-
-import pydantic
-
-from textflow._validation import mask_phone
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 if TYPE_CHECKING:
     import httpx
 
+    from textflow._report import SendReport
     from textflow.models import Result
 
 MASK = "******"
@@ -30,6 +28,18 @@ _SECRET_FIELDS = frozenset(
 _PHONE_FIELDS = frozenset({"phone_number", "phone_numbers", "to"})
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # a phone number inside a text
 _MIN_SECRET = 4  # shorter strings would mask unrelated words
+
+
+def mask_phone(phone: str) -> str:
+    """``+11234567890`` → ``+1123*****90``: enough to tell numbers apart in a log.
+
+    At least five characters are masked, and at most the first five and the last
+    two shown, so a short number does not show almost whole.
+    """
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    head = min(5, len(phone) - 7)
+    return phone[:head] + "*" * (len(phone) - head - 2) + phone[-2:]
 
 
 def redacted_body(value: Any, secrets: Sequence[str] = ()) -> Any:
@@ -56,14 +66,33 @@ def _redacted_field(name: Any, value: Any, secrets: Sequence[str]) -> Any:
     return redacted_body(value, secrets)
 
 
-def redacted_result(result: Optional[Result], secrets: Sequence[str] = ()) -> Optional[Result]:
+R = TypeVar("R", bound="Result")
+
+
+def redacted_result(result: Optional[R], secrets: Sequence[str] = ()) -> Optional[R]:
     """``result`` with its secrets, texts and numbers masked (``None`` if it cannot be)."""
     if result is None:
         return None
+    import pydantic  # here: ``import textflow`` loads this module (logs mask numbers)
+
     try:
         return type(result).model_validate(redacted_body(result.model_dump(), secrets))
     except pydantic.ValidationError:  # pragma: no cover - masked fields are all strings
         return None
+
+
+def redacted_report(report: SendReport) -> SendReport:
+    """A copy of ``report`` whose outcomes show masked numbers and no texts (for a pickle)."""
+    outcomes = [
+        dataclasses.replace(
+            outcome,
+            phone_number=mask_phone(outcome.phone_number),
+            text=None if outcome.text is None else MASK,
+            result=redacted_result(outcome.result),
+        )
+        for outcome in report.outcomes
+    ]
+    return dataclasses.replace(report, outcomes=outcomes)
 
 
 def key_of(request: Optional[httpx.Request]) -> list[str]:

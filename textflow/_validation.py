@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from textflow._redact import mask_phone
 from textflow.errors import InputValidationError
 
 MAX_SECONDS = 86_400  # the API's "one day"
@@ -23,18 +24,6 @@ def _type_error(argument: str, expected: str, value: object) -> InputValidationE
     return InputValidationError(
         f"{argument} must be {expected}, not {type(value).__name__}.", argument=argument
     )
-
-
-def mask_phone(phone: str) -> str:
-    """``+11234567890`` → ``+1123*****90``: enough to tell numbers apart in a log.
-
-    At least five characters are masked, and at most the first five and the last
-    two shown, so a short number does not show almost whole.
-    """
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    head = min(5, len(phone) - 7)
-    return phone[:head] + "*" * (len(phone) - head - 2) + phone[-2:]
 
 
 def _utf8(value: str, argument: str) -> str:

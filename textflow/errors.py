@@ -1,17 +1,22 @@
 """The exceptions the SDK raises.
 
-Every exception derives from `TextFlowError`, so ``except TextFlowError``
-catches anything the SDK raises on purpose; ``except APIError`` catches
-everything that happened on the wire::
+Every exception but one derives from `TextFlowError`, so ``except
+TextFlowError`` catches anything the SDK raises on purpose; ``except APIError``
+catches everything that happened on the wire. Every exception class the SDK
+raises to its users is here, and this is the one drawing of the tree (the docs
+show a copy, and a test holds both to the classes)::
 
     TextFlowError
     ├── ConfigurationError                  no key, bad base_url, timeout or header
-    ├── ClientStateError (RuntimeError)     closed, or used from a second event loop
     ├── InputValidationError (ValueError)   bad argument, raised before any request
+    ├── ClientStateError (RuntimeError)     closed, or used from a second event loop
     ├── WebhookError (ValueError)           a webhook body that is not TextFlow's
     │   └── WebhookVerificationError        wrong or missing secret
-    ├── VerificationRefused                 a VerificationGuard rule said no: .reason,
-    │                                       .retry_after (textflow.guard)
+    ├── VerificationRefused                 a guard rule said no: .reason, .retry_after
+    ├── GuardStoreError                     the guard's store failed (cause attached)
+    ├── JournalError                        a send_many journal cannot be read or written
+    │   └── JournalBusyError (RuntimeError) another run holds it
+    ├── SendManyStopped                     a stop_on rule ended the run: .report
     └── APIError                            something happened on the wire: .request,
         │                                   .response, .status_code, .may_have_been_sent
         ├── APIConnectionError              no answer / connection broke
@@ -25,20 +30,34 @@ everything that happened on the wire::
             ├── RateLimitError              429, .retry_after
             └── InternalServerError         5xx
 
+    KeyboardInterrupt
+    └── SendManyInterrupted                 Ctrl-C during send_many: .report
+
+`SendManyInterrupted` is a `KeyboardInterrupt` only, so ``except Exception``
+(and ``except TextFlowError``) never swallows Ctrl-C.
+
 No message built here ever contains the API key or a verification code.
+
+Over 300 lines, yet one module: it holds one thing, the exception classes
+(mostly their docstrings), and keeping every class beside this drawing is what
+keeps the drawing true.
 
 Every exception pickles (a worker process can hand it back): ``request`` and
 ``response`` come back as ``None``, and codes, message texts and phone numbers
-in ``body`` and ``result`` come back masked, so the pickled bytes hold none of them.
+in ``body``, ``result`` and a ``report`` come back masked, so the pickled bytes
+hold none of them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
+from textflow._redact import redacted_body, redacted_report, redacted_result, secrets_of
+
 if TYPE_CHECKING:
     import httpx
 
+    from textflow._report import SendReport
     from textflow.models import Result
 
 __all__ = [
@@ -50,12 +69,17 @@ __all__ = [
     "BadRequestError",
     "ClientStateError",
     "ConfigurationError",
+    "GuardStoreError",
     "InputValidationError",
     "InternalServerError",
+    "JournalBusyError",
+    "JournalError",
     "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SendManyInterrupted",
+    "SendManyStopped",
     "TextFlowError",
     "VerificationRefused",
     "WebhookError",
@@ -90,7 +114,7 @@ class TextFlowError(Exception):
         return dict(self.__dict__)
 
 
-def _rebuild(cls: type[TextFlowError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
     exc = cls.__new__(cls, *args)
     exc.args = args
     exc.__dict__.update(state)
@@ -200,6 +224,95 @@ class VerificationRefused(TextFlowError):
         super().__init__(message)
         self.reason: Reason = reason
         self.retry_after = retry_after
+
+
+class GuardStoreError(TextFlowError):
+    """The verification guard's store failed (a locked or unreadable SQLite file, Redis
+    down or refusing the script); ``__cause__`` is the store's own error.
+
+    The guard decided nothing, so nothing was sent or checked: the call can be tried
+    again once the store is back.
+
+    Examples:
+        >>> try:
+        ...     guard.send_code("+11234567890", service_name="Acme")
+        ... except GuardStoreError as exc:
+        ...     print(type(exc.__cause__).__name__)
+        ConnectionError
+    """
+
+
+class JournalError(TextFlowError):
+    """A ``send_many`` journal cannot be opened, read or written; ``__cause__`` says why
+    (a file that is not a journal, a full disk, a lost connection).
+
+    The run stops rather than send what it could not record (a rerun might send it again).
+
+    Examples:
+        >>> client.send_many(numbers, text="Hi", journal="not-a-database.txt")
+        Traceback (most recent call last):
+        textflow.errors.JournalError: The journal not-a-database.txt cannot be used ...
+    """
+
+
+class JournalBusyError(JournalError, RuntimeError):
+    """Another run holds this journal now (two runs at once could send twice).
+
+    Examples:
+        >>> SQLiteJournal("campaign.db")  # while another process runs on it
+        Traceback (most recent call last):
+        textflow.errors.JournalBusyError: The journal campaign.db is in use ...
+    """
+
+
+class SendManyStopped(TextFlowError):
+    """``send_many`` stopped early; ``report`` holds what was done until then.
+
+    Raised when an error matched ``stop_on`` (by default a refused key, or
+    credits running out), which is also ``__cause__``. Sends in flight were
+    finished first; recipients not reached were not sent.
+
+    Attributes:
+        report: The `SendReport` so far (numbers and texts masked after unpickling).
+
+    Examples:
+        >>> try:
+        ...     client.send_many(numbers, text="Hi")
+        ... except SendManyStopped as stopped:
+        ...     print(stopped.report.sent, type(stopped.__cause__).__name__)
+    """
+
+    def __init__(self, message: str, report: SendReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def _pickled_state(self) -> dict[str, Any]:
+        return dict(self.__dict__, report=redacted_report(self.report))
+
+
+class SendManyInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``send_many``: a `KeyboardInterrupt` (only), with the report.
+
+    Not a `TextFlowError`, so ``except Exception`` never swallows the Ctrl-C.
+    Sends in flight were finished (or recorded as maybe sent) first.
+
+    Attributes:
+        report: The `SendReport` so far (numbers and texts masked after unpickling).
+
+    Examples:
+        >>> try:
+        ...     client.send_many(numbers, text="Hi", journal="campaign.db")
+        ... except KeyboardInterrupt as stopped:
+        ...     print(stopped.report.sent)  # run again with the same journal to resume
+    """
+
+    def __init__(self, message: str, report: SendReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = dict(self.__dict__, report=redacted_report(self.report))
+        return (_rebuild, (type(self), self.args, state))
 
 
 class APIError(TextFlowError):
@@ -343,9 +456,6 @@ class APIStatusError(APIError):
         self.result = result
 
     def _pickled_state(self) -> dict[str, Any]:
-        # Imported here: _redact needs _validation, which needs this module.
-        from textflow._redact import redacted_body, redacted_result, secrets_of
-
         secrets = secrets_of(self.request)
         state = super()._pickled_state()
         state.update(

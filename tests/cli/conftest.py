@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from textflow.cli import main
+from textflow._cli import main
 from textflow.testing import FakeTextFlow
 
 from tests.cli.cli_support import KEY, TIMEOUT, Result, Running, Server, clean_env

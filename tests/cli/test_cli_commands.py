@@ -9,7 +9,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from textflow import cli as textflow_cli
+from textflow._cli import command_line as textflow_cli
 from textflow.testing import INVALID_NUMBER, RATE_LIMITED_NUMBER, UNAVAILABLE_NUMBER
 
 from tests.cli.cli_support import KEY, PHONE, Result, Server

@@ -134,7 +134,7 @@ def test_without_json_stdout_stays_empty(cli: Cli, server: Server) -> None:
 
 
 def test_a_bug(cli: Cli, server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    from textflow import cli as textflow_cli
+    from textflow._cli import command_line as textflow_cli
 
     def crash(args: object) -> int:
         raise RuntimeError("boom")
@@ -148,7 +148,7 @@ def test_a_bug(cli: Cli, server: Server, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_other_sdk_errors_have_the_same_shape(
     cli: Cli, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from textflow import cli as textflow_cli
+    from textflow._cli import command_line as textflow_cli
     from textflow.errors import APIError, ClientStateError
 
     def closed(args: object) -> int:

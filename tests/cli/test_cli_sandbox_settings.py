@@ -14,7 +14,7 @@ import pytest
 
 from textflow import TextFlowClient
 from textflow._cli import sandbox
-from textflow._cli.parser import duration
+from textflow._cli.argument_types import duration
 from textflow.testing import DEFAULT_API_KEY
 
 from tests.cli.cli_support import PHONE, Result

@@ -176,8 +176,12 @@ def test_errors_hierarchy() -> None:
     ):
         assert issubclass(sub, errors.APIStatusError)
     for name in errors.__all__:
-        assert issubclass(getattr(errors, name), errors.TextFlowError)
-        assert getattr(textflow, name) is getattr(errors, name)
+        cls = getattr(errors, name)
+        if cls is errors.SendManyInterrupted:  # Ctrl-C: a KeyboardInterrupt only
+            assert not issubclass(cls, Exception)
+        else:
+            assert issubclass(cls, errors.TextFlowError)
+        assert getattr(textflow, name) is cls
 
 
 def _public(cls: ClientClass) -> dict[str, inspect.Signature]:
@@ -373,3 +377,36 @@ def test_the_clients_cookie_jar_still_keeps_cookies_an_answer_sets() -> None:
     assert dict(jar) == {"session": "abc"}
     with textflow.TextFlowClient(KEY) as client:
         assert isinstance(client._http.cookies.jar, Jar)
+
+
+@pytest.mark.parametrize("headers", ["ab", ["ab"], [("a", "b")], 1, b"x"])
+def test_with_options_refuses_default_headers_that_are_not_a_mapping(
+    cls: ClientClass, headers: Any
+) -> None:
+    client = cls(KEY)
+    with pytest.raises(textflow.ConfigurationError, match="default_headers must be a mapping"):
+        client.with_options(default_headers=headers)
+    with pytest.raises(textflow.ConfigurationError, match="default_headers must be a mapping"):
+        cls(KEY, default_headers=headers)
+
+
+def test_with_options_default_headers_still_merge(cls: ClientClass) -> None:
+    client = cls(KEY, default_headers={"X-App": "a", "X-Keep": "k"})
+    copy = client.with_options(default_headers={"X-App": "b"})
+    assert copy._headers["X-App"] == "b"
+    assert copy._headers["X-Keep"] == "k"
+    assert client.with_options(default_headers=None)._headers["X-App"] == "a"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1/\ud800", "https://textflow.me/\udcff/api"])
+def test_a_base_url_with_a_lone_surrogate_is_a_configuration_error(
+    cls: ClientClass, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(textflow.ConfigurationError, match="lone surrogate"):
+        cls(KEY, base_url=url)
+    with pytest.raises(textflow.ConfigurationError, match="lone surrogate"):
+        cls(KEY).with_options(base_url=url)
+    # undecodable bytes in the environment come as \udc80-\udcff
+    monkeypatch.setenv("TEXTFLOW_BASE_URL", "http://127.0.0.1:1/\udcff")
+    with pytest.raises(textflow.ConfigurationError, match="lone surrogate"):
+        cls(KEY)

@@ -11,7 +11,7 @@ import respx
 
 import textflow
 from textflow import errors, webhooks
-from textflow._operations import KEY_MESSAGES, is_about_the_key
+from textflow._wire import KEY_MESSAGES, is_about_the_key
 
 from tests.core.core_support import CALLS, KEY, SENDS, Harness, response
 
@@ -212,3 +212,55 @@ async def test_an_input_error_was_not_sent_either(
         await api.call(name, *args)
     assert info.value.may_have_been_sent is False  # one question for every failure
     assert route.call_count == 0
+
+
+class _DownRedis:
+    """A redis client whose server is gone: every command raises its ConnectionError."""
+
+    def register_script(self, script: str) -> Any:
+        def run(**_: Any) -> Any:
+            raise ConnectionError("Error 111 connecting to localhost:6379. Connection refused.")
+
+        return run
+
+    def delete(self, *names: str) -> Any:
+        raise ConnectionError("Error 111 connecting to localhost:6379. Connection refused.")
+
+
+class _DownAsyncRedis(_DownRedis):
+    def register_script(self, script: str) -> Any:
+        async def run(**_: Any) -> Any:
+            raise ConnectionError("Error 111 connecting to localhost:6379. Connection refused.")
+
+        return run
+
+
+def test_a_failing_guard_store_is_a_guard_store_error_with_the_cause(tmp_path: Any) -> None:
+    from textflow.guard import RedisStore, SQLiteStore, VerificationGuard
+    from textflow.testing import FakeTextFlow
+
+    fake = FakeTextFlow()
+    with fake.client() as client:
+        guard = VerificationGuard(client, store=RedisStore(_DownRedis()))
+        with pytest.raises(errors.GuardStoreError) as caught:
+            guard.send_code("+11234567890", service_name="Acme")
+        assert isinstance(caught.value.__cause__, ConnectionError)
+        assert "+11234567890" not in str(caught.value)
+        assert not fake.messages  # nothing sent when the guard could not count
+        path = tmp_path / "guard.sqlite3"
+        path.write_bytes(b"not a database" * 100)
+        with pytest.raises(errors.GuardStoreError) as caught:
+            VerificationGuard(client, store=SQLiteStore(path))
+        assert type(caught.value.__cause__).__module__ == "sqlite3"
+
+
+async def test_a_failing_async_redis_store_is_a_guard_store_error() -> None:
+    from textflow.guard import AsyncRedisStore
+    from textflow.guard._store import Limit
+
+    store = AsyncRedisStore(_DownAsyncRedis())
+    with pytest.raises(errors.GuardStoreError) as caught:
+        await store.acquire(0.0, [Limit("k", 1, 10.0)])
+    assert isinstance(caught.value.__cause__, ConnectionError)
+    with pytest.raises(errors.GuardStoreError):
+        await store.clear(["k"])

@@ -6,6 +6,7 @@ with no network: responses are built in memory and parsed by the shared parser.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import textflow
-from textflow import _operations, _validation
+from textflow import _operations, _redact, _validation, _wire
 
 BOUNDED = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -54,7 +55,7 @@ def _response(status: int, content: bytes) -> httpx.Response:
 def _outcome(op: Any, response: httpx.Response) -> object:
     """The parsed model, or the TextFlowError raised; anything else propagates and fails."""
     try:
-        return _operations.parse_response(op, response)
+        return _wire.parse_response(op, response)
     except textflow.TextFlowError as exc:
         return exc
 
@@ -104,9 +105,25 @@ def test_phone_check_accepts_exactly_e164_after_separators(value: Any) -> None:
 @BOUNDED
 @given(st.text(alphabet="+0123456789", min_size=8, max_size=16))
 def test_masked_phone_keeps_only_the_ends(phone: str) -> None:
-    masked = _validation.mask_phone(phone)
+    masked = _redact.mask_phone(phone)
     assert len(masked) == len(phone)
     shown = [i for i, c in enumerate(masked) if c != "*"]
     assert all(masked[i] == phone[i] for i in shown)
     assert len(phone) - len(shown) >= 5  # at least five characters hidden
     assert all(i < 5 or i >= len(phone) - 2 for i in shown)  # only the ends shown
+
+
+settings_values = st.none() | st.text(max_size=30) | json_values | st.binary(max_size=10)
+
+
+@pytest.mark.parametrize("cls", [textflow.TextFlowClient, textflow.AsyncTextFlowClient])
+@BOUNDED
+@given(base_url=settings_values, headers=settings_values)
+def test_any_base_url_or_headers_give_a_client_or_a_configuration_error(
+    cls: Any, base_url: Any, headers: Any
+) -> None:
+    client = cls("tf_key", base_url="http://127.0.0.1:1/api")
+    with contextlib.suppress(textflow.ConfigurationError):
+        cls("tf_key", base_url=base_url, default_headers=headers)
+    with contextlib.suppress(textflow.ConfigurationError):
+        client.with_options(base_url=base_url, default_headers=headers)

@@ -104,12 +104,12 @@ def test_the_async_client_loads_anyio_when_it_first_sends() -> None:
 def test_textflow_help_loads_neither_httpx_nor_pydantic_nor_the_commands() -> None:
     code = (
         "import contextlib, io\n"
-        "from textflow.cli import main\n"
+        "from textflow._cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "    assert main(['--help']) == 0\n"
         "assert 'send-many' in out.getvalue()\n"
     )
     loaded = loaded_by(code)
-    assert "textflow.cli" in loaded
+    assert "textflow._cli.command_line" in loaded
     for name in ("httpx", "pydantic", "anyio", "textflow._client", "textflow._cli.api_commands"):
         assert not under(loaded, name), f"--help loaded {sorted(under(loaded, name))}"

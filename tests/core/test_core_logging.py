@@ -77,7 +77,7 @@ def test_configure_from_env_adds_one_handler_only(monkeypatch: pytest.MonkeyPatc
 def test_import_textflow_does_not_load_extras() -> None:
     code = (
         "import sys, textflow; "
-        "print([m for m in ('textflow.testing', 'textflow.cli', 'textflow.webhooks', 'respx', "
+        "print([m for m in ('textflow.testing', 'textflow._cli', 'textflow.webhooks', 'respx', "
         "'pytest', 'argparse', 'http.server') if m in sys.modules])"
     )
     out = subprocess.run(

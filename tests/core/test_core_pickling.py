@@ -15,6 +15,7 @@ import respx
 
 import textflow
 from textflow import _operations as ops
+from textflow import _wire
 from textflow.webhooks import parse_webhook
 
 from tests.core.core_support import KEY, Harness, response
@@ -48,7 +49,7 @@ def _status_error(op: ops.Operation[Any], status: int, **headers: str) -> textfl
         "echo": f"key {KEY}",
     }
     answer = httpx.Response(status, json=body, headers=headers, request=_request(op))
-    return ops.status_error(op, answer, body)
+    return _wire.status_error(op, answer, body)
 
 
 def _examples() -> list[textflow.TextFlowError]:
@@ -59,9 +60,9 @@ def _examples() -> list[textflow.TextFlowError]:
         textflow.InputValidationError("phone_number must be ...", argument="phone_number"),
         textflow.WebhookError("The webhook body is not JSON."),
         textflow.WebhookVerificationError("The webhook secret is missing or does not match."),
-        ops.connection_error(ops.SEND_CODE, httpx.ReadTimeout("", request=request)),
-        ops.connection_error(ops.SEND_CODE, httpx.ConnectError("refused", request=request)),
-        ops.undecodable(ops.SEND_CODE, httpx.DecodingError("bad gzip", request=request)),
+        _wire.connection_error(ops.SEND_CODE, httpx.ReadTimeout("", request=request)),
+        _wire.connection_error(ops.SEND_CODE, httpx.ConnectError("refused", request=request)),
+        _wire.undecodable(ops.SEND_CODE, httpx.DecodingError("bad gzip", request=request)),
         _status_error(ops.VERIFY_CODE, 400),
         _status_error(ops.SEND_CODE, 401),
         _status_error(ops.SEND_CODE, 403),
@@ -137,7 +138,7 @@ def test_a_redirect_location_that_echoes_the_key_is_scrubbed() -> None:
     answer = httpx.Response(
         302, headers={"Location": f"https://evil.example/?k={KEY}"}, request=request
     )
-    exc = ops.status_error(ops.SEND_SMS, answer, None)
+    exc = _wire.status_error(ops.SEND_SMS, answer, None)
     assert "a redirect to" in str(exc)
     assert "evil.example" in str(exc)
     assert KEY not in str(exc)

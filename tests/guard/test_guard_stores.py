@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import textflow
+from textflow.errors import GuardStoreError
 from textflow.guard import (
     AsyncRedisStore,
     AsyncVerificationGuard,
@@ -92,8 +93,9 @@ def test_sweeps_drop_expired_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
 def test_sqlite_rolls_back_a_failed_transaction(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "g.sqlite3")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(GuardStoreError) as caught:
         store.acquire(0.0, [Limit("ok", 1, 10.0), Limit(None, 1, 10.0)])  # type: ignore[arg-type]
+    assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
     assert store.acquire(0.0, [Limit("ok", 1, 10.0)]) is None  # "ok" was not counted
     store.close()
     store.close()

@@ -15,7 +15,7 @@ from typing import Optional
 import pytest
 
 import textflow
-from textflow import JournalBusyError, SQLiteJournal
+from textflow import JournalBusyError, JournalError, SQLiteJournal
 from textflow._many._recipients import message_key
 from textflow.testing import FakeTextFlow
 
@@ -121,10 +121,41 @@ def test_two_runs_on_one_journal_at_once_are_refused(journal_path: Path) -> None
     SQLiteJournal(journal_path).close()  # free again once the first is closed
 
 
-def test_a_journal_that_is_not_a_database(journal_path: Path) -> None:
+def test_a_journal_that_is_not_a_database_is_a_journal_error_with_the_cause(
+    journal_path: Path,
+) -> None:
     journal_path.write_bytes(b"not a database" * 100)
-    with pytest.raises(sqlite3.DatabaseError):
+    with pytest.raises(JournalError, match="cannot be used") as caught:
         SQLiteJournal(journal_path)
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+    assert not isinstance(caught.value, sqlite3.Error)  # never a bare sqlite3 error
+
+
+@pytest.mark.anyio
+async def test_send_many_on_a_file_that_is_not_a_journal_raises_journal_error(
+    many: Sender, journal_path: Path
+) -> None:
+    journal_path.write_bytes(b"not a database" * 100)
+    with pytest.raises(JournalError):
+        await many.send(numbers(2), "Hi", journal=journal_path)
+    assert many.fake.messages == []
+
+
+@pytest.mark.anyio
+async def test_a_journal_that_fails_mid_run_stops_the_run_with_journal_error(
+    many: Sender, journal_path: Path
+) -> None:
+    journal = SQLiteJournal(journal_path)
+    journal.close()  # every later call fails inside SQLite
+    with pytest.raises(JournalError) as caught:
+        await many.send(numbers(2), "Hi", journal=journal)
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    assert many.fake.messages == []
+
+
+def test_a_busy_journal_is_a_journal_error_too() -> None:
+    assert issubclass(JournalBusyError, JournalError)
+    assert issubclass(JournalBusyError, RuntimeError)  # as before
 
 
 def test_the_journal_holds_numbers_and_hashes_never_the_key_or_text(

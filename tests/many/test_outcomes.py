@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import textflow
-from textflow import SQLiteJournal, _operations
+from textflow import SQLiteJournal, _operations, _wire
 from textflow._many._outcomes import classify, default_stop_on
 from textflow.testing import FakeTextFlow
 
@@ -22,14 +22,12 @@ REQUEST = httpx.Request("POST", "https://textflow.invalid/api/send-sms")
 
 def connection_error(cause: httpx.RequestError) -> textflow.APIConnectionError:
     """What the client raises for a transport failure of send_sms (the SDK's own constructor)."""
-    return _operations.connection_error(_operations.SEND_SMS, cause)
+    return _wire.connection_error(_operations.SEND_SMS, cause)
 
 
 def status_error(cls: type[textflow.APIStatusError], status: int) -> textflow.APIStatusError:
     response = httpx.Response(status, request=REQUEST, json={"ok": False, "status": status})
-    error = _operations.status_error(
-        _operations.SEND_SMS, response, {"ok": False, "status": status}
-    )
+    error = _wire.status_error(_operations.SEND_SMS, response, {"ok": False, "status": status})
     assert isinstance(error, cls)
     return error
 
@@ -37,7 +35,7 @@ def status_error(cls: type[textflow.APIStatusError], status: int) -> textflow.AP
 def malformed() -> textflow.MalformedResponseError:
     response = httpx.Response(200, request=REQUEST, content=b"<html>")
     try:
-        _operations.parse_response(_operations.SEND_SMS, response)
+        _wire.parse_response(_operations.SEND_SMS, response)
     except textflow.MalformedResponseError as exc:
         return exc
     raise AssertionError("parsed")
@@ -112,7 +110,7 @@ def test_an_unexpected_error_is_raised_and_journalled_as_maybe_sent(tmp_path: Pa
 
     path = tmp_path / "j.db"
     with pytest.raises(RuntimeError, match="a bug"):
-        _sync.send_many(Broken(), numbers(5), "Hi", concurrency=1, journal=path)  # type: ignore[arg-type]
+        _sync.send_many(Broken(), numbers(5), "Hi", concurrency=1, journal=path)
     with SQLiteJournal(path) as journal:
         assert journal.counts() == {"maybe_sent": 1}  # it stopped at the first
 

@@ -97,16 +97,52 @@ async def test_template_and_text_problems_name_the_field(many: Sender) -> None:
 
 
 @pytest.mark.parametrize(
-    "recipient",
-    [12025550001, ("+12025550001",), None],
+    ("recipient", "why"),
+    [
+        (None, "is a NoneType"),
+        (12025550009, "is a int"),
+        (("+12025550009",), "tuple of 1 items"),
+        (("+12025550009", "Hi", "extra"), "tuple of 3 items"),
+        ({"name": "Ana"}, "no 'phone_number' field"),
+        ({"phone_number": None}, "must be a str"),
+        (["+12025550009", "Hi"], "is a list"),
+        (b"+12025550009", "is a bytes"),
+    ],
 )
-async def test_an_unreadable_recipient_is_a_programming_error(
-    many: Sender, recipient: object
+async def test_an_unusable_recipient_is_refused_and_the_run_goes_on(
+    many: Sender, recipient: object, why: str
 ) -> None:
-    with pytest.raises(TypeError):
-        await many.send(["+12025550001", recipient, "+12025550002"], "Hi", concurrency=1)
-    # what came before it was sent; nothing after it
-    assert [m.phone_number for m in many.fake.messages] == ["+12025550001"]
+    report = await many.send(["+12025550001", recipient, "+12025550002"], "Hi", concurrency=1)
+    assert [m.phone_number for m in many.fake.messages] == ["+12025550001", "+12025550002"]
+    assert (report.sent, report.refused, report.total) == (2, 1, 3)
+    (refused,) = report.with_status("refused")
+    assert refused.index == 1
+    assert isinstance(refused.error, textflow.InputValidationError)
+    assert why in str(refused.error)
+    assert "12025550009" not in str(refused.error)  # the reason never echoes the item
+
+
+async def test_a_template_that_a_recipient_cannot_fill_refuses_that_recipient(
+    many: Sender,
+) -> None:
+    recipients = [
+        {"phone_number": "+12025550001", "name": "Ana"},
+        {"phone_number": "+12025550002", "name": 7},
+    ]
+    report = await many.send(recipients, "Hi {name:>3s}", concurrency=1)
+    assert (report.sent, report.refused) == (1, 1)
+    assert report.with_status("refused")[0].index == 1
+
+
+async def test_a_text_with_braces_goes_as_is_to_numbers_and_refuses_mappings(
+    many: Sender,
+) -> None:
+    recipients = ["+12025550001", {"phone_number": "+12025550002"}]
+    report = await many.send(recipients, "Sale {50% off", concurrency=1)
+    assert [m.text for m in many.fake.messages] == ["Sale {50% off"]
+    (refused,) = report.with_status("refused")
+    assert isinstance(refused.error, textflow.InputValidationError)
+    assert refused.error.argument == "text"
 
 
 async def test_a_bare_number_needs_text(many: Sender) -> None:

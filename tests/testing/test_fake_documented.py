@@ -22,7 +22,7 @@ import pytest
 
 import textflowsms as tf
 from textflow import _legacy
-from textflow.testing import FakeTextFlow, _routes
+from textflow.testing import FakeTextFlow, _answers
 
 from tests.testing.fake_helpers import Clock, auth
 
@@ -93,7 +93,7 @@ def clock() -> Clock:
 def page_code(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake's next codes are the page's code."""
     fixed = types.SimpleNamespace(randbelow=lambda bound: int(CODE))
-    monkeypatch.setattr(_routes, "secrets", fixed)
+    monkeypatch.setattr(_answers, "secrets", fixed)
 
 
 def post(wire: httpx.Client, path: str, body: dict[str, Any], key: str = "tf_test_key") -> Any:

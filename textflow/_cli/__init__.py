@@ -1,15 +1,18 @@
-"""The pieces of the ``textflow`` command; the entry point is `textflow.cli.main`.
+"""The ``textflow`` command; its entry point is ``textflow._cli:main`` (from `command_line`).
 
-``parser`` holds the command line grammar, ``api_commands`` the commands that
-call the API, ``inputs`` how they read what the user gives (numbers, stdin,
-number files), ``sandbox`` and ``demo`` the two that run the fake, ``output``
-how text from servers is made safe to print, ``failure`` what a failure prints
-and its exit status. The exit statuses live here.
+``command_line`` runs a command line (``main``) and says what each exit status means;
+``exit_status`` the statuses; ``parser`` the grammar's frame and global
+options, ``api_arguments`` the API commands' arguments (one per operation of
+the table that has a command), ``command_arguments`` those of ``send-many`` and
+``sandbox``, ``argument_types`` the value types; ``api_commands`` the commands
+that call the API, ``send_many``, ``sandbox`` and ``demo`` the others
+(``send_many`` reads its file with ``recipient_file`` and shows progress with
+``send_many_progress``);
+``inputs`` how commands read what the user gives (numbers, stdin, number
+files), ``output`` how text from servers is made safe to print, ``failure``
+what a failure prints and its exit status.
 """
 
-EXIT_OK = 0  # success
-EXIT_REFUSED = 1  # the API said no, or verify-code found the code invalid
-EXIT_USAGE = 2  # bad usage or bad input, found before anything was sent
-EXIT_NO_ANSWER = 3  # no usable answer from the server: the outcome is unknown
-EXIT_BUG = 70  # a bug in textflow (EX_SOFTWARE)
-EXIT_INTERRUPTED = 130  # Ctrl-C
+from textflow._cli.command_line import main
+
+__all__ = ["main"]

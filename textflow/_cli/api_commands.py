@@ -1,10 +1,14 @@
-"""The commands that call the API: ``send``, ``send-code``, ``verify-code``, ``bulk``, ``balance``.
+"""The commands that call the API: one per operation with a command, named as the operation.
+
+``textflow send`` runs ``send_sms`` here, ``textflow balance`` ``get_balance``:
+the operation table (`textflow._operations`) says which operations have a
+command and its name; `textflow._cli.api_arguments` holds their arguments.
 
 Each builds a `textflow.TextFlowClient` from the global options, makes
 one call and prints the answer: a short sentence (verification codes never
 shown), or with ``--json`` the API's answer in full as one line of JSON.
 Errors are raised and turned into a line on stderr and an exit status by
-`textflow.cli.main`.
+`textflow._cli.command_line.main`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import sys
 from typing import Any
 
 from textflow import _validation as check
-from textflow._cli import EXIT_OK, EXIT_REFUSED, inputs
+from textflow._cli import inputs
+from textflow._cli.exit_status import EXIT_OK, EXIT_REFUSED
 from textflow._cli.output import printable, result_json
 from textflow._cli.parser import UsageError
 from textflow._client import TextFlowClient
@@ -79,7 +84,7 @@ def _show(args: argparse.Namespace, result: Result, line: str) -> None:
     print(result_json(result) if args.json else printable(line), flush=True)
 
 
-def send(args: argparse.Namespace) -> int:
+def send_sms(args: argparse.Namespace) -> int:
     """``textflow send PHONE TEXT``: send one SMS (``-`` as TEXT: read it from stdin).
 
     Args:
@@ -95,7 +100,7 @@ def send(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def send_code(args: argparse.Namespace) -> int:
+def send_verification_sms(args: argparse.Namespace) -> int:
     """``textflow send-code PHONE``: send a verification code (which is not printed).
 
     Args:
@@ -132,7 +137,7 @@ def verify_code(args: argparse.Namespace) -> int:
     return EXIT_REFUSED
 
 
-def bulk(args: argparse.Namespace) -> int:
+def send_bulk_sms(args: argparse.Namespace) -> int:
     """``textflow bulk TEXT PHONE...`` or ``textflow bulk TEXT --file FILE [--column NAME]``.
 
     Args:
@@ -164,7 +169,7 @@ def bulk(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def balance(args: argparse.Namespace) -> int:
+def get_balance(args: argparse.Namespace) -> int:
     """``textflow balance``: print the account's credits and prepaid packages.
 
     Args:

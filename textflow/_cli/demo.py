@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from textflow._cli import EXIT_OK, EXIT_REFUSED
 from textflow._cli.api_commands import code_sent_line, sent_line
+from textflow._cli.exit_status import EXIT_OK, EXIT_REFUSED
 from textflow._cli.output import printable
 from textflow._client import TextFlowClient
 

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from textflow._cli import EXIT_BUG, EXIT_NO_ANSWER, EXIT_REFUSED, EXIT_USAGE
+from textflow._cli.exit_status import EXIT_BUG, EXIT_NO_ANSWER, EXIT_REFUSED, EXIT_USAGE
 from textflow._cli.output import printable_json
 from textflow.errors import (
     APIConnectionError,

@@ -20,9 +20,10 @@ from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Optional
 
-from textflow._cli import EXIT_OK
+from textflow._cli.command_arguments import DEFAULT_SANDBOX_HOST
+from textflow._cli.exit_status import EXIT_OK
 from textflow._cli.output import printable, stdout_to_devnull
-from textflow._cli.parser import DEFAULT_SANDBOX_HOST, UsageError
+from textflow._cli.parser import UsageError
 
 if TYPE_CHECKING:
     from textflow.testing import FakeMessage, FakeTextFlow

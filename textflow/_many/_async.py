@@ -19,17 +19,16 @@ from textflow._many._run import (
     open_journal,
     settings,
 )
+from textflow._many._sender import AsyncSender
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
-
-    from textflow._async_client import AsyncTextFlowClient
 
 Recipients = Union[Iterable[Recipient], AsyncIterable[Recipient]]
 
 
 async def send_many(
-    client: AsyncTextFlowClient,
+    client: AsyncSender,
     recipients: Recipients,
     text: Optional[str] = None,
     *,
@@ -80,7 +79,7 @@ async def send_many(
 
 
 async def _offer(
-    client: AsyncTextFlowClient,
+    client: AsyncSender,
     run: Run,
     group: TaskGroup,
     slots: anyio.Semaphore,
@@ -111,9 +110,7 @@ async def _offer(
     return True
 
 
-async def _send(
-    client: AsyncTextFlowClient, job: Prepared, run: Run, slots: anyio.Semaphore
-) -> None:
+async def _send(client: AsyncSender, job: Prepared, run: Run, slots: anyio.Semaphore) -> None:
     try:
         try:
             result = await client.send_sms(job.phone_number, job.text)

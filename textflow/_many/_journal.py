@@ -10,18 +10,17 @@ opened. Any store that keeps those three promises will do (`Journal`);
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Optional, Protocol, Union
+from typing import Optional, Protocol, Union
 
 from textflow._many._outcomes import MAYBE_SENT, REFUSED, SENT
-from textflow.errors import TextFlowError
-
-if TYPE_CHECKING:
-    pass
+from textflow.errors import JournalBusyError, JournalError
 
 SENDING = "sending"
 #: Statuses a rerun does not send again (maybe-sent ones only with ``resend_maybe_sent``).
@@ -38,16 +37,6 @@ CREATE TABLE IF NOT EXISTS textflow_recipients (
     updated_at REAL NOT NULL         -- seconds since the epoch
 );
 """
-
-
-class JournalBusyError(TextFlowError, RuntimeError):
-    """Another run holds this journal now (two runs at once could send twice).
-
-    Examples:
-        >>> SQLiteJournal("campaign.db")  # while another process runs on it
-        Traceback (most recent call last):
-        textflow._many._journal.JournalBusyError: The journal campaign.db is in use ...
-    """
 
 
 class Journal(Protocol):
@@ -108,6 +97,9 @@ class SQLiteJournal:
 
     Raises:
         JournalBusyError: Another run is using this journal now.
+        JournalError: The file cannot be opened, read or written (not a journal, no
+            room, no permission); ``__cause__`` is SQLite's error. Any later call
+            that fails raises it too.
 
     Examples:
         >>> with SQLiteJournal("campaign.db") as journal:
@@ -121,14 +113,34 @@ class SQLiteJournal:
 
         self.path = Path(path)
         self._lock = threading.Lock()  # one connection, used from the run's threads in turn
-        self._db = sqlite3.connect(
-            str(self.path), timeout=0.5, isolation_level=None, check_same_thread=False
-        )
+        with self._failing_as_journal_error():
+            self._db = sqlite3.connect(
+                str(self.path), timeout=0.5, isolation_level=None, check_same_thread=False
+            )
         try:
-            self._open()
+            with self._failing_as_journal_error():
+                self._open()
         except BaseException:
             self._db.close()
             raise
+
+    @contextlib.contextmanager
+    def _failing_as_journal_error(self) -> Iterator[None]:
+        """SQLite's errors raised as `JournalError`, with SQLite's as the cause."""
+        import sqlite3
+
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise JournalError(
+                f"The journal {self.path} cannot be used: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[None]:
+        """The connection, for one thread at a time; SQLite's errors as `JournalError`."""
+        with self._lock, self._failing_as_journal_error():
+            yield
 
     def _open(self) -> None:
         import sqlite3
@@ -144,7 +156,7 @@ class SQLiteJournal:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise JournalBusyError(
                     f"The journal {self.path} is in use by another run; wait for it to end."
-                ) from None
+                ) from exc
             raise
         for statement in _SCHEMA.split(";"):
             if statement.strip():
@@ -166,7 +178,7 @@ class SQLiteJournal:
             >>> journal.state(message_key("+11234567890", "Hi"))
             'sent'
         """
-        with self._lock:
+        with self._using():
             row = self._db.execute(
                 "SELECT status FROM textflow_recipients WHERE key = ?", (key,)
             ).fetchone()
@@ -180,7 +192,7 @@ class SQLiteJournal:
             True
         """
         done = {SENT, SENDING} if resend_maybe_sent else {SENT, SENDING, MAYBE_SENT}
-        with self._lock:
+        with self._using():
             row = self._db.execute(
                 "SELECT status FROM textflow_recipients WHERE key = ?", (key,)
             ).fetchone()
@@ -201,7 +213,7 @@ class SQLiteJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
-        with self._lock:
+        with self._using():
             self._db.execute(
                 "UPDATE textflow_recipients SET status = ?, detail = ?, updated_at = ? "
                 "WHERE key = ?",
@@ -215,7 +227,7 @@ class SQLiteJournal:
             >>> SQLiteJournal("campaign.db").counts()
             {'sent': 2}
         """
-        with self._lock:
+        with self._using():
             rows = self._db.execute(
                 "SELECT status, COUNT(*) FROM textflow_recipients GROUP BY status ORDER BY status"
             ).fetchall()
@@ -227,7 +239,7 @@ class SQLiteJournal:
         Examples:
             >>> journal.close()
         """
-        with self._lock:
+        with self._using():
             self._db.close()
 
     def __enter__(self) -> SQLiteJournal:

@@ -69,15 +69,23 @@ def shown_number(item: object, phone_field: str) -> str:
     return ""
 
 
-def _raw(item: object, text: Optional[str], phone_field: str) -> tuple[object, object]:
-    """(number, text) before checks; TypeError for a recipient ``send_many`` cannot read."""
+def _unusable(index: int, why: str) -> InputValidationError:
+    """A recipient ``send_many`` cannot read: refused, and the reason never shows the item."""
+    return InputValidationError(f"recipient {index} {why}", argument=f"recipients[{index}]")
+
+
+def _raw(index: int, item: object, text: Optional[str], phone_field: str) -> tuple[object, object]:
+    """(number, text) before checks.
+
+    Raises:
+        InputValidationError: A recipient ``send_many`` cannot read (refused).
+        TypeError: A number given without ``text=`` (the call, not the recipient, is wrong).
+    """
     if isinstance(item, Message):
         return item.phone_number, item.text
     if isinstance(item, tuple):
         if len(item) != 2:
-            raise TypeError(
-                f"a recipient tuple must be (phone_number, text), not {len(item)} items."
-            )
+            raise _unusable(index, f"is a tuple of {len(item)} items, not (phone_number, text).")
         return item[0], item[1]
     if isinstance(item, (str, Mapping)):
         if text is None:
@@ -92,9 +100,10 @@ def _raw(item: object, text: Optional[str], phone_field: str) -> tuple[object, o
                 f"the recipient has no {phone_field!r} field.", argument=phone_field
             )
         return item[phone_field], _render(text, item)
-    raise TypeError(
-        "each recipient must be a phone number, a (phone_number, text) tuple, a Message "
-        f"or a mapping; got {type(item).__name__}."
+    raise _unusable(
+        index,
+        f"is a {type(item).__name__}; a recipient is a phone number, a (phone_number, text) "
+        "tuple, a Message or a mapping.",
     )
 
 
@@ -106,16 +115,23 @@ def _render(template: str, fields: Mapping[str, Any]) -> str:
             f"the template needs the field {exc.args[0]!r}, which this recipient lacks.",
             argument="text",
         ) from None
+    except (IndexError, AttributeError, TypeError, ValueError) as exc:
+        # ``{field.attr}``, ``{field[0]}`` or a format spec this recipient's value lacks
+        raise InputValidationError(
+            f"the template cannot be filled from this recipient's fields ({type(exc).__name__}).",
+            argument="text",
+        ) from None
 
 
 def prepare(index: int, item: object, text: Optional[str], phone_field: str) -> Prepared:
     """Check one recipient.
 
     Raises:
-        InputValidationError: A bad number or text (an outcome, not the end of the run).
-        TypeError, ValueError: A recipient or template ``send_many`` cannot read at all.
+        InputValidationError: A bad number or text, or a recipient ``send_many`` cannot
+            read (``None``, an int, a tuple of three): an outcome, not the end of the run.
+        TypeError: A number or mapping given without ``text=``.
     """
-    phone_number, message = _raw(item, text, phone_field)
+    phone_number, message = _raw(index, item, text, phone_field)
     return Prepared(
         index,
         check.phone_number(phone_number, "phone_number"),

@@ -21,8 +21,6 @@ from textflow._many._outcomes import (
     SKIPPED,
     Outcome,
     Progress,
-    SendManyInterrupted,
-    SendManyStopped,
     SendReport,
     StopOn,
     classify,
@@ -30,7 +28,13 @@ from textflow._many._outcomes import (
 )
 from textflow._many._rate import RateLimiter
 from textflow._many._recipients import Prepared, prepare, shown_number
-from textflow.errors import ClientStateError, InputValidationError, TextFlowError
+from textflow.errors import (
+    ClientStateError,
+    InputValidationError,
+    SendManyInterrupted,
+    SendManyStopped,
+    TextFlowError,
+)
 from textflow.models import SendMessageOk
 
 ProgressCallback = Callable[[Progress], None]

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 from textflow._config import DEFAULT_CONCURRENCY
 from textflow._many._outcomes import SendReport, StopOn
@@ -19,13 +19,11 @@ from textflow._many._run import (
     open_journal,
     settings,
 )
-
-if TYPE_CHECKING:
-    from textflow._client import TextFlowClient
+from textflow._many._sender import Sender
 
 
 def send_many(
-    client: TextFlowClient,
+    client: Sender,
     recipients: Iterable[Recipient],
     text: Optional[str] = None,
     *,
@@ -62,7 +60,7 @@ def send_many(
 
 
 def _dispatch(
-    client: TextFlowClient,
+    client: Sender,
     recipients: Iterable[Recipient],
     run: Run,
     sleep: Callable[[float], None],
@@ -97,9 +95,7 @@ def _dispatch(
         pool.shutdown(wait=True)  # sends in flight finish and are recorded
 
 
-def _send(
-    client: TextFlowClient, job: Prepared, run: Run, slots: threading.BoundedSemaphore
-) -> None:
+def _send(client: Sender, job: Prepared, run: Run, slots: threading.BoundedSemaphore) -> None:
     try:
         try:
             result = client.send_sms(job.phone_number, job.text)

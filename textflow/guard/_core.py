@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-from textflow import _validation
+from textflow import _redact, _validation
 from textflow._async_client import AsyncTextFlowClient
 from textflow._client import TextFlowClient
 from textflow.errors import ConfigurationError, InputValidationError, Reason, VerificationRefused
@@ -130,7 +130,7 @@ class GuardCore:
         logger.info(
             "refused %s for %s: %s%s",
             operation,
-            _validation.mask_phone(number),
+            _redact.mask_phone(number),
             reason,
             "" if exc.retry_after is None else f", retry after {math.ceil(exc.retry_after)} s",
         )

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Sequence
 from typing import Any, Optional, Protocol
 
-from textflow.errors import ConfigurationError
+from textflow.errors import ConfigurationError, GuardStoreError
 from textflow.guard._store import Denial, Limit, worst
 
 DEFAULT_PREFIX = "textflow:guard:"
@@ -72,6 +72,10 @@ class _RedisBase:
             args += [str(limit.limit), repr(now - limit.window), str(ttl_ms)]
         return keys, args
 
+    def _failed(self, exc: Exception) -> GuardStoreError:
+        """What the guard raises when Redis fails (down, refusing the script, a bad reply)."""
+        return GuardStoreError(f"The guard's Redis store failed: {type(exc).__name__}: {exc}")
+
     @staticmethod
     def _denial(now: float, limits: Sequence[Limit], reply: Sequence[Any]) -> Optional[Denial]:
         pairs = [(int(reply[i]), float(reply[i + 1])) for i in range(0, len(reply), 2)]
@@ -103,12 +107,18 @@ class RedisStore(_RedisBase):
     def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
         """Record one event at ``now`` under every limit's key, or nothing if one is full."""
         keys, args = self._call(now, limits)
-        return self._denial(now, limits, self._script(keys=keys, args=args))
+        try:  # any error of the app's client: redis-py is not imported here
+            return self._denial(now, limits, self._script(keys=keys, args=args))
+        except Exception as exc:
+            raise self._failed(exc) from exc
 
     def clear(self, keys: Sequence[str]) -> None:
         """Forget every event under ``keys``."""
         if keys:
-            self._redis.delete(*[self._prefix + key for key in keys])
+            try:
+                self._redis.delete(*[self._prefix + key for key in keys])
+            except Exception as exc:
+                raise self._failed(exc) from exc
 
 
 class AsyncRedisStore(_RedisBase):
@@ -129,10 +139,16 @@ class AsyncRedisStore(_RedisBase):
     async def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
         """Record one event at ``now`` under every limit's key, or nothing if one is full."""
         keys, args = self._call(now, limits)
-        reply: Awaitable[Sequence[Any]] = self._script(keys=keys, args=args)
-        return self._denial(now, limits, await reply)
+        try:  # any error of the app's client: redis-py is not imported here
+            reply: Awaitable[Sequence[Any]] = self._script(keys=keys, args=args)
+            return self._denial(now, limits, await reply)
+        except Exception as exc:
+            raise self._failed(exc) from exc
 
     async def clear(self, keys: Sequence[str]) -> None:
         """Forget every event under ``keys``."""
         if keys:
-            await self._redis.delete(*[self._prefix + key for key in keys])
+            try:
+                await self._redis.delete(*[self._prefix + key for key in keys])
+            except Exception as exc:
+                raise self._failed(exc) from exc

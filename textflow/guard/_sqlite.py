@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Optional, Union
 
+from textflow.errors import GuardStoreError
 from textflow.guard._store import Denial, Limit, worst
 
 if TYPE_CHECKING:
@@ -48,11 +50,24 @@ class SQLiteStore:
         self._connection: Optional[sqlite3.Connection] = None
         self._pid = 0
         self._calls = 0
-        with self._lock:
+        with self._using():
             self._connect()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self._path!r})"
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[None]:
+        """The connection, for one thread at a time; SQLite's errors as `GuardStoreError`."""
+        import sqlite3
+
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise GuardStoreError(
+                    f"The guard's store {self._path} failed: {type(exc).__name__}: {exc}"
+                ) from exc
 
     def _connect(self) -> sqlite3.Connection:
         """This process's connection (a forked child opens its own). Caller holds the lock."""
@@ -72,7 +87,7 @@ class SQLiteStore:
 
     def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
         """Record one event at ``now`` under every limit's key, or nothing if one is full."""
-        with self._lock:
+        with self._using():
             db = self._connect()
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -116,14 +131,14 @@ class SQLiteStore:
 
     def clear(self, keys: Sequence[str]) -> None:
         """Forget every event under ``keys``."""
-        with self._lock:
+        with self._using():
             self._connect().executemany(
                 "DELETE FROM textflow_guard_events WHERE key = ?", [(key,) for key in keys]
             )
 
     def close(self) -> None:
         """Close this process's connection (the next call opens a new one)."""
-        with self._lock:
+        with self._using():
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None

@@ -127,6 +127,7 @@ its Server-Sent Events. The API stays under ``/api``.
 
 from __future__ import annotations
 
+from textflow.testing._answers import PRICE_PER_SMS
 from textflow.testing._fake import DEFAULT_API_KEY, FakeTextFlow, NoCodeError
 from textflow.testing._phones import (
     INSUFFICIENT_CREDIT_NUMBER,
@@ -134,7 +135,6 @@ from textflow.testing._phones import (
     RATE_LIMITED_NUMBER,
     UNAVAILABLE_NUMBER,
 )
-from textflow.testing._routes import PRICE_PER_SMS
 from textflow.testing._state import FakeMessage
 from textflow.testing._webhook import DEFAULT_WEBHOOK_SECRET
 

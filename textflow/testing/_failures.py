@@ -1,21 +1,25 @@
-"""Random failures for the fake: a share of sends answered 500 or dropped, repeatably.
+"""The fake's failures: scripted ones (``fail_next``) and random ones (``fail_rate``).
+
+``scripted_fault`` checks ``fail_next``'s arguments and builds its `Fault`.
 
 ``FailurePlan(rate, seed)`` decides, send by send, whether a send fails. It is
 exact, not merely likely: of every 1,000 sends, ``round(rate * 1000)`` fail, at
 positions drawn from ``random.Random(seed)``, so the same seed gives the same
 failures in the same places, run after run. Each failure is an HTTP 500 or a
 connection dropped after the request was read, half and half (also drawn from
-the seed). Only the operations that send (send_sms, send_verification_sms,
-send_bulk_sms) are affected; a failed send is not processed.
+the seed). Only the operations that send SMS (``Operation.sends_sms``: send_sms,
+send_verification_sms, send_bulk_sms) are affected; a failed send is not processed.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
-from typing import Optional
+from collections.abc import Mapping
+from typing import Any, Optional, Union
 
-from textflow.testing._state import Fault
+from textflow.testing._state import Fault, header_pairs
 
 #: Sends per block: in each, exactly ``round(rate * BLOCK)`` fail.
 BLOCK = 1000
@@ -57,3 +61,45 @@ class FailurePlan:
             if not failing:
                 return None
             return Fault(disconnect=True) if self._random.random() < 0.5 else Fault(status=500)
+
+
+def scripted_fault(
+    status: Optional[int],
+    body: Union[Mapping[str, Any], str, bytes, None],
+    headers: Optional[Mapping[str, str]],
+    disconnect: bool,
+    delay: Optional[float],
+) -> Fault:
+    """The `Fault` ``FakeTextFlow.fail_next`` scripts with these arguments (see there).
+
+    Raises:
+        ValueError: Arguments out of range or that contradict each other.
+    """
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+    ):
+        raise ValueError(f"status must be an HTTP status code from 100 to 599, not {status!r}.")
+    if disconnect and (status is not None or body is not None or headers):
+        raise ValueError("disconnect=True sends no answer: do not give status, body or headers.")
+    if delay is not None and (isinstance(delay, bool) or not delay >= 0):
+        raise ValueError(f"delay must be a number of seconds >= 0, not {delay!r}.")
+    if headers and status is None and body is None:
+        status = 500
+    fault = Fault(
+        status=status,
+        body=_body_bytes(body),
+        headers=header_pairs(headers),
+        disconnect=disconnect,
+        delay=float(delay or 0.0),
+    )
+    if not (fault.disconnect or fault.delay or fault.status or fault.body is not None):
+        fault = Fault(status=500)  # fail_next("op") alone: a plain server error
+    return fault
+
+
+def _body_bytes(body: Union[Mapping[str, Any], str, bytes, None]) -> Optional[bytes]:
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(dict(body), separators=(",", ":")).encode()

@@ -1,11 +1,16 @@
-"""``FakeTextFlow``: the fake account, its in-process clients and its HTTP server."""
+"""``FakeTextFlow``: the fake account, its in-process clients and its HTTP server.
+
+One module over 300 lines on purpose: it is the one public class of
+``textflow.testing``, and most of its length is the docstrings (with
+examples) of its public methods and properties. The work is done elsewhere:
+requests in `_handler`, `_routes` and `_answers`, faults in `_failures`,
+replies in `_webhook`, the HTTP server in `_server`, the web inbox in `_inbox`.
+Splitting the class itself would scatter one API over several files.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-import logging
 import time
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -13,12 +18,15 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import httpx
 
-from textflow._validation import mask_phone
-from textflow.testing import _phones, _routes, _webhook
-from textflow.testing._failures import FailurePlan
+from textflow._operations import OPERATIONS
+from textflow._redact import mask_phone
+from textflow.testing import _phones, _webhook
+from textflow.testing._failures import FailurePlan, scripted_fault
+from textflow.testing._handler import FakeHandler
+from textflow.testing._inbox import InboxApp
 from textflow.testing._inbox_log import InboxLog
 from textflow.testing._server import FakeHTTPServer
-from textflow.testing._state import OPERATIONS, FakeMessage, FakeState, Fault, header_pairs
+from textflow.testing._state import FakeMessage, FakeState
 from textflow.testing._transport import async_transport, sync_transport
 from textflow.testing._webhook import WebhookTarget
 
@@ -34,7 +42,6 @@ IN_PROCESS_BASE_URL = "https://textflow.invalid/api"
 #: The longest ``latency`` accepted, in seconds.
 MAX_LATENCY = 60.0
 
-_logger = logging.getLogger("textflow.testing")
 _FIXED_OPTIONS = frozenset({"base_url", "http_client"})
 
 Credits = Union[Decimal, int, str]
@@ -116,7 +123,9 @@ class FakeTextFlow:
         if not isinstance(api_key, str) or not api_key.strip() or api_key != api_key.strip():
             raise ValueError("api_key must be a non-blank string without surrounding spaces.")
         self._state = FakeState(api_key=api_key, initial_credits=_credits(credits), clock=clock)
-        self._on_message = on_message
+        self._handle = FakeHandler(
+            self._state, self._failures, self._inbox, self._latency, on_message
+        )
 
     def __repr__(self) -> str:
         return f"FakeTextFlow(balance={self.balance!r}, messages={len(self.messages)})"
@@ -358,28 +367,9 @@ class FakeTextFlow:
             >>> fake.fail_next("verify_code", delay=0.2)
         """
         if operation not in OPERATIONS:
-            raise ValueError(f"Unknown operation {operation!r}; expected one of {OPERATIONS}.")
-        if status is not None and (
-            isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
-        ):
-            raise ValueError(f"status must be an HTTP status code from 100 to 599, not {status!r}.")
-        if disconnect and (status is not None or body is not None or headers):
-            raise ValueError(
-                "disconnect=True sends no answer: do not give status, body or headers."
-            )
-        if delay is not None and (isinstance(delay, bool) or not delay >= 0):
-            raise ValueError(f"delay must be a number of seconds >= 0, not {delay!r}.")
-        if headers and status is None and body is None:
-            status = 500
-        fault = Fault(
-            status=status,
-            body=_body_bytes(body),
-            headers=header_pairs(headers),
-            disconnect=disconnect,
-            delay=float(delay or 0.0),
-        )
-        if not (fault.disconnect or fault.delay or fault.status or fault.body is not None):
-            fault = Fault(status=500)  # fail_next("op") alone: a plain server error
+            known = tuple(OPERATIONS)
+            raise ValueError(f"Unknown operation {operation!r}; expected one of {known}.")
+        fault = scripted_fault(status, body, headers, disconnect, delay)
         with self._state.lock:
             self._state.push_fault(operation, fault)
 
@@ -488,61 +478,13 @@ class FakeTextFlow:
             ...         client.send_sms("+11234567890", "Hi").ok
             True
         """
-        from textflow.testing._inbox import InboxApp
-
-        server = FakeHTTPServer(
-            host, port, self._handle, log_requests=log_requests, inbox=InboxApp(self)
-        )
+        inbox = InboxApp(self, self._inbox, now_ms=self._state.now_ms, clear=self._clear_inbox)
+        server = FakeHTTPServer(host, port, self._handle, log_requests=log_requests, inbox=inbox)
         server.start()
         try:
             yield server.base_url
         finally:
             server.stop()
-
-    def _handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> _routes.Reply:
-        """The one request handler behind the in-process transports and the HTTP server."""
-        reply = self._random_failure(method, path) or _routes.handle(
-            self._state, method, path, headers, body
-        )
-        if self._latency:
-            reply = dataclasses.replace(reply, delay=reply.delay + self._latency)
-        self._record(path, reply)
-        if self._on_message is not None:
-            for message in reply.delivered:
-                try:
-                    self._on_message(message)
-                except Exception:
-                    _logger.exception("on_message callback failed")
-        return reply
-
-    def _record(self, path: str, reply: _routes.Reply) -> None:
-        """Tell the inbox what was delivered, and which code was verified."""
-        if not reply.delivered and not path.rstrip("/").endswith("/verify-code"):
-            return
-        try:
-            answer = json.loads(reply.body) if reply.status == 200 else {}
-        except ValueError:
-            answer = {}
-        data = answer.get("data") if isinstance(answer, dict) else None
-        for message in reply.delivered:
-            if message.kind == "code" and isinstance(data, dict):
-                self._inbox.add_message(message, data.get("verification_code"), data.get("expires"))
-            else:
-                self._inbox.add_message(message)
-        if isinstance(answer, dict) and answer.get("valid") is True:
-            self._inbox.mark_used(str(answer.get("valid_code")), int(answer.get("expires") or 0))
-
-    def _random_failure(self, method: str, path: str) -> Optional[_routes.Reply]:
-        """The failed answer when ``fail_rate`` picks this request; None to answer normally."""
-        if not self._failures.rate:
-            return None
-        route = _routes._ROUTES.get(path.rstrip("/"))
-        if route is None or route[0] != method.upper() or route[1] not in _routes._SENDING:
-            return None
-        fault = self._failures.next_send()
-        return None if fault is None else _routes._fault_reply(route[1], fault)
 
 
 def _credits(value: Credits) -> Decimal:
@@ -555,14 +497,6 @@ def _credits(value: Credits) -> Decimal:
     if not credits.is_finite() or credits < 0:
         raise ValueError(f"credits must be a finite number >= 0, not {value!r}.")
     return credits
-
-
-def _body_bytes(body: Union[Mapping[str, Any], str, bytes, None]) -> Optional[bytes]:
-    if body is None or isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode()
-    return json.dumps(dict(body), separators=(",", ":")).encode()
 
 
 def _check_options(options: Mapping[str, Any]) -> None:

@@ -20,14 +20,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from decimal import Decimal
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
-from textflow.testing._routes import Reply, error_reply, json_reply
-from textflow.testing._webhook import status_of
-
-if TYPE_CHECKING:
-    from textflow.testing._fake import FakeTextFlow
+from textflow.testing._inbox_log import InboxLog
+from textflow.testing._reply import Reply, error_reply, json_reply
+from textflow.testing._webhook import WebhookTarget, status_of
 
 #: Seconds between keep-alive comments on an idle event stream.
 HEARTBEAT = 15.0
@@ -55,11 +54,44 @@ def page_file(name: str) -> bytes:
     return resources.files("textflow.testing").joinpath("inbox").joinpath(name).read_bytes()
 
 
-class InboxApp:
-    """The inbox's requests, answered from a ``FakeTextFlow``."""
+class Account(Protocol):
+    """What the inbox shows of the fake account, and the reply it sends (``FakeTextFlow``)."""
 
-    def __init__(self, fake: FakeTextFlow) -> None:
-        self._fake = fake
+    @property
+    def balance(self) -> Decimal: ...
+    @property
+    def fail_rate(self) -> float: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def latency(self) -> float: ...
+    @property
+    def webhook_url(self) -> Optional[WebhookTarget]: ...
+    def reply(self, phone_number: str, text: str, *, attempts: int = 1) -> Any: ...
+
+
+class InboxApp:
+    """The inbox's requests, answered from an account and its inbox log.
+
+    Args:
+        account: The fake account (its settings, and ``reply``).
+        log: The messages and replies to show.
+        now_ms: The account's clock, in milliseconds (to show which codes expired).
+        clear: Forgets the delivered messages and the replies (the Clear button).
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        log: InboxLog,
+        *,
+        now_ms: Callable[[], int],
+        clear: Callable[[], None],
+    ) -> None:
+        self._account = account
+        self._log = log
+        self._now_ms = now_ms
+        self._clear_all = clear
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer a request for a path outside ``/api``."""
@@ -92,20 +124,20 @@ class InboxApp:
 
     def listing(self) -> dict[str, Any]:
         """Everything the page shows: settings and conversations."""
-        fake = self._fake
-        target = fake.webhook_url
+        account = self._account
+        target = account.webhook_url
         return {
-            "credits": format(fake.balance, "f"),
-            "fail_rate": fake.fail_rate,
-            "seed": fake.seed,
-            "latency": fake.latency,
+            "credits": format(account.balance, "f"),
+            "fail_rate": account.fail_rate,
+            "seed": account.seed,
+            "latency": account.latency,
             "webhook": target if isinstance(target, str) or target is None else "(a callable)",
-            "conversations": fake._inbox.snapshot(fake._state.now_ms()),
+            "conversations": self._log.snapshot(self._now_ms()),
         }
 
     def stream(self, write: Callable[[bytes], None], stopping: threading.Event) -> None:
         """Server-Sent Events: one ``change`` event per change, until stopped or closed."""
-        log = self._fake._inbox
+        log = self._log
         with log.changed:
             seen = log.seq
         write(b"retry: 1000\n: connected\n\n")
@@ -125,12 +157,12 @@ class InboxApp:
                 seen = max(seen, seq)
 
     def _clear(self, fields: Any) -> dict[str, Any]:
-        self._fake._clear_inbox()
+        self._clear_all()
         return {"ok": True}
 
     def _reply(self, fields: Any) -> dict[str, Any]:
         try:
-            answer = self._fake.reply(fields.get("phone_number"), fields.get("text"))
+            answer = self._account.reply(fields.get("phone_number"), fields.get("text"))
         except ValueError as exc:
             return {"ok": False, "status": None, "error": str(exc)}
         except Exception as exc:  # the app did not answer: shown beside the reply

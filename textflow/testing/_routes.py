@@ -1,150 +1,81 @@
-"""The fake's request handling: (method, path, headers, body) in, a ``Reply`` out.
+"""The fake's routing: each operation of the table at its method and path, and its faults.
 
-No I/O and no sleeping here: the in-process transport and the HTTP server both
-call ``handle`` and then carry out the ``Reply`` (wait ``delay``, then answer or
-drop the connection), so the two behave identically. What is answered, and
-every choice made where the wire reference is silent, is documented in the
-``textflow.testing`` package docstring.
+``ROUTES`` is derived from `textflow._operations.OPERATIONS` (each operation at
+``/api`` + its path); ``handle`` finds the operation, applies a scripted fault
+or answers with the operation's handler (`textflow.testing._answers`), and
+shapes errors as that operation's answers are shaped. No I/O and no sleeping.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import replace
 from http import HTTPStatus
-from typing import Any, Callable
-from urllib.parse import parse_qs
+from typing import Any, Optional
 
-from textflow.testing import _phones
-from textflow.testing._state import Code, FakeMessage, FakeState, Fault
+from textflow._operations import BALANCE, OPERATIONS, VERIFY_CODE, Operation
+from textflow.testing._answers import ANSWERS
+from textflow.testing._reply import JSON_TYPE, Rejected, Reply, error_reply, json_reply
+from textflow.testing._state import FakeState, Fault
 
-#: What one SMS costs, debited from the balance (``price`` in send-sms answers).
-PRICE_PER_SMS = Decimal("0.15")
-#: Digits in a verification code.
-CODE_DIGITS = 6
-#: ``seconds`` a verification code lives when the request does not say.
-DEFAULT_CODE_SECONDS = 600
-#: The longest ``seconds`` accepted: one day.
-MAX_CODE_SECONDS = 86400
-
-INVALID_KEY_MESSAGE = "Invalid API key or user id."
-INVALID_PHONE_MESSAGE = "Phone number is invalid"
-INSUFFICIENT_CREDIT_MESSAGE = "Insufficient credits."
-INSUFFICIENT_CREDIT_STATUS = 402
-RATE_LIMITED_MESSAGE = "Too many requests. Try again later."
-UNAVAILABLE_MESSAGE = "Service temporarily unavailable."
-INVALID_BODY_MESSAGE = "The request body is not valid JSON."
-SECONDS_MESSAGE = f"seconds must be a whole number from 1 to {MAX_CODE_SECONDS}."
-# The answers TextFlow's Python documentation page shows, word for word (trailing spaces
-# included), with INVALID_KEY_MESSAGE above: 400, but 401 on verify-code.
-VERIFY_BAD_KEY_STATUS = 401
-SMS_SENT_MESSAGE = "Message sent successfully"
-CODE_SENT_MESSAGE = "Verification SMS sent. "
-CODE_VALID_MESSAGE = "The code is valid. "
-CODE_INVALID_MESSAGE = "The code is invalid. "
-#: The SMS a code is sent in (``message_text``): the code comes after a newline.
-CODE_TEXT = "Your verification code for {service_name} is:\n{code}"
-#: Not documented: the SMS when ``service_name`` is empty or missing.
-CODE_TEXT_NO_SERVICE = "Your verification code is:\n{code}"
-#: Not documented: an expired code, in the style of the documented verdicts.
-CODE_EXPIRED_MESSAGE = "The code has expired. "
-BULK_STARTED_MESSAGE = "Bulk SMS job started"
-
-_JSON_TYPE = "application/json; charset=utf-8"
-_FORM_TYPE = "application/x-www-form-urlencoded"
-_SENDING = frozenset({"send_sms", "send_verification_sms", "send_bulk_sms"})
-
-Fields = dict[str, Any]
+#: Where the fake serves the API: its base URL's path.
+API_PREFIX = "/api"
+#: Each operation by the path it is served at.
+ROUTES: dict[str, Operation[Any]] = {API_PREFIX + op.path: op for op in OPERATIONS.values()}
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What to do with one request: answer (after ``delay`` seconds), or drop the connection."""
-
-    status: int
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
-    disconnect: bool = False
-    delay: float = 0.0
-    delivered: tuple[FakeMessage, ...] = ()
-
-
-def json_reply(
-    status: int,
-    payload: Mapping[str, Any],
-    headers: tuple[tuple[str, str], ...] = (),
-    delivered: tuple[FakeMessage, ...] = (),
-) -> Reply:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return Reply(status, body, (("Content-Type", _JSON_TYPE), *headers), delivered=delivered)
-
-
-def error_reply(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
-    """The API's error envelope; the body's ``status`` is the HTTP status."""
-    return json_reply(status, {"ok": False, "status": status, "message": message}, headers)
+def route(path: str) -> Optional[Operation[Any]]:
+    """The operation served at ``path`` (a trailing ``/`` allowed), if any."""
+    return ROUTES.get(path.rstrip("/"))
 
 
 def handle(
     state: FakeState, method: str, path: str, headers: Mapping[str, str], body: bytes
 ) -> Reply:
     """Answer one request. ``headers`` has lower-case names."""
-    route = _ROUTES.get(path.rstrip("/"))
-    if route is None:
+    op = route(path)
+    if op is None:
         return error_reply(404, "Not found.")
-    allowed, operation, answer = route
-    if method.upper() != allowed:
-        return error_reply(405, "Method not allowed.", (("Allow", allowed),))
+    if method.upper() != op.method:
+        return error_reply(405, "Method not allowed.", (("Allow", op.method),))
     with state.lock:
-        fault = state.pop_fault(operation)
+        fault = state.pop_fault(op.name)
     if fault is not None and (
         fault.disconnect or fault.status is not None or fault.body is not None
     ):
-        return _fault_reply(operation, fault)
+        return fault_reply(op, fault)
     try:
-        reply = answer(state, headers, body)
+        reply = ANSWERS[op.name](state, headers, body)
     except Rejected as no:
-        reply = _operation_error(operation, no.status, no.message, no.headers)
+        reply = _operation_error(op, no.status, no.message, no.headers)
     if fault is not None:  # a delay alone: processed now, answered late
         reply = replace(reply, delay=fault.delay)
     return reply
 
 
-class Rejected(Exception):
-    """Raised by an operation to answer with the API's error envelope."""
-
-    def __init__(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-
 def _operation_error(
-    operation: str, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()
+    op: Operation[Any], status: int, message: str, headers: tuple[tuple[str, str], ...] = ()
 ) -> Reply:
-    """The error answer as ``operation`` shapes it."""
-    if operation == "get_balance":  # its only error body is {"ok": false}
+    """The error answer as ``op`` shapes it."""
+    if op is BALANCE:  # its only error body is {"ok": false}
         return json_reply(status, {"ok": False}, headers)
-    if operation != "verify_code":
+    if op is not VERIFY_CODE:
         return error_reply(status, message, headers)
     payload = {"ok": False, "valid": False, "status": status, "message": message}
     return json_reply(status, payload, headers)  # every verify answer carries the verdict
 
 
-def _fault_reply(operation: str, fault: Fault) -> Reply:
+def fault_reply(op: Operation[Any], fault: Fault) -> Reply:
+    """The answer ``fault`` scripts for a request of ``op``."""
     if fault.disconnect:
         return Reply(0, b"", disconnect=True, delay=fault.delay)
     status = 500 if fault.status is None else fault.status
     if fault.body is not None:
-        reply = Reply(status, fault.body, (("Content-Type", _JSON_TYPE),))
+        reply = Reply(status, fault.body, (("Content-Type", JSON_TYPE),))
     elif status < 400:
-        reply = Reply(status, b"", (("Content-Type", _JSON_TYPE),))
+        reply = Reply(status, b"", (("Content-Type", JSON_TYPE),))
     else:
-        reply = _operation_error(operation, status, _reason(status))
+        reply = _operation_error(op, status, _reason(status))
     overridden = {name.lower() for name, _ in fault.headers}
     kept = tuple(pair for pair in reply.headers if pair[0].lower() not in overridden)
     return Reply(status, reply.body, kept + fault.headers, delay=fault.delay)
@@ -155,225 +86,3 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase + "."
     except ValueError:
         return f"HTTP {status}."
-
-
-# --- request parsing ------------------------------------------------------------------
-
-
-def _check_key(state: FakeState, headers: Mapping[str, str], status: int = 400) -> None:
-    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
-    given = token.strip().encode()
-    if not (scheme.lower() == "bearer" and hmac.compare_digest(given, state.api_key.encode())):
-        raise Rejected(status, INVALID_KEY_MESSAGE)
-
-
-def _fields(
-    state: FakeState, headers: Mapping[str, str], body: bytes, key_status: int = 400
-) -> Fields:
-    """Checks the key, then reads the body: JSON, or form-urlencoded as the C# client posts."""
-    _check_key(state, headers, key_status)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Rejected(400, INVALID_BODY_MESSAGE) from None
-    if headers.get("content-type", "").split(";")[0].strip().lower() == _FORM_TYPE:
-        form = parse_qs(text, keep_blank_values=True)
-        fields: Fields = {name: values[-1] for name, values in form.items()}
-        numbers = form.get("phone_numbers", []) + form.get("phone_numbers[]", [])
-        if numbers:
-            fields["phone_numbers"] = numbers
-        return fields
-    if not text.strip():
-        return {}
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        raise Rejected(400, INVALID_BODY_MESSAGE) from None
-    if not isinstance(parsed, dict):
-        raise Rejected(400, INVALID_BODY_MESSAGE)
-    return parsed
-
-
-def _missing(name: str) -> Rejected:
-    return Rejected(400, f"Missing required field: {name}.")
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _phone(value: Any, name: str = "phone_number") -> str:
-    if _blank(value):
-        raise _missing(name)
-    number = _phones.parse(value)
-    if number is None:
-        raise Rejected(400, INVALID_PHONE_MESSAGE)
-    return number
-
-
-def _text(fields: Fields) -> str:
-    text = fields.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise _missing("text")
-    return text
-
-
-def _seconds(value: Any) -> int:
-    """``seconds`` as an int: a JSON number or a numeric string (Java and C# send strings)."""
-    if _blank(value):
-        return DEFAULT_CODE_SECONDS
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    elif isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Rejected(400, SECONDS_MESSAGE)
-    if not 1 <= value <= MAX_CODE_SECONDS:
-        raise Rejected(400, SECONDS_MESSAGE)
-    return int(value)
-
-
-def _code(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = f"{value:0{CODE_DIGITS}d}"  # a JSON number has lost the leading zeros
-    if not isinstance(value, str) or not value.strip():
-        raise _missing("code")
-    return value.strip()
-
-
-def _phone_numbers(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = [part for part in value.split(",") if part.strip()]
-    if not isinstance(value, list) or not value:
-        raise _missing("phone_numbers")
-    return [_phone(raw, "phone_numbers") for raw in value]
-
-
-def _check_magic(number: str, operation: str) -> None:
-    """Raise the fixed failure of a magic number."""
-    if number == _phones.INVALID_NUMBER:
-        raise Rejected(400, INVALID_PHONE_MESSAGE)
-    if number == _phones.INSUFFICIENT_CREDIT_NUMBER and operation in _SENDING:
-        raise Rejected(INSUFFICIENT_CREDIT_STATUS, INSUFFICIENT_CREDIT_MESSAGE)
-    if number == _phones.RATE_LIMITED_NUMBER:
-        raise Rejected(429, RATE_LIMITED_MESSAGE, (("Retry-After", "1"),))
-    if number == _phones.UNAVAILABLE_NUMBER:
-        raise Rejected(503, UNAVAILABLE_MESSAGE)
-
-
-def _debit(state: FakeState, count: int) -> Decimal:
-    """Take ``count`` SMS worth of credits. Caller holds the lock."""
-    cost = PRICE_PER_SMS * count
-    if state.credits < cost:
-        raise Rejected(INSUFFICIENT_CREDIT_STATUS, INSUFFICIENT_CREDIT_MESSAGE)
-    state.credits -= cost
-    return cost
-
-
-# --- operations -------------------------------------------------------------------------
-
-
-def _send_sms(state: FakeState, headers: Mapping[str, str], body: bytes) -> Reply:
-    fields = _fields(state, headers, body)
-    number = _phone(fields.get("phone_number"))
-    text = _text(fields)
-    _check_magic(number, "send_sms")
-    with state.lock:
-        cost = _debit(state, 1)
-        message = FakeMessage(number, text, "sms", state.now_ms())
-        state.messages.append(message)
-    data = {
-        "to": number,
-        "content": text,
-        "country_code": _phones.country_of(number),
-        "price": float(cost),
-        "timestamp": message.timestamp,
-    }
-    payload = {"ok": True, "status": 200, "message": SMS_SENT_MESSAGE, "data": data}
-    return json_reply(200, payload, delivered=(message,))
-
-
-def _send_code(state: FakeState, headers: Mapping[str, str], body: bytes) -> Reply:
-    fields = _fields(state, headers, body)
-    number = _phone(fields.get("phone_number"))
-    service_name = fields.get("service_name")
-    if service_name is None:
-        service_name = ""
-    if not isinstance(service_name, str):
-        raise Rejected(400, "service_name must be a string.")
-    seconds = _seconds(fields.get("seconds"))
-    _check_magic(number, "send_verification_sms")
-    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    service = service_name.strip()
-    template = CODE_TEXT if service else CODE_TEXT_NO_SERVICE
-    text = template.format(service_name=service, code=code)
-    with state.lock:
-        _debit(state, 1)
-        now = state.now_ms()
-        expires = now + seconds * 1000
-        state.codes[number] = Code(code, expires)  # replaces an earlier code
-        message = FakeMessage(number, text, "code", now)
-        state.messages.append(message)
-    data = {"verification_code": code, "expires": expires, "message_text": text}
-    payload = {"ok": True, "status": 200, "message": CODE_SENT_MESSAGE, "data": data}
-    return json_reply(200, payload, delivered=(message,))
-
-
-def _verify_code(state: FakeState, headers: Mapping[str, str], body: bytes) -> Reply:
-    fields = _fields(state, headers, body, VERIFY_BAD_KEY_STATUS)
-    number = _phone(fields.get("phone_number"))
-    code = _code(fields.get("code"))
-    _check_magic(number, "verify_code")
-    with state.lock:
-        live = state.codes.get(number)
-        if live is None or not hmac.compare_digest(live.code.encode(), code.encode()):
-            message = CODE_INVALID_MESSAGE
-        elif state.now_ms() >= live.expires:
-            del state.codes[number]
-            message = CODE_EXPIRED_MESSAGE
-        else:
-            del state.codes[number]  # a code verifies once
-            payload = {
-                "ok": True,
-                "valid": True,
-                "status": 200,
-                "message": CODE_VALID_MESSAGE,
-                "valid_code": live.code,
-                "expires": live.expires,
-            }
-            return json_reply(200, payload)
-    return json_reply(400, {"ok": True, "valid": False, "status": 400, "message": message})
-
-
-def _send_bulk(state: FakeState, headers: Mapping[str, str], body: bytes) -> Reply:
-    fields = _fields(state, headers, body)
-    numbers = _phone_numbers(fields.get("phone_numbers"))
-    text = _text(fields)
-    for number in numbers:
-        _check_magic(number, "send_bulk_sms")
-    with state.lock:
-        cost = _debit(state, len(numbers))
-        now = state.now_ms()
-        messages = tuple(FakeMessage(number, text, "bulk", now) for number in numbers)
-        state.messages.extend(messages)
-    data = {"recipients": len(messages), "price": float(cost), "timestamp": now}
-    payload = {"ok": True, "status": 200, "message": BULK_STARTED_MESSAGE, "data": data}
-    return json_reply(200, payload, delivered=messages)
-
-
-def _balance(state: FakeState, headers: Mapping[str, str], body: bytes) -> Reply:
-    _check_key(state, headers, status=401)
-    with state.lock:
-        credits = state.credits
-    return json_reply(200, {"ok": True, "credits": format(credits, "f"), "packages": {}})
-
-
-Answer = Callable[[FakeState, Mapping[str, str], bytes], Reply]
-
-_ROUTES: dict[str, tuple[str, str, Answer]] = {
-    "/api/send-sms": ("POST", "send_sms", _send_sms),
-    "/api/send-code": ("POST", "send_verification_sms", _send_code),
-    "/api/verify-code": ("POST", "verify_code", _verify_code),
-    "/api/bulk-sms": ("POST", "send_bulk_sms", _send_bulk),
-    "/api/balance": ("GET", "get_balance", _balance),
-}

@@ -13,6 +13,11 @@ ever; a request whose ``Host`` is a name other than ``localhost`` or the one
 the server was bound to is refused with 403 (a web page cannot reach the
 sandbox through DNS rebinding). Paths outside ``/api`` go to the web inbox,
 when one is attached.
+
+One module a little over 300 lines on purpose: the server and its request
+handler class are one unit (the handler reads the server's settings and
+registers its connection with it), and what they answer comes from elsewhere
+(`_handler`, `_inbox`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Protocol, cast
 from urllib.parse import urlsplit
 
-from textflow.testing._routes import Reply, error_reply
+from textflow.testing._reply import Reply, error_reply
 from textflow.testing._transport import Handler
 
 MAX_BODY = 1024 * 1024

@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Literal, Optional
 
-#: The operations, named as the client methods that perform them.
-OPERATIONS = ("send_sms", "send_verification_sms", "verify_code", "send_bulk_sms", "get_balance")
-
 MessageKind = Literal["sms", "code", "bulk"]
 
 

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import httpx
 
-from textflow.testing._routes import Reply
+from textflow.testing._reply import Reply
 
 #: (method, path, lower-cased headers, body) -> Reply; what both the transport and server call.
 Handler = Callable[[str, str, Mapping[str, str], bytes], Reply]

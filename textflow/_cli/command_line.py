@@ -29,28 +29,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Optional
 
-from textflow._cli import (
-    EXIT_BUG,
-    EXIT_INTERRUPTED,
-    EXIT_NO_ANSWER,
-    EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_USAGE,
-    failure,
-)
+from textflow._cli import failure
+from textflow._cli.exit_status import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from textflow._cli.output import printable, stdout_to_devnull
 from textflow._cli.parser import Command, UsageError, build_parser, parse
+from textflow._operations import OPERATIONS
 from textflow.errors import ConfigurationError, InputValidationError, TextFlowError
 
-__all__ = [
-    "EXIT_BUG",
-    "EXIT_INTERRUPTED",
-    "EXIT_NO_ANSWER",
-    "EXIT_OK",
-    "EXIT_REFUSED",
-    "EXIT_USAGE",
-    "main",
-]
+__all__ = ["COMMANDS", "main"]
 
 
 def _command(module: str, name: str) -> Command:
@@ -64,12 +50,14 @@ def _command(module: str, name: str) -> Command:
     return run
 
 
+#: What each command runs: an API command is the function of `textflow._cli.api_commands`
+#: named after its operation (the operation table says which have a command, and its name).
 COMMANDS: dict[str, Command] = {
-    "send": _command("api_commands", "send"),
-    "send-code": _command("api_commands", "send_code"),
-    "verify-code": _command("api_commands", "verify_code"),
-    "bulk": _command("api_commands", "bulk"),
-    "balance": _command("api_commands", "balance"),
+    **{
+        op.command: _command("api_commands", op.name)
+        for op in OPERATIONS.values()
+        if op.command is not None
+    },
     "send-many": _command("send_many", "run"),
     "sandbox": _command("sandbox", "run"),
     "demo": _command("demo", "run"),
