@@ -36,16 +36,18 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("textflow.guard",),
     ("textflow._legacy", "textflow._legacy_runtime"),  # generated, over a hand-written runtime
     # the clients and the pieces only they use
-    ("textflow._client", "textflow._async_client", "textflow._aiohttp", "textflow.webhooks"),
+    (
+        "textflow._client",
+        "textflow._async_client",
+        "textflow._http.aiohttp_client",
+        "textflow.webhooks",
+    ),
     ("textflow._many",),  # send_many: uses a client through a protocol (_many._client)
     # the HTTP layer
     (
         "textflow._base_client",
         "textflow._async_io",  # where the two clients differ: deadline and sleep
         "textflow._sync_io",
-        "textflow._transport",
-        "textflow._network",
-        "textflow._asyncio_stream",
         "textflow._http",
     ),
     # decisions without I/O
@@ -54,8 +56,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "textflow._wire",
         "textflow._config",
         "textflow._retry",
-        "textflow._body",
-        "textflow._deadline",
+        "textflow._http.body",
+        "textflow._http.deadline",
         "textflow._logging",
         "textflow._segments",
     ),

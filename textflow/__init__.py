@@ -43,9 +43,9 @@ from textflow.errors import (
 
 if TYPE_CHECKING:
     from textflow import models as models
-    from textflow._aiohttp import DefaultAioHttpClient
     from textflow._async_client import AsyncTextFlowClient
     from textflow._client import TextFlowClient
+    from textflow._http.aiohttp_client import DefaultAioHttpClient
     from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
     from textflow._many._journal import Journal, SQLiteJournal
     from textflow._many._recipients import Message
@@ -125,7 +125,7 @@ _logging.configure_from_env()
 # the clients bring httpx and pydantic, send_many its journal, the async client anyio.
 _LAZY: dict[str, str] = {
     "AsyncTextFlowClient": "textflow._async_client",
-    "DefaultAioHttpClient": "textflow._aiohttp",
+    "DefaultAioHttpClient": "textflow._http.aiohttp_client",
     "TextFlowClient": "textflow._client",
     **dict.fromkeys(
         ("VerifyCode", "sendSMS", "sendVerificationSMS", "useKey", "verifyCode"), "textflow._legacy"

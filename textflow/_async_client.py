@@ -15,7 +15,7 @@ from textflow import _config
 from textflow import _operations as ops
 from textflow._async_io import Sleep, check_deadline, deadline_scope, sleep
 from textflow._base_client import Attempts, BaseClient, ResultT
-from textflow._body import BodyReader, complete, read_already
+from textflow._http.body import BodyReader, complete, read_already
 from textflow.errors import ClientStateError
 from textflow.models import (
     BalanceResult,
@@ -82,7 +82,9 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
     @staticmethod
     def _new_transport() -> httpx.AsyncBaseTransport:
-        from textflow._transport import AsyncTextFlowTransport  # imports httpcore: on first client
+        from textflow._http.transport import (
+            AsyncTextFlowTransport,
+        )  # imports httpcore: on first client
 
         return AsyncTextFlowTransport(_config.DEFAULT_LIMITS)
 

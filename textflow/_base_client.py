@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Uni
 import httpx
 
 from textflow import _config
-from textflow._deadline import DEADLINE_PASSED, WRITING
+from textflow._http.cookies import Jar
+from textflow._http.deadline import DEADLINE_PASSED, WRITING
 from textflow._logging import logger, recipients
 from textflow._operations import Operation
 from textflow._retry import next_delay
@@ -83,8 +84,8 @@ class BaseClient(Generic[HttpClientT]):
                 timeout=self.timeout,
                 follow_redirects=False,
                 transport=self._new_transport(),
+                cookies=Jar(),  # skips answers that set no cookie
             )
-            self._http._cookies = _config.Cookies()  # the same jar, without the idle work
             self._owns_http = True
         elif isinstance(http_client, self._http_client_class):
             self._http = http_client
@@ -102,7 +103,7 @@ class BaseClient(Generic[HttpClientT]):
 
     @staticmethod
     def _new_transport() -> Any:
-        """The transport of the pool the client makes itself (textflow._transport)."""
+        """The transport of the pool the client makes itself (textflow._http.transport)."""
         raise NotImplementedError
 
     @classmethod

@@ -15,7 +15,7 @@ import httpx
 from textflow import _config
 from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
-from textflow._body import BodyReader, complete, read_already
+from textflow._http.body import BodyReader, complete, read_already
 from textflow._sync_io import Sleep, check_deadline, deadline_scope, sleep
 from textflow.errors import ClientStateError
 from textflow.models import (
@@ -83,7 +83,9 @@ class TextFlowClient(BaseClient[httpx.Client]):
 
     @staticmethod
     def _new_transport() -> httpx.BaseTransport:
-        from textflow._transport import TextFlowTransport  # imports httpcore: on first client
+        from textflow._http.transport import (
+            TextFlowTransport,
+        )  # imports httpcore: on first client
 
         return TextFlowTransport(_config.DEFAULT_LIMITS)
 

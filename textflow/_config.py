@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 import httpx
 
-from textflow._body import ACCEPT_ENCODING
+from textflow._http.body import ACCEPT_ENCODING
 from textflow._version import __version__
 from textflow.errors import ConfigurationError
 
@@ -243,17 +243,3 @@ def merge_headers(current: Mapping[str, str], given: object) -> dict[str, str]:
     """``with_options``' ``default_headers``: ``given`` (checked as `check_headers` does;
     ``None`` adds nothing) added to, or replacing, the ``current`` ones."""
     return {**current, **check_headers(given or {})}
-
-
-class Cookies(httpx.Cookies):
-    """httpx's cookie jar, which skips answers that set no cookie.
-
-    httpx hands every answer to ``http.cookiejar``, which builds a ``urllib`` request
-    and an ``email`` message for it even when there is no ``Set-Cookie``: a tenth of
-    the async client's CPU per call in a fan-out. Those headers are all it reads.
-    """
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        headers = response.headers
-        if "set-cookie" in headers or "set-cookie2" in headers:
-            super().extract_cookies(response)

@@ -5,7 +5,7 @@ the generated ``textflow/_client.py`` imports them from here (scripts/unasync.py
 maps one import to the other), so the two clients stay one source.
 
 Sync calls keep their deadline through a context variable that every connect,
-read and write of the SDK's transport reads (``textflow._deadline``), and the
+read and write of the SDK's transport reads (``textflow._http.deadline``), and the
 read loop checks it between chunks.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import httpx
 
-from textflow._deadline import DEADLINE
+from textflow._http.deadline import DEADLINE
 
 if TYPE_CHECKING:
     from contextvars import Token

@@ -19,7 +19,7 @@ from textflow._retry import NOT_SENT
 from tests.core.core_support import ScriptedServer
 
 aiohttp = pytest.importorskip("aiohttp", reason="the aiohttp extra is not installed")
-from textflow import _aiohttp  # noqa: E402
+from textflow._http import aiohttp_client as _aiohttp  # noqa: E402
 
 from tests.core.core_support import KEY  # noqa: E402
 
@@ -29,8 +29,9 @@ pytestmark = pytest.mark.anyio
 def test_import_textflow_does_not_import_aiohttp() -> None:
     code = (
         "import sys, textflow\n"
-        "assert 'aiohttp' not in sys.modules and 'textflow._aiohttp' not in sys.modules\n"
-        "assert textflow.DefaultAioHttpClient.__module__ == 'textflow._aiohttp'\n"
+        "assert 'aiohttp' not in sys.modules\n"
+        "assert 'textflow._http.aiohttp_client' not in sys.modules\n"
+        "assert textflow.DefaultAioHttpClient.__module__ == 'textflow._http.aiohttp_client'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import textflow
-from textflow import _body
+from textflow._http import body as _body
 
 from tests.core.core_support import KEY, Harness, ok_sms
 from tests.core.hostile_support import (

@@ -1,4 +1,4 @@
-"""The async client's network streams on asyncio's transports (textflow._asyncio_stream).
+"""The async client's network streams on asyncio's transports (textflow._http.asyncio_stream).
 
 Each test talks to a small asyncio server on 127.0.0.1 and checks what httpcore
 relies on: httpcore's exceptions, the end of a connection, readability of an idle
@@ -16,7 +16,7 @@ from typing import Callable
 import httpcore
 import pytest
 
-from textflow import _asyncio_stream
+from textflow._http import asyncio_stream as _asyncio_stream
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

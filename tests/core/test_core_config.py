@@ -366,17 +366,17 @@ def test_with_options_is_one_typed_method_on_the_base(cls: ClientClass) -> None:
 
 
 def test_the_clients_cookie_jar_still_keeps_cookies_an_answer_sets() -> None:
-    from textflow import _config
+    from textflow._http.cookies import Jar
 
     request = httpx.Request("GET", "https://textflow.me/api/balance")
-    jar = _config.Cookies()
+    jar = httpx.Cookies(Jar())
     jar.extract_cookies(httpx.Response(200, request=request))  # none set: nothing kept
     assert dict(jar) == {}
     answer = httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}, request=request)
     jar.extract_cookies(answer)
     assert dict(jar) == {"session": "abc"}
     with textflow.TextFlowClient(KEY) as client:
-        assert isinstance(client._http.cookies, _config.Cookies)
+        assert isinstance(client._http.cookies.jar, Jar)
 
 
 @pytest.mark.parametrize("headers", ["ab", ["ab"], [("a", "b")], 1, b"x"])

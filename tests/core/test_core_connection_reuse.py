@@ -11,7 +11,7 @@ import anyio
 import httpcore
 import pytest
 
-from textflow import _network
+from textflow._http import framing, streams
 
 from tests.core.core_support import Harness
 from tests.core.hostile_support import Answer, RawServer, always, http_answer, json_answer
@@ -104,7 +104,7 @@ class _Inner(httpcore.NetworkStream):
 
 def test_a_reused_connection_found_closed_is_given_up_before_writing() -> None:
     inner = _Inner(readable=False)
-    stream = _network.SyncStream(inner)
+    stream = streams.SyncStream(inner, {})
     stream.write(b"GET / HTTP/1.1\r\n\r\n")
     stream.write(b"")  # the same request's body: not a new cycle
     stream.read(65536)
@@ -144,4 +144,4 @@ def test_answer_length_understands_the_framing_or_says_it_is_unsure(
 ) -> None:
     if expected == "all":
         expected = len(head)
-    assert _network.answer_length(head, status, headers) == expected
+    assert framing.answer_length(head, status, headers) == expected

@@ -24,7 +24,7 @@ DOCS = ROOT / "docs" / "errors.md"
 #: Exception classes defined outside errors.py, each one never raised to the SDK's users.
 ALLOWED_ELSEWHERE = {
     # a signal inside httpx's decoding of a body over the cap; became MalformedResponseError
-    "textflow._body:AnswerTooLarge",
+    "textflow._http.body:AnswerTooLarge",
     # a webhook body with a key twice; became WebhookError
     "textflow.webhooks:_DuplicateKey",
     # the command line's bad usage: printed with the usage, exit status 2

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import textflow
-from textflow._body import BodyReader
+from textflow._http.body import BodyReader
 
 from tests.core.core_support import Harness
 from tests.core.hostile_support import Answer, RawServer

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 import textflow
-from textflow import _network
-from textflow._transport import AsyncTextFlowTransport
+from textflow._http import backends
+from textflow._http.transport import AsyncTextFlowTransport
 
 from tests.core.core_support import KEY, ok_sms
 from tests.core.hostile_support import (
@@ -113,9 +113,9 @@ def reset_first(monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetFirst]:
     it can see the server's reset (an event, not a delay: the request is then held, and
     dropped, never written). Later connections are answered."""
     server = ResetFirst(reset_first_connection)
-    original = _network.AsyncBackend.connect_tcp
+    original = backends.AsyncBackend.connect_tcp
 
-    async def connect_tcp(self: _network.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
+    async def connect_tcp(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
         stream = await original(self, *args, **kwargs)
         server.connected.set()
         for _ in range(500):  # 5 s at most
@@ -125,10 +125,10 @@ def reset_first(monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetFirst]:
         else:
             raise AssertionError("the server's reset never showed on the client's side")
         server.resetting = False
-        monkeypatch.setattr(_network.AsyncBackend, "connect_tcp", original)  # first only
+        monkeypatch.setattr(backends.AsyncBackend, "connect_tcp", original)  # first only
         return stream
 
-    monkeypatch.setattr(_network.AsyncBackend, "connect_tcp", connect_tcp)
+    monkeypatch.setattr(backends.AsyncBackend, "connect_tcp", connect_tcp)
     yield server
     server.close()
 
@@ -218,13 +218,13 @@ def silent() -> Iterator[Silent]:
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every stream the async backend opens, kept (the backend itself keeps them weakly)."""
     streams: list[Any] = []
-    original = _network.AsyncBackend.connect_tcp
+    original = backends.AsyncBackend.connect_tcp
 
-    async def connect_tcp(self: _network.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
+    async def connect_tcp(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
         streams.append(await original(self, *args, **kwargs))
         return streams[-1]
 
-    monkeypatch.setattr(_network.AsyncBackend, "connect_tcp", connect_tcp)
+    monkeypatch.setattr(backends.AsyncBackend, "connect_tcp", connect_tcp)
     return streams
 
 
@@ -256,8 +256,16 @@ def test_a_tls_handshake_that_never_ends_is_cut_by_the_deadline_sync(silent: Sil
 
 @BACKENDS
 async def test_a_peer_that_does_not_read_cannot_hold_a_large_send(
-    silent: Silent, anyio_backend: str
+    silent: Silent, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    streams: list[Any] = []
+    original = backends.AsyncBackend.connect_tcp
+
+    async def connect_tcp(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
+        streams.append(await original(self, *args, **kwargs))
+        return streams[-1]
+
+    monkeypatch.setattr(backends.AsyncBackend, "connect_tcp", connect_tcp)
     async with textflow.AsyncTextFlowClient(
         KEY, base_url=silent.base_url, max_retries=2, timeout=1.0
     ) as client:
@@ -267,7 +275,6 @@ async def test_a_peer_that_does_not_read_cannot_hold_a_large_send(
         assert silent.connections == 1  # not sent again
         # Its connection is closed, not left "closing" for ever with megabytes the peer
         # will never read (a socket and its buffer held for the event loop's life).
-        streams = list(client._http._transport._backend._streams)  # type: ignore[attr-defined]
         assert streams
         with anyio.fail_after(5):
             while any(s.get_extra_info("socket").fileno() != -1 for s in streams):

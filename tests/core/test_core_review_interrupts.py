@@ -25,6 +25,7 @@ import pytest
 
 import textflow
 import textflow._config
+from textflow._http.cookies import Jar
 
 from tests.core.core_support import KEY
 from tests.core.hostile_support import Answer, RawServer, json_answer
@@ -76,13 +77,13 @@ def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(
     server = hostile(verdict)
     client = _client(server.base_url)
 
-    def interrupted(self: httpx.Cookies, response: httpx.Response) -> None:
+    def interrupted(self: Jar, response: object, request: object) -> None:
         raise Interrupted
 
     try:
         with monkeypatch.context() as patch:
             # httpx hands every answer to the client's cookie jar (the SDK's own subclass)
-            patch.setattr(textflow._config.Cookies, "extract_cookies", interrupted)
+            patch.setattr(Jar, "extract_cookies", interrupted)
             for _ in range(100):  # as many as the pool has connections
                 with pytest.raises(Interrupted):
                     client.verify_code("+11234567890", "1")

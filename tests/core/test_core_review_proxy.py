@@ -1,8 +1,8 @@
 """Review: requests sent through a proxy from the environment keep the transport's promises.
 
-``textflow._transport`` hands a request to httpx's own ``HTTPTransport`` when
+``textflow._http.transport`` hands a request to httpx's own ``HTTPTransport`` when
 ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` applies. That transport does not
-use ``textflow._network``: no per-read deadline for the sync client and no check
+use ``textflow._http.streams``: no per-read deadline for the sync client and no check
 that an answer ended where its framing said. Here the "proxy" is a hostile raw
 server on 127.0.0.1 (a plain-http request goes to a proxy in absolute form and
 the proxy answers it; the origin on port 9 is never dialled).

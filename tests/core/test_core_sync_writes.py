@@ -8,8 +8,8 @@ from typing import Optional
 import httpcore
 import pytest
 
-from textflow import _network
-from textflow._deadline import DEADLINE, DEADLINE_PASSED, WRITING
+from textflow._http import streams
+from textflow._http.deadline import DEADLINE, DEADLINE_PASSED, WRITING
 
 ANSWER = b"HTTP/1.1 204 No Content\r\n\r\n"
 HEAD = b"POST /send-sms HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
@@ -38,7 +38,7 @@ class _Inner(httpcore.NetworkStream):
 
 def test_head_and_body_go_out_in_one_write_when_the_answer_is_read() -> None:
     inner = _Inner()
-    stream = _network.SyncStream(inner)
+    stream = streams.SyncStream(inner, {})
     WRITING.set(False)
     stream.write(HEAD)
     stream.write(b"{}")
@@ -52,7 +52,7 @@ def test_head_and_body_go_out_in_one_write_when_the_answer_is_read() -> None:
 
 def test_a_large_body_is_not_held() -> None:
     inner = _Inner()
-    stream = _network.SyncStream(inner)
+    stream = streams.SyncStream(inner, {})
     body = b"x" * (64 * 1024)
     stream.write(HEAD)
     stream.write(body)
@@ -64,7 +64,7 @@ def test_a_large_body_is_not_held() -> None:
 
 def test_a_deadline_passed_before_the_first_byte_says_never_sent() -> None:
     inner = _Inner()
-    stream = _network.SyncStream(inner)
+    stream = streams.SyncStream(inner, {})
     WRITING.set(False)
     token = DEADLINE.set(time.monotonic() + 3600)
     try:
@@ -82,7 +82,7 @@ def test_a_deadline_passed_before_the_first_byte_says_never_sent() -> None:
 def test_a_write_error_on_the_held_request_still_reads_the_answer() -> None:
     # As httpcore does: a server may answer and close before reading the whole request.
     inner = _Inner(fail_write=httpcore.WriteError("broken pipe"))
-    stream = _network.SyncStream(inner)
+    stream = streams.SyncStream(inner, {})
     stream.write(HEAD)
     stream.write(b"{}")
     assert stream.read(65536) == ANSWER
@@ -90,7 +90,7 @@ def test_a_write_error_on_the_held_request_still_reads_the_answer() -> None:
 
 def test_a_closed_stream_never_sends_what_it_held() -> None:
     inner = _Inner()
-    stream = _network.SyncStream(inner)
+    stream = streams.SyncStream(inner, {})
     stream.write(HEAD)
     stream.close()
     assert inner.closed

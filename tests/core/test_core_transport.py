@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from textflow._transport import AsyncTextFlowTransport, TextFlowTransport
+from textflow._http.transport import AsyncTextFlowTransport, TextFlowTransport
 
 from tests.core.core_support import Harness, ok_sms
 from tests.core.hostile_support import Answer, RawServer, json_answer

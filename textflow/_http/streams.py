@@ -19,20 +19,17 @@ They also watch each request/response cycle on their connection:
 
 from __future__ import annotations
 
-import re
-import socket
+import os
 import ssl
-import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any, Optional, Union
 
 import httpcore
 
-from textflow._deadline import DEADLINE_PASSED, WRITING, clamp
+from textflow._http.deadline import DEADLINE_PASSED, WRITING, clamp
+from textflow._http.framing import Cycles
 
-_HEAD_LIMIT = 64 * 1024  # bytes of each answer kept to find where it ends on the wire
-_BLANK_LINE = re.compile(rb"\n\r?\n")
 _HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send
 _CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
 
@@ -47,102 +44,24 @@ SocketOptions = Optional[
 ]
 
 
-def answer_length(head: bytes, status: int, headers: Mapping[str, str]) -> Optional[int]:
-    """How many bytes the answer starting ``head`` takes on the wire; ``None`` if unsure.
+#: The streams one set of pools opened and has not closed yet (``Opened``): the SDK's own
+#: list of its connections, to let them go when their process or event loop is gone.
+Opened = dict[Any, None]
 
-    ``headers`` are the answer's, lower-cased names. Only the framing an
-    HTTP/1.1 server uses for a reusable connection is understood: anything else
-    (1xx, unusual spacing, a head longer than the bytes kept) is "unsure", and an
-    unsure connection is not reused.
+
+def close_socket_copy(stream: Any) -> None:
+    """Close this process's file descriptor of ``stream``'s socket, and nothing else.
+
+    No TLS close_notify, no ``shutdown()``, no event loop: a forked child's copy goes
+    and the parent's connection, which is the same socket, stays as it was.
     """
-    blank = _BLANK_LINE.search(head)
-    if not head.startswith(b"HTTP/") or blank is None or status < 200:
-        return None
-    start = blank.end()
-    if status in (204, 304):
-        return start
-    encoding = headers.get("transfer-encoding")
-    if encoding is not None:
-        return _chunked_end(head, start) if encoding.strip().lower() == "chunked" else None
-    length = headers.get("content-length", "")
-    return start + int(length) if length.isdigit() else None
-
-
-def _chunked_end(data: bytes, pos: int) -> Optional[int]:
-    """Where a chunked body that starts at ``pos`` ends (after its trailers), or ``None``."""
-    while True:
-        line_end = data.find(b"\n", pos)
-        if line_end < 0:
-            return None
-        size_field = data[pos:line_end].split(b";", 1)[0].strip()
-        try:
-            size = int(size_field, 16)
-        except ValueError:
-            return None
-        pos = line_end + 1
-        if size == 0:
-            break
-        pos += size
-        if data[pos : pos + 2] == b"\r\n":
-            pos += 2
-        elif data[pos : pos + 1] == b"\n":
-            pos += 1
-        else:
-            return None
-    while True:  # trailer lines, up to an empty one
-        line_end = data.find(b"\n", pos)
-        if line_end < 0:
-            return None
-        line = data[pos:line_end].rstrip(b"\r")
-        pos = line_end + 1
-        if not line:
-            return pos
-
-
-class _Cycles:
-    """What the current request/response cycle on one connection has read."""
-
-    __slots__ = ("_head", "_read", "_reading", "count", "dirty")
-
-    def __init__(self) -> None:
-        self.count = 0  # cycles started on this connection
-        self.dirty = False
-        self._reading = False
-        self._read = 0
-        self._head = bytearray()
-
-    def starting(self) -> bool:
-        """Whether the next write is the first of a request (nothing of it written yet)."""
-        return self.count == 0 or self._reading
-
-    def writing(self) -> bool:
-        """A write is starting; ``True`` when it starts a cycle on a reused connection."""
-        if self.count and not self._reading:
-            return False  # the same request's body, after its headers
-        self.count += 1
-        self._reading = False
-        self._read = 0
-        self._head.clear()
-        return self.count > 1
-
-    def reading(self, data: bytes) -> None:
-        self._reading = True
-        self._read += len(data)
-        if len(self._head) < _HEAD_LIMIT:
-            self._head += data[: _HEAD_LIMIT - len(self._head)]
-
-    def answered(self, status: int, headers: Mapping[str, str]) -> None:
-        """The answer was read to its end: dirty if more bytes came than it takes."""
-        if self._read > len(self._head):
-            self.dirty = True
-            return
-        length = answer_length(bytes(self._head), status, headers)
-        if length is None or length != self._read:
-            self.dirty = True
+    sock = stream.get_extra_info("socket")  # a stdlib, TLS or trio socket
+    if sock is not None and sock.fileno() >= 0:
+        os.close(sock.detach())  # the socket object no longer owns the descriptor
 
 
 @contextmanager
-def _deadline_named(cut: bool) -> Iterator[None]:
+def deadline_named(cut: bool) -> Iterator[None]:
     """A timeout that the deadline cut short says so (not a bare "timed out")."""
     try:
         yield
@@ -153,9 +72,11 @@ def _deadline_named(cut: bool) -> Iterator[None]:
 
 
 class SyncStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
+    def __init__(self, stream: httpcore.NetworkStream, opened: Opened) -> None:
         self._stream = stream
-        self.cycles = _Cycles()
+        self._opened = opened
+        opened[self] = None
+        self.cycles = Cycles()
         # httpcore writes a request's head and its body separately: a small request is
         # held here and goes out in one write (one TLS record, one send) when its answer
         # is first read. Nothing held counts as written (``WRITING``) until it is sent.
@@ -170,7 +91,7 @@ class SyncStream(httpcore.NetworkStream):
             with suppress(httpcore.WriteError):
                 self._flush()
         timeout, cut = clamp(timeout, httpcore.ReadTimeout)
-        with _deadline_named(cut):
+        with deadline_named(cut):
             data = self._stream.read(max_bytes, timeout)
         self.cycles.reading(data)
         return data
@@ -203,12 +124,18 @@ class SyncStream(httpcore.NetworkStream):
             timeout, httpcore.ConnectTimeout if starting else httpcore.WriteTimeout
         )
         WRITING.set(True)
-        with _deadline_named(cut):
+        with deadline_named(cut):
             self._stream.write(data, timeout)
 
     def close(self) -> None:
         self._held.clear()  # a request httpcore gave up on is not sent half
+        self._opened.pop(self, None)
         self._stream.close()
+
+    def abandon(self) -> None:
+        """Let the connection go without a word to the server (a forked child's copy)."""
+        self._opened.pop(self, None)
+        close_socket_copy(self._stream)
 
     def start_tls(
         self,
@@ -217,8 +144,14 @@ class SyncStream(httpcore.NetworkStream):
         timeout: Optional[float] = None,
     ) -> httpcore.NetworkStream:
         timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
-        with _deadline_named(cut):
-            return SyncStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+        with deadline_named(cut):
+            try:
+                inner = self._stream.start_tls(ssl_context, server_hostname, timeout)
+            finally:
+                self._opened.pop(
+                    self, None
+                )  # closed on failure; else the TLS stream's  # the TLS stream holds the socket now
+        return SyncStream(inner, self._opened)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self.cycles.dirty:
@@ -229,39 +162,14 @@ class SyncStream(httpcore.NetworkStream):
         return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
 
 
-class SyncBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self._backend = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: Optional[float] = None,
-        local_address: Optional[str] = None,
-        socket_options: SocketOptions = None,
-    ) -> httpcore.NetworkStream:
-        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
-        with _deadline_named(cut):
-            stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return SyncStream(stream)
-
-    def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
-        self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
-    ) -> httpcore.NetworkStream:
-        timeout, _ = clamp(timeout, httpcore.ConnectTimeout)
-        return SyncStream(self._backend.connect_unix_socket(path, timeout, socket_options))
-
-    def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore's retries are off
-        self._backend.sleep(seconds)
-
-
 class AsyncStream(httpcore.AsyncNetworkStream):
     """The async twin; the deadline is the async client's cancel scope, not ``DEADLINE``."""
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+    def __init__(self, stream: httpcore.AsyncNetworkStream, opened: Opened) -> None:
         self._stream = stream
-        self.cycles = _Cycles()
+        self._opened = opened
+        opened[self] = None
+        self.cycles = Cycles()
         # httpcore writes a request's head and its body separately: a small request is
         # held here and goes out in one send, when the answer is first read.
         self._held: list[bytes] = []
@@ -309,7 +217,22 @@ class AsyncStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         self._held.clear()  # a request httpcore gave up on is not sent half
+        self._opened.pop(self, None)
         await self._stream.aclose()
+
+    def abandon(self, in_this_process: bool) -> None:
+        """Let the connection go without awaiting anything: its event loop ends or ended.
+
+        In a forked child only this process's copy of the socket is closed: the
+        parent's event loop, copied here, is never touched.
+        """
+        self._opened.pop(self, None)
+        abandon = getattr(self._stream, "abandon", None)  # the SDK's asyncio stream
+        if abandon is not None:
+            if in_this_process:
+                abandon()
+        else:
+            close_socket_copy(self._stream)
 
     async def start_tls(
         self,
@@ -326,9 +249,10 @@ class AsyncStream(httpcore.AsyncNetworkStream):
             import anyio
 
             with anyio.CancelScope(shield=True):
-                await self._stream.aclose()
+                await self.aclose()
             raise
-        return AsyncStream(inner)
+        self._opened.pop(self, None)  # the TLS stream's socket now
+        return AsyncStream(inner, self._opened)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self.cycles.dirty:
@@ -337,76 +261,6 @@ class AsyncStream(httpcore.AsyncNetworkStream):
 
     def _closed_while_idle(self) -> bool:
         return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
-
-
-class AsyncBackend(httpcore.AsyncNetworkBackend):
-    """Streams on asyncio's own transports (``textflow._asyncio_stream``), else anyio's
-    backend (trio, or socket options), watched."""
-
-    def __init__(self) -> None:
-        self._backend: httpcore.AsyncNetworkBackend = httpcore.AnyIOBackend()
-        self._trio: Optional[httpcore.AsyncNetworkBackend] = None
-        self._streams: weakref.WeakSet[AsyncStream] = weakref.WeakSet()
-
-    def _anyio_or_trio(self) -> httpcore.AsyncNetworkBackend:
-        """httpcore's trio backend under trio (trio's own cancel scopes, not anyio's over them)."""
-        if _on_asyncio():
-            return self._backend
-        if self._trio is None:
-            self._trio = httpcore.TrioBackend()
-        return self._trio
-
-    def close_sockets(self) -> None:
-        """Close the sockets of every connection, their event loop being gone.
-
-        Only the file descriptors: the streams' objects stay (the caller keeps them), so
-        that their own cleanup never runs against a loop that is closed.
-        """
-        for stream in list(self._streams):
-            sock = stream.get_extra_info("socket")
-            # asyncio hands out a TransportSocket wrapper, which has no close() of its own.
-            sock = getattr(sock, "_sock", sock)
-            if isinstance(sock, socket.socket):
-                sock.close()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: Optional[float] = None,
-        local_address: Optional[str] = None,
-        socket_options: SocketOptions = None,
-    ) -> httpcore.AsyncNetworkStream:
-        if socket_options is None and _on_asyncio():
-            from textflow import _asyncio_stream
-
-            inner: httpcore.AsyncNetworkStream = await _asyncio_stream.connect_tcp(
-                host, port, timeout, local_address
-            )
-        else:
-            inner = await self._anyio_or_trio().connect_tcp(
-                host, port, timeout, local_address, socket_options
-            )
-        stream = AsyncStream(inner)
-        self._streams.add(stream)
-        return stream
-
-    async def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
-        self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
-    ) -> httpcore.AsyncNetworkStream:
-        return AsyncStream(await self._backend.connect_unix_socket(path, timeout, socket_options))
-
-    async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore's retries are off
-        await self._backend.sleep(seconds)
-
-
-def _on_asyncio() -> bool:
-    """Whether the running async library is asyncio (anyio's other one, trio, needs sniffio)."""
-    try:
-        import sniffio
-    except ImportError:  # pragma: no cover - trio brings sniffio; anyio no longer does
-        return True
-    return bool(sniffio.current_async_library() == "asyncio")
 
 
 def answered(stream: object, status: int, headers: Mapping[str, str]) -> None:

@@ -1,7 +1,7 @@
 """The deadline of the sync call in progress, which every connect, read and write keeps to.
 
 Set by ``TextFlowClient`` for the length of a call and read by the network
-streams of ``textflow._network`` (the async client cuts its calls with a cancel
+streams of ``textflow._http.streams`` (the async client cuts its calls with a cancel
 scope instead). Kept apart so that importing the SDK does not import httpcore.
 """
 

@@ -13,11 +13,13 @@ raises them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import select
+import socket
 import ssl
 from typing import Any, Optional
 
 import httpcore
-from httpcore._utils import is_socket_readable
 
 _READ_BUFFER = 256 * 1024  # bytes held before the socket stops being read
 
@@ -176,9 +178,26 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             protocol = self._protocol
             if protocol.buffer or protocol.eof or transport.is_closing():
                 return True
-            sock = transport.get_extra_info("socket")
-            return is_socket_readable(getattr(sock, "_sock", sock))
+            return socket_readable(transport.get_extra_info("socket"))
         return None
+
+    def abandon(self) -> None:
+        """Drop the connection now, in this process, without awaiting (its loop ends or ended).
+
+        An open loop (ending, or idle) finishes the closing in its next turns. A closed
+        one cannot: the peer is told with a ``shutdown()``, and asyncio itself lets the
+        transport go when it is collected.
+        """
+        if not self._protocol.loop.is_closed():
+            try:
+                self._transport.abort()
+                return
+            except RuntimeError:  # asyncio's debug mode: the loop belongs to another thread
+                pass
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None and sock.fileno() >= 0:
+            with contextlib.suppress(OSError):  # already gone
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 async def connect_tcp(
@@ -200,3 +219,17 @@ async def connect_tcp(
     except OSError as exc:
         raise httpcore.ConnectError(str(exc)) from exc
     return AsyncioStream(protocol, transport)
+
+
+def socket_readable(sock: Optional[Any]) -> bool:
+    """Whether a read on ``sock`` (anything with ``fileno()``) would return at once: data
+    the loop has not delivered yet, or the end. A socket that is gone counts as readable."""
+    fileno = -1 if sock is None else sock.fileno()
+    if fileno < 0:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fileno, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fileno], [], [], 0)  # pragma: no cover - Windows
+    return bool(readable)

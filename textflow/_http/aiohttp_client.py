@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from textflow import _config
+from textflow._http.cookies import Jar
 from textflow.errors import ConfigurationError
 
 INSTALL_HINT = 'pip install "textflowsms[aiohttp]"'
@@ -162,5 +163,6 @@ class DefaultAioHttpClient(httpx.AsyncClient):
                 trust_env=kwargs.get("trust_env", True),
             )
         kwargs.setdefault("timeout", _config.DEFAULT_TIMEOUT)
+        if kwargs.get("cookies") is None:
+            kwargs["cookies"] = Jar()  # skips answers that set no cookie
         super().__init__(limits=limits, **kwargs)
-        self._cookies = _config.Cookies(self._cookies)  # the same jar, without the idle work

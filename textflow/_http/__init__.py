@@ -1,0 +1,38 @@
+"""The SDK's HTTP layer: what it adds over httpx and httpcore, and why.
+
+Nothing here is imported by ``import textflow`` except ``deadline`` and ``body``
+(no httpcore): the transports load on the first client, ``aiohttp_client`` on
+the first ``textflow.DefaultAioHttpClient`` lookup.
+
+Pieces, and what each adds over httpx and httpcore:
+
+* ``transport`` -- ``TextFlowTransport`` / ``AsyncTextFlowTransport``, the httpx
+  transports of clients the SDK builds itself: fork safety (a forked child lets go
+  of its copies of the parent's sockets and opens its own), one event loop at a
+  time, proxies from the environment.
+* ``pools`` -- shards of one connection each behind a gate, driven without
+  httpcore's pool, whose per-request work is quadratic in its connections:
+  https://github.com/encode/httpcore/issues/1035. Delete when that is fixed.
+* ``loops`` -- which loop a call runs in, and a hook that lets a loop's
+  connections go as it ends (``asyncio.run`` per send keeps nothing).
+* ``streams`` / ``backends`` -- httpcore network streams that keep a sync call's
+  overall deadline (httpcore times each read on its own: a server trickling a byte
+  a second holds a call forever), send a small request in one write, and give up a
+  reused connection closed while idle before writing to it.
+* ``framing`` -- where an answer ends on the wire, so that a connection with bytes
+  past its answer is never reused (httpcore would read them as the next answer).
+* ``asyncio_stream`` -- streams straight on asyncio's transports: httpcore's
+  ``AnyIOBackend`` opens a cancel scope per read and write (a sixth of the async
+  client's CPU in a fan-out of 100).
+* ``convert`` -- httpcore's requests, exceptions and bodies as httpx's.
+* ``deadline`` -- the sync call's deadline and whether a request started going out.
+* ``body`` -- an answer read under a size cap and decompressed in bounded steps
+  (httpx decompresses each received chunk whole: a gzip bomb's 64 KiB is 64 MiB).
+* ``cookies`` -- a cookie jar that skips answers that set no cookie.
+* ``aiohttp_client`` -- ``DefaultAioHttpClient`` over httpx-aiohttp, whose 0.2
+  maps every connection error to ``ConnectTimeout`` ("not sent"), even after the
+  request went out.
+
+Only public names of httpx, httpcore, anyio, trio and asyncio are used
+(tests/core/test_core_private_names.py checks it).
+"""

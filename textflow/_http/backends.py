@@ -1,0 +1,119 @@
+"""httpcore network backends that hand out the SDK's streams (``textflow._http.streams``).
+
+Each keeps the streams it opened and has not closed yet (``opened``): the SDK's
+own list of its connections, never a pool's private one.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import httpcore
+
+from textflow._http.deadline import clamp
+from textflow._http.streams import (
+    AsyncStream,
+    Opened,
+    SocketOptions,
+    SyncStream,
+    deadline_named,
+)
+
+
+class SyncBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+        self.opened: Opened = {}
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: Optional[float] = None,
+        local_address: Optional[str] = None,
+        socket_options: SocketOptions = None,
+    ) -> httpcore.NetworkStream:
+        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+        with deadline_named(cut):
+            stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return SyncStream(stream, self.opened)
+
+    def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
+        self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
+    ) -> httpcore.NetworkStream:
+        timeout, _ = clamp(timeout, httpcore.ConnectTimeout)
+        inner = self._backend.connect_unix_socket(path, timeout, socket_options)
+        return SyncStream(inner, self.opened)
+
+    def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore's retries are off
+        self._backend.sleep(seconds)
+
+    def abandon(self) -> None:
+        """A forked child lets go of its copies of the parent's sockets (never closing them)."""
+        for stream in list(self.opened):
+            stream.abandon()
+
+
+class AsyncBackend(httpcore.AsyncNetworkBackend):
+    """Streams on asyncio's own transports (``textflow._http.asyncio_stream``), else
+    httpcore's trio backend (trio's own cancel scopes, not anyio's over them), watched."""
+
+    def __init__(self) -> None:
+        self._backend: httpcore.AsyncNetworkBackend = httpcore.AnyIOBackend()
+        self._trio: Optional[httpcore.AsyncNetworkBackend] = None
+        self.opened: Opened = {}
+
+    def _anyio_or_trio(self) -> httpcore.AsyncNetworkBackend:
+        if on_asyncio():
+            return self._backend
+        if self._trio is None:
+            self._trio = httpcore.TrioBackend()
+        return self._trio
+
+    def abandon(self, in_this_process: bool) -> None:
+        """Let every connection go without awaiting: their event loop ends, or ended.
+
+        Called as the loop ends (its connections close cleanly in its last turns), or
+        later if it ended without telling (then asyncio can only be asked to drop them),
+        or in a forked child (then only this process's copies of sockets are closed).
+        """
+        for stream in list(self.opened):
+            stream.abandon(in_this_process)
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: Optional[float] = None,
+        local_address: Optional[str] = None,
+        socket_options: SocketOptions = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if socket_options is None and on_asyncio():
+            from textflow._http import asyncio_stream
+
+            inner: httpcore.AsyncNetworkStream = await asyncio_stream.connect_tcp(
+                host, port, timeout, local_address
+            )
+        else:
+            inner = await self._anyio_or_trio().connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
+        return AsyncStream(inner, self.opened)
+
+    async def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
+        self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
+    ) -> httpcore.AsyncNetworkStream:
+        inner = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        return AsyncStream(inner, self.opened)
+
+    async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore's retries are off
+        await self._backend.sleep(seconds)
+
+
+def on_asyncio() -> bool:
+    """Whether the running async library is asyncio (anyio's other one, trio, needs sniffio)."""
+    try:
+        import sniffio
+    except ImportError:  # pragma: no cover - trio brings sniffio; anyio no longer does
+        return True
+    return bool(sniffio.current_async_library() == "asyncio")

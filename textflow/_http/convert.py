@@ -1,0 +1,125 @@
+"""Between httpx and httpcore: requests, exceptions, and answer bodies that free their slot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Callable
+
+import httpcore
+import httpx
+
+from textflow._http import streams
+
+_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+    httpcore.ProtocolError: httpx.ProtocolError,
+}
+
+
+@contextmanager
+def httpx_errors() -> Iterator[None]:
+    """httpcore's exceptions as httpx's (the client attaches the request)."""
+    try:
+        yield
+    except Exception as exc:
+        for cls in type(exc).__mro__:
+            mapped = _ERRORS.get(cls)
+            if mapped is not None:
+                raise mapped(str(exc)) from exc
+        raise
+
+
+def core_request(request: httpx.Request) -> httpcore.Request:
+    return httpcore.Request(
+        method=request.method,
+        url=httpcore.URL(
+            scheme=request.url.raw_scheme,
+            host=request.url.raw_host,
+            port=request.url.port,
+            target=request.url.raw_path,
+        ),
+        headers=request.headers.raw,
+        content=request.stream,
+        extensions=request.extensions,
+    )
+
+
+def _lowered(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
+
+
+class _Release:
+    """Gives a request's slot back once, however many times it is called."""
+
+    __slots__ = ("_release",)
+
+    def __init__(self, release: Callable[[], None]) -> None:
+        self._release: Callable[[], None] | None = release
+
+    def __call__(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+
+class SyncBody(httpx.SyncByteStream):
+    """An answer's body from a pool: httpx's exceptions, the slot released on close.
+
+    httpx closes a response's stream whatever happens to the response (the SDK reads
+    every answer whole, inside ``with``), so closing is the one place a slot comes back.
+    """
+
+    def __init__(self, answer: httpcore.Response, release: Callable[[], None]) -> None:
+        self._answer = answer
+        self._release = _Release(release)
+
+    def __iter__(self) -> Iterator[bytes]:
+        with httpx_errors():
+            yield from self._answer.iter_stream()
+        _answered(self._answer)
+
+    def close(self) -> None:
+        try:
+            with httpx_errors():
+                self._answer.close()
+        finally:
+            self._release()
+
+
+class AsyncBody(httpx.AsyncByteStream):
+    def __init__(self, answer: httpcore.Response, release: Callable[[], None]) -> None:
+        self._answer = answer
+        self._release = _Release(release)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with httpx_errors():
+            async for part in self._answer.aiter_stream():
+                yield part
+        _answered(self._answer)
+
+    async def aclose(self) -> None:
+        try:
+            with httpx_errors():
+                await self._answer.aclose()
+        finally:
+            self._release()
+
+
+def _answered(answer: httpcore.Response) -> None:
+    """Read to its end: before the connection goes back to the pool, check it ended clean."""
+    streams.answered(
+        answer.extensions.get("network_stream"), answer.status, _lowered(answer.headers)
+    )

@@ -1,0 +1,215 @@
+"""The connections of one process and event loop: shards of one connection each, a gate.
+
+httpcore 1.0's pool does work quadratic in its open connections for every request
+(https://github.com/encode/httpcore/issues/1035): with 100 requests in flight it
+spends ~10 ms of CPU per request on bookkeeping, and a request it queues may be
+handed a connection another has just taken, then retried. Here every connection is
+a shard of its own, driven without a pool (``SyncShard``, ``AsyncShard``); a gate
+lets in only as many requests as there are shards, and each goes to the shard
+freed most recently (a warm connection). Delete the shards and use
+``httpcore.ConnectionPool`` when that issue is fixed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
+
+import anyio
+import httpcore
+
+PoolT = TypeVar("PoolT")
+Connection = Union[httpcore.HTTPConnection, httpcore.AsyncHTTPConnection]
+
+
+class _Shard:
+    """What both shards share: one connection at most, replaced when it cannot serve."""
+
+    def __init__(self, backend: Any, options: dict[str, Any]) -> None:
+        self._backend = backend
+        self._ssl_context = options["ssl_context"]
+        self._keepalive_expiry = options["keepalive_expiry"]
+        self.connection: Optional[Any] = None
+
+    def stuck(self) -> bool:
+        """Whether its connection is neither idle nor closed once a request is over.
+
+        An exception between two lines of httpcore (Ctrl-C, a signal handler's timeout,
+        a cancellation at an unlucky checkpoint) can leave it so for ever.
+        """
+        connection = self.connection
+        return connection is not None and not (connection.is_idle() or connection.is_closed())
+
+    def _stale(self, request: httpcore.Request) -> Optional[Any]:
+        """The connection to close before ``request``: closed, expired or another origin."""
+        connection = self.connection
+        if connection is not None and (
+            connection.is_closed()
+            or connection.has_expired()
+            or not connection.can_handle_request(request.url.origin)
+        ):
+            self.connection = None
+            return connection
+        return None
+
+
+def _check_scheme(request: httpcore.Request) -> None:
+    scheme = request.url.scheme
+    if scheme not in (b"http", b"https"):
+        raise httpcore.UnsupportedProtocol(
+            "Request URL is missing an 'http://' or 'https://' protocol."
+            if not scheme
+            else f"Request URL has an unsupported protocol '{scheme.decode()}://'."
+        )
+
+
+class SyncShard(_Shard):
+    """One connection of the sync transport. The gate gives it one request at a time, so
+    it needs neither the pool's queue nor its locks; a request the connection turns
+    away before writing (``ConnectionNotAvailable``) goes on a new one, as in a pool."""
+
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
+        _check_scheme(request)
+        while True:
+            stale = self._stale(request)
+            if stale is not None:
+                stale.close()
+            if self.connection is None:
+                self.connection = httpcore.HTTPConnection(
+                    origin=request.url.origin,
+                    ssl_context=self._ssl_context,
+                    keepalive_expiry=self._keepalive_expiry,
+                    network_backend=self._backend,
+                )
+            try:
+                return self.connection.handle_request(request)
+            except httpcore.ConnectionNotAvailable:
+                continue  # never written: closed now, and replaced above
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.close()
+
+
+class AsyncShard(_Shard):
+    """The async twin of ``SyncShard``."""
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        _check_scheme(request)
+        while True:
+            stale = self._stale(request)
+            if stale is not None:
+                await _closed(stale)
+            if self.connection is None:
+                self.connection = httpcore.AsyncHTTPConnection(
+                    origin=request.url.origin,
+                    ssl_context=self._ssl_context,
+                    keepalive_expiry=self._keepalive_expiry,
+                    network_backend=self._backend,
+                )
+            try:
+                return await self.connection.handle_async_request(request)
+            except httpcore.ConnectionNotAvailable:
+                continue
+
+    async def aclose(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            await _closed(connection)
+
+
+async def _closed(connection: httpcore.AsyncHTTPConnection) -> None:
+    with anyio.CancelScope(shield=True):
+        await connection.aclose()
+
+
+class Pools(Generic[PoolT]):
+    """The pools of one process (and event loop): one per connection, and one per proxy.
+
+    ``gate`` lets in only as many requests as there are connections in all: a request
+    queued inside an httpcore pool makes every later request scan it, and a waiting one
+    may be handed a connection that another has just taken, then retried.
+    """
+
+    def __init__(
+        self,
+        count: int,
+        shard: Callable[[], PoolT],
+        proxy: Callable[[str], PoolT],
+        gate: Callable[[], Any],
+        backend: Any,
+    ) -> None:
+        self.shards: dict[int, PoolT] = {}  # made on first use: a quiet client needs one
+        self._make_shard = shard
+        self._make_gate = gate
+        self.gate = gate()
+        # Shards with room, the most recently freed last: a quiet client reuses one
+        # warm connection. The gate guarantees one is here whenever a request enters.
+        self.free = list(reversed(range(count)))
+        self._make_proxy = proxy
+        self.proxies: dict[str, PoolT] = {}
+        self.broken: list[PoolT] = []  # shards left stuck by an interrupt, replaced
+        self.backend = backend  # it keeps the streams these pools opened
+        # The answer body each shard in use was handed to, to notice one dropped unclosed.
+        self._lent: dict[int, weakref.ReferenceType[Any]] = {}
+
+    def lend(self, index: Optional[int], body: Any) -> None:
+        """``body`` holds shard ``index`` until it is closed."""
+        if index is not None:
+            self._lent[index] = weakref.ref(body)
+
+    def reclaim(self) -> None:
+        """Give back the shards of bodies dropped without being closed (an interrupt after
+        the transport answered, before httpx handed the response over), as stuck ones.
+
+        Called when the gate is full, on the caller's path: nothing runs at collection.
+        """
+        for index, body in list(self._lent.items()):
+            if body() is None and index not in self.free:
+                shard = self.shards.pop(index, None)
+                if shard is not None:
+                    self.broken.append(shard)
+                self.release(index)
+
+    def regate(self) -> None:
+        """A new gate, made in the event loop about to use it (nothing holds the old one)."""
+        self.gate = self._make_gate()
+
+    def take(self, proxy: Optional[str]) -> tuple[Optional[int], PoolT]:
+        """A shard (its index) or the proxy's pool, for a request the gate let in."""
+        if proxy is not None:
+            pool = self.proxies.get(proxy)
+            if pool is None:
+                pool = self.proxies[proxy] = self._make_proxy(proxy)
+            return None, pool
+        index = self.free.pop()
+        pool = self.shards.get(index)
+        if pool is None:
+            pool = self.shards[index] = self._make_shard()
+        return index, pool
+
+    def release(self, index: Optional[int]) -> None:
+        """A request is over: its slot goes back, and a shard it left stuck is replaced
+        (in a pool of one connection, a stuck one would be every later call's)."""
+        if index is not None:
+            self._lent.pop(index, None)
+            shard = self.shards.get(index)
+            if isinstance(shard, _Shard) and shard.stuck():
+                self.broken.append(self.shards.pop(index))
+            self.free.append(index)
+        self.gate.release()
+
+    def all(self) -> list[PoolT]:
+        return [*self.shards.values(), *self.proxies.values()]
+
+    def close_broken(self) -> None:
+        for pool in self.broken:
+            with contextlib.suppress(Exception):
+                pool.close()  # type: ignore[attr-defined]
+
+    async def aclose_broken(self) -> None:
+        for pool in self.broken:
+            with contextlib.suppress(Exception):
+                await pool.aclose()  # type: ignore[attr-defined]

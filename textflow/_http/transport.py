@@ -1,0 +1,251 @@
+"""The SDK's own httpx transports: pooled connections that survive ``fork()`` and crowds.
+
+A client that builds its own ``httpx.Client`` / ``httpx.AsyncClient`` sends
+through these (a caller's ``http_client`` is used as it is). Over plain
+``httpcore`` pools they add:
+
+* **Fork safety.** A process forked from one that used the pool (gunicorn
+  ``--preload``, uWSGI, Celery prefork, ``multiprocessing``) would share its
+  sockets, and parent and child could read each other's answers. The first
+  request in a new process lets go of the inherited connections, closing only
+  its own copies of their sockets (the parent's stay as they are), and opens
+  its own.
+* **One event loop at a time.** Connections opened under an event loop are let go
+  as it ends (``textflow._http.loops``); use from two live loops at once is refused
+  with a clear error.
+* **Shards** of one connection each behind a gate (``textflow._http.pools``).
+* **Deadlines and clean connections** through the streams of ``textflow._http.streams``.
+
+Proxies from the environment are honoured (``textflow._http.proxies``), through
+httpcore's proxy pools over the same network streams.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import AsyncGenerator
+from typing import Any, Generic, Optional, TypeVar, Union
+
+import anyio
+import httpcore
+import httpx
+
+from textflow import _config
+from textflow._http import loops
+from textflow._http.backends import AsyncBackend, SyncBackend
+from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
+from textflow._http.deadline import WRITING
+from textflow._http.pools import AsyncShard, Pools, SyncShard
+from textflow._http.proxies import ProxyRules
+from textflow.errors import ClientStateError
+
+#: Connections per shard (see encode/httpcore#1035 in ``textflow._http.pools``).
+SHARD_CONNECTIONS = 1
+
+PoolT = TypeVar("PoolT")
+
+
+class _Base(Generic[PoolT]):
+    """What both transports share: settings, the pools of this process, the proxy rules."""
+
+    def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._proxy_rules = ProxyRules(limits)
+        self._pid = os.getpid()
+        self._pools: Pools[PoolT] = self._new_pools()
+
+    def _pool_options(self) -> dict[str, Any]:
+        total = self._limits.max_connections or 100
+        return {
+            "ssl_context": _config.ssl_context(),
+            "keepalive_expiry": self._limits.keepalive_expiry,
+            "shards": math.ceil(total / SHARD_CONNECTIONS),
+        }
+
+    def _new_pools(self) -> Pools[PoolT]:
+        raise NotImplementedError
+
+    def _current(self) -> Pools[PoolT]:
+        if self._pid != os.getpid():  # forked: the child opens its own connections
+            self._pid = os.getpid()
+            self._forked()
+            self._pools = self._new_pools()
+        return self._pools
+
+    def _forked(self) -> None:
+        """Let go of what belonged to the parent process, before new pools are made."""
+
+
+class TextFlowTransport(_Base[Union[SyncShard, httpcore.ConnectionPool]], httpx.BaseTransport):
+    """The sync client's transport (see the module's docstring)."""
+
+    def _new_pools(self) -> Pools[Union[SyncShard, httpcore.ConnectionPool]]:
+        options = self._pool_options()
+        count = options.pop("shards")
+        backend = SyncBackend()
+
+        def shard() -> Union[SyncShard, httpcore.ConnectionPool]:
+            return SyncShard(backend, options)
+
+        def proxy(url: str) -> Union[SyncShard, httpcore.ConnectionPool]:
+            kind, proxy_options = self._proxy_rules.options(url)
+            cls = httpcore.SOCKSProxy if kind == "socks" else httpcore.HTTPProxy
+            return cls(network_backend=backend, **proxy_options)
+
+        def gate() -> threading.Semaphore:
+            return threading.Semaphore(SHARD_CONNECTIONS * count)
+
+        return Pools(count, shard, proxy, gate, backend)
+
+    def _forked(self) -> None:
+        self._pools.backend.abandon()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        WRITING.set(False)
+        pools = self._current()
+        proxy = self._proxy_rules.url_for(request.url)
+        if not pools.gate.acquire(blocking=False):
+            pools.reclaim()
+            if not pools.gate.acquire(timeout=_pool_timeout(request)):
+                raise httpx.PoolTimeout(_NO_CONNECTION)
+        try:
+            index, pool = pools.take(proxy)
+        except BaseException:
+            pools.release(None)
+            raise
+        try:
+            with httpx_errors():
+                answer = pool.handle_request(core_request(request))
+        except BaseException:
+            pools.release(index)
+            raise
+        body = SyncBody(answer, lambda: pools.release(index))
+        pools.lend(index, body)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=body,
+            extensions=answer.extensions,
+        )
+
+    def close(self) -> None:
+        pools = self._current()
+        for pool in pools.all():
+            pool.close()
+        pools.close_broken()
+
+
+_AsyncPool = Union[AsyncShard, httpcore.AsyncConnectionPool]
+
+
+class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
+    """The async client's transport (asyncio and trio; see the module's docstring)."""
+
+    def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
+        super().__init__(limits)
+        self._loop: Optional[loops.Loop] = None
+        self._watcher: Optional[AsyncGenerator[None, None]] = None
+
+    def _forked(self) -> None:
+        # The parent's event loop does not run here: only this process's copies of
+        # sockets are closed (asyncio's transports of that loop are left untouched).
+        self._pools.backend.abandon(in_this_process=False)
+        self._stop_watching()
+        self._loop = None
+
+    def _stop_watching(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            loops.end(watcher)
+
+    def _new_pools(self) -> Pools[_AsyncPool]:
+        options = self._pool_options()
+        count = options.pop("shards")
+        backend = AsyncBackend()
+
+        def shard() -> _AsyncPool:
+            return AsyncShard(backend, options)
+
+        def proxy(url: str) -> _AsyncPool:
+            kind, proxy_options = self._proxy_rules.options(url)
+            cls = httpcore.AsyncSOCKSProxy if kind == "socks" else httpcore.AsyncHTTPProxy
+            return cls(network_backend=backend, **proxy_options)
+
+        def gate() -> anyio.Semaphore:
+            return anyio.Semaphore(SHARD_CONNECTIONS * count)
+
+        return Pools(count, shard, proxy, gate, backend)
+
+    async def _in_this_loop(self) -> Pools[_AsyncPool]:
+        pools = self._current()
+        loop = loops.Loop.current()
+        if self._loop is not None and self._loop.same(loop):
+            return pools
+        if self._loop is None:  # first use: the gate belongs to this loop
+            pools.regate()
+        elif not self._loop.finished():
+            raise ClientStateError(
+                "This async client is in use in another event loop that is still running; "
+                "an async client belongs to one event loop at a time: make one per loop."
+            )
+        else:  # the previous loop is over: its connections were, or are now, let go
+            self._stop_watching()
+            pools = self._pools = self._new_pools()
+        self._loop = loop
+        backend = pools.backend
+        self._watcher = await loops.until_the_loop_ends(
+            lambda: backend.abandon(in_this_process=True)
+        )
+        return pools
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        WRITING.set(False)
+        pools = await self._in_this_loop()
+        proxy = self._proxy_rules.url_for(request.url)
+        try:
+            pools.gate.acquire_nowait()
+        except anyio.WouldBlock:
+            pools.reclaim()
+            try:
+                with anyio.fail_after(_pool_timeout(request)):
+                    await pools.gate.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout(_NO_CONNECTION) from None
+        try:
+            index, pool = pools.take(proxy)
+        except BaseException:
+            pools.release(None)
+            raise
+        try:
+            with httpx_errors():
+                answer = await pool.handle_async_request(core_request(request))
+        except BaseException:
+            pools.release(index)
+            raise
+        body = AsyncBody(answer, lambda: pools.release(index))
+        pools.lend(index, body)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=body,
+            extensions=answer.extensions,
+        )
+
+    async def aclose(self) -> None:
+        pools = await self._in_this_loop()
+        for pool in pools.all():
+            await pool.aclose()
+        await pools.aclose_broken()
+        self._stop_watching()  # nothing left to let go; a later use watches its loop anew
+        self._loop = None
+
+
+_NO_CONNECTION = "no connection came free within the pool timeout"
+
+
+def _pool_timeout(request: httpx.Request) -> Optional[float]:
+    timeouts = request.extensions.get("timeout")
+    value = timeouts.get("pool") if isinstance(timeouts, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
