@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import pytest
@@ -55,3 +56,13 @@ def start_browser() -> Any:
     driver.set_page_load_timeout(WAIT)
     driver.set_script_timeout(WAIT)
     return driver
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (phone-sized), closed after the module; skipped if missing."""
+    driver = start_browser()
+    try:
+        yield driver
+    finally:
+        driver.quit()

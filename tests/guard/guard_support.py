@@ -269,9 +269,3 @@ async def guarded(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield harness
     finally:
         await harness.close()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """Guard tests run on asyncio; the tests that matter for trio ask for it."""
-    return "asyncio"

@@ -31,11 +31,6 @@ RS = "+381611231234"
 Client = Union[textflow.TextFlowClient, textflow.AsyncTextFlowClient]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # trio has its own test below
-
-
 class Api:
     """Makes clients of one kind and calls them the same way from a coroutine."""
 

@@ -1,4 +1,4 @@
-"""Review of the fan-out transport (issue 9): async shards on one httpcore connection each,
+"""The fan-out transport (issue 9): async shards on one httpcore connection each,
 asyncio streams on the loop's own transports, trio on httpcore's trio backend, and small
 requests held to go out in one write. Hostile servers, on asyncio and trio.
 """

@@ -1,4 +1,4 @@
-"""Review: requests sent through a proxy from the environment keep the transport's promises.
+"""Requests sent through a proxy from the environment keep the transport's promises.
 
 ``textflow._transport`` hands a request to httpx's own ``HTTPTransport`` when
 ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` applies. That transport does not

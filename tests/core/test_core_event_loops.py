@@ -1,4 +1,4 @@
-"""Review: an async client taken from one event loop to the next, as the docs allow."""
+"""An async client taken from one event loop to the next, as the docs allow."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def balance(conn: socket.socket, number: int, body: bytes) -> bool:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="review: every loop switch appends the old pools (with the closed loop's objects) "
+    reason="known leak: every loop switch appends the old pools (with the closed loop's objects) "
     "to the module-level _INHERITED list, which is never emptied: ~17 KB per asyncio.run",
 )
 def test_a_loop_per_call_does_not_grow_memory(hostile: Callable[[Answer], RawServer]) -> None:
