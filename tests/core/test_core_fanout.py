@@ -197,12 +197,15 @@ async def test_a_request_flushed_then_cut_by_the_deadline_may_have_been_sent(
 
 class Silent(LoopbackServer):
     """Accepts, then neither reads nor writes (a TLS handshake that never ends, a peer
-    whose window stays shut) until the test ends."""
+    whose window stays shut) until the test ends, or 20 s (400 naps of 50 ms) at most:
+    a call the SDK failed to cut then ends in a connection error instead of a hang."""
 
     def _serve(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        while not self.stopping():
+        for _ in range(400):
+            if self.stopping():
+                break
             time.sleep(0.05)
         conn.close()
 
@@ -246,11 +249,9 @@ async def test_a_tls_handshake_that_never_ends_is_cut_by_the_deadline(
 
 def test_a_tls_handshake_that_never_ends_is_cut_by_the_deadline_sync(silent: Silent) -> None:
     url = f"https://127.0.0.1:{silent.port}/api"
-    with textflow.TextFlowClient(KEY, base_url=url, timeout=1.0) as client:
-        started = time.monotonic()
-        with pytest.raises(textflow.APITimeoutError) as caught:
-            client.send_sms("+11234567890", "hi")
-        assert time.monotonic() - started < 15
+    client = textflow.TextFlowClient(KEY, base_url=url, timeout=1.0)
+    with client, pytest.raises(textflow.APITimeoutError) as caught:  # at all: the peer is silent
+        client.send_sms("+11234567890", "hi")
     assert caught.value.may_have_been_sent is False
 
 
