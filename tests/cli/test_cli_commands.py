@@ -412,6 +412,10 @@ def test_timeout_bounds_the_whole_command_against_a_trickling_server(cli: Cli) -
     import socket
     import threading
 
+    import h11
+
+    from tests.core.hostile_support import read_request
+
     limit = 400
     fed = 0
     stop = threading.Event()
@@ -422,7 +426,7 @@ def test_timeout_bounds_the_whole_command_against_a_trickling_server(cli: Cli) -
         nonlocal fed
         conn, _ = listener.accept()
         with conn:
-            conn.recv(65536)
+            read_request(conn, h11.Connection(h11.SERVER))
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ")
             while fed < limit and not stop.wait(0.05):
                 conn.sendall(b"x")

@@ -10,11 +10,10 @@ import subprocess
 import sys
 from typing import Callable
 
-import pytest
-
 import textflow
 
 from tests.cli.cli_support import KEY, PHONE, TIMEOUT, Result, Server, clean_env
+from tests.tools import require_tool
 
 Run = Callable[..., Result]
 
@@ -136,11 +135,9 @@ def test_demo(run: Run) -> None:
 
 def test_console_script() -> None:
     # The script installed next to this interpreter (a venv's bin/ need not be on PATH).
-    script = shutil.which("textflow", path=os.path.dirname(sys.executable)) or shutil.which(
-        "textflow"
+    script = shutil.which("textflow", path=os.path.dirname(sys.executable)) or require_tool(
+        "textflow", "pip install -e . (installs the textflow console script)"
     )
-    if script is None:
-        pytest.skip("the textflow console script is not installed")
     done = subprocess.run(
         [script, "--version"],
         capture_output=True,

@@ -22,9 +22,11 @@ Where the aiohttp extra is installed, ``api`` has a third kind, ``aiohttp``: an
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Callable, ClassVar, Union
 
+import h11
 import httpx
 import pytest
 import respx.mocks
@@ -32,7 +34,7 @@ import respx.mocks
 import textflow
 from textflow import _retry
 
-from tests.core.hostile_support import LoopbackServer
+from tests.core.hostile_support import LoopbackServer, read_request
 
 KEY = "tf_test_0123456789abcdef"  # not a real key: the tests' own
 BASE = "https://textflow.me/api"
@@ -191,32 +193,18 @@ class ScriptedServer(LoopbackServer):
             return self.script.pop(0) if self.script else self.default
 
     def _serve(self, conn: Any) -> None:
-        import json
-
         # Far longer than the client keeps an idle connection (4 s): a server that closes
         # idle connections at the same moment races the client's next request.
         conn.settimeout(60)
-        buffer = b""
+        parser = h11.Connection(h11.SERVER)
         try:
             while not self._stop.is_set():
-                while b"\r\n\r\n" not in buffer:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                head, _, buffer = buffer.partition(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                length = 0
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value)
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                body, buffer = buffer[:length], buffer[length:]
+                read = read_request(conn, parser)
+                if read is None:
+                    return
+                request, body = read
                 with self._lock:
-                    self.requests.append((method, path, body))
+                    self.requests.append((request.method.decode(), request.target.decode(), body))
                 step = self._next_step()
                 if step[0] == "drop":
                     return
@@ -224,12 +212,15 @@ class ScriptedServer(LoopbackServer):
                     self._stop.wait(step[1])
                     return
                 payload = json.dumps(step[2]).encode()
-                conn.sendall(
-                    f"HTTP/1.1 {step[1]} X\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
-        except OSError:
+                headers = [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(payload))),
+                ]
+                conn.sendall(parser.send(h11.Response(status_code=step[1], headers=headers)) or b"")
+                conn.sendall(parser.send(h11.Data(data=payload)) or b"")
+                conn.sendall(parser.send(h11.EndOfMessage()) or b"")
+                parser.start_next_cycle()
+        except (OSError, h11.ProtocolError):
             return
         finally:
             conn.close()

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import anyio
+import h11
 import httpx
 import pytest
 
@@ -29,6 +30,7 @@ from tests.core.hostile_support import (
     RawServer,
     http_answer,
     json_answer,
+    read_head,
 )
 
 # Under trio, a send cut mid-request leaves httpx's and httpcore's body generators
@@ -342,13 +344,8 @@ class EarlyAnswer(LoopbackServer):
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(10)
-        head = b""
-        with contextlib.suppress(OSError):
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(4096)
-                if not data:
-                    break
-                head += data
+        with contextlib.suppress(OSError, h11.ProtocolError):
+            read_head(conn, h11.Connection(h11.SERVER))
             conn.sendall(http_answer(b'{"ok": false}', 413, b"Connection: close\r\n"))
             conn.shutdown(socket.SHUT_WR)
             time.sleep(0.2)  # then gone, the rest of the body unread
