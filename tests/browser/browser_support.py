@@ -3,27 +3,22 @@
 Nothing is downloaded at test time: Selenium is pointed at the system's
 ``chromium`` and ``chromedriver`` and told to stay offline. Without them the
 browser tests are skipped with the reason, except when ``CI=true``: there a
-missing browser fails, so CI cannot pass without running them.
+missing browser fails, so CI cannot pass without running them (tests/tools.py).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-from typing import Any, NoReturn
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
+from tests.tools import missing, require_tool
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 #: Seconds any wait in a browser test may take before it fails.
 WAIT = 15.0
-
-
-def missing_browser(reason: str) -> NoReturn:
-    """Skip with ``reason``; under ``CI=true`` fail instead."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must run the browser tests", pytrace=False)
-    pytest.skip(reason)
 
 
 def start_browser() -> Any:
@@ -33,13 +28,9 @@ def start_browser() -> Any:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        missing_browser("selenium is not installed (pip install -e '.[browser]')")
-    binary = next(filter(None, map(shutil.which, BROWSERS)), None)
-    driver_path = shutil.which("chromedriver")
-    if binary is None or driver_path is None:
-        missing_browser(
-            "Chromium or chromedriver not found (apt-get install chromium chromium-driver)"
-        )
+        missing("selenium", "pip install -e '.[browser]'")
+    binary = require_tool(BROWSERS, "apt-get install chromium chromium-driver")
+    driver_path = require_tool("chromedriver", "apt-get install chromium-driver")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for argument in (
@@ -55,3 +46,13 @@ def start_browser() -> Any:
     driver.set_page_load_timeout(WAIT)
     driver.set_script_timeout(WAIT)
     return driver
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (phone-sized), closed after the module; skipped if missing."""
+    driver = start_browser()
+    try:
+        yield driver
+    finally:
+        driver.quit()

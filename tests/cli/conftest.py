@@ -6,13 +6,13 @@
 * ``server``: a ``FakeTextFlow`` served over HTTP on 127.0.0.1 (a free port);
 * ``closed_url``: a base URL on 127.0.0.1 where nothing listens.
 
-The environment is cleaned of ``TEXTFLOW_*`` variables for all of them, so a
-developer's real key or base URL can never be used by a test.
+The root conftest cleans the environment of ``TEXTFLOW_*`` variables for every test, so
+a developer's real key or base URL can never be used. This folder keeps a conftest of
+its own because its ``server`` is not the core tests' ``server``.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -25,13 +25,6 @@ from textflow._cli import main
 from textflow.testing import FakeTextFlow
 
 from tests.cli.cli_support import KEY, TIMEOUT, Result, Running, Server, clean_env
-
-
-@pytest.fixture(autouse=True)
-def _no_textflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("TEXTFLOW_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -49,6 +49,52 @@ def always(answer: bytes, *, keep: bool = True) -> Answer:
     return send
 
 
+def read_head(conn: socket.socket, parser: h11.Connection) -> h11.Request | None:
+    """Read until h11 has a whole request head; None if the client went first."""
+    while True:
+        event = parser.next_event()
+        if event is h11.NEED_DATA:
+            data = conn.recv(65536)
+            if not data:
+                return None
+            parser.receive_data(data)
+        elif isinstance(event, h11.Request):
+            return event
+        else:  # ConnectionClosed, or anything else before a head: no request
+            return None
+
+
+def read_request(conn: socket.socket, parser: h11.Connection) -> tuple[h11.Request, bytes] | None:
+    """Read one whole request with h11: its head and body; None if the client went first."""
+    request = read_head(conn, parser)
+    if request is None:
+        return None
+    body = b""
+    while True:
+        event = parser.next_event()
+        if event is h11.NEED_DATA:
+            data = conn.recv(65536)
+            if not data:
+                return None
+            parser.receive_data(data)
+        elif isinstance(event, h11.Data):
+            body += bytes(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            return request, body
+        else:
+            return None
+
+
+def next_parser(parser: h11.Connection) -> h11.Connection:
+    """A parser for the next request after an answer written raw (not through h11), keeping
+    any bytes the client already sent past the last request."""
+    fresh = h11.Connection(h11.SERVER)
+    pending = parser.trailing_data[0]
+    if pending:  # (h11 reads empty data as the client closing)
+        fresh.receive_data(pending)
+    return fresh
+
+
 class LoopbackServer:
     """Accepts connections on 127.0.0.1 and serves each in a thread of its own (``_serve``).
 
@@ -109,41 +155,24 @@ class RawServer(LoopbackServer):
         self.targets: list[bytes] = []  # each request's target as sent (absolute via a proxy)
         super().__init__()
 
-    def _read_request(self, conn: socket.socket, parser: h11.Connection) -> bytes | None:
-        body = b""
-        while True:
-            event = parser.next_event()
-            if event is h11.NEED_DATA:
-                data = conn.recv(65536)
-                if not data:
-                    return None
-                parser.receive_data(data)
-            elif isinstance(event, h11.Request):
-                with self._lock:
-                    self.targets.append(bytes(event.target))
-            elif isinstance(event, h11.Data):
-                body += bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                return body
-            elif isinstance(event, h11.ConnectionClosed):
-                return None
-
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(LIMIT)
         parser = h11.Connection(h11.SERVER)
         number = 0
         try:
             while not self._stop.is_set():
-                body = self._read_request(conn, parser)
-                if body is None:
+                read = read_request(conn, parser)
+                if read is None:
                     return
+                request, body = read
                 with self._lock:
+                    self.targets.append(bytes(request.target))
                     self.requests.append(body)
                     number = len(self.requests)
                 if not self.answer(conn, number, body):
                     return
                 # The answer was written raw: start h11's next cycle as if it had sent it.
-                parser = h11.Connection(h11.SERVER)
+                parser = next_parser(parser)
         except OSError:
             return
         finally:

@@ -24,6 +24,8 @@ from textflow._http import aiohttp_client as _aiohttp  # noqa: E402
 from tests.core.core_support import KEY  # noqa: E402
 
 pytestmark = pytest.mark.anyio
+# aiohttp runs on asyncio only (under trio the client refuses, tested below)
+asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 def test_import_textflow_does_not_import_aiohttp() -> None:
@@ -47,6 +49,7 @@ def test_without_the_extra_it_says_how_to_install_it(monkeypatch: pytest.MonkeyP
         textflow.DefaultAioHttpClient()
 
 
+@asyncio_only
 async def test_it_has_the_sdks_limits_timeouts_and_shared_tls_settings() -> None:
     async with textflow.DefaultAioHttpClient() as http:
         assert http.timeout == _config.DEFAULT_TIMEOUT
@@ -55,6 +58,7 @@ async def test_it_has_the_sdks_limits_timeouts_and_shared_tls_settings() -> None
         assert inner.ssl_context is _config.ssl_context()
 
 
+@asyncio_only
 async def test_a_callers_settings_win() -> None:
     own_tls = httpx.create_ssl_context()
     limits = httpx.Limits(max_connections=7)
@@ -80,6 +84,7 @@ async def test_under_trio_it_refuses_at_once_and_sends_nothing(
     assert KEY not in repr(client)
 
 
+@asyncio_only
 async def test_a_refused_connection_is_not_sent_and_is_retried(no_backoff: None) -> None:
     with socket.socket() as probe:  # a port with nobody listening on it
         probe.bind(("127.0.0.1", 0))
@@ -96,6 +101,7 @@ async def test_a_refused_connection_is_not_sent_and_is_retried(no_backoff: None)
     assert "ConnectError" in str(info.value)
 
 
+@asyncio_only
 async def test_a_connection_dropped_after_the_request_is_not_resent(
     server: ScriptedServer, no_backoff: None
 ) -> None:

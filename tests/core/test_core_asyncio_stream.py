@@ -21,9 +21,8 @@ from textflow._http import asyncio_stream as _asyncio_stream
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+# The streams under test are asyncio's own transports: there is nothing of them under trio.
+pytestmark = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
 @asynccontextmanager

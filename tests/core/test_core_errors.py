@@ -13,7 +13,14 @@ import textflow
 from textflow import errors, webhooks
 from textflow._wire import KEY_MESSAGES, is_about_the_key
 
-from tests.core.core_support import CALLS, KEY, SENDS, Harness, response
+from tests.core.core_support import (
+    CALLS,
+    KEY,
+    SENDS,
+    Harness,
+    asyncio_until_early_stop_closes,
+    response,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -111,6 +118,7 @@ async def test_a_connection_failure_may_have_been_sent_only_once_written(
     assert (exc.response, exc.status_code) == (None, None)
 
 
+@asyncio_until_early_stop_closes
 @pytest.mark.parametrize("name", OPS)
 @pytest.mark.parametrize(
     "answer",

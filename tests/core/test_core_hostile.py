@@ -12,7 +12,15 @@ import respx
 import textflow
 from textflow.webhooks import WebhookError, parse_webhook
 
-from tests.core.core_support import KEY, OK_BODIES, Harness, ScriptedServer, ok_sms, response
+from tests.core.core_support import (
+    KEY,
+    OK_BODIES,
+    Harness,
+    ScriptedServer,
+    asyncio_until_early_stop_closes,
+    ok_sms,
+    response,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -126,6 +134,7 @@ def test_legacy_surrogate_text_is_a_400_result(mock_api: respx.MockRouter) -> No
     assert textflow.sendSMS("+11234567890", SURROGATE).status == 400
 
 
+@asyncio_until_early_stop_closes
 async def test_a_body_that_cannot_be_decoded_is_malformed_and_not_resent(
     api: Harness, mock_api: respx.MockRouter
 ) -> None:

@@ -15,8 +15,6 @@ The clients count the requests that reach the fake, so a test can say
 from __future__ import annotations
 
 import collections
-import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -40,6 +38,8 @@ from textflow.guard import (
     VerificationGuard,
 )
 from textflow.testing import FakeTextFlow
+
+from tests.tools import missing, require_tool
 
 START = 1_700_000_000.0
 NUMBER = "+11234567890"
@@ -98,13 +98,6 @@ def counting_async_client(fake: FakeTextFlow, requests: Requests) -> AsyncTextFl
 # --- a real redis-server for the session --------------------------------------------------
 
 
-def _unavailable(reason: str) -> None:
-    """Skip, with the reason; in CI (CI=true) the Redis tests must run, so fail instead."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; CI must run the Redis tests.", pytrace=False)
-    pytest.skip(reason)
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -118,11 +111,8 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     try:
         import redis
     except ImportError:
-        _unavailable("the redis package is missing: pip install 'textflowsms[redis]'")
-    binary = shutil.which("redis-server")
-    if binary is None:
-        _unavailable("redis-server is not installed (apt-get install -y redis-server)")
-    assert binary is not None
+        missing("the redis package", "pip install -e '.[redis]'")
+    binary = require_tool("redis-server", "apt-get install redis-server")
     workdir = tmp_path_factory.mktemp("redis")
     for _ in range(3):  # another process may take the free port first: try another
         port = _free_port()
@@ -269,9 +259,3 @@ async def guarded(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield harness
     finally:
         await harness.close()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """Guard tests run on asyncio; the tests that matter for trio ask for it."""
-    return "asyncio"

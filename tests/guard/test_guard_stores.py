@@ -190,6 +190,7 @@ def test_guard_arguments_are_checked(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # it ends on AsyncRedisStore: asyncio only
 async def test_async_guard_defaults_to_a_memory_store() -> None:
     fake = FakeTextFlow()
     async with fake.async_client() as client:

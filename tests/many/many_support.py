@@ -54,14 +54,3 @@ async def many(request: pytest.FixtureRequest, fake: FakeTextFlow) -> AsyncItera
     sender = Sender(request.param, fake)
     yield sender
     await sender.close()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TEXTFLOW_API_KEY", "TEXTFLOW_BASE_URL", "TEXTFLOW_LOG"):
-        monkeypatch.delenv(name, raising=False)

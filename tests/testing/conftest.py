@@ -3,6 +3,9 @@
 ``wire`` is a raw ``httpx.Client`` (no SDK) whose base URL is the fake's ``/api``:
 once over a real loopback socket to the HTTP server, once in process through the
 MockTransport, so every wire test proves both paths answer the same.
+
+This folder keeps a conftest of its own because its ``fake`` and ``server`` are not
+send_many's and the core tests' fixtures of those names.
 """
 
 from __future__ import annotations
@@ -48,8 +51,3 @@ def wire(request: pytest.FixtureRequest, fake: FakeTextFlow) -> Iterator[httpx.C
         transport = fake.transport()
         with httpx.Client(base_url="https://textflow.invalid/api", transport=transport) as client:
             yield client
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)

@@ -6,7 +6,6 @@ and a sync and an async client pointed at ``fake.serve()``'s base URL.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from decimal import Decimal
@@ -29,11 +28,6 @@ pytestmark = pytest.mark.anyio
 US = "+11234567890"
 RS = "+381611231234"
 Client = Union[textflow.TextFlowClient, textflow.AsyncTextFlowClient]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # trio has its own test below
 
 
 class Api:
@@ -164,10 +158,8 @@ async def test_a_send_is_never_sent_twice_after_a_disconnect(api: Api, fake: Fak
 async def test_a_read_timeout_on_a_send_is_not_retried(api: Api, fake: FakeTextFlow) -> None:
     client = api.make(max_retries=2, timeout=0.2)
     fake.fail_next("send_sms", delay=3)
-    started = time.monotonic()
-    with pytest.raises(textflow.APITimeoutError):
+    with pytest.raises(textflow.APITimeoutError):  # a retry would have had a quick answer
         await api.call("send_sms", US, "x", client=client)
-    assert time.monotonic() - started < 2
     assert len(fake.messages) == 1  # processed; only the answer was late
 
 

@@ -9,9 +9,9 @@ import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import pytest
-
 import textflow
+
+from tests.tools import missing
 
 PLUGIN = "textflow.testing.pytest_plugin"
 REPO = Path(textflow.__file__).resolve().parent.parent
@@ -127,10 +127,9 @@ def test_the_fixtures_are_listed(tmp_path: Path) -> None:
         assert name in result.stdout
 
 
-@pytest.mark.skipif(
-    not _entry_point_installed(), reason="the pytest11 entry point is not installed"
-)
 def test_the_entry_point_loads_the_plugin_without_p(tmp_path: Path) -> None:
+    if not _entry_point_installed():
+        missing("the pytest11 entry point", "pip install -e . (installs it)")
     (tmp_path / "test_user.py").write_text(textwrap.dedent(SYNC))
     result = subprocess.run(  # every installed plugin autoloads, ours through its entry point
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],

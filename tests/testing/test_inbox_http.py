@@ -111,7 +111,8 @@ def read_events(port: int, lines: queue.Queue[str], stop: threading.Event) -> No
             lines.put(line.decode().rstrip("\r\n"))
 
 
-def next_event(lines: queue.Queue[str], timeout: float = 5.0) -> dict[str, object]:
+def next_event(lines: queue.Queue[str], timeout: float = 30.0) -> dict[str, object]:
+    """The next ``data:`` event; the timeout is a hang guard (an event comes in milliseconds)."""
     deadline = time.monotonic() + timeout
     while True:
         line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
@@ -132,10 +133,7 @@ def test_the_event_stream_pushes_each_new_message(fake: FakeTextFlow) -> None:
             pass
         with fake.client() as client:
             client.send_sms(US, "pushed")
-            sent = time.monotonic()
             event = next_event(lines)
-            # Seen at once; the bound is generous so a busy machine cannot fail it.
-            assert time.monotonic() - sent < 5
             assert (event["type"], event["text"], event["phone_number"]) == (
                 "message",
                 "pushed",

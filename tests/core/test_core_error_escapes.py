@@ -1,4 +1,4 @@
-"""Review: failures that escape as something other than a TextFlowError.
+"""Failures that escape as something other than a TextFlowError.
 
 The design: "Nothing but a TextFlowError escapes the SDK's own paths", and the
 legacy functions never raise. Proxies from the environment are now read by the

@@ -1,4 +1,4 @@
-"""Review: an async client taken from one event loop to the next, as the docs allow."""
+"""An async client taken from one event loop to the next, as the docs allow."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: a sync call interrupted at an unlucky moment must not break the client for good.
+"""A sync call interrupted at an unlucky moment must not break the client for good.
 
 ``KeyboardInterrupt`` (a notebook's stop button, Ctrl-C in a REPL that goes on),
 or an exception a signal handler raises (Celery's soft time limit, timeout
