@@ -40,6 +40,7 @@ def test_the_public_names() -> None:
             "DEFAULT_WEBHOOK_SECRET",
             "INSUFFICIENT_CREDIT_NUMBER",
             "INVALID_NUMBER",
+            "PRICE_PER_SEGMENT",
             "PRICE_PER_SMS",
             "RATE_LIMITED_NUMBER",
             "UNAVAILABLE_NUMBER",

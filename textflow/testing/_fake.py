@@ -64,7 +64,7 @@ class FakeTextFlow:
 
     Nothing it does leaves the machine: "delivered" SMS land in ``messages``,
     verification codes can be read back with ``last_code``, and the balance goes
-    down by ``PRICE_PER_SMS`` per SMS. Safe to share between threads.
+    down by each SMS's price: its segments x ``PRICE_PER_SEGMENT``. Safe to share between threads.
 
     Args:
         api_key: The key it accepts; ``DEFAULT_API_KEY`` (``"tf_test_key"``) if None.

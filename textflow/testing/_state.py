@@ -26,6 +26,9 @@ class FakeMessage:
         kind: ``"sms"`` (send_sms), ``"code"`` (send_verification_sms) or
             ``"bulk"`` (one per recipient of send_bulk_sms).
         timestamp: When it was sent, in milliseconds since the epoch (fake's clock).
+        encoding: ``"GSM-7"`` or ``"UCS-2"`` (`textflow._segments`).
+        segments: The SMS parts it took (a 260-character GSM-7 text is 2).
+        price: What it was charged: ``segments`` x ``PRICE_PER_SEGMENT``.
 
     Examples:
         >>> fake = FakeTextFlow()
@@ -39,6 +42,9 @@ class FakeMessage:
     text: str
     kind: MessageKind
     timestamp: int
+    encoding: str = "GSM-7"
+    segments: int = 1
+    price: Decimal = Decimal("0.15")
 
 
 @dataclass(frozen=True)
