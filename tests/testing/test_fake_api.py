@@ -44,6 +44,7 @@ def test_the_public_names() -> None:
             "PRICE_PER_SMS",
             "RATE_LIMITED_NUMBER",
             "UNAVAILABLE_NUMBER",
+            "FakeEvent",
             "FakeMessage",
             "FakeTextFlow",
             "NoCodeError",

@@ -139,7 +139,7 @@ from textflow.testing._phones import (
     RATE_LIMITED_NUMBER,
     UNAVAILABLE_NUMBER,
 )
-from textflow.testing._state import FakeMessage
+from textflow.testing._state import FakeEvent, FakeMessage
 from textflow.testing._webhook import DEFAULT_WEBHOOK_SECRET
 
 __all__ = [
@@ -151,6 +151,7 @@ __all__ = [
     "PRICE_PER_SMS",
     "RATE_LIMITED_NUMBER",
     "UNAVAILABLE_NUMBER",
+    "FakeEvent",
     "FakeMessage",
     "FakeTextFlow",
     "NoCodeError",

@@ -47,6 +47,30 @@ class FakeMessage:
     price: Decimal = Decimal("0.15")
 
 
+EventKind = Literal["reply", "failure"]
+
+
+@dataclass(frozen=True)
+class FakeEvent:
+    """Something the sandbox console shows besides a message: a reply, or an injected failure.
+
+    Attributes:
+        kind: ``"reply"`` (the phone answered: ``FakeTextFlow.reply``) or
+            ``"failure"`` (``fail_rate`` failed a send).
+        phone_number: Who replied, or the number the failed send was for ("" if unreadable).
+        detail: What the app answered the reply (``"HTTP 200"``, or why it got no
+            answer), or how the send failed (``"HTTP 500"``, ``"connection dropped"``).
+        timestamp: When, in milliseconds since the epoch (fake's clock).
+        text: The reply's text; "" for a failure.
+    """
+
+    kind: EventKind
+    phone_number: str
+    detail: str
+    timestamp: int
+    text: str = ""
+
+
 @dataclass(frozen=True)
 class Fault:
     """A scripted answer for the next request of one operation."""
