@@ -286,12 +286,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         An event-stream client sends nothing after its request, so a readable
         socket means it closed (or reset) the connection.
         """
-        sock = self.connection
+        sock: socket.socket = self.connection
         timeout = sock.gettimeout()
         try:
             sock.setblocking(False)  # only this thread reads or writes this socket
             try:
-                return sock.recv(1, socket.MSG_PEEK) == b""
+                peeked: bytes = sock.recv(1, socket.MSG_PEEK)
+                return peeked == b""
             finally:
                 sock.settimeout(timeout)
         except BlockingIOError:  # nothing to read: still there
