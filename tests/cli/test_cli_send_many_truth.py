@@ -194,9 +194,11 @@ def test_stopped_by_402_says_who_was_never_tried_and_the_command_that_resumes(
     assert "Nobody got two messages: the journal holds everyone sent." in stopped.err
     match = re.search(r"Top up, then resume with: (.+)$", stopped.err, re.MULTILINE)
     assert match is not None
+    assert server.fake.api_key not in stopped.err + stopped.out  # never the key
     words = shlex.split(match.group(1))
     assert words[0] == "textflow"
-    assert words[1:] == [*argv, *server.options]
+    assert words[1:] == [*argv, "--base-url", server.base_url, "--api-key", "$TEXTFLOW_API_KEY"]
+    words[-1] = server.fake.api_key  # what the shell does with $TEXTFLOW_API_KEY
 
     server.fake.balance = Decimal(100)
     resumed = cli(*words[1:])

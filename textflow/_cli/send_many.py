@@ -17,7 +17,7 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -246,7 +246,28 @@ def _stopped_summary(
         )
 
 
+#: Shown in the resume command in place of a key typed on the command line.
+KEY_PLACEHOLDER = "$TEXTFLOW_API_KEY"
+
+
 def resume_command(args: argparse.Namespace) -> str:
-    """The command line that resumes this run: the same words (the journal skips who was sent)."""
-    words: Sequence[str] = getattr(args, "argv", None) or sys.argv[1:]
-    return shlex.join(["textflow", *words])
+    """The command line that resumes this run: the same words (the journal skips who was sent).
+
+    A key given with ``--api-key`` is never printed: ``$TEXTFLOW_API_KEY`` stands
+    in for it, left unquoted so that a shell expands it.
+    """
+    words: list[str] = list(getattr(args, "argv", None) or sys.argv[1:])
+    shown: list[str] = ["textflow"]
+    hide_next = False
+    for word in words:
+        if hide_next:
+            shown.append(KEY_PLACEHOLDER)
+            hide_next = False
+        elif word == "--api-key":
+            shown.append(shlex.quote(word))
+            hide_next = True
+        elif word.startswith("--api-key="):
+            shown.append(f"--api-key={KEY_PLACEHOLDER}")
+        else:
+            shown.append(shlex.quote(word))
+    return " ".join(shown)
