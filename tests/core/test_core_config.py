@@ -351,6 +351,10 @@ def test_with_options_is_one_typed_method_on_the_base(cls: ClientClass) -> None:
         "timeout",
         "max_retries",
         "default_headers",
+        "on_request",
+        "on_response",
+        "on_retry",
+        "on_error",
     ]
     assert all(
         p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.parameters.values())[1:]
