@@ -138,7 +138,8 @@ async def test_a_raising_hook_is_logged_and_the_call_goes_on(
     assert result.ok
     raised = [r for r in caplog.records if "hook" in r.getMessage()]
     assert len(raised) == 2
-    assert raised[0].exc_info is not None and raised[0].exc_info[0] is RuntimeError
+    assert raised[0].exc_info is not None
+    assert raised[0].exc_info[0] is RuntimeError
 
 
 async def test_with_options_sets_hooks_for_the_copy_only(
