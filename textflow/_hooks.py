@@ -51,6 +51,10 @@ class CallEvent:
         calling_code: The recipient's country calling code (``"+1"``), ``None``
             when the operation has no recipient or a bulk send spans countries.
         recipients: How many numbers the call addresses (0 for ``get_balance``).
+
+    Examples:
+        >>> def on_request(event: CallEvent) -> None:
+        ...     print(event.operation, event.attempt, event.calling_code)
     """
 
     operation: str
@@ -61,7 +65,11 @@ class CallEvent:
 
 @dataclass(frozen=True)
 class RequestEvent(CallEvent):
-    """``on_request``: an attempt is about to be sent."""
+    """``on_request``: an attempt is about to be sent.
+
+    Examples:
+        >>> client = TextFlowClient(on_request=lambda event: print(event.attempt))
+    """
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,10 @@ class ResponseEvent(CallEvent):
     Attributes:
         status_code: The HTTP status.
         duration: Seconds from sending this attempt to its whole answer.
+
+    Examples:
+        >>> def on_response(event: ResponseEvent) -> None:
+        ...     print(f"{event.operation}: HTTP {event.status_code} in {event.duration:.3f} s")
     """
 
     status_code: int
@@ -85,6 +97,10 @@ class RetryEvent(CallEvent):
         delay: Seconds the call waits before the next attempt.
         reason: Why: ``"HTTP 429"``, ``"ConnectError"``, ...
         status_code: The failed attempt's HTTP status, ``None`` when no answer came.
+
+    Examples:
+        >>> def on_retry(event: RetryEvent) -> None:
+        ...     print(f"retry in {event.delay:.1f} s after {event.reason}")
     """
 
     delay: float
@@ -102,6 +118,10 @@ class ErrorEvent(CallEvent):
         may_have_been_sent: Whether the call may still have done what it asked
             (see ``APIError.may_have_been_sent``); ``False`` for a refused call.
         duration: Seconds since the call began.
+
+    Examples:
+        >>> def on_error(event: ErrorEvent) -> None:
+        ...     print(event.error_type, event.may_have_been_sent)
     """
 
     error_type: str
