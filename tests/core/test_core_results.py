@@ -46,7 +46,8 @@ async def test_send_sms_result_fields(api: Harness, mock_api: respx.MockRouter) 
     result = await api.call("send_sms", "+11234567890", "Dummy message text...")
     assert result.status == 200
     assert result.data.to == "+11234567890"
-    assert result.data.price == 0.15
+    assert result.data.price == Decimal("0.15")
+    assert type(result.data.price) is Decimal
     assert result.data.timestamp == 1676842652256
     assert result.data.sent_at.isoformat() == "2023-02-19T21:37:32.256000+00:00"
 
@@ -354,3 +355,40 @@ async def test_str_of_a_result_shows_number_and_text_but_an_error_message_masks_
         await api.call("send_sms", "+11234567890", "Hi Ann")
     assert str(info.value) == "TextFlow API error 400: Cannot send to +1123*****90"
     assert "+11234567890" not in repr(info.value)
+
+
+@pytest.mark.parametrize("wire", [0.1, "0.1", 0.10])
+async def test_prices_are_exact_decimals(
+    api: Harness, mock_api: respx.MockRouter, wire: object
+) -> None:
+    """A price is money: three 0.1 prices add up to 0.3, not 0.30000000000000004."""
+    body = ok_sms()
+    body["data"]["price"] = wire
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    total = Decimal(0)
+    for _ in range(3):
+        total += (await api.call("send_sms", "+11234567890", "hi")).data.price
+    assert total == Decimal("0.3")
+
+
+async def test_price_is_a_json_number_in_str_and_json(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
+    """Users parse ``str(result)`` (0.1.0's compact JSON): the price stays a number there."""
+    mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    result = await api.call("send_sms", "+11234567890", "hi")
+    for text in (str(result), result.model_dump_json()):
+        assert json.loads(text)["data"]["price"] == 0.15
+        assert '"price":0.15' in text
+    assert json.loads(str(result)) == ok_sms()
+    assert result.model_dump()["data"]["price"] == Decimal("0.15")  # Python mode: the Decimal
+
+
+async def test_a_price_that_is_not_a_number_is_a_malformed_answer(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
+    body = ok_sms()
+    body["data"]["price"] = "free"
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    with pytest.raises(textflow.MalformedResponseError):
+        await api.call("send_sms", "+11234567890", "hi")
