@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 __all__ = [
     "BalanceResult",

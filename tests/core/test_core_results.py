@@ -357,7 +357,7 @@ async def test_str_of_a_result_shows_number_and_text_but_an_error_message_masks_
     assert "+11234567890" not in repr(info.value)
 
 
-@pytest.mark.parametrize("wire", [0.1, "0.1", 0.10])
+@pytest.mark.parametrize("wire", [0.1, "0.1", "0.10"])
 async def test_prices_are_exact_decimals(
     api: Harness, mock_api: respx.MockRouter, wire: object
 ) -> None:

@@ -138,9 +138,9 @@ def survey(src: Source, phone_field: str) -> Survey:
         found.recipients += 1
         try:
             if isinstance(item, tuple):
-                number, text = check.phone_number(item[0], echo=True), str(item[1])
+                number, text = check.phone_number(item[0]), str(item[1])
             else:
-                number = check.phone_number(item.get(phone_field) or "", echo=True)
+                number = check.phone_number(item.get(phone_field) or "")
                 text = check.text(src.template.format_map(item) if src.template else "", "text")
         except InputValidationError as exc:
             found.invalid += 1
