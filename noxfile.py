@@ -84,6 +84,32 @@ def lowest(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-q", "tests/core", "tests/webhooks")
 
 
+@nox.session(name="release-check", python=INSTALLED[0])
+def release_check(session: nox.Session) -> None:
+    """Build the sdist and wheel, twine check them, check the wheel's contents, install the
+    wheel (not editable, no extras) in a clean venv and run the demo and the README there."""
+    session.install("build>=1.0", "twine>=5.0")
+    tmp = Path(session.create_tmp()).resolve()
+    dist, venv = tmp / "dist", tmp / "clean-venv"
+    shutil.rmtree(dist, ignore_errors=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist), ".")
+    session.run("twine", "check", "--strict", *map(str, sorted(dist.iterdir())))
+    session.run("python", "scripts/release_check.py", "wheel", str(dist))
+    # A venv of its own: the session's has build and twine; this one the wheel alone.
+    session.run("python", "-m", "venv", str(venv))
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    python, textflow = str(bin_dir / "python"), str(bin_dir / "textflow")
+    [wheel] = dist.glob("*.whl")
+    session.run(python, "-m", "pip", "install", "-q", str(wheel), external=True)
+    # Away from the checkout, so that `import textflow` is the installed one.
+    check = str(Path("scripts/release_check.py").resolve())
+    readme = str(Path("README.md").resolve())
+    with session.chdir(tmp):
+        session.run(textflow, "demo", external=True)
+        session.run(python, "-I", check, "readme", readme, external=True)
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site: mkdocs build --strict (its examples run in the tests session)."""
