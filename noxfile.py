@@ -112,21 +112,42 @@ def release_check(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """The documentation site: mkdocs build --strict (its examples run in the tests session)."""
+    """The documentation site, built into site/ (mkdocs build --strict), and its tests: the
+    rendered API reference, and the home page in Chromium at 1280 px (its examples run in
+    the tests session)."""
     session.install("-e", ".[docs]", "pytest>=8", "pytest-asyncio>=0.23")
-    session.env["NO_MKDOCS_2_WARNING"] = "1"  # material's banner about MkDocs 2
-    # The test builds the site (mkdocs build --strict, into a temporary folder) and checks
-    # the rendered API reference; the tests session skips it (no docs extra there).
-    session.run("python", "-m", "pytest", "-q", "tests/docs/test_docs_reference.py")
+    session.install("-e", ".[browser]")  # a second step: see the browser extra in pyproject
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # material's end-of-life banner about MkDocs 2
+    site = Path("site").resolve()
+    printed = session.run(
+        "python", "-m", "mkdocs", "build", "--strict", "--site-dir", str(site), silent=True
+    )
+    if "end of life" in str(printed).lower():
+        session.error(f"the docs build printed a banner:\n{printed}")
+    session.log(f"the site is in {site} (open {site / 'index.html'})")
+    # The tests read that build (tests/docs/docs_support.py); the tests session skips them
+    # (no docs extra there).
+    session.env["DOCS_SITE_DIR"] = str(site)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "tests/docs/test_docs_reference.py",
+        "tests/docs/test_docs_home_browser.py",
+    )
 
 
 @nox.session(name="docs-screenshots", default=False)
 def docs_screenshots(session: nox.Session) -> None:
-    """Regenerate docs/img/sandbox-inbox.png from the browser test (needs Chromium; not default)."""
-    session.install("-e", ".[tests]")
+    """Regenerate docs/img/sandbox-inbox.png and docs/img/docs-home-1280.png from the browser
+    tests (needs Chromium; not default)."""
+    session.install("-e", ".[tests,docs]")
     session.install("-e", ".[browser]")
     session.env["TEXTFLOW_SCREENSHOT_DIR"] = str(Path("docs/img").resolve())
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
     session.run("python", "-m", "pytest", "-q", "tests/browser", "-k", "live")
+    session.run("python", "-m", "pytest", "-q", "tests/docs/test_docs_home_browser.py")
 
 
 # Not in the default run (default=False): it takes minutes, installs the contenders from

@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.many.many_support",
     "tests.guard.guard_support",
     "tests.browser.browser_support",
+    "tests.docs.docs_support",
 ]
 
 

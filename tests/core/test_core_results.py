@@ -11,6 +11,7 @@ import pytest
 import respx
 
 import textflow
+from textflow.testing import FakeTextFlow
 
 from tests.core.core_support import CALLS, KEY, OK_BODIES, Harness, ok_sms, response
 
@@ -392,3 +393,30 @@ async def test_a_price_that_is_not_a_number_is_a_malformed_answer(
     mock_api.post("/send-sms").mock(return_value=response(200, body))
     with pytest.raises(textflow.MalformedResponseError):
         await api.call("send_sms", "+11234567890", "hi")
+
+
+@pytest.mark.parametrize("path", ["", "/", "/textflow"])
+async def test_a_404_from_a_base_url_without_api_says_where_the_api_is(
+    api: Harness, path: str
+) -> None:
+    """``https://textflow.me`` instead of ``https://textflow.me/api``: the error says so."""
+    fake = FakeTextFlow(api_key=KEY)
+    with fake.serve() as served:
+        root = served.removesuffix("/api")
+        client = api.make(base_url=root + path)
+        with pytest.raises(textflow.NotFoundError) as info:
+            await api.call("get_balance", client=client)
+    wanted = (root + path).rstrip("/") + "/api"
+    assert f"(did you mean base_url={wanted!r}? TextFlow's API is under /api)" in str(info.value)
+    assert info.value.may_have_been_sent is False
+    assert info.value.request is not None
+    assert "//" not in info.value.request.url.path  # joined with one slash
+
+
+async def test_a_404_under_api_gets_no_hint(api: Harness, mock_api: respx.MockRouter) -> None:
+    body = {"ok": False, "status": 404, "message": "Not found"}
+    mock_api.post("/send-sms").mock(return_value=response(404, body))
+    with pytest.raises(textflow.NotFoundError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert "did you mean" not in str(info.value)
+    assert info.value.message == "Not found"
