@@ -115,7 +115,8 @@ def docs(session: nox.Session) -> None:
     """The documentation site, built into site/ (mkdocs build --strict), and its tests: the
     rendered API reference, and the home page in Chromium at 1280 px (its examples run in
     the tests session)."""
-    session.install("-e", ".[docs]", "pytest>=8", "pytest-asyncio>=0.23")
+    # The tests extra too: the root conftest registers every folder's fixtures (respx, ...).
+    session.install("-e", ".[tests,docs]")
     session.install("-e", ".[browser]")  # a second step: see the browser extra in pyproject
     session.env["NO_MKDOCS_2_WARNING"] = "1"  # material's end-of-life banner about MkDocs 2
     site = Path("site").resolve()
