@@ -19,9 +19,10 @@ apart from their shared base.
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -45,16 +46,21 @@ __all__ = [
 MASK = "******"
 
 
-def _money_json(value: Decimal) -> float:
+def _money_json(value: Decimal) -> Union[float, str]:
     # The wire sends a price as a JSON number, and str(result) / model_dump_json() print it
-    # as one, as 0.1.0 did: a price read from the wire goes back to that same float.
-    return float(value)
+    # as one, as 0.1.0 did: a price read from the wire goes back to that same float. One no
+    # float can hold (a server's "1e400") is written as its decimal string: JSON has no
+    # Infinity.
+    number = float(value)
+    return number if math.isfinite(number) else str(value)
 
 
 #: An amount of credits: exact, a `decimal.Decimal` (``Decimal("0.15")``, never
 #: ``0.15000000000000002``). Read from a JSON number or a decimal string; written to JSON
 #: (``str(result)``, ``model_dump_json()``) as a number.
-_Money = Annotated[Decimal, PlainSerializer(_money_json, return_type=float, when_used="json")]
+_Money = Annotated[
+    Decimal, PlainSerializer(_money_json, return_type=Union[float, str], when_used="json")
+]
 
 
 def _from_millis(value: Optional[int]) -> Optional[datetime]:

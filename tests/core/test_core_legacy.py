@@ -337,3 +337,19 @@ def test_send_sms_price_is_a_float_as_0_1_0_returned(mock_api: respx.MockRouter)
     with textflow.TextFlowClient(KEY) as client:
         modern = client.send_sms("+11234567890", "hi")
     assert str(modern) == str(result)  # one JSON text, whichever API printed it
+
+
+@pytest.mark.parametrize("wire", ["1e400", "0.1", 3])
+def test_send_sms_price_from_any_wire_number_is_a_float(
+    mock_api: respx.MockRouter, wire: object
+) -> None:
+    """Whatever number the wire holds (a number, as documented, or a decimal string), the
+    legacy result holds it as a float, as 0.1.0's json.loads did, and never raises."""
+    body = ok_sms()
+    body["data"]["price"] = wire
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert result.ok
+    assert type(result.data.price) is float
+    assert result.data.price == float(str(wire))

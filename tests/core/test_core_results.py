@@ -385,6 +385,21 @@ async def test_price_is_a_json_number_in_str_and_json(
     assert result.model_dump()["data"]["price"] == Decimal("0.15")  # Python mode: the Decimal
 
 
+@pytest.mark.parametrize("wire", ["1e400", "1" * 400])
+async def test_a_price_no_float_holds_stays_exact_and_str_stays_json(
+    api: Harness, mock_api: respx.MockRouter, wire: str
+) -> None:
+    """A hostile server's absurd price: exact in Python, a string in JSON (never Infinity)."""
+    body = ok_sms()
+    body["data"]["price"] = wire
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    result = await api.call("send_sms", "+11234567890", "hi")
+    assert result.data.price == Decimal(wire)
+    for text in (str(result), result.model_dump_json()):
+        assert "Infinity" not in text
+        assert Decimal(json.loads(text)["data"]["price"]) == Decimal(wire)
+
+
 async def test_a_price_that_is_not_a_number_is_a_malformed_answer(
     api: Harness, mock_api: respx.MockRouter
 ) -> None:
