@@ -24,7 +24,14 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_serializer,
+    field_validator,
+)
 
 __all__ = [
     "BalanceResult",
@@ -334,6 +341,8 @@ class BulkSMSResult(Result):
         message: The API's sentence about the outcome.
         data: Whatever the API says about the job: its shape is not documented, and it
             may be absent, so it stays ``Optional`` even on a result the client returns.
+            A ``price`` in it that is a number is money, a `decimal.Decimal`, as
+            ``SendMessageData.price`` is (written back to JSON as a number).
 
     Examples:
         >>> client.send_bulk_sms(["+11234567890", "+381611231234"], "Hi").ok
@@ -343,6 +352,22 @@ class BulkSMSResult(Result):
     status: int
     message: str
     data: Optional[dict[str, Any]] = None
+
+    @field_validator("data")
+    @classmethod
+    def _price_as_money(cls, data: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+        price = data.get("price") if data is not None else None
+        if data is None or isinstance(price, bool) or not isinstance(price, (int, float)):
+            return data
+        if not math.isfinite(price):
+            return data
+        return {**data, "price": Decimal(str(price))}
+
+    @field_serializer("data", when_used="json")
+    def _price_as_number(self, data: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+        if data is None or not isinstance(data.get("price"), Decimal):
+            return data
+        return {**data, "price": _money_json(data["price"])}
 
 
 class BalanceResult(Result):

@@ -435,3 +435,22 @@ async def test_a_404_under_api_gets_no_hint(api: Harness, mock_api: respx.MockRo
         await api.call("send_sms", "+11234567890", "hi")
     assert "did you mean" not in str(info.value)
     assert info.value.message == "Not found"
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [(0.45, Decimal("0.45")), (3, Decimal("3")), ("0.45", "0.45"), (True, True), (None, None)],
+)
+async def test_a_bulk_jobs_numeric_price_is_money_too(
+    api: Harness, mock_api: respx.MockRouter, price: object, expected: object
+) -> None:
+    """Bulk data's shape is not documented: a numeric ``price`` becomes a Decimal (and JSON
+    gets the number back); anything else is kept as the server sent it."""
+    body = {"ok": True, "status": 200, "message": "Bulk job started"}
+    body["data"] = {"recipients": 3, "price": price}
+    mock_api.post("/bulk-sms").mock(return_value=response(200, body))
+    result = await api.call("send_bulk_sms", ["+11234567890"], "hi")
+    assert result.data is not None
+    assert result.data["price"] == expected
+    assert type(result.data["price"]) is type(expected)
+    assert json.loads(str(result))["data"] == body["data"]

@@ -106,7 +106,11 @@ async def test_the_whole_product(api: Api, fake: FakeTextFlow) -> None:
 
     bulk = await api.call("send_bulk_sms", [US, RS], "Sale")
     assert isinstance(bulk, textflow.BulkSMSResult)
-    assert bulk.data == {"recipients": 2, "price": 0.3, "timestamp": fake.messages[-1].timestamp}
+    assert bulk.data == {
+        "recipients": 2,
+        "price": Decimal("0.3"),
+        "timestamp": fake.messages[-1].timestamp,
+    }
 
     balance = await api.call("get_balance")
     assert balance.credits == Decimal(100) - 4 * PRICE_PER_SMS == fake.balance
