@@ -137,7 +137,7 @@ def test_every_legacy_function_is_in_the_reference(site: Path) -> None:
     verify, _ = _signature_and_text(page.section("textflow.verifyCode"))
     assert "code: Union[str, int]" in verify
     sms, _ = _signature_and_text(page.section("textflow.sendSMS"))
-    assert sms.endswith("-> Union[SendMessageOk, SendMessageFailed]")
+    assert sms.endswith("-> Union[LegacySendMessageOk, SendMessageFailed]")
 
 
 def test_no_signature_in_the_reference_shows_a_private_name(site: Path) -> None:
