@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.guard.guard_support",
     "tests.browser.browser_support",
     "tests.integrations.otel_support",
+    "tests.docs.docs_support",
 ]
 
 

@@ -69,8 +69,8 @@ class Source:
             InputValidationError: A bad number, or a template that makes no text.
         """
         if isinstance(item, tuple):
-            return check.phone_number(item[0], echo=True), str(item[1])
-        number = check.phone_number(item.get(phone_field) or "", echo=True)
+            return check.phone_number(item[0]), str(item[1])
+        number = check.phone_number(item.get(phone_field) or "")
         return number, check.text(self.template.format_map(item) if self.template else "", "text")
 
     def message_key(self, item: Any, phone_field: str) -> Optional[bytes]:

@@ -11,7 +11,9 @@ their class as ``error.type``.
 
 from __future__ import annotations
 
+import math
 import time
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Optional
 
@@ -128,10 +130,13 @@ class Observation:
 
     def answered(self, result: Any) -> None:
         price = getattr(getattr(result, "data", None), "price", None)
-        if isinstance(price, (int, float)) and not isinstance(price, bool):
-            self._span.set_attribute("textflow.price", float(price))
-            if price >= 0:
-                self._observer.spent.add(float(price), self._metric_attrs())
+        # a Decimal in the models (float from a legacy result); OpenTelemetry takes floats
+        if isinstance(price, (int, float, Decimal)) and not isinstance(price, bool):
+            amount = float(price)
+            if math.isfinite(amount):
+                self._span.set_attribute("textflow.price", amount)
+                if amount >= 0:
+                    self._observer.spent.add(amount, self._metric_attrs())
         info = self._info
         if info.sends_sms and info.segments is not None:
             self._observer.segments.add(
