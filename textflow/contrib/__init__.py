@@ -1,1 +1,1 @@
-"""Optional integrations with web frameworks (each behind an extra; nothing imported unless used)."""
+"""Optional integrations with web frameworks: each an extra, imported only when used."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-SECRET_KEY = "not-a-secret-test-project-key"  # noqa: S105 - a test project's own
+SECRET_KEY = "not-a-secret-test-project-key"  # a test project's own
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1"]
 USE_TZ = True
