@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import weakref
 from typing import Any
 
 import pytest
 from django.test import override_settings
 
-from textflow import AsyncTextFlowClient, ClientStateError, ConfigurationError, TextFlowClient
-from textflow.contrib.django import get_async_client, get_client, get_fake, get_settings, reset
+from textflow import (
+    AsyncTextFlowClient,
+    ClientStateError,
+    ConfigurationError,
+    TextFlowClient,
+    VerificationRefused,
+)
+from textflow.contrib.django import (
+    get_async_client,
+    get_async_guard,
+    get_client,
+    get_fake,
+    get_guard,
+    get_settings,
+    reset,
+)
 from textflow.contrib.django import settings as conf
+from textflow.guard import GuardPolicy
 from textflow.testing import FakeTextFlow
 
 from tests.django.django_support import PHONE
@@ -137,3 +154,59 @@ def test_reset_closes_the_sync_client(project_fake: FakeTextFlow) -> None:
     reset()
     with pytest.raises(ClientStateError, match="closed"):
         client.get_balance()
+
+
+def test_ended_event_loops_leave_no_clients_behind() -> None:
+    # Under WSGI each async view runs in an event loop of its own: one client per
+    # loop must not pile up (a client keeps its loop alive, so it cannot be a weak key).
+    server = FakeTextFlow(credits=1_000)
+    with (
+        server.serve() as url,
+        override_settings(TEXTFLOW={"API_KEY": server.api_key, "BASE_URL": url}),
+    ):
+        made: list[weakref.ReferenceType[AsyncTextFlowClient]] = []
+
+        async def view() -> None:
+            client = get_async_client()
+            made.append(weakref.ref(client))
+            await client.send_sms(PHONE, "hi")
+
+        try:
+            for _ in range(10):
+                asyncio.run(view())
+            gc.collect()
+            assert len(server.messages) == 10
+            assert len({id(ref) for ref in made}) == 10
+            assert sum(ref() is not None for ref in made) <= 1  # the last loop's, until the next
+        finally:
+            reset()
+
+
+@override_settings(TEXTFLOW={"FAKE": True, "GUARD_POLICY": GuardPolicy(cooldown=86400)})
+def test_the_guard_counts_across_event_loops() -> None:
+    async def send_code() -> None:
+        await get_async_guard().send_code(PHONE, service_name="Acme")
+
+    asyncio.run(send_code())
+    with pytest.raises(VerificationRefused) as refused:
+        asyncio.run(send_code())  # another loop, another client: the same counts
+    assert refused.value.reason == "cooldown"
+    with pytest.raises(VerificationRefused):
+        get_guard().send_code(PHONE)  # and the sync guard's
+    assert len(get_fake().messages) == 1
+
+
+class AsyncOnlyStore:
+    """A store whose methods must be awaited (like AsyncRedisStore)."""
+
+    async def acquire(self, now: float, limits: Any) -> None:
+        return None
+
+    async def clear(self, keys: Any) -> None:
+        return None
+
+
+def test_an_async_store_is_refused_by_the_sync_guard_with_the_reason() -> None:
+    setting = {"FAKE": True, "GUARD_STORE": AsyncOnlyStore()}
+    with override_settings(TEXTFLOW=setting), pytest.raises(ConfigurationError, match="blocking"):
+        get_guard()

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import inspect
 import os
 import threading
-import weakref
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 from django.core.signals import setting_changed
 
@@ -32,10 +32,26 @@ from textflow._async_client import AsyncTextFlowClient
 from textflow._client import TextFlowClient
 from textflow.contrib.django import settings as conf
 from textflow.errors import ConfigurationError
-from textflow.guard import AsyncVerificationGuard, VerificationGuard
+from textflow.guard import (
+    AsyncGuardStore,
+    AsyncVerificationGuard,
+    GuardStore,
+    MemoryStore,
+    VerificationGuard,
+)
 
 if TYPE_CHECKING:
     from textflow.testing import FakeTextFlow
+
+
+class _Async:
+    """An event loop's client, and its guard once asked for."""
+
+    __slots__ = ("client", "guard")
+
+    def __init__(self, client: AsyncTextFlowClient) -> None:
+        self.client = client
+        self.guard: Optional[AsyncVerificationGuard] = None
 
 
 class _Registry:
@@ -47,12 +63,10 @@ class _Registry:
         self._fake: Optional[FakeTextFlow] = None
         self._client: Optional[TextFlowClient] = None
         self._guard: Optional[VerificationGuard] = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncTextFlowClient]
-        self._async = weakref.WeakKeyDictionary()
-        self._async_outside: Optional[AsyncTextFlowClient] = None
-        self._async_guards: weakref.WeakKeyDictionary[
-            AsyncTextFlowClient, AsyncVerificationGuard
-        ] = weakref.WeakKeyDictionary()
+        # By event loop; a closed loop's client is dropped at the next miss (a client
+        # holds its loop alive, so weak keys would keep one client per loop forever).
+        self._async: dict[Optional[asyncio.AbstractEventLoop], _Async] = {}
+        self._store: Union[GuardStore, AsyncGuardStore, None] = None
 
     def settings(self) -> conf.TextFlowSettings:
         with self._lock:
@@ -91,56 +105,70 @@ class _Registry:
                     self._client = TextFlowClient(loaded.api_key, **_options(loaded))
             return self._client
 
-    def async_client(self) -> AsyncTextFlowClient:
+    def _for_this_loop(self) -> _Async:
+        """This event loop's client (None: code outside any asyncio loop). Caller holds
+        the lock."""
         try:
             loop: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
         except RuntimeError:  # no asyncio loop runs in this thread (sync code, or trio)
             loop = None
-        with self._lock:
-            client = self._async_outside if loop is None else self._async.get(loop)
-            if client is not None:
-                return client
+        entry = self._async.get(loop)
+        if entry is None:
+            self._async = {
+                old: kept for old, kept in self._async.items() if old is None or not old.is_closed()
+            }
             loaded = self._loaded()
             if loaded.fake:
                 client = self._the_fake().async_client(**_options(loaded, fake=True))
             else:
                 client = AsyncTextFlowClient(loaded.api_key, **_options(loaded))
-            if loop is None:
-                self._async_outside = client
-            else:
-                self._async[loop] = client
-            return client
+            entry = self._async[loop] = _Async(client)
+        return entry
+
+    def async_client(self) -> AsyncTextFlowClient:
+        with self._lock:
+            return self._for_this_loop().client
+
+    def _guard_store(self) -> Union[GuardStore, AsyncGuardStore]:
+        """The setting's store, else one `MemoryStore` that every guard of the process
+        shares (one per event loop would forget its counts with each loop)."""
+        if self._store is None:
+            given = self._loaded().guard_store
+            self._store = MemoryStore() if given is None else given
+        return self._store
 
     def guard(self) -> VerificationGuard:
         client = self.client()
         with self._lock:
             if self._guard is None:
-                loaded = self._loaded()
+                policy = self._loaded().guard_policy
+                store = self._guard_store()
+                if inspect.iscoroutinefunction(store.acquire):
+                    raise ConfigurationError(
+                        f"settings.{conf.SETTING}['GUARD_STORE'] is an async store: the sync "
+                        "guard (get_guard(), TextFlowDevice) needs a blocking one, such as "
+                        "RedisStore or SQLiteStore (the async guard takes those too)."
+                    )
                 self._guard = VerificationGuard(
-                    client, policy=loaded.guard_policy, store=loaded.guard_store
+                    client, policy=policy, store=cast(GuardStore, store)
                 )
             return self._guard
 
     def async_guard(self) -> AsyncVerificationGuard:
-        client = self.async_client()
         with self._lock:
-            guard = self._async_guards.get(client)
-            if guard is None:
-                loaded = self._loaded()
-                guard = AsyncVerificationGuard(
-                    client, policy=loaded.guard_policy, store=loaded.guard_store
+            entry = self._for_this_loop()
+            if entry.guard is None:
+                entry.guard = AsyncVerificationGuard(
+                    entry.client, policy=self._loaded().guard_policy, store=self._guard_store()
                 )
-                self._async_guards[client] = guard
-            return guard
+            return entry.guard
 
     def reset(self) -> None:
         """Forget the setting and every client; close the sync one."""
         with self._lock:
             client = self._client
-            self._settings = self._fake = self._client = self._guard = None
-            self._async = weakref.WeakKeyDictionary()
-            self._async_outside = None
-            self._async_guards = weakref.WeakKeyDictionary()
+            self._settings = self._fake = self._client = self._guard = self._store = None
+            self._async = {}
         if client is not None:
             client.close()
 
