@@ -223,12 +223,24 @@ def get_async_client() -> AsyncTextFlowClient:
 
 def get_guard() -> VerificationGuard:
     """The process's `VerificationGuard` over `get_client()`, with the setting's
-    ``GUARD_POLICY`` and ``GUARD_STORE`` (default: the guard's own defaults)."""
+    ``GUARD_POLICY`` and ``GUARD_STORE`` (default: one `MemoryStore` per process).
+
+    Raises:
+        ConfigurationError: ``GUARD_STORE`` is an async-only store.
+
+    Examples:
+        >>> get_guard().send_code("+11234567890", service_name="Acme", client_key=ip)
+    """
     return _registry.guard()
 
 
 def get_async_guard() -> AsyncVerificationGuard:
-    """The `AsyncVerificationGuard` over `get_async_client()` (same policy and store)."""
+    """The `AsyncVerificationGuard` over `get_async_client()` (same policy and store,
+    so its counts are the sync guard's).
+
+    Examples:
+        >>> await get_async_guard().send_code("+11234567890", service_name="Acme")
+    """
     return _registry.async_guard()
 
 
@@ -247,7 +259,12 @@ def get_fake() -> FakeTextFlow:
 
 
 def get_settings() -> conf.TextFlowSettings:
-    """The ``TEXTFLOW`` setting, checked (read once, until `reset()`)."""
+    """The ``TEXTFLOW`` setting, checked (read once, until `reset()`).
+
+    Examples:
+        >>> get_settings().service_name
+        'Acme'
+    """
     return _registry.settings()
 
 
@@ -255,5 +272,8 @@ def reset() -> None:
     """Drop the clients, the guard and the fake; the next call builds them anew.
 
     Called when the ``TEXTFLOW`` setting changes (``override_settings``) and at exit.
+
+    Examples:
+        >>> reset()  # the next get_client() reads settings.TEXTFLOW again
     """
     _registry.reset()

@@ -24,6 +24,10 @@ class TwoFactorGateway:
 
     A failure raises the client's `textflow.TextFlowError` (nothing is retried
     once the SMS may have gone out); django-two-factor-auth shows its error page.
+
+    Examples:
+        >>> # settings.py
+        >>> TWO_FACTOR_SMS_GATEWAY = "textflow.contrib.django.TwoFactorGateway"
     """
 
     def send_sms(self, device: Any, token: str) -> None:

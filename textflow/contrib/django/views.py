@@ -69,7 +69,11 @@ def _plain(status: int, text: str) -> HttpResponse:
 
 
 def webhook_view(request: HttpRequest) -> HttpResponse:
-    """TextFlow's replies webhook (sync): 200 and `sms_received` once, else 403/400/405."""
+    """TextFlow's replies webhook (sync): 200 and `sms_received` once, else 403/400/405.
+
+    Examples:
+        >>> urlpatterns = [path("textflow/replies/", webhook_view)]
+    """
     sms, refused = _parse(request)
     if refused is not None:
         return refused
@@ -78,7 +82,11 @@ def webhook_view(request: HttpRequest) -> HttpResponse:
 
 
 async def async_webhook_view(request: HttpRequest) -> HttpResponse:
-    """TextFlow's replies webhook (async): as `webhook_view`, receivers awaited."""
+    """TextFlow's replies webhook (async): as `webhook_view`, receivers awaited.
+
+    Examples:
+        >>> urlpatterns = [path("textflow/replies/", async_webhook_view)]
+    """
     sms, refused = _parse(request)
     if refused is not None:
         return refused
