@@ -20,6 +20,7 @@ failed instead of the reply being lost silently.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Callable, Optional
 
@@ -105,6 +106,10 @@ async def _asend(**named: Any) -> None:
     if asend is not None:  # Django 5.0+: async receivers awaited, sync ones in a thread
         await asend(**named)
         return
-    from asgiref.sync import sync_to_async  # Django 4.2
+    from asgiref.sync import sync_to_async  # Django 4.2: send() calls an async receiver
 
-    await sync_to_async(sms_received.send)(**named)
+    # Sync receivers run in a thread (they may use the ORM); what an async receiver
+    # returned, a coroutine, is awaited here.
+    for _, answer in await sync_to_async(sms_received.send)(**named):
+        if inspect.isawaitable(answer):
+            await answer
