@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import threading
 import weakref
 from typing import Any
@@ -210,3 +213,23 @@ def test_an_async_store_is_refused_by_the_sync_guard_with_the_reason() -> None:
     setting = {"FAKE": True, "GUARD_STORE": AsyncOnlyStore()}
     with override_settings(TEXTFLOW=setting), pytest.raises(ConfigurationError, match="blocking"):
         get_guard()
+
+
+def test_the_package_imports_before_django_is_configured() -> None:
+    # settings.py names "textflow.contrib.django.TwoFactorGateway" and urls.py imports the
+    # views: neither may need the app registry. The model comes on first use of its name.
+    script = (
+        "import textflow.contrib.django as d\n"
+        "assert 'TextFlowDevice' in dir(d) and 'TextFlowDevice' in d.__all__\n"
+        "try:\n"
+        "    d.NoSuchName\n"
+        "except AttributeError as exc:\n"
+        "    assert 'NoSuchName' in str(exc)\n"
+        "else:\n"
+        "    raise SystemExit('no AttributeError')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
