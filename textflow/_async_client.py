@@ -45,9 +45,13 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         max_retries: Re-sends allowed where re-sending is safe (see the retries guide).
         http_client: Your own ``httpx.AsyncClient`` (proxies, HTTP/2, mounts); never closed by us.
         default_headers: Extra headers for every request.
+        proxy: A proxy for every request (``http://``, ``https://``, ``socks5://`` URL, or an
+            ``httpx.Proxy`` with its own TLS settings); the environment's are then ignored.
+        trust_env: Read ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
+            (as httpx does) when no ``proxy`` is given; ``False`` goes direct.
 
     Raises:
-        ConfigurationError: No API key, or an unusable ``base_url``.
+        ConfigurationError: No API key, or an unusable ``base_url`` or ``proxy``.
 
     Examples:
         >>> async with AsyncTextFlowClient(api_key="YOUR_KEY") as client:
@@ -70,6 +74,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         max_retries: int = 2,
         http_client: Optional[httpx.AsyncClient] = None,
         default_headers: Optional[Mapping[str, str]] = None,
+        proxy: Union[str, httpx.URL, httpx.Proxy, None] = None,
+        trust_env: bool = True,
     ) -> None:
         super().__init__(
             api_key,
@@ -78,6 +84,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             max_retries=max_retries,
             http_client=http_client,
             default_headers=default_headers,
+            proxy=proxy,
+            trust_env=trust_env,
         )
 
     @staticmethod

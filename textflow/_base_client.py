@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Uni
 import httpx
 
 from textflow import _config
+from textflow._http import proxies
 from textflow._http.cookies import Jar
 from textflow._http.deadline import DEADLINE_PASSED, WRITING
 from textflow._logging import logger, recipients
@@ -54,6 +55,11 @@ class NotGiven(enum.Enum):
 
 NOT_GIVEN = NotGiven.NOT_GIVEN
 
+_PROXY_ON_OWN_CLIENT = (
+    "proxy= and trust_env= configure the connection pool the client makes itself: with "
+    "your own http_client, set them on it (httpx's proxy= and trust_env=)."
+)
+
 
 class BaseClient(Generic[HttpClientT]):
     _http_client_class: type[HttpClientT]
@@ -71,6 +77,8 @@ class BaseClient(Generic[HttpClientT]):
         max_retries: int = _config.DEFAULT_MAX_RETRIES,
         http_client: Optional[HttpClientT] = None,
         default_headers: Optional[Mapping[str, str]] = None,
+        proxy: proxies.ProxyTypes = None,
+        trust_env: bool = True,
     ) -> None:
         self._api_key = _config.resolve_api_key(api_key)
         self._base_url = _config.resolve_base_url(base_url)
@@ -79,7 +87,12 @@ class BaseClient(Generic[HttpClientT]):
         self._default_headers = _config.check_headers(default_headers or {})
         self._deadline = _config.resolve_deadline(timeout)
         self._timeout_given = timeout  # for with_options: a number also bounds a call whole
+        self._proxy_given = proxy
+        self._trust_env = trust_env
+        self._proxy: Optional[httpx.Proxy] = None  # the route of every request
+        self._sdk_pool = http_client is None  # the SDK's transport, which follows the route
         if http_client is None:
+            self._proxy = proxies.route(self._base_url, proxy, trust_env)
             self._http = self._http_client_class(
                 timeout=self.timeout,
                 follow_redirects=False,
@@ -88,6 +101,8 @@ class BaseClient(Generic[HttpClientT]):
             )
             self._owns_http = True
         elif isinstance(http_client, self._http_client_class):
+            if proxy is not None or trust_env is not True:
+                raise ConfigurationError(_PROXY_ON_OWN_CLIENT)
             self._http = http_client
             self._owns_http = False
         else:
@@ -140,6 +155,8 @@ class BaseClient(Generic[HttpClientT]):
         timeout: Union[float, httpx.Timeout, NotGiven, None] = NOT_GIVEN,
         max_retries: Union[int, NotGiven] = NOT_GIVEN,
         default_headers: Union[Mapping[str, str], NotGiven, None] = NOT_GIVEN,
+        proxy: Union[proxies.ProxyTypes, NotGiven] = NOT_GIVEN,
+        trust_env: Union[bool, NotGiven] = NOT_GIVEN,
     ) -> Self:
         """A copy with some settings changed, sharing this client's connection pool.
 
@@ -153,6 +170,9 @@ class BaseClient(Generic[HttpClientT]):
             timeout: Seconds, an ``httpx.Timeout``, or ``None`` for no bound.
             max_retries: Re-sends allowed where re-sending is safe.
             default_headers: Extra headers, added to (or replacing) the current ones.
+            proxy: Another proxy for the copy's requests (``None``: the environment's,
+                if ``trust_env``), through the same connection pool.
+            trust_env: Whether the copy reads proxies from the environment.
 
         Raises:
             ConfigurationError: A setting the constructor would refuse.
@@ -163,7 +183,7 @@ class BaseClient(Generic[HttpClientT]):
         headers = dict(self._default_headers)
         if not isinstance(default_headers, NotGiven):
             headers = _config.merge_headers(headers, default_headers)
-        return type(self)(
+        copy = type(self)(
             self._api_key if isinstance(api_key, NotGiven) else api_key,
             base_url=self.base_url if isinstance(base_url, NotGiven) else base_url,
             timeout=self._timeout_given if isinstance(timeout, NotGiven) else timeout,
@@ -171,6 +191,15 @@ class BaseClient(Generic[HttpClientT]):
             default_headers=headers,
             http_client=self._http,
         )
+        if not self._sdk_pool:
+            if not (isinstance(proxy, NotGiven) and isinstance(trust_env, NotGiven)):
+                raise ConfigurationError(_PROXY_ON_OWN_CLIENT)
+            return copy
+        copy._sdk_pool = True
+        copy._proxy_given = self._proxy_given if isinstance(proxy, NotGiven) else proxy
+        copy._trust_env = self._trust_env if isinstance(trust_env, NotGiven) else trust_env
+        copy._proxy = proxies.route(copy.base_url, copy._proxy_given, copy._trust_env)
+        return copy
 
     def _build_request(
         self, op: Operation[Any], payload: Optional[dict[str, Any]]
@@ -182,6 +211,8 @@ class BaseClient(Generic[HttpClientT]):
             prepared = self._prepared[op.name] = prepare(
                 op, base_url=self.base_url, headers=self._headers, timeout=self.timeout
             )
+            if self._proxy is not None:
+                prepared.extensions[proxies.ROUTE] = self._proxy
         return build_request(op, prepared, payload)
 
     def _attempts(self, op: Operation[ResultT]) -> Attempts[ResultT]:

@@ -351,6 +351,8 @@ def test_with_options_is_one_typed_method_on_the_base(cls: ClientClass) -> None:
         "timeout",
         "max_retries",
         "default_headers",
+        "proxy",
+        "trust_env",
     ]
     assert all(
         p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.parameters.values())[1:]

@@ -132,11 +132,19 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         transport = self._transport
-        transport.close()
-        if transport.get_write_buffer_size():
-            # close() waits to send what is buffered: a peer that does not read would keep
-            # the socket, and the bytes, for the event loop's life. Nothing more is sent.
+        # close() waits to send what is buffered: a peer that does not read would keep the
+        # socket, and the bytes, for the event loop's life. Nothing more is sent. Over TLS,
+        # close() starts a close_notify exchange that needs later turns of the loop: one
+        # that ends right after (asyncio.run ending with aclose) would leave the socket
+        # open; the answers are framed by HTTP, so the socket goes at once.
+        if (
+            transport.is_closing()
+            or transport.get_extra_info("ssl_object") is not None
+            or transport.get_write_buffer_size()
+        ):
             transport.abort()
+        else:
+            transport.close()
 
     async def start_tls(
         self,
@@ -178,6 +186,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             protocol = self._protocol
             if protocol.buffer or protocol.eof or transport.is_closing():
                 return True
+            if transport.get_extra_info("ssl_object") is not None:
+                # The socket carries TLS records that are no data (session tickets after the
+                # handshake; an outer TLS layer through an https proxy): the protocol's view
+                # above is the answer, as the loop delivers what arrives.
+                return False
             return socket_readable(transport.get_extra_info("socket"))
         return None
 

@@ -19,6 +19,8 @@ from typing import Any, Callable, Generic, Optional, TypeVar, Union
 import anyio
 import httpcore
 
+from textflow._http.proxies import ROUTE
+
 PoolT = TypeVar("PoolT")
 Connection = Union[httpcore.HTTPConnection, httpcore.AsyncHTTPConnection]
 
@@ -26,11 +28,29 @@ Connection = Union[httpcore.HTTPConnection, httpcore.AsyncHTTPConnection]
 class _Shard:
     """What both shards share: one connection at most, replaced when it cannot serve."""
 
-    def __init__(self, backend: Any, options: dict[str, Any]) -> None:
+    def __init__(
+        self, backend: Any, options: dict[str, Any], proxies: Callable[[Any], Any]
+    ) -> None:
         self._backend = backend
         self._ssl_context = options["ssl_context"]
         self._keepalive_expiry = options["keepalive_expiry"]
+        self._proxies = proxies  # an httpx.Proxy's httpcore proxy pool, used as a factory
         self.connection: Optional[Any] = None
+        self.route: Optional[Any] = None  # the httpx.Proxy its connection goes through
+
+    def _new_connection(self, request: httpcore.Request, direct: Callable[..., Any]) -> Any:
+        """A connection for ``request``: direct, or made by its proxy's httpcore pool
+        (``create_connection``: a forwarding or a CONNECT tunnel connection) over the
+        same network backend, so the deadline and the clean-reuse checks hold through it."""
+        self.route = request.extensions.get(ROUTE)
+        if self.route is None:
+            return direct(
+                origin=request.url.origin,
+                ssl_context=self._ssl_context,
+                keepalive_expiry=self._keepalive_expiry,
+                network_backend=self._backend,
+            )
+        return self._proxies(self.route).create_connection(request.url.origin)
 
     def stuck(self) -> bool:
         """Whether its connection is neither idle nor closed once a request is over.
@@ -45,7 +65,8 @@ class _Shard:
         """The connection to close before ``request``: closed, expired or another origin."""
         connection = self.connection
         if connection is not None and (
-            connection.is_closed()
+            self.route is not request.extensions.get(ROUTE)
+            or connection.is_closed()
             or connection.has_expired()
             or not connection.can_handle_request(request.url.origin)
         ):
@@ -76,14 +97,10 @@ class SyncShard(_Shard):
             if stale is not None:
                 stale.close()
             if self.connection is None:
-                self.connection = httpcore.HTTPConnection(
-                    origin=request.url.origin,
-                    ssl_context=self._ssl_context,
-                    keepalive_expiry=self._keepalive_expiry,
-                    network_backend=self._backend,
-                )
+                self.connection = self._new_connection(request, httpcore.HTTPConnection)
             try:
-                return self.connection.handle_request(request)
+                answer: httpcore.Response = self.connection.handle_request(request)
+                return answer
             except httpcore.ConnectionNotAvailable:
                 continue  # never written: closed now, and replaced above
 
@@ -103,14 +120,10 @@ class AsyncShard(_Shard):
             if stale is not None:
                 await _closed(stale)
             if self.connection is None:
-                self.connection = httpcore.AsyncHTTPConnection(
-                    origin=request.url.origin,
-                    ssl_context=self._ssl_context,
-                    keepalive_expiry=self._keepalive_expiry,
-                    network_backend=self._backend,
-                )
+                self.connection = self._new_connection(request, httpcore.AsyncHTTPConnection)
             try:
-                return await self.connection.handle_async_request(request)
+                answer: httpcore.Response = await self.connection.handle_async_request(request)
+                return answer
             except httpcore.ConnectionNotAvailable:
                 continue
 
@@ -126,7 +139,11 @@ async def _closed(connection: httpcore.AsyncHTTPConnection) -> None:
 
 
 class Pools(Generic[PoolT]):
-    """The pools of one process (and event loop): one per connection, and one per proxy.
+    """The pools of one process (and event loop): one per connection.
+
+    A proxied request goes through the same shards and gate as a direct one: its shard's
+    connection is made by the proxy's httpcore pool (one per ``httpx.Proxy``, in
+    ``proxies``), which only makes connections and never holds one.
 
     ``gate`` lets in only as many requests as there are connections in all: a request
     queued inside an httpcore pool makes every later request scan it, and a waiting one
@@ -136,8 +153,8 @@ class Pools(Generic[PoolT]):
     def __init__(
         self,
         count: int,
-        shard: Callable[[], PoolT],
-        proxy: Callable[[str], PoolT],
+        shard: Callable[[Callable[[Any], Any]], PoolT],
+        proxy: Callable[[Any], Any],
         gate: Callable[[], Any],
         backend: Any,
     ) -> None:
@@ -149,7 +166,7 @@ class Pools(Generic[PoolT]):
         # warm connection. The gate guarantees one is here whenever a request enters.
         self.free = list(reversed(range(count)))
         self._make_proxy = proxy
-        self.proxies: dict[str, PoolT] = {}
+        self.proxies: dict[Any, Any] = {}  # httpx.Proxy (by identity) -> its factory
         self.broken: list[PoolT] = []  # shards left stuck by an interrupt, replaced
         self.backend = backend  # it keeps the streams these pools opened
         # The answer body each shard in use was handed to, to notice one dropped unclosed.
@@ -177,17 +194,19 @@ class Pools(Generic[PoolT]):
         """A new gate, made in the event loop about to use it (nothing holds the old one)."""
         self.gate = self._make_gate()
 
-    def take(self, proxy: Optional[str]) -> tuple[Optional[int], PoolT]:
-        """A shard (its index) or the proxy's pool, for a request the gate let in."""
-        if proxy is not None:
-            pool = self.proxies.get(proxy)
-            if pool is None:
-                pool = self.proxies[proxy] = self._make_proxy(proxy)
-            return None, pool
+    def factory(self, proxy: Any) -> Any:
+        """The httpcore proxy pool that makes connections through ``proxy``."""
+        pool = self.proxies.get(proxy)
+        if pool is None:
+            pool = self.proxies[proxy] = self._make_proxy(proxy)
+        return pool
+
+    def take(self) -> tuple[int, PoolT]:
+        """A shard (and its index) for a request the gate let in."""
         index = self.free.pop()
         pool = self.shards.get(index)
         if pool is None:
-            pool = self.shards[index] = self._make_shard()
+            pool = self.shards[index] = self._make_shard(self.factory)
         return index, pool
 
     def release(self, index: Optional[int]) -> None:
@@ -202,7 +221,7 @@ class Pools(Generic[PoolT]):
         self.gate.release()
 
     def all(self) -> list[PoolT]:
-        return [*self.shards.values(), *self.proxies.values()]
+        return list(self.shards.values())
 
     def close_broken(self) -> None:
         for pool in self.broken:

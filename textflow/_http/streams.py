@@ -210,7 +210,13 @@ class AsyncStream(httpcore.AsyncNetworkStream):
             # Held, the request's first bytes go out only now. The server may have closed
             # a new connection meanwhile (a reused one was checked when its write began):
             # then nothing was written, and the request is safe to send again.
-            if self.cycles.count == 1 and self._stream.get_extra_info("is_readable"):
+            # (Not over TLS: its socket carries records that are no data, such as the
+            # session tickets a server sends after the handshake.)
+            if (
+                self.cycles.count == 1
+                and self._stream.get_extra_info("ssl_object") is None
+                and self._stream.get_extra_info("is_readable")
+            ):
                 raise httpcore.ConnectError(_CLOSED_UNWRITTEN)
         WRITING.set(True)
         await self._stream.write(data, timeout)

@@ -16,8 +16,9 @@ through these (a caller's ``http_client`` is used as it is). Over plain
 * **Shards** of one connection each behind a gate (``textflow._http.pools``).
 * **Deadlines and clean connections** through the streams of ``textflow._http.streams``.
 
-Proxies from the environment are honoured (``textflow._http.proxies``), through
-httpcore's proxy pools over the same network streams.
+A proxied request (the client's route, ``textflow._http.proxies``, carried in the
+request's extensions) goes through the same shards, gate and deadline as a direct one,
+on a connection its proxy's httpcore pool makes over the same network streams.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import os
 import threading
 from collections.abc import AsyncGenerator
-from typing import Any, Generic, Optional, TypeVar, Union
+from typing import Any, Callable, Generic, Optional, TypeVar
 
 import anyio
 import httpcore
@@ -38,7 +39,6 @@ from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import WRITING
 from textflow._http.pools import AsyncShard, Pools, SyncShard
-from textflow._http.proxies import ProxyRules
 from textflow.errors import ClientStateError
 
 #: Connections per shard (see encode/httpcore#1035 in ``textflow._http.pools``).
@@ -52,7 +52,6 @@ class _Base(Generic[PoolT]):
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
         self._limits = limits
-        self._proxy_rules = ProxyRules(limits)
         self._pid = os.getpid()
         self._pools: Pools[PoolT] = self._new_pools()
 
@@ -67,6 +66,27 @@ class _Base(Generic[PoolT]):
     def _new_pools(self) -> Pools[PoolT]:
         raise NotImplementedError
 
+    def _proxy_options(self, proxy: httpx.Proxy, backend: Any) -> tuple[bool, dict[str, Any]]:
+        """Whether ``proxy`` is a SOCKS one, and its httpcore pool's arguments as httpx
+        builds them (the proxy's own TLS settings for an https proxy) over ``backend``."""
+        url = proxy.url
+        socks = url.scheme.startswith("socks")
+        options: dict[str, Any] = {
+            "proxy_url": httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            "proxy_auth": proxy.raw_auth,
+            "ssl_context": _config.ssl_context(),
+            "max_connections": 1,  # it only makes connections: the shards hold them
+            "keepalive_expiry": self._limits.keepalive_expiry,
+            "network_backend": backend,
+        }
+        if not socks:
+            options["proxy_headers"] = proxy.headers.raw
+            if url.scheme == "https":
+                options["proxy_ssl_context"] = proxy.ssl_context or _config.ssl_context()
+        return socks, options
+
     def _current(self) -> Pools[PoolT]:
         if self._pid != os.getpid():  # forked: the child opens its own connections
             self._pid = os.getpid()
@@ -78,21 +98,20 @@ class _Base(Generic[PoolT]):
         """Let go of what belonged to the parent process, before new pools are made."""
 
 
-class TextFlowTransport(_Base[Union[SyncShard, httpcore.ConnectionPool]], httpx.BaseTransport):
+class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
     """The sync client's transport (see the module's docstring)."""
 
-    def _new_pools(self) -> Pools[Union[SyncShard, httpcore.ConnectionPool]]:
+    def _new_pools(self) -> Pools[SyncShard]:
         options = self._pool_options()
         count = options.pop("shards")
         backend = SyncBackend()
 
-        def shard() -> Union[SyncShard, httpcore.ConnectionPool]:
-            return SyncShard(backend, options)
+        def shard(factory: Callable[[Any], Any]) -> SyncShard:
+            return SyncShard(backend, options, factory)
 
-        def proxy(url: str) -> Union[SyncShard, httpcore.ConnectionPool]:
-            kind, proxy_options = self._proxy_rules.options(url)
-            cls = httpcore.SOCKSProxy if kind == "socks" else httpcore.HTTPProxy
-            return cls(network_backend=backend, **proxy_options)
+        def proxy(route: httpx.Proxy) -> Any:
+            socks, proxy_options = self._proxy_options(route, backend)
+            return (httpcore.SOCKSProxy if socks else httpcore.HTTPProxy)(**proxy_options)
 
         def gate() -> threading.Semaphore:
             return threading.Semaphore(SHARD_CONNECTIONS * count)
@@ -105,13 +124,12 @@ class TextFlowTransport(_Base[Union[SyncShard, httpcore.ConnectionPool]], httpx.
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         WRITING.set(False)
         pools = self._current()
-        proxy = self._proxy_rules.url_for(request.url)
         if not pools.gate.acquire(blocking=False):
             pools.reclaim()
             if not pools.gate.acquire(timeout=_pool_timeout(request)):
                 raise httpx.PoolTimeout(_NO_CONNECTION)
         try:
-            index, pool = pools.take(proxy)
+            index, pool = pools.take()
         except BaseException:
             pools.release(None)
             raise
@@ -137,7 +155,7 @@ class TextFlowTransport(_Base[Union[SyncShard, httpcore.ConnectionPool]], httpx.
         pools.close_broken()
 
 
-_AsyncPool = Union[AsyncShard, httpcore.AsyncConnectionPool]
+_AsyncPool = AsyncShard
 
 
 class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
@@ -165,13 +183,13 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         count = options.pop("shards")
         backend = AsyncBackend()
 
-        def shard() -> _AsyncPool:
-            return AsyncShard(backend, options)
+        def shard(factory: Callable[[Any], Any]) -> AsyncShard:
+            return AsyncShard(backend, options, factory)
 
-        def proxy(url: str) -> _AsyncPool:
-            kind, proxy_options = self._proxy_rules.options(url)
-            cls = httpcore.AsyncSOCKSProxy if kind == "socks" else httpcore.AsyncHTTPProxy
-            return cls(network_backend=backend, **proxy_options)
+        def proxy(route: httpx.Proxy) -> Any:
+            socks, proxy_options = self._proxy_options(route, backend)
+            cls = httpcore.AsyncSOCKSProxy if socks else httpcore.AsyncHTTPProxy
+            return cls(**proxy_options)
 
         def gate() -> anyio.Semaphore:
             return anyio.Semaphore(SHARD_CONNECTIONS * count)
@@ -203,7 +221,6 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         WRITING.set(False)
         pools = await self._in_this_loop()
-        proxy = self._proxy_rules.url_for(request.url)
         try:
             pools.gate.acquire_nowait()
         except anyio.WouldBlock:
@@ -214,7 +231,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             except TimeoutError:
                 raise httpx.PoolTimeout(_NO_CONNECTION) from None
         try:
-            index, pool = pools.take(proxy)
+            index, pool = pools.take()
         except BaseException:
             pools.release(None)
             raise
