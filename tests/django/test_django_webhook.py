@@ -156,7 +156,7 @@ pytestmark_async = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.anyio
 @WITH_SECRET
 async def test_async_view_under_asgi(received: list[tuple[Any, IncomingSMS]]) -> None:
-    client = AsyncClient()
+    client = AsyncClient(enforce_csrf_checks=True)
     answer = await client.post(ASYNC, body(), content_type="application/json")
     assert answer.status_code == 200
     [(sender, sms)] = received
