@@ -13,7 +13,7 @@ import httpx
 
 from textflow import _config
 from textflow import _operations as ops
-from textflow._async_io import Sleep, check_deadline, deadline_scope, emit, sleep
+from textflow._async_io import check_deadline, deadline_scope, emit, sleep
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHook, observe
 from textflow._http.body import BodyReader, complete, read_already
@@ -67,7 +67,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
     _http_client_class = httpx.AsyncClient
     #: What the retry loop waits with; tests put a recorder here instead of waiting.
-    _sleep: Sleep = staticmethod(sleep)
+    _sleep = staticmethod(sleep)
 
     # The public signature, written out with its real defaults (the base class's is generic
     # in the http_client type); test_core_docstrings checks them against textflow._config.

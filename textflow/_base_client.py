@@ -67,7 +67,7 @@ class BaseClient(Generic[HttpClientT]):
     _http: HttpClientT
     #: The backoff's jitter source, as ``random.random``; tests inject a fixed one. (What the
     #: retry loop sleeps with is each client's ``_sleep``: one blocks, the other awaits.)
-    _random: Callable[[], float] = staticmethod(random.random)
+    _random = staticmethod(random.random)
 
     def __init__(
         self,
