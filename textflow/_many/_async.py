@@ -107,14 +107,22 @@ async def _offer(
     await slots.acquire()
     started = False
     try:
-        wait = run.delay()
-        if wait:
-            await sleep(wait)
         if run.stopped():
             return False
-        started = run.claim(job)
-        if started:
-            group.start_soon(_send, client, job, run, slots)
+        if not run.claim(job):
+            return True
+        try:
+            wait = run.delay()
+            if wait:
+                await sleep(wait)
+        except BaseException:
+            run.release(job)
+            raise
+        if run.stopped():
+            run.release(job)
+            return False
+        group.start_soon(_send, client, job, run, slots)
+        started = True
     finally:
         if not started:
             slots.release()

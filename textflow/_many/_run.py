@@ -31,6 +31,7 @@ from textflow._many._recipients import Prepared, prepare, shown_number
 from textflow.errors import (
     ClientStateError,
     InputValidationError,
+    JournalError,
     SendManyInterrupted,
     SendManyStopped,
     TextFlowError,
@@ -245,7 +246,10 @@ class Run:
         return job
 
     def delay(self) -> float:
-        """Seconds to wait before the next send starts (0 without a rate limit)."""
+        """Seconds to wait before the next send starts (0 without a rate limit).
+
+        Asked after the claim: a recipient another worker has already claimed takes no
+        turn of a rate limit shared by many workers."""
         if self.limiter is None:
             return 0.0
         return self.limiter.wait()
@@ -262,16 +266,31 @@ class Run:
         self._finish(Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous))
         return False
 
-    def sent(self, job: Prepared, result: SendMessageOk) -> None:
+    def release(self, job: Prepared) -> None:
+        """Give back a claim the run will not send (it stopped while waiting its turn):
+        ``refused`` (not sent) in the journal, so a rerun or another worker sends it."""
         if self.journal is not None:
-            self.journal.record(job.key, SENT, result.message)
+            self.journal.record(job.key, REFUSED, "not sent: the run stopped before its turn")
+
+    def sent(self, job: Prepared, result: SendMessageOk) -> None:
+        self._record(job, SENT, result.message)
         self._finish(Outcome(job.index, job.phone_number, SENT, job.text, result=result))
+
+    def _record(self, job: Prepared, status: str, detail: Optional[str]) -> None:
+        """The outcome in the journal; if that fails, ``maybe_sent`` in the report (as the
+        journal will have it: its claim stays open, then expires) and the error raised."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.record(job.key, status, detail)
+        except BaseException as exc:
+            self._finish(Outcome(job.index, job.phone_number, MAYBE_SENT, job.text, error=exc))
+            raise
 
     def failed(self, job: Prepared, exc: BaseException) -> None:
         """Record a send that raised; decide whether the run stops."""
         status = classify(exc)
-        if self.journal is not None:
-            self.journal.record(job.key, status, f"{type(exc).__name__}: {exc}")
+        self._record(job, status, f"{type(exc).__name__}: {exc}")
         if isinstance(exc, ClientStateError) or (
             isinstance(exc, Exception) and not isinstance(exc, TextFlowError)
         ):
@@ -323,6 +342,8 @@ class Run:
         """The report; or the exception that ended the run, carrying it."""
         report = self.report
         if self.fatal is not None:
+            if isinstance(self.fatal, JournalError):
+                self.fatal.report = report
             raise self.fatal
         if self.interrupted is not None:
             report.stopped_by = self.interrupted

@@ -50,7 +50,7 @@ for i = 2, #KEYS do
   redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(count + 1))
   redis.call('PEXPIRE', KEYS[i], keep)
 end
-return string.format('%.6f', start - now)
+return {string.format('%.6f', start), string.format('%.6f', now)}
 """
 
 #: What a rate limit's name may be: it ends up in a Redis key.
@@ -134,14 +134,18 @@ class SharedRateLimiter:
                 f"The shared rate limit at {self.url} cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
 
+    def book(self) -> tuple[float, float]:
+        """Book the next start: (the start, now), in seconds on Redis's clock."""
+        if not self._limits:
+            return 0.0, 0.0
+        with self._failing_as_journal_error():
+            start, now = self._book(keys=self._keys, args=self._args)
+        return float(start), float(now)
+
     def wait(self) -> float:
         """Book the next start for this worker; the seconds to wait before it."""
-        if not self._limits:
-            return 0.0
-        with self._failing_as_journal_error():
-            answer = self._book(keys=self._keys, args=self._args)
-        seconds = float(answer.decode() if isinstance(answer, bytes) else answer)
-        return max(0.0, seconds)
+        start, now = self.book()
+        return max(0.0, start - now)
 
     def close(self) -> None:
         if self._owned:

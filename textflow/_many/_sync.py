@@ -89,12 +89,20 @@ def _dispatch(
             slots.acquire()
             started = False
             try:
-                wait = run.delay()
-                if wait:
-                    sleep(wait)
-                started = not run.stopped() and run.claim(job)
-                if started:
-                    pool.submit(_send, client, job, run, slots)
+                if run.stopped() or not run.claim(job):
+                    continue
+                try:
+                    wait = run.delay()
+                    if wait:
+                        sleep(wait)
+                except BaseException:
+                    run.release(job)
+                    raise
+                if run.stopped():
+                    run.release(job)
+                    break
+                pool.submit(_send, client, job, run, slots)
+                started = True
             finally:
                 if not started:
                     slots.release()
