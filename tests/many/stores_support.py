@@ -37,7 +37,8 @@ def free_port() -> int:
 class RedisServer:
     """A ``redis-server`` without persistence that a test may kill and start again."""
 
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, *, persistent: bool = False) -> None:
+        self.persistent = persistent
         try:
             import redis  # noqa: F401
         except ImportError:
@@ -55,7 +56,11 @@ class RedisServer:
         import redis
 
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", self.workdir]
+        if self.persistent:  # every write on disk before its answer: survives kill -9
+            args += ["--appendonly", "yes", "--appendfsync", "always"]
+        else:
+            args += ["--appendonly", "no"]
+        args += ["--dir", self.workdir]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + START_TIMEOUT

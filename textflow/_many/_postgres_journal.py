@@ -142,6 +142,9 @@ class PostgresJournal:
             yield
 
     def _open(self) -> None:
+        # a claim must be on disk before its SMS leaves, whatever the server's default
+        # (with synchronous_commit off, a crash loses the last claims: a rerun sends twice)
+        self._db.execute("SET synchronous_commit TO on")
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             for statement in _SCHEMA:
