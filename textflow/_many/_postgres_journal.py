@@ -245,6 +245,21 @@ class PostgresJournal:
             ).fetchall()
         return {str(status): int(count) for status, count in rows}
 
+    def recorded_since(self, when: float) -> int:
+        """Recipients whose outcome was recorded at ``when`` (seconds since the epoch) or later.
+
+        Examples:
+            >>> journal.recorded_since(time.time() - 60)
+            1200
+        """
+        with self._using():
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM textflow_journal WHERE campaign = %s "
+                "AND status <> 'sending' AND updated_at >= %s",
+                (self.campaign, when),
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
     def close(self) -> None:
         """Stop the heartbeat and close the connection (claims left open expire).
 

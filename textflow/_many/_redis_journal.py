@@ -6,7 +6,8 @@ Keys (one campaign; the braces keep them in one Redis Cluster slot):
 - ``...:status``, ``...:phone``, ``...:owner``, ``...:detail``: hashes by recipient key;
 - ``...:leases``: sorted set, recipient key -> lease deadline (seconds since the epoch),
   for claims not yet recorded;
-- ``...:counts``: hash, status -> recipients.
+- ``...:counts``: hash, status -> recipients;
+- ``...:done``: sorted set, recipient key -> when its outcome was recorded.
 
 ``claim``, ``record`` and ``renew`` are each one Lua script, so a check and its
 write are one step for every worker at once. Phone numbers are stored (the
@@ -69,6 +70,7 @@ redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'sending', -1)
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
 return 1
 """
 
@@ -127,6 +129,7 @@ class RedisJournal:
         self._detail = f"{prefix}:detail"
         self._leases = f"{prefix}:leases"
         self._counts = f"{prefix}:counts"
+        self._done = f"{prefix}:done"
         with self._failing_as_journal_error():
             import redis
 
@@ -211,9 +214,10 @@ class RedisJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
-        keys = [self._status, self._owner, self._leases, self._counts, self._detail]
+        keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
+        args = [key, self.owner, status, detail or "", self._clock()]
         with self._failing_as_journal_error():
-            self._record(keys=keys, args=[key, self.owner, status, detail or ""])
+            self._record(keys=keys, args=args)
         with self._held_lock:
             self._held.discard(key)
 
@@ -249,6 +253,16 @@ class RedisJournal:
             totals[SENDING] = totals.get(SENDING, 0) - int(expired)
             totals[MAYBE_SENT] = totals.get(MAYBE_SENT, 0) + int(expired)
         return {status: count for status, count in sorted(totals.items()) if count > 0}
+
+    def recorded_since(self, when: float) -> int:
+        """Recipients whose outcome was recorded at ``when`` (seconds since the epoch) or later.
+
+        Examples:
+            >>> journal.recorded_since(time.time() - 60)
+            1200
+        """
+        with self._failing_as_journal_error():
+            return int(self._redis.zcount(self._done, repr(when), "+inf"))
 
     def close(self) -> None:
         """Stop the heartbeat and the connection pool (claims left open expire).
