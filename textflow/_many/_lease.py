@@ -51,6 +51,23 @@ def campaign_of(url: str) -> str:
     return name
 
 
+def lease_of(url: str, default: float) -> float:
+    """The ``lease=SECONDS`` of a journal URL, else ``default``."""
+    values = parse_qs(urlsplit(url).query).get("lease", [])
+    if not values:
+        return default
+    try:
+        return check_lease(float(values[-1]))
+    except ValueError:
+        raise InputValidationError(
+            f"lease= in a journal URL is seconds > 0, not {values[-1]!r}.", argument="journal"
+        ) from None
+
+
+#: Our query parameters in a journal URL, which the store's own client does not know.
+OUR_PARAMETERS = ("campaign", "rate_limit", "lease")
+
+
 def without_query(url: str, *names: str) -> str:
     """The URL without the given query parameters (ours, which the drivers do not know)."""
     parts = urlsplit(url)
@@ -105,7 +122,11 @@ class Heartbeat:
 
 
 def check_lease(lease: float) -> float:
-    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
+    if (
+        isinstance(lease, bool)
+        or not isinstance(lease, (int, float))
+        or not (lease > 0 and lease < float("inf"))
+    ):
         raise InputValidationError(f"lease must be seconds > 0, not {lease!r}.", argument="lease")
     return float(lease)
 

@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from textflow._many._lease import (
     DEFAULT_LEASE,
+    OUR_PARAMETERS,
     Clock,
     Heartbeat,
     campaign_of,
     check_lease,
+    lease_of,
     now_clock,
     shown_url,
     without_query,
@@ -80,7 +82,8 @@ class PostgresJournal:
     Args:
         url: ``postgresql://user:password@host:port/dbname?campaign=NAME`` (libpq's
             URL; other query parameters are passed on to it).
-        lease: Seconds a claim stays ``sending`` without a heartbeat (default 60).
+        lease: Seconds a claim stays ``sending`` without a heartbeat (default: the URL's
+            ``lease=``, else 60).
         clock: Seconds since the epoch (tests move a fake one).
         heartbeat: Extend this worker's open claims from a thread.
 
@@ -97,13 +100,13 @@ class PostgresJournal:
         self,
         url: str,
         *,
-        lease: float = DEFAULT_LEASE,
+        lease: Optional[float] = None,
         clock: Optional[Clock] = None,
         heartbeat: bool = True,
     ) -> None:
         self.campaign = campaign_of(url)
         self.url = shown_url(url)
-        self.lease = check_lease(lease)
+        self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
         self._clock = clock or now_clock()
         self._lock = threading.Lock()  # one connection, used by the run's threads in turn
@@ -111,7 +114,7 @@ class PostgresJournal:
             import psycopg
 
             self._db: psycopg.Connection[Any] = psycopg.connect(
-                without_query(url, "campaign", "rate_limit"), autocommit=True, connect_timeout=10
+                without_query(url, *OUR_PARAMETERS), autocommit=True, connect_timeout=10
             )
         try:
             with self._using():

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from textflow._many._lease import (
     DEFAULT_LEASE,
+    OUR_PARAMETERS,
     Clock,
     Heartbeat,
     campaign_of,
     check_lease,
+    lease_of,
     now_clock,
     shown_url,
     without_query,
@@ -92,7 +94,8 @@ class RedisJournal:
 
     Args:
         url: ``redis://[user:password@]host:port/db?campaign=NAME`` (``rediss://`` for TLS).
-        lease: Seconds a claim stays ``sending`` without a heartbeat (default 60).
+        lease: Seconds a claim stays ``sending`` without a heartbeat (default: the URL's
+            ``lease=``, else 60).
         clock: Seconds since the epoch (tests move a fake one).
         heartbeat: Extend this worker's open claims from a thread (turn off only in tests,
             which call `renew` themselves).
@@ -110,13 +113,13 @@ class RedisJournal:
         self,
         url: str,
         *,
-        lease: float = DEFAULT_LEASE,
+        lease: Optional[float] = None,
         clock: Optional[Clock] = None,
         heartbeat: bool = True,
     ) -> None:
         self.campaign = campaign_of(url)
         self.url = shown_url(url)
-        self.lease = check_lease(lease)
+        self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
         self._clock = clock or now_clock()
         self._held: set[str] = set()
@@ -134,7 +137,7 @@ class RedisJournal:
             import redis
 
             self._redis: redis.Redis = redis.Redis.from_url(
-                without_query(url, "campaign", "rate_limit"),
+                without_query(url, *OUR_PARAMETERS),
                 decode_responses=True,
                 socket_timeout=10,
                 socket_connect_timeout=5,
