@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from textflow._http.aiohttp_client import DefaultAioHttpClient
     from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
     from textflow._many._journal import Journal, SQLiteJournal
+    from textflow._many._postgres_journal import PostgresJournal
+    from textflow._many._redis_journal import RedisJournal
     from textflow._many._recipients import Message
     from textflow._report import Outcome, Progress, SendReport
     from textflow._segments import SegmentCount, segments
@@ -89,8 +91,10 @@ __all__ = [
     "NotFoundError",
     "Outcome",
     "PermissionDeniedError",
+    "PostgresJournal",
     "Progress",
     "RateLimitError",
+    "RedisJournal",
     "SQLiteJournal",
     "SegmentCount",
     "SendManyInterrupted",
@@ -131,6 +135,8 @@ _LAZY: dict[str, str] = {
         ("VerifyCode", "sendSMS", "sendVerificationSMS", "useKey", "verifyCode"), "textflow._legacy"
     ),
     **dict.fromkeys(("Journal", "SQLiteJournal"), "textflow._many._journal"),
+    "PostgresJournal": "textflow._many._postgres_journal",
+    "RedisJournal": "textflow._many._redis_journal",
     **dict.fromkeys(("Outcome", "Progress", "SendReport"), "textflow._report"),
     "Message": "textflow._many._recipients",
     **dict.fromkeys(("SegmentCount", "segments"), "textflow._segments"),

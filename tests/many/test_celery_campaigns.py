@@ -84,8 +84,9 @@ def test_a_worker_killed_mid_campaign_sends_nobody_twice(
             os.kill(_children(workers[0].pid)[0], signal.SIGKILL)  # mid-chunk: sends in flight
             with RedisJournal(journal_url) as journal:
                 _wait(
-                    lambda: sum(journal.counts().values()) == 240
-                    and "sending" not in journal.counts(),
+                    lambda: (
+                        sum(journal.counts().values()) == 240 and "sending" not in journal.counts()
+                    ),
                     "the campaign to finish",
                 )
                 counts = journal.counts()

@@ -30,7 +30,9 @@ class TestRedisJournal(SharedJournalConformance):
         self.url = journal_redis.url
 
     def open_journal(self, name: str, *, clock: FakeClock, lease: float) -> Any:
-        return RedisJournal(f"{self.url}?campaign={name}", clock=clock, lease=lease, heartbeat=False)
+        return RedisJournal(
+            f"{self.url}?campaign={name}", clock=clock, lease=lease, heartbeat=False
+        )
 
 
 class TestPostgresJournal(SharedJournalConformance):

@@ -40,7 +40,8 @@ async def _killed_mid_run_then_rerun(
         )
     stopped = caught.value
     assert stopped.__cause__ is not None
-    assert stopped.report is not None and stopped.report.sent >= 10
+    assert stopped.report is not None
+    assert stopped.report.sent >= 10
     first = collections.Counter(m.phone_number for m in many.fake.messages)
     assert stopped.report.sent + stopped.report.maybe_sent == sum(first.values())
     start()

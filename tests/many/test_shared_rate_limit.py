@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Optional
 
 import pytest
 
@@ -24,14 +25,20 @@ def _busiest(starts: list[float], window: float) -> int:
 
 
 def _book_from_threads(
-    url: str, count: int, **limits: float
+    url: str,
+    count: int,
+    *,
+    max_per_second: Optional[float] = None,
+    max_per_minute: Optional[float] = None,
 ) -> list[float]:
     """Four limiters (four connections, as four workers) book ``count`` starts together."""
     starts: list[float] = []
     lock = threading.Lock()
 
     def work() -> None:
-        limiter = SharedRateLimiter(url, **limits)
+        limiter = SharedRateLimiter(
+            url, max_per_second=max_per_second, max_per_minute=max_per_minute
+        )
         try:
             for _ in range(count // 4):
                 start, _ = limiter.book()
@@ -83,9 +90,7 @@ def test_a_bad_rate_limit_url_is_refused_before_sending() -> None:
 
 
 def test_redis_down_is_a_journal_error_without_the_password() -> None:
-    limiter = SharedRateLimiter(
-        f"redis://user:hunter2@127.0.0.1:{free_port()}/0", max_per_second=1
-    )
+    limiter = SharedRateLimiter(f"redis://user:hunter2@127.0.0.1:{free_port()}/0", max_per_second=1)
     with pytest.raises(JournalError, match="rate limit") as caught:
         limiter.wait()
     assert "hunter2" not in str(caught.value)

@@ -14,6 +14,7 @@ campaign must keep their clocks in step (NTP) to well within the lease.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -71,11 +72,7 @@ OUR_PARAMETERS = ("campaign", "rate_limit", "lease")
 def without_query(url: str, *names: str) -> str:
     """The URL without the given query parameters (ours, which the drivers do not know)."""
     parts = urlsplit(url)
-    kept = [
-        pair
-        for pair in parts.query.split("&")
-        if pair and pair.split("=", 1)[0] not in names
-    ]
+    kept = [pair for pair in parts.query.split("&") if pair and pair.split("=", 1)[0] not in names]
     return parts._replace(query="&".join(kept)).geturl()
 
 
@@ -108,10 +105,9 @@ class Heartbeat:
 
     def _beat(self) -> None:
         while not self._stopped.wait(self._interval):
-            try:
+            # a failed beat is retried by the next; the sends' own writes fail loudly
+            with contextlib.suppress(Exception):
                 self._renew()
-            except Exception:  # noqa: S110 - the next beat retries; the sends' own writes fail loudly
-                pass
 
     def stop(self) -> None:
         self._stopped.set()

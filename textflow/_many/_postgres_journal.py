@@ -51,8 +51,7 @@ SCHEMA_VERSION = "1"
 _LOCK_ID = 0x7465787466  # "textf": serialises the first CREATE TABLE of concurrent workers
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS textflow_journal_meta "
-    "(name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS textflow_journal_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS textflow_journal ("
     " campaign TEXT NOT NULL, key TEXT NOT NULL, phone_number TEXT NOT NULL,"
     " status TEXT NOT NULL, owner TEXT, lease_until DOUBLE PRECISION, detail TEXT,"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from textflow._many._lease import (
     DEFAULT_LEASE,
@@ -199,7 +199,14 @@ class RedisJournal:
         """
         now = self._clock()
         keys = [self._status, self._phone, self._owner, self._leases, self._counts, self._detail]
-        args = [key, phone_number, self.owner, now + self.lease, now, int(resend_maybe_sent)]
+        args: list[Union[str, float]] = [
+            key,
+            phone_number,
+            self.owner,
+            now + self.lease,
+            now,
+            int(resend_maybe_sent),
+        ]
         with self._failing_as_journal_error():
             claimed = bool(self._claim(keys=keys, args=args))
         if claimed:
@@ -218,7 +225,7 @@ class RedisJournal:
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
         keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
-        args = [key, self.owner, status, detail or "", self._clock()]
+        args: list[Union[str, float]] = [key, self.owner, status, detail or "", self._clock()]
         with self._failing_as_journal_error():
             self._record(keys=keys, args=args)
         with self._held_lock:
@@ -236,7 +243,8 @@ class RedisJournal:
             return
         with self._failing_as_journal_error():
             for start in range(0, len(held), 500):
-                args = [self.owner, self._clock() + self.lease, *held[start : start + 500]]
+                args: list[Union[str, float]] = [self.owner, self._clock() + self.lease]
+                args += held[start : start + 500]
                 self._renew(keys=[self._status, self._owner, self._leases], args=args)
 
     def counts(self) -> dict[str, int]:

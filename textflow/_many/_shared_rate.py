@@ -151,4 +151,3 @@ class SharedRateLimiter:
         if self._owned:
             with self._failing_as_journal_error():
                 self._redis.close()
-

@@ -141,7 +141,6 @@ def make_send_chunk_task(
         **task_options,
     }
 
-    @app.task(bind=True, name=name, **options)  # type: ignore[misc]
     def send_chunk_task(
         self: Task[Any, Any],
         recipients: list[Recipient],
@@ -160,7 +159,7 @@ def make_send_chunk_task(
             if client is not None:
                 client.close()
 
-    task: Task[Any, Any] = send_chunk_task
+    task: Task[Any, Any] = app.task(bind=True, name=name, **options)(send_chunk_task)
     return task
 
 

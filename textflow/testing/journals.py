@@ -98,9 +98,7 @@ class JournalConformance:
     # --- helpers -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def opened(
-        self, name: str, clock: FakeClock, lease: float = LEASE
-    ) -> Iterator[Any]:
+    def opened(self, name: str, clock: FakeClock, lease: float = LEASE) -> Iterator[Any]:
         journal = self.open_journal(name, clock=clock, lease=lease)
         try:
             yield journal
