@@ -49,8 +49,8 @@ if TYPE_CHECKING:
     from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
     from textflow._many._journal import Journal, SQLiteJournal
     from textflow._many._postgres_journal import PostgresJournal
-    from textflow._many._redis_journal import RedisJournal
     from textflow._many._recipients import Message
+    from textflow._many._redis_journal import RedisJournal
     from textflow._report import Outcome, Progress, SendReport
     from textflow._segments import SegmentCount, segments
     from textflow.models import (
