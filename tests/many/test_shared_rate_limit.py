@@ -95,3 +95,24 @@ def test_redis_down_is_a_journal_error_without_the_password() -> None:
         limiter.wait()
     assert "hunter2" not in str(caught.value)
     assert caught.value.__cause__ is not None
+
+
+def test_a_redis_journal_object_shares_its_rate_limit(journal_redis: RedisServer) -> None:
+    from textflow import RedisJournal
+    from textflow._many._run import LocalLimiter, open_limiter, settings
+
+    options = settings(
+        text="Hi",
+        phone_field="phone_number",
+        concurrency=1,
+        max_per_second=5,
+        on_progress=None,
+        stop_on=None,
+        resend_maybe_sent=False,
+        keep_outcomes=None,
+    )
+    with RedisJournal(f"{journal_redis.url}?campaign={uuid.uuid4().hex}") as journal:
+        limiter = open_limiter(options, journal, lambda: 0.0)
+        assert isinstance(limiter, SharedRateLimiter)
+        limiter.close()
+    assert isinstance(open_limiter(options, "campaign.db", lambda: 0.0), LocalLimiter)

@@ -108,16 +108,24 @@ class PostgresJournal:
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
         self._clock = clock or now_clock()
-        self._lock = threading.Lock()  # one connection, used by the run's threads in turn
+        # two connections, each used by one thread at a time: claims (the dispatching
+        # thread) do not wait behind records (the sending threads)
+        self._lock = threading.Lock()
+        self._writer_lock = threading.Lock()
+        server = without_query(url, *OUR_PARAMETERS)
         with self._failing_as_journal_error():
             import psycopg
 
             self._db: psycopg.Connection[Any] = psycopg.connect(
-                without_query(url, *OUR_PARAMETERS), autocommit=True, connect_timeout=10
+                server, autocommit=True, connect_timeout=10
             )
         try:
             with self._using():
-                self._open()
+                self._open(self._db)
+                self._writer: psycopg.Connection[Any] = psycopg.connect(
+                    server, autocommit=True, connect_timeout=10
+                )
+                self._writer.execute("SET synchronous_commit TO on")
         except BaseException:
             self._db.close()
             raise
@@ -143,15 +151,20 @@ class PostgresJournal:
         with self._lock, self._failing_as_journal_error():
             yield
 
-    def _open(self) -> None:
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._writer_lock, self._failing_as_journal_error():
+            yield
+
+    def _open(self, db: psycopg.Connection[Any]) -> None:
         # a claim must be on disk before its SMS leaves, whatever the server's default
         # (with synchronous_commit off, a crash loses the last claims: a rerun sends twice)
-        self._db.execute("SET synchronous_commit TO on")
-        with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+        db.execute("SET synchronous_commit TO on")
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             for statement in _SCHEMA:
-                self._db.execute(statement)
-            row = self._db.execute(
+                db.execute(statement)
+            row = db.execute(
                 "SELECT value FROM textflow_journal_meta WHERE name = 'schema_version'"
             ).fetchone()
         if row is None or row[0] != SCHEMA_VERSION:
@@ -159,7 +172,7 @@ class PostgresJournal:
                 f"The journal {self.url} is not a textflow journal of schema {SCHEMA_VERSION}."
             )
         # a table of the same name but other columns fails here, not mid-run
-        self._db.execute(
+        db.execute(
             "SELECT campaign, key, phone_number, status, owner, lease_until, detail, updated_at "
             "FROM textflow_journal LIMIT 0"
         )
@@ -211,8 +224,8 @@ class PostgresJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
-        with self._using():
-            self._db.execute(
+        with self._writing():
+            self._writer.execute(
                 "UPDATE textflow_journal SET status = %s, detail = %s, updated_at = %s, "
                 "lease_until = NULL WHERE campaign = %s AND key = %s AND status = 'sending' "
                 "AND owner = %s",
@@ -225,8 +238,8 @@ class PostgresJournal:
         Examples:
             >>> journal.renew()
         """
-        with self._using():
-            self._db.execute(
+        with self._writing():
+            self._writer.execute(
                 "UPDATE textflow_journal SET lease_until = %s "
                 "WHERE campaign = %s AND owner = %s AND status = 'sending'",
                 (self._clock() + self.lease, self.campaign, self.owner),
@@ -270,6 +283,8 @@ class PostgresJournal:
         """
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        with self._writing():
+            self._writer.close()
         with self._using():
             self._db.close()
 

@@ -119,6 +119,7 @@ class RedisJournal:
     ) -> None:
         self.campaign = campaign_of(url)
         self.url = shown_url(url)
+        self._server_url = without_query(url, *OUR_PARAMETERS)  # for a shared rate limit
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
         self._clock = clock or now_clock()
@@ -274,6 +275,10 @@ class RedisJournal:
         """
         with self._failing_as_journal_error():
             return int(self._redis.zcount(self._done, repr(when), "+inf"))
+
+    def rate_limit_url(self) -> str:
+        """This journal's Redis, for a rate limit all its workers share."""
+        return self._server_url
 
     def close(self) -> None:
         """Stop the heartbeat and the connection pool (claims left open expire).

@@ -182,12 +182,16 @@ def open_limiter(
     options: Settings, journal: JournalArg, clock: Callable[[], float]
 ) -> Optional[Limiter]:
     """The run's rate limit: shared through Redis when ``rate_limit`` is given or the
-    journal is on Redis; else this process's own; None without a limit."""
+    journal is on Redis (a URL, or a journal with ``rate_limit_url()``); else this
+    process's own; None without a limit."""
     if options.max_per_second is None and options.max_per_minute is None:
         return None
     url = options.rate_limit
     if url is None and isinstance(journal, str) and journal.startswith(_REDIS_SCHEMES):
         url = journal
+    shared = getattr(journal, "rate_limit_url", None)  # a RedisJournal given as an object
+    if url is None and callable(shared):
+        url = str(shared())
     if url is None:
         return LocalLimiter(options, clock)
     from textflow._many._shared_rate import SharedRateLimiter
