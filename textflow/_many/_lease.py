@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from typing import Callable, Optional
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
 
 from textflow.errors import InputValidationError
 
@@ -73,7 +73,9 @@ def without_query(url: str, *names: str) -> str:
     """The URL without the given query parameters (ours, which the drivers do not know)."""
     parts = urlsplit(url)
     kept = [pair for pair in parts.query.split("&") if pair and pair.split("=", 1)[0] not in names]
-    return parts._replace(query="&".join(kept)).geturl()
+    return urlunsplit(
+        SplitResult(parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment)
+    )
 
 
 def shown_url(url: str) -> str:
@@ -82,7 +84,7 @@ def shown_url(url: str) -> str:
     if parts.password is None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class Heartbeat:

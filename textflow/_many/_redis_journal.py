@@ -277,7 +277,12 @@ class RedisJournal:
             return int(self._redis.zcount(self._done, repr(when), "+inf"))
 
     def rate_limit_url(self) -> str:
-        """This journal's Redis, for a rate limit all its workers share."""
+        """This journal's Redis, for a rate limit all its workers share.
+
+        Examples:
+            >>> RedisJournal("redis://127.0.0.1:6379/0?campaign=spring").rate_limit_url()
+            'redis://127.0.0.1:6379/0'
+        """
         return self._server_url
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ claims). Some tests fork processes (POSIX only) and kill one with SIGKILL.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import signal
 import threading
@@ -65,27 +66,26 @@ def _number(index: int) -> str:
 
 
 def _forked(work: Callable[[], Sequence[str]]) -> tuple[int, list[str]]:
-    """Run ``work`` in a forked child; its exit status (or -signal) and what it wrote."""
-    read, write = os.pipe()
+    """Run ``work`` in a forked child; its exit status (or -signal) and what it returned."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def child() -> None:  # pragma: no cover - runs in the child
+        send.send(list(work()))
+
+    process = context.Process(target=child, daemon=True)
     with warnings.catch_warnings():  # forking a threaded test process: the child only runs work
         warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 0
-        try:
-            os.close(read)
-            with os.fdopen(write, "w") as out:
-                for line in work():
-                    out.write(line + "\n")
-        except BaseException:
-            code = 1
-        os._exit(code)
-    os.close(write)
-    with os.fdopen(read) as lines:
-        written = [line.rstrip("\n") for line in lines]
-    _, status = os.waitpid(pid, 0)
-    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    return code, written
+        process.start()
+    send.close()
+    try:
+        written: list[str] = receive.recv()
+    except EOFError:  # the child died first (on purpose, in some tests)
+        written = []
+    finally:
+        receive.close()
+    process.join()
+    return int(process.exitcode or 0), written
 
 
 class JournalConformance:
