@@ -110,3 +110,28 @@ def test_a_campaign_splits_into_chunks_from_a_list_or_a_csv(tmp_path: Path) -> N
         [{"phone_number": "+12025550001", "name": "Ana"}],
         [{"phone_number": "+12025550002", "name": "Bo"}],
     ]
+
+
+def test_the_chunk_task_in_process(journal_redis: RedisServer) -> None:
+    """The task's own logic, run eagerly: chunks, a re-delivered chunk, a stop, a bad journal."""
+    from celery import Celery
+
+    from textflow import InputValidationError
+    from textflow.integrations.celery import make_send_chunk_task, send_chunk
+
+    fake = FakeTextFlow(credits=CREDITS)
+    app = Celery("textflow_eager", broker="memory://")
+    app.conf.task_always_eager = True
+    task = make_send_chunk_task(app, name="eager.send_chunk", client_factory=fake.client)
+    journal = f"{journal_redis.url}?campaign={campaign()}"
+    results = enqueue_campaign(task, numbers(25), "Hi", journal=journal, chunk_size=10)
+    assert [r.get()["sent"] for r in results] == [10, 10, 5]
+    again = task.delay(numbers(10), "Hi", journal=journal).get()  # delivered twice
+    assert (again["sent"], again["skipped"]) == (0, 10)
+    assert len(fake.messages) == 25
+    fake.balance = 0
+    stopped = task.delay(numbers(3, start=100), "Hi", journal=journal).get()
+    assert stopped["sent"] == 0
+    assert "Insufficient credits" in stopped["stopped_by"]
+    with pytest.raises(InputValidationError, match="shared journal URL"):
+        send_chunk(numbers(1), "Hi", journal="campaign.db", client=fake.client())

@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
@@ -67,7 +67,7 @@ def _default_client() -> TextFlowClient:
 
 
 def send_chunk(
-    recipients: list[Recipient],
+    recipients: Sequence[Recipient],
     text: Optional[str],
     *,
     journal: str,
@@ -143,7 +143,7 @@ def make_send_chunk_task(
 
     def send_chunk_task(
         self: Task[Any, Any],
-        recipients: list[Recipient],
+        recipients: Sequence[Recipient],
         text: Optional[str],
         *,
         journal: str,
