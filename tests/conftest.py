@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.core.hostile_support",  # before core_support, which imports it
     "tests.core.core_support",
     "tests.many.many_support",
+    "tests.many.stores_support",
     "tests.guard.guard_support",
     "tests.browser.browser_support",
     "tests.integrations.otel_support",

@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     from textflow._http.aiohttp_client import DefaultAioHttpClient
     from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
     from textflow._many._journal import Journal, SQLiteJournal
+    from textflow._many._postgres_journal import PostgresJournal
     from textflow._many._recipients import Message
+    from textflow._many._redis_journal import RedisJournal
     from textflow._report import Outcome, Progress, SendReport
     from textflow._segments import SegmentCount, segments
     from textflow.integrations.opentelemetry import instrument, uninstrument
@@ -98,8 +100,10 @@ __all__ = [
     "NotFoundError",
     "Outcome",
     "PermissionDeniedError",
+    "PostgresJournal",
     "Progress",
     "RateLimitError",
+    "RedisJournal",
     "SQLiteJournal",
     "SegmentCount",
     "SendManyInterrupted",
@@ -140,6 +144,8 @@ _LAZY: dict[str, str] = {
         ("VerifyCode", "sendSMS", "sendVerificationSMS", "useKey", "verifyCode"), "textflow._legacy"
     ),
     **dict.fromkeys(("Journal", "SQLiteJournal"), "textflow._many._journal"),
+    "PostgresJournal": "textflow._many._postgres_journal",
+    "RedisJournal": "textflow._many._redis_journal",
     **dict.fromkeys(("Outcome", "Progress", "SendReport"), "textflow._report"),
     "Message": "textflow._many._recipients",
     **dict.fromkeys(

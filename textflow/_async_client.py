@@ -320,7 +320,9 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         stop_on: Optional[StopOn] = None,
         journal: JournalArg = None,
         resend_maybe_sent: bool = False,
-        keep_outcomes: bool = True,
+        keep_outcomes: Optional[bool] = None,
+        max_per_minute: Optional[float] = None,
+        rate_limit: Optional[str] = None,
     ) -> SendReport:
         """Send an SMS to each recipient, safely: paced, counted, resumable.
 
@@ -331,15 +333,22 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             text: The text for bare numbers and mappings.
             phone_field: The mappings' key that holds the number.
             concurrency: Sends in flight at once (default 20).
-            max_per_second: Never more sends than this start in any one second.
+            max_per_second: Never more sends than this start in any one second (for all
+                workers together when the journal is on Redis or ``rate_limit`` is given).
             on_progress: Called with a `Progress` after each recipient (one call at a time).
             stop_on: Errors that stop the run: a predicate or a tuple of classes.
                 Default: a refused key or permission, and running out of credits.
-            journal: A file name (SQLite) or a `Journal`: a rerun with the same
-                journal does not send again to whom it sent or may have sent.
+            journal: A file name (SQLite), a shared journal's URL
+                (``redis://host:port/db?campaign=NAME``, ``postgresql://...?campaign=NAME``)
+                or a `Journal`: a rerun, or another worker, with the same journal does
+                not send again to whom it sent or may have sent.
             resend_maybe_sent: Send again to recipients the journal has as maybe sent.
-            keep_outcomes: Keep one `Outcome` per recipient in the report (turn
-                off for huge runs: the totals are kept all the same).
+            keep_outcomes: Keep one `Outcome` per recipient in the report. Default: only
+                for a list of up to 10,000 (memory stays flat for a generator or a big
+                list; the totals are kept all the same).
+            max_per_minute: Never more sends than this start in any one minute.
+            rate_limit: A Redis URL (``redis://host:port/db``, optional ``?name=``) that
+                shares ``max_per_second`` and ``max_per_minute`` among all workers.
 
         Returns:
             The `SendReport`: an outcome per recipient, and totals.
@@ -368,4 +377,6 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             journal=journal,
             resend_maybe_sent=resend_maybe_sent,
             keep_outcomes=keep_outcomes,
+            max_per_minute=max_per_minute,
+            rate_limit=rate_limit,
         )

@@ -248,11 +248,23 @@ class JournalError(TextFlowError):
 
     The run stops rather than send what it could not record (a rerun might send it again).
 
+    Attributes:
+        report: When it stopped a ``send_many`` run, that run's `SendReport` so far
+            (recipients in flight are ``maybe_sent`` in it); else ``None``.
+
     Examples:
         >>> client.send_many(numbers, text="Hi", journal="not-a-database.txt")
         Traceback (most recent call last):
         textflow.errors.JournalError: The journal not-a-database.txt cannot be used ...
     """
+
+    report: Optional[SendReport] = None
+
+    def _pickled_state(self) -> dict[str, Any]:
+        state = super()._pickled_state()
+        if self.report is not None:
+            state["report"] = redacted_report(self.report)
+        return state
 
 
 class JournalBusyError(JournalError, RuntimeError):

@@ -22,7 +22,7 @@ from textflow._operations import OPERATIONS
 
 WITH_COMMAND = {op.name: op.command for op in OPERATIONS.values() if op.command is not None}
 #: The commands that are not one API call.
-OTHER_COMMANDS = {"send-many", "sandbox", "demo"}
+OTHER_COMMANDS = {"send-many", "sandbox", "campaign", "demo"}
 
 
 def _subcommands() -> set[str]:

@@ -270,3 +270,51 @@ def test_kill_9_mid_send_then_rerun(journal_path: Path) -> None:
     assert done.stdout.split() == ["6", "4", "maybe_sent,sent,sent,sent"]
     delivered = [m.phone_number for m in fake.messages]
     assert sorted(delivered) == [f"+1202555{i:04d}" for i in range(10)]  # each at most once
+
+
+class _RecordsFailAfter:
+    """A SQLite journal whose writes of outcomes fail after ``good`` of them (a full disk)."""
+
+    def __init__(self, path: Path, good: int) -> None:
+        self.inner = SQLiteJournal(path)
+        self.good = good
+
+    def state(self, key: str) -> Optional[str]:
+        return self.inner.state(key)
+
+    def claim(self, key: str, phone_number: str, *, resend_maybe_sent: bool) -> bool:
+        return self.inner.claim(key, phone_number, resend_maybe_sent=resend_maybe_sent)
+
+    def record(self, key: str, status: str, detail: Optional[str]) -> None:
+        if self.good <= 0:
+            raise JournalError("The journal cannot be written: database or disk is full")
+        self.good -= 1
+        self.inner.record(key, status, detail)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.anyio
+async def test_a_write_failure_mid_run_reports_the_sends_in_flight_as_maybe_sent(
+    many: Sender, journal_path: Path
+) -> None:
+    journal = _RecordsFailAfter(journal_path, good=3)
+    with pytest.raises(JournalError) as caught:
+        await many.send(numbers(10), "Hi", journal=journal, concurrency=1)
+    journal.close()
+    report = caught.value.report
+    assert report is not None
+    assert (report.sent, report.maybe_sent) == (3, 1)  # the fourth went out, unrecorded
+    assert [o.status for o in report.outcomes][-1] == "maybe_sent"
+    rerun = await many.send(numbers(10), "Hi", journal=journal_path, concurrency=1)
+    assert (rerun.sent, rerun.skipped) == (6, 4)  # the fourth is maybe_sent: not again
+    assert sorted(m.phone_number for m in many.fake.messages) == numbers(10)
+
+
+@pytest.mark.anyio
+async def test_a_journal_in_a_folder_that_is_not_there(many: Sender, tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="cannot be used") as caught:
+        await many.send(numbers(2), "Hi", journal=tmp_path / "absent" / "campaign.db")
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    assert many.fake.messages == []

@@ -328,6 +328,25 @@ async def test_keep_outcomes_off_keeps_the_totals(many: Sender) -> None:
     assert (report.sent, report.outcomes) == (20, [])
 
 
+async def test_a_generator_keeps_totals_only_by_default(many: Sender) -> None:
+    """Memory stays flat for input of any length: outcomes only when asked."""
+    report = await many.send(iter(numbers(20)), "Hi")
+    assert (report.sent, report.outcomes) == (20, [])
+    report = await many.send(iter(numbers(3, start=50)), "Hi", keep_outcomes=True)
+    assert len(report.outcomes) == 3
+
+
+async def test_a_small_list_keeps_its_outcomes_and_a_big_one_its_totals(
+    many: Sender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textflow._many import _run
+
+    monkeypatch.setattr(_run, "SMALL_LIST", 5)
+    assert len((await many.send(numbers(5), "Hi")).outcomes) == 5
+    report = await many.send(numbers(6, start=10), "Hi")
+    assert (report.sent, report.outcomes) == (6, [])
+
+
 async def test_async_iterables(fake: FakeTextFlow) -> None:
     async def recipients() -> AsyncIterator[Union[str, tuple[str, str]]]:
         for number in numbers(3):
@@ -335,7 +354,7 @@ async def test_async_iterables(fake: FakeTextFlow) -> None:
         yield ("+12025559999", "Last")
 
     async with fake.async_client() as client:
-        report = await client.send_many(recipients(), "Hi", concurrency=2)
+        report = await client.send_many(recipients(), "Hi", concurrency=2, keep_outcomes=True)
     assert report.sent == 4
     assert sorted(o.index for o in report.outcomes) == [0, 1, 2, 3]
 

@@ -60,6 +60,7 @@ COMMANDS: dict[str, Command] = {
     },
     "send-many": _command("send_many", "run"),
     "sandbox": _command("sandbox", "run"),
+    "campaign": _command("campaign", "run"),
     "demo": _command("demo", "run"),
 }
 

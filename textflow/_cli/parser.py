@@ -14,6 +14,7 @@ from typing import Any, Callable, NoReturn, Optional
 
 from textflow._cli import argument_types as types
 from textflow._cli.api_arguments import API_GRAMMAR
+from textflow._cli.campaign_arguments import campaign_arguments
 from textflow._cli.command_arguments import sandbox_arguments, send_many_arguments
 from textflow._operations import OPERATIONS
 from textflow._version import __version__
@@ -58,7 +59,12 @@ class ArgumentParser(argparse.ArgumentParser):
 API_OPTIONS = ("api_key", "base_url", "timeout", "json", "verbose")
 SANDBOX_OPTIONS = ("api_key", "json", "verbose")
 DEMO_OPTIONS = ("verbose",)
-COMMAND_OPTIONS = {"sandbox": SANDBOX_OPTIONS, "demo": DEMO_OPTIONS}
+CAMPAIGN_OPTIONS = ("json", "verbose")
+COMMAND_OPTIONS = {
+    "sandbox": SANDBOX_OPTIONS,
+    "demo": DEMO_OPTIONS,
+    "campaign": CAMPAIGN_OPTIONS,
+}
 
 
 def _global_options(names: tuple[str, ...] = API_OPTIONS) -> ArgumentParser:
@@ -169,6 +175,12 @@ def build_parser(commands: dict[str, Command]) -> ArgumentParser:
             "Serve a fake TextFlow API over HTTP on this machine and print every SMS and "
             "code it receives, until Ctrl-C. Nothing is really sent. It accepts the key given "
             "with --api-key, else tf_test_key ($TEXTFLOW_API_KEY is not used).",
+        )
+    )
+    campaign_arguments(
+        add(
+            "campaign",
+            "where a send-many campaign stands, from its journal (file or URL)",
         )
     )
     add(

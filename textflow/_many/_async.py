@@ -17,6 +17,7 @@ from textflow._many._run import (
     Run,
     length,
     open_journal,
+    open_limiter,
     settings,
 )
 from textflow._many._sender import AsyncSender
@@ -39,7 +40,9 @@ async def send_many(
     stop_on: Optional[StopOn] = None,
     journal: JournalArg = None,
     resend_maybe_sent: bool = False,
-    keep_outcomes: bool = True,
+    keep_outcomes: Optional[bool] = None,
+    max_per_minute: Optional[float] = None,
+    rate_limit: Optional[str] = None,
     _clock: Callable[[], float] = time.monotonic,
     _sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> SendReport:
@@ -53,10 +56,14 @@ async def send_many(
         stop_on=stop_on,
         resend_maybe_sent=resend_maybe_sent,
         keep_outcomes=keep_outcomes,
+        max_per_minute=max_per_minute,
+        rate_limit=rate_limit,
     )
     store, owned = open_journal(journal)
+    limiter = None
     try:
-        run = Run(options, store, length(recipients), _clock)
+        limiter = open_limiter(options, journal, _clock)
+        run = Run(options, store, length(recipients), _clock, limiter)
         slots = anyio.Semaphore(options.concurrency)
         async with anyio.create_task_group() as group:
             try:
@@ -73,8 +80,12 @@ async def send_many(
             except Exception as exc:  # from the input, the journal or a recipient we cannot read
                 run.fail(exc)
     finally:
-        if owned and store is not None:
-            store.close()
+        try:
+            if limiter is not None:
+                limiter.close()
+        finally:
+            if owned and store is not None:
+                store.close()
     return run.result()
 
 
@@ -96,14 +107,22 @@ async def _offer(
     await slots.acquire()
     started = False
     try:
-        wait = run.delay()
-        if wait:
-            await sleep(wait)
         if run.stopped():
             return False
-        started = run.claim(job)
-        if started:
-            group.start_soon(_send, client, job, run, slots)
+        if not run.claim(job):
+            return True
+        try:
+            wait = run.delay()
+            if wait:
+                await sleep(wait)
+        except BaseException:
+            run.release(job)
+            raise
+        if run.stopped():
+            run.release(job)
+            return False
+        group.start_soon(_send, client, job, run, slots)
+        started = True
     finally:
         if not started:
             slots.release()

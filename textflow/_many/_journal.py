@@ -233,6 +233,20 @@ class SQLiteJournal:
             ).fetchall()
         return {str(status): int(count) for status, count in rows}
 
+    def recorded_since(self, when: float) -> int:
+        """Recipients whose outcome was recorded at ``when`` (seconds since the epoch) or later.
+
+        Examples:
+            >>> journal.recorded_since(time.time() - 60)
+            1200
+        """
+        with self._using():
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM textflow_recipients WHERE status <> ? AND updated_at >= ?",
+                (SENDING, when),
+            ).fetchone()
+        return int(row[0])
+
     def close(self) -> None:
         """Close the file (and release it for the next run).
 

@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Sized
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Protocol, Union
 
 from textflow._many._journal import DONE, Journal, SQLiteJournal
 from textflow._many._outcomes import (
@@ -26,11 +26,12 @@ from textflow._many._outcomes import (
     classify,
     stop_predicate,
 )
-from textflow._many._rate import RateLimiter
+from textflow._many._rate import Pacer, RateLimiter
 from textflow._many._recipients import Prepared, prepare, shown_number
 from textflow.errors import (
     ClientStateError,
     InputValidationError,
+    JournalError,
     SendManyInterrupted,
     SendManyStopped,
     TextFlowError,
@@ -39,6 +40,11 @@ from textflow.models import SendMessageOk
 
 ProgressCallback = Callable[[Progress], None]
 JournalArg = Union[str, "os.PathLike[str]", Journal, None]
+#: A list up to this long keeps its outcomes in the report by default; anything else
+#: (a generator, a bigger list) keeps totals only, so memory stays flat.
+SMALL_LIST = 10_000
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,9 @@ class Settings:
     on_progress: Optional[ProgressCallback]
     stop_on: Callable[[BaseException], bool]
     resend_maybe_sent: bool
-    keep_outcomes: bool
+    keep_outcomes: Optional[bool]
+    max_per_minute: Optional[float] = None
+    rate_limit: Optional[str] = None
 
 
 def settings(
@@ -64,7 +72,9 @@ def settings(
     on_progress: Optional[ProgressCallback],
     stop_on: Optional[StopOn],
     resend_maybe_sent: bool,
-    keep_outcomes: bool,
+    keep_outcomes: Optional[bool],
+    max_per_minute: Optional[float] = None,
+    rate_limit: Optional[str] = None,
 ) -> Settings:
     """The options, or the error a programmer needs to see before a single send."""
     if text is not None and not isinstance(text, str):
@@ -82,6 +92,17 @@ def settings(
             RateLimiter(max_per_second)
         except (TypeError, ValueError) as exc:
             raise InputValidationError(str(exc), argument="max_per_second") from None
+    if max_per_minute is not None:
+        try:
+            RateLimiter(max_per_minute, window=60.0, name="max_per_minute")
+        except (TypeError, ValueError) as exc:
+            raise InputValidationError(str(exc), argument="max_per_minute") from None
+    if rate_limit is not None and not (
+        isinstance(rate_limit, str) and rate_limit.startswith(_REDIS_SCHEMES)
+    ):
+        raise InputValidationError(
+            "rate_limit must be a Redis URL (redis://host:port/db).", argument="rate_limit"
+        )
     if on_progress is not None and not callable(on_progress):
         raise InputValidationError("on_progress must be callable.", argument="on_progress")
     try:
@@ -96,7 +117,9 @@ def settings(
         on_progress,
         stop,
         bool(resend_maybe_sent),
-        bool(keep_outcomes),
+        None if keep_outcomes is None else bool(keep_outcomes),
+        max_per_minute,
+        rate_limit,
     )
 
 
@@ -104,12 +127,77 @@ def open_journal(journal: JournalArg) -> tuple[Optional[Journal], bool]:
     """(the journal, whether this run opened it and so closes it)."""
     if journal is None:
         return None, False
+    if isinstance(journal, str) and journal.startswith(_REDIS_SCHEMES):
+        from textflow._many._redis_journal import RedisJournal
+
+        return RedisJournal(journal), True
+    if isinstance(journal, str) and journal.startswith(_POSTGRES_SCHEMES):
+        from textflow._many._postgres_journal import PostgresJournal
+
+        return PostgresJournal(journal), True
+    if isinstance(journal, str) and "://" in journal:
+        raise InputValidationError(
+            "journal must be a file name (SQLite), a redis:// or a postgresql:// URL with "
+            "?campaign=NAME, or a Journal.",
+            argument="journal",
+        )
     if isinstance(journal, (str, os.PathLike)):
         return SQLiteJournal(journal), True
     if all(hasattr(journal, name) for name in ("state", "claim", "record")):
         return journal, False
     raise InputValidationError(
         "journal must be a file name or a Journal (state, claim, record).", argument="journal"
+    )
+
+
+class Limiter(Protocol):
+    def wait(self) -> float:
+        """Book the next start; seconds to wait before it."""
+
+    def close(self) -> None:
+        """Release what it holds."""
+
+
+class LocalLimiter:
+    """This process's own pace (`Pacer`), on the run's clock."""
+
+    def __init__(self, options: Settings, clock: Callable[[], float]) -> None:
+        limiters = []
+        if options.max_per_second is not None:
+            limiters.append(RateLimiter(options.max_per_second))
+        if options.max_per_minute is not None:
+            limiters.append(RateLimiter(options.max_per_minute, window=60.0))
+        self._pacer = Pacer(limiters)
+        self._clock = clock
+
+    def wait(self) -> float:
+        now = self._clock()
+        return max(0.0, self._pacer.reserve(now) - now)
+
+    def close(self) -> None:
+        pass
+
+
+def open_limiter(
+    options: Settings, journal: JournalArg, clock: Callable[[], float]
+) -> Optional[Limiter]:
+    """The run's rate limit: shared through Redis when ``rate_limit`` is given or the
+    journal is on Redis (a URL, or a journal with ``rate_limit_url()``); else this
+    process's own; None without a limit."""
+    if options.max_per_second is None and options.max_per_minute is None:
+        return None
+    url = options.rate_limit
+    if url is None and isinstance(journal, str) and journal.startswith(_REDIS_SCHEMES):
+        url = journal
+    shared = getattr(journal, "rate_limit_url", None)  # a RedisJournal given as an object
+    if url is None and callable(shared):
+        url = str(shared())
+    if url is None:
+        return LocalLimiter(options, clock)
+    from textflow._many._shared_rate import SharedRateLimiter
+
+    return SharedRateLimiter(
+        url, max_per_second=options.max_per_second, max_per_minute=options.max_per_minute
     )
 
 
@@ -127,6 +215,7 @@ class Run:
         journal: Optional[Journal],
         total: Optional[int],
         clock: Callable[[], float],
+        limiter: Optional[Limiter] = None,
     ) -> None:
         self.options = options
         self.journal = journal
@@ -134,9 +223,9 @@ class Run:
         self.clock = clock
         self.started = clock()
         self.report = SendReport()
-        self.limiter = (
-            None if options.max_per_second is None else RateLimiter(options.max_per_second)
-        )
+        self.limiter = limiter
+        keep = options.keep_outcomes
+        self.keep_outcomes = (total is not None and total <= SMALL_LIST) if keep is None else keep
         self.stop_error: Optional[BaseException] = None  # matched stop_on
         self.fatal: Optional[BaseException] = None  # a programming error: raised as is
         self.interrupted: Optional[BaseException] = None  # Ctrl-C
@@ -161,11 +250,13 @@ class Run:
         return job
 
     def delay(self) -> float:
-        """Seconds to wait before the next send starts (0 without a rate limit)."""
+        """Seconds to wait before the next send starts (0 without a rate limit).
+
+        Asked after the claim: a recipient another worker has already claimed takes no
+        turn of a rate limit shared by many workers."""
         if self.limiter is None:
             return 0.0
-        now = self.clock()
-        return max(0.0, self.limiter.reserve(now) - now)
+        return self.limiter.wait()
 
     def claim(self, job: Prepared) -> bool:
         """Journal the recipient as being sent; False (and skipped) if it already is."""
@@ -179,16 +270,31 @@ class Run:
         self._finish(Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous))
         return False
 
-    def sent(self, job: Prepared, result: SendMessageOk) -> None:
+    def release(self, job: Prepared) -> None:
+        """Give back a claim the run will not send (it stopped while waiting its turn):
+        ``refused`` (not sent) in the journal, so a rerun or another worker sends it."""
         if self.journal is not None:
-            self.journal.record(job.key, SENT, result.message)
+            self.journal.record(job.key, REFUSED, "not sent: the run stopped before its turn")
+
+    def sent(self, job: Prepared, result: SendMessageOk) -> None:
+        self._record(job, SENT, result.message)
         self._finish(Outcome(job.index, job.phone_number, SENT, job.text, result=result))
+
+    def _record(self, job: Prepared, status: str, detail: Optional[str]) -> None:
+        """The outcome in the journal; if that fails, ``maybe_sent`` in the report (as the
+        journal will have it: its claim stays open, then expires) and the error raised."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.record(job.key, status, detail)
+        except BaseException as exc:
+            self._finish(Outcome(job.index, job.phone_number, MAYBE_SENT, job.text, error=exc))
+            raise
 
     def failed(self, job: Prepared, exc: BaseException) -> None:
         """Record a send that raised; decide whether the run stops."""
         status = classify(exc)
-        if self.journal is not None:
-            self.journal.record(job.key, status, f"{type(exc).__name__}: {exc}")
+        self._record(job, status, f"{type(exc).__name__}: {exc}")
         if isinstance(exc, ClientStateError) or (
             isinstance(exc, Exception) and not isinstance(exc, TextFlowError)
         ):
@@ -215,7 +321,7 @@ class Run:
                 report.maybe_sent += 1
             else:
                 report.skipped += 1
-            if self.options.keep_outcomes:
+            if self.keep_outcomes:
                 report.outcomes.append(outcome)
             callback = self.options.on_progress
             if callback is None or self.fatal is not None:
@@ -240,6 +346,8 @@ class Run:
         """The report; or the exception that ended the run, carrying it."""
         report = self.report
         if self.fatal is not None:
+            if isinstance(self.fatal, JournalError):
+                self.fatal.report = report
             raise self.fatal
         if self.interrupted is not None:
             report.stopped_by = self.interrupted

@@ -17,6 +17,7 @@ from textflow._many._run import (
     Run,
     length,
     open_journal,
+    open_limiter,
     settings,
 )
 from textflow._many._sender import Sender
@@ -34,7 +35,9 @@ def send_many(
     stop_on: Optional[StopOn] = None,
     journal: JournalArg = None,
     resend_maybe_sent: bool = False,
-    keep_outcomes: bool = True,
+    keep_outcomes: Optional[bool] = None,
+    max_per_minute: Optional[float] = None,
+    rate_limit: Optional[str] = None,
     _clock: Callable[[], float] = time.monotonic,
     _sleep: Callable[[float], None] = time.sleep,
 ) -> SendReport:
@@ -48,14 +51,22 @@ def send_many(
         stop_on=stop_on,
         resend_maybe_sent=resend_maybe_sent,
         keep_outcomes=keep_outcomes,
+        max_per_minute=max_per_minute,
+        rate_limit=rate_limit,
     )
     store, owned = open_journal(journal)
+    limiter = None
     try:
-        run = Run(options, store, length(recipients), _clock)
+        limiter = open_limiter(options, journal, _clock)
+        run = Run(options, store, length(recipients), _clock, limiter)
         _dispatch(client, recipients, run, _sleep)
     finally:
-        if owned and store is not None:
-            store.close()
+        try:
+            if limiter is not None:
+                limiter.close()
+        finally:
+            if owned and store is not None:
+                store.close()
     return run.result()
 
 
@@ -78,12 +89,20 @@ def _dispatch(
             slots.acquire()
             started = False
             try:
-                wait = run.delay()
-                if wait:
-                    sleep(wait)
-                started = not run.stopped() and run.claim(job)
-                if started:
-                    pool.submit(_send, client, job, run, slots)
+                if run.stopped() or not run.claim(job):
+                    continue
+                try:
+                    wait = run.delay()
+                    if wait:
+                        sleep(wait)
+                except BaseException:
+                    run.release(job)
+                    raise
+                if run.stopped():
+                    run.release(job)
+                    break
+                pool.submit(_send, client, job, run, slots)
+                started = True
             finally:
                 if not started:
                     slots.release()

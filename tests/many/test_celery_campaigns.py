@@ -1,0 +1,137 @@
+"""Campaigns on Celery with real worker processes: re-delivery and worker death never send twice.
+
+A ``celery worker`` with a pool of three processes on a Redis broker, ``acks_late``
+and ``reject_on_worker_lost`` (the chunk of a pool process killed with SIGKILL goes
+back to the broker at once), a 3-second visibility timeout; the
+journal is on the same Redis, with a 2-second lease; the fake is served on
+127.0.0.1 with 0.2 s of latency, so a killed worker has sends in flight.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from textflow._many._redis_journal import RedisJournal
+from textflow.integrations.celery import enqueue_campaign, split_campaign
+from textflow.testing import DEFAULT_API_KEY, FakeTextFlow
+
+from tests.many.many_support import CREDITS, numbers
+from tests.many.stores_support import RedisServer, campaign
+from tests.tools import missing
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HANG = 180.0  # a guard against a hang: 20x what the campaign takes on a slow machine
+
+
+def _worker(name: str, broker: str, base_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        TEXTFLOW_TEST_BROKER=broker,
+        TEXTFLOW_API_KEY=DEFAULT_API_KEY,
+        TEXTFLOW_BASE_URL=base_url,
+    )
+    args = [sys.executable, "-m", "celery", "-A", "tests.many.celery_app", "worker"]
+    args += ["--pool=prefork", "--concurrency=3"]
+    args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    args += ["-n", f"{name}@127.0.0.1", "--loglevel=WARNING"]
+    with log.open("wb") as out:
+        return subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _children(pid: int) -> list[int]:
+    """The pool processes of a worker (Linux's /proc)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
+
+
+def _wait(condition: object, what: str) -> None:
+    deadline = time.monotonic() + HANG
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.workers
+def test_a_worker_killed_mid_campaign_sends_nobody_twice(
+    journal_redis: RedisServer, tmp_path: Path
+) -> None:
+    try:
+        from tests.many.celery_app import send_chunk
+    except ImportError:
+        missing("celery", "pip install -e '.[celery]'")
+    broker = journal_redis.url.replace("/0", "/1")
+    journal_url = f"{journal_redis.url}?campaign={campaign()}&lease=2"
+    recipients = numbers(240)
+    fake = FakeTextFlow(credits=CREDITS, latency=0.2)
+    with fake.serve() as base_url:
+        workers = [_worker("w", broker, base_url, tmp_path / "w.log")]
+        try:
+            send_chunk.app.conf.broker_url = broker
+            enqueue_campaign(
+                send_chunk, recipients, "Hi", journal=journal_url, chunk_size=20, concurrency=4
+            )
+            _wait(lambda: len(fake.messages) >= 60, "the campaign to be under way")
+            os.kill(_children(workers[0].pid)[0], signal.SIGKILL)  # mid-chunk: sends in flight
+            with RedisJournal(journal_url) as journal:
+                _wait(
+                    lambda: (
+                        sum(journal.counts().values()) == 240 and "sending" not in journal.counts()
+                    ),
+                    "the campaign to finish",
+                )
+                counts = journal.counts()
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(timeout=HANG)
+    delivered = collections.Counter(m.phone_number for m in fake.messages)
+    assert set(delivered.values()) == {1}  # nobody twice
+    assert 1 <= counts.get("maybe_sent", 0) <= 4  # the killed worker's sends in flight
+    assert counts == {"sent": 240 - counts["maybe_sent"], "maybe_sent": counts["maybe_sent"]}
+    assert len(delivered) >= counts["sent"]
+
+
+def test_a_campaign_splits_into_chunks_from_a_list_or_a_csv(tmp_path: Path) -> None:
+    assert [len(c) for c in split_campaign(iter(numbers(45)), chunk_size=20)] == [20, 20, 5]
+    path = tmp_path / "contacts.csv"
+    path.write_text("phone_number,name\n+12025550001,Ana\n+12025550002,Bo\n", encoding="utf-8")
+    assert list(split_campaign(path, chunk_size=1)) == [
+        [{"phone_number": "+12025550001", "name": "Ana"}],
+        [{"phone_number": "+12025550002", "name": "Bo"}],
+    ]
+
+
+def test_the_chunk_task_in_process(journal_redis: RedisServer) -> None:
+    """The task's own logic, run eagerly: chunks, a re-delivered chunk, a stop, a bad journal."""
+    from celery import Celery
+
+    from textflow import InputValidationError
+    from textflow.integrations.celery import make_send_chunk_task, send_chunk
+
+    fake = FakeTextFlow(credits=CREDITS)
+    app = Celery("textflow_eager", broker="memory://")
+    app.conf.task_always_eager = True
+    task = make_send_chunk_task(app, name="eager.send_chunk", client_factory=fake.client)
+    journal = f"{journal_redis.url}?campaign={campaign()}"
+    results = enqueue_campaign(task, numbers(25), "Hi", journal=journal, chunk_size=10)
+    assert [r.get()["sent"] for r in results] == [10, 10, 5]
+    again = task.delay(numbers(10), "Hi", journal=journal).get()  # delivered twice
+    assert (again["sent"], again["skipped"]) == (0, 10)
+    assert len(fake.messages) == 25
+    fake.balance = 0
+    stopped = task.delay(numbers(3, start=100), "Hi", journal=journal).get()
+    assert stopped["sent"] == 0
+    assert "Insufficient credits" in stopped["stopped_by"]
+    with pytest.raises(InputValidationError, match="shared journal URL"):
+        send_chunk(numbers(1), "Hi", journal="campaign.db", client=fake.client())

@@ -1,0 +1,133 @@
+"""A shared journal that fails: its store killed mid-run, not a journal, a bad URL.
+
+Every failure is a `JournalError` with the client's error as its cause and the
+run's report so far; sends in flight are ``maybe_sent`` in it; after the
+store comes back, a rerun sends nobody twice.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from textflow import InputValidationError, JournalError
+from textflow._many._postgres_journal import PostgresJournal
+from textflow._many._redis_journal import RedisJournal
+from textflow._report import Progress
+
+from tests.many.many_support import Sender, numbers
+from tests.many.stores_support import PostgresServer, RedisServer, campaign
+
+
+def _killing_after(done: int, kill: Callable[[], None]) -> Callable[[Progress], None]:
+    def on_progress(progress: Progress) -> None:
+        if progress.done == done:
+            kill()
+
+    return on_progress
+
+
+async def _killed_mid_run_then_rerun(
+    many: Sender, url: str, kill: Callable[[], None], start: Callable[[], None]
+) -> None:
+    recipients = numbers(60)
+    with pytest.raises(JournalError) as caught:
+        await many.send(
+            recipients, "Hi", journal=url, concurrency=4, on_progress=_killing_after(10, kill)
+        )
+    stopped = caught.value
+    assert stopped.__cause__ is not None
+    assert stopped.report is not None
+    assert stopped.report.sent >= 10
+    first = collections.Counter(m.phone_number for m in many.fake.messages)
+    assert stopped.report.sent + stopped.report.maybe_sent == sum(first.values())
+    start()
+    report = await many.send(recipients, "Hi", journal=url, concurrency=4)
+    delivered = collections.Counter(m.phone_number for m in many.fake.messages)
+    assert set(delivered.values()) == {1}  # nobody twice
+    # the first run's claims in flight are still leased: skipped now, maybe sent later
+    assert report.sent + report.skipped == 60
+    held = {o.phone_number for o in report.with_status("skipped") if o.previous == "sending"}
+    assert set(recipients) - held <= set(delivered)
+
+
+@pytest.mark.anyio
+async def test_redis_killed_mid_run(many: Sender, tmp_path: Path) -> None:
+    server = RedisServer(str(tmp_path), persistent=True)
+    server.start()
+    try:
+        url = f"{server.url}?campaign={campaign()}"
+        await _killed_mid_run_then_rerun(many, url, server.kill, server.start)
+    finally:
+        server.stop()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a restart takes a second: one loop
+async def test_postgres_killed_mid_run(many: Sender, journal_postgres: PostgresServer) -> None:
+    url = f"{journal_postgres.url()}?campaign={campaign()}"
+    await _killed_mid_run_then_rerun(many, url, journal_postgres.kill, journal_postgres.start)
+
+
+def test_redis_keys_that_are_not_a_journal(journal_redis: RedisServer) -> None:
+    import redis
+
+    name = campaign()
+    client = redis.Redis.from_url(journal_redis.url)
+    try:
+        client.set(f"textflow:journal:{{{name}}}:meta", "someone else's")
+        with pytest.raises(JournalError, match="cannot be used") as caught:
+            RedisJournal(f"{journal_redis.url}?campaign={name}")
+        assert isinstance(caught.value.__cause__, redis.ResponseError)
+        other = campaign()
+        client.hset(f"textflow:journal:{{{other}}}:meta", "schema_version", "99")
+        with pytest.raises(JournalError, match="not a textflow journal"):
+            RedisJournal(f"{journal_redis.url}?campaign={other}")
+    finally:
+        client.close()
+
+
+def test_a_postgres_table_that_is_not_a_journal(journal_postgres: PostgresServer) -> None:
+    import psycopg
+
+    database = campaign().replace("-", "_")
+    with psycopg.connect(journal_postgres.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    with psycopg.connect(journal_postgres.url(database), autocommit=True) as db:
+        db.execute("CREATE TABLE textflow_journal (id INT)")
+    with pytest.raises(JournalError, match="cannot be used") as caught:
+        PostgresJournal(f"{journal_postgres.url(database)}?campaign=x")
+    assert isinstance(caught.value.__cause__, psycopg.Error)
+
+
+def test_a_store_that_is_not_there_is_a_journal_error_without_the_password() -> None:
+    for url in (
+        "redis://user:hunter2@127.0.0.1:1/0?campaign=x",
+        "postgresql://user:hunter2@127.0.0.1:1/db?campaign=x",
+    ):
+        opener: Any = RedisJournal if url.startswith("redis") else PostgresJournal
+        with pytest.raises(JournalError) as caught:
+            opener(url)
+        assert "hunter2" not in str(caught.value)
+        assert caught.value.__cause__ is not None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("journal", "says"),
+    [
+        ("redis://127.0.0.1:1/0", "campaign=NAME"),
+        ("postgresql://127.0.0.1:1/db?campaign=a&campaign=b", "campaign=NAME"),
+        ("redis://127.0.0.1:1/0?campaign=spring:sale", "campaign name"),
+        ("mysql://127.0.0.1/db?campaign=x", "redis:// or a postgresql://"),
+    ],
+)
+async def test_a_bad_journal_url_is_refused_before_sending(
+    many: Sender, journal: str, says: str
+) -> None:
+    with pytest.raises(InputValidationError, match=says):
+        await many.send(numbers(2), "Hi", journal=journal)
+    assert many.fake.messages == []

@@ -1,0 +1,133 @@
+"""What the shared journals (Redis, Postgres) have in common: leases, worker ids, URLs.
+
+A claim on a shared journal carries a lease: the worker's id and a deadline.
+While the worker sends, a heartbeat thread moves the deadlines of its open
+claims forward (every third of the lease). A claim whose deadline passed
+without an outcome (the worker was killed, or lost its store for longer than
+the lease) reads as ``maybe_sent``, and is never claimed again unless the run
+says ``resend_maybe_sent``. The owner may still record the real outcome late:
+it knows better than the lease did.
+
+Deadlines are read on the workers' clocks (``time.time``): machines sharing a
+campaign must keep their clocks in step (NTP) to well within the lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Callable, Optional
+from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
+
+from textflow.errors import InputValidationError
+
+#: Seconds a claim stays ``sending`` without its worker's heartbeat.
+DEFAULT_LEASE = 60.0
+Clock = Callable[[], float]
+
+
+def worker_id() -> str:
+    """This process on this machine, unique per journal opened: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def campaign_of(url: str) -> str:
+    """The ``campaign=NAME`` of a journal URL, checked: letters, digits, ``._-`` only."""
+    values = parse_qs(urlsplit(url).query).get("campaign", [])
+    if len(values) != 1 or not values[0]:
+        raise InputValidationError(
+            "a journal URL needs one ?campaign=NAME (the name every worker of the campaign "
+            "uses), e.g. redis://127.0.0.1:6379/0?campaign=spring.",
+            argument="journal",
+        )
+    name = values[0]
+    if len(name) > 100 or not all(c.isalnum() or c in "._-" for c in name):
+        raise InputValidationError(
+            "a campaign name is up to 100 letters, digits, '.', '_' or '-'.", argument="journal"
+        )
+    return name
+
+
+def lease_of(url: str, default: float) -> float:
+    """The ``lease=SECONDS`` of a journal URL, else ``default``."""
+    values = parse_qs(urlsplit(url).query).get("lease", [])
+    if not values:
+        return default
+    try:
+        return check_lease(float(values[-1]))
+    except ValueError:
+        raise InputValidationError(
+            f"lease= in a journal URL is seconds > 0, not {values[-1]!r}.", argument="journal"
+        ) from None
+
+
+#: Our query parameters in a journal URL, which the store's own client does not know.
+OUR_PARAMETERS = ("campaign", "rate_limit", "lease")
+
+
+def without_query(url: str, *names: str) -> str:
+    """The URL without the given query parameters (ours, which the drivers do not know)."""
+    parts = urlsplit(url)
+    kept = [pair for pair in parts.query.split("&") if pair and pair.split("=", 1)[0] not in names]
+    return urlunsplit(
+        SplitResult(parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment)
+    )
+
+
+def shown_url(url: str) -> str:
+    """The URL with any password masked, for messages and reprs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class Heartbeat:
+    """A daemon thread calling ``renew`` every ``interval`` seconds until ``stop``."""
+
+    def __init__(self, renew: Callable[[], None], interval: float) -> None:
+        self._renew = renew
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._stopped.is_set():
+                self._thread = threading.Thread(
+                    target=self._beat, name="textflow-journal-lease", daemon=True
+                )
+                self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self._interval):
+            # a failed beat is retried by the next; the sends' own writes fail loudly
+            with contextlib.suppress(Exception):
+                self._renew()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+
+def check_lease(lease: float) -> float:
+    if (
+        isinstance(lease, bool)
+        or not isinstance(lease, (int, float))
+        or not (lease > 0 and lease < float("inf"))
+    ):
+        raise InputValidationError(f"lease must be seconds > 0, not {lease!r}.", argument="lease")
+    return float(lease)
+
+
+def now_clock() -> Clock:
+    return time.time
