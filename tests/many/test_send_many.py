@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -282,6 +283,27 @@ def test_progress_callbacks_never_overlap(fake: FakeTextFlow) -> None:
     with fake.client() as client:
         client.send_many(numbers(200), "Hi", concurrency=20, on_progress=on_progress)
     assert overlaps == []
+
+
+CAMPAIGN: contextvars.ContextVar[str] = contextvars.ContextVar("CAMPAIGN", default="none")
+
+
+async def test_each_send_runs_in_the_callers_context(many: Sender) -> None:
+    # What the caller set (a tracing span, a request id) is what each send sees: the async
+    # driver's tasks copy the context, and so must the sync driver's threads.
+    seen: list[str] = []
+
+    def on_request(event: textflow.RequestEvent) -> None:
+        seen.append(CAMPAIGN.get())
+
+    many.client = many.client.with_options(on_request=on_request)
+    token = CAMPAIGN.set("spring")
+    try:
+        report = await many.send(numbers(30), "Hi", concurrency=5)
+    finally:
+        CAMPAIGN.reset(token)
+    assert report.sent == 30
+    assert seen == ["spring"] * 30
 
 
 async def test_a_failing_callback_ends_the_run_and_is_raised(many: Sender) -> None:

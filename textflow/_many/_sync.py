@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Iterable
@@ -101,7 +102,9 @@ def _dispatch(
                 if run.stopped():
                     run.release(job)
                     break
-                pool.submit(_send, client, job, run, slots)
+                # in a copy of the caller's context, as the async driver's tasks are: a
+                # span or request id the caller set is what each send sees
+                pool.submit(contextvars.copy_context().run, _send, client, job, run, slots)
                 started = True
             finally:
                 if not started:
