@@ -2,6 +2,10 @@
 """``TextFlowClient``: the API's calls, sent and retried over a pooled ``httpx.Client``.
 
 Generated from the async twin by scripts/unasync.py: edit that one, not this.
+
+Over 300 lines, yet one module: it is the one public client class, and most of
+its lines are the docstrings of its public methods (what a user reads in the
+reference); the code itself is the retry loop and one send.
 """
 
 from __future__ import annotations

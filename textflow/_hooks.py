@@ -12,6 +12,9 @@ logger and the call goes on (`textflow._async_io.emit` and its sync twin).
 Instrumentations (``textflow.integrations.opentelemetry``) register an
 `Observer` here: it sees every call of every client, around the whole call
 (its ``with`` block is where a span is current), and each event.
+
+Over 300 lines, yet one module: the events, the per-client hooks and the
+observers are one mechanism, built for each call in one place (`observe`).
 """
 
 from __future__ import annotations

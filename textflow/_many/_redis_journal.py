@@ -10,7 +10,8 @@ Keys (one campaign; the braces keep them in one Redis Cluster slot):
 - ``...:done``: sorted set, recipient key -> when its outcome was recorded.
 
 ``claim``, ``record`` and ``renew`` are each one Lua script, so a check and its
-write are one step for every worker at once. Phone numbers are stored (the
+write are one step for every worker at once (a few lines over 300: the three
+scripts are read beside the Python that calls them). Phone numbers are stored (the
 user's data); the API key never is. Delete a campaign with
 ``redis-cli --scan --pattern 'textflow:journal:{NAME}:*' | xargs redis-cli del``.
 """

@@ -3,6 +3,9 @@
 The runners only iterate, wait and send; everything they decide with (what a
 recipient is, whether the journal has it, what an error means, when to stop,
 what to count) is here, once.
+
+Over 300 lines, yet one module: the decisions share one state (claims, counts,
+the stop) under one lock, and splitting them would pass that state around.
 """
 
 from __future__ import annotations

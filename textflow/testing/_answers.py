@@ -2,7 +2,8 @@
 
 ``ANSWERS`` maps each operation's name (`textflow._operations.OPERATIONS`) to
 the function that checks the request (key, body, fields, magic numbers) and
-does what the API would: debit, deliver, keep or verify a code. A handler
+does what the API would: debit, deliver, keep or verify a code (one handler
+per operation, so this module grows by one function per endpoint). A handler
 raises `Rejected` for the API's error envelope. What is answered, and every
 choice made where the wire reference is silent, is documented in the
 ``textflow.testing`` package docstring.

@@ -18,6 +18,8 @@ the epoch) that the tests move; ``lease`` is the claim lease in seconds.
 Besides the `textflow.Journal` protocol, the suite uses ``counts()`` (totals
 by status) and, for shared stores, ``renew()`` (extend this worker's open
 claims). Some tests fork processes (POSIX only) and kill one with SIGKILL.
+
+One module (just over 300 lines): it is one public suite, imported by one name.
 """
 
 from __future__ import annotations
