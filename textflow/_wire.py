@@ -20,7 +20,8 @@ import pydantic
 from textflow import errors
 from textflow._operations import VERIFY_CODE, Operation
 from textflow._redact import key_of, scrubbed, secrets_of
-from textflow._retry import NEVER_WRITTEN, NOT_SENT, parse_retry_after
+from textflow._http.sent import Point, may_have_been_sent, point_of
+from textflow._retry import parse_retry_after
 from textflow.models import Result
 
 ResultT = TypeVar("ResultT", bound=Result)
@@ -190,9 +191,15 @@ def _request_or_none(source: Union[httpx.Response, httpx.RequestError]) -> Optio
         return None
 
 
-def connection_error(op: Operation[Any], exc: httpx.RequestError) -> errors.APIConnectionError:
-    """The SDK's exception for a transport failure, saying whether a send may have gone out."""
-    written = not isinstance(exc, (NOT_SENT, NEVER_WRITTEN))
+def connection_error(
+    op: Operation[Any], exc: httpx.RequestError, point: Optional[Point] = None
+) -> errors.APIConnectionError:
+    """The SDK's exception for a transport failure, saying whether a send may have gone out.
+
+    ``point``: how far the attempt got, as the SDK's transport reported it (else read
+    from the exception's type); `textflow._http.sent` decides from it.
+    """
+    written = may_have_been_sent(point_of(exc, point), read_only=False)
     if not written:
         fate = "The request was not sent."
     elif op.read_only:

@@ -6,10 +6,16 @@ loaded the first time ``textflow.DefaultAioHttpClient`` is looked up.
 
 Over ``httpx_aiohttp.AiohttpTransport`` it adds what the SDK's promises need:
 
-* **Exceptions that say whether a request went out.** httpx-aiohttp 0.2 maps every
+* **Where a request failed, reported to the one decision** (``textflow._http.sent``)
+  through aiohttp's public tracing signals: waiting for a connection, making one
+  (TCP, proxy tunnel and TLS handshake: aiohttp does not tell them apart), then
+  writing from the moment a connection is in hand, reading once the answer's head
+  came. So a call cut by the deadline during a stalled TLS handshake is "not sent",
+  as on the SDK's own transport.
+* **Exceptions of the right kind.** httpx-aiohttp 0.2 maps every
   ``aiohttp.ClientConnectionError`` to ``httpx.ConnectTimeout``, including a server
-  that dropped the connection after reading the request; the SDK would then send an
-  SMS again. Here only failures before the request was written are "not sent".
+  that dropped the connection after reading the request; here they are mapped by
+  what happened (the point reported above decides whether it may have been sent).
 * **asyncio only.** aiohttp needs an asyncio event loop; under trio the first call
   raises `ConfigurationError` instead of hanging or failing deep inside aiohttp.
 * The SDK's pool limits, timeouts and shared TLS settings, unless given.
@@ -29,6 +35,7 @@ import httpx
 
 from textflow import _config
 from textflow._http.cookies import Jar
+from textflow._http.sent import Point, reached
 from textflow.errors import ConfigurationError
 
 INSTALL_HINT = 'pip install "textflowsms[aiohttp]"'
@@ -110,6 +117,28 @@ class _Body(httpx.AsyncByteStream):
             await self._stream.aclose()
 
 
+def _reporting(point: Point) -> Any:
+    async def report(session: Any, context: Any, params: Any) -> None:
+        reached(point)
+
+    return report
+
+
+def _tracing() -> Any:
+    """aiohttp's tracing signals, reporting how far each request got (see above)."""
+    import aiohttp
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(_reporting(Point.BEFORE_CONNECTING))
+    trace.on_connection_create_start.append(_reporting(Point.CONNECTING))
+    # From a connection in hand on, the request's bytes go out (aiohttp reports its
+    # headers only after handing them to the socket: too late to say "not yet").
+    trace.on_connection_create_end.append(_reporting(Point.WRITING))
+    trace.on_connection_reuseconn.append(_reporting(Point.WRITING))
+    trace.on_request_end.append(_reporting(Point.READING))  # the answer's head came
+    return trace
+
+
 class AioHttpTransport(httpx.AsyncBaseTransport):
     """``httpx_aiohttp.AiohttpTransport`` with exceptions the SDK can trust (see above)."""
 
@@ -117,9 +146,25 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         from httpx_aiohttp import AiohttpTransport
 
         self._inner = AiohttpTransport(**options)
+        if options.get("client") is None:
+            self._inner.client = self._session  # made in the running loop, on first use
+
+    def _session(self) -> Any:
+        """The session httpx-aiohttp would make, with the tracing signals above."""
+        import aiohttp
+
+        inner = self._inner
+        limit = inner.limits.max_connections
+        connector = aiohttp.TCPConnector(
+            keepalive_timeout=inner.limits.keepalive_expiry,
+            ssl=inner.ssl_context,
+            **({} if limit is None else {"limit": limit}),
+        )
+        return aiohttp.ClientSession(connector=connector, trace_configs=[_tracing()])
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _require_asyncio()
+        reached(Point.BEFORE_CONNECTING)
         with _mapped():
             response = await self._inner.handle_async_request(request)
         assert isinstance(response.stream, httpx.AsyncByteStream)

@@ -95,6 +95,10 @@ class Cycles:
         self._head.clear()
         return self.count > 1
 
+    def answer_started(self) -> bool:
+        """Whether some of the current cycle's answer has come."""
+        return self._read > 0
+
     def reading(self, data: bytes) -> None:
         self._reading = True
         self._read += len(data)
