@@ -19,6 +19,7 @@ from textflow import _config
 from textflow._http import proxies
 from textflow._http.cookies import Jar
 from textflow._http.deadline import DEADLINE_PASSED
+from textflow._http.framing import never_reuse, take_connection
 from textflow._http.sent import POINT, cut_point, may_have_been_sent
 from textflow._logging import logger, recipients
 from textflow._operations import Operation
@@ -31,7 +32,7 @@ from textflow._wire import (
     prepare,
     undecodable,
 )
-from textflow.errors import ClientStateError, ConfigurationError
+from textflow.errors import ClientStateError, ConfigurationError, MalformedResponseError
 from textflow.models import Result
 
 if TYPE_CHECKING:
@@ -346,7 +347,12 @@ class Attempts(Generic[ResultT]):
                 response.status_code,
                 (time.monotonic() - self._started) * 1000,
             )
-        return parse_response(self._op, response)
+        connection = take_connection(response.extensions)
+        try:
+            return parse_response(self._op, response)
+        except MalformedResponseError:
+            never_reuse(connection)  # out of step, maybe: its next answer is suspect
+            raise
 
     def _retrying(self, delay: float, why: str) -> float:
         self._retries += 1

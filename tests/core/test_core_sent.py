@@ -1,4 +1,4 @@
-""""May it have been sent?": one table (textflow._http.sent), the same answer on every transport.
+""" "May it have been sent?": one table (textflow._http.sent), the same answer on every transport.
 
 Each failure point is driven by a hostile server on 127.0.0.1, for a sending and a
 read-only call, on the sync client, the async client (asyncio and trio) and the
@@ -79,14 +79,21 @@ def read_then_close(server: Hostile, conn: socket.socket) -> None:
     _read(conn)
 
 
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n{"
+
+
 def half_an_answer(server: Hostile, conn: socket.socket) -> None:
     _read(conn)
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n{")
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n{"
+    )
 
 
 def head_then_silent(server: Hostile, conn: socket.socket) -> None:
     _read(conn)
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n{")
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n{"
+    )
     server.idle()
 
 

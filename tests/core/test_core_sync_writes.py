@@ -45,7 +45,9 @@ def test_head_and_body_go_out_in_one_write_when_the_answer_is_read() -> None:
     stream.write(b"{}")
     stream.write(b"")
     assert inner.written == []
-    assert POINT.get() is Point.BEFORE_CONNECTING  # nothing sent: a failure now cannot have reached the server
+    assert (
+        POINT.get() is Point.BEFORE_CONNECTING
+    )  # nothing sent: a failure now cannot have reached the server
     assert stream.read(65536) == ANSWER
     assert inner.written == [HEAD + b"{}"]
     assert POINT.get() is Point.WAITING  # sent; a failure from here on may have reached it

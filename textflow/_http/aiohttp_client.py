@@ -11,7 +11,9 @@ Over ``httpx_aiohttp.AiohttpTransport`` it adds what the SDK's promises need:
   (TCP, proxy tunnel and TLS handshake: aiohttp does not tell them apart), then
   writing from the moment a connection is in hand, reading once the answer's head
   came. So a call cut by the deadline during a stalled TLS handshake is "not sent",
-  as on the SDK's own transport.
+  as on the SDK's own transport. The answer's connection can be closed through the
+  response (``framing.CLOSE_CONNECTION``): an answer to another request is never
+  followed by another on the same connection.
 * **Exceptions of the right kind.** httpx-aiohttp 0.2 maps every
   ``aiohttp.ClientConnectionError`` to ``httpx.ConnectTimeout``, including a server
   that dropped the connection after reading the request; here they are mapped by
@@ -29,11 +31,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Callable, Optional
 
 import httpx
 
 from textflow import _config
+from textflow._http.body import CLOSE_CONNECTION
 from textflow._http.cookies import Jar
 from textflow._http.sent import Point, reached
 from textflow.errors import ConfigurationError
@@ -124,6 +128,10 @@ def _reporting(point: Point) -> Any:
     return report
 
 
+#: How to close the connection the current request got (see `_session`).
+_CLOSER: ContextVar[Optional[Callable[[], None]]] = ContextVar("textflow_closer", default=None)
+
+
 def _tracing() -> Any:
     """aiohttp's tracing signals, reporting how far each request got (see above)."""
     import aiohttp
@@ -150,12 +158,20 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
             self._inner.client = self._session  # made in the running loop, on first use
 
     def _session(self) -> Any:
-        """The session httpx-aiohttp would make, with the tracing signals above."""
+        """The session httpx-aiohttp would make, with the tracing signals above and a
+        connector that says how to close the connection each request got."""
         import aiohttp
+
+        class Connector(aiohttp.TCPConnector):
+            async def connect(self, *args: Any, **kwargs: Any) -> Any:
+                connection = await super().connect(*args, **kwargs)
+                transport = connection.transport
+                _CLOSER.set(None if transport is None else transport.close)
+                return connection
 
         inner = self._inner
         limit = inner.limits.max_connections
-        connector = aiohttp.TCPConnector(
+        connector = Connector(
             keepalive_timeout=inner.limits.keepalive_expiry,
             ssl=inner.ssl_context,
             **({} if limit is None else {"limit": limit}),
@@ -165,8 +181,12 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _require_asyncio()
         reached(Point.BEFORE_CONNECTING)
+        _CLOSER.set(None)
         with _mapped():
             response = await self._inner.handle_async_request(request)
+        closer = _CLOSER.get()
+        if closer is not None:  # the SDK closes it if the answer is not this request's
+            response.extensions[CLOSE_CONNECTION] = closer
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Body(response.stream)  # the same response: no second one built
         return response

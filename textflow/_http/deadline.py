@@ -16,6 +16,7 @@ DEADLINE: ContextVar[Optional[float]] = ContextVar("textflow_deadline", default=
 
 DEADLINE_PASSED = "the call's overall deadline passed"
 
+
 def clamp(timeout: Optional[float], expired: type[Exception]) -> tuple[Optional[float], bool]:
     """``timeout`` cut to what is left of the call's deadline, and whether it was cut.
 
