@@ -174,7 +174,7 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         connector = Connector(
             keepalive_timeout=inner.limits.keepalive_expiry,
             ssl=inner.ssl_context,
-            **({} if limit is None else {"limit": limit}),
+            limit=100 if limit is None else limit,  # aiohttp's default, as httpx-aiohttp leaves it
         )
         return aiohttp.ClientSession(connector=connector, trace_configs=[_tracing()])
 
@@ -185,6 +185,7 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         with _mapped():
             response = await self._inner.handle_async_request(request)
         closer = _CLOSER.get()
+        _CLOSER.set(None)  # the context keeps no connection past its request
         if closer is not None:  # the SDK closes it if the answer is not this request's
             response.extensions[CLOSE_CONNECTION] = closer
         assert isinstance(response.stream, httpx.AsyncByteStream)
