@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from typing import Callable
+from typing import Any, Callable
 
 import httpx
 import pytest
@@ -180,3 +180,54 @@ def test_a_report_moves_the_point_later_never_earlier() -> None:
 def test_a_proxy_refusing_its_tunnel_failed_while_connecting() -> None:
     # the CONNECT request was written to the proxy; the request itself never was
     assert point_of(httpx.ProxyError("407"), Point.WAITING) is Point.CONNECTING
+
+
+class RefusingProxy(LoopbackServer):
+    """An HTTP proxy that refuses every CONNECT tunnel (403), counting them."""
+
+    def __init__(self) -> None:
+        self.tunnels = 0
+        super().__init__()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(LIMIT)
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                head += data
+            if head.startswith(b"CONNECT "):
+                self.tunnels += 1
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+async def _send_through(kind: str, options: dict[str, Any]) -> None:
+    if kind == "sync":
+        with textflow.TextFlowClient("tf_test_0123456789abcdef", **options) as client:
+            client.send_sms("+11234567890", "hi")
+        return
+    async with textflow.AsyncTextFlowClient("tf_test_0123456789abcdef", **options) as aclient:
+        await aclient.send_sms("+11234567890", "hi")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_proxy_refusing_the_tunnel_is_not_sent_and_not_retried(
+    kind: str, anyio_backend: str, no_backoff: list[float]
+) -> None:
+    # aiohttp takes no proxy= through the SDK (its own client holds the proxy settings)
+    proxy = RefusingProxy()
+    try:
+        url = f"https://127.0.0.1:{_free_port()}/api"  # never reached: the tunnel is refused
+        options = {"base_url": url, "proxy": f"http://127.0.0.1:{proxy.port}", "max_retries": 2}
+        with pytest.raises(textflow.APIConnectionError) as caught:
+            await _send_through(kind, options)
+        assert caught.value.may_have_been_sent is False
+        assert proxy.tunnels == 1  # a refusal would come again: not retried
+    finally:
+        proxy.close()
