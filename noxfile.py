@@ -84,23 +84,71 @@ def lowest(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-q", "tests/core", "tests/webhooks")
 
 
+@nox.session(name="release-check", python=INSTALLED[0])
+def release_check(session: nox.Session) -> None:
+    """Build the sdist and wheel, twine check them, check the wheel's contents, install the
+    wheel (not editable, no extras) in a clean venv and run the demo and the README there."""
+    session.install("build>=1.0", "twine>=5.0")
+    tmp = Path(session.create_tmp()).resolve()
+    dist, venv = tmp / "dist", tmp / "clean-venv"
+    shutil.rmtree(dist, ignore_errors=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist), ".")
+    session.run("twine", "check", "--strict", *map(str, sorted(dist.iterdir())))
+    session.run("python", "scripts/release_check.py", "wheel", str(dist))
+    # A venv of its own: the session's has build and twine; this one the wheel alone.
+    session.run("python", "-m", "venv", str(venv))
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    python, textflow = str(bin_dir / "python"), str(bin_dir / "textflow")
+    [wheel] = dist.glob("*.whl")
+    session.run(python, "-m", "pip", "install", "-q", str(wheel), external=True)
+    # Away from the checkout, so that `import textflow` is the installed one.
+    check = str(Path("scripts/release_check.py").resolve())
+    readme = str(Path("README.md").resolve())
+    with session.chdir(tmp):
+        session.run(textflow, "demo", external=True)
+        session.run(python, "-I", check, "readme", readme, external=True)
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
-    """The documentation site: mkdocs build --strict (its examples run in the tests session)."""
-    session.install("-e", ".[docs]", "pytest>=8", "pytest-asyncio>=0.23")
-    session.env["NO_MKDOCS_2_WARNING"] = "1"  # material's banner about MkDocs 2
-    # The test builds the site (mkdocs build --strict, into a temporary folder) and checks
-    # the rendered API reference; the tests session skips it (no docs extra there).
-    session.run("python", "-m", "pytest", "-q", "tests/docs/test_docs_reference.py")
+    """The documentation site, built into site/ (mkdocs build --strict), and its tests: the
+    rendered API reference, and the home page in Chromium at 1280 px (its examples run in
+    the tests session)."""
+    # The tests extra too: the root conftest registers every folder's fixtures (respx, ...).
+    session.install("-e", ".[tests,docs]")
+    session.install("-e", ".[browser]")  # a second step: see the browser extra in pyproject
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # material's end-of-life banner about MkDocs 2
+    site = Path("site").resolve()
+    printed = session.run(
+        "python", "-m", "mkdocs", "build", "--strict", "--site-dir", str(site), silent=True
+    )
+    if "end of life" in str(printed).lower():
+        session.error(f"the docs build printed a banner:\n{printed}")
+    session.log(f"the site is in {site} (open {site / 'index.html'})")
+    # The tests read that build (tests/docs/docs_support.py); the tests session skips them
+    # (no docs extra there).
+    session.env["DOCS_SITE_DIR"] = str(site)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "tests/docs/test_docs_reference.py",
+        "tests/docs/test_docs_home_browser.py",
+    )
 
 
 @nox.session(name="docs-screenshots", default=False)
 def docs_screenshots(session: nox.Session) -> None:
-    """Regenerate docs/img/sandbox-inbox.png from the browser test (needs Chromium; not default)."""
-    session.install("-e", ".[tests]")
+    """Regenerate docs/img/sandbox-inbox.png and docs/img/docs-home-1280.png from the browser
+    tests (needs Chromium; not default)."""
+    session.install("-e", ".[tests,docs]")
     session.install("-e", ".[browser]")
     session.env["TEXTFLOW_SCREENSHOT_DIR"] = str(Path("docs/img").resolve())
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
     session.run("python", "-m", "pytest", "-q", "tests/browser", "-k", "live")
+    session.run("python", "-m", "pytest", "-q", "tests/docs/test_docs_home_browser.py")
 
 
 # Not in the default run (default=False): it takes minutes, installs the contenders from

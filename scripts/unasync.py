@@ -170,8 +170,8 @@ def legacy_function(op: Any, constant: str, method: Any) -> str:
         f"{p.name}: {p.annotation}" + ("" if p.default is p.empty else f" = {p.default!r}")
         for p in parameters
     )
-    model, failed = op.model.__name__, op.failed_model.__name__
-    returns = model if op.model is op.failed_model else f"Union[{model}, {failed}]"
+    model, failed = op.legacy_model.__name__, op.failed_model.__name__
+    returns = model if op.legacy_model is op.failed_model else f"Union[{model}, {failed}]"
     valid = "valid" in op.failed_model.model_fields
     summary = re.split(r"\. |: |\.$", doc.splitlines()[0])[0]
     example = next(line for line in doc.splitlines() if f"client.{op.name}(" in line)
@@ -183,7 +183,7 @@ def legacy_function(op: Any, constant: str, method: Any) -> str:
     )
     if op.legacy_aliases:
         how += " Also importable as " + ", ".join(f"``{a}``" for a in op.legacy_aliases) + "."
-    if op.model is op.failed_model:
+    if op.legacy_model is op.failed_model:
         answer = (
             f"The API's answer, a `{model}`; when the call failed, one with ``ok=False``"
             + (", ``valid=False``" if valid else "")
@@ -215,7 +215,7 @@ def legacy_function(op: Any, constant: str, method: Any) -> str:
         "        >>> print(result.ok, result.status, result.message)",
         '    """',
         "    return never_raising(",
-        f"        {constant}, {failed}, lambda: default_client.get().{op.name}({call})",
+        f"        {constant}, {model}, {failed}, lambda: default_client.get().{op.name}({call})",
         "    )",
     ]
     lines += ["", ""] + [f"{alias} = {op.legacy_name}" for alias in op.legacy_aliases]
@@ -237,7 +237,7 @@ def render_legacy() -> str:
         if isinstance(value, _operations.Operation)
     }
     ops = [op for op in _operations.OPERATIONS.values() if op.legacy_name]
-    models = sorted({m.__name__ for op in ops for m in (op.model, op.failed_model)})
+    models = sorted({m.__name__ for op in ops for m in (op.legacy_model, op.failed_model)})
     names = sorted(
         [
             "default_client",

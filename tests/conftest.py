@@ -27,6 +27,8 @@ pytest_plugins = [
     "tests.many.many_support",
     "tests.guard.guard_support",
     "tests.browser.browser_support",
+    "tests.integrations.otel_support",
+    "tests.docs.docs_support",
 ]
 
 

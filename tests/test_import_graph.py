@@ -61,6 +61,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "textflow._http.sent",
         "textflow._logging",
         "textflow._segments",
+        "textflow._hooks",  # the hooks' events and their dispatch to hooks and observers
     ),
     # pure leaves (the report is data that SendManyStopped carries)
     (

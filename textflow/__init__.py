@@ -45,12 +45,14 @@ if TYPE_CHECKING:
     from textflow import models as models
     from textflow._async_client import AsyncTextFlowClient
     from textflow._client import TextFlowClient
+    from textflow._hooks import CallEvent, ErrorEvent, RequestEvent, ResponseEvent, RetryEvent
     from textflow._http.aiohttp_client import DefaultAioHttpClient
     from textflow._legacy import VerifyCode, sendSMS, sendVerificationSMS, useKey, verifyCode
     from textflow._many._journal import Journal, SQLiteJournal
     from textflow._many._recipients import Message
     from textflow._report import Outcome, Progress, SendReport
     from textflow._segments import SegmentCount, segments
+    from textflow.integrations.opentelemetry import instrument, uninstrument
     from textflow.models import (
         BalanceResult,
         BulkSMSResult,
@@ -66,6 +68,13 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "uninstrument",
+    "instrument",
+    "RetryEvent",
+    "ResponseEvent",
+    "RequestEvent",
+    "ErrorEvent",
+    "CallEvent",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -133,6 +142,11 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Journal", "SQLiteJournal"), "textflow._many._journal"),
     **dict.fromkeys(("Outcome", "Progress", "SendReport"), "textflow._report"),
     "Message": "textflow._many._recipients",
+    **dict.fromkeys(
+        ("CallEvent", "ErrorEvent", "RequestEvent", "ResponseEvent", "RetryEvent"),
+        "textflow._hooks",
+    ),
+    **dict.fromkeys(("instrument", "uninstrument"), "textflow.integrations.opentelemetry"),
     **dict.fromkeys(("SegmentCount", "segments"), "textflow._segments"),
     # Each operation's models, named in the operation table; then the models no operation
     # names (the results' common classes and their data).

@@ -13,10 +13,11 @@ import httpx
 
 from textflow import _config
 from textflow import _operations as ops
-from textflow._async_io import Sleep, check_deadline, deadline_scope, sleep
+from textflow._async_io import Sleep, check_deadline, deadline_scope, emit, sleep
 from textflow._base_client import Attempts, BaseClient, ResultT
+from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHook, observe
 from textflow._http.body import BodyReader, complete, read_already
-from textflow.errors import ClientStateError
+from textflow.errors import ClientStateError, TextFlowError
 from textflow.models import (
     BalanceResult,
     BulkSMSResult,
@@ -49,6 +50,11 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             ``httpx.Proxy`` with its own TLS settings); the environment's are then ignored.
         trust_env: Read ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
             (as httpx does) when no ``proxy`` is given; ``False`` goes direct.
+        on_request: Called with a `RequestEvent` before each attempt; ``on_response``
+            with a `ResponseEvent` after each answer, ``on_retry`` with a `RetryEvent`
+            before each retry's wait, ``on_error`` with an `ErrorEvent` before the call
+            raises. Plain or async functions; one that raises is logged, and the call
+            goes on. The events hold no key, text, code or whole number.
 
     Raises:
         ConfigurationError: No API key, or an unusable ``base_url`` or ``proxy``.
@@ -76,6 +82,10 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         default_headers: Optional[Mapping[str, str]] = None,
         proxy: Union[str, httpx.URL, httpx.Proxy, None] = None,
         trust_env: bool = True,
+        on_request: Optional[RequestHook] = None,
+        on_response: Optional[ResponseHook] = None,
+        on_retry: Optional[RetryHook] = None,
+        on_error: Optional[ErrorHook] = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -86,6 +96,10 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             default_headers=default_headers,
             proxy=proxy,
             trust_env=trust_env,
+            on_request=on_request,
+            on_response=on_response,
+            on_retry=on_retry,
+            on_error=on_error,
         )
 
     @staticmethod
@@ -209,18 +223,41 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         self._check_open()
         request = self._build_request(op, payload)
         attempts = self._attempts(op)
+        call = observe(op, payload, self._hooks, self.base_url)
+        if call is None:  # no hook, no instrumentation: nothing more to do
+            return await self._attempt(request, attempts, None)
+        with call:  # an instrumentation's span is current in here
+            try:
+                result = await self._attempt(request, attempts, call)
+            except TextFlowError as exc:
+                await emit(call.error(exc))
+                raise
+            call.answered(result)
+            return result
+
+    async def _attempt(
+        self, request: httpx.Request, attempts: Attempts[ResultT], call: Optional[Call]
+    ) -> ResultT:
+        """Send until an answer or a failure ends the call (the retry loop)."""
         with deadline_scope(attempts, request):  # every connect, read, write and wait keeps to it
             while True:
                 try:
                     attempts.arm(request)
+                    if call is not None:
+                        await emit(call.request())
                     response = await self._send(request, attempts)
                 except httpx.RequestError as exc:
                     delay = attempts.after_error(exc)
+                    status = None
                 else:
+                    if call is not None:
+                        await emit(call.response(response.status_code))
                     wait = attempts.after_response(response)
                     if wait is None:
                         return attempts.result(response)
-                    delay = wait
+                    delay, status = wait, response.status_code
+                if call is not None:
+                    await emit(call.retry(delay, attempts.reason, status))
                 await self._sleep(delay)
 
     async def _send(self, request: httpx.Request, attempts: Attempts[Any]) -> httpx.Response:

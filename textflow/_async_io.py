@@ -10,6 +10,7 @@ and sync apps never load it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from anyio import CancelScope
 
     from textflow._base_client import Attempts
+    from textflow._hooks import CallEvent, Hook
 
 #: What the retry loop waits with: ``await sleep(seconds)``.
 Sleep = Callable[[float], Awaitable[None]]
@@ -70,3 +72,18 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
 
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:
     """Nothing to do: the cancel scope of `deadline_scope` cuts a read that runs late."""
+
+
+async def emit(hook_and_event: tuple[Optional[Hook], CallEvent]) -> None:
+    """Call a hook with its event, awaiting it if it is async; a hook that raises is logged."""
+    hook, event = hook_and_event
+    if hook is None:
+        return
+    try:
+        result = hook(event)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        from textflow._hooks import hook_failed
+
+        hook_failed(hook, event)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Uni
 import httpx
 
 from textflow import _config
+from textflow._hooks import ErrorHook, Hooks, RequestHook, ResponseHook, RetryHook
 from textflow._http import proxies
 from textflow._http.cookies import Jar
 from textflow._http.deadline import DEADLINE_PASSED
@@ -81,7 +82,18 @@ class BaseClient(Generic[HttpClientT]):
         default_headers: Optional[Mapping[str, str]] = None,
         proxy: proxies.ProxyTypes = None,
         trust_env: bool = True,
+        on_request: Optional[RequestHook] = None,
+        on_response: Optional[ResponseHook] = None,
+        on_retry: Optional[RetryHook] = None,
+        on_error: Optional[ErrorHook] = None,
     ) -> None:
+        self._hooks = Hooks(
+            on_request=on_request,
+            on_response=on_response,
+            on_retry=on_retry,
+            on_error=on_error,
+            allow_async=self._http_client_class is httpx.AsyncClient,
+        )
         self._api_key = _config.resolve_api_key(api_key)
         self._base_url = _config.resolve_base_url(base_url)
         self._timeout = _config.resolve_timeout(timeout)
@@ -159,6 +171,10 @@ class BaseClient(Generic[HttpClientT]):
         default_headers: Union[Mapping[str, str], NotGiven, None] = NOT_GIVEN,
         proxy: Union[proxies.ProxyTypes, NotGiven] = NOT_GIVEN,
         trust_env: Union[bool, NotGiven] = NOT_GIVEN,
+        on_request: Union[RequestHook, NotGiven, None] = NOT_GIVEN,
+        on_response: Union[ResponseHook, NotGiven, None] = NOT_GIVEN,
+        on_retry: Union[RetryHook, NotGiven, None] = NOT_GIVEN,
+        on_error: Union[ErrorHook, NotGiven, None] = NOT_GIVEN,
     ) -> Self:
         """A copy with some settings changed, sharing this client's connection pool.
 
@@ -175,6 +191,9 @@ class BaseClient(Generic[HttpClientT]):
             proxy: Another proxy for the copy's requests (``None``: the environment's,
                 if ``trust_env``), through the same connection pool.
             trust_env: Whether the copy reads proxies from the environment.
+            on_request: Another ``on_request`` hook (``None``: none); likewise
+                ``on_response``, ``on_retry`` and ``on_error``. A hook given here
+                replaces the client's for the copy only.
 
         Raises:
             ConfigurationError: A setting the constructor would refuse.
@@ -185,6 +204,15 @@ class BaseClient(Generic[HttpClientT]):
         headers = dict(self._default_headers)
         if not isinstance(default_headers, NotGiven):
             headers = _config.merge_headers(headers, default_headers)
+        hooks = self._hooks.given()
+        for name, hook in (
+            ("on_request", on_request),
+            ("on_response", on_response),
+            ("on_retry", on_retry),
+            ("on_error", on_error),
+        ):
+            if not isinstance(hook, NotGiven):
+                hooks[name] = hook
         copy = type(self)(
             self._api_key if isinstance(api_key, NotGiven) else api_key,
             base_url=self.base_url if isinstance(base_url, NotGiven) else base_url,
@@ -192,6 +220,10 @@ class BaseClient(Generic[HttpClientT]):
             max_retries=self.max_retries if isinstance(max_retries, NotGiven) else max_retries,
             default_headers=headers,
             http_client=self._http,
+            on_request=hooks.get("on_request"),
+            on_response=hooks.get("on_response"),
+            on_retry=hooks.get("on_retry"),
+            on_error=hooks.get("on_error"),
         )
         if not self._sdk_pool:
             if not (isinstance(proxy, NotGiven) and isinstance(trust_env, NotGiven)):
@@ -244,6 +276,7 @@ class Attempts(Generic[ResultT]):
         "_started",
         "_timeouts",
         "deadline",
+        "reason",
     )
 
     def __init__(
@@ -258,6 +291,8 @@ class Attempts(Generic[ResultT]):
         self._rand = rand
         self._max_retries = max_retries
         self._retries = 0
+        #: Why the last retry was decided (``"HTTP 429"``, ``"ConnectError"``), for the hooks.
+        self.reason = ""
         self._started = time.monotonic()
         self._timeouts = timeout.as_dict()
         #: The ``time.monotonic()`` by which the call must end, or ``None``.
@@ -356,6 +391,7 @@ class Attempts(Generic[ResultT]):
 
     def _retrying(self, delay: float, why: str) -> float:
         self._retries += 1
+        self.reason = why
         logger.info(
             "%s: retry %d of %d in %.2f s after %s",
             self._op.name,

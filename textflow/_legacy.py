@@ -25,8 +25,8 @@ from typing import Union
 from textflow._legacy_runtime import default_client, never_raising, useKey
 from textflow._operations import SEND_CODE, SEND_SMS, VERIFY_CODE
 from textflow.models import (
+    LegacySendMessageOk,
     SendMessageFailed,
-    SendMessageOk,
     VerifyCodeResult,
     VerifyPhoneFailed,
     VerifyPhoneOk,
@@ -35,7 +35,7 @@ from textflow.models import (
 __all__ = ["VerifyCode", "default_client", "sendSMS", "sendVerificationSMS", "useKey", "verifyCode"]
 
 
-def sendSMS(phone_number: str, text: str) -> Union[SendMessageOk, SendMessageFailed]:
+def sendSMS(phone_number: str, text: str) -> Union[LegacySendMessageOk, SendMessageFailed]:
     """Send one SMS (0.1.0 API): `TextFlowClient.send_sms`.
 
     Runs on the default client (the key of ``useKey``, else ``TEXTFLOW_API_KEY``) and never
@@ -47,9 +47,10 @@ def sendSMS(phone_number: str, text: str) -> Union[SendMessageOk, SendMessageFai
         text: The message.
 
     Returns:
-        The API's answer, a `SendMessageOk`; or, when the call failed, a `SendMessageFailed`
-            with ``ok=False``, ``status`` and ``message`` (400 for bad input or no key, 0 for no
-            answer). After ``if result.ok:`` a type checker knows ``result.data`` is there.
+        The API's answer, a `LegacySendMessageOk`; or, when the call failed, a
+            `SendMessageFailed` with ``ok=False``, ``status`` and ``message`` (400 for bad input
+            or no key, 0 for no answer). After ``if result.ok:`` a type checker knows
+            ``result.data`` is there.
 
     Examples:
         >>> import textflowsms as tf
@@ -57,7 +58,10 @@ def sendSMS(phone_number: str, text: str) -> Union[SendMessageOk, SendMessageFai
         >>> print(result.ok, result.status, result.message)
     """
     return never_raising(
-        SEND_SMS, SendMessageFailed, lambda: default_client.get().send_sms(phone_number, text)
+        SEND_SMS,
+        LegacySendMessageOk,
+        SendMessageFailed,
+        lambda: default_client.get().send_sms(phone_number, text),
     )
 
 
@@ -86,6 +90,7 @@ def sendVerificationSMS(
     """
     return never_raising(
         SEND_CODE,
+        VerifyPhoneOk,
         VerifyPhoneFailed,
         lambda: default_client.get().send_verification_sms(phone_number, service_name, seconds),
     )
@@ -115,7 +120,10 @@ def verifyCode(phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
         >>> print(result.ok, result.status, result.message)
     """
     return never_raising(
-        VERIFY_CODE, VerifyCodeResult, lambda: default_client.get().verify_code(phone_number, code)
+        VERIFY_CODE,
+        VerifyCodeResult,
+        VerifyCodeResult,
+        lambda: default_client.get().verify_code(phone_number, code),
     )
 
 

@@ -17,7 +17,7 @@ from textflow._operations import Operation
 from textflow._wire import error_result
 from textflow.models import Result
 
-R = TypeVar("R", bound=Result)
+L = TypeVar("L", bound=Result)
 F = TypeVar("F", bound=Result)
 
 NO_KEY_MESSAGE = (
@@ -112,12 +112,20 @@ def _failure(op: Operation[Any], exc: errors.TextFlowError) -> Result:
     return result
 
 
-def never_raising(op: Operation[R], failed: type[F], call: Callable[[], R]) -> Union[R, F]:
-    """``call()`` (a client method on the default client), or its failure as a ``failed``
-    result (``op.failed_model``, with ``ok=False``)."""
+def never_raising(
+    op: Operation[Any], ok: type[L], failed: type[F], call: Callable[[], Result]
+) -> Union[L, F]:
+    """``call()`` (a client method on the default client) as an ``ok`` result (the
+    operation's ``legacy_model``: 0.1.0's types), or its failure as a ``failed`` result
+    (``op.failed_model``, with ``ok=False``)."""
     try:
-        return call()
+        result = call()
     except errors.TextFlowError as exc:
-        result = _failure(op, exc)
-        assert isinstance(result, failed), result  # error_result builds op.failed_model
+        failure = _failure(op, exc)
+        assert isinstance(failure, failed), failure  # error_result builds op.failed_model
+        return failure
+    if isinstance(result, ok):
         return result
+    # The same answer in 0.1.0's types (a price as a float): the fields it was given, and
+    # only those, so that str(result) shows what it showed.
+    return ok.model_validate(result.model_dump(exclude_unset=True))

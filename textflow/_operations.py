@@ -59,6 +59,8 @@ class Operation(Generic[ResultT]):
             a failure is a ``failed_model`` result; "" for none. scripts/unasync.py
             writes these functions into ``textflow/_legacy.py``.
         legacy_aliases: Other 0.1.0 names of that function (``VerifyCode``).
+        legacy_model_name: What that function returns on success, when it differs from
+            ``model_name`` (0.1.0's types: ``sendSMS``'s price is a float); "" for the same.
     """
 
     name: str
@@ -71,6 +73,7 @@ class Operation(Generic[ResultT]):
     command: Optional[str] = None
     legacy_name: str = ""
     legacy_aliases: tuple[str, ...] = ()
+    legacy_model_name: str = ""
 
     @cached_property
     def model(self) -> type[ResultT]:
@@ -83,6 +86,16 @@ class Operation(Generic[ResultT]):
         """The class named ``failed_model_name``."""
         model: type[Result] = getattr(
             importlib.import_module(MODELS_MODULE), self.failed_model_name
+        )
+        return model
+
+    @cached_property
+    def legacy_model(self) -> type[Result]:
+        """The class named ``legacy_model_name``, else ``model``."""
+        if not self.legacy_model_name:
+            return self.model
+        model: type[Result] = getattr(
+            importlib.import_module(MODELS_MODULE), self.legacy_model_name
         )
         return model
 
@@ -106,6 +119,7 @@ SEND_SMS: Operation[SendMessageOk] = Operation(
     sends_sms=True,
     command="send",
     legacy_name="sendSMS",
+    legacy_model_name="LegacySendMessageOk",  # 0.1.0's price was a float
 )
 SEND_CODE: Operation[VerifyPhoneOk] = Operation(
     "send_verification_sms",

@@ -42,6 +42,30 @@ def mask_phone(phone: str) -> str:
     return phone[:head] + "*" * (len(phone) - head - 2) + phone[-2:]
 
 
+# ITU-T E.164 country calling codes: 1 and 7 are one digit, these are two, the rest three.
+_TWO_DIGIT_CODES = frozenset(
+    str(code)
+    for code in [
+        *(20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49),
+        *(51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86),
+        *(90, 91, 92, 93, 94, 95, 98),
+    ]
+)
+
+
+def calling_code(phone: str) -> str:
+    """``+11234567890`` → ``+1``, ``+381611231234`` → ``+381``: the country, not the person.
+
+    ``phone`` is a normalised number (``+`` and digits); anything else is ``"unknown"``.
+    """
+    digits = phone[1:]
+    if not phone.startswith("+") or not (digits.isascii() and digits.isdigit()) or len(digits) < 4:
+        return "unknown"
+    if digits[0] in "17":
+        return "+" + digits[0]
+    return "+" + (digits[:2] if digits[:2] in _TWO_DIGIT_CODES else digits[:3])
+
+
 def redacted_body(value: Any, secrets: Sequence[str] = ()) -> Any:
     """``value`` (a decoded JSON body) with secrets, texts and phone numbers masked,
     wherever they are: in their own fields, or echoed in another field's text."""

@@ -11,6 +11,7 @@ read loop checks it between chunks.
 
 from __future__ import annotations
 
+import inspect
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from contextvars import Token
 
     from textflow._base_client import Attempts
+    from textflow._hooks import CallEvent, Hook
 
 #: What the retry loop waits with: ``sleep(seconds)``.
 Sleep = Callable[[float], None]
@@ -56,3 +58,21 @@ class deadline_scope:  # lower case: used as a function, as its async twin
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:
     """Between the chunks of an answer: a read timeout once the deadline has passed."""
     attempts.check_deadline(request)
+
+
+def emit(hook_and_event: tuple[Optional[Hook], CallEvent]) -> None:
+    """Call a hook with its event; a hook that raises is logged (the call goes on)."""
+    hook, event = hook_and_event
+    if hook is None:
+        return
+    try:
+        result = hook(event)
+        if inspect.isawaitable(result):  # an async hook the constructor could not tell
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()  # never awaited: no "coroutine was never awaited" warning
+            raise TypeError("an async hook on the sync client is never awaited")
+    except Exception:
+        from textflow._hooks import hook_failed
+
+        hook_failed(hook, event)

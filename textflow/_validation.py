@@ -51,23 +51,92 @@ def _digit_problem(number: str) -> str:
     return ""
 
 
-def phone_number(value: object, argument: str = "phone_number", *, echo: bool = False) -> str:
+# Calling codes form a prefix code: a number's first digits say how long its code is.
+# One digit: 1 (North America) and 7; two digits: these; every other code has three.
+# fmt: off
+_TWO_DIGIT_CODES = frozenset({
+    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+    "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+    "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+})
+# fmt: on
+#: Countries whose numbers keep their 0 when dialled from abroad (Italy +39 06 ...,
+#: San Marino, Vatican City, Côte d'Ivoire, Benin, Gabon, Republic of the Congo): there a
+#: "(0)" may be part of the number, or may not, so it is refused rather than guessed.
+ZERO_KEEPING_CODES = frozenset({"39", "378", "379", "225", "229", "241", "242"})
+
+#: "(0)", a trunk zero written in brackets: "+44 (0)20 7946 0018".
+_BRACKETED_ZERO = re.compile(r"\(\s*0\s*\)")
+
+
+def calling_code(number: str) -> str:
+    """The calling code of ``number`` (``+`` and digits): ``"44"`` for ``+442079460018``."""
+    digits = number.lstrip("+")
+    if digits[:1] in ("1", "7"):
+        return digits[:1]
+    return digits[:2] if digits[:2] in _TWO_DIGIT_CODES else digits[:3]
+
+
+def shown_phone(value: str) -> str:
+    """How an error message shows a bad phone number, in the SDK and the command line alike:
+    masked (`mask_phone`, on the number with its separators removed) and quoted, with a
+    control or bidi character escaped; or ``an empty string``."""
+    number = _PHONE_SEPARATORS.sub("", value)
+    return repr(mask_phone(number)) if number else "an empty string"
+
+
+def _without_trunk_zero(value: str, argument: str) -> str:
+    """``value`` without a "(0)" written right after its calling code.
+
+    ``+44 (0)20 7946 0018`` is ``+44 20 7946 0018``: from abroad the trunk zero is not
+    dialled, and TextFlow would take it for a digit of the number. A "(0)" anywhere else,
+    or after a calling code whose numbers keep their 0, is refused: which number was meant
+    cannot be told.
+    """
+    found = _BRACKETED_ZERO.search(value)
+    if found is None:
+        return value
+    before = _PHONE_SEPARATORS.sub("", value[: found.start()])
+    code = calling_code(before)
+    problem = ""
+    if not before.startswith("+") or before[1:] != code or not code.isdigit():
+        problem = (
+            "has '(0)' after something other than its calling code; a trunk zero in brackets "
+            "may only follow the calling code, as in '+44 (0)20 7946 0018'"
+        )
+    elif code in ZERO_KEEPING_CODES:
+        problem = (
+            f"has '(0)' after +{code}, whose numbers may keep their 0 when dialled from "
+            "abroad: write the number without brackets, as that country writes it "
+            "internationally (Italy: '+39 06 ...')"
+        )
+    elif _BRACKETED_ZERO.search(value, found.end()):
+        problem = "has '(0)' more than once"
+    if problem:
+        raise InputValidationError(
+            f"{argument} {problem} (got {shown_phone(value)}).", argument=argument
+        )
+    return value[: found.start()] + " " + value[found.end() :]
+
+
+def phone_number(value: object, argument: str = "phone_number") -> str:
     """An E.164 number: ``+`` and 7 to 15 digits, the first not 0.
 
     Spaces, ``-``, ``.``, ``(`` and ``)`` are removed first, so
-    ``"+1 (123) 456-7890"`` becomes ``"+11234567890"``. The message of a bad
-    number shows it masked, unless ``echo`` (the command line shows users what
-    they typed, on their own terminal); it names full-width digits as the problem.
+    ``"+1 (123) 456-7890"`` becomes ``"+11234567890"``; a trunk zero written in
+    brackets right after the calling code goes too, so ``"+44 (0)20 7946 0018"`` is
+    ``"+442079460018"`` (see `_without_trunk_zero` for the forms refused). The message
+    of a bad number shows it masked (`shown_phone`); it names full-width digits as the
+    problem.
     """
     if not isinstance(value, str):
         raise _type_error(argument, "a str like '+11234567890'", value)
-    number = _PHONE_SEPARATORS.sub("", value)
+    number = _PHONE_SEPARATORS.sub("", _without_trunk_zero(value, argument))
     if not _E164.fullmatch(number):
-        shown = repr(value) if echo else mask_phone(number) if number else "an empty string"
         raise InputValidationError(
             f"{argument} must be an international number in E.164 form: '+', the country "
-            f"code and the number, 7 to 15 digits in all, like '+11234567890' (got {shown})."
-            + _digit_problem(number),
+            f"code and the number, 7 to 15 digits in all, like '+11234567890' (got "
+            f"{shown_phone(value)})." + _digit_problem(number),
             argument=argument,
         )
     return number

@@ -53,7 +53,8 @@ def prepare(
         headers = httpx.Headers(headers)
         headers.update(_JSON_HEADERS)
     return Prepared(
-        url=base_url.copy_with(path=base_url.path + op.path),
+        # rstrip: a base URL without a path has the path "/" ("https://textflow.me").
+        url=base_url.copy_with(path=base_url.path.rstrip("/") + op.path),
         headers=headers,
         extensions={"timeout": timeout.as_dict()},
     )
@@ -178,6 +179,8 @@ def status_error(
         cls = errors.InternalServerError if status >= 500 else errors.APIStatusError
     if status == 401 or (status < 500 and status != 429 and is_about_the_key(message)):
         cls = errors.AuthenticationError
+    if response.status_code == 404:
+        message += _api_path_hint(op, request)
     if response.is_redirect:
         message += (
             f" (a redirect to {response.headers.get('Location', 'nowhere')!r}, not followed "
@@ -199,6 +202,18 @@ def status_error(
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return errors.RateLimitError(message, retry_after=retry_after, **fields)
     return cls(message, **fields)
+
+
+def _api_path_hint(op: Operation[Any], request: Optional[httpx.Request]) -> str:
+    """For a 404 from a base URL without ``/api`` (``https://textflow.me``): where the API is."""
+    if request is None or not request.url.path.endswith(op.path):
+        return ""
+    base_path = request.url.path[: -len(op.path)].rstrip("/")
+    if base_path.endswith("/api"):
+        return ""
+    base = request.url.copy_with(path=base_path or "/", query=None, fragment=None)
+    suggested = str(base).rstrip("/") + "/api"
+    return f" (did you mean base_url={suggested!r}? TextFlow's API is under /api)"
 
 
 #: What TextFlow answers (400 or 404) for a key it does not know; see the wire reference.

@@ -19,15 +19,25 @@ apart from their shared base.
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_serializer,
+    field_validator,
+)
 
 __all__ = [
     "BalanceResult",
     "BulkSMSResult",
+    "LegacySendMessageData",
+    "LegacySendMessageOk",
     "Result",
     "SendMessageData",
     "SendMessageFailed",
@@ -41,6 +51,23 @@ __all__ = [
 ]
 
 MASK = "******"
+
+
+def _money_json(value: Decimal) -> Union[float, str]:
+    # The wire sends a price as a JSON number, and str(result) / model_dump_json() print it
+    # as one, as 0.1.0 did: a price read from the wire goes back to that same float. One no
+    # float can hold (a server's "1e400") is written as its decimal string: JSON has no
+    # Infinity.
+    number = float(value)
+    return number if math.isfinite(number) else str(value)
+
+
+#: An amount of credits: exact, a `decimal.Decimal` (``Decimal("0.15")``, never
+#: ``0.15000000000000002``). Read from a JSON number or a decimal string; written to JSON
+#: (``str(result)``, ``model_dump_json()``) as a number.
+_Money = Annotated[
+    Decimal, PlainSerializer(_money_json, return_type=Union[float, str], when_used="json")
+]
 
 
 def _from_millis(value: Optional[int]) -> Optional[datetime]:
@@ -96,18 +123,20 @@ class SendMessageData(_Model):
         to: The recipient, as the API normalised it.
         content: The text that was sent.
         country_code: The recipient's country, e.g. ``"United States"``.
-        price: What the SMS cost, in credits.
+        price: What the SMS cost, in credits: a `decimal.Decimal`, exact (sums of prices
+            do not drift as floats do). ``str(result)`` and ``model_dump_json()`` still
+            write it as a JSON number, as the wire does.
         timestamp: When it was sent, in milliseconds since the epoch (see ``sent_at``).
 
     Examples:
         >>> result.data.price, result.data.sent_at.tzinfo
-        (0.15, datetime.timezone.utc)
+        (Decimal('0.15'), datetime.timezone.utc)
     """
 
     to: str
     content: str
     country_code: str
-    price: float
+    price: _Money
     timestamp: int
 
     @property
@@ -151,6 +180,34 @@ class SendMessageOk(SendMessageResult):
 
     ok: Literal[True]
     data: SendMessageData
+
+
+class LegacySendMessageData(SendMessageData):
+    """The SMS the legacy ``sendSMS`` sent: ``price`` is a `float`, as 0.1.0 returned it.
+
+    A `SendMessageData` in all else, so 0.1.0 code that adds prices to a float total
+    keeps working. (Read through the base class its type says `Decimal`: the one
+    place the legacy functions bend the modern types, for 0.1.0's sake.)
+
+    Examples:
+        >>> tf.sendSMS("+11234567890", "Hello").data.price
+        0.15
+    """
+
+    price: float  # type: ignore[assignment]  # 0.1.0's type; see the docstring
+
+
+class LegacySendMessageOk(SendMessageOk):
+    """What the legacy ``sendSMS`` returns when the SMS went out: a `SendMessageOk` whose
+    ``data`` is a `LegacySendMessageData` (``price`` a `float`, as in 0.1.0).
+
+    Examples:
+        >>> result = tf.sendSMS("+11234567890", "Hello")
+        >>> type(result.data.price) if result.ok else None
+        <class 'float'>
+    """
+
+    data: LegacySendMessageData
 
 
 class SendMessageFailed(SendMessageResult):
@@ -284,6 +341,8 @@ class BulkSMSResult(Result):
         message: The API's sentence about the outcome.
         data: Whatever the API says about the job: its shape is not documented, and it
             may be absent, so it stays ``Optional`` even on a result the client returns.
+            A ``price`` in it that is a number is money, a `decimal.Decimal`, as
+            ``SendMessageData.price`` is (written back to JSON as a number).
 
     Examples:
         >>> client.send_bulk_sms(["+11234567890", "+381611231234"], "Hi").ok
@@ -293,6 +352,22 @@ class BulkSMSResult(Result):
     status: int
     message: str
     data: Optional[dict[str, Any]] = None
+
+    @field_validator("data")
+    @classmethod
+    def _price_as_money(cls, data: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+        price = data.get("price") if data is not None else None
+        if data is None or isinstance(price, bool) or not isinstance(price, (int, float)):
+            return data
+        if not math.isfinite(price):
+            return data
+        return {**data, "price": Decimal(str(price))}
+
+    @field_serializer("data", when_used="json")
+    def _price_as_number(self, data: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+        if data is None or not isinstance(data.get("price"), Decimal):
+            return data
+        return {**data, "price": _money_json(data["price"])}
 
 
 class BalanceResult(Result):

@@ -33,6 +33,10 @@ from tests.testing.fake_helpers import WebhookReceiver
 US = "+11234567890"
 RS = "+381611231234"
 SECRET = "browser-test-secret"  # a test value for the test's own receiver
+TABLE = "Your table for 4 is ready by the window. Show this SMS at the door. Thank you for booking!"
+TABLE = f"{TABLE} {TABLE}"  # 181 GSM-7 characters: 2 segments
+#: Read at import: the root conftest hides every TEXTFLOW_* variable from the tests themselves.
+SCREENSHOT_DIR = os.environ.get("TEXTFLOW_SCREENSHOT_DIR")
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
 
 
@@ -104,12 +108,23 @@ def test_the_inbox_shows_messages_live_and_replies_reach_the_app(
         sent = client.send_verification_sms(US, "Acme")
         assert sent.data is not None
         code = sent.data.verification_code
-        client.send_sms(RS, "Your table is ready")
+        client.send_sms(RS, TABLE)
 
         # Both arrive without a reload, the newest conversation first.
         wait_for(browser, lambda b: visible_phones(b) == [RS, US], "showed both conversations")
         wait_for(browser, lambda b: texts(b, ".code-value") == [code], "showed the code")
         assert browser.execute_script("return window.sameDocument") is True
+
+        # Each message shows its encoding, segments and the price charged.
+        table = f'.conversation[data-phone="{RS}"] '
+        assert texts(browser, table + ".length") == [
+            f"GSM-7 · 2 segments · {len(TABLE)} characters"
+        ]
+        assert texts(browser, table + ".price") == ["charged 0.3 credits"]
+        assert texts(browser, f'.conversation[data-phone="{US}"] .price') == [
+            "charged 0.15 credits",
+            "charged 0.15 credits",
+        ]
 
         # The hostile text is shown as text and ran nothing.
         assert HOSTILE in texts(browser, ".text")
@@ -139,7 +154,7 @@ def test_the_inbox_shows_messages_live_and_replies_reach_the_app(
     wait_for(browser, lambda b: visible_phones(b) == [RS], "filtered by number")
     search.clear()
     search.send_keys("TABLE")
-    wait_for(browser, lambda b: texts(b, ".text") == ["Your table is ready"], "filtered by text")
+    wait_for(browser, lambda b: texts(b, ".text") == [TABLE], "filtered by text")
     search.clear()
     search.send_keys("no such thing")
     wait_for(browser, lambda b: texts(b, ".empty") == ["No message matches the search."], "said so")
@@ -170,9 +185,8 @@ def test_the_inbox_shows_messages_live_and_replies_reach_the_app(
     screenshot = tmp_path / "sandbox-inbox.png"
     assert browser.save_screenshot(str(screenshot))
     assert screenshot.read_bytes().startswith(b"\x89PNG")
-    target = os.environ.get("TEXTFLOW_SCREENSHOT_DIR")
-    if target:
-        shutil.copy(screenshot, Path(target) / screenshot.name)
+    if SCREENSHOT_DIR:
+        shutil.copy(screenshot, Path(SCREENSHOT_DIR) / screenshot.name)
 
     # Clear empties the inbox.
     click(browser, "#clear")

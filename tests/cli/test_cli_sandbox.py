@@ -14,9 +14,10 @@ from typing import Callable
 import httpx
 import pytest
 
+import textflow
 from textflow import TextFlowClient
 from textflow._cli import sandbox
-from textflow.testing import DEFAULT_API_KEY, FakeMessage, FakeTextFlow
+from textflow.testing import DEFAULT_API_KEY, FakeEvent, FakeMessage, FakeTextFlow
 
 from tests.cli.cli_support import PHONE, Result, Running
 
@@ -162,8 +163,12 @@ def test_inbox_prints_one_flushed_line_per_message(capsys: pytest.CaptureFixture
     inbox(FakeMessage(PHONE, "Your verification code is:\n123456", "code", 1_700_000_000_000))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
-    assert re.fullmatch(rf"\d\d:\d\d:\d\d  SMS   \{PHONE}\s+two\\nlines", lines[0])
-    assert re.fullmatch(rf".*  code  \{PHONE}\s+Your verification code is:\\n123456", lines[1])
+    assert re.fullmatch(
+        rf"\d\d:\d\d:\d\d  SMS   \{PHONE}\s+\[1 seg GSM-7 0.15\]  two\\nlines", lines[0]
+    )
+    assert re.fullmatch(
+        rf".*  code  \{PHONE}\s+\[.*\]  Your verification code is:\\n123456", lines[1]
+    )
     assert inbox.received == 2
 
 
@@ -175,7 +180,37 @@ def test_inbox_json(capsys: pytest.CaptureFixture[str]) -> None:
         "kind": "bulk",
         "text": "hi",
         "timestamp": 5,
+        "encoding": "GSM-7",
+        "segments": 1,
+        "price": 0.15,
     }
+
+
+def test_inbox_prints_replies_and_injected_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    inbox = sandbox.Inbox(as_json=False)
+    inbox.event(FakeEvent("reply", PHONE, "HTTP 200", 1_700_000_000_000, "YES"))
+    inbox.event(FakeEvent("failure", PHONE, "connection dropped", 1_700_000_000_000))
+    reply, failure = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(rf".*  reply \{PHONE}\s+YES  -> HTTP 200", reply)
+    assert re.fullmatch(rf".*  FAIL  \{PHONE}\s+injected: connection dropped", failure)
+    assert inbox.received == 0  # messages only
+
+
+def test_the_console_shows_a_reply_and_a_failure_from_a_real_fake(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    inbox = sandbox.Inbox(as_json=True)
+    fake = FakeTextFlow(
+        on_message=inbox, on_event=inbox.event, fail_rate=1.0, webhook_url=lambda body: 204
+    )
+    with fake.client(max_retries=0) as client, pytest.raises(textflow.APIError):
+        client.send_sms(PHONE, "x" * 200)
+    fake.reply(PHONE, "STOP")
+    failure, reply = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert failure["event"] == "failure"
+    assert failure["phone_number"] == PHONE
+    assert failure["detail"] in ("HTTP 500", "connection dropped")
+    assert (reply["event"], reply["text"], reply["detail"]) == ("reply", "STOP", "HTTP 204")
 
 
 # --- as a subprocess ----------------------------------------------------------------------
@@ -196,7 +231,7 @@ def test_sandbox_prints_what_textflow_send_sends_then_stops_on_ctrl_c(
     sent = run("send", PHONE, "Hello sandbox", env=env)  # a second real process
     assert sent.status == 0, sent.err
     assert sent.out == f"Sent to {PHONE} (United States), price 0.15\n"
-    sandbox_process.expect(rf"SMS   \{PHONE}\s+Hello sandbox$")
+    sandbox_process.expect(rf"SMS   \{PHONE}\s+\[1 seg GSM-7 0.15\]  Hello sandbox$")
 
     options = ("--base-url", url, "--api-key", DEFAULT_API_KEY)
     assert cli("send-code", PHONE, "--service-name", "Acme", *options).status == 0

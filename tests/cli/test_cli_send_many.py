@@ -115,6 +115,8 @@ def test_no_journal_and_a_named_journal(tmp_path: Path, cli: Run, server: Server
         "refused": 0,
         "maybe_sent": 0,
         "skipped": 0,
+        "duplicates": 0,
+        "not_tried": 0,
         "journal": str(tmp_path / "mine.db"),
     }
     assert len(server.fake.messages) == 4  # without a journal, no memory of the first run

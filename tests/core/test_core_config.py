@@ -353,6 +353,10 @@ def test_with_options_is_one_typed_method_on_the_base(cls: ClientClass) -> None:
         "default_headers",
         "proxy",
         "trust_env",
+        "on_request",
+        "on_response",
+        "on_retry",
+        "on_error",
     ]
     assert all(
         p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(signature.parameters.values())[1:]

@@ -103,11 +103,12 @@ def test_legacy_functions_take_the_client_methods_parameters(name: str, method: 
     legacy = inspect.signature(getattr(textflow, name))
     client = inspect.signature(getattr(textflow.TextFlowClient, method))
     assert list(legacy.parameters.values()) == list(client.parameters.values())[1:]
-    # the same model, or a union of the client's (ok=True) model and its ok=False twin
+    # the same model, or a union of the client's (ok=True) model (or its subclass in
+    # 0.1.0's types: sendSMS's float price) and its ok=False twin
     legacy_type = typing.get_type_hints(getattr(textflow, name))["return"]
     client_type = typing.get_type_hints(getattr(textflow.TextFlowClient, method))["return"]
     legacy_types = typing.get_args(legacy_type) or (legacy_type,)
-    assert client_type in legacy_types
+    assert any(issubclass(t, client_type) for t in legacy_types)
 
 
 def test_send_verification_always_sends_all_three_fields(mock_api: respx.MockRouter) -> None:
@@ -315,3 +316,40 @@ def test_legacy_verify_code_with_an_absurd_int_is_a_400_result(mock_api: respx.M
     assert (result.ok, result.valid, result.status) == (False, False, 400)
     assert "code is too long" in result.message
     assert route.call_count == 0
+
+
+def test_send_sms_price_is_a_float_as_0_1_0_returned(mock_api: respx.MockRouter) -> None:
+    """0.1.0 gave ``json.loads``'s float: code that sums prices into a float keeps working,
+    and ``str(result)`` prints what it printed (the modern clients give a Decimal)."""
+    mock_api.post("/send-sms").mock(return_value=response(200, ok_sms(extra_field="kept")))
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert result.ok
+    assert type(result.data.price) is float
+    assert result.data.price == 0.15
+    total = 0.0
+    total += result.data.price  # a float + Decimal would raise TypeError
+    assert total == 0.15
+    assert isinstance(result, textflow.SendMessageOk)  # the modern class is its base
+    assert isinstance(result.data, textflow.SendMessageData)
+    assert result.model_extra == {"extra_field": "kept"}
+    assert json.loads(str(result)) == ok_sms(extra_field="kept")
+    with textflow.TextFlowClient(KEY) as client:
+        modern = client.send_sms("+11234567890", "hi")
+    assert str(modern) == str(result)  # one JSON text, whichever API printed it
+
+
+@pytest.mark.parametrize("wire", ["1e400", "0.1", 3])
+def test_send_sms_price_from_any_wire_number_is_a_float(
+    mock_api: respx.MockRouter, wire: object
+) -> None:
+    """Whatever number the wire holds (a number, as documented, or a decimal string), the
+    legacy result holds it as a float, as 0.1.0's json.loads did, and never raises."""
+    body = ok_sms()
+    body["data"]["price"] = wire
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    textflow.useKey(KEY)
+    result = textflow.sendSMS("+11234567890", "hi")
+    assert result.ok
+    assert type(result.data.price) is float
+    assert result.data.price == float(str(wire))

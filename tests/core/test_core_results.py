@@ -11,6 +11,7 @@ import pytest
 import respx
 
 import textflow
+from textflow.testing import FakeTextFlow
 
 from tests.core.core_support import CALLS, KEY, OK_BODIES, Harness, ok_sms, response
 
@@ -46,7 +47,8 @@ async def test_send_sms_result_fields(api: Harness, mock_api: respx.MockRouter) 
     result = await api.call("send_sms", "+11234567890", "Dummy message text...")
     assert result.status == 200
     assert result.data.to == "+11234567890"
-    assert result.data.price == 0.15
+    assert result.data.price == Decimal("0.15")
+    assert type(result.data.price) is Decimal
     assert result.data.timestamp == 1676842652256
     assert result.data.sent_at.isoformat() == "2023-02-19T21:37:32.256000+00:00"
 
@@ -354,3 +356,101 @@ async def test_str_of_a_result_shows_number_and_text_but_an_error_message_masks_
         await api.call("send_sms", "+11234567890", "Hi Ann")
     assert str(info.value) == "TextFlow API error 400: Cannot send to +1123*****90"
     assert "+11234567890" not in repr(info.value)
+
+
+@pytest.mark.parametrize("wire", [0.1, "0.1", "0.10"])
+async def test_prices_are_exact_decimals(
+    api: Harness, mock_api: respx.MockRouter, wire: object
+) -> None:
+    """A price is money: three 0.1 prices add up to 0.3, not 0.30000000000000004."""
+    body = ok_sms()
+    body["data"]["price"] = wire
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    total = Decimal(0)
+    for _ in range(3):
+        total += (await api.call("send_sms", "+11234567890", "hi")).data.price
+    assert total == Decimal("0.3")
+
+
+async def test_price_is_a_json_number_in_str_and_json(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
+    """Users parse ``str(result)`` (0.1.0's compact JSON): the price stays a number there."""
+    mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    result = await api.call("send_sms", "+11234567890", "hi")
+    for text in (str(result), result.model_dump_json()):
+        assert json.loads(text)["data"]["price"] == 0.15
+        assert '"price":0.15' in text
+    assert json.loads(str(result)) == ok_sms()
+    assert result.model_dump()["data"]["price"] == Decimal("0.15")  # Python mode: the Decimal
+
+
+@pytest.mark.parametrize("wire", ["1e400", "1" * 400])
+async def test_a_price_no_float_holds_stays_exact_and_str_stays_json(
+    api: Harness, mock_api: respx.MockRouter, wire: str
+) -> None:
+    """A hostile server's absurd price: exact in Python, a string in JSON (never Infinity)."""
+    body = ok_sms()
+    body["data"]["price"] = wire
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    result = await api.call("send_sms", "+11234567890", "hi")
+    assert result.data.price == Decimal(wire)
+    for text in (str(result), result.model_dump_json()):
+        assert "Infinity" not in text
+        assert Decimal(json.loads(text)["data"]["price"]) == Decimal(wire)
+
+
+async def test_a_price_that_is_not_a_number_is_a_malformed_answer(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
+    body = ok_sms()
+    body["data"]["price"] = "free"
+    mock_api.post("/send-sms").mock(return_value=response(200, body))
+    with pytest.raises(textflow.MalformedResponseError):
+        await api.call("send_sms", "+11234567890", "hi")
+
+
+@pytest.mark.parametrize("path", ["", "/", "/textflow"])
+async def test_a_404_from_a_base_url_without_api_says_where_the_api_is(
+    api: Harness, path: str
+) -> None:
+    """``https://textflow.me`` instead of ``https://textflow.me/api``: the error says so."""
+    fake = FakeTextFlow(api_key=KEY)
+    with fake.serve() as served:
+        root = served.removesuffix("/api")
+        client = api.make(base_url=root + path)
+        with pytest.raises(textflow.NotFoundError) as info:
+            await api.call("get_balance", client=client)
+    wanted = (root + path).rstrip("/") + "/api"
+    assert f"(did you mean base_url={wanted!r}? TextFlow's API is under /api)" in str(info.value)
+    assert info.value.may_have_been_sent is False
+    assert info.value.request is not None
+    assert "//" not in info.value.request.url.path  # joined with one slash
+
+
+async def test_a_404_under_api_gets_no_hint(api: Harness, mock_api: respx.MockRouter) -> None:
+    body = {"ok": False, "status": 404, "message": "Not found"}
+    mock_api.post("/send-sms").mock(return_value=response(404, body))
+    with pytest.raises(textflow.NotFoundError) as info:
+        await api.call("send_sms", "+11234567890", "hi")
+    assert "did you mean" not in str(info.value)
+    assert info.value.message == "Not found"
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [(0.45, Decimal("0.45")), (3, Decimal("3")), ("0.45", "0.45"), (True, True), (None, None)],
+)
+async def test_a_bulk_jobs_numeric_price_is_money_too(
+    api: Harness, mock_api: respx.MockRouter, price: object, expected: object
+) -> None:
+    """Bulk data's shape is not documented: a numeric ``price`` becomes a Decimal (and JSON
+    gets the number back); anything else is kept as the server sent it."""
+    body = {"ok": True, "status": 200, "message": "Bulk job started"}
+    body["data"] = {"recipients": 3, "price": price}
+    mock_api.post("/bulk-sms").mock(return_value=response(200, body))
+    result = await api.call("send_bulk_sms", ["+11234567890"], "hi")
+    assert result.data is not None
+    assert result.data["price"] == expected
+    assert type(result.data["price"]) is type(expected)
+    assert json.loads(str(result))["data"] == body["data"]

@@ -80,6 +80,13 @@ async def test_bad_arguments_raise_before_any_request(
         ("+1 (123) 456-7890", "+11234567890"),
         ("+381.61.123.1234", "+381611231234"),
         ("\t+44 20 7946 0958\n", "+442079460958"),
+        # a trunk zero in brackets after the calling code is not dialled from abroad
+        ("+44 (0)20 7946 0958", "+442079460958"),
+        ("+44(0)2079460958", "+442079460958"),
+        ("+44 ( 0 ) 20-7946-0958", "+442079460958"),
+        ("+49 (0)30 1234 5678", "+493012345678"),
+        ("+381 (0)61 123 1234", "+381611231234"),
+        ("+1 (0) 123 456 7890", "+11234567890"),
         ("+1234567", "+1234567"),
         ("+123456789012345", "+123456789012345"),
     ],
@@ -158,3 +165,39 @@ async def test_a_plain_bad_number_names_no_digit_problem(
     with pytest.raises(textflow.InputValidationError) as info:
         await api.call("send_sms", "+0123456789", "hi")
     assert "ASCII" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("+39 (0)6 1234 5678", "after +39, whose numbers may keep their 0"),  # Italy: 06 is dialled
+        ("+225 (0)7 12 34 56 78", "after +225"),
+        ("+4420 (0)7946 0958", "after something other than its calling code"),
+        ("+44 20 (0)7946 0958", "after something other than its calling code"),
+        ("(0) +44 20 7946 0958", "after something other than its calling code"),
+        ("+44 (0)20 (0)7946 0958", "more than once"),
+    ],
+)
+async def test_a_bracketed_zero_that_is_not_a_trunk_zero_is_refused(
+    api: Harness, mock_api: respx.MockRouter, typed: str, why: str
+) -> None:
+    """Where the "(0)" may be a digit of the number, no number is guessed: a clear error."""
+    route = mock_api.route()
+    with pytest.raises(textflow.InputValidationError) as info:
+        await api.call("send_sms", typed, "hi")
+    assert why in str(info.value)
+    assert info.value.argument == "phone_number"
+    assert typed not in str(info.value)
+    assert "7946 09" not in str(info.value)  # masked
+    assert "1234 56" not in str(info.value)
+    assert route.call_count == 0
+
+
+async def test_without_brackets_a_zero_is_left_to_textflow(
+    api: Harness, mock_api: respx.MockRouter
+) -> None:
+    """Some countries' numbers start with 0 after the calling code (+225 07 ...): an
+    unbracketed 0 is sent as written, never dropped on a guess."""
+    route = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    await api.call("send_sms", "+225 07 12 34 56 78", "hi")
+    assert json.loads(route.calls.last.request.content)["phone_number"] == "+2250712345678"

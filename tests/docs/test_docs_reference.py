@@ -1,7 +1,7 @@
 """The API reference, as the docs site renders it (``mkdocs build --strict``, like ``nox -s docs``).
 
 mkdocstrings reads the source statically (griffe): what it shows is what a reader
-and an IDE see. These tests build the site once into a temporary folder and read
+and an IDE see. These tests build the site once (tests/docs/docs_support.py) and read
 the rendered HTML: every public method of both clients and every legacy function
 is there with its signature and its docstring's first line, and no signature shows
 a private name where the public one (or the real default) belongs.
@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import html
 import inspect
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,8 +25,6 @@ pytest.importorskip(
     "mkdocstrings", reason="the docs extra is not installed: `nox -s docs` runs this"
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_TIMEOUT = 300  # seconds: ~10 s on an idle machine; generous for two busy CPUs
 
 LEGACY = ["useKey", "sendSMS", "sendVerificationSMS", "verifyCode"]
 # What no signature in the reference may show: private modules and the names that stood for
@@ -48,20 +43,8 @@ def _signature(fragment: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site_dir = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # material's banner about MkDocs 2
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
-    )
-    assert build.returncode == 0, f"mkdocs build --strict failed:\n{build.stderr[-4000:]}"
-    return site_dir
+def site(docs_site: Path) -> Path:
+    return docs_site
 
 
 class Page:
@@ -154,7 +137,7 @@ def test_every_legacy_function_is_in_the_reference(site: Path) -> None:
     verify, _ = _signature_and_text(page.section("textflow.verifyCode"))
     assert "code: Union[str, int]" in verify
     sms, _ = _signature_and_text(page.section("textflow.sendSMS"))
-    assert sms.endswith("-> Union[SendMessageOk, SendMessageFailed]")
+    assert sms.endswith("-> Union[LegacySendMessageOk, SendMessageFailed]")
 
 
 def test_no_signature_in_the_reference_shows_a_private_name(site: Path) -> None:

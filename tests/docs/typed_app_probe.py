@@ -21,7 +21,7 @@ PHONE = "+11234567890"
 def sync_app(client: TextFlowClient, fake: FakeTextFlow) -> dict[str, Any]:
     """Every sync method's result, read without checking for ``None`` first."""
     sent = client.send_sms(PHONE, "Your order has shipped")
-    price: float = sent.data.price
+    price: Decimal = sent.data.price
     to: str = sent.data.to
     sent_at: Optional[datetime] = sent.data.sent_at  # None only for an absurd timestamp
     code_sent = client.send_verification_sms(PHONE, "Acme", seconds=300)
@@ -53,7 +53,7 @@ def sync_app(client: TextFlowClient, fake: FakeTextFlow) -> dict[str, Any]:
 async def async_app(client: AsyncTextFlowClient, fake: FakeTextFlow) -> dict[str, Any]:
     """Every async method's result, awaited, read without checking for ``None`` first."""
     sent = await client.send_sms(PHONE, "Your order has shipped")
-    price: float = sent.data.price
+    price: Decimal = sent.data.price
     code_sent = await client.send_verification_sms(PHONE, "Acme")
     message_text: str = code_sent.data.message_text
     code_in_text = fake.messages[-1].text == message_text
@@ -76,7 +76,7 @@ def legacy_app() -> dict[str, Any]:
     """The 0.1.0 functions: ``data`` is there once ``ok`` says so (no assert needed)."""
     tf.useKey("YOUR_KEY")
     sent = tf.sendSMS(PHONE, "Dummy message text...")
-    price: Optional[float] = sent.data.price if sent.ok else None
+    price: Optional[float] = sent.data.price if sent.ok else None  # 0.1.0's float
     refused = tf.sendSMS(PHONE, "")  # an ok=False result, not an exception
     refused_message = refused.message if not refused.ok else ""
     code_sent = tf.sendVerificationSMS(PHONE, "Acme", 300)

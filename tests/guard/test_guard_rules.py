@@ -225,3 +225,12 @@ def test_refusal_is_a_textflow_error_that_pickles() -> None:
 def test_policy_refuses_nonsense(options: dict[str, object]) -> None:
     with pytest.raises(textflow.ConfigurationError):
         GuardPolicy(**options)  # type: ignore[arg-type]
+
+
+async def test_a_trunk_zero_in_brackets_is_the_same_number(guarded: Guarded) -> None:
+    """``+44 (0)7700 900123`` and ``+44 7700 900123`` share one cooldown and one code."""
+    await guarded.send("+44 (0)7700 900123")
+    exc = await refused(guarded, "send", "+44 7700 900123")
+    assert exc.reason == "cooldown"
+    code = guarded.code(OTHER)
+    assert (await guarded.check(code, "+44(0)7700-900123")).valid

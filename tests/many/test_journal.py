@@ -49,6 +49,18 @@ async def test_a_rerun_sends_only_to_those_not_sent(many: Sender, journal_path: 
 
 
 @pytest.mark.anyio
+async def test_a_trunk_zero_in_brackets_is_the_same_recipient(
+    many: Sender, journal_path: Path
+) -> None:
+    """The journal keys the number as TextFlow sees it: a rerun with the other spelling
+    of the same number sends nothing."""
+    await many.send(["+44 (0)7700 900123"], "Hi", journal=journal_path)
+    report = await many.send(["+44 7700 900123"], "Hi", journal=journal_path)
+    assert (report.sent, report.skipped) == (0, 1)
+    assert [m.phone_number for m in many.fake.messages] == ["+447700900123"]
+
+
+@pytest.mark.anyio
 async def test_maybe_sent_is_not_sent_again_unless_asked(many: Sender, journal_path: Path) -> None:
     many.fake.fail_next("send_sms", status=502)
     report = await many.send(numbers(3), "Hi", concurrency=1, journal=journal_path)

@@ -17,6 +17,7 @@ import textflow
 from textflow.testing import (
     INSUFFICIENT_CREDIT_NUMBER,
     INVALID_NUMBER,
+    PRICE_PER_SEGMENT,
     PRICE_PER_SMS,
     RATE_LIMITED_NUMBER,
     UNAVAILABLE_NUMBER,
@@ -87,7 +88,8 @@ async def test_the_whole_product(api: Api, fake: FakeTextFlow) -> None:
     assert isinstance(sent, textflow.SendMessageResult)
     assert (sent.ok, sent.status, sent.message) == (True, 200, "Message sent successfully")
     assert sent.data is not None
-    assert (sent.data.to, sent.data.country_code, sent.data.price) == (US, "United States", 0.15)
+    assert (sent.data.to, sent.data.country_code) == (US, "United States")
+    assert sent.data.price == Decimal("0.15")
 
     code_sent = await api.call("send_verification_sms", RS, "Acme", 120)
     assert isinstance(code_sent, textflow.VerifyPhoneResult)
@@ -105,7 +107,11 @@ async def test_the_whole_product(api: Api, fake: FakeTextFlow) -> None:
 
     bulk = await api.call("send_bulk_sms", [US, RS], "Sale")
     assert isinstance(bulk, textflow.BulkSMSResult)
-    assert bulk.data == {"recipients": 2, "price": 0.3, "timestamp": fake.messages[-1].timestamp}
+    assert bulk.data == {
+        "recipients": 2,
+        "price": Decimal("0.3"),
+        "timestamp": fake.messages[-1].timestamp,
+    }
 
     balance = await api.call("get_balance")
     assert balance.credits == Decimal(100) - 4 * PRICE_PER_SMS == fake.balance
@@ -211,3 +217,37 @@ async def test_a_closed_in_process_client_stops_working(fake: FakeTextFlow) -> N
     with pytest.raises(RuntimeError, match="closed"):
         await aclient.send_sms(US, "after")
     assert [m.text for m in fake.messages] == ["before", "before"]
+
+
+async def test_a_message_is_charged_per_segment_like_an_account(
+    api: Api, fake: FakeTextFlow
+) -> None:
+    long_text = "x" * 260  # GSM-7: 153 per part once split, so 2 segments
+    sent = await api.call("send_sms", US, long_text)
+    assert Decimal(str(sent.data.price)) == 2 * PRICE_PER_SEGMENT
+    assert fake.balance == Decimal(100) - 2 * PRICE_PER_SEGMENT
+    message = fake.messages[-1]
+    assert (message.encoding, message.segments) == ("GSM-7", 2)
+    assert message.price == 2 * PRICE_PER_SEGMENT
+
+    unicode_text = "Привет " * 11  # 77 characters outside GSM-7: UCS-2, 67 a part, 2 segments
+    sent = await api.call("send_sms", US, unicode_text)
+    assert Decimal(str(sent.data.price)) == 2 * PRICE_PER_SEGMENT
+    assert fake.messages[-1].encoding == "UCS-2"
+
+    bulk = await api.call("send_bulk_sms", [US, RS], long_text)
+    assert Decimal(str(bulk.data["price"])) == 4 * PRICE_PER_SEGMENT
+    assert (await api.call("get_balance")).credits == Decimal(100) - 8 * PRICE_PER_SEGMENT
+
+
+async def test_a_message_the_credits_cannot_pay_for_whole_is_refused_and_not_charged(
+    api: Api,
+) -> None:
+    api.fake.balance = PRICE_PER_SEGMENT  # one segment's worth: a 2-segment text cannot go
+    with pytest.raises(textflow.APIStatusError) as refused:
+        await api.call("send_sms", US, "x" * 260)
+    assert refused.value.status_code == 402
+    assert api.fake.balance == PRICE_PER_SEGMENT
+    assert api.fake.messages == []
+    assert (await api.call("send_sms", US, "short")).ok
+    assert api.fake.balance == 0

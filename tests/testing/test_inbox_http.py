@@ -8,11 +8,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
 
-from textflow.testing import PRICE_PER_SMS, FakeTextFlow
+from textflow.testing import PRICE_PER_SEGMENT, PRICE_PER_SMS, FakeTextFlow
 from textflow.webhooks import parse_webhook
 
 from tests.testing.fake_helpers import Clock, WebhookReceiver, auth
@@ -272,3 +273,22 @@ def test_an_idle_stream_gets_keep_alive_comments(
 def test_a_url_that_cannot_be_parsed_is_refused() -> None:
     with pytest.raises(ValueError, match="webhook_url"):
         FakeTextFlow(webhook_url="http://[::1")
+
+
+def test_each_message_shows_its_encoding_segments_and_price(
+    served: tuple[httpx.Client, httpx.Client],
+) -> None:
+    page, api = served
+    api.post("/send-sms", json={"phone_number": US, "text": "x" * 260})
+    api.post("/send-sms", json={"phone_number": RS, "text": "Ćao 😀"})
+    listing = page.get("/_inbox/messages").json()
+    entries = {c["phone_number"]: c["entries"][0] for c in listing["conversations"]}
+    assert {k: entries[US][k] for k in ("encoding", "segments", "characters")} == {
+        "encoding": "GSM-7",
+        "segments": 2,
+        "characters": 260,
+    }
+    assert isinstance(entries[US]["price"], float)  # a JSON number, not a string
+    assert Decimal(str(entries[US]["price"])) == 2 * PRICE_PER_SEGMENT
+    assert (entries[RS]["encoding"], entries[RS]["segments"]) == ("UCS-2", 1)
+    assert Decimal(str(entries[RS]["price"])) == PRICE_PER_SEGMENT

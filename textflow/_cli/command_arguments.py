@@ -83,6 +83,21 @@ def send_many_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--report", metavar="CSV", help="write one row per recipient to this CSV file"
     )
+    command.add_argument(
+        "--price",
+        metavar="CREDITS",
+        type=types.credits,
+        default=None,
+        help="what one segment costs, for the cost estimate (default: the median of "
+        "this journal's earlier sends)",
+    )
+    command.add_argument(
+        "--max-cost",
+        metavar="CREDITS",
+        type=types.credits,
+        default=None,
+        help="refuse to start when the estimated cost is above this",
+    )
 
 
 def sandbox_arguments(command: argparse.ArgumentParser) -> None:

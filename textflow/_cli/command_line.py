@@ -86,6 +86,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             try:
                 args = parse(build_parser(COMMANDS), words)
+                args.argv = words  # what was typed: send-many shows it as the resume command
             except SystemExit as exc:  # --help, --version, no command
                 return exc.code if isinstance(exc.code, int) else EXIT_USAGE
             except UsageError as exc:  # the command line itself is wrong

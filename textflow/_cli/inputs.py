@@ -1,8 +1,8 @@
 """What the user gives the API commands: numbers, a text from stdin, lists of numbers.
 
-Error messages here show what the user typed (escaped when printed): it is
-their own input, on their own terminal. The library's own messages mask
-numbers, because exceptions travel to logs.
+A bad number is shown masked, exactly as the SDK's `InputValidationError` shows
+it (`textflow._validation.shown_phone`): a terminal's output travels to CI logs
+too, and one function keeps the two the same.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ STDIN = "-"
 
 
 def phone(value: str, argument: str) -> str:
-    """``value`` checked as a phone number; a bad one is named as typed.
+    """``value`` checked as a phone number; a bad one is shown masked, as the SDK shows it.
 
     Raises:
         InputValidationError: Not an E.164 number (full-width digits named as such).
     """
-    return check.phone_number(value, argument, echo=True)
+    return check.phone_number(value, argument)
 
 
 def message(value: str, argument: str, stdin: Optional[TextIO] = None) -> str:

@@ -4,12 +4,18 @@
 a line; the same text for all, or a template); ``survey`` reads it once to
 count and check (numbers, template fields, segments) without holding it
 whole; ``describe`` prints what it found.
+
+The same number and text twice in one file is one message: ``Source.rows``
+drops a row whose number (as TextFlow reads it) and text an earlier row
+already had, and ``survey`` counts those as duplicates. Only a short digest of
+each row is kept, not the rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +32,8 @@ from textflow.errors import InputValidationError
 SHOWN_MESSAGES = 3
 SHOWN_PROBLEMS = 5
 
+Row = tuple[int, Any]
+
 
 @dataclass
 class Source:
@@ -36,8 +44,45 @@ class Source:
     template: Optional[str]
     text: Optional[str]
 
-    def rows(self) -> Iterator[tuple[int, Any]]:
-        """(line number, recipient for send_many), lazily."""
+    def rows(self, phone_field: str, duplicates: Optional[list[int]] = None) -> Iterator[Row]:
+        """(line number, recipient for send_many), lazily, without duplicate rows.
+
+        Args:
+            phone_field: The phone column (for a template's rows).
+            duplicates: Appended with the line number of each duplicate row dropped.
+        """
+        seen: set[bytes] = set()
+        for line_number, item in self.all_rows():
+            key = self.message_key(item, phone_field)
+            if key is not None:
+                if key in seen:
+                    if duplicates is not None:
+                        duplicates.append(line_number)
+                    continue
+                seen.add(key)
+            yield line_number, item
+
+    def message(self, item: Any, phone_field: str) -> tuple[str, str]:
+        """(number as sent, text) of a row.
+
+        Raises:
+            InputValidationError: A bad number, or a template that makes no text.
+        """
+        if isinstance(item, tuple):
+            return check.phone_number(item[0]), str(item[1])
+        number = check.phone_number(item.get(phone_field) or "")
+        return number, check.text(self.template.format_map(item) if self.template else "", "text")
+
+    def message_key(self, item: Any, phone_field: str) -> Optional[bytes]:
+        """A digest of the row's number and text; None for a row that cannot be sent."""
+        try:
+            number, text = self.message(item, phone_field)
+        except InputValidationError:
+            return None
+        return hashlib.blake2b(f"{number}\x00{text}".encode(), digest_size=16).digest()
+
+    def all_rows(self) -> Iterator[Row]:
+        """Every recipient row of the file, duplicates included."""
         with _open(self.path) as handle:
             if self.column is None:
                 for line_number, raw in enumerate(handle, start=1):
@@ -129,19 +174,19 @@ class Survey:
     problems: list[str] = field(default_factory=list)
     invalid: int = 0
     first: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)  # their line numbers
 
 
 def survey(src: Source, phone_field: str) -> Survey:
-    """Count recipients and segments, render the first messages, list bad rows."""
+    """Count recipients and segments, render the first messages, list bad rows.
+
+    ``recipients`` counts the rows to send (duplicate rows not included).
+    """
     found = Survey()
-    for line_number, item in src.rows():
+    for line_number, item in src.rows(phone_field, found.duplicates):
         found.recipients += 1
         try:
-            if isinstance(item, tuple):
-                number, text = check.phone_number(item[0], echo=True), str(item[1])
-            else:
-                number = check.phone_number(item.get(phone_field) or "", echo=True)
-                text = check.text(src.template.format_map(item) if src.template else "", "text")
+            number, text = src.message(item, phone_field)
         except InputValidationError as exc:
             found.invalid += 1
             if len(found.problems) < SHOWN_PROBLEMS:
@@ -166,6 +211,15 @@ def describe(found: Survey, out: TextIO) -> None:
     )
     for problem in found.problems:
         print(f"  problem: {printable(problem)}", file=out)
+    if found.duplicates:
+        count = len(found.duplicates)
+        lines = ", ".join(str(line) for line in found.duplicates[:SHOWN_PROBLEMS])
+        more = ", ..." if count > SHOWN_PROBLEMS else ""
+        print(
+            f"{duplicate_rows(count)} skipped: the same number and text as an earlier row "
+            f"(line {lines}{more}); each gets one message.",
+            file=out,
+        )
     if found.ucs2:
         shown = ", ".join(
             repr(char) + (f" -> {replacement!r}" if replacement is not None else "")
@@ -176,3 +230,8 @@ def describe(found: Survey, out: TextIO) -> None:
             f"not 160) because of: {printable(shown)}",
             file=out,
         )
+
+
+def duplicate_rows(count: int) -> str:
+    """``1 duplicate row``, ``2 duplicate rows``."""
+    return f"{count} duplicate row{'' if count == 1 else 's'}"

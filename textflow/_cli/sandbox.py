@@ -2,7 +2,9 @@
 
 It listens on 127.0.0.1 unless ``--host`` says otherwise (then a warning
 says who can reach it), prints how to point the SDK at it, then one line per
-SMS or code as they arrive, until Ctrl-C or SIGTERM (exit status 0).
+SMS or code as they arrive (with its segments and price), each reply sent to
+the webhook and each send ``--fail-rate`` failed, until Ctrl-C or SIGTERM
+(exit status 0).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from textflow._cli.output import printable, stdout_to_devnull
 from textflow._cli.parser import UsageError
 
 if TYPE_CHECKING:
-    from textflow.testing import FakeMessage, FakeTextFlow
+    from textflow.testing import FakeEvent, FakeMessage, FakeTextFlow
 
 _KINDS = {"sms": "SMS ", "code": "code", "bulk": "bulk"}
 
@@ -69,16 +71,50 @@ class Inbox:
         if self._as_json:
             line = json_line({"event": "message", **_fields(message)})
         else:
-            when = datetime.fromtimestamp(message.timestamp / 1000).strftime("%H:%M:%S")
+            when = _clock_time(message.timestamp)
             text = printable(message.text)
             kind = _KINDS.get(message.kind, message.kind)
-            line = f"{when}  {kind}  {message.phone_number:<16}  {text}"
+            cost = f"[{message.segments} seg {message.encoding} {message.price:f}]"
+            line = f"{when}  {kind}  {message.phone_number:<16}  {cost}  {text}"
         with self._lock:
             self.received += 1
-            try:
-                print(line, flush=True)
-            except BrokenPipeError:  # `textflow sandbox | head`: the reader left; serve on
-                stdout_to_devnull()
+            self._print(line)
+
+    def event(self, event: FakeEvent) -> None:
+        """Print a reply (and what the app answered) or an injected failure, one line.
+
+        Args:
+            event: What happened.
+        """
+        if self._as_json:
+            line = json_line(
+                {
+                    "event": event.kind,
+                    "phone_number": event.phone_number,
+                    "text": event.text,
+                    "detail": event.detail,
+                    "timestamp": event.timestamp,
+                }
+            )
+        elif event.kind == "reply":
+            when = _clock_time(event.timestamp)
+            said = printable(event.detail)
+            line = f"{when}  reply {event.phone_number:<16}  {printable(event.text)}  -> {said}"
+        else:
+            when = _clock_time(event.timestamp)
+            line = f"{when}  FAIL  {printable(event.phone_number):<16}  injected: {event.detail}"
+        with self._lock:
+            self._print(line)
+
+    def _print(self, line: str) -> None:
+        try:
+            print(line, flush=True)
+        except BrokenPipeError:  # `textflow sandbox | head`: the reader left; serve on
+            stdout_to_devnull()
+
+
+def _clock_time(timestamp_ms: int) -> str:
+    return datetime.fromtimestamp(timestamp_ms / 1000).strftime("%H:%M:%S")
 
 
 def json_line(payload: dict[str, object]) -> str:
@@ -103,6 +139,9 @@ def _fields(message: FakeMessage) -> dict[str, object]:
         "kind": message.kind,
         "text": message.text,
         "timestamp": message.timestamp,
+        "encoding": message.encoding,
+        "segments": message.segments,
+        "price": float(message.price),
     }
 
 
@@ -203,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
             args.api_key,
             credits=args.credits,
             on_message=inbox,
+            on_event=inbox.event,
             fail_rate=args.fail_rate,
             seed=args.seed,
             latency=args.latency,

@@ -5,29 +5,38 @@ template fields, segments), once to send through `TextFlowClient.send_many`.
 A journal next to the file (``FILE.journal.db``) makes a rerun after Ctrl-C,
 a crash or a stop send only to whom it has not sent yet.
 
-The file is read by `textflow._cli.recipient_file`; the progress meter and the
-``--report`` CSV are in `textflow._cli.send_many_progress`.
+The file is read by `textflow._cli.recipient_file` (which drops duplicate
+rows); the progress meter and the ``--report`` CSV are in
+`textflow._cli.send_many_progress`; the cost estimate in
+`textflow._cli.send_many_cost`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any, Optional
 
+from textflow._cli import send_many_cost as cost
 from textflow._cli.api_commands import make_client
 from textflow._cli.command_arguments import CONFIRM_ABOVE
 from textflow._cli.exit_status import EXIT_INTERRUPTED, EXIT_NO_ANSWER, EXIT_OK, EXIT_REFUSED
 from textflow._cli.output import printable
 from textflow._cli.parser import UsageError
-from textflow._cli.recipient_file import Source, Survey, describe, source, survey
-from textflow._cli.send_many_progress import Meter, ReportWriter
-from textflow._many._outcomes import (
-    Progress,
-    SendReport,
+from textflow._cli.recipient_file import (
+    Source,
+    Survey,
+    describe,
+    duplicate_rows,
+    source,
+    survey,
 )
+from textflow._cli.send_many_progress import Meter, ReportWriter
+from textflow._many._outcomes import Progress, SendReport, out_of_credits
 from textflow.errors import SendManyInterrupted, SendManyStopped
 
 
@@ -50,17 +59,27 @@ def run(args: argparse.Namespace) -> int:
     if found.recipients == 0:
         raise UsageError(f"no recipients in {src.path}.")
     journal = None if args.no_journal else (args.journal or f"{src.path}.journal.db")
+    estimate = cost.estimate(found.segments, args.price, journal)
     if args.dry_run:
         print("Dry run: nothing is sent.")
         describe(found, sys.stdout)
+        for line in cost.describe(estimate, None):
+            print(line)
         for number, text in found.first:
             print(f"  {number}: {printable(text)}")
         return EXIT_OK
     describe(found, sys.stderr)
+    refused = _above_max_cost(args.max_cost, estimate)
+    if refused:
+        print(f"textflow: error: {refused}", file=sys.stderr)
+        return EXIT_REFUSED
     if found.recipients > CONFIRM_ABOVE and not args.yes:
         _confirm(found)
     with make_client(args) as client:
-        if not _can_pay(client):
+        balance = client.get_balance()
+        for line in cost.describe(estimate, balance.credits):
+            print(line, file=sys.stderr)
+        if not (balance.credits > 0 or any(balance.packages.values())):
             print(
                 "textflow: error: the account has no credits and no prepaid packages: nothing "
                 "would be sent. Top up first ('textflow balance' shows what is left).",
@@ -68,14 +87,17 @@ def run(args: argparse.Namespace) -> int:
             )
             return EXIT_REFUSED
         lines: dict[int, int] = {}
-        recipients = _numbered(src, lines)
+        recipients = _numbered(src, phone_field, lines)
         meter = Meter(found.recipients, sys.stderr)
         writer = ReportWriter(args.report, lines)
+        prices = cost.PriceLog(journal)
 
         def on_progress(progress: Progress) -> None:
             meter(progress)
             writer.write(progress.outcome)
             lines.pop(progress.outcome.index, None)
+            if progress.outcome.result is not None:
+                prices.record(progress.outcome.text, progress.outcome.result)
 
         options: dict[str, Any] = {"concurrency": args.concurrency} if args.concurrency else {}
         try:
@@ -92,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except SendManyInterrupted as stopped:
             meter.end()
-            _summary(args, stopped.report, journal)
+            _summary(args, stopped.report, journal, found)
             print(
                 "textflow: interrupted; sends in flight were finished or recorded as maybe "
                 "sent. "
@@ -106,23 +128,41 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         except SendManyStopped as stopped:
             meter.end()
-            _summary(args, stopped.report, journal)
+            _summary(args, stopped.report, journal, found)
             print(f"textflow: error: stopped: {printable(str(stopped.__cause__))}", file=sys.stderr)
+            _stopped_summary(args, stopped, journal, found)
             return EXIT_NO_ANSWER if stopped.report.maybe_sent else EXIT_REFUSED
         finally:
             writer.close()
     meter.end()
-    _summary(args, report, journal)
+    _summary(args, report, journal, found)
     if report.maybe_sent:
         return EXIT_NO_ANSWER
     return EXIT_REFUSED if report.refused else EXIT_OK
 
 
-def _numbered(src: Source, lines: dict[int, int]) -> Iterator[Any]:
-    """The recipients, remembering each one's line until it is reported."""
-    for index, (line_number, item) in enumerate(src.rows()):
+def _numbered(src: Source, phone_field: str, lines: dict[int, int]) -> Iterator[Any]:
+    """The recipients (duplicate rows dropped), remembering each one's line until reported."""
+    for index, (line_number, item) in enumerate(src.rows(phone_field)):
         lines[index] = line_number
         yield item
+
+
+def _above_max_cost(max_cost: Optional[Decimal], estimate: cost.Estimate) -> Optional[str]:
+    """Why ``--max-cost`` refuses to start, or None."""
+    if max_cost is None:
+        return None
+    if estimate.cost is None:
+        return (
+            "--max-cost: the price of a segment is unknown (no earlier sends in this "
+            "journal): give --price."
+        )
+    if estimate.cost > max_cost:
+        return (
+            f"not started: the estimated cost, {estimate.cost.normalize():f} credits, is "
+            f"above --max-cost {max_cost.normalize():f}."
+        )
+    return None
 
 
 def _confirm(found: Survey) -> None:
@@ -137,23 +177,18 @@ def _confirm(found: Survey) -> None:
         raise UsageError("not sent: not confirmed.")
 
 
-def _can_pay(client: Any) -> bool:
-    """False when the account clearly cannot pay: no credits and no packages.
-
-    The price of a segment is not in the API, so anything more is a guess: a
-    run that runs out midway stops at the first "insufficient credits" answer.
-    """
-    balance = client.get_balance()
-    return bool(balance.credits > 0 or any(balance.packages.values()))
-
-
-def _summary(args: argparse.Namespace, report: SendReport, journal: Optional[str]) -> None:
+def _summary(
+    args: argparse.Namespace, report: SendReport, journal: Optional[str], found: Survey
+) -> None:
+    duplicates = len(found.duplicates)
     if args.json:
         totals = {
             "sent": report.sent,
             "refused": report.refused,
             "maybe_sent": report.maybe_sent,
             "skipped": report.skipped,
+            "duplicates": duplicates,
+            "not_tried": found.recipients - report.total,
             "journal": journal,
         }
         print(json.dumps(totals), flush=True)
@@ -163,6 +198,12 @@ def _summary(args: argparse.Namespace, report: SendReport, journal: Optional[str
         f"skipped {report.skipped} (already in the journal).",
         flush=True,
     )
+    if duplicates:
+        print(
+            f"{duplicate_rows(duplicates)} skipped: the same number and text as an earlier "
+            "row of the file (one message each).",
+            flush=True,
+        )
     if report.maybe_sent:
         print(
             f"{report.maybe_sent} got no clear answer: they may have been sent. A rerun "
@@ -172,3 +213,61 @@ def _summary(args: argparse.Namespace, report: SendReport, journal: Optional[str
         )
     if journal and report.skipped:
         print(f"Skipped ones were sent (or maybe sent) by an earlier run: {journal}", flush=True)
+
+
+def _stopped_summary(
+    args: argparse.Namespace, stopped: SendManyStopped, journal: Optional[str], found: Survey
+) -> None:
+    """After a stop (out of credits, a refused key): who was never tried, and how to resume."""
+    report = stopped.report
+    not_tried = found.recipients - report.total
+    cause = stopped.__cause__
+    why = "credits ran out (402)" if cause is not None and out_of_credits(cause) else "stopped"
+    out = sys.stderr
+    print(f"{why}: {not_tried} of {found.recipients} recipients were never tried.", file=out)
+    if journal is not None:
+        print(
+            "Nobody got two messages: the journal holds everyone sent"
+            + (
+                f", and the {report.maybe_sent} without a clear answer are not sent again "
+                "unless --resend-maybe-sent."
+                if report.maybe_sent
+                else "."
+            ),
+            file=out,
+        )
+        first = "Top up, then resume" if "402" in why else "Resume"
+        print(f"{first} with: {resume_command(args)}", file=out, flush=True)
+    else:
+        print(
+            "No journal was kept (--no-journal): a rerun would send to everyone again.",
+            file=out,
+            flush=True,
+        )
+
+
+#: Shown in the resume command in place of a key typed on the command line.
+KEY_PLACEHOLDER = "$TEXTFLOW_API_KEY"
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The command line that resumes this run: the same words (the journal skips who was sent).
+
+    A key given with ``--api-key`` is never printed: ``$TEXTFLOW_API_KEY`` stands
+    in for it, left unquoted so that a shell expands it.
+    """
+    words: list[str] = list(getattr(args, "argv", None) or sys.argv[1:])
+    shown: list[str] = ["textflow"]
+    hide_next = False
+    for word in words:
+        if hide_next:
+            shown.append(KEY_PLACEHOLDER)
+            hide_next = False
+        elif word == "--api-key":
+            shown.append(shlex.quote(word))
+            hide_next = True
+        elif word.startswith("--api-key="):
+            shown.append(f"--api-key={KEY_PLACEHOLDER}")
+        else:
+            shown.append(shlex.quote(word))
+    return " ".join(shown)

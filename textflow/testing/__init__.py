@@ -64,15 +64,18 @@ valid code, a wrong code, a bad key) come word for word, trailing spaces include
   ``data: {to, content, country_code, price, timestamp}``:
   ``country_code`` is the English country name ("United States", "Serbia"; +1 is
   always "United States"; "Unknown" when the prefix is not in the fake's table),
-  ``price`` is ``PRICE_PER_SMS`` (0.15) as a float, ``timestamp`` is ms by the
-  fake's clock. The price is debited from the balance.
+  ``price`` is what the message cost, per message: its segments (a
+  260-character GSM-7 text is 2, see `textflow._segments`) x
+  ``PRICE_PER_SEGMENT`` (0.15), computed as a ``Decimal`` and written as a JSON
+  number; ``timestamp`` is ms by the fake's clock. The price is debited from
+  the balance.
 * ``send-code`` makes a 6-digit numeric code, texts
   ``Your verification code for <service_name> is:\n<CODE>`` (the code on a line
   of its own; ``Your verification code is:\n<CODE>`` when ``service_name`` is
   empty or missing), and answers ``Verification SMS sent. `` with
   ``data: {verification_code, expires, message_text}`` with ``expires`` = now +
   ``seconds`` (default 600) in ms. A new code replaces the number's earlier one.
-  It costs one SMS.
+  It costs what its ``message_text`` costs (one segment with a short service name).
 * ``verify-code`` always carries ``valid``. The right live code: 200
   ``{ok: true, valid: true, status: 200, message: "The code is valid. ",
   valid_code, expires}``. A wrong code, no code, or an expired one: HTTP 400
@@ -101,10 +104,11 @@ Choices where the reference is silent
   with ``Allow``. Paths may end in ``/``; query strings are ignored.
 * ``bulk-sms`` (answer undocumented; every ``data`` field is invented): checks
   every number first (one invalid number fails the whole request, nothing is
-  sent), debits ``PRICE_PER_SMS`` per recipient, delivers one ``"bulk"`` message
-  per recipient at once, and answers 200 ``{ok: true, status: 200, message:
-  "Bulk SMS job started", data: {recipients: N, price: <total float>,
-  timestamp: <ms>}}``. ``phone_numbers`` may also be one comma-separated string.
+  sent), debits each recipient's message (segments x ``PRICE_PER_SEGMENT``; all
+  or none), delivers one ``"bulk"`` message per recipient at once, and answers
+  200 ``{ok: true, status: 200, message: "Bulk SMS job started", data:
+  {recipients: N, price: <total, a number>, timestamp: <ms>}}``.
+  ``phone_numbers`` may also be one comma-separated string.
 * Order of checks: path, method, scripted fault, key, body, fields, magic
   numbers, credit.
 * ``packages`` is always ``{}``: the fake has only credits.
@@ -127,7 +131,7 @@ its Server-Sent Events. The API stays under ``/api``.
 
 from __future__ import annotations
 
-from textflow.testing._answers import PRICE_PER_SMS
+from textflow.testing._answers import PRICE_PER_SEGMENT, PRICE_PER_SMS
 from textflow.testing._fake import DEFAULT_API_KEY, FakeTextFlow, NoCodeError
 from textflow.testing._phones import (
     INSUFFICIENT_CREDIT_NUMBER,
@@ -135,7 +139,7 @@ from textflow.testing._phones import (
     RATE_LIMITED_NUMBER,
     UNAVAILABLE_NUMBER,
 )
-from textflow.testing._state import FakeMessage
+from textflow.testing._state import FakeEvent, FakeMessage
 from textflow.testing._webhook import DEFAULT_WEBHOOK_SECRET
 
 __all__ = [
@@ -143,9 +147,11 @@ __all__ = [
     "DEFAULT_WEBHOOK_SECRET",
     "INSUFFICIENT_CREDIT_NUMBER",
     "INVALID_NUMBER",
+    "PRICE_PER_SEGMENT",
     "PRICE_PER_SMS",
     "RATE_LIMITED_NUMBER",
     "UNAVAILABLE_NUMBER",
+    "FakeEvent",
     "FakeMessage",
     "FakeTextFlow",
     "NoCodeError",

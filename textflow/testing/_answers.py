@@ -19,12 +19,16 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from textflow._operations import BALANCE, BULK_SMS, SEND_CODE, SEND_SMS, VERIFY_CODE, Operation
+from textflow._segments import segments
 from textflow.testing import _phones
 from textflow.testing._reply import Rejected, Reply, json_reply
-from textflow.testing._state import Code, FakeMessage, FakeState
+from textflow.testing._state import Code, FakeMessage, FakeState, MessageKind
 
-#: What one SMS costs, debited from the balance (``price`` in send-sms answers).
-PRICE_PER_SMS = Decimal("0.15")
+#: What one SMS segment costs: a message is charged ``segments x PRICE_PER_SEGMENT``
+#: (``price`` in send-sms answers), debited from the balance like an account's credits.
+PRICE_PER_SEGMENT = Decimal("0.15")
+#: What a one-segment SMS costs (160 GSM-7 characters, or 70 UCS-2, or fewer).
+PRICE_PER_SMS = PRICE_PER_SEGMENT
 #: Digits in a verification code.
 CODE_DIGITS = 6
 #: ``seconds`` a verification code lives when the request does not say.
@@ -161,13 +165,30 @@ def _check_magic(number: str, op: Operation[Any]) -> None:
         raise Rejected(503, UNAVAILABLE_MESSAGE)
 
 
-def _debit(state: FakeState, count: int) -> Decimal:
-    """Take ``count`` SMS worth of credits. Caller holds the lock."""
-    cost = PRICE_PER_SMS * count
+def _priced(number: str, text: str, kind: MessageKind, now: int) -> FakeMessage:
+    """The message ``text`` to ``number``, with its encoding, segments and price."""
+    count = segments(text)
+    price = PRICE_PER_SEGMENT * count.segments
+    return FakeMessage(number, text, kind, now, count.encoding, count.segments, price)
+
+
+def _debit(state: FakeState, messages: tuple[FakeMessage, ...]) -> Decimal:
+    """Charge for ``messages`` (all or none). Caller holds the lock."""
+    cost = sum((message.price for message in messages), Decimal(0))
     if state.credits < cost:
         raise Rejected(INSUFFICIENT_CREDIT_STATUS, INSUFFICIENT_CREDIT_MESSAGE)
     state.credits -= cost
     return cost
+
+
+def money(amount: Decimal) -> float:
+    """An amount for a JSON answer: a number, as the API writes ``price``.
+
+    Amounts here are a few decimal places (``0.15 x segments``): the float's
+    shortest form is those same digits, so a client reading it as ``Decimal``
+    gets the exact amount back.
+    """
+    return float(amount)
 
 
 # --- operations -------------------------------------------------------------------------
@@ -179,14 +200,14 @@ def _send_sms(state: FakeState, headers: Mapping[str, str], body: bytes) -> Repl
     text = _text(fields)
     _check_magic(number, SEND_SMS)
     with state.lock:
-        cost = _debit(state, 1)
-        message = FakeMessage(number, text, "sms", state.now_ms())
+        message = _priced(number, text, "sms", state.now_ms())
+        cost = _debit(state, (message,))
         state.messages.append(message)
     data = {
         "to": number,
         "content": text,
         "country_code": _phones.country_of(number),
-        "price": float(cost),
+        "price": money(cost),
         "timestamp": message.timestamp,
     }
     payload = {"ok": True, "status": 200, "message": SMS_SENT_MESSAGE, "data": data}
@@ -208,11 +229,11 @@ def _send_code(state: FakeState, headers: Mapping[str, str], body: bytes) -> Rep
     template = CODE_TEXT if service else CODE_TEXT_NO_SERVICE
     text = template.format(service_name=service, code=code)
     with state.lock:
-        _debit(state, 1)
         now = state.now_ms()
+        message = _priced(number, text, "code", now)
+        _debit(state, (message,))
         expires = now + seconds * 1000
         state.codes[number] = Code(code, expires)  # replaces an earlier code
-        message = FakeMessage(number, text, "code", now)
         state.messages.append(message)
     data = {"verification_code": code, "expires": expires, "message_text": text}
     payload = {"ok": True, "status": 200, "message": CODE_SENT_MESSAGE, "data": data}
@@ -252,11 +273,11 @@ def _send_bulk(state: FakeState, headers: Mapping[str, str], body: bytes) -> Rep
     for number in numbers:
         _check_magic(number, BULK_SMS)
     with state.lock:
-        cost = _debit(state, len(numbers))
         now = state.now_ms()
-        messages = tuple(FakeMessage(number, text, "bulk", now) for number in numbers)
+        messages = tuple(_priced(number, text, "bulk", now) for number in numbers)
+        cost = _debit(state, messages)
         state.messages.extend(messages)
-    data = {"recipients": len(messages), "price": float(cost), "timestamp": now}
+    data = {"recipients": len(messages), "price": money(cost), "timestamp": now}
     payload = {"ok": True, "status": 200, "message": BULK_STARTED_MESSAGE, "data": data}
     return json_reply(200, payload, delivered=messages)
 

@@ -26,7 +26,7 @@ from textflow.testing._handler import FakeHandler
 from textflow.testing._inbox import InboxApp
 from textflow.testing._inbox_log import InboxLog
 from textflow.testing._server import FakeHTTPServer
-from textflow.testing._state import FakeMessage, FakeState
+from textflow.testing._state import FakeEvent, FakeMessage, FakeState
 from textflow.testing._transport import async_transport, sync_transport
 from textflow.testing._webhook import WebhookTarget
 
@@ -64,7 +64,7 @@ class FakeTextFlow:
 
     Nothing it does leaves the machine: "delivered" SMS land in ``messages``,
     verification codes can be read back with ``last_code``, and the balance goes
-    down by ``PRICE_PER_SMS`` per SMS. Safe to share between threads.
+    down by each SMS's price: its segments x ``PRICE_PER_SEGMENT``. Safe to share between threads.
 
     Args:
         api_key: The key it accepts; ``DEFAULT_API_KEY`` (``"tf_test_key"``) if None.
@@ -86,6 +86,8 @@ class FakeTextFlow:
             Settable later (``fake.webhook_url = ...``).
         webhook_secret: The ``secret`` put in each webhook body;
             ``DEFAULT_WEBHOOK_SECRET`` (``"tf_test_webhook_secret"``) if None.
+        on_event: Called with a ``FakeEvent`` for each reply delivered (or not) to
+            the webhook, and each send ``fail_rate`` failed, e.g. to log it.
 
     Examples:
         >>> fake = FakeTextFlow()
@@ -108,6 +110,7 @@ class FakeTextFlow:
         latency: float = 0.0,
         webhook_url: Optional[WebhookTarget] = None,
         webhook_secret: Optional[str] = None,
+        on_event: Optional[Callable[[FakeEvent], None]] = None,
     ) -> None:
         if isinstance(latency, bool) or not isinstance(latency, (int, float)):
             raise ValueError(f"latency must be a number of seconds >= 0, not {latency!r}.")
@@ -124,7 +127,7 @@ class FakeTextFlow:
             raise ValueError("api_key must be a non-blank string without surrounding spaces.")
         self._state = FakeState(api_key=api_key, initial_credits=_credits(credits), clock=clock)
         self._handle = FakeHandler(
-            self._state, self._failures, self._inbox, self._latency, on_message
+            self._state, self._failures, self._inbox, self._latency, on_message, on_event
         )
 
     def __repr__(self) -> str:
@@ -246,8 +249,12 @@ class FakeTextFlow:
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"[:300]
             self._inbox.add_reply(number, text, timestamp, None, reason)
+            self._handle.event(FakeEvent("reply", number, f"no answer: {reason}", timestamp, text))
             raise
-        self._inbox.add_reply(number, text, timestamp, _webhook.status_of(answer), None)
+        status = _webhook.status_of(answer)
+        self._inbox.add_reply(number, text, timestamp, status, None)
+        detail = "answered" if status is None else f"HTTP {status}"
+        self._handle.event(FakeEvent("reply", number, detail, timestamp, text))
         return answer
 
     @property

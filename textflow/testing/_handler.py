@@ -18,7 +18,7 @@ from textflow.testing import _routes
 from textflow.testing._failures import FailurePlan
 from textflow.testing._inbox_log import InboxLog
 from textflow.testing._reply import Reply
-from textflow.testing._state import FakeMessage, FakeState
+from textflow.testing._state import FakeEvent, FakeMessage, FakeState
 
 _logger = logging.getLogger("textflow.testing")
 
@@ -33,17 +33,21 @@ class FakeHandler:
         inbox: InboxLog,
         latency: float,
         on_message: Optional[Callable[[FakeMessage], None]],
+        on_event: Optional[Callable[[FakeEvent], None]] = None,
     ) -> None:
         self._state = state
         self._failures = failures
         self._inbox = inbox
         self._latency = latency
         self._on_message = on_message
+        self._on_event = on_event
 
     def __call__(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        reply = self._random_failure(method, path) or _routes.handle(
-            self._state, method, path, headers, body
-        )
+        failed = self._random_failure(method, path)
+        if failed is not None:
+            how = "connection dropped" if failed.disconnect else f"HTTP {failed.status}"
+            self.event(FakeEvent("failure", _recipient(body), how, self._state.now_ms()))
+        reply = failed or _routes.handle(self._state, method, path, headers, body)
         if self._latency:
             reply = dataclasses.replace(reply, delay=reply.delay + self._latency)
         self._record(path, reply)
@@ -54,6 +58,15 @@ class FakeHandler:
                 except Exception:
                     _logger.exception("on_message callback failed")
         return reply
+
+    def event(self, event: FakeEvent) -> None:
+        """Tell ``on_event`` (the sandbox console); its failure is logged, never raised."""
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:
+            _logger.exception("on_event callback failed")
 
     def _record(self, path: str, reply: Reply) -> None:
         """Tell the inbox what was delivered, and which code was verified."""
@@ -81,3 +94,18 @@ class FakeHandler:
             return None
         fault = self._failures.next_send()
         return None if fault is None else _routes.fault_reply(op, fault)
+
+
+def _recipient(body: bytes) -> str:
+    """The number a send was for, as sent (the first of a bulk list); "" when unreadable."""
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(fields, dict):
+        return ""
+    number = fields.get("phone_number")
+    numbers = fields.get("phone_numbers")
+    if number is None and isinstance(numbers, list) and numbers:
+        number = numbers[0]
+    return number[:32] if isinstance(number, str) else ""

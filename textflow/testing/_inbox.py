@@ -135,14 +135,23 @@ class InboxApp:
             "conversations": self._log.snapshot(self._now_ms()),
         }
 
-    def stream(self, write: Callable[[bytes], None], stopping: threading.Event) -> None:
-        """Server-Sent Events: one ``change`` event per change, until stopped or closed."""
+    def stream(
+        self,
+        write: Callable[[bytes], None],
+        stopping: threading.Event,
+        gone: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Server-Sent Events: one ``change`` event per change, until stopped or closed.
+
+        ``gone`` is asked every ``_STOP_CHECK`` seconds: a client that closed the
+        stream ends it then, not at the next heartbeat's failed write.
+        """
         log = self._log
         with log.changed:
             seen = log.seq
         write(b"retry: 1000\n: connected\n\n")
         quiet = 0.0
-        while not stopping.is_set():
+        while not stopping.is_set() and not gone():
             events = log.wait(seen, _STOP_CHECK)
             if not events:
                 quiet += _STOP_CHECK

@@ -9,8 +9,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal, Optional
 
+from textflow._segments import segments
 from textflow.testing._state import FakeMessage
 
 EntryKind = Literal["sms", "code", "bulk", "reply"]
@@ -34,6 +36,7 @@ class Entry:
     expires: Optional[int] = None
     status: Optional[int] = None  # a reply: the HTTP status the app answered
     error: Optional[str] = None  # a reply that got no answer: why
+    price: Optional[Decimal] = None  # a message: what it was charged (None for a reply)
 
 
 @dataclass
@@ -61,6 +64,7 @@ class InboxLog:
                 message.timestamp,
                 code,
                 expires,
+                price=message.price,
             )
             self.entries.append(entry)
             self._event("message", entry_json(entry))
@@ -168,14 +172,12 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         item.update(code=entry.code, expires=entry.expires)
     if entry.kind == "reply":
         item.update(status=entry.status, error=entry.error)
+    if entry.price is not None:
+        item["price"] = float(entry.price)  # a JSON number: a few decimal places, exact
     return item
 
 
 def length(text: str) -> dict[str, Any]:
-    """How long an SMS is, for the page: the place where segments and encoding will go.
-
-    Today it counts characters (code points). When the SDK has a segment
-    calculator, return its ``segments`` and ``encoding`` here as well; the page
-    shows whatever of the three is present.
-    """
-    return {"characters": len(text)}
+    """How long an SMS is, for the page: characters, encoding and segments."""
+    count = segments(text)
+    return {"characters": count.characters, "encoding": count.encoding, "segments": count.segments}

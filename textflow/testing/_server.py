@@ -44,6 +44,10 @@ MAX_BODY = 1024 * 1024
 #: so a client never races the server to reuse a connection the server is closing.
 IDLE_TIMEOUT = 30.0
 _STOP_GRACE = 2.0  # seconds stop() waits for connection threads
+#: Live event streams (``/_inbox/events``) served at once; one more is answered 503.
+#: Each holds a thread, and a browser tab holds one stream.
+MAX_STREAMS = 100
+STREAMS_FULL_MESSAGE = "Too many live inbox streams; close some inbox tabs."
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{1,16}")
 HOST_REFUSED_MESSAGE = (
@@ -61,15 +65,20 @@ class Inbox(Protocol):
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer a request for a path outside ``/api``."""
 
-    def stream(self, write: Callable[[bytes], None], stopping: threading.Event) -> None:
-        """Write Server-Sent Events with ``write`` until ``stopping`` is set or a write fails."""
+    def stream(
+        self,
+        write: Callable[[bytes], None],
+        stopping: threading.Event,
+        gone: Callable[[], bool],
+    ) -> None:
+        """Write Server-Sent Events until ``stopping`` is set, ``gone()`` or a write fails."""
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
     """Serves ``handler`` over HTTP on ``(host, port)``; port 0 picks a free one.
 
     ``connections_accepted`` counts TCP connections since start (tests use it to
-    see keep-alive at work).
+    see keep-alive at work); ``live_streams`` the event streams being served.
     """
 
     daemon_threads = True
@@ -85,6 +94,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
         log_requests: bool = False,
         inbox: Optional[Inbox] = None,
         idle_timeout: float = IDLE_TIMEOUT,
+        max_streams: int = MAX_STREAMS,
     ) -> None:
         if ":" in host:
             self.address_family = socket.AF_INET6
@@ -94,6 +104,8 @@ class FakeHTTPServer(ThreadingHTTPServer):
         self.idle_timeout = idle_timeout
         self.bound_host = host.strip("[]").lower()
         self.connections_accepted = 0
+        self.max_streams = max_streams
+        self.live_streams = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._open: dict[socket.socket, threading.Thread] = {}
@@ -159,6 +171,19 @@ class FakeHTTPServer(ThreadingHTTPServer):
         except ValueError:
             return False
         return True
+
+    def open_stream(self) -> bool:
+        """Count one more live event stream; False (not counted) when at the cap."""
+        with self._lock:
+            if self.live_streams >= self.max_streams:
+                return False
+            self.live_streams += 1
+            return True
+
+    def close_stream(self) -> None:
+        """An event stream ended."""
+        with self._lock:
+            self.live_streams -= 1
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
@@ -244,8 +269,38 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _stream_events(self, inbox: Inbox) -> None:
-        """Server-Sent Events until the server stops or the client goes away."""
+        """Server-Sent Events until the server stops or the client goes away (503 at the cap)."""
         self.close_connection = True  # no length: the stream ends when the connection does
+        server = self.fake_server
+        if not server.open_stream():
+            self._send(error_reply(503, STREAMS_FULL_MESSAGE, (("Retry-After", "5"),)))
+            return
+        try:
+            self._serve_stream(inbox)
+        finally:
+            server.close_stream()
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end: readable at EOF (or broken), without blocking.
+
+        An event-stream client sends nothing after its request, so a readable
+        socket means it closed (or reset) the connection.
+        """
+        sock: socket.socket = self.connection
+        timeout = sock.gettimeout()
+        try:
+            sock.setblocking(False)  # only this thread reads or writes this socket
+            try:
+                peeked: bytes = sock.recv(1, socket.MSG_PEEK)
+                return peeked == b""
+            finally:
+                sock.settimeout(timeout)
+        except BlockingIOError:  # nothing to read: still there
+            return False
+        except OSError:  # reset, or already closed
+            return True
+
+    def _serve_stream(self, inbox: Inbox) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-store")
@@ -257,7 +312,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         with contextlib.suppress(OSError):  # the page was closed or reloaded
-            inbox.stream(write, self.fake_server.stopping)
+            inbox.stream(write, self.fake_server.stopping, self._client_gone)
 
     def _read_body(self) -> Optional[bytes]:
         """The request body; None when it is over ``MAX_BODY``.

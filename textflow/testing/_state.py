@@ -26,6 +26,9 @@ class FakeMessage:
         kind: ``"sms"`` (send_sms), ``"code"`` (send_verification_sms) or
             ``"bulk"`` (one per recipient of send_bulk_sms).
         timestamp: When it was sent, in milliseconds since the epoch (fake's clock).
+        encoding: ``"GSM-7"`` or ``"UCS-2"`` (`textflow._segments`).
+        segments: The SMS parts it took (a 260-character GSM-7 text is 2).
+        price: What it was charged: ``segments`` x ``PRICE_PER_SEGMENT``.
 
     Examples:
         >>> fake = FakeTextFlow()
@@ -39,6 +42,33 @@ class FakeMessage:
     text: str
     kind: MessageKind
     timestamp: int
+    encoding: str = "GSM-7"
+    segments: int = 1
+    price: Decimal = Decimal("0.15")
+
+
+EventKind = Literal["reply", "failure"]
+
+
+@dataclass(frozen=True)
+class FakeEvent:
+    """Something the sandbox console shows besides a message: a reply, or an injected failure.
+
+    Attributes:
+        kind: ``"reply"`` (the phone answered: ``FakeTextFlow.reply``) or
+            ``"failure"`` (``fail_rate`` failed a send).
+        phone_number: Who replied, or the number the failed send was for ("" if unreadable).
+        detail: What the app answered the reply (``"HTTP 200"``, or why it got no
+            answer), or how the send failed (``"HTTP 500"``, ``"connection dropped"``).
+        timestamp: When, in milliseconds since the epoch (fake's clock).
+        text: The reply's text; "" for a failure.
+    """
+
+    kind: EventKind
+    phone_number: str
+    detail: str
+    timestamp: int
+    text: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,17 @@ function time(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
-// Where segments and encoding show once the server sends them (see _inbox_log.length).
+// Encoding, segments, characters and, for a message sent, the price charged.
 function lengthLabel(entry) {
   const parts = [];
-  if (entry.segments !== undefined) parts.push(entry.segments + (entry.segments === 1 ? " segment" : " segments"));
   if (entry.encoding !== undefined) parts.push(entry.encoding);
+  if (entry.segments !== undefined) parts.push(entry.segments + (entry.segments === 1 ? " segment" : " segments"));
   parts.push(entry.characters + (entry.characters === 1 ? " character" : " characters"));
   return parts.join(" · ");
+}
+
+function priceLabel(entry) {
+  return entry.price === undefined || entry.price === null ? null : "charged " + entry.price + " credits";
 }
 
 const KINDS = { sms: "SMS", code: "Verification code", bulk: "Bulk SMS", reply: "Reply" };
@@ -50,6 +54,8 @@ function drawEntry(entry) {
   const meta = el("div", "meta");
   meta.append(el("span", "kind", KINDS[entry.kind] || entry.kind), el("time", "", time(entry.timestamp)),
     el("span", "length", lengthLabel(entry)));
+  const price = priceLabel(entry);
+  if (price) meta.append(el("span", "price", price));
   if (entry.kind === "reply") {
     const ok = entry.status !== null && entry.status >= 200 && entry.status < 300;
     const said = entry.status !== null ? "app answered HTTP " + entry.status : "no answer: " + entry.error;

@@ -1,0 +1,1 @@
+"""Optional integrations with web frameworks: each an extra, imported only when used."""
