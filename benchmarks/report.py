@@ -75,6 +75,41 @@ def _goal(measured: Optional[float], limit: float, at_most: bool = True) -> str:
     return "met" if met else "not met"
 
 
+AIOHTTP = "aiohttp.ClientSession"
+
+
+def _cpu_goals(r: Results) -> list[list[str]]:
+    """Issue 20's CPU goals at concurrency 100: the default async client against bare
+    aiohttp in the same runs, and trio against asyncio."""
+    rows: list[list[str]] = []
+    cpu: dict[str, float] = {}
+    for f in r.fan_outs:
+        if f.concurrency != 100 or SDK not in f.cpu.values:
+            continue
+        cpu[f.backend] = f.cpu.median(SDK)
+        if AIOHTTP in f.cpu.values:
+            ratio = f.cpu.ratio(SDK, AIOHTTP)
+            rows.append(
+                [
+                    f"CPU per send, default async client ÷ bare aiohttp ({f.backend}, 100)",
+                    "≤ 2.0x",
+                    _x(ratio),
+                    _goal(ratio, 2.0),
+                ]
+            )
+    if "asyncio" in cpu and "trio" in cpu:
+        ratio = cpu["trio"] / cpu["asyncio"]
+        rows.append(
+            [
+                "CPU per send, trio ÷ asyncio (default, 100)",
+                "≤ 1.15x",
+                _x(ratio),
+                _goal(ratio, 1.15),
+            ]
+        )
+    return rows
+
+
 def goals(r: Results) -> list[list[str]]:
     """One row per goal of the issue: what it asks, what was measured, met or not."""
     rows: list[list[str]] = []
@@ -104,6 +139,7 @@ def goals(r: Results) -> list[list[str]]:
                     _goal(ratio, 1.25),
                 ]
             )
+    rows.extend(_cpu_goals(r))
     client = r.cheap.get("TextFlowClient")
     if client:
         rows.append(
@@ -139,6 +175,20 @@ def goals(r: Results) -> list[list[str]]:
                 "≤ 1.3x",
                 _x(ratio),
                 _goal(ratio, 1.3),
+            ]
+        )
+    first, bare_first = (
+        "import textflow + first send (MockTransport)",
+        "import httpx + first bare post (MockTransport)",
+    )
+    if r.imports is not None and first in r.imports.values and bare_first in r.imports.values:
+        ratio = r.imports.ratio(first, bare_first)
+        rows.append(
+            [
+                "import + client + first send ÷ the same with bare httpx",
+                "≤ 1.2x",
+                _x(ratio),
+                _goal(ratio, 1.2),
             ]
         )
     if r.per_call is not None:

@@ -58,6 +58,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "textflow._retry",
         "textflow._http.body",
         "textflow._http.deadline",
+        "textflow._http.sent",
         "textflow._logging",
         "textflow._segments",
         "textflow._hooks",  # the hooks' events and their dispatch to hooks and observers

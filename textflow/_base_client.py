@@ -19,7 +19,9 @@ from textflow import _config
 from textflow._hooks import ErrorHook, Hooks, RequestHook, ResponseHook, RetryHook
 from textflow._http import proxies
 from textflow._http.cookies import Jar
-from textflow._http.deadline import DEADLINE_PASSED, WRITING
+from textflow._http.deadline import DEADLINE_PASSED
+from textflow._http.framing import never_reuse, take_connection
+from textflow._http.sent import POINT, cut_point, may_have_been_sent
 from textflow._logging import logger, recipients
 from textflow._operations import Operation
 from textflow._retry import next_delay
@@ -31,7 +33,7 @@ from textflow._wire import (
     prepare,
     undecodable,
 )
-from textflow.errors import ClientStateError, ConfigurationError
+from textflow.errors import ClientStateError, ConfigurationError, MalformedResponseError
 from textflow.models import Result
 
 if TYPE_CHECKING:
@@ -302,7 +304,7 @@ class Attempts(Generic[ResultT]):
 
     def arm(self, request: httpx.Request) -> None:
         """Cut each phase's timeout of the next attempt to the time left."""
-        WRITING.set(None)  # unknown, until a transport of the SDK's says otherwise
+        POINT.set(None)  # unknown, until a transport of the SDK's reports (textflow._http.sent)
         left = self.remaining()
         if left is None:
             return
@@ -325,14 +327,15 @@ class Attempts(Generic[ResultT]):
     def deadline_error(self, request: httpx.Request) -> Exception:
         """The exception for a call that the deadline cut (async: the cancel scope).
 
-        Not sent only when the SDK's own transport says it had not started writing.
+        Not sent only when the SDK's own transport reported where it was, before writing.
         """
+        point = cut_point()
         cut: httpx.TimeoutException = (
-            httpx.PoolTimeout(DEADLINE_PASSED, request=request)
-            if WRITING.get() is False
-            else httpx.ReadTimeout(DEADLINE_PASSED, request=request)
+            httpx.ReadTimeout(DEADLINE_PASSED, request=request)
+            if may_have_been_sent(point, read_only=False)
+            else httpx.PoolTimeout(DEADLINE_PASSED, request=request)
         )
-        return connection_error(self._op, cut)
+        return connection_error(self._op, cut, point)
 
     def after_error(self, exc: httpx.RequestError) -> float:
         """The delay before re-sending, or raises the SDK's exception for ``exc``."""
@@ -340,7 +343,7 @@ class Attempts(Generic[ResultT]):
             raise undecodable(self._op, exc) from exc
         delay = self._next_delay(exc=exc)
         if delay is None:
-            raise connection_error(self._op, exc) from exc
+            raise connection_error(self._op, exc, POINT.get()) from exc
         return self._retrying(delay, type(exc).__name__)
 
     def after_response(self, response: httpx.Response) -> Optional[float]:
@@ -363,6 +366,7 @@ class Attempts(Generic[ResultT]):
             exc=exc,
             response=response,
             rand=self._rand,
+            point=None if exc is None else POINT.get(),
         )
         left = self.remaining()
         if delay is not None and left is not None and delay >= left:
@@ -378,7 +382,12 @@ class Attempts(Generic[ResultT]):
                 response.status_code,
                 (time.monotonic() - self._started) * 1000,
             )
-        return parse_response(self._op, response)
+        connection = take_connection(response.extensions)
+        try:
+            return parse_response(self._op, response)
+        except MalformedResponseError:
+            never_reuse(connection)  # out of step, maybe: its next answer is suspect
+            raise
 
     def _retrying(self, delay: float, why: str) -> float:
         self._retries += 1

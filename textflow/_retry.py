@@ -16,17 +16,19 @@ from typing import Callable, Optional
 
 import httpx
 
+from textflow._http.sent import Point, may_have_been_sent, point_of
+
 INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 
-# The request never reached the server: safe to send again, whatever it does.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Refused on our side before a byte was written (a bad header, an unknown scheme): not
-# sent either, but sending the same request again would fail the same way.
+# sent, but sending the same request again would fail the same way.
 NEVER_WRITTEN = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
-# The request may have reached the server: only a read may be repeated.
-_MAYBE_SENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# Would fail the same way again: refused here, or by the proxy.
+_SAME_AGAIN = (*NEVER_WRITTEN, httpx.ProxyError)
+# Failures that sending again may get past (not a proxy's refusal, say).
+_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 def parse_retry_after(
@@ -62,26 +64,35 @@ def next_delay(
     exc: Optional[Exception] = None,
     response: Optional[httpx.Response] = None,
     rand: Optional[Callable[[], float]] = None,
+    point: Optional[Point] = None,
 ) -> Optional[float]:
     """Seconds to wait before sending the same request again, or ``None``: give up.
 
-    Pass the transport exception the attempt raised, or the response it got;
+    Pass the transport exception the attempt raised (and where it failed, as the
+    SDK's transport reported it: `textflow._http.sent`), or the response it got;
     ``rand`` is the backoff's jitter source (``random.random`` if None).
     """
     if retries_done >= max_retries:
         return None
     if response is not None:
         return response_delay(response, read_only=read_only, retries_done=retries_done, rand=rand)
-    if exc is not None and exception_is_retryable(exc, read_only=read_only):
+    if exc is not None and exception_is_retryable(exc, read_only=read_only, point=point):
         return backoff(retries_done, rand)
     return None
 
 
-def exception_is_retryable(exc: Exception, *, read_only: bool) -> bool:
-    """Whether a transport failure allows sending the same request again."""
-    if isinstance(exc, NOT_SENT):
-        return True
-    return read_only and isinstance(exc, _MAYBE_SENT)
+def exception_is_retryable(
+    exc: Exception, *, read_only: bool, point: Optional[Point] = None
+) -> bool:
+    """Whether a transport failure allows sending the same request again: it cannot
+    have been sent (`textflow._http.sent` decides) or only reads, and it may not fail
+    the same way again."""
+    if isinstance(exc, _SAME_AGAIN):
+        return False
+    where = point_of(exc, point)
+    if not may_have_been_sent(where, read_only=False):
+        return True  # nothing went out: safe to send again, whatever it does
+    return read_only and isinstance(exc, _TRANSIENT)
 
 
 def response_delay(

@@ -18,9 +18,10 @@ import httpx
 import pydantic
 
 from textflow import errors
-from textflow._operations import VERIFY_CODE, Operation
-from textflow._redact import key_of, scrubbed, secrets_of
-from textflow._retry import NEVER_WRITTEN, NOT_SENT, parse_retry_after
+from textflow._http.sent import Point, may_have_been_sent, point_of
+from textflow._operations import SEND_SMS, VERIFY_CODE, Operation
+from textflow._redact import key_of, mask_phone, scrubbed, secrets_of
+from textflow._retry import parse_retry_after
 from textflow.models import Result
 
 ResultT = TypeVar("ResultT", bound=Result)
@@ -91,7 +92,7 @@ def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
     body = _decode(response)
     if isinstance(body, dict) and body.get("ok") is True:
         try:
-            return op.model.model_validate(body)
+            result = op.model.model_validate(body)
         except pydantic.ValidationError as exc:
             raise errors.MalformedResponseError(
                 f"TextFlow's answer to {op.name} (HTTP {response.status_code}) does not have "
@@ -99,6 +100,9 @@ def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
                 response=response,
                 may_have_been_sent=op.may_have_been_sent(written=True),
             ) from None
+        if op is SEND_SMS:
+            _check_recipient(response, body)
+        return result
     if response.is_success and not (isinstance(body, dict) and body.get("ok") is False):
         raise errors.MalformedResponseError(
             f"TextFlow's answer to {op.name} (HTTP {response.status_code}) is not the JSON "
@@ -107,6 +111,44 @@ def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
             may_have_been_sent=op.may_have_been_sent(written=True),
         )
     raise status_error(op, response, body if isinstance(body, dict) else None)
+
+
+def _check_recipient(response: httpx.Response, body: dict[str, Any]) -> None:
+    """A ``send_sms`` answer must be about the number we sent to (``data.to``, normalised):
+    another one is an answer to another request (a connection out of step, a proxy
+    mixing answers up), and this send's fate is unknown.
+
+    ``data.content`` is not compared: TextFlow's documented answer shows a placeholder
+    ("Dummy message text...") rather than the text sent, so comparing it would call
+    real sends malformed.
+    """
+    request = _request_or_none(response)
+    data = body.get("data")
+    if request is None or not isinstance(data, dict):
+        return
+    try:
+        sent = json.loads(request.content)["phone_number"]
+    except (ValueError, KeyError, TypeError, httpx.RequestNotRead):
+        return  # not a request the SDK built: nothing to compare with
+    to = data.get("to")
+    if isinstance(sent, str) and isinstance(to, str) and _digits(to) == _digits(sent):
+        return
+    shown = mask_phone(to) if isinstance(to, str) and to else "no number"
+    raise errors.MalformedResponseError(
+        f"TextFlow's answer to send_sms is about {shown}, not the number this call sent "
+        f"to ({mask_phone(str(sent))}): it answers another request. The SMS may have been "
+        "sent; it was not re-sent, so that nothing is sent twice.",
+        response=response,
+        may_have_been_sent=True,
+    )
+
+
+def _digits(number: str) -> str:
+    """A number without separators and its international prefix (``+`` or ``00``)."""
+    digits = "".join(c for c in number if c not in " -.()")
+    return (
+        digits[1:] if digits.startswith("+") else digits[2:] if digits.startswith("00") else digits
+    )
 
 
 def _field_problems(exc: pydantic.ValidationError) -> str:
@@ -205,9 +247,15 @@ def _request_or_none(source: Union[httpx.Response, httpx.RequestError]) -> Optio
         return None
 
 
-def connection_error(op: Operation[Any], exc: httpx.RequestError) -> errors.APIConnectionError:
-    """The SDK's exception for a transport failure, saying whether a send may have gone out."""
-    written = not isinstance(exc, (NOT_SENT, NEVER_WRITTEN))
+def connection_error(
+    op: Operation[Any], exc: httpx.RequestError, point: Optional[Point] = None
+) -> errors.APIConnectionError:
+    """The SDK's exception for a transport failure, saying whether a send may have gone out.
+
+    ``point``: how far the attempt got, as the SDK's transport reported it (else read
+    from the exception's type); `textflow._http.sent` decides from it.
+    """
+    written = may_have_been_sent(point_of(exc, point), read_only=False)
     if not written:
         fate = "The request was not sent."
     elif op.read_only:

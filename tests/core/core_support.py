@@ -191,12 +191,14 @@ class ScriptedServer(LoopbackServer):
     Each script step is ``("json", status, body)``, ``("drop",)`` (read the whole
     request, then close the connection without answering) or ``("hang", seconds)``
     (read it, then answer nothing for that long). When the script is empty the
-    ``default`` step answers. It counts connections and requests.
+    ``default`` step answers: ``("sent",)``, a send's success about the number the
+    request sent to (as TextFlow answers; the SDK checks it). It counts connections
+    and requests.
     """
 
     def __init__(self) -> None:
         self.script: list[tuple[Any, ...]] = []
-        self.default: tuple[Any, ...] = ("json", 200, ok_sms())
+        self.default: tuple[Any, ...] = ("sent",)
         self.requests: list[tuple[str, str, bytes]] = []
         super().__init__()
 
@@ -223,6 +225,8 @@ class ScriptedServer(LoopbackServer):
                 if step[0] == "hang":
                     self._stop.wait(step[1])
                     return
+                if step[0] == "sent":
+                    step = ("json", 200, ok_sms(to=_sent_to(body)))
                 payload = json.dumps(step[2]).encode()
                 headers = [
                     ("Content-Type", "application/json"),
@@ -236,6 +240,15 @@ class ScriptedServer(LoopbackServer):
             return
         finally:
             conn.close()
+
+
+def _sent_to(body: bytes) -> str:
+    """The number a request sent to, or the default answer's."""
+    try:
+        number = json.loads(body)["phone_number"]
+    except (ValueError, KeyError, TypeError):
+        return "+11234567890"
+    return number if isinstance(number, str) else "+11234567890"
 
 
 @pytest.fixture

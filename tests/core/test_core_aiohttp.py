@@ -14,7 +14,7 @@ import pytest
 
 import textflow
 from textflow import _config
-from textflow._retry import NOT_SENT
+from textflow._http.sent import may_have_been_sent, point_of
 
 from tests.core.core_support import ScriptedServer
 
@@ -148,8 +148,14 @@ def test_only_failures_before_writing_count_as_not_sent(
     with pytest.raises(expected) as info, _aiohttp._mapped():
         raise exc  # as aiohttp raises it, reading the body
     assert info.value.__cause__ is exc
-    before_writing = expected in (httpx.ConnectTimeout, httpx.ConnectError)
-    assert isinstance(info.value, NOT_SENT) == before_writing
+    before_writing = expected in (
+        httpx.ConnectTimeout,
+        httpx.ConnectError,
+        httpx.UnsupportedProtocol,
+        httpx.LocalProtocolError,
+    )
+    # with no point reported, the type alone decides
+    assert may_have_been_sent(point_of(info.value), read_only=False) != before_writing
 
 
 def test_other_exceptions_pass_through_unchanged() -> None:

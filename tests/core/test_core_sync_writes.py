@@ -9,7 +9,8 @@ import httpcore
 import pytest
 
 from textflow._http import streams
-from textflow._http.deadline import DEADLINE, DEADLINE_PASSED, WRITING
+from textflow._http.deadline import DEADLINE, DEADLINE_PASSED
+from textflow._http.sent import POINT, Point
 
 ANSWER = b"HTTP/1.1 204 No Content\r\n\r\n"
 HEAD = b"POST /send-sms HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
@@ -39,15 +40,17 @@ class _Inner(httpcore.NetworkStream):
 def test_head_and_body_go_out_in_one_write_when_the_answer_is_read() -> None:
     inner = _Inner()
     stream = streams.SyncStream(inner, {})
-    WRITING.set(False)
+    POINT.set(Point.BEFORE_CONNECTING)
     stream.write(HEAD)
     stream.write(b"{}")
     stream.write(b"")
     assert inner.written == []
-    assert WRITING.get() is False  # nothing sent: a failure now cannot have reached the server
+    assert (
+        POINT.get() is Point.BEFORE_CONNECTING
+    )  # nothing sent: a failure now cannot have reached the server
     assert stream.read(65536) == ANSWER
     assert inner.written == [HEAD + b"{}"]
-    assert WRITING.get() is True
+    assert POINT.get() is Point.WAITING  # sent; a failure from here on may have reached it
 
 
 def test_a_large_body_is_not_held() -> None:
@@ -65,7 +68,7 @@ def test_a_large_body_is_not_held() -> None:
 def test_a_deadline_passed_before_the_first_byte_says_never_sent() -> None:
     inner = _Inner()
     stream = streams.SyncStream(inner, {})
-    WRITING.set(False)
+    POINT.set(Point.BEFORE_CONNECTING)
     token = DEADLINE.set(time.monotonic() + 3600)
     try:
         stream.write(HEAD)
@@ -76,7 +79,7 @@ def test_a_deadline_passed_before_the_first_byte_says_never_sent() -> None:
     finally:
         DEADLINE.reset(token)
     assert inner.written == []
-    assert WRITING.get() is False
+    assert POINT.get() is Point.BEFORE_CONNECTING
 
 
 def test_a_write_error_on_the_held_request_still_reads_the_answer() -> None:

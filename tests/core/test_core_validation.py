@@ -198,6 +198,6 @@ async def test_without_brackets_a_zero_is_left_to_textflow(
 ) -> None:
     """Some countries' numbers start with 0 after the calling code (+225 07 ...): an
     unbracketed 0 is sent as written, never dropped on a guess."""
-    route = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms()))
+    route = mock_api.post("/send-sms").mock(return_value=response(200, ok_sms("+2250712345678")))
     await api.call("send_sms", "+225 07 12 34 56 78", "hi")
     assert json.loads(route.calls.last.request.content)["phone_number"] == "+2250712345678"

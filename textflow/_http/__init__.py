@@ -1,6 +1,6 @@
 """The SDK's HTTP layer: what it adds over httpx and httpcore, and why.
 
-Nothing here is imported by ``import textflow`` except ``deadline`` and ``body``
+Nothing here is imported by ``import textflow`` except ``deadline``, ``sent`` and ``body``
 (no httpcore): the transports load on the first client, ``aiohttp_client`` on
 the first ``textflow.DefaultAioHttpClient`` lookup.
 
@@ -25,7 +25,10 @@ Pieces, and what each adds over httpx and httpcore:
   ``AnyIOBackend`` opens a cancel scope per read and write (a sixth of the async
   client's CPU in a fan-out of 100).
 * ``convert`` -- httpcore's requests, exceptions and bodies as httpx's.
-* ``deadline`` -- the sync call's deadline and whether a request started going out.
+* ``deadline`` -- the sync call's deadline.
+* ``sent`` -- the one decision of "may it have been sent?": every transport here
+  (aiohttp's through its tracing signals) reports how far an attempt got, and the
+  retry loop asks ``sent`` (no transport decides on its own).
 * ``body`` -- an answer read under a size cap and decompressed in bounded steps
   (httpx decompresses each received chunk whole: a gzip bomb's 64 KiB is 64 MiB).
 * ``cookies`` -- a cookie jar that skips answers that set no cookie.

@@ -6,10 +6,18 @@ loaded the first time ``textflow.DefaultAioHttpClient`` is looked up.
 
 Over ``httpx_aiohttp.AiohttpTransport`` it adds what the SDK's promises need:
 
-* **Exceptions that say whether a request went out.** httpx-aiohttp 0.2 maps every
+* **Where a request failed, reported to the one decision** (``textflow._http.sent``)
+  through aiohttp's public tracing signals: waiting for a connection, making one
+  (TCP, proxy tunnel and TLS handshake: aiohttp does not tell them apart), then
+  writing from the moment a connection is in hand, reading once the answer's head
+  came. So a call cut by the deadline during a stalled TLS handshake is "not sent",
+  as on the SDK's own transport. The answer's connection can be closed through the
+  response (``framing.CLOSE_CONNECTION``): an answer to another request is never
+  followed by another on the same connection.
+* **Exceptions of the right kind.** httpx-aiohttp 0.2 maps every
   ``aiohttp.ClientConnectionError`` to ``httpx.ConnectTimeout``, including a server
-  that dropped the connection after reading the request; the SDK would then send an
-  SMS again. Here only failures before the request was written are "not sent".
+  that dropped the connection after reading the request; here they are mapped by
+  what happened (the point reported above decides whether it may have been sent).
 * **asyncio only.** aiohttp needs an asyncio event loop; under trio the first call
   raises `ConfigurationError` instead of hanging or failing deep inside aiohttp.
 * The SDK's pool limits, timeouts and shared TLS settings, unless given.
@@ -23,12 +31,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Callable, Optional
 
 import httpx
 
 from textflow import _config
+from textflow._http.body import CLOSE_CONNECTION
 from textflow._http.cookies import Jar
+from textflow._http.sent import Point, reached
 from textflow.errors import ConfigurationError
 
 INSTALL_HINT = 'pip install "textflowsms[aiohttp]"'
@@ -110,6 +121,32 @@ class _Body(httpx.AsyncByteStream):
             await self._stream.aclose()
 
 
+def _reporting(point: Point) -> Any:
+    async def report(session: Any, context: Any, params: Any) -> None:
+        reached(point)
+
+    return report
+
+
+#: How to close the connection the current request got (see `_session`).
+_CLOSER: ContextVar[Optional[Callable[[], None]]] = ContextVar("textflow_closer", default=None)
+
+
+def _tracing() -> Any:
+    """aiohttp's tracing signals, reporting how far each request got (see above)."""
+    import aiohttp
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(_reporting(Point.BEFORE_CONNECTING))
+    trace.on_connection_create_start.append(_reporting(Point.CONNECTING))
+    # From a connection in hand on, the request's bytes go out (aiohttp reports its
+    # headers only after handing them to the socket: too late to say "not yet").
+    trace.on_connection_create_end.append(_reporting(Point.WRITING))
+    trace.on_connection_reuseconn.append(_reporting(Point.WRITING))
+    trace.on_request_end.append(_reporting(Point.READING))  # the answer's head came
+    return trace
+
+
 class AioHttpTransport(httpx.AsyncBaseTransport):
     """``httpx_aiohttp.AiohttpTransport`` with exceptions the SDK can trust (see above)."""
 
@@ -117,11 +154,40 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         from httpx_aiohttp import AiohttpTransport
 
         self._inner = AiohttpTransport(**options)
+        if options.get("client") is None:
+            self._inner.client = self._session  # made in the running loop, on first use
+
+    def _session(self) -> Any:
+        """The session httpx-aiohttp would make, with the tracing signals above and a
+        connector that says how to close the connection each request got."""
+        import aiohttp
+
+        class Connector(aiohttp.TCPConnector):
+            async def connect(self, *args: Any, **kwargs: Any) -> Any:
+                connection = await super().connect(*args, **kwargs)
+                transport = connection.transport
+                _CLOSER.set(None if transport is None else transport.close)
+                return connection
+
+        inner = self._inner
+        limit = inner.limits.max_connections
+        connector = Connector(
+            keepalive_timeout=inner.limits.keepalive_expiry,
+            ssl=inner.ssl_context,
+            limit=100 if limit is None else limit,  # aiohttp's default, as httpx-aiohttp leaves it
+        )
+        return aiohttp.ClientSession(connector=connector, trace_configs=[_tracing()])
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _require_asyncio()
+        reached(Point.BEFORE_CONNECTING)
+        _CLOSER.set(None)
         with _mapped():
             response = await self._inner.handle_async_request(request)
+        closer = _CLOSER.get()
+        _CLOSER.set(None)  # the context keeps no connection past its request
+        if closer is not None:  # the SDK closes it if the answer is not this request's
+            response.extensions[CLOSE_CONNECTION] = closer
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Body(response.stream)  # the same response: no second one built
         return response

@@ -11,6 +11,7 @@ from typing import Optional
 import httpcore
 
 from textflow._http.deadline import clamp
+from textflow._http.sent import Point, reached
 from textflow._http.streams import (
     AsyncStream,
     Opened,
@@ -33,6 +34,7 @@ class SyncBackend(httpcore.NetworkBackend):
         local_address: Optional[str] = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.NetworkStream:
+        reached(Point.CONNECTING)
         timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
         with deadline_named(cut):
             stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
@@ -88,6 +90,7 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
         local_address: Optional[str] = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.AsyncNetworkStream:
+        reached(Point.CONNECTING)
         if socket_options is None and on_asyncio():
             from textflow._http import asyncio_stream
 

@@ -16,10 +16,6 @@ DEADLINE: ContextVar[Optional[float]] = ContextVar("textflow_deadline", default=
 
 DEADLINE_PASSED = "the call's overall deadline passed"
 
-#: Whether the SDK's transport has started writing the current attempt's request:
-#: ``None`` when unknown (a caller's own transport), ``False`` until the first byte goes.
-WRITING: ContextVar[Optional[bool]] = ContextVar("textflow_writing", default=None)
-
 
 def clamp(timeout: Optional[float], expired: type[Exception]) -> tuple[Optional[float], bool]:
     """``timeout`` cut to what is left of the call's deadline, and whether it was cut.

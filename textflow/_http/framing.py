@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Optional
+from typing import Any, Optional
+
+from textflow._http.body import CLOSE_CONNECTION
 
 _HEAD_LIMIT = 64 * 1024  # bytes of each answer kept to find where it ends on the wire
 _BLANK_LINE = re.compile(rb"\n\r?\n")
@@ -95,6 +97,10 @@ class Cycles:
         self._head.clear()
         return self.count > 1
 
+    def answer_started(self) -> bool:
+        """Whether some of the current cycle's answer has come."""
+        return self._read > 0
+
     def reading(self, data: bytes) -> None:
         self._reading = True
         self._read += len(data)
@@ -109,3 +115,27 @@ class Cycles:
         length = answer_length(bytes(self._head), status, headers)
         if length is None or length != self._read:
             self.dirty = True
+
+
+Connection = tuple[Any, Any]
+
+
+def take_connection(extensions: dict[str, Any]) -> Connection:
+    """An answer's connection, taken out of its response's ``extensions`` (so that a
+    response handed to the caller holds no connection): see `never_reuse`."""
+    return extensions.pop("network_stream", None), extensions.pop(CLOSE_CONNECTION, None)
+
+
+def never_reuse(connection: Connection) -> None:
+    """The connection of an answer (`take_connection`) is never used again.
+
+    On the SDK's own streams it is marked dirty: httpcore closes it instead of sending
+    on it. Over aiohttp it is closed now (aiohttp drops a closed pooled connection).
+    A caller's own transport has neither: nothing can be done there.
+    """
+    stream, close = connection
+    cycles = getattr(stream, "cycles", None)
+    if isinstance(cycles, Cycles):
+        cycles.dirty = True
+    if callable(close):
+        close()

@@ -27,8 +27,9 @@ from typing import Any, Optional, Union
 
 import httpcore
 
-from textflow._http.deadline import DEADLINE_PASSED, WRITING, clamp
+from textflow._http.deadline import DEADLINE_PASSED, clamp
 from textflow._http.framing import Cycles
+from textflow._http.sent import Point, reached
 
 _HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send
 _CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
@@ -79,7 +80,7 @@ class SyncStream(httpcore.NetworkStream):
         self.cycles = Cycles()
         # httpcore writes a request's head and its body separately: a small request is
         # held here and goes out in one write (one TLS record, one send) when its answer
-        # is first read. Nothing held counts as written (``WRITING``) until it is sent.
+        # is first read. Nothing held counts as written (``Point.WRITING``) until it is sent.
         self._held: list[bytes] = []
         self._held_size = 0
         self._held_starting = False  # the held bytes begin a request
@@ -91,6 +92,7 @@ class SyncStream(httpcore.NetworkStream):
             with suppress(httpcore.WriteError):
                 self._flush()
         timeout, cut = clamp(timeout, httpcore.ReadTimeout)
+        _reading(self.cycles)
         with deadline_named(cut):
             data = self._stream.read(max_bytes, timeout)
         self.cycles.reading(data)
@@ -123,7 +125,7 @@ class SyncStream(httpcore.NetworkStream):
         timeout, cut = clamp(
             timeout, httpcore.ConnectTimeout if starting else httpcore.WriteTimeout
         )
-        WRITING.set(True)
+        reached(Point.WRITING)
         with deadline_named(cut):
             self._stream.write(data, timeout)
 
@@ -144,6 +146,7 @@ class SyncStream(httpcore.NetworkStream):
         timeout: Optional[float] = None,
     ) -> httpcore.NetworkStream:
         timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+        reached(Point.TLS)
         with deadline_named(cut):
             try:
                 inner = self._stream.start_tls(ssl_context, server_hostname, timeout)
@@ -179,6 +182,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         await self._flush()
+        _reading(self.cycles)
         data = await self._stream.read(max_bytes, timeout)
         self.cycles.reading(data)
         return data
@@ -218,7 +222,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
                 and self._stream.get_extra_info("is_readable")
             ):
                 raise httpcore.ConnectError(_CLOSED_UNWRITTEN)
-        WRITING.set(True)
+        reached(Point.WRITING)
         await self._stream.write(data, timeout)
 
     async def aclose(self) -> None:
@@ -247,6 +251,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         timeout: Optional[float] = None,
     ) -> httpcore.AsyncNetworkStream:
         await self._flush()
+        reached(Point.TLS)
         try:
             inner = await self._stream.start_tls(ssl_context, server_hostname, timeout)
         except BaseException:
@@ -267,6 +272,11 @@ class AsyncStream(httpcore.AsyncNetworkStream):
 
     def _closed_while_idle(self) -> bool:
         return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
+
+
+def _reading(cycles: Cycles) -> None:
+    """Reports a read: the answer awaited, or some of it already come."""
+    reached(Point.READING if cycles.answer_started() else Point.WAITING)
 
 
 def answered(stream: object, status: int, headers: Mapping[str, str]) -> None:

@@ -37,8 +37,8 @@ from textflow import _config
 from textflow._http import loops
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
-from textflow._http.deadline import WRITING
 from textflow._http.pools import AsyncShard, Pools, SyncShard
+from textflow._http.sent import Point, reached
 from textflow.errors import ClientStateError
 
 #: Connections per shard (see encode/httpcore#1035 in ``textflow._http.pools``).
@@ -122,7 +122,7 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
         self._pools.backend.abandon()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        WRITING.set(False)
+        reached(Point.BEFORE_CONNECTING)
         pools = self._current()
         if not pools.gate.acquire(blocking=False):
             pools.reclaim()
@@ -219,7 +219,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         return pools
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        WRITING.set(False)
+        reached(Point.BEFORE_CONNECTING)
         pools = await self._in_this_loop()
         try:
             pools.gate.acquire_nowait()
