@@ -212,7 +212,7 @@ def simulate(scenario: str, setup: str, *, seed: int = 1, scale: float = 1.0) ->
                 at(second, step)
             at(typed, verify if verifies else tally)
         for when, number in _attack(scenario, rng, scale):
-            ip = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
 
             def pump(number: str = number, ip: str = ip) -> None:
                 figures.attack_attempted += 1
