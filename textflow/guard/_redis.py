@@ -1,8 +1,8 @@
 """``RedisStore`` and ``AsyncRedisStore``: state in Redis, shared by many machines.
 
 One Lua script per decision (atomic on the server, one round trip): each key
-holds a small JSON value with a TTL (see ``_checks.py``). Needs the ``redis``
-package (``pip install textflowsms[redis]``); the store is handed a client the
+holds a small JSON value and its expiry on the guard's clock (see ``_checks.py``).
+Needs the ``redis`` package (``pip install textflowsms[redis]``); the store is handed a client the
 app made, so importing this module needs no ``redis``.
 """
 
@@ -123,7 +123,8 @@ class RedisStore(_RedisBase):
 
     Each decision is one Lua script, atomic on the server. Keys are
     ``prefix`` plus a rule and a keyed hash (never a phone number, code or caller),
-    with a TTL of the rule's window. Every guard sharing the store needs the
+    each value carrying its expiry on the guard's clock (Redis's own TTL, a
+    minute later, frees the memory). Every guard sharing the store needs the
     same ``secret`` and clocks in step (NTP). On Redis Cluster, put a hash tag
     in the prefix (``"{textflow-guard}:"``) so one script's keys share a slot.
 

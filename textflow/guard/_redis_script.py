@@ -65,15 +65,26 @@ local function denial(c, v, now)
   if sends >= c.min_sends and verified < c.min_ratio * sends then return c.period end
   return nil
 end
+-- A key holds {"v": value, "e": expires}: the guard's clock decides what has expired
+-- (as in the other stores); Redis's own TTL, a minute later (clocks of app servers and
+-- Redis may differ a little), frees the memory.
 local function save(key, value, expires, now)
-  local ms = math.ceil((expires - now) * 1000)
-  if ms < 1 then ms = 1 end
-  redis.call('SET', key, cjson.encode(value), 'PX', ms)
+  if expires <= now then redis.call('DEL', key); return end
+  local ms = math.ceil((expires - now) * 1000) + 60000
+  redis.call('SET', key, cjson.encode({v = value, e = expires}), 'PX', ms)
 end
-local function load(key)
+local function load_stored(key, now)
   local raw = redis.call('GET', key)
-  if not raw then return nil end
-  return cjson.decode(raw)
+  if not raw then return nil, now end
+  local ok, stored = pcall(cjson.decode, raw)
+  if not ok or type(stored) ~= 'table' or type(stored.e) ~= 'number' or stored.e <= now then
+    return nil, now
+  end
+  return stored.v, stored.e
+end
+local function load(key, now)
+  local v = load_stored(key, now)
+  return v
 end
 """
 
@@ -87,7 +98,7 @@ local p = cjson.decode(ARGV[1])
 local now = p.now
 local values, reply, denied = {}, {}, {}
 for i, c in ipairs(p.checks) do
-  values[i] = load(KEYS[i])
+  values[i] = load(KEYS[i], now)
   local wait = denial(c, values[i], now)
   if wait then
     reply[#reply + 1] = i - 1
@@ -130,7 +141,10 @@ for i, c in ipairs(p.checks) do
   end
 end
 local record = ''
-if p.read == 1 then record = redis.call('GET', KEYS[#p.checks + 1]) or '' end
+if p.read == 1 then
+  local v = load(KEYS[#p.checks + 1], now)
+  if v then record = cjson.encode(v) end
+end
 reply[#reply + 1] = record
 return reply
 """
@@ -149,10 +163,7 @@ for i, w in ipairs(p.writes) do
   elseif w.t == 'delete' then
     redis.call('DEL', key)
   else
-    local v = load(key)
-    local ttl = redis.call('PTTL', key)
-    local expires = now
-    if ttl > 0 then expires = now + ttl / 1000 end
+    local v, expires = load_stored(key, now)
     if w.t == 'settle' then
       if v then
         for _, e in ipairs(v) do if e[3] == w.member then e[2] = w.amount end end
