@@ -26,7 +26,13 @@ CONVERSION_BUCKETS = 24
 
 @dataclass(frozen=True)
 class Limit:
-    """At most ``limit`` events under ``key`` in any ``window`` seconds."""
+    """At most ``limit`` events under ``key`` in any ``window`` seconds.
+
+    One of the checks a store's ``decide`` receives. Importable from
+    ``textflow.guard`` for compatibility, but deprecated there: the store
+    protocol has more kinds of check, kept private (see docs/guard.md,
+    "Writing a store"); the public name goes in the next major version.
+    """
 
     key: str
     limit: int

@@ -363,6 +363,13 @@ class GuardCore:
         logger.warning("guard store failed; %s goes on (fail_open): %s", plan.operation, exc)
         return Decision(plan.operation, True, store_failed=True)
 
+    def record_failed(self, plan: Plan, exc: GuardStoreError) -> None:
+        """The store failed after TextFlow answered: log and count it, raise nothing."""
+        logger.warning(
+            "guard store failed after %s was done; not recorded: %s", plan.operation, exc
+        )
+        self.stats.add(f"{plan.operation}.not_recorded")
+
     def emit(self, decision: Decision, number: str) -> None:
         """Count, hook and log ``decision``; raise the refusal if it refuses."""
         self.stats.count(decision)

@@ -67,6 +67,10 @@ class Stats:
         with self._lock:
             self._counts[f"{decision.operation}.{outcome}"] += 1
 
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)

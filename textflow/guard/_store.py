@@ -22,7 +22,12 @@ __all__ = ["AsyncGuardStore", "Denial", "GuardStore", "Limit", "Verdict", "worst
 
 @dataclass(frozen=True)
 class Denial:
-    """Why a decision refused: ``checks[index]`` is full for ``retry_after`` s."""
+    """Why a decision refused: ``checks[index]`` is full for ``retry_after`` s.
+
+    Part of a store's `Verdict`. Importable from ``textflow.guard`` for
+    compatibility, but deprecated there (as `Limit`): the public name goes in
+    the next major version.
+    """
 
     index: int
     retry_after: float

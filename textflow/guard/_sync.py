@@ -78,9 +78,11 @@ class VerificationGuard:
         """How many decisions this guard made, by outcome.
 
         Keys are ``"<operation>.allowed"``, ``"<operation>.refused.<reason>"``,
-        ``"<operation>.monitored.<reason>"`` (monitor mode let it through) and
-        ``"<operation>.store_failed"``; e.g. ``{"send_code.allowed": 12,
-        "send_code.refused.prefix_velocity": 3}``.
+        ``"<operation>.monitored.<reason>"`` (monitor mode let it through),
+        ``"<operation>.store_failed"`` (the store failed before the call and
+        ``fail_open`` let it through) and ``"<operation>.not_recorded"`` (the
+        store failed after TextFlow answered; the result was returned); e.g.
+        ``{"send_code.allowed": 12, "send_code.refused.prefix_velocity": 3}``.
         """
         return self._core.stats.snapshot()
 
@@ -106,7 +108,11 @@ class VerificationGuard:
 
         Raises:
             VerificationRefused: A rule refused; nothing was sent.
-            GuardStoreError: The store failed (unless ``fail_open``); nothing was sent.
+            GuardStoreError: The store failed before the send (unless ``fail_open``);
+                nothing was sent. A store failing *after* the send does not raise: the
+                code went out, so the result is returned, the failure logged and
+                counted (``stats()["send_code.not_recorded"]``); that code is then
+                not recorded, so checking it gets ``valid=False``: send a new one.
             InputValidationError: A bad argument; nothing was counted or sent.
             APIStatusError, APIConnectionError: From the client. The call still
                 counts against the limits (the SMS may have gone out).
@@ -126,16 +132,16 @@ class VerificationGuard:
         writes = self._core.sent(plan, result, seconds)
         try:
             self._store.write(plan.now, writes)
-        except GuardStoreError as exc:
-            self._core.store_failed(plan, exc)
+        except GuardStoreError as exc:  # the SMS went out: say so, never "failed"
+            self._core.record_failed(plan, exc)
         return result
 
     def check_code(
         self,
         phone_number: str,
         code: Union[str, int],
-        client_key: Optional[str] = None,
         *,
+        client_key: Optional[str] = None,
         session: Optional[str] = None,
     ) -> VerifyCodeResult:
         """Check the code the user typed; TextFlow is asked only about the latest code sent.
@@ -152,6 +158,8 @@ class VerificationGuard:
                 ``"session_mismatch"``: the code was sent for another
                 ``session``. TextFlow was not asked.
             GuardStoreError: The store failed (unless ``fail_open``: then TextFlow is asked).
+                Failing to record a valid code afterwards does not raise (the
+                result is returned, the failure logged and counted).
             InputValidationError: A bad argument; nothing was counted or checked.
         """
         plan, typed = self._core.plan_check(phone_number, code, client_key, session)
@@ -166,7 +174,10 @@ class VerificationGuard:
             return local
         result = self._client.verify_code(plan.number, code)
         if result.valid:
-            self._store.write(plan.now, self._core.verified(plan))
+            try:
+                self._store.write(plan.now, self._core.verified(plan))
+            except GuardStoreError as exc:  # TextFlow said valid: the user is verified
+                self._core.record_failed(plan, exc)
         return result
 
     def lift(self, target: str) -> None:
