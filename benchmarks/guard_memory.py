@@ -36,8 +36,12 @@ def _store_size(store: MemoryStore) -> int:
     """Bytes traced in the store's dict (its keys, values and the dict itself)."""
     gc.collect()
     snapshot = tracemalloc.take_snapshot()
-    return sum(stat.size for stat in snapshot.filter_traces(
-        [tracemalloc.Filter(True, "*textflow/guard/*")]).statistics("filename"))
+    return sum(
+        stat.size
+        for stat in snapshot.filter_traces(
+            [tracemalloc.Filter(True, "*textflow/guard/*")]
+        ).statistics("filename")
+    )
 
 
 def measure(numbers: int) -> dict[str, float]:

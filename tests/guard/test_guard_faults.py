@@ -314,4 +314,4 @@ def test_client_key_and_session_are_keyword_only() -> None:
     with fake.client() as client:
         guard = VerificationGuard(client)
         with pytest.raises(TypeError):
-            guard.check_code(NUMBER, "123456", "203.0.113.7")  # type: ignore[misc]
+            guard.check_code(NUMBER, "123456", "203.0.113.7")  # type: ignore[call-arg]

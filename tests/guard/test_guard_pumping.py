@@ -28,7 +28,8 @@ async def test_prefix_velocity(guarded: Guarded) -> None:
         await guarded.send(f"{PREFIX}{n:04d}")
         guarded.clock.advance(60)
     exc = await refused(guarded, "send", f"{PREFIX}9999")
-    assert (exc.reason, exc.retry_after) == ("prefix_velocity", pytest.approx(3600 - 300))
+    assert exc.reason == "prefix_velocity"
+    assert exc.retry_after == pytest.approx(3600 - 300)
     await guarded.send("+4479461" + "0000")  # another prefix
     assert guarded.codes_sent() == 6
 
@@ -108,7 +109,8 @@ async def test_spend_cap_counts_the_estimate(guarded: Guarded) -> None:
         await guarded.send(number)
     guarded.clock.advance(10)
     exc = await refused(guarded, "send", numbers[3])
-    assert (exc.reason, exc.retry_after) == ("spend_cap", pytest.approx(3590))
+    assert exc.reason == "spend_cap"
+    assert exc.retry_after == pytest.approx(3590)
     assert guarded.codes_sent() == 3
 
 

@@ -127,7 +127,7 @@ def denial(now: float, check: Check, value: Any) -> Optional[float]:
         times = [t for t in (value or []) if t > now - check.window]
         if len(times) < check.limit:
             return None
-        return times[len(times) - check.limit] + check.window - now
+        return float(times[len(times) - check.limit] + check.window - now)
     if isinstance(check, Backoff):
         if not value:
             return None
@@ -142,12 +142,12 @@ def denial(now: float, check: Check, value: Any) -> Optional[float]:
         for at, amount, _ in sorted(entries, key=lambda e: e[0]):
             spent -= amount
             if spent + check.amount <= check.cap:
-                return at + check.window - now
+                return float(at + check.window - now)
         return check.window  # this one code costs more than the cap
     state = value or {}
     until = state.get("u", 0)
     if until > now:
-        return until - now
+        return float(until - now)
     sends, verified = _conversion_counts(now, check.window, state.get("b", []))
     if sends >= check.min_sends and verified < check.min_ratio * sends:
         return check.period
