@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
@@ -216,7 +218,10 @@ _DECIDE = st.tuples(
     st.booleans(),  # read the record
 )
 _WRITE = st.tuples(st.just("write"), st.lists(st.integers(0, len(_WRITES) - 1), max_size=3))
-_STEP = st.tuples(st.integers(0, 40).map(lambda quarters: quarters / 4), st.one_of(_DECIDE, _WRITE))
+# mostly forward; sometimes a clock steps back
+_STEP = st.tuples(
+    st.integers(-8, 40).map(lambda quarters: quarters / 4), st.one_of(_DECIDE, _WRITE)
+)
 
 
 def _spend(member: str) -> Spend:
@@ -260,3 +265,49 @@ def test_memory_sqlite_and_redis_give_the_same_answers(
             assert answers[2] == answers[0], (now - T0, step)
         lite.close()
     client.close()
+
+
+# --- adversarial: a clock that goes backwards, a file locked by another process ------------
+
+
+def test_a_clock_going_backwards_lets_nothing_more_through(store: Any) -> None:
+    """A machine whose clock steps back (NTP, another server behind): never more events,
+    and the retry_after it reports is when there really is room."""
+    limit = Limit("k", 2, 60.0)
+    assert _denials(store.decide(T0 + 100, [limit])) == []
+    assert _denials(store.decide(T0 + 50, [limit])) == []  # 50 s in the past
+    denial = _denials(store.decide(T0 + 55, [limit]))
+    assert denial == [(0, 55.0)]  # the older event (T0 + 50) leaves at T0 + 110
+    assert _denials(store.decide(T0 + 109, [limit])) != []
+    assert _denials(store.decide(T0 + 110, [limit])) == []
+
+
+def test_an_sqlite_file_locked_by_another_process_fails_closed(tmp_path: Path) -> None:
+    path = tmp_path / "g.sqlite3"
+    SQLiteStore(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(path)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        store = SQLiteStore(path, timeout=0.1)
+        with pytest.raises(GuardStoreError, match="locked"):
+            store.decide(T0, [Limit("k", 1, 60.0)])
+    finally:
+        holder.communicate("release\n", timeout=60)
+    assert _denials(store.decide(T0, [Limit("k", 1, 60.0)])) == []  # works once released
+    store.close()
+
+
+_HOLD_LOCK = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("ROLLBACK")
+"""

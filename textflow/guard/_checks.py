@@ -124,7 +124,7 @@ Write = Union[Put, Delete, Settle, Verified, Lift]
 def denial(now: float, check: Check, value: Any) -> Optional[float]:
     """Seconds until ``check`` has room, given its key's stored ``value``; None if it has."""
     if isinstance(check, Limit):
-        times = [t for t in (value or []) if t > now - check.window]
+        times = sorted(t for t in (value or []) if t > now - check.window)  # a clock may step back
         if len(times) < check.limit:
             return None
         return float(times[len(times) - check.limit] + check.window - now)
@@ -182,9 +182,8 @@ def commit(now: float, check: Check, value: Any, denied: bool) -> Stored:
     conversion check then starts its suspension (what enforcing would do).
     """
     if isinstance(check, Limit):
-        times = [t for t in (value or []) if t > now - check.window]
-        times.append(now)
-        return times[-check.limit :], now + check.window
+        times = sorted([*(t for t in (value or []) if t > now - check.window), now])
+        return times[-check.limit :], max(now, times[-1]) + check.window
     if isinstance(check, Backoff):
         count = value[0] if value else 0
         return [count + 1, now], now + check.window

@@ -36,6 +36,7 @@ end
 local function denial(c, v, now)
   if c.t == 'limit' then
     local times = live_times(v, now, c.window)
+    table.sort(times)  -- a clock may step back
     if #times < c.limit then return nil end
     return times[#times - c.limit + 1] + c.window - now
   elseif c.t == 'backoff' then
@@ -112,9 +113,10 @@ for i, c in ipairs(p.checks) do
     if c.t == 'limit' then
       local times = live_times(v, now, c.window)
       times[#times + 1] = now
+      table.sort(times)
       local kept = {}
       for j = math.max(1, #times - c.limit + 1), #times do kept[#kept + 1] = times[j] end
-      save(KEYS[i], kept, now + c.window, now)
+      save(KEYS[i], kept, math.max(now, times[#times]) + c.window, now)
     elseif c.t == 'backoff' then
       local count = 0
       if v and v[1] then count = v[1] end
