@@ -192,7 +192,20 @@ class WebhookVerificationError(WebhookError):
 
 
 #: Which rule refused: one of these strings.
-Reason = Literal["cooldown", "number_limit", "caller_limit", "budget", "country", "attempts"]
+Reason = Literal[
+    "cooldown",
+    "number_limit",
+    "caller_limit",
+    "budget",
+    "country",
+    "attempts",
+    "prefix_velocity",
+    "country_velocity",
+    "low_conversion",
+    "spend_cap",
+    "blocked",
+    "session_mismatch",
+]
 
 
 class VerificationRefused(TextFlowError):
@@ -204,9 +217,16 @@ class VerificationRefused(TextFlowError):
             number today), ``"caller_limit"`` (too many calls from this
             ``client_key`` this hour), ``"budget"`` (the app's hourly budget of
             codes is spent), ``"country"`` (codes are not sent to this calling
-            code) or ``"attempts"`` (too many wrong codes: send a new code).
+            code), ``"attempts"`` (too many wrong codes: send a new code),
+            ``"prefix_velocity"`` / ``"country_velocity"`` (too many codes to
+            this prefix or calling code lately), ``"low_conversion"`` (codes to
+            this prefix or country are suspended: few were verified),
+            ``"spend_cap"`` (the spending limit is reached), ``"blocked"`` (the
+            number is on the blocklist) or ``"session_mismatch"`` (the code was
+            sent for another session).
         retry_after: Seconds until the same call could pass, or ``None`` when
-            waiting does not help (``"country"``, ``"attempts"``).
+            waiting does not help (``"country"``, ``"attempts"``, ``"blocked"``,
+            ``"session_mismatch"``).
 
     The message never holds the phone number, the code or the ``client_key``.
 

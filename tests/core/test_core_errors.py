@@ -264,11 +264,11 @@ def test_a_failing_guard_store_is_a_guard_store_error_with_the_cause(tmp_path: A
 
 async def test_a_failing_async_redis_store_is_a_guard_store_error() -> None:
     from textflow.guard import AsyncRedisStore
-    from textflow.guard._store import Limit
+    from textflow.guard._checks import Delete, Limit
 
     store = AsyncRedisStore(_DownAsyncRedis())
     with pytest.raises(errors.GuardStoreError) as caught:
-        await store.acquire(0.0, [Limit("k", 1, 10.0)])
+        await store.decide(0.0, [Limit("k", 1, 10.0)])
     assert isinstance(caught.value.__cause__, ConnectionError)
     with pytest.raises(errors.GuardStoreError):
-        await store.clear(["k"])
+        await store.write(0.0, [Delete("k")])

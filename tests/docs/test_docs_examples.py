@@ -443,15 +443,17 @@ def test_fastapi_app_of_the_guard_guide(
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
                 for number in ["+11234567890", "+11234567890", "+381611231234", "12345"]:
-                    answer = await http.post("/verify/start", params={"phone_number": number})
+                    answer = await http.post("/verify/start", json={"phone_number": number})
                     answers.append(answer)
                 code = fake.last_code("+11234567890")
                 assert code is not None
-                params = {"phone_number": "+11234567890", "code": code}
-                answers.append(await http.post("/verify/finish", params=params))
+                body = {"phone_number": "+11234567890", "code": code}
+                answers.append(await http.post("/verify/finish", params=body))  # not read
+                answers.append(await http.post("/verify/finish", json=body))
 
     asyncio.run(scenario())
-    first, again, abroad, bad, finished = answers
+    first, again, abroad, bad, in_the_url, finished = answers
+    assert in_the_url.status_code == 422  # the body is required; the query string is ignored
     assert (first.status_code, first.json()) == (200, {"sent": True})
     assert again.status_code == 429  # the cooldown per number
     assert int(again.headers["Retry-After"]) >= 1

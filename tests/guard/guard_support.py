@@ -35,6 +35,7 @@ from textflow.guard import (
     MemoryStore,
     RedisStore,
     SQLiteStore,
+    Velocity,
     VerificationGuard,
 )
 from textflow.testing import FakeTextFlow
@@ -46,6 +47,11 @@ NUMBER = "+11234567890"
 OTHER = "+447700900123"
 IN_PROCESS = "https://textflow.invalid/api"
 Guard = Union[VerificationGuard, AsyncVerificationGuard]
+V1_RULES = GuardPolicy(
+    velocity=Velocity(prefix_per_hour=None, prefix_per_day=None),
+    prefix_conversion=None,
+    country_conversion=None,
+)
 
 
 class Clock:
@@ -195,6 +201,10 @@ class Guarded:
         return RedisStore(sync_client, prefix=self.prefix)
 
     def make(self, policy: Optional[GuardPolicy] = None, **options: Any) -> Guard:
+        """A guard on this harness; without a policy, the v1 rules only (the pumping
+        rules, tested in test_guard_pumping.py with policies of their own, off)."""
+        if policy is None:
+            policy = V1_RULES
         options.setdefault("clock", self.clock)
         if "store" not in options:
             options["store"] = self.store()

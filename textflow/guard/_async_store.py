@@ -16,8 +16,9 @@ from typing import Optional, Union, cast
 
 import anyio.to_thread
 
+from textflow.guard._checks import Check, Write
 from textflow.guard._memory import MemoryStore
-from textflow.guard._store import AsyncGuardStore, Denial, GuardStore, Limit
+from textflow.guard._store import AsyncGuardStore, GuardStore, Verdict
 
 #: The guard of the other kind, for the error that names it.
 OTHER_GUARD = "VerificationGuard"
@@ -32,11 +33,18 @@ class _Inline:
     def __repr__(self) -> str:
         return repr(self._store)
 
-    async def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
-        return self._store.acquire(now, limits)
+    async def decide(
+        self,
+        now: float,
+        checks: Sequence[Check],
+        *,
+        always: bool = False,
+        read: Optional[str] = None,
+    ) -> Verdict:
+        return self._store.decide(now, checks, always=always, read=read)
 
-    async def clear(self, keys: Sequence[str]) -> None:
-        self._store.clear(keys)
+    async def write(self, now: float, writes: Sequence[Write]) -> None:
+        self._store.write(now, writes)
 
 
 class _InThread:
@@ -48,12 +56,19 @@ class _InThread:
     def __repr__(self) -> str:
         return repr(self._store)
 
-    async def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
-        call = functools.partial(self._store.acquire, now, list(limits))
+    async def decide(
+        self,
+        now: float,
+        checks: Sequence[Check],
+        *,
+        always: bool = False,
+        read: Optional[str] = None,
+    ) -> Verdict:
+        call = functools.partial(self._store.decide, now, list(checks), always=always, read=read)
         return await anyio.to_thread.run_sync(call)
 
-    async def clear(self, keys: Sequence[str]) -> None:
-        await anyio.to_thread.run_sync(functools.partial(self._store.clear, list(keys)))
+    async def write(self, now: float, writes: Sequence[Write]) -> None:
+        await anyio.to_thread.run_sync(functools.partial(self._store.write, now, list(writes)))
 
 
 def guard_store(store: Union[GuardStore, AsyncGuardStore, None]) -> AsyncGuardStore:
@@ -62,6 +77,6 @@ def guard_store(store: Union[GuardStore, AsyncGuardStore, None]) -> AsyncGuardSt
         return _Inline(MemoryStore())
     if isinstance(store, MemoryStore):
         return _Inline(store)
-    if inspect.iscoroutinefunction(store.acquire):
+    if inspect.iscoroutinefunction(store.decide):
         return cast(AsyncGuardStore, store)
     return _InThread(cast(GuardStore, store))

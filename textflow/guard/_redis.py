@@ -1,56 +1,78 @@
-"""``RedisStore`` and ``AsyncRedisStore``: counts in Redis, shared by many machines.
+"""``RedisStore`` and ``AsyncRedisStore``: state in Redis, shared by many machines.
 
-One Lua script per ``acquire`` (atomic on the server): each key is a sorted set
-of event times, trimmed to its window, with a TTL of the window. Needs the
-``redis`` package (``pip install textflowsms[redis]``); the store is handed a
-client the app made, so importing this module needs no ``redis``.
+One Lua script per decision (atomic on the server, one round trip): each key
+holds a small JSON value and its expiry on the guard's clock (see ``_checks.py``).
+Needs the ``redis`` package (``pip install textflowsms[redis]``); the store is handed a client the
+app made, so importing this module needs no ``redis``.
 """
 
 from __future__ import annotations
 
-import math
-import uuid
-from collections.abc import Awaitable, Sequence
+import json
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Optional, Protocol
 
 from textflow.errors import ConfigurationError, GuardStoreError
-from textflow.guard._store import Denial, Limit, worst
+from textflow.guard._checks import (
+    Backoff,
+    Check,
+    Conversion,
+    Limit,
+    Put,
+    Settle,
+    Spend,
+    Verified,
+    Write,
+)
+from textflow.guard._redis_script import DECIDE, WRITE
+from textflow.guard._store import Denial, Verdict
 
 DEFAULT_PREFIX = "textflow:guard:"
 
-# KEYS: one per limit. ARGV[1]: now, ARGV[2]: this event's member; then for limit i
-# (1-based) ARGV[3i]: limit, ARGV[3i+1]: expired-before cutoff, ARGV[3i+2]: TTL in ms.
-# Returns {} when every limit had room (the event is then recorded under every key),
-# else {index0, blocking event's score, ...} for each full limit (nothing recorded).
-ACQUIRE = """
-local blocked = {}
-for i = 1, #KEYS do
-  local limit = tonumber(ARGV[3 * i])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3 * i + 1])
-  local count = redis.call('ZCARD', KEYS[i])
-  if count >= limit then
-    local hit = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
-    table.insert(blocked, i - 1)
-    table.insert(blocked, hit[2])
-  end
-end
-if #blocked > 0 then
-  return blocked
-end
-for i = 1, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2])
-  redis.call('PEXPIRE', KEYS[i], ARGV[3 * i + 2])
-end
-return blocked
-"""
+
+def _check(check: Check) -> dict[str, Any]:
+    if isinstance(check, Limit):
+        return {"t": "limit", "limit": check.limit, "window": check.window}
+    if isinstance(check, Backoff):
+        return {
+            "t": "backoff",
+            "base": check.base,
+            "factor": check.factor,
+            "cap": check.cap,
+            "window": check.window,
+        }
+    if isinstance(check, Spend):
+        return {
+            "t": "spend",
+            "cap": check.cap,
+            "window": check.window,
+            "amount": check.amount,
+            "member": check.member,
+        }
+    assert isinstance(check, Conversion)
+    return {
+        "t": "conversion",
+        "min_sends": check.min_sends,
+        "min_ratio": check.min_ratio,
+        "window": check.window,
+        "period": check.period,
+    }
+
+
+def _write(op: Write) -> dict[str, Any]:
+    if isinstance(op, Put):
+        return {"t": "put", "value": dict(op.value), "ttl": op.ttl}
+    if isinstance(op, Settle):
+        return {"t": "settle", "member": op.member, "amount": op.amount}
+    if isinstance(op, Verified):
+        return {"t": "verified", "window": op.window}
+    return {"t": type(op).__name__.lower()}
 
 
 class RedisLike(Protocol):
     """What the stores use of a ``redis.Redis`` / ``redis.asyncio.Redis`` client."""
 
     def register_script(self, script: str) -> Any: ...
-
-    def delete(self, *names: str) -> Any: ...
 
 
 class _RedisBase:
@@ -59,35 +81,50 @@ class _RedisBase:
             raise ConfigurationError(f"prefix must be a str, not {type(prefix).__name__}.")
         self._redis = redis
         self._prefix = prefix
-        self._script = redis.register_script(ACQUIRE)
+        self._decide = redis.register_script(DECIDE)
+        self._write = redis.register_script(WRITE)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self._prefix!r})"
 
-    def _call(self, now: float, limits: Sequence[Limit]) -> tuple[list[str], list[str]]:
-        keys = [self._prefix + limit.key for limit in limits]
-        args = [repr(now), uuid.uuid4().hex]
-        for limit in limits:
-            ttl_ms = max(1, math.ceil(limit.window * 1000))
-            args += [str(limit.limit), repr(now - limit.window), str(ttl_ms)]
-        return keys, args
+    def _decide_call(
+        self, now: float, checks: Sequence[Check], always: bool, read: Optional[str]
+    ) -> tuple[list[str], list[str]]:
+        keys = [self._prefix + check.key for check in checks]
+        if read is not None:
+            keys.append(self._prefix + read)
+        payload = {
+            "now": now,
+            "always": int(always),
+            "read": int(read is not None),
+            "checks": [_check(check) for check in checks],
+        }
+        return keys, [json.dumps(payload)]
+
+    def _write_call(self, now: float, writes: Sequence[Write]) -> tuple[list[str], list[str]]:
+        keys = [self._prefix + op.key for op in writes]
+        return keys, [json.dumps({"now": now, "writes": [_write(op) for op in writes]})]
 
     def _failed(self, exc: Exception) -> GuardStoreError:
         """What the guard raises when Redis fails (down, refusing the script, a bad reply)."""
         return GuardStoreError(f"The guard's Redis store failed: {type(exc).__name__}: {exc}")
 
     @staticmethod
-    def _denial(now: float, limits: Sequence[Limit], reply: Sequence[Any]) -> Optional[Denial]:
-        pairs = [(int(reply[i]), float(reply[i + 1])) for i in range(0, len(reply), 2)]
-        return worst(now, limits, pairs)
+    def _verdict(reply: Sequence[Any]) -> Verdict:
+        pairs = reply[:-1]
+        denials = [Denial(int(pairs[i]), float(pairs[i + 1])) for i in range(0, len(pairs), 2)]
+        raw = reply[-1]
+        record: Optional[Mapping[str, str]] = json.loads(raw) if raw else None
+        return Verdict(denials, record)
 
 
 class RedisStore(_RedisBase):
     """Counts in Redis through a sync ``redis.Redis`` client: for many processes and machines.
 
-    Each ``acquire`` is one Lua script, atomic on the server. Keys are
-    ``prefix`` plus a rule and a keyed hash (never a phone number or caller),
-    with a TTL of the rule's window. Every guard sharing the store needs the
+    Each decision is one Lua script, atomic on the server. Keys are
+    ``prefix`` plus a rule and a keyed hash (never a phone number, code or caller),
+    each value carrying its expiry on the guard's clock (Redis's own TTL, a
+    minute later, frees the memory). Every guard sharing the store needs the
     same ``secret`` and clocks in step (NTP). On Redis Cluster, put a hash tag
     in the prefix (``"{textflow-guard}:"``) so one script's keys share a slot.
 
@@ -104,19 +141,29 @@ class RedisStore(_RedisBase):
     def __init__(self, redis: RedisLike, *, prefix: str = "textflow:guard:") -> None:
         super().__init__(redis, prefix)
 
-    def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
-        """Record one event at ``now`` under every limit's key, or nothing if one is full."""
-        keys, args = self._call(now, limits)
+    def decide(
+        self,
+        now: float,
+        checks: Sequence[Check],
+        *,
+        always: bool = False,
+        read: Optional[str] = None,
+    ) -> Verdict:
+        """Check every rule; count the event if all have room (or ``always``)."""
+        if not checks and read is None:
+            return Verdict()
+        keys, args = self._decide_call(now, checks, always, read)
         try:  # any error of the app's client: redis-py is not imported here
-            return self._denial(now, limits, self._script(keys=keys, args=args))
+            return self._verdict(self._decide(keys=keys, args=args))
         except Exception as exc:
             raise self._failed(exc) from exc
 
-    def clear(self, keys: Sequence[str]) -> None:
-        """Forget every event under ``keys``."""
-        if keys:
+    def write(self, now: float, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` atomically."""
+        if writes:
+            keys, args = self._write_call(now, writes)
             try:
-                self._redis.delete(*[self._prefix + key for key in keys])
+                self._write(keys=keys, args=args)
             except Exception as exc:
                 raise self._failed(exc) from exc
 
@@ -136,19 +183,29 @@ class AsyncRedisStore(_RedisBase):
     def __init__(self, redis: RedisLike, *, prefix: str = "textflow:guard:") -> None:
         super().__init__(redis, prefix)
 
-    async def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
-        """Record one event at ``now`` under every limit's key, or nothing if one is full."""
-        keys, args = self._call(now, limits)
+    async def decide(
+        self,
+        now: float,
+        checks: Sequence[Check],
+        *,
+        always: bool = False,
+        read: Optional[str] = None,
+    ) -> Verdict:
+        """Check every rule; count the event if all have room (or ``always``)."""
+        if not checks and read is None:
+            return Verdict()
+        keys, args = self._decide_call(now, checks, always, read)
         try:  # any error of the app's client: redis-py is not imported here
-            reply: Awaitable[Sequence[Any]] = self._script(keys=keys, args=args)
-            return self._denial(now, limits, await reply)
+            reply: Awaitable[Sequence[Any]] = self._decide(keys=keys, args=args)
+            return self._verdict(await reply)
         except Exception as exc:
             raise self._failed(exc) from exc
 
-    async def clear(self, keys: Sequence[str]) -> None:
-        """Forget every event under ``keys``."""
-        if keys:
+    async def write(self, now: float, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` atomically."""
+        if writes:
+            keys, args = self._write_call(now, writes)
             try:
-                await self._redis.delete(*[self._prefix + key for key in keys])
+                await self._write(keys=keys, args=args)
             except Exception as exc:
                 raise self._failed(exc) from exc

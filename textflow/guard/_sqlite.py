@@ -3,36 +3,38 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Optional, Union
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from textflow.errors import GuardStoreError
-from textflow.guard._store import Denial, Limit, worst
+from textflow.guard import _checks
+from textflow.guard._checks import Check, Stored, Write
+from textflow.guard._store import Denial, Verdict
 
 if TYPE_CHECKING:
     import sqlite3
 
-_SWEEP_EVERY = 256  # acquires between deletions of every expired row
+_SWEEP_EVERY = 256  # decisions between deletions of every expired row
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS textflow_guard_events (
-    key TEXT NOT NULL,
-    at REAL NOT NULL,
+CREATE TABLE IF NOT EXISTS textflow_guard_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
     expires REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS textflow_guard_events_key ON textflow_guard_events (key, at);
-CREATE INDEX IF NOT EXISTS textflow_guard_events_expires ON textflow_guard_events (expires);
+CREATE INDEX IF NOT EXISTS textflow_guard_state_expires ON textflow_guard_state (expires);
 """
 
 
 class SQLiteStore:
     """Counts in an SQLite database file: for several processes on one machine.
 
-    Each ``acquire`` runs in one ``BEGIN IMMEDIATE`` transaction, so the
+    Each decision runs in one ``BEGIN IMMEDIATE`` transaction, so the
     processes (and threads) sharing the file count atomically. Only keyed
-    hashes are stored, never a phone number. The file is created if missing;
+    hashes and counts are stored, never a phone number or a code. The file is created if missing;
     use a local disk (SQLite's locking is unreliable on network file systems).
 
     Args:
@@ -85,56 +87,65 @@ class SQLiteStore:
             self._connection, self._pid = connection, os.getpid()
         return self._connection
 
-    def acquire(self, now: float, limits: Sequence[Limit]) -> Optional[Denial]:
-        """Record one event at ``now`` under every limit's key, or nothing if one is full."""
+    def decide(
+        self,
+        now: float,
+        checks: Sequence[Check],
+        *,
+        always: bool = False,
+        read: Optional[str] = None,
+    ) -> Verdict:
+        """Check every rule; count the event if all have room (or ``always``)."""
+        with self._transaction(now) as db:
+            states = {check.key: self._get(db, now, check.key) for check in checks}
+            denials, saves = _checks.decide_in_python(now, checks, states, always)
+            self._save(db, saves.items())
+            record = self._get(db, now, read) if read is not None else None
+            return Verdict([Denial(i, w) for i, w in denials], record)
+
+    def write(self, now: float, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` atomically."""
+        with self._transaction(now) as db:
+            for op in writes:
+                row = db.execute(
+                    "SELECT value, expires FROM textflow_guard_state WHERE key = ? AND expires > ?",
+                    (op.key, now),
+                ).fetchone()
+                value, expires = (json.loads(row[0]), row[1]) if row else (None, now)
+                result = _checks.write(now, op, value, expires)
+                if result is None:
+                    db.execute("DELETE FROM textflow_guard_state WHERE key = ?", (op.key,))
+                else:
+                    self._save(db, [(op.key, result)])
+
+    @contextlib.contextmanager
+    def _transaction(self, now: float) -> Iterator[sqlite3.Connection]:
         with self._using():
             db = self._connect()
             db.execute("BEGIN IMMEDIATE")
             try:
                 self._calls += 1
                 if self._calls % _SWEEP_EVERY == 0:
-                    db.execute("DELETE FROM textflow_guard_events WHERE expires <= ?", (now,))
-                blocked = []
-                for index, limit in enumerate(limits):
-                    at = self._blocking(db, now, limit)
-                    if at is not None:
-                        blocked.append((index, at))
-                denial = worst(now, limits, blocked)
-                if denial is None:
-                    db.executemany(
-                        "INSERT INTO textflow_guard_events (key, at, expires) VALUES (?, ?, ?)",
-                        [(limit.key, now, now + limit.window) for limit in limits],
-                    )
+                    db.execute("DELETE FROM textflow_guard_state WHERE expires <= ?", (now,))
+                yield db
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            return denial
 
     @staticmethod
-    def _blocking(db: sqlite3.Connection, now: float, limit: Limit) -> Optional[float]:
-        """When the event that keeps ``limit`` full happened, or None if it has room."""
-        db.execute(
-            "DELETE FROM textflow_guard_events WHERE key = ? AND at <= ?",
-            (limit.key, now - limit.window),
-        )
-        (count,) = db.execute(
-            "SELECT COUNT(*) FROM textflow_guard_events WHERE key = ?", (limit.key,)
+    def _get(db: sqlite3.Connection, now: float, key: str) -> Any:
+        row = db.execute(
+            "SELECT value FROM textflow_guard_state WHERE key = ? AND expires > ?", (key, now)
         ).fetchone()
-        if count < limit.limit:
-            return None
-        (at,) = db.execute(
-            "SELECT at FROM textflow_guard_events WHERE key = ? ORDER BY at LIMIT 1 OFFSET ?",
-            (limit.key, count - limit.limit),
-        ).fetchone()
-        return float(at)
+        return None if row is None else json.loads(row[0])
 
-    def clear(self, keys: Sequence[str]) -> None:
-        """Forget every event under ``keys``."""
-        with self._using():
-            self._connect().executemany(
-                "DELETE FROM textflow_guard_events WHERE key = ?", [(key,) for key in keys]
-            )
+    @staticmethod
+    def _save(db: sqlite3.Connection, saves: Iterable[tuple[str, Stored]]) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO textflow_guard_state (key, value, expires) VALUES (?, ?, ?)",
+            [(key, json.dumps(value, separators=(",", ":")), exp) for key, (value, exp) in saves],
+        )
 
     def close(self) -> None:
         """Close this process's connection (the next call opens a new one)."""

@@ -20,7 +20,7 @@ OTHER_GUARD = "AsyncVerificationGuard"
 
 def guard_store(store: Optional[GuardStore]) -> GuardStore:
     """The store the guard calls: ``store`` (a new `MemoryStore` if None); async stores refused."""
-    if store is not None and inspect.iscoroutinefunction(store.acquire):
+    if store is not None and inspect.iscoroutinefunction(store.decide):
         raise ConfigurationError(
             f"{type(store).__name__} is for AsyncVerificationGuard; "
             "VerificationGuard needs a sync store (MemoryStore, SQLiteStore, RedisStore)."

@@ -143,7 +143,7 @@ class _Registry:
             if self._guard is None:
                 policy = self._loaded().guard_policy
                 store = self._guard_store()
-                if inspect.iscoroutinefunction(store.acquire):
+                if inspect.iscoroutinefunction(store.decide):
                     raise ConfigurationError(
                         f"settings.{conf.SETTING}['GUARD_STORE'] is an async store: the sync "
                         "guard (get_guard(), TextFlowDevice) needs a blocking one, such as "
