@@ -1,5 +1,5 @@
 """OpenTelemetry is optional: without it nothing imports it and nothing breaks; the
-``opentelemetry_instrumentor`` entry point loads the instrumentor; guard decisions count."""
+``opentelemetry_instrumentor`` entry point loads the instrumentor; guard decisions, through a real guard, count."""
 
 from __future__ import annotations
 
@@ -80,27 +80,26 @@ def test_the_entry_point_names_an_instrumentor(telemetry: Telemetry) -> None:
     assert instrumentor.is_instrumented_by_opentelemetry
 
 
-class Decision:
-    """A guard decision as its on_decision hook gives it (reason, allowed)."""
-
-    def __init__(self, reason: str, allowed: bool) -> None:
-        self.reason = reason
-        self.allowed = allowed
-
-
 def test_guard_decisions_are_span_events_and_counted(telemetry: Telemetry) -> None:
+    from textflow import VerificationRefused
+    from textflow.guard import VerificationGuard
     from textflow.integrations.opentelemetry import record_decision
+    from textflow.testing import FakeTextFlow
 
+    fake = FakeTextFlow()
     tracer = telemetry.tracer_provider.get_tracer("app")
-    with tracer.start_as_current_span("login"):
-        record_decision(Decision("cooldown", False))
-        record_decision(Decision("cooldown", False))
-        record_decision(Decision("allowed", True))
-    [span] = telemetry.spans()
-    assert [dict(e.attributes or {}) for e in span.events] == [
-        {"textflow.guard.reason": "cooldown", "textflow.guard.allowed": False},
-        {"textflow.guard.reason": "cooldown", "textflow.guard.allowed": False},
+    with fake.client() as client, tracer.start_as_current_span("login"):
+        guard = VerificationGuard(client, on_decision=record_decision)
+        guard.send_code("+11234567890", service_name="Acme")
+        for _ in range(2):  # at once again: the cooldown refuses, and nothing is sent
+            with pytest.raises(VerificationRefused):
+                guard.send_code("+11234567890", service_name="Acme")
+    assert len(fake.messages) == 1
+    [login] = [span for span in telemetry.spans() if span.name == "login"]
+    assert [dict(e.attributes or {}) for e in login.events] == [
         {"textflow.guard.reason": "allowed", "textflow.guard.allowed": True},
+        {"textflow.guard.reason": "cooldown", "textflow.guard.allowed": False},
+        {"textflow.guard.reason": "cooldown", "textflow.guard.allowed": False},
     ]
     counted = sorted(
         (a["textflow.guard.reason"], n) for a, n in telemetry.metrics()["textflow.guard.decisions"]
