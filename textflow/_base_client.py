@@ -18,6 +18,7 @@ import httpx
 from textflow import _config
 from textflow._hooks import ErrorHook, Hooks, RequestHook, ResponseHook, RetryHook
 from textflow._http import proxies
+from textflow._http.body import ACCEPT_ENCODING
 from textflow._http.cookies import Jar
 from textflow._http.deadline import DEADLINE_PASSED
 from textflow._http.framing import never_reuse, take_connection
@@ -126,7 +127,10 @@ class BaseClient(Generic[HttpClientT]):
                 f"not {type(http_client).__name__}."
             )
         self._headers = _config.build_headers(
-            self._api_key, self._http.headers, self._default_headers
+            self._api_key,
+            self._http.headers,
+            self._default_headers,
+            accept_encoding=ACCEPT_ENCODING,  # only what the SDK decodes itself, capped
         )
         self._prepared: dict[str, Prepared] = {}  # per operation, on its first call
 

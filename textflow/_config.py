@@ -13,7 +13,6 @@ from typing import Optional, Union
 
 import httpx
 
-from textflow._http.body import ACCEPT_ENCODING
 from textflow._version import __version__
 from textflow.errors import ConfigurationError
 
@@ -194,13 +193,21 @@ def resolve_max_retries(max_retries: int) -> int:
 
 
 def build_headers(
-    api_key: str, base: Mapping[str, str], extra: Optional[Mapping[str, str]]
+    api_key: str,
+    base: Mapping[str, str],
+    extra: Optional[Mapping[str, str]],
+    *,
+    accept_encoding: str,
 ) -> httpx.Headers:
-    """The headers every request carries, computed once per client (``extra`` checked)."""
+    """The headers every request carries, computed once per client (``extra`` checked).
+
+    ``accept_encoding``: what the body reader decodes itself (``_http.body``), so this
+    module of settings imports nothing of the HTTP layer.
+    """
     headers = httpx.Headers(base)
     headers["User-Agent"] = USER_AGENT
     headers["Accept"] = "application/json"
-    headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what the SDK decodes itself, capped
+    headers["Accept-Encoding"] = accept_encoding
     if extra:
         headers.update(extra)
     headers["Authorization"] = f"Bearer {api_key}"

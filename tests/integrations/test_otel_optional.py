@@ -1,5 +1,6 @@
 """OpenTelemetry is optional: without it nothing imports it and nothing breaks; the
-``opentelemetry_instrumentor`` entry point loads the instrumentor; guard decisions, through a real guard, count."""
+``opentelemetry_instrumentor`` entry point loads the instrumentor; a real guard's
+decisions are counted."""
 
 from __future__ import annotations
 

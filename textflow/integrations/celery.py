@@ -33,7 +33,7 @@ from textflow.errors import InputValidationError, JournalError, SendManyStopped
 if TYPE_CHECKING:
     from celery import Celery, Task
 
-    from textflow import TextFlowClient
+    from textflow._client import TextFlowClient
 
 __all__ = [
     "CampaignStatus",
@@ -56,7 +56,7 @@ _clients: dict[int, TextFlowClient] = {}
 
 def _default_client() -> TextFlowClient:
     """One client per worker process (from ``TEXTFLOW_API_KEY`` / ``TEXTFLOW_BASE_URL``)."""
-    from textflow import TextFlowClient
+    from textflow._client import TextFlowClient
 
     pid = os.getpid()
     client = _clients.get(pid)
