@@ -136,10 +136,8 @@ def serve() -> Iterator[Callable[[str], str]]:
 @pytest.mark.parametrize("name", ["send_sms", "get_balance"])
 @pytest.mark.parametrize("case", list(CASES))
 async def test_every_transport_gives_the_tables_answer_at_each_failure_point(
-    api: Harness, serve: Callable[[str], str], case: str, name: str, anyio_backend: str
+    api: Harness, serve: Callable[[str], str], case: str, name: str
 ) -> None:
-    if api.kind == "sync" and anyio_backend == "trio":
-        pytest.skip("the sync client runs no event loop: its asyncio case is the same test")
     url = serve(case)
     client = api.make(base_url=url, timeout=0.3, max_retries=0)
     with pytest.raises(textflow.APIConnectionError) as caught:

@@ -202,10 +202,10 @@ def test_the_guard_counts_across_event_loops() -> None:
 class AsyncOnlyStore:
     """A store whose methods must be awaited (like AsyncRedisStore)."""
 
-    async def acquire(self, now: float, limits: Any) -> None:
+    async def decide(self, now: float, checks: Any, **options: Any) -> Any:
         return None
 
-    async def clear(self, keys: Any) -> None:
+    async def write(self, now: float, writes: Any) -> None:
         return None
 
 
