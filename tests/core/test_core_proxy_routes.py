@@ -120,6 +120,11 @@ async def test_an_https_proxy_is_spoken_to_in_tls_with_its_own_settings(
     """TLS to the proxy (its own ``ssl_context``), and TLS to the API inside the tunnel."""
     env.setattr(_config, "_ssl_context", tls[1])
     route = httpx.Proxy(tls_proxy.url, auth=("user", "pass"), ssl_context=tls[1])
+    if proxies.httpcore_version() < (1, 0, 2):  # the lowest session: refused, with how to upgrade
+        with pytest.raises(textflow.ConfigurationError, match=r"needs httpcore 1\.0\.2"):
+            api.make(base_url=tls_server.base_url, proxy=route)
+        assert tls_proxy.asked == []
+        return
     await _send_three(api, api.make(base_url=tls_server.base_url, proxy=route))
     assert tls_proxy.asked == [("CONNECT", f"127.0.0.1:{tls_server.port}", True)]
     assert len(tls_server.requests) == 3

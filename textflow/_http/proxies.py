@@ -14,6 +14,7 @@ says (as httpx does). No httpcore here: a client reads its route once, when made
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 import urllib.request
 from typing import Optional, Union
@@ -127,6 +128,12 @@ def check_proxy(proxy: ProxyTypes, *, source: str = "proxy") -> Optional[httpx.P
         raise ConfigurationError(  # never the URL: it may carry a password
             f"{source} must be an http, https, socks5 or socks5h URL, not {scheme or 'no'} scheme."
         )
+    if scheme == "https" and httpcore_version() < (1, 0, 2):
+        # httpcore added https proxies in 1.0 and TLS inside TLS for sync clients in 1.0.2
+        raise ConfigurationError(
+            f"{source} is an https:// proxy, which needs httpcore 1.0.2 or newer: "
+            'pip install -U "httpx>=0.26"'
+        )
     if scheme.startswith("socks"):
         import importlib.util
 
@@ -149,3 +156,14 @@ def route(url: httpx.URL, proxy: ProxyTypes, trust_env: bool) -> Optional[httpx.
                 return None
             return check_proxy(value, source="The proxy set in the environment")
     return None
+
+
+def httpcore_version() -> tuple[int, ...]:
+    """The installed httpcore's version as numbers (``(0, 18, 0)``)."""
+    from importlib.metadata import version
+
+    numbers = []
+    for part in version("httpcore").split(".")[:3]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        numbers.append(int(digits or 0))
+    return tuple(numbers)
