@@ -6,12 +6,15 @@ checked line by line, with no wall-clock time involved.
 
 from __future__ import annotations
 
+import argparse
 import io
 import re
 import shlex
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
+
+import pytest
 
 from textflow._cli.send_many_progress import Meter
 from textflow._report import REFUSED, SENT, SKIPPED, Outcome, Progress
@@ -207,3 +210,20 @@ def test_stopped_by_402_says_who_was_never_tried_and_the_command_that_resumes(
     sent_to = [m.phone_number for m in server.fake.messages]
     assert sorted(sent_to) == sorted(set(sent_to))  # nobody twice
     assert len(sent_to) == 10
+
+
+@pytest.mark.parametrize(
+    "journal_words",
+    [
+        ["--journal", "postgresql://app:s3cret-pw@db:5432/sms?campaign=spring"],
+        ["--journal=redis://:s3cret-pw@cache:6379/0?campaign=spring"],
+    ],
+)
+def test_the_resume_command_never_prints_a_journal_password(journal_words: list[str]) -> None:
+    from textflow._cli.send_many import resume_command
+
+    words = ["send-many", "--file", "people.csv", "--text", "Hi", *journal_words]
+    shown = resume_command(argparse.Namespace(argv=words))
+    assert "s3cret-pw" not in shown
+    assert ":***@" in shown
+    assert shown.endswith("# put the journal's password back in place of ***")

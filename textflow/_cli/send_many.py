@@ -36,6 +36,7 @@ from textflow._cli.recipient_file import (
     survey,
 )
 from textflow._cli.send_many_progress import Meter, ReportWriter
+from textflow._many._lease import shown_url
 from textflow._many._outcomes import Progress, SendReport, out_of_credits
 from textflow.errors import SendManyInterrupted, SendManyStopped
 
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 "textflow: interrupted; sends in flight were finished or recorded as maybe "
                 "sent. "
                 + (
-                    f"Run the same command again to resume (journal: {journal})."
+                    f"Run the same command again to resume (journal: {shown_url(journal)})."
                     if journal
                     else "Without a journal, a rerun sends to everyone again."
                 ),
@@ -189,7 +190,7 @@ def _summary(
             "skipped": report.skipped,
             "duplicates": duplicates,
             "not_tried": found.recipients - report.total,
-            "journal": journal,
+            "journal": shown_url(journal) if journal else None,
         }
         print(json.dumps(totals), flush=True)
         return
@@ -212,7 +213,10 @@ def _summary(
             flush=True,
         )
     if journal and report.skipped:
-        print(f"Skipped ones were sent (or maybe sent) by an earlier run: {journal}", flush=True)
+        print(
+            f"Skipped ones were sent (or maybe sent) by an earlier run: {shown_url(journal)}",
+            flush=True,
+        )
 
 
 def _stopped_summary(
@@ -259,6 +263,7 @@ def resume_command(args: argparse.Namespace) -> str:
     words: list[str] = list(getattr(args, "argv", None) or sys.argv[1:])
     shown: list[str] = ["textflow"]
     hide_next = False
+    hidden_password = False
     for word in words:
         if hide_next:
             shown.append(KEY_PLACEHOLDER)
@@ -269,5 +274,18 @@ def resume_command(args: argparse.Namespace) -> str:
         elif word.startswith("--api-key="):
             shown.append(f"--api-key={KEY_PLACEHOLDER}")
         else:
-            shown.append(shlex.quote(word))
-    return " ".join(shown)
+            masked = _masked_url(word)
+            hidden_password = hidden_password or masked != word
+            shown.append(shlex.quote(masked))
+    command = " ".join(shown)
+    if hidden_password:  # a journal URL's password is never printed either
+        command += "   # put the journal's password back in place of ***"
+    return command
+
+
+def _masked_url(word: str) -> str:
+    """A word with the password of a URL in it (``--journal=URL`` too) masked."""
+    flag, equals, value = word.partition("=") if word.startswith("--") else ("", "", word)
+    if "://" not in value:
+        return word
+    return f"{flag}{equals}{shown_url(value)}"
