@@ -275,7 +275,8 @@ class RedisJournal:
             1200
         """
         with self._failing_as_journal_error():
-            return int(self._redis.zcount(self._done, repr(when), "+inf"))
+            count: Any = self._redis.zcount(self._done, repr(when), "+inf")  # sync client: an int
+            return int(count)
 
     def rate_limit_url(self) -> str:
         """This journal's Redis, for a rate limit all its workers share.
