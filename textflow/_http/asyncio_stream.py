@@ -17,6 +17,7 @@ import contextlib
 import select
 import socket
 import ssl
+import sys
 from typing import Any, Optional
 
 import httpcore
@@ -153,6 +154,14 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         timeout: Optional[float] = None,
     ) -> httpcore.AsyncNetworkStream:
         protocol = self._protocol
+        if sys.version_info < (3, 11) and self._transport.get_extra_info("sslcontext"):
+            # TLS inside TLS (an https:// proxy to an https:// API): asyncio's start_tls
+            # takes a TLS transport from Python 3.11 on; before, it raises TypeError.
+            self._transport.close()
+            raise httpcore.ConnectError(
+                "TLS inside TLS (an https:// proxy to an https:// API) needs Python 3.11 or "
+                "newer under asyncio; use trio, an http:// proxy, or a newer Python"
+            )
         try:
             transport = await asyncio.wait_for(
                 protocol.loop.start_tls(
