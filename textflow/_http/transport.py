@@ -220,7 +220,10 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         reached(Point.BEFORE_CONNECTING)
-        pools = await self._in_this_loop()
+        pools = self._pools
+        loop = self._loop
+        if loop is None or self._pid != os.getpid() or not loop.same(loops.Loop.current()):
+            pools = await self._in_this_loop()  # not the loop (or process) of the last call
         try:
             pools.gate.acquire_nowait()
         except anyio.WouldBlock:
