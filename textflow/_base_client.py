@@ -20,7 +20,7 @@ from textflow._hooks import ErrorHook, Hooks, RequestHook, ResponseHook, RetryHo
 from textflow._http import proxies
 from textflow._http.body import ACCEPT_ENCODING
 from textflow._http.cookies import Jar
-from textflow._http.deadline import DEADLINE_PASSED
+from textflow._http.deadline import CALL_DEADLINE, DEADLINE_PASSED
 from textflow._http.framing import never_reuse, take_connection
 from textflow._http.sent import POINT, cut_point, may_have_been_sent
 from textflow._logging import logger, recipients
@@ -333,6 +333,7 @@ class Attempts(Generic[ResultT]):
             raise httpx.PoolTimeout(DEADLINE_PASSED, request=request)
         request.extensions = {
             **request.extensions,
+            CALL_DEADLINE: self.deadline,
             "timeout": {
                 phase: left if value is None else min(value, left)
                 for phase, value in self._timeouts.items()
