@@ -46,13 +46,12 @@ class _HttpxErrors:
         exc_type: Optional[type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
-    ) -> bool:
+    ) -> None:
         if isinstance(exc, Exception):
             for cls in type(exc).__mro__:
                 mapped = _ERRORS.get(cls)
                 if mapped is not None:
                     raise mapped(str(exc)) from exc
-        return False
 
 
 _HTTPX_ERRORS = _HttpxErrors()
