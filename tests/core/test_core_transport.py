@@ -120,3 +120,20 @@ async def test_a_send_queued_at_the_gate_until_its_deadline_was_not_sent(
         assert queued.value.may_have_been_sent is False
         assert len(server.requests) == 1  # the queued one never went out
         assert (await one.send_sms("+11234567890", "after")).ok
+
+
+def sets_a_cookie(conn: socket.socket, number: int, body: bytes) -> bool:
+    answer = json_answer(ok_sms())
+    head, _, rest = answer.partition(b"\r\n")
+    conn.sendall(head + b"\r\nSet-Cookie: session=abc; Path=/\r\n" + rest)
+    return True
+
+
+async def test_a_cookie_an_answer_sets_is_kept_by_the_clients_jar(
+    api: Harness, hostile: Callable[[Answer], RawServer]
+) -> None:
+    """The client's own pool is sent to without httpx.Client.send: the jar is still fed."""
+    server = hostile(sets_a_cookie)
+    client = api.make(base_url=server.base_url)
+    assert (await api.call("send_sms", "+11234567890", "hi", client=client)).ok
+    assert client._http.cookies.get("session") == "abc"
