@@ -240,6 +240,34 @@ async def main():
 asyncio.run(main())
 """
 
+# Not a goal, a floor: bare httpx plus a pydantic model of the answer (what the SDK returns
+# is one), to tell pydantic's first-use cost (its import, its plugin scan, a schema build)
+# from the SDK's own.
+_PYDANTIC_MODEL = """
+from decimal import Decimal
+from pydantic import BaseModel, ConfigDict
+class Data(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    to: str
+    content: str
+    country_code: str
+    price: Decimal
+    timestamp: int
+class Sent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    status: int
+    message: str
+    data: Data
+"""
+
+FLOOR_FIRST_POST = _PYDANTIC_MODEL + BARE_FIRST_POST.replace(
+    'response.json()["ok"]', "Sent.model_validate(response.json()).ok"
+)
+ASYNC_FLOOR_FIRST_POST = _PYDANTIC_MODEL + ASYNC_BARE_FIRST_POST.replace(
+    'response.json()["ok"]', "Sent.model_validate(response.json()).ok"
+)
+
 _FILL = {
     "body": ANSWER_BODY,
     "key": cs.KEY,
@@ -248,15 +276,18 @@ _FILL = {
     "payload": cs.PAYLOAD,
 }
 
-#: (the SDK's, bare httpx's) "import + client + first send", sync and async.
-FIRST_SENDS: dict[str, tuple[str, str]] = {
+#: (the SDK's, bare httpx's, bare httpx's + a pydantic model's) "import + client + first
+#: send", sync and async.
+FIRST_SENDS: dict[str, tuple[str, str, str]] = {
     "sync": (
         "sync: import textflow + client + first send (MockTransport)",
         "sync: import httpx + client + first post + .json() (MockTransport)",
+        "sync: the same + a pydantic model of the answer",
     ),
     "async": (
         "async: import textflow + client + first send (MockTransport)",
         "async: import httpx + client + first post + .json() (MockTransport)",
+        "async: the same + a pydantic model of the answer",
     ),
 }
 
@@ -272,6 +303,8 @@ IMPORTS: dict[str, str] = {
     FIRST_SENDS["sync"][1]: BARE_FIRST_POST.format(**_FILL),
     FIRST_SENDS["async"][0]: ASYNC_FIRST_SEND.format(**_FILL),
     FIRST_SENDS["async"][1]: ASYNC_BARE_FIRST_POST.format(**_FILL),
+    FIRST_SENDS["sync"][2]: FLOOR_FIRST_POST.format(**_FILL),
+    FIRST_SENDS["async"][2]: ASYNC_FLOOR_FIRST_POST.format(**_FILL),
 }
 
 
