@@ -113,3 +113,64 @@ def test_textflow_help_loads_neither_httpx_nor_pydantic_nor_the_commands() -> No
     assert "textflow._cli.command_line" in loaded
     for name in ("httpx", "pydantic", "anyio", "textflow._client", "textflow._cli.api_commands"):
         assert not under(loaded, name), f"--help loaded {sorted(under(loaded, name))}"
+
+
+def test_the_clients_load_no_pydantic_and_no_models_until_the_first_answer() -> None:
+    # pydantic's import and its model classes were half the import time of a client
+    loaded = loaded_by("from textflow import TextFlowClient, AsyncTextFlowClient")
+    for name in ("pydantic", "pydantic_core", "textflow.models"):
+        assert not under(loaded, name), f"the clients loaded {sorted(under(loaded, name))}"
+    code = (
+        "import httpx\n"
+        "from textflow import TextFlowClient\n"
+        'answer = b\'{"ok": true, "credits": "0.5", "packages": {}}\'\n'
+        "mock = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))\n"
+        "with TextFlowClient('tf_test_key', http_client=httpx.Client(transport=mock)) as c:\n"
+        "    from decimal import Decimal\n"
+        "    assert c.get_balance().credits == Decimal('0.5')\n"
+    )
+    assert {"textflow.models", "pydantic"} <= loaded_by(code)
+
+
+@pytest.mark.parametrize("client", ["TextFlowClient", "AsyncTextFlowClient"])
+def test_the_clients_return_types_still_resolve_to_the_models(client: str) -> None:
+    # they are named through a lazy textflow.models: typing.get_type_hints loads it
+    code = (
+        "import typing, textflow, textflow.models as m\n"
+        f"cls = textflow.{client}\n"
+        "hints = {name: typing.get_type_hints(getattr(cls, name))['return']\n"
+        "         for name in ('send_sms', 'send_verification_sms', 'verify_code',\n"
+        "                      'send_bulk_sms', 'get_balance')}\n"
+        "assert hints == {'send_sms': m.SendMessageOk, 'send_verification_sms': m.VerifyPhoneOk,\n"
+        "                 'verify_code': m.VerifyCodeResult, 'send_bulk_sms': m.BulkSMSResult,\n"
+        "                 'get_balance': m.BalanceResult}, hints\n"
+    )
+    assert "textflow.models" in loaded_by(code)
+
+
+def test_models_built_on_first_use_validate_as_before() -> None:
+    # defer_build: each model builds its validator on first use, in a fresh interpreter;
+    # a subclass (the legacy float price) builds its own, not its parent's
+    code = (
+        "from decimal import Decimal\n"
+        "import pydantic\n"
+        "from textflow.models import LegacySendMessageOk, SendMessageOk, VerifyCodeResult\n"
+        "data = {'to': '+1', 'content': 'x', 'country_code': 'US', 'price': 0.15,\n"
+        "        'timestamp': 1}\n"
+        "legacy = LegacySendMessageOk.model_validate({'ok': True, 'status': 200,\n"
+        "                                            'message': 'm', 'data': data})\n"
+        "assert legacy.data.price == 0.15 and type(legacy.data.price) is float\n"
+        "sent = SendMessageOk.model_validate({'ok': True, 'status': 200, 'message': 'm',\n"
+        "                                     'data': data, 'extra': 1})\n"
+        "assert sent.data.price == Decimal('0.15') and sent.model_extra == {'extra': 1}\n"
+        "for bad in ({'ok': False, 'status': 200, 'message': 'm', 'data': data},\n"
+        "            {'ok': True, 'status': 200, 'message': 'm'}):\n"
+        "    try:\n"
+        "        SendMessageOk.model_validate(bad)\n"
+        "    except pydantic.ValidationError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise AssertionError(bad)\n"
+        "assert 'valid_code' in VerifyCodeResult.model_json_schema()['properties']\n"
+    )
+    assert "textflow.models" in loaded_by(code)
