@@ -82,7 +82,7 @@ def _from_millis(value: Optional[int]) -> Optional[datetime]:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="allow")
 
     # Fields whose value is a secret: masked in str(); each is also Field(repr=False).
     _secret_fields: ClassVar[frozenset[str]] = frozenset()
