@@ -148,29 +148,11 @@ def test_the_clients_return_types_still_resolve_to_the_models(client: str) -> No
     assert "textflow.models" in loaded_by(code)
 
 
-def test_models_built_on_first_use_validate_as_before() -> None:
-    # defer_build: each model builds its validator on first use, in a fresh interpreter;
-    # a subclass (the legacy float price) builds its own, not its parent's
-    code = (
-        "from decimal import Decimal\n"
-        "import pydantic\n"
-        "from textflow.models import LegacySendMessageOk, SendMessageOk, VerifyCodeResult\n"
-        "data = {'to': '+1', 'content': 'x', 'country_code': 'US', 'price': 0.15,\n"
-        "        'timestamp': 1}\n"
-        "legacy = LegacySendMessageOk.model_validate({'ok': True, 'status': 200,\n"
-        "                                            'message': 'm', 'data': data})\n"
-        "assert legacy.data.price == 0.15 and type(legacy.data.price) is float\n"
-        "sent = SendMessageOk.model_validate({'ok': True, 'status': 200, 'message': 'm',\n"
-        "                                     'data': data, 'extra': 1})\n"
-        "assert sent.data.price == Decimal('0.15') and sent.model_extra == {'extra': 1}\n"
-        "for bad in ({'ok': False, 'status': 200, 'message': 'm', 'data': data},\n"
-        "            {'ok': True, 'status': 200, 'message': 'm'}):\n"
-        "    try:\n"
-        "        SendMessageOk.model_validate(bad)\n"
-        "    except pydantic.ValidationError:\n"
-        "        pass\n"
-        "    else:\n"
-        "        raise AssertionError(bad)\n"
-        "assert 'valid_code' in VerifyCodeResult.model_json_schema()['properties']\n"
-    )
-    assert "textflow.models" in loaded_by(code)
+def test_the_models_are_built_when_they_load_not_on_first_validation() -> None:
+    # defer_build=True would save a few ms on a first send, but a subclass validated from two
+    # threads before its build can get its parent's validator (pydantic#11849), and
+    # send_many's threads validate at once: the models load late, but load built.
+    from textflow import models
+
+    for name in models.__all__:
+        assert getattr(models, name).__pydantic_complete__, name
