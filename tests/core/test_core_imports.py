@@ -156,3 +156,45 @@ def test_the_models_are_built_when_they_load_not_on_first_validation() -> None:
 
     for name in models.__all__:
         assert getattr(models, name).__pydantic_complete__, name
+
+
+def test_first_answers_on_many_threads_at_once_load_the_models_once_and_right() -> None:
+    # the models load with the first answer: sixteen threads answered together in a fresh
+    # interpreter must all get their own validated result, and a first error its result
+    code = (
+        "import json, threading, httpx, textflow\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "gate = threading.Barrier(16)\n"
+        "def answer(request):\n"
+        "    sent = json.loads(request.content)\n"
+        "    gate.wait(timeout=30)\n"
+        "    data = {'to': sent['phone_number'], 'content': sent['text'],\n"
+        "            'country_code': 'US', 'price': 0.15, 'timestamp': 1}\n"
+        "    return httpx.Response(200, json={'ok': True, 'status': 200, 'message': 'm',\n"
+        "                                     'data': data})\n"
+        "http = httpx.Client(transport=httpx.MockTransport(answer))\n"
+        "client = textflow.TextFlowClient('tf_test_key', http_client=http, max_retries=0)\n"
+        "numbers = [f'+1123456{i:04d}' for i in range(16)]\n"
+        "with ThreadPoolExecutor(16) as pool:\n"
+        "    results = list(pool.map(lambda n: client.send_sms(n, 'hi ' + n), numbers))\n"
+        "assert [r.data.to for r in results] == numbers\n"
+        "assert all(type(r).__name__ == 'SendMessageOk' for r in results)\n"
+        "assert all(str(r.data.price) == '0.15' for r in results)\n"
+    )
+    assert "textflow.models" in loaded_by(code)
+    code = (
+        "import httpx, textflow\n"
+        "answer = httpx.Response(401, json={'ok': False, 'status': 401,\n"
+        "                                   'message': 'Invalid API key'})\n"
+        "mock = httpx.MockTransport(lambda request: answer)\n"
+        "http = httpx.Client(transport=mock)\n"
+        "client = textflow.TextFlowClient('tf_test_key', http_client=http)\n"
+        "try:\n"
+        "    client.send_sms('+11234567890', 'hi')\n"
+        "except textflow.AuthenticationError as exc:\n"
+        "    assert type(exc.result).__name__ == 'SendMessageFailed', exc.result\n"
+        "    assert exc.result.status == 401, exc.result\n"
+        "else:\n"
+        "    raise AssertionError('no error')\n"
+    )
+    assert "textflow.models" in loaded_by(code)
