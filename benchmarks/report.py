@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from benchmarks.scenarios import FanOut, Runs
+from benchmarks.scenarios import FIRST_SENDS, FanOut, Runs
 
 START = "<!-- benchmark results: start (written by python -m benchmarks) -->"
 END = "<!-- benchmark results: end -->"
@@ -163,10 +163,13 @@ def goals(r: Results) -> list[list[str]]:
         rows.append(
             ["`import textflow` ÷ `import httpx, pydantic`", "≤ 1.3x", _x(ratio), _goal(ratio, 1.3)]
         )
-    clients = "from textflow import TextFlowClient, AsyncTextFlowClient"
-    if r.imports is not None and clients in r.imports.values:  # names load on first use
-        ratio = r.imports.ratio(clients, "import httpx, pydantic")
-        rows.append([f"`{clients}` ÷ the same", "≤ 1.3x", _x(ratio), _goal(ratio, 1.3)])
+    for clients in (
+        "from textflow import AsyncTextFlowClient",
+        "from textflow import TextFlowClient, AsyncTextFlowClient",
+    ):
+        if r.imports is not None and clients in r.imports.values:  # names load on first use
+            ratio = r.imports.ratio(clients, "import httpx, pydantic")
+            rows.append([f"`{clients}` ÷ the same", "≤ 1.3x", _x(ratio), _goal(ratio, 1.3)])
     if r.processes is not None and "textflow --help" in r.processes.values:
         ratio = r.processes.ratio("textflow --help", 'python -c "import httpx"')
         rows.append(
@@ -177,20 +180,22 @@ def goals(r: Results) -> list[list[str]]:
                 _goal(ratio, 1.3),
             ]
         )
-    first, bare_first = (
-        "import textflow + first send (MockTransport)",
-        "import httpx + first bare post (MockTransport)",
-    )
-    if r.imports is not None and first in r.imports.values and bare_first in r.imports.values:
-        ratio = r.imports.ratio(first, bare_first)
-        rows.append(
-            [
-                "import + client + first send ÷ the same with bare httpx",
-                "≤ 1.2x",
-                _x(ratio),
-                _goal(ratio, 1.2),
-            ]
-        )
+    for kind, (first, bare_first, floor) in FIRST_SENDS.items():
+        if r.imports is not None and first in r.imports.values and bare_first in r.imports.values:
+            ratio = r.imports.ratio(first, bare_first)
+            rows.append(
+                [
+                    f"{kind}: import + client + first send ÷ the same with bare httpx",
+                    "≤ 1.2x",
+                    _x(ratio),
+                    _goal(ratio, 1.2),
+                ]
+            )
+        if r.imports is not None and first in r.imports.values and floor in r.imports.values:
+            ratio = r.imports.ratio(first, floor)  # not a goal: the SDK's share beyond pydantic's
+            rows.append(
+                [f"{kind}: the same ÷ bare httpx + a pydantic model", "(none)", _x(ratio), "-"]
+            )
     if r.per_call is not None:
         ratio = r.per_call.ratio("TextFlowClient.send_sms", "bare httpx.Client.post + json.loads")
         rows.append(

@@ -200,33 +200,119 @@ def cheap_clients(k: int, runs: int) -> dict[str, dict[str, float]]:
 
 # --------------------------------------------------------------------------- import time
 
+# "Import + client + first send", the same user-level work on both sides: a client made
+# over one httpx.MockTransport (so no TLS context, no connection pool on either side), one
+# POST of the same JSON body with the same key, and the answer read as JSON; the SDK also
+# validates it into its model, which is part of what it costs.
 FIRST_SEND = """
 import httpx, textflow
 answer = {body!r}
 transport = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))
-client = textflow.TextFlowClient(
-    "tf_bench_key", http_client=httpx.Client(transport=transport)
-)
-assert client.send_sms("+11234567890", "Benchmark message").ok
+with textflow.TextFlowClient(
+    {key!r}, http_client=httpx.Client(transport=transport)
+) as client:
+    assert client.send_sms({phone!r}, {text!r}).ok
 """
 
 BARE_FIRST_POST = """
-import httpx, json
+import httpx
 answer = {body!r}
 transport = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))
-client = httpx.Client(transport=transport)
-assert json.loads(client.post("https://textflow.invalid/api/send-sms", json={{}}).content)["ok"]
+with httpx.Client(transport=transport, headers={{"Authorization": "Bearer " + {key!r}}}) as client:
+    response = client.post("https://textflow.me/api/send-sms", json={payload!r})
+    assert response.json()["ok"]
 """
+
+ASYNC_FIRST_SEND = """
+import asyncio, httpx, textflow
+answer = {body!r}
+async def main():
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))
+    async with textflow.AsyncTextFlowClient(
+        {key!r}, http_client=httpx.AsyncClient(transport=transport)
+    ) as client:
+        assert (await client.send_sms({phone!r}, {text!r})).ok
+asyncio.run(main())
+"""
+
+ASYNC_BARE_FIRST_POST = """
+import asyncio, httpx
+answer = {body!r}
+async def main():
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))
+    async with httpx.AsyncClient(
+        transport=transport, headers={{"Authorization": "Bearer " + {key!r}}}
+    ) as client:
+        response = await client.post("https://textflow.me/api/send-sms", json={payload!r})
+        assert response.json()["ok"]
+asyncio.run(main())
+"""
+
+# Not a goal, a floor: bare httpx plus a pydantic model of the answer (what the SDK returns
+# is one), to tell pydantic's first-use cost (its import, its plugin scan, a schema build)
+# from the SDK's own.
+_PYDANTIC_MODEL = """
+from decimal import Decimal
+from pydantic import BaseModel, ConfigDict
+class Data(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    to: str
+    content: str
+    country_code: str
+    price: Decimal
+    timestamp: int
+class Sent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+    status: int
+    message: str
+    data: Data
+"""
+
+FLOOR_FIRST_POST = _PYDANTIC_MODEL + BARE_FIRST_POST.replace(
+    'response.json()["ok"]', "Sent.model_validate(response.json()).ok"
+)
+ASYNC_FLOOR_FIRST_POST = _PYDANTIC_MODEL + ASYNC_BARE_FIRST_POST.replace(
+    'response.json()["ok"]', "Sent.model_validate(response.json()).ok"
+)
+
+_FILL = {
+    "body": ANSWER_BODY,
+    "key": cs.KEY,
+    "phone": cs.PHONE,
+    "text": cs.TEXT,
+    "payload": cs.PAYLOAD,
+}
+
+#: (the SDK's, bare httpx's, bare httpx's + a pydantic model's) "import + client + first
+#: send", sync and async.
+FIRST_SENDS: dict[str, tuple[str, str, str]] = {
+    "sync": (
+        "sync: import textflow + client + first send (MockTransport)",
+        "sync: import httpx + client + first post + .json() (MockTransport)",
+        "sync: the same + a pydantic model of the answer",
+    ),
+    "async": (
+        "async: import textflow + client + first send (MockTransport)",
+        "async: import httpx + client + first post + .json() (MockTransport)",
+        "async: the same + a pydantic model of the answer",
+    ),
+}
 
 IMPORTS: dict[str, str] = {
     "import httpx, pydantic": "import httpx, pydantic",
     "import textflow": "import textflow",
     # textflow's names load on first use: this is what an app that uses a client pays
+    "from textflow import AsyncTextFlowClient": "from textflow import AsyncTextFlowClient",
     "from textflow import TextFlowClient, AsyncTextFlowClient": (
         "from textflow import TextFlowClient, AsyncTextFlowClient"
     ),
-    "import textflow + first send (MockTransport)": FIRST_SEND.format(body=ANSWER_BODY),
-    "import httpx + first bare post (MockTransport)": BARE_FIRST_POST.format(body=ANSWER_BODY),
+    FIRST_SENDS["sync"][0]: FIRST_SEND.format(**_FILL),
+    FIRST_SENDS["sync"][1]: BARE_FIRST_POST.format(**_FILL),
+    FIRST_SENDS["async"][0]: ASYNC_FIRST_SEND.format(**_FILL),
+    FIRST_SENDS["async"][1]: ASYNC_BARE_FIRST_POST.format(**_FILL),
+    FIRST_SENDS["sync"][2]: FLOOR_FIRST_POST.format(**_FILL),
+    FIRST_SENDS["async"][2]: ASYNC_FLOOR_FIRST_POST.format(**_FILL),
 }
 
 

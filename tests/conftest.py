@@ -4,8 +4,10 @@ modules whose fixtures every folder can use.
 * ``anyio_backend`` runs each ``@pytest.mark.anyio`` test on asyncio and on trio. A test
   or module that must run on one backend narrows it with
   ``@pytest.mark.parametrize("anyio_backend", ["asyncio"])`` and a comment saying why.
-* ``_clean_env`` (autouse): no test sees the developer's own ``TEXTFLOW_*`` variables,
-  and the legacy default client starts fresh.
+* ``_clean_env`` (autouse): no test sees the developer's own ``TEXTFLOW_*`` variables
+  or proxy and certificate variables, and the legacy default client starts fresh.
+* Deselected at collection (pytest's summary counts them): cases that would not test
+  what they say, and the sync side's trio cases, which repeat its asyncio cases.
 * The fixtures of the support modules in ``pytest_plugins`` are registered here; tests
   import their helpers from those modules by full name, never from a conftest.
 * tests/cli and tests/testing keep a conftest of their own: their ``server`` and ``fake``
@@ -38,11 +40,19 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+#: The environment variables httpx reads with ``trust_env`` (any case).
+_NETWORK_VARIABLES = frozenset(
+    {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+)
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test sees the developer's own key or URL; the legacy default client starts fresh."""
+    """No test sees the developer's own key, URL, proxy or certificate settings; the legacy
+    default client starts fresh. (The clients honour the proxy and certificate variables, as
+    httpx does: on a machine behind a proxy, loopback tests would otherwise go through it.)"""
     for name in list(os.environ):
-        if name.startswith("TEXTFLOW_"):
+        if name.startswith("TEXTFLOW_") or name.upper() in _NETWORK_VARIABLES:
             monkeypatch.delenv(name)
     _legacy.default_client.reset()
     yield
@@ -81,8 +91,41 @@ def _cases_that_cannot_run(items: list[pytest.Item]) -> list[pytest.Item]:
     return chosen
 
 
+#: The parameters that choose a sync or an async side (the client kinds of tests/core,
+#: tests/many and tests/testing, the guard kinds of tests/guard).
+_SYNC_SIDES = {
+    "api": ("sync", "in-process-sync", "http-sync"),
+    "many": ("sync",),
+    "kind": ("sync",),
+}
+
+
+def _is_sync_side(params: dict[str, object]) -> bool:
+    guarded = params.get("guarded")
+    if isinstance(guarded, tuple) and guarded[:1] == ("sync",):
+        return True
+    return any(params.get(name) in values for name, values in _SYNC_SIDES.items())
+
+
+def _repeated_cases(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The sync side's trio cases, deselected: they repeat its asyncio cases.
+
+    The test function is a coroutine only so that one body drives both sides; the sync
+    client and the sync guard never touch the event loop, so under trio they run exactly
+    the code they run under asyncio. (About 540 cases per Python: the suite runs on five.)
+    """
+    repeated = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None:
+            continue
+        if callspec.params.get("anyio_backend") == "trio" and _is_sync_side(callspec.params):
+            repeated.append(item)
+    return repeated
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    deselected = _cases_that_cannot_run(items)
+    deselected = _cases_that_cannot_run(items) + _repeated_cases(items)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if item not in deselected]

@@ -22,18 +22,14 @@ from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHook, observe
 from textflow._http.body import BodyReader, complete, read_already
 from textflow.errors import ClientStateError, TextFlowError
-from textflow.models import (
-    BalanceResult,
-    BulkSMSResult,
-    SendMessageOk,
-    VerifyCodeResult,
-    VerifyPhoneOk,
-)
 
-if TYPE_CHECKING:  # send_many's modules load on its first call
+if TYPE_CHECKING:  # send_many's modules load on its first call, the models on the first answer
+    from textflow import models
     from textflow._many._async import Recipients
     from textflow._many._outcomes import Progress, SendReport, StopOn
     from textflow._many._run import JournalArg
+else:
+    models = ops.LAZY_MODELS
 
 
 class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
@@ -114,7 +110,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
         return AsyncTextFlowTransport(_config.DEFAULT_LIMITS)
 
-    async def send_sms(self, phone_number: str, text: str) -> SendMessageOk:
+    async def send_sms(self, phone_number: str, text: str) -> models.SendMessageOk:
         """Send one SMS.
 
         Args:
@@ -139,7 +135,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
     async def send_verification_sms(
         self, phone_number: str, service_name: str = "", seconds: int = 600
-    ) -> VerifyPhoneOk:
+    ) -> models.VerifyPhoneOk:
         """Send a verification code by SMS: `Your verification code for <service_name> is: ...`.
 
         Args:
@@ -164,7 +160,9 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             ops.SEND_CODE, ops.send_code_payload(phone_number, service_name, seconds)
         )
 
-    async def verify_code(self, phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
+    async def verify_code(
+        self, phone_number: str, code: Union[str, int]
+    ) -> models.VerifyCodeResult:
         """Check the code the user typed. A wrong or expired code is ``valid=False``, not an error.
 
         Args:
@@ -188,7 +186,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         """
         return await self._request(ops.VERIFY_CODE, ops.verify_code_payload(phone_number, code))
 
-    async def send_bulk_sms(self, phone_numbers: Iterable[str], text: str) -> BulkSMSResult:
+    async def send_bulk_sms(self, phone_numbers: Iterable[str], text: str) -> models.BulkSMSResult:
         """Start a bulk SMS job: the same text to many numbers (each sent once).
 
         Args:
@@ -211,7 +209,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         """
         return await self._request(ops.BULK_SMS, ops.bulk_sms_payload(phone_numbers, text))
 
-    async def get_balance(self) -> BalanceResult:
+    async def get_balance(self) -> models.BalanceResult:
         """The account's credits and prepaid packages. Retried on 5xx and timeouts (read only).
 
         Examples:

@@ -35,13 +35,14 @@ from textflow._wire import (
     undecodable,
 )
 from textflow.errors import ClientStateError, ConfigurationError, MalformedResponseError
-from textflow.models import Result
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from textflow.models import Result  # pydantic's models load with the first answer
+
 HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
-ResultT = TypeVar("ResultT", bound=Result)
+ResultT = TypeVar("ResultT", bound="Result")
 
 
 class NotGiven(enum.Enum):

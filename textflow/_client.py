@@ -23,18 +23,14 @@ from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHoo
 from textflow._http.body import BodyReader, complete, read_already
 from textflow._sync_io import check_deadline, deadline_scope, emit, sleep
 from textflow.errors import ClientStateError, TextFlowError
-from textflow.models import (
-    BalanceResult,
-    BulkSMSResult,
-    SendMessageOk,
-    VerifyCodeResult,
-    VerifyPhoneOk,
-)
 
-if TYPE_CHECKING:  # send_many's modules load on its first call
+if TYPE_CHECKING:  # send_many's modules load on its first call, the models on the first answer
+    from textflow import models
     from textflow._many._outcomes import Progress, SendReport, StopOn
     from textflow._many._recipients import Recipients
     from textflow._many._run import JournalArg
+else:
+    models = ops.LAZY_MODELS
 
 
 class TextFlowClient(BaseClient[httpx.Client]):
@@ -115,7 +111,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
 
         return TextFlowTransport(_config.DEFAULT_LIMITS)
 
-    def send_sms(self, phone_number: str, text: str) -> SendMessageOk:
+    def send_sms(self, phone_number: str, text: str) -> models.SendMessageOk:
         """Send one SMS.
 
         Args:
@@ -140,7 +136,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
 
     def send_verification_sms(
         self, phone_number: str, service_name: str = "", seconds: int = 600
-    ) -> VerifyPhoneOk:
+    ) -> models.VerifyPhoneOk:
         """Send a verification code by SMS: `Your verification code for <service_name> is: ...`.
 
         Args:
@@ -165,7 +161,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
             ops.SEND_CODE, ops.send_code_payload(phone_number, service_name, seconds)
         )
 
-    def verify_code(self, phone_number: str, code: Union[str, int]) -> VerifyCodeResult:
+    def verify_code(self, phone_number: str, code: Union[str, int]) -> models.VerifyCodeResult:
         """Check the code the user typed. A wrong or expired code is ``valid=False``, not an error.
 
         Args:
@@ -189,7 +185,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
         """
         return self._request(ops.VERIFY_CODE, ops.verify_code_payload(phone_number, code))
 
-    def send_bulk_sms(self, phone_numbers: Iterable[str], text: str) -> BulkSMSResult:
+    def send_bulk_sms(self, phone_numbers: Iterable[str], text: str) -> models.BulkSMSResult:
         """Start a bulk SMS job: the same text to many numbers (each sent once).
 
         Args:
@@ -212,7 +208,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
         """
         return self._request(ops.BULK_SMS, ops.bulk_sms_payload(phone_numbers, text))
 
-    def get_balance(self) -> BalanceResult:
+    def get_balance(self) -> models.BalanceResult:
         """The account's credits and prepaid packages. Retried on 5xx and timeouts (read only).
 
         Examples:

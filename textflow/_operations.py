@@ -38,6 +38,27 @@ ResultT = TypeVar("ResultT", bound="Result")
 MODELS_MODULE = "textflow.models"
 
 
+class _Models:
+    """`textflow.models`, imported on first attribute access.
+
+    The clients name their return types through it (``-> models.SendMessageOk``), so
+    ``typing.get_type_hints`` still resolves them, while importing a client loads no
+    pydantic: the models load with the first answer.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and introspection probing: not a model
+            raise AttributeError(name)
+        return getattr(importlib.import_module(MODELS_MODULE), name)
+
+    def __repr__(self) -> str:
+        return f"<{MODELS_MODULE}, loaded on first use>"
+
+
+#: `textflow.models` for the clients' annotations (see `_Models`).
+LAZY_MODELS: Any = _Models()
+
+
 @dataclass(frozen=True)
 class Operation(Generic[ResultT]):
     """One API operation. ``name`` is the client method that performs it.

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 
 import httpx
-import pydantic
 
 from textflow import errors
 from textflow._http.sent import Point, may_have_been_sent, point_of
 from textflow._operations import SEND_SMS, VERIFY_CODE, Operation
 from textflow._redact import key_of, mask_phone, scrubbed, secrets_of
 from textflow._retry import parse_retry_after
-from textflow.models import Result
 
-ResultT = TypeVar("ResultT", bound=Result)
+if TYPE_CHECKING:  # pydantic and the models load with the first answer (`Operation.model`)
+    import pydantic
+
+    from textflow.models import Result
+
+ResultT = TypeVar("ResultT", bound="Result")
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
 _STATUS_ERRORS: dict[int, type[errors.APIStatusError]] = {
@@ -107,9 +110,12 @@ def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
     """
     body = _decode(response)
     if isinstance(body, dict) and body.get("ok") is True:
+        model = op.model  # imports the models, hence pydantic, on the first answer
+        from pydantic import ValidationError
+
         try:
-            result = op.model.model_validate(body)
-        except pydantic.ValidationError as exc:
+            result = model.model_validate(body)
+        except ValidationError as exc:
             raise errors.MalformedResponseError(
                 f"TextFlow's answer to {op.name} (HTTP {response.status_code}) does not have "
                 f"the fields the API promises: {_field_problems(exc)}.",
@@ -250,9 +256,12 @@ def error_result(
     fields.update(ok=False, status=status, message=message)
     if op is VERIFY_CODE:
         fields["valid"] = False
+    model = op.failed_model  # imports the models, hence pydantic
+    from pydantic import ValidationError
+
     try:
-        return op.failed_model.model_validate(fields)
-    except pydantic.ValidationError:
+        return model.model_validate(fields)
+    except ValidationError:
         return None
 
 

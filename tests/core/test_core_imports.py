@@ -113,3 +113,88 @@ def test_textflow_help_loads_neither_httpx_nor_pydantic_nor_the_commands() -> No
     assert "textflow._cli.command_line" in loaded
     for name in ("httpx", "pydantic", "anyio", "textflow._client", "textflow._cli.api_commands"):
         assert not under(loaded, name), f"--help loaded {sorted(under(loaded, name))}"
+
+
+def test_the_clients_load_no_pydantic_and_no_models_until_the_first_answer() -> None:
+    # pydantic's import and its model classes were half the import time of a client
+    loaded = loaded_by("from textflow import TextFlowClient, AsyncTextFlowClient")
+    for name in ("pydantic", "pydantic_core", "textflow.models"):
+        assert not under(loaded, name), f"the clients loaded {sorted(under(loaded, name))}"
+    code = (
+        "import httpx\n"
+        "from textflow import TextFlowClient\n"
+        'answer = b\'{"ok": true, "credits": "0.5", "packages": {}}\'\n'
+        "mock = httpx.MockTransport(lambda request: httpx.Response(200, content=answer))\n"
+        "with TextFlowClient('tf_test_key', http_client=httpx.Client(transport=mock)) as c:\n"
+        "    from decimal import Decimal\n"
+        "    assert c.get_balance().credits == Decimal('0.5')\n"
+    )
+    assert {"textflow.models", "pydantic"} <= loaded_by(code)
+
+
+@pytest.mark.parametrize("client", ["TextFlowClient", "AsyncTextFlowClient"])
+def test_the_clients_return_types_still_resolve_to_the_models(client: str) -> None:
+    # they are named through a lazy textflow.models: typing.get_type_hints loads it
+    code = (
+        "import typing, textflow, textflow.models as m\n"
+        f"cls = textflow.{client}\n"
+        "hints = {name: typing.get_type_hints(getattr(cls, name))['return']\n"
+        "         for name in ('send_sms', 'send_verification_sms', 'verify_code',\n"
+        "                      'send_bulk_sms', 'get_balance')}\n"
+        "assert hints == {'send_sms': m.SendMessageOk, 'send_verification_sms': m.VerifyPhoneOk,\n"
+        "                 'verify_code': m.VerifyCodeResult, 'send_bulk_sms': m.BulkSMSResult,\n"
+        "                 'get_balance': m.BalanceResult}, hints\n"
+    )
+    assert "textflow.models" in loaded_by(code)
+
+
+def test_the_models_are_built_when_they_load_not_on_first_validation() -> None:
+    # defer_build=True would save a few ms on a first send, but a subclass validated from two
+    # threads before its build can get its parent's validator (pydantic#11849), and
+    # send_many's threads validate at once: the models load late, but load built.
+    from textflow import models
+
+    for name in models.__all__:
+        assert getattr(models, name).__pydantic_complete__, name
+
+
+def test_first_answers_on_many_threads_at_once_load_the_models_once_and_right() -> None:
+    # the models load with the first answer: sixteen threads answered together in a fresh
+    # interpreter must all get their own validated result, and a first error its result
+    code = (
+        "import json, threading, httpx, textflow\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "gate = threading.Barrier(16)\n"
+        "def answer(request):\n"
+        "    sent = json.loads(request.content)\n"
+        "    gate.wait(timeout=30)\n"
+        "    data = {'to': sent['phone_number'], 'content': sent['text'],\n"
+        "            'country_code': 'US', 'price': 0.15, 'timestamp': 1}\n"
+        "    return httpx.Response(200, json={'ok': True, 'status': 200, 'message': 'm',\n"
+        "                                     'data': data})\n"
+        "http = httpx.Client(transport=httpx.MockTransport(answer))\n"
+        "client = textflow.TextFlowClient('tf_test_key', http_client=http, max_retries=0)\n"
+        "numbers = [f'+1123456{i:04d}' for i in range(16)]\n"
+        "with ThreadPoolExecutor(16) as pool:\n"
+        "    results = list(pool.map(lambda n: client.send_sms(n, 'hi ' + n), numbers))\n"
+        "assert [r.data.to for r in results] == numbers\n"
+        "assert all(type(r).__name__ == 'SendMessageOk' for r in results)\n"
+        "assert all(str(r.data.price) == '0.15' for r in results)\n"
+    )
+    assert "textflow.models" in loaded_by(code)
+    code = (
+        "import httpx, textflow\n"
+        "answer = httpx.Response(401, json={'ok': False, 'status': 401,\n"
+        "                                   'message': 'Invalid API key'})\n"
+        "mock = httpx.MockTransport(lambda request: answer)\n"
+        "http = httpx.Client(transport=mock)\n"
+        "client = textflow.TextFlowClient('tf_test_key', http_client=http)\n"
+        "try:\n"
+        "    client.send_sms('+11234567890', 'hi')\n"
+        "except textflow.AuthenticationError as exc:\n"
+        "    assert type(exc.result).__name__ == 'SendMessageFailed', exc.result\n"
+        "    assert exc.result.status == 401, exc.result\n"
+        "else:\n"
+        "    raise AssertionError('no error')\n"
+    )
+    assert "textflow.models" in loaded_by(code)

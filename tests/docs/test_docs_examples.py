@@ -396,18 +396,20 @@ def test_fastapi_app_of_the_async_guide(
         async with app.router.lifespan_context(app):  # what the ASGI server runs
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
-                started = await http.post("/verify/start", params=phone)
+                in_the_url = await http.post("/verify/start", params=phone)
+                started = await http.post("/verify/start", json=phone)
                 code = fake.last_code(phone["phone_number"])
                 assert code is not None
-                for params in [
+                for body in [
                     {**phone, "code": code},  # right
                     {**phone, "code": code},  # used up
                     {"phone_number": "12345", "code": code},  # not a phone number
                 ]:
-                    finished = await http.post("/verify/finish", params=params)
+                    finished = await http.post("/verify/finish", json=body)
                     answers.append((finished.status_code, finished.json()))
-                bad = await http.post("/verify/start", params={"phone_number": "12345"})
+                bad = await http.post("/verify/start", json={"phone_number": "12345"})
                 answers.append((bad.status_code, bad.json()))
+            assert in_the_url.status_code == 422  # the body is required: no number in a URL
             assert started.status_code == 200
             assert started.json() == {"sent": True}
             assert not app.state.textflow._http.is_closed
