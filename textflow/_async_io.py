@@ -11,7 +11,7 @@ and sync apps never load it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -86,6 +86,14 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         if isinstance(exc, TimeoutError) and not suppressed:
             raise self._attempts.deadline_error(self._request) from None
         return suppressed
+
+
+async def close_chunks(chunks: AsyncIterator[bytes]) -> None:
+    """Close an answer's chunk reader (``aiter_raw``'s generator) at once, even when it was
+    left before its end: trio warns about one left to garbage collection."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:

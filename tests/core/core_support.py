@@ -123,10 +123,12 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return slept
 
 
-#: Under trio the async client leaves httpx's answer generators unfinalized when it stops
-#: reading an answer early (a malformed or too-large body); trio reports that as a
-#: ResourceWarning, which fails the test. Until the client closes them (aclosing), the
-#: tests that stop reading early run on asyncio only: remove this mark then.
+#: Under trio, an answer read stopped early (a malformed or too-large body) leaves
+#: httpcore's own body generator (``AsyncHTTP11Connection._receive_response_body``) to
+#: garbage collection: the client closes its reader (``close_chunks``), but neither httpx's
+#: ``aiter_raw`` nor httpcore's streams close the generator they iterate (as
+#: encode/httpx#3777 does for httpx's request streams). trio reports it as a ResourceWarning,
+#: which fails the test, so the tests that stop reading early run on asyncio only until then.
 asyncio_until_early_stop_closes = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 
