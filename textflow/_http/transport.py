@@ -124,6 +124,8 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         reached(Point.BEFORE_CONNECTING)
         pools = self._current()
+        if pools.broken:  # left by an interrupted request: closed now, not at client close
+            pools.close_broken()
         if not pools.gate.acquire(blocking=False):
             pools.reclaim()
             if not pools.gate.acquire(timeout=_pool_timeout(request)):
@@ -221,6 +223,8 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         reached(Point.BEFORE_CONNECTING)
         pools = await self._in_this_loop()
+        if pools.broken:  # left by an interrupted request: closed now, not at client close
+            await pools.aclose_broken()
         try:
             pools.gate.acquire_nowait()
         except anyio.WouldBlock:
