@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from benchmarks import report, scenarios, server
+from benchmarks import forward_proxy, report, scenarios, scenarios_http, server
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.md"
 PAGE = HERE.parent / "docs" / "performance.md"
-SCENARIOS = ("fan-out", "cheap", "imports", "per-call", "tls")
+SCENARIOS = ("fan-out", "cheap", "imports", "per-call", "tls", "busy-loop", "proxy")
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,23 @@ def run(settings: Settings, quick: bool, legacy_dir: Optional[Path], only: set[s
                     srv, cert, settings.tls_n, settings.tls_rounds, legacy_dir
                 )
                 results.tls_n = settings.tls_n
-    return report.render(results)
+    return report.render(results) + _http_scenarios(quick, only)
+
+
+def _http_scenarios(quick: bool, only: set[str]) -> str:
+    """The HTTP layer's memory and proxy scenarios (``benchmarks.scenarios_http``)."""
+    text = ""
+    if "busy-loop" in only:
+        _say("a loop that never yields")
+        sends = 2_000 if quick else 10_000
+        text += scenarios_http.render_busy_loop(scenarios_http.busy_loop(sends), sends)
+    if "proxy" in only:
+        _say("proxied sends")
+        n, rounds = (200, 1) if quick else (1000, 3)
+        with server.running(0.0) as srv, forward_proxy.running() as proxy:
+            cpu = scenarios_http.proxied(srv.base_url, proxy, n, rounds)
+        text += scenarios_http.render_proxied(cpu, n, rounds)
+    return text
 
 
 def _say(what: str) -> None:

@@ -17,7 +17,7 @@ import httpx
 
 from textflow import _config
 from textflow import _operations as ops
-from textflow._async_io import check_deadline, deadline_scope, emit, sleep
+from textflow._async_io import check_deadline, close_chunks, deadline_scope, emit, sleep
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHook, observe
 from textflow._http.body import BodyReader, complete, read_already
@@ -291,9 +291,13 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             if read_already(response):  # in memory (httpx.MockTransport): already decoded
                 return response
             body = BodyReader(response.headers)
-            async for chunk in response.aiter_raw():
-                body.feed(chunk)
-                check_deadline(attempts, request)
+            chunks = response.aiter_raw()
+            try:
+                async for chunk in chunks:
+                    body.feed(chunk)
+                    check_deadline(attempts, request)
+            finally:  # a body given up early (too large, malformed) closes its reader now
+                await close_chunks(chunks)
             return complete(response, body.finish())
         finally:
             await response.aclose()

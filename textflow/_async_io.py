@@ -11,8 +11,7 @@ and sync apps never load it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -39,9 +38,11 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
     """``with deadline_scope(attempts, request):`` the call's deadline cuts any await in it.
 
     A call cut by the deadline raises the SDK's timeout error (``Attempts.deadline_error``).
+    The scope has no timer of its own: one per event loop cancels it
+    (``textflow._http.timers``), so a loop that never yields keeps nothing per call.
     """
 
-    __slots__ = ("_attempts", "_request", "_scope")
+    __slots__ = ("_attempts", "_expired", "_request", "_scope", "_timed", "deadline")
 
     def __init__(self, attempts: Attempts[Any], request: httpx.Request) -> None:
         self._attempts = attempts
@@ -50,10 +51,24 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
     def __enter__(self) -> None:
         import anyio
 
-        self._scope: AbstractContextManager[CancelScope] = anyio.fail_after(
-            self._attempts.remaining()
-        )
+        from textflow._http import timers
+
+        self._expired = False
+        self._scope: CancelScope = anyio.CancelScope()
         self._scope.__enter__()
+        left = self._attempts.remaining()
+        self._timed = left is not None
+        if left is not None:
+            if left <= 0:
+                self.expire()
+            else:
+                self.deadline = anyio.current_time() + left
+                timers.start(self)
+
+    def expire(self) -> None:
+        """The deadline passed: every await in the scope raises, and so does its end."""
+        self._expired = True
+        self._scope.cancel()
 
     def __exit__(
         self,
@@ -61,13 +76,24 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> Optional[bool]:
-        try:
-            suppressed = self._scope.__exit__(exc_type, exc, tb)
-        except TimeoutError:  # the scope's own: the deadline passed
+        if self._timed:
+            from textflow._http import timers
+
+            timers.stop(self)
+        suppressed = self._scope.__exit__(exc_type, exc, tb)
+        if self._expired and self._scope.cancelled_caught:
             raise self._attempts.deadline_error(self._request) from None
         if isinstance(exc, TimeoutError) and not suppressed:
             raise self._attempts.deadline_error(self._request) from None
         return suppressed
+
+
+async def close_chunks(chunks: AsyncIterator[bytes]) -> None:
+    """Close an answer's chunk reader (``aiter_raw``'s generator) at once, even when it was
+    left before its end: trio warns about one left to garbage collection."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:

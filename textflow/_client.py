@@ -21,7 +21,7 @@ from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHook, observe
 from textflow._http.body import BodyReader, complete, read_already
-from textflow._sync_io import check_deadline, deadline_scope, emit, sleep
+from textflow._sync_io import check_deadline, close_chunks, deadline_scope, emit, sleep
 from textflow.errors import ClientStateError, TextFlowError
 
 if TYPE_CHECKING:  # send_many's modules load on its first call, the models on the first answer
@@ -286,9 +286,13 @@ class TextFlowClient(BaseClient[httpx.Client]):
             if read_already(response):  # in memory (httpx.MockTransport): already decoded
                 return response
             body = BodyReader(response.headers)
-            for chunk in response.iter_raw():
-                body.feed(chunk)
-                check_deadline(attempts, request)
+            chunks = response.iter_raw()
+            try:
+                for chunk in chunks:
+                    body.feed(chunk)
+                    check_deadline(attempts, request)
+            finally:  # a body given up early (too large, malformed) closes its reader now
+                close_chunks(chunks)
             return complete(response, body.finish())
         finally:
             response.close()

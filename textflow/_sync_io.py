@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
@@ -53,6 +54,13 @@ class deadline_scope:  # lower case: used as a function, as its async twin
         tb: Optional[TracebackType],
     ) -> None:
         DEADLINE.reset(self._token)
+
+
+def close_chunks(chunks: Iterator[bytes]) -> None:
+    """Close an answer's chunk reader (``iter_raw``'s generator) at once, as the async twin."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
 
 
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:

@@ -123,10 +123,14 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return slept
 
 
-#: Under trio the async client leaves httpx's answer generators unfinalized when it stops
-#: reading an answer early (a malformed or too-large body); trio reports that as a
-#: ResourceWarning, which fails the test. Until the client closes them (aclosing), the
-#: tests that stop reading early run on asyncio only: remove this mark then.
+#: Under trio, an answer read stopped early (a malformed or too-large body) leaves an
+#: async generator to garbage collection, which trio reports as a ResourceWarning that
+#: fails the test. The client closes its reader (``close_chunks``) and the SDK transport's
+#: body ends httpcore's generators (``convert.AsyncBody``); what is left is httpx's
+#: ``BoundAsyncStream.__aiter__`` (``httpx.AsyncClient.send`` wraps the body in it and
+#: never closes it) and, under respx's httpcore mock, respx's own stream. Once the SDK
+#: sends to its own transport without ``httpx.AsyncClient.send``, the tests on the SDK's
+#: transport (slot release, answer limits) can run on trio: drop this mark from them then.
 asyncio_until_early_stop_closes = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 

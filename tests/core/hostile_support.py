@@ -153,6 +153,7 @@ class RawServer(LoopbackServer):
         self.answer = answer
         self.requests: list[bytes] = []
         self.targets: list[bytes] = []  # each request's target as sent (absolute via a proxy)
+        self.ended = 0  # connections over: the client closed them, or the server ended them
         super().__init__()
 
     def _serve(self, conn: socket.socket) -> None:
@@ -177,6 +178,8 @@ class RawServer(LoopbackServer):
             return
         finally:
             conn.close()
+            with self._lock:
+                self.ended += 1
 
 
 @contextlib.contextmanager

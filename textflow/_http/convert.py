@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from types import TracebackType
 from typing import Callable, Optional
 
+import anyio
 import httpcore
 import httpx
 
@@ -120,22 +121,67 @@ class SyncBody(httpx.SyncByteStream):
 
 
 class AsyncBody(httpx.AsyncByteStream):
+    """The async twin of ``SyncBody``: an iterator, not an async generator.
+
+    When the client stops reading early (an answer too large or malformed), httpx's
+    ``aiter_raw`` and httpcore's response streams do not close the async generators they
+    iterate, so one would be left to garbage collection, which trio reports as a
+    ResourceWarning. Here closing the body finishes httpcore's chain: once its
+    connection is closed, the next step raises through every generator in it.
+    """
+
     def __init__(self, answer: httpcore.Response, release: Callable[[], None]) -> None:
         self._answer = answer
         self._release = _Release(release)
+        self._parts: Optional[AsyncIterator[bytes]] = None  # httpcore's, while unfinished
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with httpx_errors():
-            async for part in self._answer.aiter_stream():
-                yield part
-        _answered(self._answer)
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._parts is None:
+            self._parts = self._answer.aiter_stream()
+        return self
+
+    async def __anext__(self) -> bytes:
+        parts = self._parts
+        if parts is None:
+            raise StopAsyncIteration
+        try:
+            with httpx_errors():
+                part: bytes = await parts.__anext__()
+        except StopAsyncIteration:
+            self._parts = None
+            _answered(self._answer)
+            raise
+        except BaseException:  # a failure ends httpcore's chain too
+            self._parts = None
+            raise
+        return part
 
     async def aclose(self) -> None:
         try:
             with httpx_errors():
                 await self._answer.aclose()
         finally:
-            self._release()
+            try:
+                await _finish(self._parts)
+            finally:
+                self._parts = None
+                self._release()
+
+
+async def _finish(parts: Optional[AsyncIterator[bytes]]) -> None:
+    """Step an abandoned httpcore body, whose connection is closed, until it raises: its
+    generators end (a step at most reads what is already buffered)."""
+    if parts is None:
+        return
+    with anyio.CancelScope(shield=True):
+        for _ in range(_FINISH_STEPS):
+            try:
+                await parts.__anext__()
+            except Exception:  # the point: it ended (StopAsyncIteration or an error)
+                return
+
+
+_FINISH_STEPS = 8
 
 
 def _answered(answer: httpcore.Response) -> None:

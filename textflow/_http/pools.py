@@ -167,7 +167,7 @@ class Pools(Generic[PoolT]):
         self.free = list(reversed(range(count)))
         self._make_proxy = proxy
         self.proxies: dict[Any, Any] = {}  # httpx.Proxy (by identity) -> its factory
-        self.broken: list[PoolT] = []  # shards left stuck by an interrupt, replaced
+        self.broken: list[PoolT] = []  # shards left stuck by an interrupt, until closed
         self.backend = backend  # it keeps the streams these pools opened
         # The answer body each shard in use was handed to, to notice one dropped unclosed.
         self._lent: dict[int, weakref.ReferenceType[Any]] = {}
@@ -224,11 +224,15 @@ class Pools(Generic[PoolT]):
         return list(self.shards.values())
 
     def close_broken(self) -> None:
-        for pool in self.broken:
+        """Close the shards an interrupt left stuck, and forget them (the next request
+        does it, so they never pile up)."""
+        broken, self.broken = self.broken, []
+        for pool in broken:
             with contextlib.suppress(Exception):
                 pool.close()  # type: ignore[attr-defined]
 
     async def aclose_broken(self) -> None:
-        for pool in self.broken:
+        broken, self.broken = self.broken, []
+        for pool in broken:
             with contextlib.suppress(Exception):
                 await pool.aclose()  # type: ignore[attr-defined]

@@ -126,6 +126,8 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         reached(Point.BEFORE_CONNECTING)
         pools = self._current()
+        if pools.broken:  # left by an interrupted request: closed now, not at client close
+            pools.close_broken()
         if not pools.gate.acquire(blocking=False):
             pools.reclaim()
             if not pools.gate.acquire(timeout=_pool_timeout(request)):
@@ -226,6 +228,8 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         loop = self._loop
         if loop is None or self._pid != os.getpid() or not loop.same(loops.Loop.current()):
             pools = await self._in_this_loop()  # not the loop (or process) of the last call
+        if pools.broken:  # left by an interrupted request: closed now, not at client close
+            await pools.aclose_broken()
         try:
             pools.gate.acquire_nowait()
         except anyio.WouldBlock:

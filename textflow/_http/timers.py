@@ -1,0 +1,107 @@
+"""One timer per event loop for the deadlines of all the async calls running in it.
+
+``anyio.fail_after`` schedules a timer for each call (asyncio: a ``TimerHandle`` in
+the loop's heap; trio: an entry in the run's deadline heap) and cancels it as the
+call ends; a cancelled timer stays in that heap until the loop next turns. A loop
+that never yields (sends over ``httpx.MockTransport`` in a tight loop) kept one per
+call, ~200 bytes each, for ever. Here each call's scope has no deadline of its own:
+``DeadlineTimer.start`` notes it, and one timer per loop, set for the earliest
+deadline, cancels the scopes whose deadline has passed. As every call of a client
+has the same timeout, a later call's deadline is later than the timer's, and a call
+schedules nothing. Public APIs only: ``anyio.lowlevel.RunVar`` (one keeper per
+loop), asyncio's ``loop.call_at``, trio's ``lowlevel.spawn_system_task``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import weakref
+from typing import Any, Optional, Protocol
+
+import anyio
+from anyio.lowlevel import RunVar
+
+
+class Expiring(Protocol):
+    deadline: float
+
+    def expire(self) -> None:
+        """The deadline passed: cancel the call."""
+
+
+class _Keeper:
+    """The running calls of one event loop, and the one timer for the earliest deadline."""
+
+    def __init__(self) -> None:
+        self.calls: dict[Expiring, None] = {}  # in order of arrival
+        self.armed = math.inf  # when the timer fires
+        # asyncio: the timer, weakly (the loop holds it; anyio's RunVar holds this keeper
+        # weakly by the loop, which a strong reference back would keep for ever).
+        self._handle: Optional[weakref.ReferenceType[asyncio.TimerHandle]] = None
+        self._trio_scope: Any = None  # trio: the scope the timer task sleeps in
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # trio, anyio's other backend
+            import trio
+
+            self._trio_scope = trio.CancelScope()
+            trio.lowlevel.spawn_system_task(self._trio_timer, name="textflow deadlines")
+
+    def add(self, call: Expiring) -> None:
+        self.calls[call] = None
+        if call.deadline < self.armed:
+            self._arm(call.deadline)
+
+    def _arm(self, when: float) -> None:
+        self.armed = when
+        if self._trio_scope is None:
+            handle = None if self._handle is None else self._handle()
+            if handle is not None:
+                handle.cancel()
+            self._handle = None
+            if when != math.inf:
+                self._handle = weakref.ref(asyncio.get_running_loop().call_at(when, self._fire))
+        else:
+            self._trio_scope.deadline = when
+
+    def _fire(self) -> None:
+        self._handle = None
+        now = anyio.current_time()
+        earliest = math.inf
+        for call in list(self.calls):
+            if call.deadline <= now:
+                del self.calls[call]
+                call.expire()
+            else:
+                earliest = min(earliest, call.deadline)
+        self.armed = math.inf
+        if earliest < math.inf:
+            self._arm(earliest)
+
+    async def _trio_timer(self) -> None:
+        import trio
+
+        while True:  # cancelled with the run's system tasks as it ends
+            with self._trio_scope:
+                await trio.sleep(math.inf)  # until the timer's scope is cancelled
+            self._trio_scope = trio.CancelScope(deadline=math.inf)
+            self._fire()
+
+
+_KEEPER: RunVar[_Keeper] = RunVar("textflow_deadlines")
+
+
+def start(call: Expiring) -> None:
+    """Cancel ``call`` (``call.expire()``) once ``call.deadline`` (loop time) has passed."""
+    try:
+        keeper = _KEEPER.get()
+    except LookupError:
+        keeper = _Keeper()
+        _KEEPER.set(keeper)
+    keeper.add(call)
+
+
+def stop(call: Expiring) -> None:
+    """``call`` is over: nothing to cancel. The timer stays: the next call may need it."""
+    _KEEPER.get().calls.pop(call, None)
