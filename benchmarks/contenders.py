@@ -34,6 +34,12 @@ class AsyncContender:
     label: str
     sender: Sender
     backends: tuple[str, ...] = ("asyncio", "trio")
+    connections: int = CONNECTIONS  # opened before the timed part, up to the concurrency
+
+
+#: The other pool size measured against the default one at concurrency 500 (issue 20:
+#: "a gate sized to the pool, or a larger default pool").
+LARGE_POOL = 500
 
 
 @asynccontextmanager
@@ -57,6 +63,31 @@ async def sdk_aiohttp(base_url: str) -> AsyncIterator[Send]:
 
         async def send() -> bool:
             return (await c.send_sms(PHONE, TEXT)).ok
+
+        yield send
+
+
+@asynccontextmanager
+async def sdk_large_pool(base_url: str) -> AsyncIterator[Send]:
+    """The default client, but its own transport holds ``LARGE_POOL`` connections."""
+    import httpx
+
+    from textflow import AsyncTextFlowClient
+    from textflow._http.transport import AsyncTextFlowTransport
+
+    limits = httpx.Limits(
+        max_connections=LARGE_POOL, max_keepalive_connections=LARGE_POOL, keepalive_expiry=4.0
+    )
+
+    class LargePoolClient(AsyncTextFlowClient):
+        @staticmethod
+        def _new_transport() -> httpx.AsyncBaseTransport:
+            return AsyncTextFlowTransport(limits)
+
+    async with LargePoolClient(KEY, base_url=base_url) as client:
+
+        async def send() -> bool:
+            return (await client.send_sms(PHONE, TEXT)).ok
 
         yield send
 
@@ -166,6 +197,12 @@ async def raw_anyio(base_url: str) -> AsyncIterator[Send]:
 
 ASYNC_CONTENDERS = [
     AsyncContender("sdk", "AsyncTextFlowClient", sdk_default),
+    AsyncContender(
+        "sdk-large-pool",
+        f"AsyncTextFlowClient, a pool of {LARGE_POOL} (not the default)",
+        sdk_large_pool,
+        connections=LARGE_POOL,
+    ),
     AsyncContender(
         "sdk-aiohttp", "AsyncTextFlowClient over DefaultAioHttpClient", sdk_aiohttp, ("asyncio",)
     ),

@@ -68,7 +68,8 @@ def about(settings: Settings, quick: bool, legacy_dir: Optional[Path]) -> list[s
         + ("from PyPI, in its own process" if legacy_dir else "not measured (no --legacy-dir)"),
         f"Server: `benchmarks/server.py` (asyncio, HTTP/1.1 keep-alive) in its own process on "
         f"127.0.0.1; fan-out: {settings.n} sends per run, {settings.rounds} interleaved "
-        "round(s); every client may hold 100 connections (the SDK's default pool)",
+        "round(s); every client may hold 100 connections (the SDK's default pool), but the "
+        "one labelled with a larger pool",
     ]
 
 

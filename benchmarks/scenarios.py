@@ -94,10 +94,10 @@ async def _workers(send: cs.Send, n: int, concurrency: int) -> int:
 
 
 async def _one_async_run(
-    sender: cs.Sender, base_url: str, n: int, concurrency: int
+    sender: cs.Sender, base_url: str, n: int, concurrency: int, connections: int = cs.CONNECTIONS
 ) -> tuple[float, float, int]:
     async with sender(base_url) as send:
-        warm = min(concurrency, cs.CONNECTIONS)
+        warm = min(concurrency, connections)
         await _workers(send, warm, warm)  # opens the connections, untimed
         cpu, start = time.process_time(), time.perf_counter()
         ok = await _workers(send, n, concurrency)
@@ -118,9 +118,17 @@ def fan_out(
         if contender.key == "floor":
             result.floor = contender.label
 
-        def run(sender: cs.Sender = contender.sender) -> tuple[float, float, int]:
+        def run(
+            sender: cs.Sender = contender.sender, connections: int = contender.connections
+        ) -> tuple[float, float, int]:
             return anyio.run(
-                _one_async_run, sender, server.base_url, n, concurrency, backend=backend
+                _one_async_run,
+                sender,
+                server.base_url,
+                n,
+                concurrency,
+                connections,
+                backend=backend,
             )
 
         runs.append((contender.label, run))

@@ -70,6 +70,7 @@ TOKENS: list[tuple[str, str]] = [
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\bAsyncBaseTransport\b", "BaseTransport"),
     (r"\baiter_raw\b", "iter_raw"),
+    (r"\bhandle_async_request\b", "handle_request"),
     (r"\baclose\b", "close"),
     # This package: classes, then modules.
     (r"\bAsyncTextFlowClient\b", "TextFlowClient"),

@@ -264,18 +264,30 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
 
     async def _send(self, request: httpx.Request, attempts: Attempts[Any]) -> httpx.Response:
         """One attempt: the answer read whole, under the size cap and the deadline."""
+        transport: Optional[httpx.AsyncBaseTransport] = self._transport
+        if transport is not None:  # the SDK's own: straight to it (see BaseClient._direct)
+            self._check_open()  # closed during a retry's wait
+            try:
+                response = await transport.handle_async_request(request)
+            except httpx.RequestError as exc:
+                exc.request = request  # as httpx.AsyncClient.send says which request failed
+                raise
+        else:
+            try:
+                response = await self._http.send(
+                    request, auth=None, follow_redirects=False, stream=True
+                )
+            except ClientStateError:
+                raise  # the SDK's own transport already said what is wrong
+            except RuntimeError as exc:  # a caller's http_client: closed, or from an ended loop
+                raise ClientStateError(
+                    f"The http_client of this {type(self).__name__} cannot send ({exc}): it "
+                    "was closed by its owner, or (an async one) it belongs to an event loop "
+                    "that ended."
+                ) from exc
         try:
-            response = await self._http.send(
-                request, auth=None, follow_redirects=False, stream=True
-            )
-        except ClientStateError:
-            raise  # the SDK's own transport already said what is wrong
-        except RuntimeError as exc:  # a caller's http_client: closed, or from an ended loop
-            raise ClientStateError(
-                f"The http_client of this {type(self).__name__} cannot send ({exc}): it was "
-                "closed by its owner, or (an async one) it belongs to an event loop that ended."
-            ) from exc
-        try:
+            if transport is not None:
+                self._direct(response, request)
             if read_already(response):  # in memory (httpx.MockTransport): already decoded
                 return response
             body = BodyReader(response.headers)

@@ -51,13 +51,20 @@ class Prepared:
 def prepare(
     op: Operation[Any], *, base_url: httpx.URL, headers: httpx.Headers, timeout: httpx.Timeout
 ) -> Prepared:
-    """The URL, headers and timeout of ``op``'s requests on a client with these settings."""
+    """The URL, headers and timeout of ``op``'s requests on a client with these settings.
+
+    The headers start with ``Host``, as httpx orders them, so that `build_request` only
+    adds the body's length.
+    """
+    url = base_url.copy_with(path=base_url.path.rstrip("/") + op.path)
+    if "Host" not in headers:
+        headers = httpx.Headers([(b"Host", url.netloc), *headers.raw])
     if op.method != "GET":
         headers = httpx.Headers(headers)
         headers.update(_JSON_HEADERS)
     return Prepared(
         # rstrip: a base URL without a path has the path "/" ("https://textflow.me").
-        url=base_url.copy_with(path=base_url.path.rstrip("/") + op.path),
+        url=url,
         headers=headers,
         extensions={"timeout": timeout.as_dict()},
     )
@@ -66,17 +73,26 @@ def prepare(
 def build_request(
     op: Operation[Any], prepared: Prepared, payload: Optional[dict[str, Any]]
 ) -> httpx.Request:
-    """The request for ``op``, its payload as compact JSON."""
-    content = None
+    """The request for ``op``, its payload as compact JSON.
+
+    Built as ``httpx.Request(content=...)`` would build it, from the headers prepared
+    once (`prepare`): only the body and its ``Content-Length`` are new per call. (httpx
+    would work out the same headers again for every request.)
+    """
+    content = b""
     if payload is not None:
         content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return httpx.Request(
+    request = httpx.Request(
         op.method,
         prepared.url,
-        headers=prepared.headers,
-        content=content,
+        headers=prepared.headers,  # copied by httpx.Request
+        stream=httpx.ByteStream(content),
         extensions=prepared.extensions,
     )
+    if op.method != "GET":
+        request.headers["Content-Length"] = str(len(content))
+    request.read()  # its content is readable, as with content=
+    return request
 
 
 def _decode(response: httpx.Response) -> Any:

@@ -40,6 +40,13 @@ def verdict(conn: socket.socket, number: int, body: bytes) -> bool:
     return True
 
 
+def verdict_setting_a_cookie(conn: socket.socket, number: int, body: bytes) -> bool:
+    answer = json_answer({"ok": True, "valid": False, "status": 400, "message": "no"})
+    head, _, rest = answer.partition(b"\r\n")
+    conn.sendall(head + b"\r\nSet-Cookie: session=abc; Path=/\r\n" + rest)
+    return True
+
+
 def _client(server_url: str) -> textflow.TextFlowClient:
     # A short pool timeout, so that a call that waits for a dead shard fails fast.
     return textflow.TextFlowClient(
@@ -74,7 +81,7 @@ def test_an_interrupted_call_does_not_break_every_later_call(
 def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(
     hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = hostile(verdict)
+    server = hostile(verdict_setting_a_cookie)
     client = _client(server.base_url)
 
     def interrupted(self: Jar, response: object, request: object) -> None:
@@ -82,7 +89,7 @@ def test_interrupts_after_the_answer_arrived_do_not_use_up_the_pool(
 
     try:
         with monkeypatch.context() as patch:
-            # httpx hands every answer to the client's cookie jar (the SDK's own subclass)
+            # an answer that sets a cookie goes to the client's jar (the SDK's own subclass)
             patch.setattr(Jar, "extract_cookies", interrupted)
             for _ in range(100):  # as many as the pool has connections
                 with pytest.raises(Interrupted):

@@ -90,3 +90,50 @@ async def test_a_cancelled_request_gives_its_slot_back(
             response = await client.get(server.base_url)  # the body never comes
             pytest.fail(f"answered {response}")
         assert (await client.get(server.base_url)).status_code == 200
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_a_send_queued_at_the_gate_until_its_deadline_was_not_sent(
+    hostile: Callable[[Answer], RawServer], anyio_backend: str
+) -> None:
+    """A wait at a full gate that the call's deadline ends (no timer of its own) is a
+    timeout that says "not sent", and leaves the slot to the next call."""
+    import textflow
+
+    server = hostile(slow_body)
+
+    class OneConnection(textflow.AsyncTextFlowClient):
+        @staticmethod
+        def _new_transport() -> httpx.AsyncBaseTransport:
+            return AsyncTextFlowTransport(httpx.Limits(max_connections=1))
+
+    async with OneConnection("tf_test_key", base_url=server.base_url, max_retries=0) as one:
+        holder = one.with_options(timeout=None)  # holds the slot until cancelled
+        async with anyio.create_task_group() as group:
+            group.start_soon(holder.send_sms, "+11234567890", "holds the slot")
+            while not server.requests:
+                await anyio.sleep(0.005)
+            quick = one.with_options(timeout=0.3)  # a number: the whole call's deadline
+            with pytest.raises(textflow.APITimeoutError) as queued:
+                await quick.send_sms("+11234567890", "queued")
+            group.cancel_scope.cancel()
+        assert queued.value.may_have_been_sent is False
+        assert len(server.requests) == 1  # the queued one never went out
+        assert (await one.send_sms("+11234567890", "after")).ok
+
+
+def sets_a_cookie(conn: socket.socket, number: int, body: bytes) -> bool:
+    answer = json_answer(ok_sms())
+    head, _, rest = answer.partition(b"\r\n")
+    conn.sendall(head + b"\r\nSet-Cookie: session=abc; Path=/\r\n" + rest)
+    return True
+
+
+async def test_a_cookie_an_answer_sets_is_kept_by_the_clients_jar(
+    api: Harness, hostile: Callable[[Answer], RawServer]
+) -> None:
+    """The client's own pool is sent to without httpx.Client.send: the jar is still fed."""
+    server = hostile(sets_a_cookie)
+    client = api.make(base_url=server.base_url)
+    assert (await api.call("send_sms", "+11234567890", "hi", client=client)).ok
+    assert client._http.cookies.get("session") == "abc"

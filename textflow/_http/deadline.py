@@ -16,6 +16,12 @@ DEADLINE: ContextVar[Optional[float]] = ContextVar("textflow_deadline", default=
 
 DEADLINE_PASSED = "the call's overall deadline passed"
 
+#: A request extension: the ``time.monotonic()`` by which the client's call ends, set by
+#: the retry loop (``Attempts.arm``). The async client's call runs in a cancel scope that
+#: ends then, so the async transport needs no timer of its own for a wait that the pool
+#: timeout would end no sooner.
+CALL_DEADLINE = "textflow.call_deadline"
+
 
 def clamp(timeout: Optional[float], expired: type[Exception]) -> tuple[Optional[float], bool]:
     """``timeout`` cut to what is left of the call's deadline, and whether it was cut.
