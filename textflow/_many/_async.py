@@ -1,10 +1,18 @@
-"""``AsyncTextFlowClient.send_many``: one dispatching task, ``concurrency`` sending tasks."""
+"""``AsyncTextFlowClient.send_many``: one dispatching task, ``concurrency`` sending tasks.
+
+A journal (SQLite, Redis, Postgres, a user's own) and a rate limit shared
+through Redis block: their calls run in worker threads (``anyio.to_thread``),
+one at a time per recipient and in the same order as in the sync driver (the
+claim is written before the send starts, the outcome after it ends), so the
+event loop keeps serving the other sends meanwhile. ``on_progress`` is still
+called on the event loop, never from a thread.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable, Awaitable, Iterable
-from typing import TYPE_CHECKING, Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar, Union
 
 import anyio
 
@@ -25,7 +33,12 @@ from textflow._many._sender import AsyncSender
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from textflow.models import SendMessageOk
+
 Recipients = Union[Iterable[Recipient], AsyncIterable[Recipient]]
+T = TypeVar("T")
+#: Worker threads one run uses at most for its journal and rate-limit calls.
+MAX_THREADS = 32
 
 
 async def send_many(
@@ -64,18 +77,21 @@ async def send_many(
     try:
         limiter = open_limiter(options, journal, _clock)
         run = Run(options, store, length(recipients), _clock, limiter)
+        blocking = store is not None or (limiter is not None and not run.local_limit)
+        io = _Blocking(min(options.concurrency + 1, MAX_THREADS)) if blocking else _Inline()
+        run.defer_progress = blocking
         slots = anyio.Semaphore(options.concurrency)
         async with anyio.create_task_group() as group:
             try:
                 if isinstance(recipients, AsyncIterable):
                     index = 0
                     async for item in recipients:
-                        if not await _offer(client, run, group, slots, _sleep, index, item):
+                        if not await _offer(client, run, io, group, slots, _sleep, index, item):
                             break
                         index += 1
                 else:
                     for index, item in enumerate(recipients):
-                        if not await _offer(client, run, group, slots, _sleep, index, item):
+                        if not await _offer(client, run, io, group, slots, _sleep, index, item):
                             break
             except Exception as exc:  # from the input, the journal or a recipient we cannot read
                 run.fail(exc)
@@ -86,12 +102,38 @@ async def send_many(
         finally:
             if owned and store is not None:
                 store.close()
+    run.flush_progress()
     return run.result()
+
+
+class _Inline:
+    """No journal and a local rate limit: nothing blocks, call at once."""
+
+    async def __call__(self, run: Run, function: Callable[..., T], *args: object) -> T:
+        return function(*args)
+
+
+class _Blocking:
+    """Run a journal or shared-limit call in a worker thread, then hand the progress it
+    made to ``on_progress`` here, on the event loop."""
+
+    def __init__(self, threads: int) -> None:
+        self._limiter = anyio.CapacityLimiter(threads)
+
+    async def __call__(self, run: Run, function: Callable[..., T], *args: object) -> T:
+        try:
+            return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+        finally:
+            run.flush_progress()
+
+
+Call = Union[_Inline, _Blocking]
 
 
 async def _offer(
     client: AsyncSender,
     run: Run,
+    io: Call,
     group: TaskGroup,
     slots: anyio.Semaphore,
     sleep: Callable[[float], Awaitable[None]],
@@ -101,7 +143,7 @@ async def _offer(
     """Start sending to one recipient (or record why not); False once the run stops."""
     if run.stopped():
         return False
-    job = run.admit(index, item)
+    job = await io(run, run.admit, index, item)
     if job is None:
         return True
     await slots.acquire()
@@ -109,19 +151,23 @@ async def _offer(
     try:
         if run.stopped():
             return False
-        if not run.claim(job):
+        if not await io(run, run.claim, job):
             return True
+        permit = None
         try:
-            wait = run.delay()
-            if wait:
-                await sleep(wait)
+            while True:  # a permit, or (others hold them all) ask again later
+                permit, wait = await io(run, run.turn)
+                if wait:
+                    await sleep(wait)
+                if permit is not None or run.stopped():
+                    break
         except BaseException:
-            run.release(job)
+            run.release(job, permit)  # at once, even when cancelled: the claim is given back
             raise
         if run.stopped():
-            run.release(job)
+            await io(run, run.release, job, permit)
             return False
-        group.start_soon(_send, client, job, run, slots)
+        group.start_soon(_send, client, job, permit, run, io, slots)
         started = True
     finally:
         if not started:
@@ -129,18 +175,31 @@ async def _offer(
     return True
 
 
-async def _send(client: AsyncSender, job: Prepared, run: Run, slots: anyio.Semaphore) -> None:
+async def _send(
+    client: AsyncSender, job: Prepared, permit: object, run: Run, io: Call, slots: anyio.Semaphore
+) -> None:
     try:
         try:
             result = await client.send_sms(job.phone_number, job.text)
         except Exception as exc:
-            run.failed(job, exc)
+            await io(run, _failed, run, job, permit, exc)
         except BaseException as exc:  # cancelled mid-send: it may have gone out
-            run.failed(job, exc)
+            _failed(run, job, permit, exc)  # at once: a cancelled task awaits nothing more
+            run.flush_progress()
             raise
         else:
-            run.sent(job, result)
+            await io(run, _sent, run, job, permit, result)
     except Exception as exc:  # the journal or a callback failed: stop, and show it
         run.fail(exc)
     finally:
         slots.release()
+
+
+def _sent(run: Run, job: Prepared, permit: object, result: SendMessageOk) -> None:
+    run.answered(permit)
+    run.sent(job, result)
+
+
+def _failed(run: Run, job: Prepared, permit: object, exc: BaseException) -> None:
+    run.answered(permit)
+    run.failed(job, exc)

@@ -92,19 +92,24 @@ def _dispatch(
             try:
                 if run.stopped() or not run.claim(job):
                     continue
+                permit = None
                 try:
-                    wait = run.delay()
-                    if wait:
-                        sleep(wait)
+                    while True:  # a permit, or (others hold them all) ask again later
+                        permit, wait = run.turn()
+                        if wait:
+                            sleep(wait)
+                        if permit is not None or run.stopped():
+                            break
                 except BaseException:
-                    run.release(job)
+                    run.release(job, permit)
                     raise
                 if run.stopped():
-                    run.release(job)
+                    run.release(job, permit)
                     break
                 # in a copy of the caller's context, as the async driver's tasks are: a
                 # span or request id the caller set is what each send sees
-                pool.submit(contextvars.copy_context().run, _send, client, job, run, slots)
+                context = contextvars.copy_context()
+                pool.submit(context.run, _send, client, job, permit, run, slots)
                 started = True
             finally:
                 if not started:
@@ -117,13 +122,17 @@ def _dispatch(
         pool.shutdown(wait=True)  # sends in flight finish and are recorded
 
 
-def _send(client: Sender, job: Prepared, run: Run, slots: threading.BoundedSemaphore) -> None:
+def _send(
+    client: Sender, job: Prepared, permit: object, run: Run, slots: threading.BoundedSemaphore
+) -> None:
     try:
         try:
             result = client.send_sms(job.phone_number, job.text)
         except Exception as exc:
+            run.answered(permit)
             run.failed(job, exc)
         else:
+            run.answered(permit)
             run.sent(job, result)
     except Exception as exc:  # the journal or a callback failed: stop, and show it
         run.fail(exc)
