@@ -93,6 +93,8 @@ async def send_many(
                     for index, item in enumerate(recipients):
                         if not await _offer(client, run, io, group, slots, _sleep, index, item):
                             break
+            except KeyboardInterrupt as exc:  # Ctrl-C: sends in flight finish, as in sync
+                run.interrupted = exc
             except Exception as exc:  # from the input, the journal or a recipient we cannot read
                 run.fail(exc)
     finally:
