@@ -11,7 +11,7 @@ called on the event loop, never from a thread.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, Awaitable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar, Union
 
 import anyio
@@ -83,16 +83,7 @@ async def send_many(
         slots = anyio.Semaphore(options.concurrency)
         async with anyio.create_task_group() as group:
             try:
-                if isinstance(recipients, AsyncIterable):
-                    index = 0
-                    async for item in recipients:
-                        if not await _offer(client, run, io, group, slots, _sleep, index, item):
-                            break
-                        index += 1
-                else:
-                    for index, item in enumerate(recipients):
-                        if not await _offer(client, run, io, group, slots, _sleep, index, item):
-                            break
+                await _dispatch(client, _Items(recipients), run, io, group, slots, _sleep)
             except KeyboardInterrupt as exc:  # Ctrl-C: sends in flight finish, as in sync
                 run.interrupted = exc
             except Exception as exc:  # from the input, the journal or a recipient we cannot read
@@ -132,48 +123,110 @@ class _Blocking:
 Call = Union[_Inline, _Blocking]
 
 
-async def _offer(
+class _Items:
+    """The recipients, numbered, from an iterable or an async iterable."""
+
+    def __init__(self, recipients: Recipients) -> None:
+        self._sync: Optional[Iterator[Recipient]] = None
+        self._async: Optional[AsyncIterator[Recipient]] = None
+        if isinstance(recipients, AsyncIterable):
+            self._async = recipients.__aiter__()
+        else:
+            self._sync = iter(recipients)
+        self._index = -1
+
+    async def next(self) -> Optional[tuple[int, object]]:
+        """The next (index, recipient), or None at the end."""
+        try:
+            if self._sync is not None:
+                item: object = next(self._sync)
+            else:
+                assert self._async is not None
+                item = await self._async.__anext__()
+        except (StopIteration, StopAsyncIteration):
+            return None
+        self._index += 1
+        return self._index, item
+
+
+async def _dispatch(
     client: AsyncSender,
+    items: _Items,
     run: Run,
     io: Call,
     group: TaskGroup,
     slots: anyio.Semaphore,
     sleep: Callable[[float], Awaitable[None]],
-    index: int,
-    item: object,
-) -> bool:
-    """Start sending to one recipient (or record why not); False once the run stops."""
-    if run.stopped():
-        return False
-    job = await io(run, run.admit, index, item)
-    if job is None:
-        return True
-    await slots.acquire()
-    started = False
-    try:
-        if run.stopped():
-            return False
-        if not await io(run, run.claim, job):
-            return True
-        permit = None
+) -> None:
+    """Start sends, never more than ``concurrency`` at once: as many as there are free
+    slots are claimed in one step (``run.batch`` at most), then started."""
+    exhausted = False
+    while not exhausted and not run.stopped():
+        await slots.acquire()
+        free = 1
+        while free < run.batch:
+            try:
+                slots.acquire_nowait()
+            except anyio.WouldBlock:
+                break
+            free += 1
+        started = 0
         try:
-            while True:  # a permit, or (others hold them all) ask again later
-                permit, wait = await io(run, run.turn)
-                if wait:
-                    await sleep(wait)
-                if permit is not None or run.stopped():
+            jobs: list[Prepared] = []
+            exhausted = True
+            while True:
+                found = await items.next()
+                if found is None:
                     break
-        except BaseException:
-            run.release(job, permit)  # at once, even when cancelled: the claim is given back
-            raise
-        if run.stopped():
-            await io(run, run.release, job, permit)
-            return False
-        group.start_soon(_send, client, job, permit, run, io, slots)
-        started = True
-    finally:
-        if not started:
-            slots.release()
+                if run.admit_reads_journal:
+                    job = await io(run, run.admit, *found)
+                else:
+                    job = run.admit(*found)
+                if job is not None:
+                    jobs.append(job)
+                if len(jobs) == free or run.stopped():
+                    exhausted = False
+                    break
+            claimed = await io(run, run.claim_all, jobs) if jobs and not run.stopped() else []
+            try:
+                for job in claimed:
+                    if not await _start(client, job, run, io, group, slots, sleep):
+                        break
+                    started += 1
+            finally:  # claims of a batch that will not be sent are given back
+                for unsent in claimed[started + 1 :]:
+                    run.release(unsent)
+        finally:
+            for _ in range(free - started):
+                slots.release()
+
+
+async def _start(
+    client: AsyncSender,
+    job: Prepared,
+    run: Run,
+    io: Call,
+    group: TaskGroup,
+    slots: anyio.Semaphore,
+    sleep: Callable[[float], Awaitable[None]],
+) -> bool:
+    """Wait for the rate limit's turn, then start the send (its slot is the send's now);
+    False (the claim given back) if the run stopped meanwhile."""
+    permit = None
+    try:
+        while True:  # a permit, or (others hold them all) ask again later
+            permit, wait = await io(run, run.turn)
+            if wait:
+                await sleep(wait)
+            if permit is not None or run.stopped():
+                break
+    except BaseException:
+        run.release(job, permit)  # at once, even when cancelled: the claim is given back
+        raise
+    if run.stopped():
+        await io(run, run.release, job, permit)
+        return False
+    group.start_soon(_send, client, job, permit, run, io, slots)
     return True
 
 

@@ -19,8 +19,9 @@ A claim (or a batch of them) is one ``INSERT ... ON CONFLICT DO UPDATE ...
 WHERE`` (the row is locked and its status checked in the same statement), so
 two workers never both claim a recipient; the records of sends that end
 together are one ``UPDATE`` (`GroupCommit`). Over 300 lines, yet one module: the
-statements are read beside the Python that calls them. Delete a campaign with ``DELETE FROM textflow_journal
-WHERE campaign = 'NAME'``. Phone numbers are stored; the API key never is.
+statements are read beside the Python that calls them. Delete a campaign with
+``DELETE FROM textflow_journal WHERE campaign = 'NAME'``. Phone numbers are
+stored; the API key never is.
 """
 
 from __future__ import annotations

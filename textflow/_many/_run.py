@@ -46,6 +46,8 @@ JournalArg = Union[str, "os.PathLike[str]", Journal, None]
 #: A list up to this long keeps its outcomes in the report by default; anything else
 #: (a generator, a bigger list) keeps totals only, so memory stays flat.
 SMALL_LIST = 10_000
+#: Most recipients claimed in one step (when the journal has ``claim_many``).
+MAX_BATCH = 64
 #: The permit of a run without a rate limit.
 NO_LIMIT = object()
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -247,6 +249,18 @@ class Run:
         self.fatal: Optional[BaseException] = None  # a programming error: raised as is
         self.interrupted: Optional[BaseException] = None  # Ctrl-C
         self.local_limit = limiter is None or isinstance(limiter, LocalLimiter)
+        self._claim_many = getattr(journal, "claim_many", None)
+        # recipients claimed in one step, as many as there are free sending slots: one
+        # round trip for a batch. One at a time with a rate limit (a claimed recipient
+        # would wait its turn: claim each just before its send) or a journal without
+        # claim_many.
+        self.batch = (
+            min(options.concurrency, MAX_BATCH)
+            if self._claim_many is not None and limiter is None
+            else 1
+        )
+        # does admit read the journal? Not when claims say what kept a recipient
+        self.admit_reads_journal = journal is not None and self._claim_many is None
         # the async driver journals from threads, and calls on_progress on its loop
         self.defer_progress = False
         self._progress: list[Progress] = []
@@ -263,7 +277,8 @@ class Run:
             shown = shown_number(item, self.options.phone_field)
             self._finish(Outcome(index, shown, REFUSED, error=exc))
             return None
-        if self.journal is not None:
+        if self.admit_reads_journal:
+            assert self.journal is not None
             state = self.journal.state(job.key)
             if state in DONE and not (state == MAYBE_SENT and self.options.resend_maybe_sent):
                 self._finish(Outcome(index, job.phone_number, SKIPPED, job.text, previous=state))
@@ -301,6 +316,27 @@ class Run:
         previous = self.journal.state(job.key)
         self._finish(Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous))
         return False
+
+    def claim_all(self, jobs: list[Prepared]) -> list[Prepared]:
+        """`claim` for several recipients, in one step when the journal has ``claim_many``;
+        the ones claimed (those already claimed or done are skipped, and reported so)."""
+        if self.journal is None:
+            return jobs
+        if self._claim_many is None:
+            return [job for job in jobs if self.claim(job)]
+        kept = self._claim_many(
+            [(job.key, job.phone_number) for job in jobs],
+            resend_maybe_sent=self.options.resend_maybe_sent,
+        )
+        claimed = []
+        for job, previous in zip(jobs, kept):
+            if previous is None:
+                claimed.append(job)
+            else:
+                self._finish(
+                    Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous)
+                )
+        return claimed
 
     def release(self, job: Prepared, permit: Optional[object] = None) -> None:
         """Give back a claim the run will not send (it stopped while waiting its turn):
