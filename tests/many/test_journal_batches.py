@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+import textflow
 from textflow._many._batch import GroupCommit
 from textflow._many._postgres_journal import PostgresJournal
 from textflow._many._recipients import message_key
 from textflow._many._redis_journal import RedisJournal
 from textflow.testing.journals import FakeClock
 
-from tests.many.many_support import numbers
+from tests.many.many_support import Sender, numbers
 from tests.many.stores_support import PostgresServer, RedisServer, campaign
 
 
@@ -149,3 +150,24 @@ def test_group_commit_raises_the_write_error_in_every_waiter() -> None:
         commit.write(1)
     with pytest.raises(OSError, match="gone"):
         commit.write(2)  # the next batch tries again, and fails too
+
+
+@pytest.mark.anyio
+async def test_a_run_stopped_mid_batch_gives_back_the_claims_it_did_not_send(
+    many: Sender, journal_redis: RedisServer
+) -> None:
+    """Credits run out while a batch of claims is being sent: the claims not sent are given
+    back (refused), not left held (which would make them maybe sent, never sent)."""
+    recipients = numbers(60)
+    url = f"{journal_redis.url}?campaign={campaign()}"
+    many.fake.balance = "1.50"  # ten SMS: the run stops there
+    with pytest.raises(textflow.SendManyStopped):
+        await many.send(recipients, "Hi", concurrency=8, journal=url)
+    assert len(many.fake.messages) == 10
+    many.fake.balance = 100
+    report = await many.send(recipients, "Hi", concurrency=8, journal=url)
+    delivered = [m.phone_number for m in many.fake.messages]
+    assert sorted(delivered) == sorted(recipients)  # everyone once, nobody twice
+    assert (report.sent, report.skipped, report.maybe_sent) == (50, 10, 0)
+    with RedisJournal(url) as journal:
+        assert journal.counts() == {"sent": 60}

@@ -10,12 +10,15 @@ import random
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from textflow import InputValidationError, JournalError
+from textflow import InputValidationError, JournalError, SQLiteJournal
 from textflow._many._shared_rate import SharedRateLimiter
+from textflow.testing import FakeTextFlow
 
+from tests.many.many_support import CREDITS, Sender, numbers
 from tests.many.stores_support import RedisServer, free_port
 
 
@@ -160,3 +163,42 @@ def test_a_redis_journal_object_shares_its_rate_limit(journal_redis: RedisServer
         assert isinstance(limiter, SharedRateLimiter)
         limiter.close()
     assert isinstance(open_limiter(options, "campaign.db", lambda: 0.0), LocalLimiter)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_the_limit_lost_mid_run_stops_the_run_with_every_outcome_kept(
+    kind: str, tmp_path: Path
+) -> None:
+    """Redis (the limit's, not the journal's) dies during the third send: that send's
+    answer is still recorded as sent, and the run stops with a JournalError."""
+    redis = RedisServer(str(tmp_path))
+    redis.start()
+    handled: list[int] = []
+
+    def kill_on_third(_: object) -> None:
+        handled.append(1)
+        if len(handled) == 3:
+            redis.kill()
+
+    fake = FakeTextFlow(credits=CREDITS, on_message=kill_on_third)
+    many = Sender(kind, fake)
+    journal = tmp_path / "campaign.db"
+    try:
+        with pytest.raises(JournalError, match="rate limit") as caught:
+            await many.send(
+                numbers(10),
+                "Hi",
+                concurrency=1,
+                journal=journal,
+                max_per_second=1000,
+                rate_limit=f"{redis.url}?name={uuid.uuid4().hex}",
+            )
+    finally:
+        await many.close()
+        redis.stop()
+    report = caught.value.report
+    assert report is not None
+    assert report.sent == len(fake.messages) == 3
+    with SQLiteJournal(journal) as kept:
+        assert kept.counts() == {"sent": 3}
