@@ -55,7 +55,9 @@ def worker(journal: str, base_url: str, count: int, concurrency: int, mode: str)
         from textflow import AsyncTextFlowClient
 
         async def main() -> tuple[float, float, float, int]:
-            async with AsyncTextFlowClient("bench-key", base_url=base_url, max_retries=0) as aclient:
+            async with AsyncTextFlowClient(
+                "bench-key", base_url=base_url, max_retries=0
+            ) as aclient:
                 await aclient.send_sms(numbers[0], "warm-up")  # connect before the clock starts
                 start, cpu = time.time(), time.process_time()
                 areport = await aclient.send_many(
@@ -70,7 +72,9 @@ def worker(journal: str, base_url: str, count: int, concurrency: int, mode: str)
         with TextFlowClient("bench-key", base_url=base_url, max_retries=0) as client:
             client.send_sms(numbers[0], "warm-up")
             start, cpu = time.time(), time.process_time()
-            report = client.send_many(numbers, "Hi", concurrency=concurrency, journal=journal or None)
+            report = client.send_many(
+                numbers, "Hi", concurrency=concurrency, journal=journal or None
+            )
             end, cpu, sent = time.time(), time.process_time() - cpu, report.sent
     print(json.dumps({"start": start, "end": end, "sent": sent, "cpu": cpu}), flush=True)
 
