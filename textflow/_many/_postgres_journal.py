@@ -63,19 +63,35 @@ _SCHEMA = (
     "INSERT INTO textflow_journal_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
 )
 
-# a batch of claims in one statement; keys sorted, so that workers claiming overlapping
-# batches lock rows in one order (no deadlock)
-_CLAIM_MANY = """
-INSERT INTO textflow_journal AS j
+# a batch of claims: new rows in one statement that locks nothing it does not insert
+# (DO NOTHING), so workers racing over the same recipients do not queue behind each
+# other's row locks; keys sorted, so that overlapping batches insert in one order
+_CLAIM_NEW = """
+INSERT INTO textflow_journal
     (campaign, key, phone_number, status, owner, lease_until, detail, updated_at)
 SELECT %(campaign)s, c.key, c.phone, 'sending', %(owner)s, %(deadline)s, NULL, %(now)s
 FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone) ORDER BY c.key
-ON CONFLICT (campaign, key) DO UPDATE SET
-    phone_number = EXCLUDED.phone_number, status = 'sending', owner = EXCLUDED.owner,
-    lease_until = EXCLUDED.lease_until, detail = NULL, updated_at = EXCLUDED.updated_at
-WHERE j.status = 'refused'
-   OR (%(resend)s AND (j.status = 'maybe_sent'
-                       OR (j.status = 'sending' AND j.lease_until < %(now)s)))
+ON CONFLICT (campaign, key) DO NOTHING
+RETURNING key
+"""
+
+# then, only when some existing rows may be claimed again (refused; with resend, maybe
+# sent or an expired lease): those, locked in key order, the status checked again under
+# the lock (two workers never both take one)
+_CLAIM_AGAIN = """
+WITH again AS (
+    SELECT key FROM textflow_journal
+    WHERE campaign = %(campaign)s AND key = ANY(%(keys)s)
+    ORDER BY key FOR UPDATE
+)
+UPDATE textflow_journal AS j
+SET phone_number = c.phone, status = 'sending', owner = %(owner)s,
+    lease_until = %(deadline)s, detail = NULL, updated_at = %(now)s
+FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone)
+WHERE j.campaign = %(campaign)s AND j.key = c.key AND j.key IN (SELECT key FROM again)
+  AND (j.status = 'refused'
+       OR (%(resend)s AND (j.status = 'maybe_sent'
+                           OR (j.status = 'sending' AND j.lease_until < %(now)s))))
 RETURNING j.key
 """
 
@@ -253,7 +269,7 @@ class PostgresJournal:
             "resend": bool(resend_maybe_sent),
         }
         with self._using():
-            claimed = {str(row[0]) for row in self._db.execute(_CLAIM_MANY, params).fetchall()}
+            claimed = {str(row[0]) for row in self._db.execute(_CLAIM_NEW, params).fetchall()}
             others = [key for key in first if key not in claimed]
             kept: dict[str, str] = {}
             if others:
@@ -263,6 +279,16 @@ class PostgresJournal:
                     {"now": now, "campaign": self.campaign, "keys": others},
                 ).fetchall()
                 kept = {str(key): str(status) for key, status in rows}
+                again = sorted(
+                    key
+                    for key, status in kept.items()
+                    if status == REFUSED or (resend_maybe_sent and status == MAYBE_SENT)
+                )
+                if again:
+                    params["keys"] = again
+                    params["phones"] = [first[key] for key in again]
+                    rows = self._db.execute(_CLAIM_AGAIN, params).fetchall()
+                    claimed.update(str(row[0]) for row in rows)
         if claimed and self._heartbeat is not None:
             self._heartbeat.start()
         answers: list[Optional[str]] = []
