@@ -88,7 +88,8 @@ UPDATE textflow_journal AS j
 SET phone_number = c.phone, status = 'sending', owner = %(owner)s,
     lease_until = %(deadline)s, detail = NULL, updated_at = %(now)s
 FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone)
-WHERE j.campaign = %(campaign)s AND j.key = c.key AND j.key IN (SELECT key FROM again)
+WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = c.key
+  AND j.key IN (SELECT key FROM again)
   AND (j.status = 'refused'
        OR (%(resend)s AND (j.status = 'maybe_sent'
                            OR (j.status = 'sending' AND j.lease_until < %(now)s))))
@@ -96,7 +97,8 @@ RETURNING j.key
 """
 
 # a batch of records in one statement; the rows are locked in key order first (as claims
-# lock them), so a record batch and another worker's claim batch never deadlock
+# lock them), so a record batch and another worker's claim batch never deadlock; every
+# row is found by its primary key (key = ANY), never by a scan of the campaign
 _RECORD_MANY = """
 WITH mine AS (
     SELECT key FROM textflow_journal
@@ -108,7 +110,8 @@ UPDATE textflow_journal AS j
 SET status = r.status, detail = r.detail, updated_at = r.at, lease_until = NULL
 FROM unnest(%(keys)s::text[], %(statuses)s::text[], %(details)s::text[],
             %(times)s::float8[]) AS r(key, status, detail, at)
-WHERE j.campaign = %(campaign)s AND j.key = r.key AND j.key IN (SELECT key FROM mine)
+WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = r.key
+  AND j.key IN (SELECT key FROM mine)
 """
 
 _VIEW = "CASE WHEN status = 'sending' AND lease_until < %(now)s THEN 'maybe_sent' ELSE status END"
@@ -152,17 +155,20 @@ class PostgresJournal:
         self._lock = threading.Lock()
         self._writer_lock = threading.Lock()
         server = without_query(url, *OUR_PARAMETERS)
+        # no prepared statements: a plan kept from when the campaign's table was nearly
+        # empty looked rows up by scanning the whole campaign (Postgres's CPU per record
+        # grew with the campaign); planned at each use, the primary key is used
         with self._failing_as_journal_error():
             import psycopg
 
             self._db: psycopg.Connection[Any] = psycopg.connect(
-                server, autocommit=True, connect_timeout=10
+                server, autocommit=True, connect_timeout=10, prepare_threshold=None
             )
         try:
             with self._using():
                 self._open(self._db)
                 self._writer: psycopg.Connection[Any] = psycopg.connect(
-                    server, autocommit=True, connect_timeout=10
+                    server, autocommit=True, connect_timeout=10, prepare_threshold=None
                 )
                 self._writer.execute("SET synchronous_commit TO on")
         except BaseException:
