@@ -3,60 +3,132 @@
 Run from the repository root, in the project's dev environment, on a machine with
 ``redis-server`` and PostgreSQL (the ``postgresql`` package)::
 
-    python -m benchmarks.bench_workers                 # 10,000 recipients
-    python -m benchmarks.bench_workers --recipients 2000
+    python -m benchmarks.bench_workers                 # 10,000 recipients, 3 rounds
+    python -m benchmarks.bench_workers --recipients 2000 --rounds 1
+    python -m benchmarks.bench_workers --only Postgres
 
 The server is ``benchmarks.server`` (answers every send ``--latency`` seconds
 late, like a distant API) in a child process; Redis and PostgreSQL are
 throwaway servers on 127.0.0.1 (started as the tests start them). Every worker
-process runs ``TextFlowClient.send_many`` over the whole list with
-``--concurrency`` sends in flight and the shared journal; the journal decides
-who sends whom. Wall time is from the first worker's start to the last one's
-end (interpreter start-up excluded). The ideal is ``n * latency / (workers *
-concurrency)``. The server's request count shows each recipient was sent once.
-Not a test: nothing fails when it is slow.
+process runs ``send_many`` over the whole list with ``--concurrency`` sends in
+flight and the shared journal; the journal decides who sends whom. ``sync``
+workers use ``TextFlowClient``, ``async`` ones ``AsyncTextFlowClient`` (whose
+journal calls run in worker threads). Wall time is from the first worker's
+start to the last one's end (interpreter start-up excluded). The ideal is
+``n * latency / (workers * concurrency)``.
+
+CPU is counted for everything the run needs on this machine: the workers
+(their process time), Redis (``INFO cpu``), PostgreSQL (its processes, from
+/proc) and the answering server. ``CPU ms/recipient`` times the recipients,
+divided by the cores, is the least wall time the machine allows whatever the
+code's concurrency: ``CPU floor`` in the table. When it is close to the wall,
+the run was CPU-bound, not latency-bound.
+
+Configurations run interleaved, round after round, and the table shows the
+median of the rounds; the load average is printed with each run, since other
+work on the machine slows every contender. Not a test: nothing fails when it
+is slow.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def worker(journal: str, base_url: str, count: int, concurrency: int) -> None:
-    """One worker process: send to everyone not yet claimed; print start, end, sent."""
-    from textflow import TextFlowClient
-
+def worker(journal: str, base_url: str, count: int, concurrency: int, mode: str) -> None:
+    """One worker process: send to everyone not yet claimed; print start, end, sent, CPU."""
     numbers = [f"+1202{index:07d}" for index in range(count)]
-    with TextFlowClient("bench-key", base_url=base_url, max_retries=0) as client:
-        client.send_sms(numbers[0], "warm-up")  # connect before the clock starts
-        start = time.time()
-        report = client.send_many(numbers, "Hi", concurrency=concurrency, journal=journal or None)
-        end = time.time()
-    print(json.dumps({"start": start, "end": end, "sent": report.sent}), flush=True)
+    if mode == "async":
+        import anyio
+
+        from textflow import AsyncTextFlowClient
+
+        async def main() -> tuple[float, float, float, int]:
+            async with AsyncTextFlowClient(
+                "bench-key", base_url=base_url, max_retries=0
+            ) as aclient:
+                await aclient.send_sms(numbers[0], "warm-up")  # connect before the clock starts
+                start, cpu = time.time(), time.process_time()
+                areport = await aclient.send_many(
+                    numbers, "Hi", concurrency=concurrency, journal=journal or None
+                )
+                return start, time.time(), time.process_time() - cpu, areport.sent
+
+        start, end, cpu, sent = anyio.run(main)
+    else:
+        from textflow import TextFlowClient
+
+        with TextFlowClient("bench-key", base_url=base_url, max_retries=0) as client:
+            client.send_sms(numbers[0], "warm-up")
+            start, cpu = time.time(), time.process_time()
+            report = client.send_many(
+                numbers, "Hi", concurrency=concurrency, journal=journal or None
+            )
+            end, cpu, sent = time.time(), time.process_time() - cpu, report.sent
+    print(json.dumps({"start": start, "end": end, "sent": sent, "cpu": cpu}), flush=True)
 
 
 def run(
-    workers: int, journal: str, base_url: str, count: int, concurrency: int
+    workers: int, journal: str, base_url: str, count: int, concurrency: int, mode: str
 ) -> dict[str, float]:
     command = [sys.executable, "-m", "benchmarks.bench_workers", "--worker", journal, base_url]
-    command += [str(count), str(concurrency)]
+    command += [str(count), str(concurrency), mode]
     procs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         for _ in range(workers)
     ]
     results = [json.loads(proc.communicate()[0]) for proc in procs]
     wall = max(r["end"] for r in results) - min(r["start"] for r in results)
-    return {"wall": wall, "sent": sum(r["sent"] for r in results)}
+    return {
+        "wall": wall,
+        "sent": sum(r["sent"] for r in results),
+        "cpu": sum(r["cpu"] for r in results),
+    }
+
+
+def redis_cpu(url: str) -> float:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("cpu")
+    finally:
+        client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def postgres_cpu(data: str) -> float:
+    """CPU seconds of the cluster: the postmaster, its children that ended and those alive."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open(os.path.join(data, "postmaster.pid")) as handle:
+        master = int(handle.readline())
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(entry), int(fields[1])
+        if pid == master:
+            total += sum(int(value) for value in fields[11:15])  # own and reaped children's
+        elif parent == master:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -64,11 +136,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", help="run only this journal's rows (none, Redis, Postgres)")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        journal, base_url, count, concurrency = args.worker
-        worker(journal, base_url, int(count), int(concurrency))
+        journal, base_url, count, concurrency, mode = args.worker
+        worker(journal, base_url, int(count), int(concurrency), mode)
         return
 
     sys.path.insert(0, str(ROOT))
@@ -81,48 +155,84 @@ def main(argv: Optional[list[str]] = None) -> None:
     postgres = PostgresServer()
     postgres.start()
     n, latency, concurrency = args.recipients, args.latency, args.concurrency
-    rows = []
+    cores = os.cpu_count() or 1
+    stores: dict[str, Callable[[], str]] = {
+        "none": lambda: "",
+        "Redis": lambda: f"{redis.url}?campaign={uuid.uuid4().hex}",
+        "Postgres": lambda: f"{postgres.url()}?campaign={uuid.uuid4().hex}",
+    }
+    configs = [("none", "sync", 1), ("none", "async", 1)]
+    configs += [(store, "sync", w) for store in ("Redis", "Postgres") for w in (1, 2, 4)]
+    configs += [("Redis", "async", 1), ("Redis", "async", 4)]
+    if args.only:  # with the no-journal rows, which the journal cost is measured against
+        configs = [c for c in configs if c[0] in (args.only, "none")]
+    found: dict[tuple[str, str, int], list[dict[str, float]]] = {c: [] for c in configs}
+    loads: list[float] = []
     try:
         with running(latency) as server:
-            stores = {
-                "none": lambda: "",
-                "Redis": lambda: f"{redis.url}?campaign={uuid.uuid4().hex}",
-                "Postgres": lambda: f"{postgres.url()}?campaign={uuid.uuid4().hex}",
-            }
-            baseline = None
-            for store, journal in stores.items():
-                for workers in (1,) if store == "none" else (1, 2, 4):
-                    before, _ = server.stats()
-                    result = run(workers, journal(), server.base_url, n, concurrency)
-                    after, _ = server.stats()
-                    requests = after - before - workers  # less the warm-up sends
-                    ideal = n * latency / (workers * concurrency)
-                    if store == "none":
-                        baseline = result["wall"]
-                    rows.append((store, workers, result["wall"], ideal, requests, result["sent"]))
-                    print(rows[-1], file=sys.stderr, flush=True)
+            for round_ in range(args.rounds):
+                for store, mode, workers in configs:
+                    before, server_before = server.stats()
+                    store_before = (
+                        redis_cpu(redis.url)
+                        if store == "Redis"
+                        else postgres_cpu(postgres.data)
+                        if store == "Postgres"
+                        else 0.0
+                    )
+                    result = run(workers, stores[store](), server.base_url, n, concurrency, mode)
+                    after, server_after = server.stats()
+                    store_after = (
+                        redis_cpu(redis.url)
+                        if store == "Redis"
+                        else postgres_cpu(postgres.data)
+                        if store == "Postgres"
+                        else 0.0
+                    )
+                    load = os.getloadavg()[0]
+                    loads.append(load)
+                    cpu = result["cpu"] + (store_after - store_before)
+                    cpu += server_after - server_before
+                    result.update(
+                        requests=after - before - workers,  # less the warm-up sends
+                        cpu_total=cpu,
+                        load=load,
+                    )
+                    found[(store, mode, workers)].append(result)
+                    print(round_, store, mode, workers, result, file=sys.stderr, flush=True)
     finally:
         postgres.stop()
         postgres.remove()
         redis.stop()
-    assert baseline is not None
     print(
         f"\n{n:,} recipients, {latency * 1000:.0f} ms latency, concurrency {concurrency} "
-        "per worker, no rate limit\n"
+        f"per worker, no rate limit; median of {args.rounds} rounds; {cores} cores; load "
+        f"average (1 min) during the runs {min(loads):.1f} to {max(loads):.1f}\n"
     )
     print(
-        "| journal | workers | wall (s) | sends/s | wall ÷ ideal | vs. 1 worker | "
-        "journal cost | requests |"
+        "| journal | driver | workers | wall (s) | sends/s | wall ÷ ideal | vs. 1 worker | "
+        "journal cost | CPU ms/recipient | CPU floor (s) | requests |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    one: dict[str, float] = {}
-    for store, workers, wall, ideal, requests, _sent in rows:
-        one.setdefault(store, wall)
-        speedup = one[store] / wall
-        cost = "" if store == "none" or workers != 1 else f"{(wall / baseline - 1) * 100:+.0f} %"
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    median: dict[tuple[str, str, int], float] = {
+        config: statistics.median(r["wall"] for r in runs) for config, runs in found.items()
+    }
+    for store, mode, workers in configs:
+        runs = found[(store, mode, workers)]
+        wall = median[(store, mode, workers)]
+        ideal = n * latency / (workers * concurrency)
+        speedup = median[(store, mode, 1)] / wall
+        cost = (
+            f"{(wall / median[('none', mode, 1)] - 1) * 100:+.0f} %"
+            if store != "none" and workers == 1
+            else ""
+        )
+        cpu_ms = statistics.median(r["cpu_total"] for r in runs) / n * 1000
+        floor = cpu_ms / 1000 * n / cores
+        requests = max(int(r["requests"]) for r in runs)
         print(
-            f"| {store} | {workers} | {wall:.2f} | {n / wall:,.0f} | {wall / ideal:.2f} | "
-            f"{speedup:.2f}x | {cost} | {requests:,} |"
+            f"| {store} | {mode} | {workers} | {wall:.2f} | {n / wall:,.0f} | {wall / ideal:.2f} | "
+            f"{speedup:.2f}x | {cost} | {cpu_ms:.2f} | {floor:.2f} | {requests:,} |"
         )
 
 

@@ -48,6 +48,19 @@ def _answer(body: bytes) -> bytes:
 
 
 ANSWER = _answer(ANSWER_BODY)
+_DEFAULT_TO = b'"+11234567890"'
+
+
+def _answer_to(request_body: bytes) -> bytes:
+    """The send's answer about the number the request sent to, as TextFlow answers (the
+    SDK checks it): the prepared one when it is the default number."""
+    try:
+        number = json.loads(request_body).get("phone_number")
+    except (ValueError, AttributeError):
+        return ANSWER
+    if not isinstance(number, str) or number == "+11234567890":
+        return ANSWER
+    return _answer(ANSWER_BODY.replace(_DEFAULT_TO, json.dumps(number).encode(), 1))
 
 
 class _Stats:
@@ -78,16 +91,18 @@ class _Connection(asyncio.Protocol):
                     length = int(value)
             if len(self._buffer) < end + 4 + length:
                 return
+            request_body = self._buffer[end + 4 : end + 4 + length]
             self._buffer = self._buffer[end + 4 + length :]
             if head.startswith(b"GET /__stats"):
                 body = json.dumps({"requests": _Stats.requests, "cpu": time.process_time()})
                 self._send(_answer(body.encode()))
                 continue
             _Stats.requests += 1
+            answer = _answer_to(request_body) if request_body else ANSWER
             if self._latency:
-                asyncio.get_running_loop().call_later(self._latency, self._send, ANSWER)
+                asyncio.get_running_loop().call_later(self._latency, self._send, answer)
             else:
-                self._send(ANSWER)
+                self._send(answer)
 
     def _send(self, answer: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():

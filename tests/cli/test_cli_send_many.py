@@ -20,6 +20,7 @@ from textflow import SQLiteJournal
 from textflow.testing import FakeTextFlow
 
 from tests.cli.cli_support import TIMEOUT, Result, Server, clean_env
+from tests.many.stores_support import RedisServer, campaign
 
 Run = Callable[..., Result]
 
@@ -383,3 +384,41 @@ def test_an_unwritable_report(tmp_path: Path, cli: Run, server: Server) -> None:
     assert result.status == 2
     assert "cannot write" in result.err
     assert server.fake.messages == []
+
+
+def test_a_journal_lost_mid_run_prints_the_summary_and_how_to_resume(
+    tmp_path: Path, cli: Run
+) -> None:
+    """Redis goes away after the third send: the run stops with what it did so far and the
+    command that resumes it; once Redis is back, that command sends nobody twice."""
+    redis = RedisServer(str(tmp_path), persistent=True)
+    redis.start()
+    handled = []
+
+    def kill_after_three(_: object) -> None:
+        handled.append(1)
+        if len(handled) == 3:
+            redis.kill()  # before this send's answer: its record fails
+
+    fake = FakeTextFlow(on_message=kill_after_three)
+    try:
+        with fake.serve("127.0.0.1", 0) as base_url:
+            server = Server(fake, base_url)
+            journal = f"{redis.url}?campaign={campaign()}"
+            argv = ["send-many", "--file", str(contacts(tmp_path, 8)), "--text", "Hi"]
+            argv += ["--journal", journal, "--concurrency", "1", *server.options]
+            first = cli(*argv)
+            assert first.status == 3, first.err  # the third may have gone out
+            assert "Sent 2, refused 0, maybe sent 1, skipped 0" in first.out
+            assert "textflow: error: The journal" in first.err
+            assert "Once the journal works again, resume with: textflow send-many" in first.err
+            assert fake.api_key not in first.err
+            redis.start()
+            second = cli(*argv)
+            assert second.status == 0, second.err
+            assert "Sent 5, refused 0, maybe sent 0, skipped 3" in second.out
+        delivered = [m.phone_number for m in fake.messages]
+        assert sorted(delivered) == sorted(set(delivered))  # nobody twice
+        assert len(delivered) == 8
+    finally:
+        redis.stop()

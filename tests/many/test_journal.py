@@ -8,10 +8,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Optional
 
+import anyio
 import pytest
 
 import textflow
@@ -318,3 +320,54 @@ async def test_a_journal_in_a_folder_that_is_not_there(many: Sender, tmp_path: P
         await many.send(numbers(2), "Hi", journal=tmp_path / "absent" / "campaign.db")
     assert isinstance(caught.value.__cause__, sqlite3.Error)
     assert many.fake.messages == []
+
+
+class _WaitsForTheLoop(MemoryJournal):
+    """A journal whose every call blocks until a task on the event loop lets it go: run on
+    the loop itself, it would wait for a task that cannot run (and fail after 10 s)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+        self.callers: set[int] = set()
+
+    def _wait(self) -> None:
+        self.callers.add(threading.get_ident())
+        if not self.go.wait(10.0):  # a guard against a hang: the loop sets it at once
+            raise RuntimeError("the journal was called on the event loop and blocked it")
+
+    def state(self, key: str) -> Optional[str]:
+        self._wait()
+        return super().state(key)
+
+    def claim(self, key: str, phone_number: str, *, resend_maybe_sent: bool) -> bool:
+        self._wait()
+        return super().claim(key, phone_number, resend_maybe_sent=resend_maybe_sent)
+
+    def record(self, key: str, status: str, detail: Optional[str]) -> None:
+        self._wait()
+        super().record(key, status, detail)
+
+
+@pytest.mark.anyio
+async def test_the_async_driver_never_blocks_the_loop_on_the_journal(fake: FakeTextFlow) -> None:
+    journal = _WaitsForTheLoop()
+    loop_thread = threading.get_ident()
+    progress_threads: list[int] = []
+
+    async def let_go() -> None:
+        await anyio.sleep(0.01)  # the first journal call is waiting by now, in a thread
+        journal.go.set()
+
+    async with fake.async_client() as client, anyio.create_task_group() as group:
+        group.start_soon(let_go)
+        report = await client.send_many(
+            numbers(5),
+            "Hi",
+            journal=journal,
+            on_progress=lambda _: progress_threads.append(threading.get_ident()),
+        )
+    assert report.sent == 5
+    assert sorted(journal.rows.values()) == ["sent"] * 5
+    assert loop_thread not in journal.callers
+    assert progress_threads == [loop_thread] * 5  # on_progress is called on the loop

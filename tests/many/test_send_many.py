@@ -381,17 +381,31 @@ async def test_async_iterables(fake: FakeTextFlow) -> None:
     assert sorted(o.index for o in report.outcomes) == [0, 1, 2, 3]
 
 
-def test_ctrl_c_stops_cleanly_with_the_report(fake: FakeTextFlow) -> None:
+@pytest.mark.anyio
+async def test_ctrl_c_stops_cleanly_with_the_report(many: Sender) -> None:
     def recipients() -> Iterator[str]:
         yield from numbers(5)
         raise KeyboardInterrupt
 
-    with fake.client() as client, pytest.raises(SendManyInterrupted) as caught:
-        client.send_many(recipients(), "Hi", concurrency=3)
+    with pytest.raises(SendManyInterrupted) as caught:
+        await many.send(recipients(), "Hi", concurrency=3)
     assert isinstance(caught.value, KeyboardInterrupt)
     report = caught.value.report
-    assert report.sent == len(fake.messages) == 5  # those in flight finished
+    assert report.sent == len(many.fake.messages) == 5  # those in flight finished
     assert isinstance(report.stopped_by, KeyboardInterrupt)
+
+
+@pytest.mark.anyio
+async def test_ctrl_c_in_an_async_iterable_stops_cleanly_too(fake: FakeTextFlow) -> None:
+    async def recipients() -> AsyncIterator[str]:
+        for number in numbers(4):
+            yield number
+        raise KeyboardInterrupt
+
+    async with fake.async_client() as client:
+        with pytest.raises(SendManyInterrupted) as caught:
+            await client.send_many(recipients(), "Hi", concurrency=2)
+    assert caught.value.report.sent == len(fake.messages) == 4
 
 
 def test_report_filters_and_repr(fake: FakeTextFlow) -> None:

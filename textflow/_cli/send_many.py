@@ -38,7 +38,7 @@ from textflow._cli.recipient_file import (
 from textflow._cli.send_many_progress import Meter, ReportWriter
 from textflow._many._lease import shown_url
 from textflow._many._outcomes import Progress, SendReport, out_of_credits
-from textflow.errors import SendManyInterrupted, SendManyStopped
+from textflow.errors import JournalError, SendManyInterrupted, SendManyStopped
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,6 +127,13 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
+        except JournalError as failed:
+            if failed.report is None:  # before the first send: the usual one-line error
+                raise
+            meter.end()
+            _summary(args, failed.report, journal, found)
+            _journal_failed(args, failed)
+            return EXIT_NO_ANSWER if failed.report.maybe_sent else EXIT_REFUSED
         except SendManyStopped as stopped:
             meter.end()
             _summary(args, stopped.report, journal, found)
@@ -248,6 +255,27 @@ def _stopped_summary(
             file=out,
             flush=True,
         )
+
+
+def _journal_failed(args: argparse.Namespace, failed: JournalError) -> None:
+    """After the journal failed mid-run (its store went away): why, and how to resume."""
+    report = failed.report
+    out = sys.stderr
+    print(f"textflow: error: {printable(str(failed))}", file=out)
+    in_flight = (
+        f"; the {report.maybe_sent} in flight are maybe sent and not sent again unless "
+        "--resend-maybe-sent"
+        if report is not None and report.maybe_sent
+        else ""
+    )
+    print(
+        "The run stopped: what could not be written in the journal was not sent. Nobody "
+        f"got two messages{in_flight}.",
+        file=out,
+    )
+    print(
+        f"Once the journal works again, resume with: {resume_command(args)}", file=out, flush=True
+    )
 
 
 #: Shown in the resume command in place of a key typed on the command line.

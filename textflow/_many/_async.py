@@ -1,10 +1,18 @@
-"""``AsyncTextFlowClient.send_many``: one dispatching task, ``concurrency`` sending tasks."""
+"""``AsyncTextFlowClient.send_many``: one dispatching task, ``concurrency`` sending tasks.
+
+A journal (SQLite, Redis, Postgres, a user's own) and a rate limit shared
+through Redis block: their calls run in worker threads (``anyio.to_thread``),
+one at a time per recipient and in the same order as in the sync driver (the
+claim is written before the send starts, the outcome after it ends), so the
+event loop keeps serving the other sends meanwhile. ``on_progress`` is still
+called on the event loop, never from a thread.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, Awaitable, Iterable
-from typing import TYPE_CHECKING, Callable, Optional, Union
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar, Union
 
 import anyio
 
@@ -25,7 +33,12 @@ from textflow._many._sender import AsyncSender
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from textflow.models import SendMessageOk
+
 Recipients = Union[Iterable[Recipient], AsyncIterable[Recipient]]
+T = TypeVar("T")
+#: Worker threads one run uses at most for its journal and rate-limit calls.
+MAX_THREADS = 32
 
 
 async def send_many(
@@ -64,19 +77,15 @@ async def send_many(
     try:
         limiter = open_limiter(options, journal, _clock)
         run = Run(options, store, length(recipients), _clock, limiter)
+        blocking = store is not None or (limiter is not None and not run.local_limit)
+        io = _Blocking(min(options.concurrency + 1, MAX_THREADS)) if blocking else _Inline()
+        run.defer_progress = blocking
         slots = anyio.Semaphore(options.concurrency)
         async with anyio.create_task_group() as group:
             try:
-                if isinstance(recipients, AsyncIterable):
-                    index = 0
-                    async for item in recipients:
-                        if not await _offer(client, run, group, slots, _sleep, index, item):
-                            break
-                        index += 1
-                else:
-                    for index, item in enumerate(recipients):
-                        if not await _offer(client, run, group, slots, _sleep, index, item):
-                            break
+                await _dispatch(client, _Items(recipients), run, io, group, slots, _sleep)
+            except KeyboardInterrupt as exc:  # Ctrl-C: sends in flight finish, as in sync
+                run.interrupted = exc
             except Exception as exc:  # from the input, the journal or a recipient we cannot read
                 run.fail(exc)
     finally:
@@ -86,61 +95,166 @@ async def send_many(
         finally:
             if owned and store is not None:
                 store.close()
+    run.flush_progress()
     return run.result()
 
 
-async def _offer(
+class _Inline:
+    """No journal and a local rate limit: nothing blocks, call at once."""
+
+    async def __call__(self, run: Run, function: Callable[..., T], *args: object) -> T:
+        return function(*args)
+
+
+class _Blocking:
+    """Run a journal or shared-limit call in a worker thread, then hand the progress it
+    made to ``on_progress`` here, on the event loop."""
+
+    def __init__(self, threads: int) -> None:
+        self._limiter = anyio.CapacityLimiter(threads)
+
+    async def __call__(self, run: Run, function: Callable[..., T], *args: object) -> T:
+        try:
+            return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+        finally:
+            run.flush_progress()
+
+
+Call = Union[_Inline, _Blocking]
+
+
+class _Items:
+    """The recipients, numbered, from an iterable or an async iterable."""
+
+    def __init__(self, recipients: Recipients) -> None:
+        self._sync: Optional[Iterator[Recipient]] = None
+        self._async: Optional[AsyncIterator[Recipient]] = None
+        if isinstance(recipients, AsyncIterable):
+            self._async = recipients.__aiter__()
+        else:
+            self._sync = iter(recipients)
+        self._index = -1
+
+    async def next(self) -> Optional[tuple[int, object]]:
+        """The next (index, recipient), or None at the end."""
+        try:
+            if self._sync is not None:
+                item: object = next(self._sync)
+            else:
+                assert self._async is not None
+                item = await self._async.__anext__()
+        except (StopIteration, StopAsyncIteration):
+            return None
+        self._index += 1
+        return self._index, item
+
+
+async def _dispatch(
     client: AsyncSender,
+    items: _Items,
     run: Run,
+    io: Call,
     group: TaskGroup,
     slots: anyio.Semaphore,
     sleep: Callable[[float], Awaitable[None]],
-    index: int,
-    item: object,
-) -> bool:
-    """Start sending to one recipient (or record why not); False once the run stops."""
-    if run.stopped():
-        return False
-    job = run.admit(index, item)
-    if job is None:
-        return True
-    await slots.acquire()
-    started = False
-    try:
-        if run.stopped():
-            return False
-        if not run.claim(job):
-            return True
+) -> None:
+    """Start sends, never more than ``concurrency`` at once: as many as there are free
+    slots are claimed in one step (``run.batch`` at most), then started."""
+    exhausted = False
+    while not exhausted and not run.stopped():
+        await slots.acquire()
+        free = 1
+        while free < run.batch:
+            try:
+                slots.acquire_nowait()
+            except anyio.WouldBlock:
+                break
+            free += 1
+        started = 0
         try:
-            wait = run.delay()
+            jobs: list[Prepared] = []
+            exhausted = True
+            while True:
+                found = await items.next()
+                if found is None:
+                    break
+                if run.admit_reads_journal:
+                    job = await io(run, run.admit, *found)
+                else:
+                    job = run.admit(*found)
+                if job is not None:
+                    jobs.append(job)
+                if len(jobs) == free or run.stopped():
+                    exhausted = False
+                    break
+            claimed = await io(run, run.claim_all, jobs) if jobs and not run.stopped() else []
+            try:
+                for job in claimed:
+                    if not await _start(client, job, run, io, group, slots, sleep):
+                        break
+                    started += 1
+            finally:  # claims of a batch that will not be sent are given back
+                for unsent in claimed[started + 1 :]:
+                    run.release(unsent)
+        finally:
+            for _ in range(free - started):
+                slots.release()
+
+
+async def _start(
+    client: AsyncSender,
+    job: Prepared,
+    run: Run,
+    io: Call,
+    group: TaskGroup,
+    slots: anyio.Semaphore,
+    sleep: Callable[[float], Awaitable[None]],
+) -> bool:
+    """Wait for the rate limit's turn, then start the send (its slot is the send's now);
+    False (the claim given back) if the run stopped meanwhile."""
+    permit = None
+    try:
+        while True:  # a permit, or (others hold them all) ask again later
+            permit, wait = await io(run, run.turn)
             if wait:
                 await sleep(wait)
-        except BaseException:
-            run.release(job)
-            raise
-        if run.stopped():
-            run.release(job)
-            return False
-        group.start_soon(_send, client, job, run, slots)
-        started = True
-    finally:
-        if not started:
-            slots.release()
+            if permit is not None or run.stopped():
+                break
+    except BaseException:
+        run.release(job, permit)  # at once, even when cancelled: the claim is given back
+        raise
+    if run.stopped():
+        await io(run, run.release, job, permit)
+        return False
+    group.start_soon(_send, client, job, permit, run, io, slots)
     return True
 
 
-async def _send(client: AsyncSender, job: Prepared, run: Run, slots: anyio.Semaphore) -> None:
+async def _send(
+    client: AsyncSender, job: Prepared, permit: object, run: Run, io: Call, slots: anyio.Semaphore
+) -> None:
     try:
         try:
             result = await client.send_sms(job.phone_number, job.text)
         except Exception as exc:
-            run.failed(job, exc)
+            await io(run, _failed, run, job, permit, exc)
         except BaseException as exc:  # cancelled mid-send: it may have gone out
-            run.failed(job, exc)
+            _failed(run, job, permit, exc)  # at once: a cancelled task awaits nothing more
+            run.flush_progress()
             raise
         else:
-            run.sent(job, result)
+            await io(run, _sent, run, job, permit, result)
     except Exception as exc:  # the journal or a callback failed: stop, and show it
         run.fail(exc)
     finally:
         slots.release()
+
+
+def _sent(run: Run, job: Prepared, permit: object, result: SendMessageOk) -> None:
+    run.answered(permit)
+    run.sent(job, result)
+
+
+def _failed(run: Run, job: Prepared, permit: object, exc: BaseException) -> None:
+    run.answered(permit)
+    run.failed(job, exc)

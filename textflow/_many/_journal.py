@@ -5,7 +5,9 @@ before sending (written and committed before the request leaves), and
 ``record``\\ s the outcome after. A recipient claimed but never recorded (the
 process was killed mid-send) is ``maybe_sent`` when the journal is next
 opened. Any store that keeps those three promises will do (`Journal`);
-`SQLiteJournal` is the one built in.
+`SQLiteJournal` is the one built in. A store may also offer ``claim_many``
+(several claims in one step, as the Redis and Postgres journals do): the
+drivers then claim a batch at once (see `textflow._many._run.Run.claim_all`).
 """
 
 from __future__ import annotations

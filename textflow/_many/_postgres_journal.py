@@ -15,19 +15,23 @@ The SDK creates its tables in the user's database on first use (schema 1)::
         PRIMARY KEY (campaign, key)
     );
 
-A claim is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` (the row is
-locked and its status checked in the same statement), so two workers never
-both claim a recipient. Delete a campaign with ``DELETE FROM textflow_journal
-WHERE campaign = 'NAME'``. Phone numbers are stored; the API key never is.
+A claim (or a batch of them) is one ``INSERT ... ON CONFLICT DO UPDATE ...
+WHERE`` (the row is locked and its status checked in the same statement), so
+two workers never both claim a recipient; the records of sends that end
+together are one ``UPDATE`` (`GroupCommit`). Over 300 lines, yet one module: the
+statements are read beside the Python that calls them. Delete a campaign with
+``DELETE FROM textflow_journal WHERE campaign = 'NAME'``. Phone numbers are
+stored; the API key never is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
+from textflow._many._batch import GroupCommit
 from textflow._many._lease import (
     DEFAULT_LEASE,
     OUR_PARAMETERS,
@@ -59,17 +63,55 @@ _SCHEMA = (
     "INSERT INTO textflow_journal_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
 )
 
-_CLAIM = """
-INSERT INTO textflow_journal AS j
+# a batch of claims: new rows in one statement that locks nothing it does not insert
+# (DO NOTHING), so workers racing over the same recipients do not queue behind each
+# other's row locks; keys sorted, so that overlapping batches insert in one order
+_CLAIM_NEW = """
+INSERT INTO textflow_journal
     (campaign, key, phone_number, status, owner, lease_until, detail, updated_at)
-VALUES (%(campaign)s, %(key)s, %(phone)s, 'sending', %(owner)s, %(deadline)s, NULL, %(now)s)
-ON CONFLICT (campaign, key) DO UPDATE SET
-    phone_number = EXCLUDED.phone_number, status = 'sending', owner = EXCLUDED.owner,
-    lease_until = EXCLUDED.lease_until, detail = NULL, updated_at = EXCLUDED.updated_at
-WHERE j.status = 'refused'
-   OR (%(resend)s AND (j.status = 'maybe_sent'
-                       OR (j.status = 'sending' AND j.lease_until < %(now)s)))
-RETURNING 1
+SELECT %(campaign)s, c.key, c.phone, 'sending', %(owner)s, %(deadline)s, NULL, %(now)s
+FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone) ORDER BY c.key
+ON CONFLICT (campaign, key) DO NOTHING
+RETURNING key
+"""
+
+# then, only when some existing rows may be claimed again (refused; with resend, maybe
+# sent or an expired lease): those, locked in key order, the status checked again under
+# the lock (two workers never both take one)
+_CLAIM_AGAIN = """
+WITH again AS (
+    SELECT key FROM textflow_journal
+    WHERE campaign = %(campaign)s AND key = ANY(%(keys)s)
+    ORDER BY key FOR UPDATE
+)
+UPDATE textflow_journal AS j
+SET phone_number = c.phone, status = 'sending', owner = %(owner)s,
+    lease_until = %(deadline)s, detail = NULL, updated_at = %(now)s
+FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone)
+WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = c.key
+  AND j.key IN (SELECT key FROM again)
+  AND (j.status = 'refused'
+       OR (%(resend)s AND (j.status = 'maybe_sent'
+                           OR (j.status = 'sending' AND j.lease_until < %(now)s))))
+RETURNING j.key
+"""
+
+# a batch of records in one statement; the rows are locked in key order first (as claims
+# lock them), so a record batch and another worker's claim batch never deadlock; every
+# row is found by its primary key (key = ANY), never by a scan of the campaign
+_RECORD_MANY = """
+WITH mine AS (
+    SELECT key FROM textflow_journal
+    WHERE campaign = %(campaign)s AND key = ANY(%(keys)s) AND status = 'sending'
+      AND owner = %(owner)s
+    ORDER BY key FOR UPDATE
+)
+UPDATE textflow_journal AS j
+SET status = r.status, detail = r.detail, updated_at = r.at, lease_until = NULL
+FROM unnest(%(keys)s::text[], %(statuses)s::text[], %(details)s::text[],
+            %(times)s::float8[]) AS r(key, status, detail, at)
+WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = r.key
+  AND j.key IN (SELECT key FROM mine)
 """
 
 _VIEW = "CASE WHEN status = 'sending' AND lease_until < %(now)s THEN 'maybe_sent' ELSE status END"
@@ -113,23 +155,27 @@ class PostgresJournal:
         self._lock = threading.Lock()
         self._writer_lock = threading.Lock()
         server = without_query(url, *OUR_PARAMETERS)
+        # no prepared statements: a plan kept from when the campaign's table was nearly
+        # empty looked rows up by scanning the whole campaign (Postgres's CPU per record
+        # grew with the campaign); planned at each use, the primary key is used
         with self._failing_as_journal_error():
             import psycopg
 
             self._db: psycopg.Connection[Any] = psycopg.connect(
-                server, autocommit=True, connect_timeout=10
+                server, autocommit=True, connect_timeout=10, prepare_threshold=None
             )
         try:
             with self._using():
                 self._open(self._db)
                 self._writer: psycopg.Connection[Any] = psycopg.connect(
-                    server, autocommit=True, connect_timeout=10
+                    server, autocommit=True, connect_timeout=10, prepare_threshold=None
                 )
                 self._writer.execute("SET synchronous_commit TO on")
         except BaseException:
             self._db.close()
             raise
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
+        self._records: GroupCommit[tuple[str, str, Optional[str], float]] = GroupCommit(self._write)
 
     @contextlib.contextmanager
     def _failing_as_journal_error(self) -> Iterator[None]:
@@ -200,21 +246,66 @@ class PostgresJournal:
             >>> journal.claim(key, "+11234567890", resend_maybe_sent=False)
             True
         """
+        kept = self.claim_many([(key, phone_number)], resend_maybe_sent=resend_maybe_sent)
+        return kept[0] is None
+
+    def claim_many(
+        self, claims: Sequence[tuple[str, str]], *, resend_maybe_sent: bool
+    ) -> list[Optional[str]]:
+        """Claim several recipients (key, phone number) in one statement; for each, None if
+        claimed, else the status that kept it (as `state` reads it).
+
+        Examples:
+            >>> journal.claim_many([(key, "+11234567890")], resend_maybe_sent=False)
+            [None]
+        """
+        first: dict[str, str] = {}
+        for key, phone_number in claims:
+            first.setdefault(key, phone_number)  # a key twice in one batch: claimed once
+        if not first:
+            return []
         now = self._clock()
         params = {
             "campaign": self.campaign,
-            "key": key,
-            "phone": phone_number,
+            "keys": list(first),
+            "phones": list(first.values()),
             "owner": self.owner,
             "deadline": now + self.lease,
             "now": now,
             "resend": bool(resend_maybe_sent),
         }
         with self._using():
-            claimed = self._db.execute(_CLAIM, params).fetchone() is not None
+            claimed = {str(row[0]) for row in self._db.execute(_CLAIM_NEW, params).fetchall()}
+            others = [key for key in first if key not in claimed]
+            kept: dict[str, str] = {}
+            if others:
+                rows = self._db.execute(
+                    f"SELECT key, {_VIEW} FROM textflow_journal "  # noqa: S608 - constant text
+                    "WHERE campaign = %(campaign)s AND key = ANY(%(keys)s)",
+                    {"now": now, "campaign": self.campaign, "keys": others},
+                ).fetchall()
+                kept = {str(key): str(status) for key, status in rows}
+                again = sorted(
+                    key
+                    for key, status in kept.items()
+                    if status == REFUSED or (resend_maybe_sent and status == MAYBE_SENT)
+                )
+                if again:
+                    params["keys"] = again
+                    params["phones"] = [first[key] for key in again]
+                    rows = self._db.execute(_CLAIM_AGAIN, params).fetchall()
+                    claimed.update(str(row[0]) for row in rows)
         if claimed and self._heartbeat is not None:
             self._heartbeat.start()
-        return claimed
+        answers: list[Optional[str]] = []
+        seen: set[str] = set()
+        for key, _ in claims:
+            if key in seen:  # the batch's own earlier claim of it
+                answers.append("sending" if key in claimed else kept.get(key, "sending"))
+            else:
+                answers.append(None if key in claimed else kept.get(key, "sending"))
+            seen.add(key)
+        return answers
 
     def record(self, key: str, status: str, detail: Optional[str]) -> None:
         """Store the outcome of a recipient this worker claimed (ignored if it is not ours).
@@ -224,13 +315,20 @@ class PostgresJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
+        # with the records of other sends that ended meanwhile: one statement for them all
+        self._records.write((key, status, detail, self._clock()))
+
+    def _write(self, records: Sequence[tuple[str, str, Optional[str], float]]) -> None:
+        params = {
+            "campaign": self.campaign,
+            "owner": self.owner,
+            "keys": [key for key, _, _, _ in records],
+            "statuses": [status for _, status, _, _ in records],
+            "details": [detail for _, _, detail, _ in records],
+            "times": [when for _, _, _, when in records],
+        }
         with self._writing():
-            self._writer.execute(
-                "UPDATE textflow_journal SET status = %s, detail = %s, updated_at = %s, "
-                "lease_until = NULL WHERE campaign = %s AND key = %s AND status = 'sending' "
-                "AND owner = %s",
-                (status, detail, self._clock(), self.campaign, key, self.owner),
-            )
+            self._writer.execute(_RECORD_MANY, params)
 
     def renew(self) -> None:
         """Move the deadlines of this worker's open claims to ``lease`` seconds from now.

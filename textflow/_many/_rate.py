@@ -1,13 +1,29 @@
-"""The client-side rate limit of ``send_many``: token buckets, as pure arithmetic.
+"""The client-side rate limit of ``send_many``, as pure arithmetic.
 
-``reserve(now)`` says when the next send may start and books that moment. A
-bucket holds one token and refills at ``count / window``: starts are at least
-``window / count`` apart, so no burst follows a pause. The last ``count``
-starts are also remembered, so that whatever rounding does to the spacing, no
-window ``[t, t + window)`` ever holds more than ``count`` starts. `Pacer`
-keeps several at once (per second and per minute).
+The promise is about what the API *receives*: no window ``[t, t + window)``
+at the receiver holds more than ``count`` sends, however long each send spends
+on the way. Booking starts alone cannot promise that: if send k is slowed
+down more than send k + count, both land in one window. So a send holds a
+*permit* from its start until its answer (or failure) comes back, and:
 
-`textflow._many._shared_rate` is the same rule kept in Redis for many workers.
+    the permit of a send is granted only at a moment g when, of all the
+    permits granted before it, at most ``count - 1`` are still held or were
+    given back less than ``window`` before g.
+
+Why it holds at the receiver: take ``count + 1`` sends and the last of them to
+be granted, at g. One of the others was given back (at its finish f) no later
+than ``g - window``; it arrived no later than f, and the last one arrived no
+earlier than g. So they are at least ``window`` apart: no window holds all
+``count + 1``. (A send that timed out may still arrive after its finish; see
+the docs: each such send can add one to a window.)
+
+Starts are also at least ``window / rate`` apart, so no burst follows a pause,
+and a fraction like 2.5/s allows 2 sends in a window. The price of the promise
+is one latency per window: at most ``count`` sends per ``window + latency``.
+`Pacer` keeps several limits at once (per second and per minute).
+
+`textflow._many._shared_rate` is the same rule, in one Redis script, for many
+workers on Redis's clock.
 """
 
 from __future__ import annotations
@@ -15,6 +31,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
 
 WINDOW = 1.0
 
@@ -28,50 +46,83 @@ def check_rate(value: object, name: str) -> float:
     return float(value)
 
 
+def permits(rate: float) -> int:
+    """Sends allowed in one window at ``rate`` per window (2.5 -> 2; under 1 -> 1)."""
+    return max(1, math.floor(rate))
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The limiter's answer: a permit to send at ``start``, or (``permit`` None) none yet:
+    ask again at ``start`` (others' sends hold every permit)."""
+
+    permit: Optional[int]
+    start: float
+
+
 class RateLimiter:
-    """At most ``per_second`` starts in any ``window`` (default one second), evenly spaced."""
+    """At most ``permits(rate)`` sends at the receiver in any ``window``, evenly spaced."""
 
     def __init__(
-        self, per_second: float, *, window: float = WINDOW, name: str = "max_per_second"
+        self, per_window: float, *, window: float = WINDOW, name: str = "max_per_second"
     ) -> None:
-        rate = check_rate(per_second, name)
-        self._window = window
+        rate = check_rate(per_window, name)
+        self.window = window
+        self.count = permits(rate)
         self._interval = window / rate
         self._next = -math.inf
-        # a fraction like 2.5/s allows 2 starts in a window; less than 1/s allows 1
-        self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate)))
+        # when the permits given back stop counting (finish + window), in finish order:
+        # finishes come in clock order, so this stays sorted
+        self._released: deque[float] = deque()
 
-    def earliest(self, now: float) -> float:
-        """When the next start could be, without booking it."""
+    def earliest(self, now: float, held: int) -> Optional[float]:
+        """When the next send could start with ``held`` permits out; None if not before one
+        of them comes back."""
+        if held >= self.count:
+            return None
+        released = self._released
+        while released and released[0] <= now:
+            released.popleft()
         start = max(now, self._next)
-        if len(self._recent) == self._recent.maxlen:
-            start = max(start, self._recent[0] + self._window)
+        need = self.count - held  # at most need - 1 of the given-back ones may still count
+        if len(released) >= need:
+            start = max(start, released[-need])
         return start
 
     def book(self, start: float) -> None:
-        self._recent.append(start)
         self._next = start + self._interval
 
-    def reserve(self, now: float) -> float:
-        """Book the next start; returns when it is (``now`` or later)."""
-        start = self.earliest(now)
-        self.book(start)
-        return start
+    def give_back(self, now: float) -> None:
+        """A send holding a permit finished (answered or failed) at ``now``."""
+        self._released.append(now + self.window)
 
 
 class Pacer:
-    """Several `RateLimiter` at once: a start is booked when all of them allow it."""
+    """Several `RateLimiter` at once: a permit is granted when all of them allow it."""
 
     def __init__(self, limiters: Sequence[RateLimiter]) -> None:
         self._limiters = list(limiters)
+        self._held: set[int] = set()
+        self._issued = 0
 
-    def reserve(self, now: float) -> float:
+    def take(self, now: float) -> Turn:
+        """A permit and when its send may start (``now`` or later), or when to ask again."""
         start = now
-        while True:  # each bound only moves the start later: a few rounds at most
-            later = max((limiter.earliest(start) for limiter in self._limiters), default=start)
-            if later == start:
-                break
-            start = later
+        for limiter in self._limiters:
+            earliest = limiter.earliest(now, len(self._held))
+            if earliest is None:
+                # its release is at least a window away: asking again then loses nothing
+                return Turn(None, now + limiter.window)
+            start = max(start, earliest)
         for limiter in self._limiters:
             limiter.book(start)
-        return start
+        self._issued += 1
+        self._held.add(self._issued)
+        return Turn(self._issued, start)
+
+    def give_back(self, permit: int, now: float) -> None:
+        """The send of ``permit`` finished (or never started) at ``now``."""
+        if permit in self._held:
+            self._held.discard(permit)
+            for limiter in self._limiters:
+                limiter.give_back(now)

@@ -9,10 +9,11 @@ Keys (one campaign; the braces keep them in one Redis Cluster slot):
 - ``...:counts``: hash, status -> recipients;
 - ``...:done``: sorted set, recipient key -> when its outcome was recorded.
 
-``claim``, ``record`` and ``renew`` are each one Lua script, so a check and its
-write are one step for every worker at once (a few lines over 300: the three
-scripts are read beside the Python that calls them). Phone numbers are stored (the
-user's data); the API key never is. Delete a campaign with
+``claim_many`` (a batch; ``claim`` is a batch of one), ``record`` and ``renew``
+are each one Lua script, so a check and its write are one step for every worker
+at once; the records of sends that end together share one call (`GroupCommit`).
+Over 300 lines: the scripts are read beside the Python that calls them. Phone
+numbers are stored (the user's data); the API key never is. Delete a campaign with
 ``redis-cli --scan --pattern 'textflow:journal:{NAME}:*' | xargs redis-cli del``.
 """
 
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from textflow._many._batch import GroupCommit
 from textflow._many._lease import (
     DEFAULT_LEASE,
     OUR_PARAMETERS,
@@ -45,35 +47,52 @@ if TYPE_CHECKING:
 SENDING = "sending"
 SCHEMA_VERSION = "1"
 
-_CLAIM = """
-local s = redis.call('HGET', KEYS[1], ARGV[1])
-if s then
-  if s == 'sent' then return 0 end
-  if s == 'sending' then
-    local d = redis.call('ZSCORE', KEYS[4], ARGV[1])
-    if d and tonumber(d) >= tonumber(ARGV[5]) then return 0 end
-    if ARGV[6] ~= '1' then return 0 end
-  elseif s == 'maybe_sent' and ARGV[6] ~= '1' then return 0 end
-  redis.call('HINCRBY', KEYS[5], s, -1)
+# the claims of a batch in one step: ARGV owner, deadline, now, resend, then key, phone
+# pairs; answers per key '' (claimed) or the status that kept it (as `state` reads it)
+_CLAIM_MANY = """
+local answers = {}
+for i = 5, #ARGV, 2 do
+  local key = ARGV[i]
+  local s = redis.call('HGET', KEYS[1], key)
+  local kept = false
+  if s then
+    if s == 'sent' then kept = 'sent'
+    elseif s == 'sending' then
+      local d = redis.call('ZSCORE', KEYS[4], key)
+      if d and tonumber(d) >= tonumber(ARGV[3]) then kept = 'sending'
+      elseif ARGV[4] ~= '1' then kept = 'maybe_sent' end
+    elseif s == 'maybe_sent' and ARGV[4] ~= '1' then kept = 'maybe_sent' end
+  end
+  if kept then
+    answers[#answers + 1] = kept
+  else
+    if s then redis.call('HINCRBY', KEYS[5], s, -1) end
+    redis.call('HSET', KEYS[1], key, 'sending')
+    redis.call('HSET', KEYS[2], key, ARGV[i + 1])
+    redis.call('HSET', KEYS[3], key, ARGV[1])
+    redis.call('HDEL', KEYS[6], key)
+    redis.call('ZADD', KEYS[4], ARGV[2], key)
+    redis.call('HINCRBY', KEYS[5], 'sending', 1)
+    answers[#answers + 1] = ''
+  end
 end
-redis.call('HSET', KEYS[1], ARGV[1], 'sending')
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-redis.call('HDEL', KEYS[6], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-redis.call('HINCRBY', KEYS[5], 'sending', 1)
-return 1
+return answers
 """
 
-_RECORD = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'sending' then return 0 end
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('HINCRBY', KEYS[4], 'sending', -1)
-redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
+# many records in one step: ARGV owner, then key, status, detail, when per record
+_RECORD_MANY = """
+for i = 2, #ARGV, 4 do
+  local key = ARGV[i]
+  if redis.call('HGET', KEYS[1], key) == 'sending'
+      and redis.call('HGET', KEYS[2], key) == ARGV[1] then
+    redis.call('HSET', KEYS[1], key, ARGV[i + 1])
+    redis.call('HSET', KEYS[5], key, ARGV[i + 2])
+    redis.call('ZREM', KEYS[3], key)
+    redis.call('HINCRBY', KEYS[4], 'sending', -1)
+    redis.call('HINCRBY', KEYS[4], ARGV[i + 1], 1)
+    redis.call('ZADD', KEYS[6], ARGV[i + 3], key)
+  end
+end
 return 1
 """
 
@@ -144,10 +163,11 @@ class RedisJournal:
                 socket_timeout=10,
                 socket_connect_timeout=5,
             )
-            self._claim = self._redis.register_script(_CLAIM)
-            self._record = self._redis.register_script(_RECORD)
             self._renew = self._redis.register_script(_RENEW)
+            self._claim_many = self._redis.register_script(_CLAIM_MANY)
+            self._record_many = self._redis.register_script(_RECORD_MANY)
             self._open()
+        self._records: GroupCommit[tuple[str, str, str, float]] = GroupCommit(self._write)
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
 
     @contextlib.contextmanager
@@ -199,24 +219,8 @@ class RedisJournal:
             >>> journal.claim(key, "+11234567890", resend_maybe_sent=False)
             True
         """
-        now = self._clock()
-        keys = [self._status, self._phone, self._owner, self._leases, self._counts, self._detail]
-        args: list[Union[str, float]] = [
-            key,
-            phone_number,
-            self.owner,
-            now + self.lease,
-            now,
-            int(resend_maybe_sent),
-        ]
-        with self._failing_as_journal_error():
-            claimed = bool(self._claim(keys=keys, args=args))
-        if claimed:
-            with self._held_lock:
-                self._held.add(key)
-            if self._heartbeat is not None:
-                self._heartbeat.start()
-        return claimed
+        kept = self.claim_many([(key, phone_number)], resend_maybe_sent=resend_maybe_sent)
+        return kept[0] is None
 
     def record(self, key: str, status: str, detail: Optional[str]) -> None:
         """Store the outcome of a recipient this worker claimed (ignored if it is not ours).
@@ -226,12 +230,46 @@ class RedisJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
-        keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
-        args: list[Union[str, float]] = [key, self.owner, status, detail or "", self._clock()]
-        with self._failing_as_journal_error():
-            self._record(keys=keys, args=args)
+        # with the records of other sends that ended meanwhile: one round trip for them all
+        self._records.write((key, status, detail or "", self._clock()))
         with self._held_lock:
             self._held.discard(key)
+
+    def _write(self, records: Sequence[tuple[str, str, str, float]]) -> None:
+        keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
+        args: list[Union[str, float]] = [self.owner]
+        for record in records:
+            args += record
+        with self._failing_as_journal_error():
+            self._record_many(keys=keys, args=args)
+
+    def claim_many(
+        self, claims: Sequence[tuple[str, str]], *, resend_maybe_sent: bool
+    ) -> list[Optional[str]]:
+        """Claim several recipients (key, phone number) in one step; for each, None if
+        claimed, else the status that kept it (as `state` reads it).
+
+        Examples:
+            >>> journal.claim_many([(key, "+11234567890")], resend_maybe_sent=False)
+            [None]
+        """
+        if not claims:
+            return []
+        now = self._clock()
+        keys = [self._status, self._phone, self._owner, self._leases, self._counts, self._detail]
+        args: list[Union[str, float]] = [self.owner, now + self.lease, now, int(resend_maybe_sent)]
+        for key, phone_number in claims:
+            args += [key, phone_number]
+        with self._failing_as_journal_error():
+            answers = self._claim_many(keys=keys, args=args)
+        kept: list[Optional[str]] = [str(answer) or None for answer in answers]
+        claimed = [key for (key, _), answer in zip(claims, kept) if answer is None]
+        if claimed:
+            with self._held_lock:
+                self._held.update(claimed)
+            if self._heartbeat is not None:
+                self._heartbeat.start()
+        return kept
 
     def renew(self) -> None:
         """Move the deadlines of this worker's open claims to ``lease`` seconds from now.

@@ -46,6 +46,10 @@ JournalArg = Union[str, "os.PathLike[str]", Journal, None]
 #: A list up to this long keeps its outcomes in the report by default; anything else
 #: (a generator, a bigger list) keeps totals only, so memory stays flat.
 SMALL_LIST = 10_000
+#: Most recipients claimed in one step (when the journal has ``claim_many``).
+MAX_BATCH = 64
+#: The permit of a run without a rate limit.
+NO_LIMIT = object()
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -154,15 +158,19 @@ def open_journal(journal: JournalArg) -> tuple[Optional[Journal], bool]:
 
 
 class Limiter(Protocol):
-    def wait(self) -> float:
-        """Book the next start; seconds to wait before it."""
+    def take(self) -> tuple[Optional[object], float]:
+        """A permit and the seconds to wait before sending; or (None, the seconds to wait
+        before asking again)."""
+
+    def give_back(self, permit: object) -> None:
+        """The permit's send has its answer (or failed, or never started)."""
 
     def close(self) -> None:
         """Release what it holds."""
 
 
 class LocalLimiter:
-    """This process's own pace (`Pacer`), on the run's clock."""
+    """This process's own pace (`Pacer`), on the run's clock; safe to use from threads."""
 
     def __init__(self, options: Settings, clock: Callable[[], float]) -> None:
         limiters = []
@@ -172,10 +180,18 @@ class LocalLimiter:
             limiters.append(RateLimiter(options.max_per_minute, window=60.0))
         self._pacer = Pacer(limiters)
         self._clock = clock
+        self._lock = threading.Lock()
 
-    def wait(self) -> float:
-        now = self._clock()
-        return max(0.0, self._pacer.reserve(now) - now)
+    def take(self) -> tuple[Optional[object], float]:
+        with self._lock:
+            now = self._clock()
+            turn = self._pacer.take(now)
+        return turn.permit, max(0.0, turn.start - now)
+
+    def give_back(self, permit: object) -> None:
+        if isinstance(permit, int):
+            with self._lock:
+                self._pacer.give_back(permit, self._clock())
 
     def close(self) -> None:
         pass
@@ -232,6 +248,22 @@ class Run:
         self.stop_error: Optional[BaseException] = None  # matched stop_on
         self.fatal: Optional[BaseException] = None  # a programming error: raised as is
         self.interrupted: Optional[BaseException] = None  # Ctrl-C
+        self.local_limit = limiter is None or isinstance(limiter, LocalLimiter)
+        self._claim_many = getattr(journal, "claim_many", None)
+        # recipients claimed in one step, as many as there are free sending slots: one
+        # round trip for a batch. One at a time with a rate limit (a claimed recipient
+        # would wait its turn: claim each just before its send) or a journal without
+        # claim_many.
+        self.batch = (
+            min(options.concurrency, MAX_BATCH)
+            if self._claim_many is not None and limiter is None
+            else 1
+        )
+        # does admit read the journal? Not when claims say what kept a recipient
+        self.admit_reads_journal = journal is not None and self._claim_many is None
+        # the async driver journals from threads, and calls on_progress on its loop
+        self.defer_progress = False
+        self._progress: list[Progress] = []
         self._lock = threading.Lock()
 
     def stopped(self) -> bool:
@@ -245,21 +277,33 @@ class Run:
             shown = shown_number(item, self.options.phone_field)
             self._finish(Outcome(index, shown, REFUSED, error=exc))
             return None
-        if self.journal is not None:
+        if self.admit_reads_journal:
+            assert self.journal is not None
             state = self.journal.state(job.key)
             if state in DONE and not (state == MAYBE_SENT and self.options.resend_maybe_sent):
                 self._finish(Outcome(index, job.phone_number, SKIPPED, job.text, previous=state))
                 return None
         return job
 
-    def delay(self) -> float:
-        """Seconds to wait before the next send starts (0 without a rate limit).
+    def turn(self) -> tuple[Optional[object], float]:
+        """(a permit, seconds to wait before sending), or (None, seconds to wait before
+        asking again); (None, 0) without a rate limit.
 
         Asked after the claim: a recipient another worker has already claimed takes no
         turn of a rate limit shared by many workers."""
         if self.limiter is None:
-            return 0.0
-        return self.limiter.wait()
+            return NO_LIMIT, 0.0
+        return self.limiter.take()
+
+    def answered(self, permit: object) -> None:
+        """The send of ``permit`` ended (answered, failed, or never started): the limiter
+        counts it from now. A failure to say so stops the run, after the outcome is kept."""
+        if self.limiter is None or permit is NO_LIMIT:
+            return
+        try:
+            self.limiter.give_back(permit)
+        except Exception as exc:
+            self.fail(exc)
 
     def claim(self, job: Prepared) -> bool:
         """Journal the recipient as being sent; False (and skipped) if it already is."""
@@ -273,9 +317,32 @@ class Run:
         self._finish(Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous))
         return False
 
-    def release(self, job: Prepared) -> None:
+    def claim_all(self, jobs: list[Prepared]) -> list[Prepared]:
+        """`claim` for several recipients, in one step when the journal has ``claim_many``;
+        the ones claimed (those already claimed or done are skipped, and reported so)."""
+        if self.journal is None:
+            return jobs
+        if self._claim_many is None:
+            return [job for job in jobs if self.claim(job)]
+        kept = self._claim_many(
+            [(job.key, job.phone_number) for job in jobs],
+            resend_maybe_sent=self.options.resend_maybe_sent,
+        )
+        claimed = []
+        for job, previous in zip(jobs, kept):
+            if previous is None:
+                claimed.append(job)
+            else:
+                self._finish(
+                    Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous)
+                )
+        return claimed
+
+    def release(self, job: Prepared, permit: Optional[object] = None) -> None:
         """Give back a claim the run will not send (it stopped while waiting its turn):
         ``refused`` (not sent) in the journal, so a rerun or another worker sends it."""
+        if permit is not None:
+            self.answered(permit)
         if self.journal is not None:
             self.journal.record(job.key, REFUSED, "not sent: the run stopped before its turn")
 
@@ -340,10 +407,28 @@ class Run:
                 elapsed=self.clock() - self.started,
                 outcome=outcome,
             )
+            if self.defer_progress:
+                self._progress.append(progress)
+                return
             try:
                 callback(progress)  # under the lock: callbacks never overlap
             except Exception as exc:
                 self.fatal = exc
+
+    def flush_progress(self) -> None:
+        """Call ``on_progress`` with the progress kept back (``defer_progress``), in order."""
+        callback = self.options.on_progress
+        if callback is None or not self._progress:
+            return
+        with self._lock:
+            for progress in self._progress:
+                if self.fatal is not None:
+                    break
+                try:
+                    callback(progress)
+                except Exception as exc:
+                    self.fatal = exc
+            self._progress.clear()
 
     def result(self) -> SendReport:
         """The report; or the exception that ended the run, carrying it."""

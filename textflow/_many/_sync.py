@@ -77,37 +77,40 @@ def _dispatch(
     run: Run,
     sleep: Callable[[float], None],
 ) -> None:
-    """Hand recipients to the pool one at a time, never more than ``concurrency`` ahead."""
+    """Hand recipients to the pool, never more than ``concurrency`` ahead: as many as there
+    are free slots are claimed in one step (``run.batch`` at most), then sent."""
     slots = threading.BoundedSemaphore(run.options.concurrency)
     pool = ThreadPoolExecutor(run.options.concurrency, thread_name_prefix="textflow-send-many")
+    items = enumerate(recipients)
     try:
-        for index, item in enumerate(recipients):
-            if run.stopped():
-                break
-            job = run.admit(index, item)
-            if job is None:
-                continue
+        exhausted = False
+        while not exhausted and not run.stopped():
             slots.acquire()
-            started = False
+            free = 1
+            while free < run.batch and slots.acquire(blocking=False):
+                free += 1
+            started = 0
             try:
-                if run.stopped() or not run.claim(job):
-                    continue
+                jobs: list[Prepared] = []
+                exhausted = True
+                for index, item in items:
+                    job = run.admit(index, item)
+                    if job is not None:
+                        jobs.append(job)
+                    if len(jobs) == free or run.stopped():
+                        exhausted = False
+                        break
+                claimed = run.claim_all(jobs) if jobs and not run.stopped() else []
                 try:
-                    wait = run.delay()
-                    if wait:
-                        sleep(wait)
-                except BaseException:
-                    run.release(job)
-                    raise
-                if run.stopped():
-                    run.release(job)
-                    break
-                # in a copy of the caller's context, as the async driver's tasks are: a
-                # span or request id the caller set is what each send sees
-                pool.submit(contextvars.copy_context().run, _send, client, job, run, slots)
-                started = True
+                    for job in claimed:
+                        if not _start(client, job, run, pool, slots, sleep):
+                            break
+                        started += 1
+                finally:  # claims of a batch that will not be sent are given back
+                    for unsent in claimed[started + 1 :]:
+                        run.release(unsent)
             finally:
-                if not started:
+                for _ in range(free - started):
                     slots.release()
     except KeyboardInterrupt as exc:
         run.interrupted = exc
@@ -117,13 +120,47 @@ def _dispatch(
         pool.shutdown(wait=True)  # sends in flight finish and are recorded
 
 
-def _send(client: Sender, job: Prepared, run: Run, slots: threading.BoundedSemaphore) -> None:
+def _start(
+    client: Sender,
+    job: Prepared,
+    run: Run,
+    pool: ThreadPoolExecutor,
+    slots: threading.BoundedSemaphore,
+    sleep: Callable[[float], None],
+) -> bool:
+    """Wait for the rate limit's turn, then send in the pool (its slot is the send's now);
+    False (the claim given back) if the run stopped meanwhile."""
+    permit = None
+    try:
+        while True:  # a permit, or (others hold them all) ask again later
+            permit, wait = run.turn()
+            if wait:
+                sleep(wait)
+            if permit is not None or run.stopped():
+                break
+    except BaseException:
+        run.release(job, permit)
+        raise
+    if run.stopped():
+        run.release(job, permit)
+        return False
+    # in a copy of the caller's context, as the async driver's tasks are: a span or
+    # request id the caller set is what each send sees
+    pool.submit(contextvars.copy_context().run, _send, client, job, permit, run, slots)
+    return True
+
+
+def _send(
+    client: Sender, job: Prepared, permit: object, run: Run, slots: threading.BoundedSemaphore
+) -> None:
     try:
         try:
             result = client.send_sms(job.phone_number, job.text)
         except Exception as exc:
+            run.answered(permit)
             run.failed(job, exc)
         else:
+            run.answered(permit)
             run.sent(job, result)
     except Exception as exc:  # the journal or a callback failed: stop, and show it
         run.fail(exc)

@@ -1,0 +1,173 @@
+"""Shared journals in batches: ``claim_many`` (one round trip for many claims) and the
+records of sends that end together written in one (group commit)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import textflow
+from textflow._many._batch import GroupCommit
+from textflow._many._postgres_journal import PostgresJournal
+from textflow._many._recipients import message_key
+from textflow._many._redis_journal import RedisJournal
+from textflow.testing.journals import FakeClock
+
+from tests.many.many_support import Sender, numbers
+from tests.many.stores_support import PostgresServer, RedisServer, campaign
+
+
+def _open(store: str, request: pytest.FixtureRequest, name: str, clock: FakeClock) -> Any:
+    if store == "redis":
+        redis: RedisServer = request.getfixturevalue("journal_redis")
+        return RedisJournal(f"{redis.url}?campaign={name}", clock=clock, lease=10, heartbeat=False)
+    postgres: PostgresServer = request.getfixturevalue("journal_postgres")
+    url = f"{postgres.url()}?campaign={name}"
+    return PostgresJournal(url, clock=clock, lease=10, heartbeat=False)
+
+
+def _claims(count: int) -> list[tuple[str, str]]:
+    return [(message_key(number, "Hi"), number) for number in numbers(count)]
+
+
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_claim_many_says_what_kept_each_recipient(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    clock, name = FakeClock(1000.0), campaign()
+    journal = _open(store, request, name, clock)
+    other = _open(store, request, name, clock)
+    try:
+        claims = _claims(6)
+        keys = [key for key, _ in claims]
+        assert journal.claim_many(claims[:4], resend_maybe_sent=False) == [None] * 4
+        journal.record(keys[0], "sent", "ok")
+        journal.record(keys[1], "maybe_sent", "timeout")
+        journal.record(keys[2], "refused", "400")
+        clock.advance(5)  # keys[3] is still held by `journal`
+        batch = [*claims, claims[4]]  # the last one twice in one batch: claimed once
+        assert other.claim_many(batch, resend_maybe_sent=False) == [
+            "sent",
+            "maybe_sent",
+            None,  # refused: tried again
+            "sending",
+            None,
+            None,
+            "sending",
+        ]
+        clock.advance(10)  # journal's lease on keys[3] ran out
+        assert other.claim_many([claims[1], claims[3]], resend_maybe_sent=False) == [
+            "maybe_sent",
+            "maybe_sent",
+        ]
+        assert other.claim_many([claims[1], claims[3]], resend_maybe_sent=True) == [None, None]
+        assert journal.claim_many([], resend_maybe_sent=False) == []
+    finally:
+        journal.close()
+        other.close()
+
+
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_overlapping_batches_of_many_workers_claim_each_recipient_once(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """Four workers claim and record the same 400 recipients in batches of 20, in
+    different orders (Postgres would deadlock if rows were locked in batch order)."""
+    clock, name = FakeClock(1000.0), campaign()
+    claims = _claims(400)
+    journals = [_open(store, request, name, clock) for _ in range(4)]
+    won: list[list[str]] = [[] for _ in journals]
+    errors: list[BaseException] = []
+
+    def work(position: int) -> None:
+        journal = journals[position]
+        order = claims if position % 2 == 0 else list(reversed(claims))
+        try:
+            for start in range(0, len(order), 20):
+                batch = order[start : start + 20]
+                kept = journal.claim_many(batch, resend_maybe_sent=False)
+                for (key, _), previous in zip(batch, kept):
+                    if previous is None:
+                        won[position].append(key)
+                        journal.record(key, "sent", "ok")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        claimed = [key for keys in won for key in keys]
+        assert sorted(claimed) == sorted(key for key, _ in claims)  # each exactly once
+        assert journals[0].counts() == {"sent": 400}
+    finally:
+        for journal in journals:
+            journal.close()
+
+
+def test_group_commit_writes_what_ends_together_in_one_batch() -> None:
+    batches: list[list[int]] = []
+    first_in = threading.Event()
+    release = threading.Event()
+
+    def write(items: Any) -> None:
+        batches.append(list(items))
+        if len(batches) == 1:
+            first_in.set()
+            assert release.wait(10)  # a guard against a hang: the test sets it at once
+
+    commit: GroupCommit[int] = GroupCommit(write)
+    first = threading.Thread(target=commit.write, args=(0,))
+    first.start()
+    assert first_in.wait(10)
+    others = [threading.Thread(target=commit.write, args=(i,)) for i in range(1, 6)]
+    for thread in others:
+        thread.start()
+    deadline = time.monotonic() + 10  # a guard against a hang: they queue at once
+    while len(commit._queued) < 5 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    release.set()
+    first.join()
+    for thread in others:
+        thread.join()
+    assert batches[0] == [0]
+    assert sorted(batches[1]) == [1, 2, 3, 4, 5]  # queued while 0 was written: one batch
+    assert len(batches) == 2
+
+
+def test_group_commit_raises_the_write_error_in_every_waiter() -> None:
+    def write(items: Any) -> None:
+        raise OSError("gone")
+
+    commit: GroupCommit[int] = GroupCommit(write)
+    with pytest.raises(OSError, match="gone"):
+        commit.write(1)
+    with pytest.raises(OSError, match="gone"):
+        commit.write(2)  # the next batch tries again, and fails too
+
+
+@pytest.mark.anyio
+async def test_a_run_stopped_mid_batch_gives_back_the_claims_it_did_not_send(
+    many: Sender, journal_redis: RedisServer
+) -> None:
+    """Credits run out while a batch of claims is being sent: the claims not sent are given
+    back (refused), not left held (which would make them maybe sent, never sent)."""
+    recipients = numbers(60)
+    url = f"{journal_redis.url}?campaign={campaign()}"
+    many.fake.balance = "1.50"  # ten SMS: the run stops there
+    with pytest.raises(textflow.SendManyStopped):
+        await many.send(recipients, "Hi", concurrency=8, journal=url)
+    assert len(many.fake.messages) == 10
+    many.fake.balance = 100
+    report = await many.send(recipients, "Hi", concurrency=8, journal=url)
+    delivered = [m.phone_number for m in many.fake.messages]
+    assert sorted(delivered) == sorted(recipients)  # everyone once, nobody twice
+    assert (report.sent, report.skipped, report.maybe_sent) == (50, 10, 0)
+    with RedisJournal(url) as journal:
+        assert journal.counts() == {"sent": 60}
