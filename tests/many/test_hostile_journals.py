@@ -1,0 +1,89 @@
+"""Shared journals in a hostile environment: a Redis that loses its data, evicts keys,
+a URL with our own parameters, a store whose clock is not the workers'.
+
+Each test starts its own throwaway server on 127.0.0.1 when it must kill or
+reconfigure it; the fake counts what reached it, so "nobody twice" is checked on
+the receiving side.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from textflow import JournalError
+from textflow._many._redis_journal import RedisJournal
+from textflow.integrations.celery import enqueue_campaign, send_chunk
+from textflow.testing import FakeTextFlow
+
+from tests.many.many_support import CREDITS, Sender, numbers
+from tests.many.stores_support import RedisServer, campaign
+
+
+@pytest.fixture
+def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server without persistence, which the test restarts (empty)."""
+    server = RedisServer(str(tmp_path))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _nobody_twice(fake: FakeTextFlow) -> collections.Counter[str]:
+    delivered = collections.Counter(m.phone_number for m in fake.messages)
+    assert set(delivered.values()) <= {1}, "somebody got the campaign twice"
+    return delivered
+
+
+@pytest.mark.anyio
+async def test_a_redis_that_lost_its_data_stops_a_worker_instead_of_sending_again(
+    many: Sender, volatile_redis: RedisServer
+) -> None:
+    # a worker keeps its journal open (a long-lived process); Redis restarts without
+    # persistence: every claim of the campaign is gone, not just the in-flight ones
+    recipients = numbers(20)
+    with RedisJournal(f"{volatile_redis.url}?campaign={campaign()}") as journal:
+        report = await many.send(recipients, "Hi", journal=journal)
+        assert report.sent == 20
+        volatile_redis.kill()
+        volatile_redis.start()
+        for _attempt in range(3):  # what a retrying task queue would do
+            with pytest.raises(JournalError, match="lost"):
+                await many.send(recipients, "Hi", journal=journal)
+    assert len(_nobody_twice(many.fake)) == 20
+
+
+class _Queue:
+    """Stands in for a Celery task: keeps what `enqueue_campaign` queues."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def apply_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.queued.append((args, kwargs))
+
+
+def test_a_chunk_retried_after_redis_lost_its_data_sends_nobody_twice(
+    volatile_redis: RedisServer,
+) -> None:
+    # each attempt of a chunk task opens the journal afresh (another process, a retry):
+    # only what the queued task carries can tell a wiped campaign from a new one
+    fake = FakeTextFlow(credits=CREDITS)
+    queue = _Queue()
+    url = f"{volatile_redis.url}?campaign={campaign()}"
+    enqueue_campaign(queue, numbers(30), "Hi", journal=url, chunk_size=10)  # type: ignore[arg-type]
+    with fake.client() as client:
+        (args, kwargs), *_ = queue.queued
+        assert send_chunk(*args, client=client, **kwargs)["sent"] == 10
+        volatile_redis.kill()
+        volatile_redis.start()
+        for args, kwargs in queue.queued:  # the first chunk re-delivered, then the others
+            with pytest.raises(JournalError, match="lost"):
+                send_chunk(*args, client=client, **kwargs)
+    assert len(_nobody_twice(fake)) == 10
