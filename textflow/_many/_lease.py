@@ -66,7 +66,21 @@ def lease_of(url: str, default: float) -> float:
 
 
 #: Our query parameters in a journal URL, which the store's own client does not know.
-OUR_PARAMETERS = ("campaign", "rate_limit", "lease")
+OUR_PARAMETERS = ("campaign", "rate_limit", "lease", "instance")
+
+
+def instance_of(url: str) -> Optional[str]:
+    """The ``instance=ID`` of a journal URL: the campaign it must find, never create."""
+    values = parse_qs(urlsplit(url).query).get("instance", [])
+    if not values:
+        return None
+    if len(values) != 1 or not (0 < len(values[0]) <= 64 and values[0].isalnum()):
+        raise InputValidationError(
+            "instance= in a journal URL is the id a journal gave its campaign (letters "
+            "and digits).",
+            argument="journal",
+        )
+    return values[0]
 
 
 def without_query(url: str, *names: str) -> str:

@@ -2,7 +2,8 @@
 
 Keys (one campaign; the braces keep them in one Redis Cluster slot):
 
-- ``textflow:journal:{NAME}:meta``: ``schema_version`` (marks a textflow journal);
+- ``textflow:journal:{NAME}:meta``: ``schema_version`` (marks a textflow journal) and
+  ``instance``, a random id given when the campaign is created;
 - ``...:status``, ``...:phone``, ``...:owner``, ``...:detail``: hashes by recipient key;
 - ``...:leases``: sorted set, recipient key -> lease deadline (seconds since the epoch),
   for claims not yet recorded;
@@ -10,7 +11,13 @@ Keys (one campaign; the braces keep them in one Redis Cluster slot):
 - ``...:done``: sorted set, recipient key -> when its outcome was recorded.
 
 ``claim``, ``record`` and ``renew`` are each one Lua script, so a check and its
-write are one step for every worker at once (a few lines over 300: the three
+write are one step for every worker at once. Each script first checks that the
+campaign still has the ``instance`` this worker opened: a Redis that lost its data
+(restarted without persistence, flushed, or evicting keys) would otherwise look
+like a new campaign and everyone would be sent again; the worker stops with a
+`JournalError` instead. A worker that opens the journal afresh cannot tell a lost
+campaign from a new one unless its URL names the instance (``&instance=ID``,
+what `enqueue_campaign` gives every chunk) (a few lines over 300: the three
 scripts are read beside the Python that calls them). Phone numbers are stored (the
 user's data); the API key never is. Delete a campaign with
 ``redis-cli --scan --pattern 'textflow:journal:{NAME}:*' | xargs redis-cli del``.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -30,6 +38,7 @@ from textflow._many._lease import (
     Heartbeat,
     campaign_of,
     check_lease,
+    instance_of,
     lease_of,
     now_clock,
     shown_url,
@@ -44,8 +53,18 @@ if TYPE_CHECKING:
 
 SENDING = "sending"
 SCHEMA_VERSION = "1"
+_LOST = "TEXTFLOW_CAMPAIGN_LOST"
 
-_CLAIM = """
+# every script's last key is the meta hash and its last argument the instance opened
+_SAME_CAMPAIGN = f"""
+if redis.call('HGET', KEYS[#KEYS], 'instance') ~= ARGV[#ARGV] then
+  return redis.error_reply('{_LOST}')
+end
+"""
+
+_CLAIM = (
+    _SAME_CAMPAIGN
+    + """
 local s = redis.call('HGET', KEYS[1], ARGV[1])
 if s then
   if s == 'sent' then return 0 end
@@ -64,8 +83,11 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('HINCRBY', KEYS[5], 'sending', 1)
 return 1
 """
+)
 
-_RECORD = """
+_RECORD = (
+    _SAME_CAMPAIGN
+    + """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'sending' then return 0 end
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
@@ -76,10 +98,13 @@ redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
 return 1
 """
+)
 
-_RENEW = """
+_RENEW = (
+    _SAME_CAMPAIGN
+    + """
 local n = 0
-for i = 3, #ARGV do
+for i = 3, #ARGV - 1 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == 'sending'
       and redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
     redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[i])
@@ -88,6 +113,7 @@ for i = 3, #ARGV do
 end
 return n
 """
+)
 
 
 class RedisJournal:
@@ -103,7 +129,8 @@ class RedisJournal:
 
     Raises:
         JournalError: Redis cannot be reached, or the keys are not a textflow journal;
-            ``__cause__`` is the client's error. Any later call that fails raises it too.
+            ``__cause__`` is the client's error. Any later call that fails raises it too,
+            and so does every call once the campaign's keys are lost (see above).
 
     Examples:
         >>> journal = RedisJournal("redis://127.0.0.1:6379/0?campaign=spring")
@@ -119,6 +146,9 @@ class RedisJournal:
         heartbeat: bool = True,
     ) -> None:
         self.campaign = campaign_of(url)
+        self._given_url = url
+        self._pinned = instance_of(url)
+        self.instance = ""  # the campaign's id, read (or given) on open
         self.url = shown_url(url)
         self._server_url = without_query(url, *OUR_PARAMETERS)  # for a shared rate limit
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
@@ -161,20 +191,51 @@ class RedisJournal:
         try:
             yield
         except redis.RedisError as exc:
+            if _LOST in str(exc):
+                raise self._lost() from exc
             raise JournalError(
                 f"The journal {self.url} cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
 
+    def _lost(self) -> JournalError:
+        return JournalError(
+            f"The journal {self.url} lost the campaign {self.campaign!r} (instance "
+            f"{self._pinned or self.instance}): its keys are gone or were created again, "
+            "as after a Redis restarted without persistence, a flush or an eviction. "
+            "Nothing more is sent from it, so nobody gets the campaign twice; the "
+            "recipients it had recorded are unknown now (see the reports of its runs)."
+        )
+
     def _open(self) -> None:
-        version = self._redis.hget(self._meta, "schema_version")
-        if version is None:
-            self._redis.hsetnx(self._meta, "schema_version", SCHEMA_VERSION)
-            version = self._redis.hget(self._meta, "schema_version")
+        version, instance = self._redis.hmget(self._meta, ["schema_version", "instance"])
+        if version is None and self._pinned is not None:
+            raise self._lost()
+        if version is None or instance is None:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hsetnx(self._meta, "schema_version", SCHEMA_VERSION)
+            pipe.hsetnx(self._meta, "instance", uuid.uuid4().hex)
+            pipe.hmget(self._meta, ["schema_version", "instance"])
+            version, instance = pipe.execute()[-1]
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"The journal {self.url} is not a textflow journal of schema "
                 f"{SCHEMA_VERSION} (found {version!r})."
             )
+        if self._pinned is not None and instance != self._pinned:
+            raise self._lost()
+        self.instance = str(instance)
+
+    def pinned_url(self) -> str:
+        """This journal's URL naming its campaign's instance (``&instance=ID``): a worker
+        opening it finds this very campaign or stops with a `JournalError`, where a
+        Redis that lost its data would otherwise look like a new campaign.
+
+        Examples:
+            >>> RedisJournal("redis://127.0.0.1:6379/0?campaign=spring").pinned_url()
+            'redis://127.0.0.1:6379/0?campaign=spring&instance=4f1c...'
+        """
+        url = without_query(self._given_url, "instance")
+        return f"{url}&instance={self.instance}"
 
     def state(self, key: str) -> Optional[str]:
         """The recipient's status (an expired claim reads ``maybe_sent``), or None.
@@ -187,7 +248,10 @@ class RedisJournal:
             pipe = self._redis.pipeline(transaction=True)
             pipe.hget(self._status, key)
             pipe.zscore(self._leases, key)
-            status, deadline = pipe.execute()
+            pipe.hget(self._meta, "instance")
+            status, deadline, instance = pipe.execute()
+        if instance != self.instance:
+            raise self._lost()
         if status == SENDING and deadline is not None and float(deadline) < self._clock():
             return MAYBE_SENT
         return None if status is None else str(status)
@@ -201,6 +265,7 @@ class RedisJournal:
         """
         now = self._clock()
         keys = [self._status, self._phone, self._owner, self._leases, self._counts, self._detail]
+        keys.append(self._meta)
         args: list[Union[str, float]] = [
             key,
             phone_number,
@@ -208,6 +273,7 @@ class RedisJournal:
             now + self.lease,
             now,
             int(resend_maybe_sent),
+            self.instance,
         ]
         with self._failing_as_journal_error():
             claimed = bool(self._claim(keys=keys, args=args))
@@ -227,7 +293,9 @@ class RedisJournal:
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
         keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
+        keys.append(self._meta)
         args: list[Union[str, float]] = [key, self.owner, status, detail or "", self._clock()]
+        args.append(self.instance)
         with self._failing_as_journal_error():
             self._record(keys=keys, args=args)
         with self._held_lock:
@@ -246,8 +314,9 @@ class RedisJournal:
         with self._failing_as_journal_error():
             for start in range(0, len(held), 500):
                 args: list[Union[str, float]] = [self.owner, self._clock() + self.lease]
-                args += held[start : start + 500]
-                self._renew(keys=[self._status, self._owner, self._leases], args=args)
+                args += [*held[start : start + 500], self.instance]
+                keys = [self._status, self._owner, self._leases, self._meta]
+                self._renew(keys=keys, args=args)
 
     def counts(self) -> dict[str, int]:
         """Recipients by status; claims whose lease expired count as ``maybe_sent``.
@@ -260,7 +329,10 @@ class RedisJournal:
             pipe = self._redis.pipeline(transaction=True)
             pipe.hgetall(self._counts)
             pipe.zcount(self._leases, "-inf", f"({self._clock()!r}")
-            raw, expired = pipe.execute()
+            pipe.hget(self._meta, "instance")
+            raw, expired, instance = pipe.execute()
+        if instance != self.instance:
+            raise self._lost()
         totals: dict[str, Any] = {status: int(count) for status, count in raw.items()}
         if expired:
             totals[SENDING] = totals.get(SENDING, 0) - int(expired)
