@@ -77,7 +77,7 @@ def test_a_chunk_retried_after_redis_lost_its_data_sends_nobody_twice(
     fake = FakeTextFlow(credits=CREDITS)
     queue = _Queue()
     url = f"{volatile_redis.url}?campaign={campaign()}"
-    enqueue_campaign(queue, numbers(30), "Hi", journal=url, chunk_size=10)  # type: ignore[arg-type]
+    enqueue_campaign(queue, numbers(30), "Hi", journal=url, chunk_size=10)
     with fake.client() as client:
         (args, kwargs), *_ = queue.queued
         assert send_chunk(*args, client=client, **kwargs)["sent"] == 10
