@@ -87,3 +87,20 @@ def test_a_chunk_retried_after_redis_lost_its_data_sends_nobody_twice(
             with pytest.raises(JournalError, match="lost"):
                 send_chunk(*args, client=client, **kwargs)
     assert len(_nobody_twice(fake)) == 10
+
+
+@pytest.mark.anyio
+async def test_a_redis_that_evicts_any_key_is_refused_before_sending(
+    many: Sender, volatile_redis: RedisServer
+) -> None:
+    # allkeys-lru drops the least used keys when memory runs short: a journal's status
+    # hash dropped with its campaign marker kept would send everyone again
+    import redis
+
+    with redis.Redis.from_url(volatile_redis.url) as admin:
+        admin.config_set("maxmemory-policy", "allkeys-lru")
+        admin.config_set("maxmemory", "64mb")
+    url = f"{volatile_redis.url}?campaign={campaign()}"
+    with pytest.raises(JournalError, match="allkeys-lru"):
+        await many.send(numbers(5), "Hi", journal=url)
+    assert many.fake.messages == []
