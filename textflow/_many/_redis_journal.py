@@ -206,7 +206,22 @@ class RedisJournal:
             "recipients it had recorded are unknown now (see the reports of its runs)."
         )
 
+    def _check_eviction(self) -> None:
+        import redis
+
+        try:
+            policy = str(self._redis.info("memory").get("maxmemory_policy", ""))
+        except redis.ResponseError:  # INFO not allowed to this user: nothing to check
+            return
+        if policy.startswith("allkeys-"):
+            raise JournalError(
+                f"The journal {self.url} is on a Redis whose maxmemory-policy is {policy}: "
+                "it may evict the journal's keys, and their recipients would be sent again. "
+                "Use noeviction (or a volatile-* policy) for the journal's Redis."
+            )
+
     def _open(self) -> None:
+        self._check_eviction()
         version, instance = self._redis.hmget(self._meta, ["schema_version", "instance"])
         if version is None and self._pinned is not None:
             raise self._lost()
