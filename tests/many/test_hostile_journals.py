@@ -104,3 +104,20 @@ async def test_a_redis_that_evicts_any_key_is_refused_before_sending(
     with pytest.raises(JournalError, match="allkeys-lru"):
         await many.send(numbers(5), "Hi", journal=url)
     assert many.fake.messages == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("extra", ["&lease=30", "&instance=pinned"])
+async def test_our_own_journal_url_parameters_reach_no_redis_client(
+    many: Sender, journal_redis: RedisServer, extra: str
+) -> None:
+    # the journal's Redis is also the shared rate limit's: lease= and instance= are ours,
+    # and redis-py took them for connection options (a bare TypeError, nothing sent)
+    url = f"{journal_redis.url}?campaign={campaign()}"
+    if extra.startswith("&instance"):
+        with RedisJournal(url, heartbeat=False) as journal:
+            url = journal.pinned_url()
+    else:
+        url += extra
+    report = await many.send(numbers(3), "Hi", journal=url, max_per_second=1000)
+    assert report.sent == 3
