@@ -9,6 +9,7 @@ the receiving side.
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 
 from textflow import JournalError
+from textflow._many._postgres_journal import PostgresJournal
+from textflow._many._recipients import message_key
 from textflow._many._redis_journal import RedisJournal
 from textflow.integrations.celery import enqueue_campaign, send_chunk
 from textflow.testing import FakeTextFlow
@@ -121,3 +124,29 @@ async def test_our_own_journal_url_parameters_reach_no_redis_client(
         url += extra
     report = await many.send(numbers(3), "Hi", journal=url, max_per_second=1000)
     assert report.sent == 3
+
+
+@pytest.mark.parametrize("skew", [-3600.0, 3600.0])
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_a_worker_with_a_wrong_clock_never_takes_a_live_claim(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, store: str, skew: float
+) -> None:
+    # leases were read on each worker's own clock: a machine an hour off saw another's
+    # live claim as expired (or made its own look expired), and resend_maybe_sent sent
+    # the recipient a second time while the first send was still in flight
+    opener: Any = RedisJournal if store == "redis" else PostgresJournal
+    server = request.getfixturevalue(f"journal_{store}")
+    url = f"{server.url if store == 'redis' else server.url()}?campaign={campaign()}"
+    real = time.time
+    key = message_key("+12025550100", "Hi")
+    with opener(url, heartbeat=False) as honest:
+        monkeypatch.setattr(time, "time", lambda: real() + skew)
+        with opener(url, heartbeat=False) as skewed:
+            assert honest.claim(key, "+12025550100", resend_maybe_sent=False)
+            assert skewed.state(key) == "sending"
+            assert not skewed.claim(key, "+12025550100", resend_maybe_sent=True)
+            other = message_key("+12025550101", "Hi")
+            assert skewed.claim(other, "+12025550101", resend_maybe_sent=False)
+            assert honest.state(other) == "sending"
+            assert not honest.claim(other, "+12025550101", resend_maybe_sent=True)
+            assert skewed.counts() == honest.counts() == {"sending": 2}
