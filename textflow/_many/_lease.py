@@ -8,8 +8,9 @@ the lease) reads as ``maybe_sent``, and is never claimed again unless the run
 says ``resend_maybe_sent``. The owner may still record the real outcome late:
 it knows better than the lease did.
 
-Deadlines are read on the workers' clocks (``time.time``): machines sharing a
-campaign must keep their clocks in step (NTP) to well within the lease.
+Deadlines are set and read on the store's clock (Redis's ``TIME``, Postgres's
+``statement_timestamp()``), one clock for every worker: a machine whose clock is
+off neither takes a live claim nor makes its own look expired.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import contextlib
 import os
 import socket
 import threading
-import time
 import uuid
 from typing import Callable, Optional
 from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
@@ -141,7 +141,3 @@ def check_lease(lease: float) -> float:
     ):
         raise InputValidationError(f"lease must be seconds > 0, not {lease!r}.", argument="lease")
     return float(lease)
-
-
-def now_clock() -> Clock:
-    return time.time

@@ -36,7 +36,6 @@ from textflow._many._lease import (
     campaign_of,
     check_lease,
     lease_of,
-    now_clock,
     shown_url,
     without_query,
     worker_id,
@@ -59,20 +58,27 @@ _SCHEMA = (
     "INSERT INTO textflow_journal_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
 )
 
+# the server's clock, one for every worker (a test gives its fake clock's time instead)
+_NOW = (
+    "COALESCE(%(now)s::double precision,"
+    " EXTRACT(EPOCH FROM statement_timestamp())::double precision)"
+)
+
 _CLAIM = """
 INSERT INTO textflow_journal AS j
     (campaign, key, phone_number, status, owner, lease_until, detail, updated_at)
-VALUES (%(campaign)s, %(key)s, %(phone)s, 'sending', %(owner)s, %(deadline)s, NULL, %(now)s)
+VALUES (%(campaign)s, %(key)s, %(phone)s, 'sending', %(owner)s,
+        <now> + %(lease)s, NULL, <now>)
 ON CONFLICT (campaign, key) DO UPDATE SET
     phone_number = EXCLUDED.phone_number, status = 'sending', owner = EXCLUDED.owner,
     lease_until = EXCLUDED.lease_until, detail = NULL, updated_at = EXCLUDED.updated_at
 WHERE j.status = 'refused'
    OR (%(resend)s AND (j.status = 'maybe_sent'
-                       OR (j.status = 'sending' AND j.lease_until < %(now)s)))
+                       OR (j.status = 'sending' AND j.lease_until < <now>)))
 RETURNING 1
-"""
+""".replace("<now>", _NOW)
 
-_VIEW = "CASE WHEN status = 'sending' AND lease_until < %(now)s THEN 'maybe_sent' ELSE status END"
+_VIEW = f"CASE WHEN status = 'sending' AND lease_until < {_NOW} THEN 'maybe_sent' ELSE status END"
 
 
 class PostgresJournal:
@@ -83,7 +89,8 @@ class PostgresJournal:
             URL; other query parameters are passed on to it).
         lease: Seconds a claim stays ``sending`` without a heartbeat (default: the URL's
             ``lease=``, else 60).
-        clock: Seconds since the epoch (tests move a fake one).
+        clock: Seconds since the epoch (tests move a fake one); by default the server's
+            clock, one clock for every worker whatever theirs say.
         heartbeat: Extend this worker's open claims from a thread.
 
     Raises:
@@ -107,7 +114,7 @@ class PostgresJournal:
         self.url = shown_url(url)
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
-        self._clock = clock or now_clock()
+        self._clock = clock
         # two connections, each used by one thread at a time: claims (the dispatching
         # thread) do not wait behind records (the sending threads)
         self._lock = threading.Lock()
@@ -177,6 +184,10 @@ class PostgresJournal:
             "FROM textflow_journal LIMIT 0"
         )
 
+    def _given_now(self) -> Optional[float]:
+        """The fake clock's time; None: the statement reads the server's clock."""
+        return None if self._clock is None else self._clock()
+
     def state(self, key: str) -> Optional[str]:
         """The recipient's status (an expired claim reads ``maybe_sent``), or None.
 
@@ -184,7 +195,7 @@ class PostgresJournal:
             >>> journal.state(message_key("+11234567890", "Hi"))
             'sent'
         """
-        params = {"now": self._clock(), "campaign": self.campaign, "key": key}
+        params = {"now": self._given_now(), "campaign": self.campaign, "key": key}
         with self._using():
             row = self._db.execute(
                 f"SELECT {_VIEW} FROM textflow_journal "  # noqa: S608 - constant text
@@ -200,14 +211,13 @@ class PostgresJournal:
             >>> journal.claim(key, "+11234567890", resend_maybe_sent=False)
             True
         """
-        now = self._clock()
         params = {
             "campaign": self.campaign,
             "key": key,
             "phone": phone_number,
             "owner": self.owner,
-            "deadline": now + self.lease,
-            "now": now,
+            "lease": self.lease,
+            "now": self._given_now(),
             "resend": bool(resend_maybe_sent),
         }
         with self._using():
@@ -226,10 +236,17 @@ class PostgresJournal:
             raise ValueError(f"cannot record the status {status!r}.")
         with self._writing():
             self._writer.execute(
-                "UPDATE textflow_journal SET status = %s, detail = %s, updated_at = %s, "
-                "lease_until = NULL WHERE campaign = %s AND key = %s AND status = 'sending' "
-                "AND owner = %s",
-                (status, detail, self._clock(), self.campaign, key, self.owner),
+                f"UPDATE textflow_journal SET status = %(status)s, detail = %(detail)s, "  # noqa: S608
+                f"updated_at = {_NOW}, lease_until = NULL WHERE campaign = %(campaign)s "
+                "AND key = %(key)s AND status = 'sending' AND owner = %(owner)s",
+                {
+                    "status": status,
+                    "detail": detail,
+                    "now": self._given_now(),
+                    "campaign": self.campaign,
+                    "key": key,
+                    "owner": self.owner,
+                },
             )
 
     def renew(self) -> None:
@@ -240,9 +257,14 @@ class PostgresJournal:
         """
         with self._writing():
             self._writer.execute(
-                "UPDATE textflow_journal SET lease_until = %s "
-                "WHERE campaign = %s AND owner = %s AND status = 'sending'",
-                (self._clock() + self.lease, self.campaign, self.owner),
+                f"UPDATE textflow_journal SET lease_until = {_NOW} + %(lease)s "  # noqa: S608
+                "WHERE campaign = %(campaign)s AND owner = %(owner)s AND status = 'sending'",
+                {
+                    "now": self._given_now(),
+                    "lease": self.lease,
+                    "campaign": self.campaign,
+                    "owner": self.owner,
+                },
             )
 
     def counts(self) -> dict[str, int]:
@@ -256,7 +278,7 @@ class PostgresJournal:
             rows = self._db.execute(
                 f"SELECT {_VIEW} AS s, COUNT(*) FROM textflow_journal "  # noqa: S608
                 "WHERE campaign = %(campaign)s GROUP BY s ORDER BY s",
-                {"now": self._clock(), "campaign": self.campaign},
+                {"now": self._given_now(), "campaign": self.campaign},
             ).fetchall()
         return {str(status): int(count) for status, count in rows}
 

@@ -40,7 +40,6 @@ from textflow._many._lease import (
     check_lease,
     instance_of,
     lease_of,
-    now_clock,
     shown_url,
     without_query,
     worker_id,
@@ -55,22 +54,29 @@ SENDING = "sending"
 SCHEMA_VERSION = "1"
 _LOST = "TEXTFLOW_CAMPAIGN_LOST"
 
-# every script's last key is the meta hash and its last argument the instance opened
+# every script's last key is the meta hash and its last argument the instance opened;
+# times are Redis's own (TIME), unless a test gives its fake clock's
 _SAME_CAMPAIGN = f"""
 if redis.call('HGET', KEYS[#KEYS], 'instance') ~= ARGV[#ARGV] then
   return redis.error_reply('{_LOST}')
+end
+local function clock(given)
+  if given ~= '' then return tonumber(given) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 """
 
 _CLAIM = (
     _SAME_CAMPAIGN
     + """
+local now = clock(ARGV[5])
 local s = redis.call('HGET', KEYS[1], ARGV[1])
 if s then
   if s == 'sent' then return 0 end
   if s == 'sending' then
     local d = redis.call('ZSCORE', KEYS[4], ARGV[1])
-    if d and tonumber(d) >= tonumber(ARGV[5]) then return 0 end
+    if d and tonumber(d) >= now then return 0 end
     if ARGV[6] ~= '1' then return 0 end
   elseif s == 'maybe_sent' and ARGV[6] ~= '1' then return 0 end
   redis.call('HINCRBY', KEYS[5], s, -1)
@@ -79,7 +85,7 @@ redis.call('HSET', KEYS[1], ARGV[1], 'sending')
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('HDEL', KEYS[6], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('HINCRBY', KEYS[5], 'sending', 1)
 return 1
 """
@@ -95,7 +101,7 @@ redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'sending', -1)
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
+redis.call('ZADD', KEYS[6], clock(ARGV[5]), ARGV[1])
 return 1
 """
 )
@@ -104,10 +110,11 @@ _RENEW = (
     _SAME_CAMPAIGN
     + """
 local n = 0
-for i = 3, #ARGV - 1 do
+local deadline = clock(ARGV[3]) + tonumber(ARGV[2])
+for i = 4, #ARGV - 1 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == 'sending'
       and redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
-    redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[i])
+    redis.call('ZADD', KEYS[3], 'XX', deadline, ARGV[i])
     n = n + 1
   end
 end
@@ -123,7 +130,8 @@ class RedisJournal:
         url: ``redis://[user:password@]host:port/db?campaign=NAME`` (``rediss://`` for TLS).
         lease: Seconds a claim stays ``sending`` without a heartbeat (default: the URL's
             ``lease=``, else 60).
-        clock: Seconds since the epoch (tests move a fake one).
+        clock: Seconds since the epoch (tests move a fake one); by default Redis's own
+            clock (``TIME``), one clock for every worker whatever theirs say.
         heartbeat: Extend this worker's open claims from a thread (turn off only in tests,
             which call `renew` themselves).
 
@@ -153,7 +161,7 @@ class RedisJournal:
         self._server_url = without_query(url, *OUR_PARAMETERS)  # for a shared rate limit
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
-        self._clock = clock or now_clock()
+        self._clock = clock
         self._held: set[str] = set()
         self._held_lock = threading.Lock()
         prefix = f"textflow:journal:{{{self.campaign}}}"
@@ -240,6 +248,16 @@ class RedisJournal:
             raise self._lost()
         self.instance = str(instance)
 
+    def _given_now(self) -> str:
+        """The fake clock's time for a script; empty: the script reads Redis's clock."""
+        return "" if self._clock is None else repr(self._clock())
+
+    def _now(self) -> float:
+        if self._clock is not None:
+            return self._clock()
+        seconds, micro = self._redis.time()
+        return float(seconds) + micro / 1e6
+
     def pinned_url(self) -> str:
         """This journal's URL naming its campaign's instance (``&instance=ID``): a worker
         opening it finds this very campaign or stops with a `JournalError`, where a
@@ -264,10 +282,12 @@ class RedisJournal:
             pipe.hget(self._status, key)
             pipe.zscore(self._leases, key)
             pipe.hget(self._meta, "instance")
-            status, deadline, instance = pipe.execute()
+            pipe.time()
+            status, deadline, instance, (seconds, micro) = pipe.execute()
         if instance != self.instance:
             raise self._lost()
-        if status == SENDING and deadline is not None and float(deadline) < self._clock():
+        now = seconds + micro / 1e6 if self._clock is None else self._clock()
+        if status == SENDING and deadline is not None and float(deadline) < now:
             return MAYBE_SENT
         return None if status is None else str(status)
 
@@ -278,15 +298,14 @@ class RedisJournal:
             >>> journal.claim(key, "+11234567890", resend_maybe_sent=False)
             True
         """
-        now = self._clock()
         keys = [self._status, self._phone, self._owner, self._leases, self._counts, self._detail]
         keys.append(self._meta)
         args: list[Union[str, float]] = [
             key,
             phone_number,
             self.owner,
-            now + self.lease,
-            now,
+            self.lease,
+            self._given_now(),
             int(resend_maybe_sent),
             self.instance,
         ]
@@ -309,7 +328,7 @@ class RedisJournal:
             raise ValueError(f"cannot record the status {status!r}.")
         keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
         keys.append(self._meta)
-        args: list[Union[str, float]] = [key, self.owner, status, detail or "", self._clock()]
+        args: list[Union[str, float]] = [key, self.owner, status, detail or "", self._given_now()]
         args.append(self.instance)
         with self._failing_as_journal_error():
             self._record(keys=keys, args=args)
@@ -328,7 +347,7 @@ class RedisJournal:
             return
         with self._failing_as_journal_error():
             for start in range(0, len(held), 500):
-                args: list[Union[str, float]] = [self.owner, self._clock() + self.lease]
+                args: list[Union[str, float]] = [self.owner, self.lease, self._given_now()]
                 args += [*held[start : start + 500], self.instance]
                 keys = [self._status, self._owner, self._leases, self._meta]
                 self._renew(keys=keys, args=args)
@@ -341,9 +360,10 @@ class RedisJournal:
             {'maybe_sent': 2, 'sent': 9998}
         """
         with self._failing_as_journal_error():
+            now = self._now()
             pipe = self._redis.pipeline(transaction=True)
             pipe.hgetall(self._counts)
-            pipe.zcount(self._leases, "-inf", f"({self._clock()!r}")
+            pipe.zcount(self._leases, "-inf", f"({now!r}")
             pipe.hget(self._meta, "instance")
             raw, expired, instance = pipe.execute()
         if instance != self.instance:
