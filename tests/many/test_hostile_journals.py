@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from textflow import JournalError
+from textflow import InputValidationError, JournalError
 from textflow._many._postgres_journal import PostgresJournal
 from textflow._many._recipients import message_key
 from textflow._many._redis_journal import RedisJournal
@@ -24,7 +24,7 @@ from textflow.integrations.celery import enqueue_campaign, send_chunk
 from textflow.testing import FakeTextFlow
 
 from tests.many.many_support import CREDITS, Sender, numbers
-from tests.many.stores_support import RedisServer, campaign
+from tests.many.stores_support import PostgresServer, RedisServer, campaign
 
 
 @pytest.fixture
@@ -150,3 +150,38 @@ def test_a_worker_with_a_wrong_clock_never_takes_a_live_claim(
             assert honest.state(other) == "sending"
             assert not honest.claim(other, "+12025550101", resend_maybe_sent=True)
             assert skewed.counts() == honest.counts() == {"sending": 2}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hunter2@127.0.0.1:notaport/0?campaign=x",
+        "redis://:hunter2@127.0.0.1:6379/0?campaign=x&socket_timeout=soon",
+        "redis://:hunter2@127.0.0.1:6379/0?campaign=x&no_such_option=1",
+    ],
+)
+def test_a_malformed_redis_url_is_an_input_error_before_sending(url: str) -> None:
+    # redis-py's own ValueError / TypeError escaped bare
+    fake = FakeTextFlow(credits=CREDITS)
+    with fake.client() as client, pytest.raises(InputValidationError) as caught:
+        client.send_many(numbers(2), "Hi", journal=url)
+    assert "hunter2" not in str(caught.value)
+    assert fake.messages == []
+
+
+def test_a_password_given_as_a_query_parameter_is_never_shown(
+    journal_redis: RedisServer, journal_postgres: PostgresServer
+) -> None:
+    # libpq and redis-py both take ?password=...; only the user:password@ form was masked
+    for url in (
+        f"{journal_redis.url}?campaign={campaign()}&password=hunter2",
+        f"{journal_postgres.url()}?campaign={campaign()}&password=hunter2",
+        "postgresql://u@127.0.0.1:1/db?password=hunter2&campaign=x",
+    ):
+        opener: Any = RedisJournal if url.startswith("redis") else PostgresJournal
+        try:
+            with opener(url, heartbeat=False) as journal:
+                shown = f"{journal!r} {journal.url}"
+        except JournalError as exc:  # a server that asks no password may refuse one
+            shown = str(exc)
+        assert "hunter2" not in shown
