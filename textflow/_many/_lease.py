@@ -93,12 +93,19 @@ def without_query(url: str, *names: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The URL with any password masked, for messages and reprs."""
+    """The URL with any password masked, for messages and reprs: ``user:***@``, and
+    query parameters such as ``password=`` or ``sslpassword=`` (libpq and redis-py
+    take them too)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    pairs = parts.query.split("&") if parts.query else []
+    query = "&".join(
+        f"{pair.split('=', 1)[0]}=***" if "password" in pair.split("=", 1)[0].lower() else pair
+        for pair in pairs
+    )
+    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class Heartbeat:

@@ -30,6 +30,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Optional, Union
+from urllib.parse import urlsplit
 
 from textflow._many._lease import (
     DEFAULT_LEASE,
@@ -45,7 +46,7 @@ from textflow._many._lease import (
     worker_id,
 )
 from textflow._many._outcomes import MAYBE_SENT, REFUSED, SENT
-from textflow.errors import JournalError
+from textflow.errors import InputValidationError, JournalError
 
 if TYPE_CHECKING:
     import redis
@@ -176,17 +177,31 @@ class RedisJournal:
         with self._failing_as_journal_error():
             import redis
 
-            self._redis: redis.Redis = redis.Redis.from_url(
-                without_query(url, *OUR_PARAMETERS),
-                decode_responses=True,
-                socket_timeout=10,
-                socket_connect_timeout=5,
-            )
+            self._redis: redis.Redis = self._client(redis, without_query(url, *OUR_PARAMETERS))
             self._claim = self._redis.register_script(_CLAIM)
             self._record = self._redis.register_script(_RECORD)
             self._renew = self._redis.register_script(_RENEW)
             self._open()
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
+
+    def _client(self, redis: Any, server: str) -> redis.Redis:
+        """The client for ``server``; a URL redis-py cannot use fails here, before sending."""
+        try:
+            client: redis.Redis = redis.Redis.from_url(
+                server, decode_responses=True, socket_timeout=10, socket_connect_timeout=5
+            )
+            pool = client.connection_pool
+            pool.connection_class(**pool.connection_kwargs)  # unknown options: not connected
+        except (ValueError, TypeError) as exc:
+            said = str(exc)
+            password = urlsplit(server).password
+            if password and password in said:
+                said = "an option is not valid"
+            raise InputValidationError(
+                f"The journal URL {self.url} is not one redis-py accepts: {said}",
+                argument="journal",
+            ) from None
+        return client
 
     @contextlib.contextmanager
     def _failing_as_journal_error(self) -> Iterator[None]:
