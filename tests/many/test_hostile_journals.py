@@ -24,6 +24,7 @@ from textflow.integrations.celery import enqueue_campaign, send_chunk
 from textflow.testing import FakeTextFlow
 
 from tests.many.many_support import CREDITS, Sender, numbers
+from tests.many.proxy_support import Proxy
 from tests.many.stores_support import PostgresServer, RedisServer, campaign
 
 
@@ -185,3 +186,27 @@ def test_a_password_given_as_a_query_parameter_is_never_shown(
         except JournalError as exc:  # a server that asks no password may refuse one
             shown = str(exc)
         assert "hunter2" not in shown
+
+
+@pytest.mark.anyio
+async def test_a_claim_whose_answer_was_lost_and_retried_by_redis_py_is_still_ours(
+    many: Sender, journal_redis: RedisServer
+) -> None:
+    # the network drops Redis's answer to a claim; redis-py (retry_on_timeout, a URL
+    # option users set) runs the claim again, which found the recipient 'sending' and
+    # said no: the recipient was skipped, never sent, and read maybe_sent later
+    proxy = Proxy(journal_redis.port)
+    try:
+        url = f"redis://127.0.0.1:{proxy.port}/0?campaign={campaign()}"
+        url += "&socket_timeout=0.5&retry_on_timeout=true"
+        with RedisJournal(url, heartbeat=False) as journal:
+            await many.send(numbers(1, start=100), "Hi", journal=journal)  # scripts loaded
+            recipients = numbers(10)
+            proxy.swallow_reply_to(recipients[3].encode())  # in its claim's arguments only
+            report = await many.send(recipients, "Hi", journal=journal)
+            assert proxy.fired.is_set()
+            assert report.sent == 10
+            assert journal.counts() == {"sent": 11}
+    finally:
+        proxy.close()
+    assert len(_nobody_twice(many.fake)) == 11
