@@ -90,7 +90,4 @@ class Proxy:
         self._listener.close()
         with self._lock:
             for sock in self._sockets:
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+                sock.close()

@@ -175,19 +175,19 @@ class RedisJournal:
         self._counts = f"{prefix}:counts"
         self._done = f"{prefix}:done"
         with self._failing_as_journal_error():
-            import redis
-
-            self._redis: redis.Redis = self._client(redis, without_query(url, *OUR_PARAMETERS))
+            self._redis = self._client(without_query(url, *OUR_PARAMETERS))
             self._claim = self._redis.register_script(_CLAIM)
             self._record = self._redis.register_script(_RECORD)
             self._renew = self._redis.register_script(_RENEW)
             self._open()
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
 
-    def _client(self, redis: Any, server: str) -> redis.Redis:
+    def _client(self, server: str) -> redis.Redis:
         """The client for ``server``; a URL redis-py cannot use fails here, before sending."""
+        import redis
+
         try:
-            client: redis.Redis = redis.Redis.from_url(
+            client = redis.Redis.from_url(
                 server, decode_responses=True, socket_timeout=10, socket_connect_timeout=5
             )
             pool = client.connection_pool
