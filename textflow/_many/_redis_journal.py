@@ -5,6 +5,8 @@ Keys (one campaign; the braces keep them in one Redis Cluster slot):
 - ``textflow:journal:{NAME}:meta``: ``schema_version`` (marks a textflow journal) and
   ``instance``, a random id given when the campaign is created;
 - ``...:status``, ``...:phone``, ``...:owner``, ``...:detail``: hashes by recipient key;
+- ``...:claims``: hash, recipient key -> a random id of its open claim, so a claim the
+  client sends again (its answer was lost, redis-py retried) is recognised as the same;
 - ``...:leases``: sorted set, recipient key -> lease deadline (seconds since the epoch),
   for claims not yet recorded;
 - ``...:counts``: hash, status -> recipients;
@@ -74,6 +76,9 @@ _CLAIM = (
 local now = clock(ARGV[5])
 local s = redis.call('HGET', KEYS[1], ARGV[1])
 if s then
+  if s == 'sending' and redis.call('HGET', KEYS[7], ARGV[1]) == ARGV[7] then
+    return 1  -- this very claim, run again by a client that lost its answer
+  end
   if s == 'sent' then return 0 end
   if s == 'sending' then
     local d = redis.call('ZSCORE', KEYS[4], ARGV[1])
@@ -88,6 +93,7 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('HDEL', KEYS[6], ARGV[1])
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('HINCRBY', KEYS[5], 'sending', 1)
+redis.call('HSET', KEYS[7], ARGV[1], ARGV[7])
 return 1
 """
 )
@@ -103,6 +109,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'sending', -1)
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 redis.call('ZADD', KEYS[6], clock(ARGV[5]), ARGV[1])
+redis.call('HDEL', KEYS[7], ARGV[1])
 return 1
 """
 )
@@ -174,6 +181,7 @@ class RedisJournal:
         self._leases = f"{prefix}:leases"
         self._counts = f"{prefix}:counts"
         self._done = f"{prefix}:done"
+        self._claims = f"{prefix}:claims"
         with self._failing_as_journal_error():
             self._redis = self._client(without_query(url, *OUR_PARAMETERS))
             self._claim = self._redis.register_script(_CLAIM)
@@ -314,7 +322,7 @@ class RedisJournal:
             True
         """
         keys = [self._status, self._phone, self._owner, self._leases, self._counts, self._detail]
-        keys.append(self._meta)
+        keys += [self._claims, self._meta]
         args: list[Union[str, float]] = [
             key,
             phone_number,
@@ -322,6 +330,7 @@ class RedisJournal:
             self.lease,
             self._given_now(),
             int(resend_maybe_sent),
+            uuid.uuid4().hex,  # this claim, should the client send it twice
             self.instance,
         ]
         with self._failing_as_journal_error():
@@ -342,7 +351,7 @@ class RedisJournal:
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
         keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
-        keys.append(self._meta)
+        keys += [self._claims, self._meta]
         args: list[Union[str, float]] = [key, self.owner, status, detail or "", self._given_now()]
         args.append(self.instance)
         with self._failing_as_journal_error():
