@@ -210,3 +210,47 @@ async def test_a_claim_whose_answer_was_lost_and_retried_by_redis_py_is_still_ou
     finally:
         proxy.close()
     assert len(_nobody_twice(many.fake)) == 11
+
+
+def _everything_in_redis(url: str) -> bytes:
+    import redis
+
+    found: list[bytes] = []
+    with redis.Redis.from_url(url) as client:
+        for key in client.scan_iter(match="textflow:*"):
+            kind = client.type(key)
+            if kind == b"hash":
+                found += [b"%s=%s" % pair for pair in client.hgetall(key).items()]
+            elif kind == b"zset":
+                found += [member for member, _ in client.zrange(key, 0, -1, withscores=True)]
+            else:
+                found.append(client.dump(key) or b"")
+            found.append(key)
+    return b" ".join(found)
+
+
+def _everything_in_postgres(url: str) -> bytes:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        rows = db.execute("SELECT t::text FROM textflow_journal t").fetchall()
+        rows += db.execute("SELECT t::text FROM textflow_journal_meta t").fetchall()
+    return "".join(str(row[0]) for row in rows).encode()
+
+
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_no_key_or_text_in_a_shared_store_even_after_failures(
+    request: pytest.FixtureRequest, store: str
+) -> None:
+    server = request.getfixturevalue(f"journal_{store}")
+    base = server.url if store == "redis" else server.url()
+    url = f"{base}?campaign={campaign()}"
+    fake = FakeTextFlow(credits=CREDITS)
+    with fake.client() as client:
+        client.send_many(numbers(3), "Secret sale code XYZZY", journal=url, max_per_second=100)
+    with fake.client(api_key="tf_wrong_key_PLUGH") as client, pytest.raises(Exception):
+        client.send_many(numbers(3, start=3), "Secret sale code XYZZY", journal=url)
+    stored = _everything_in_redis(base) if store == "redis" else _everything_in_postgres(base)
+    assert numbers(1)[0].encode() in stored  # the numbers are kept: the docs say so
+    for secret in (fake.api_key, "tf_wrong_key_PLUGH", "XYZZY"):
+        assert secret.encode() not in stored
