@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from textflow import InputValidationError, JournalError
+from textflow import InputValidationError, JournalError, SendManyStopped
 from textflow._many._postgres_journal import PostgresJournal
 from textflow._many._recipients import message_key
 from textflow._many._redis_journal import RedisJournal
@@ -248,7 +248,7 @@ def test_no_key_or_text_in_a_shared_store_even_after_failures(
     fake = FakeTextFlow(credits=CREDITS)
     with fake.client() as client:
         client.send_many(numbers(3), "Secret sale code XYZZY", journal=url, max_per_second=100)
-    with fake.client(api_key="tf_wrong_key_PLUGH") as client, pytest.raises(Exception):
+    with fake.client(api_key="tf_wrong_key_PLUGH") as client, pytest.raises(SendManyStopped):
         client.send_many(numbers(3, start=3), "Secret sale code XYZZY", journal=url)
     stored = _everything_in_redis(base) if store == "redis" else _everything_in_postgres(base)
     assert numbers(1)[0].encode() in stored  # the numbers are kept: the docs say so
