@@ -194,15 +194,22 @@ def split_campaign(
 
 
 def _csv_chunks(path: Path, chunk_size: int, phone_field: str) -> Iterator[list[Recipient]]:
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        rows = csv.DictReader(file)
-        if rows.fieldnames is None or phone_field not in rows.fieldnames:
-            raise InputValidationError(
-                f"{path} has no column {phone_field!r} in its header row.",
-                argument="phone_field",
-            )
-        while chunk := list(itertools.islice(rows, chunk_size)):
-            yield [dict(row) for row in chunk]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            rows = csv.DictReader(file)
+            if rows.fieldnames is None or phone_field not in rows.fieldnames:
+                raise InputValidationError(
+                    f"{path} has no column {phone_field!r} in its header row.",
+                    argument="phone_field",
+                )
+            while chunk := list(itertools.islice(rows, chunk_size)):
+                yield [dict(row) for row in chunk]
+    except UnicodeDecodeError as exc:  # the file is decoded a block at a time
+        raise InputValidationError(
+            f"{path} is not UTF-8 ({exc.reason}): save it as UTF-8 and enqueue it again "
+            "(the chunks queued already are skipped by the journal).",
+            argument="recipients",
+        ) from None
 
 
 def enqueue_campaign(
