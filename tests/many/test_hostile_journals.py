@@ -254,3 +254,23 @@ def test_no_key_or_text_in_a_shared_store_even_after_failures(
     assert numbers(1)[0].encode() in stored  # the numbers are kept: the docs say so
     for secret in (fake.api_key, "tf_wrong_key_PLUGH", "XYZZY"):
         assert secret.encode() not in stored
+
+
+def test_a_redis_without_append_only_persistence_is_named_in_a_warning(
+    volatile_redis: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the guarantee is only as good as what Redis keeps across a restart: snapshots
+    # alone lose the last minutes of claims, whose recipients a rerun would send again
+    durable = RedisServer(str(tmp_path / "durable"), persistent=True)
+    (tmp_path / "durable").mkdir()
+    durable.start()
+    try:
+        with caplog.at_level("WARNING", logger="textflow"):
+            for _ in range(2):  # once per server and process, not once per chunk
+                RedisJournal(f"{volatile_redis.url}?campaign={campaign()}").close()
+            RedisJournal(f"{durable.url}?campaign={campaign()}").close()
+    finally:
+        durable.stop()
+    warned = [r.getMessage() for r in caplog.records if "append-only" in r.getMessage()]
+    assert len(warned) == 1
+    assert str(volatile_redis.port) in warned[0]

@@ -28,6 +28,7 @@ user's data); the API key never is. Delete a campaign with
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 
 SENDING = "sending"
 SCHEMA_VERSION = "1"
+logger = logging.getLogger("textflow")
+_WARNED: set[str] = set()  # Redis servers warned about, once per process
 _LOST = "TEXTFLOW_CAMPAIGN_LOST"
 
 # every script's last key is the meta hash and its last argument the instance opened;
@@ -237,11 +240,12 @@ class RedisJournal:
             "recipients it had recorded are unknown now (see the reports of its runs)."
         )
 
-    def _check_eviction(self) -> None:
+    def _check_server(self) -> None:
         import redis
 
         try:
             policy = str(self._redis.info("memory").get("maxmemory_policy", ""))
+            persistence = self._redis.info("persistence")
         except redis.ResponseError:  # INFO not allowed to this user: nothing to check
             return
         if policy.startswith("allkeys-"):
@@ -250,9 +254,17 @@ class RedisJournal:
                 "it may evict the journal's keys, and their recipients would be sent again. "
                 "Use noeviction (or a volatile-* policy) for the journal's Redis."
             )
+        if not persistence.get("aof_enabled") and self._server_url not in _WARNED:
+            _WARNED.add(self._server_url)
+            logger.warning(
+                "The journal %s is on a Redis without append-only persistence: if Redis "
+                "restarts, the claims written since its last snapshot are lost and their "
+                "recipients can be sent again. Use appendonly yes (appendfsync always).",
+                self.url,
+            )
 
     def _open(self) -> None:
-        self._check_eviction()
+        self._check_server()
         version, instance = self._redis.hmget(self._meta, ["schema_version", "instance"])
         if version is None and self._pinned is not None:
             raise self._lost()
