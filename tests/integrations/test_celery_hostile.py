@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from textflow import InputValidationError
-from textflow.integrations.celery import send_chunk, split_campaign
+from textflow.integrations.celery import Recipient, send_chunk, split_campaign
 from textflow.testing import FakeTextFlow
 
 from tests.many.many_support import CREDITS, numbers
@@ -35,7 +35,7 @@ def test_the_same_chunk_twice_and_a_chunk_with_a_number_twice_send_each_once(
 ) -> None:
     fake = FakeTextFlow(credits=CREDITS)
     url = f"{journal_redis.url}?campaign={campaign()}"
-    chunk = [*numbers(4), numbers(1)[0], {"phone_number": numbers(2)[1]}]
+    chunk: list[Recipient] = [*numbers(4), numbers(1)[0], {"phone_number": numbers(2)[1]}]
     with fake.client() as client:
         first = send_chunk(chunk, "Hi", journal=url, client=client, concurrency=4)
         again = send_chunk(chunk, "Hi", journal=url, client=client, concurrency=4)
