@@ -4,7 +4,8 @@ Each client connection gets its own upstream connection. `swallow_reply_to`
 arms the proxy: the next request containing the given bytes reaches the server,
 which runs it; its reply never reaches the client (the connection stays open,
 so the client waits for its own timeout), as on a network that drops a packet.
-`cut_after` closes both sides instead of swallowing.
+`cut_after` closes the client's side once the server has answered; `drop`
+closes it without passing the request on (the server never runs it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Proxy:
         self._lock = threading.Lock()
         self._trigger: Optional[bytes] = None
         self._cut = False
+        self._drop = False
         self.fired = threading.Event()
         self._sockets: list[socket.socket] = []
         self._closed = False
@@ -31,11 +33,15 @@ class Proxy:
 
     def swallow_reply_to(self, trigger: bytes) -> None:
         with self._lock:
-            self._trigger, self._cut = trigger, False
+            self._trigger, self._cut, self._drop = trigger, False, False
 
     def cut_after(self, trigger: bytes) -> None:
         with self._lock:
-            self._trigger, self._cut = trigger, True
+            self._trigger, self._cut, self._drop = trigger, True, False
+
+    def drop(self, trigger: bytes) -> None:
+        with self._lock:
+            self._trigger, self._cut, self._drop = trigger, False, True
 
     def _accept(self) -> None:
         while True:
@@ -61,9 +67,13 @@ class Proxy:
             while data := client.recv(65536):
                 with self._lock:
                     armed = self._trigger is not None and self._trigger in data
-                    cut = self._cut
+                    cut, drop = self._cut, self._drop
                     if armed:
                         self._trigger = None
+                if armed and drop:
+                    self.fired.set()
+                    client.close()
+                    return
                 if armed:
                     muted.set()  # this request's reply, and all after it, go nowhere
                 upstream.sendall(data)

@@ -22,6 +22,7 @@ from textflow._many._recipients import message_key
 from textflow._many._redis_journal import RedisJournal
 from textflow.integrations.celery import enqueue_campaign, send_chunk
 from textflow.testing import FakeTextFlow
+from textflow.testing.journals import FakeClock
 
 from tests.many.many_support import CREDITS, Sender, numbers
 from tests.many.proxy_support import Proxy
@@ -292,3 +293,24 @@ def test_a_rate_limit_url_that_cannot_be_used_is_a_textflow_error(rate_limit: st
         client.send_many(numbers(2), "Hi", max_per_second=5, rate_limit=rate_limit)
     assert "hunter2" not in str(caught.value)
     assert fake.messages == []
+
+
+def test_a_claim_whose_record_failed_is_no_longer_renewed(journal_redis: RedisServer) -> None:
+    # the heartbeat kept extending a claim whose outcome could not be written, for as
+    # long as the journal stayed open: it never turned maybe_sent, the campaign never ended
+    proxy = Proxy(journal_redis.port)
+    clock = FakeClock()
+    try:
+        url = f"redis://127.0.0.1:{proxy.port}/0?campaign={campaign()}"
+        with RedisJournal(url, heartbeat=False, clock=clock, lease=30) as journal:
+            key = message_key("+12025550100", "Hi")
+            assert journal.claim(key, "+12025550100", resend_maybe_sent=False)
+            proxy.drop(b"$4\r\nsent\r\n")  # the record's status argument
+            with pytest.raises(JournalError):
+                journal.record(key, "sent", "Message sent")
+            assert proxy.fired.is_set()
+            clock.advance(31)
+            journal.renew()  # what the heartbeat does
+            assert journal.state(key) == "maybe_sent"
+    finally:
+        proxy.close()
