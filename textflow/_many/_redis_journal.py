@@ -366,10 +366,12 @@ class RedisJournal:
         keys += [self._claims, self._meta]
         args: list[Union[str, float]] = [key, self.owner, status, detail or "", self._given_now()]
         args.append(self.instance)
-        with self._failing_as_journal_error():
-            self._record(keys=keys, args=args)
-        with self._held_lock:
-            self._held.discard(key)
+        try:
+            with self._failing_as_journal_error():
+                self._record(keys=keys, args=args)
+        finally:  # written or not, this worker is done with it: its lease may run out
+            with self._held_lock:
+                self._held.discard(key)
 
     def renew(self) -> None:
         """Move the deadlines of this worker's open claims to ``lease`` seconds from now.
