@@ -19,6 +19,9 @@ A claim is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` (the row is
 locked and its status checked in the same statement), so two workers never
 both claim a recipient. Delete a campaign with ``DELETE FROM textflow_journal
 WHERE campaign = 'NAME'``. Phone numbers are stored; the API key never is.
+Leases are set and read on the server's clock (``statement_timestamp()``).
+
+A few lines over 300: the statements are read beside the Python that runs them.
 """
 
 from __future__ import annotations

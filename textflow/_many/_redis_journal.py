@@ -19,9 +19,12 @@ campaign still has the ``instance`` this worker opened: a Redis that lost its da
 like a new campaign and everyone would be sent again; the worker stops with a
 `JournalError` instead. A worker that opens the journal afresh cannot tell a lost
 campaign from a new one unless its URL names the instance (``&instance=ID``,
-what `enqueue_campaign` gives every chunk) (a few lines over 300: the three
-scripts are read beside the Python that calls them). Phone numbers are stored (the
-user's data); the API key never is. Delete a campaign with
+what `enqueue_campaign` gives every chunk). On open, a Redis that may evict the
+journal's keys is refused, and one without append-only persistence is named in a
+warning. Phone numbers are stored (the user's data); the API key never is.
+
+Over 300 lines, yet one module: the three scripts are read beside the Python that
+calls them, and the checks on open guard what the scripts assume. Delete a campaign with
 ``redis-cli --scan --pattern 'textflow:journal:{NAME}:*' | xargs redis-cli del``.
 """
 
