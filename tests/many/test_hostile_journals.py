@@ -314,3 +314,23 @@ def test_a_claim_whose_record_failed_is_no_longer_renewed(journal_redis: RedisSe
             assert journal.state(key) == "maybe_sent"
     finally:
         proxy.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the journal's write, not the loop
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+async def test_an_api_error_message_with_a_nul_character_is_recorded(
+    request: pytest.FixtureRequest, many: Sender, store: str
+) -> None:
+    # a hostile (or broken) API answers an error whose message holds U+0000: Postgres
+    # TEXT refuses NUL, the record failed and the whole run stopped with a JournalError
+    server = request.getfixturevalue(f"journal_{store}")
+    url = f"{server.url if store == 'redis' else server.url()}?campaign={campaign()}"
+    many.fake.fail_next(
+        "send_sms", status=400, body={"ok": False, "status": 400, "message": "bad\u0000number"}
+    )
+    report = await many.send(numbers(3), "Hi", journal=url, concurrency=1)
+    assert (report.sent, report.refused) == (2, 1)
+    opener: Any = RedisJournal if store == "redis" else PostgresJournal
+    with opener(url, heartbeat=False) as journal:
+        assert journal.counts() == {"refused": 1, "sent": 2}
