@@ -237,6 +237,8 @@ class PostgresJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
+        if detail is not None:  # the API's words, as they came: TEXT refuses U+0000
+            detail = detail.replace("\x00", "\N{REPLACEMENT CHARACTER}")
         with self._writing():
             self._writer.execute(
                 f"UPDATE textflow_journal SET status = %(status)s, detail = %(detail)s, "  # noqa: S608
