@@ -8,8 +8,9 @@ the lease) reads as ``maybe_sent``, and is never claimed again unless the run
 says ``resend_maybe_sent``. The owner may still record the real outcome late:
 it knows better than the lease did.
 
-Deadlines are read on the workers' clocks (``time.time``): machines sharing a
-campaign must keep their clocks in step (NTP) to well within the lease.
+Deadlines are set and read on the store's clock (Redis's ``TIME``, Postgres's
+``statement_timestamp()``), one clock for every worker: a machine whose clock is
+off neither takes a live claim nor makes its own look expired.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import contextlib
 import os
 import socket
 import threading
-import time
 import uuid
 from typing import Callable, Optional
 from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
@@ -66,7 +66,21 @@ def lease_of(url: str, default: float) -> float:
 
 
 #: Our query parameters in a journal URL, which the store's own client does not know.
-OUR_PARAMETERS = ("campaign", "rate_limit", "lease")
+OUR_PARAMETERS = ("campaign", "rate_limit", "lease", "instance")
+
+
+def instance_of(url: str) -> Optional[str]:
+    """The ``instance=ID`` of a journal URL: the campaign it must find, never create."""
+    values = parse_qs(urlsplit(url).query).get("instance", [])
+    if not values:
+        return None
+    if len(values) != 1 or not (0 < len(values[0]) <= 64 and values[0].isalnum()):
+        raise InputValidationError(
+            "instance= in a journal URL is the id a journal gave its campaign (letters "
+            "and digits).",
+            argument="journal",
+        )
+    return values[0]
 
 
 def without_query(url: str, *names: str) -> str:
@@ -79,12 +93,19 @@ def without_query(url: str, *names: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The URL with any password masked, for messages and reprs."""
+    """The URL with any password masked, for messages and reprs: ``user:***@``, and
+    query parameters such as ``password=`` or ``sslpassword=`` (libpq and redis-py
+    take them too)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    pairs = parts.query.split("&") if parts.query else []
+    query = "&".join(
+        f"{pair.split('=', 1)[0]}=***" if "password" in pair.split("=", 1)[0].lower() else pair
+        for pair in pairs
+    )
+    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class Heartbeat:
@@ -127,7 +148,3 @@ def check_lease(lease: float) -> float:
     ):
         raise InputValidationError(f"lease must be seconds > 0, not {lease!r}.", argument="lease")
     return float(lease)
-
-
-def now_clock() -> Clock:
-    return time.time

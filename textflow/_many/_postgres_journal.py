@@ -15,13 +15,14 @@ The SDK creates its tables in the user's database on first use (schema 1)::
         PRIMARY KEY (campaign, key)
     );
 
-A claim (or a batch of them) is one ``INSERT ... ON CONFLICT DO UPDATE ...
-WHERE`` (the row is locked and its status checked in the same statement), so
-two workers never both claim a recipient; the records of sends that end
-together are one ``UPDATE`` (`GroupCommit`). Over 300 lines, yet one module: the
-statements are read beside the Python that calls them. Delete a campaign with
-``DELETE FROM textflow_journal WHERE campaign = 'NAME'``. Phone numbers are
-stored; the API key never is.
+A claim (or a batch of them) is one ``INSERT ... ON CONFLICT DO NOTHING`` of new
+rows, then, for rows that may be claimed again, one ``UPDATE`` under row locks taken in
+key order, the status checked again under the lock, so two workers never both claim a
+recipient; the records of sends that end together are one ``UPDATE`` (`GroupCommit`).
+Leases are set and read on the server's clock (``statement_timestamp()``), one clock
+for every worker. Over 300 lines, yet one module: the statements are read beside the
+Python that runs them. Delete a campaign with ``DELETE FROM textflow_journal WHERE
+campaign = 'NAME'``. Phone numbers are stored; the API key never is.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from textflow._many._lease import (
     campaign_of,
     check_lease,
     lease_of,
-    now_clock,
     shown_url,
     without_query,
     worker_id,
@@ -63,17 +63,23 @@ _SCHEMA = (
     "INSERT INTO textflow_journal_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING",
 )
 
+# the server's clock, one for every worker (a test gives its fake clock's time instead)
+_NOW = (
+    "COALESCE(%(now)s::double precision,"
+    " EXTRACT(EPOCH FROM statement_timestamp())::double precision)"
+)
+
 # a batch of claims: new rows in one statement that locks nothing it does not insert
 # (DO NOTHING), so workers racing over the same recipients do not queue behind each
 # other's row locks; keys sorted, so that overlapping batches insert in one order
 _CLAIM_NEW = """
 INSERT INTO textflow_journal
     (campaign, key, phone_number, status, owner, lease_until, detail, updated_at)
-SELECT %(campaign)s, c.key, c.phone, 'sending', %(owner)s, %(deadline)s, NULL, %(now)s
+SELECT %(campaign)s, c.key, c.phone, 'sending', %(owner)s, <now> + %(lease)s, NULL, <now>
 FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone) ORDER BY c.key
 ON CONFLICT (campaign, key) DO NOTHING
 RETURNING key
-"""
+""".replace("<now>", _NOW)
 
 # then, only when some existing rows may be claimed again (refused; with resend, maybe
 # sent or an expired lease): those, locked in key order, the status checked again under
@@ -86,15 +92,15 @@ WITH again AS (
 )
 UPDATE textflow_journal AS j
 SET phone_number = c.phone, status = 'sending', owner = %(owner)s,
-    lease_until = %(deadline)s, detail = NULL, updated_at = %(now)s
+    lease_until = <now> + %(lease)s, detail = NULL, updated_at = <now>
 FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone)
 WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = c.key
   AND j.key IN (SELECT key FROM again)
   AND (j.status = 'refused'
        OR (%(resend)s AND (j.status = 'maybe_sent'
-                           OR (j.status = 'sending' AND j.lease_until < %(now)s))))
+                           OR (j.status = 'sending' AND j.lease_until < <now>))))
 RETURNING j.key
-"""
+""".replace("<now>", _NOW)
 
 # a batch of records in one statement; the rows are locked in key order first (as claims
 # lock them), so a record batch and another worker's claim batch never deadlock; every
@@ -107,14 +113,14 @@ WITH mine AS (
     ORDER BY key FOR UPDATE
 )
 UPDATE textflow_journal AS j
-SET status = r.status, detail = r.detail, updated_at = r.at, lease_until = NULL
-FROM unnest(%(keys)s::text[], %(statuses)s::text[], %(details)s::text[],
-            %(times)s::float8[]) AS r(key, status, detail, at)
+SET status = r.status, detail = r.detail, updated_at = <now>, lease_until = NULL
+FROM unnest(%(keys)s::text[], %(statuses)s::text[], %(details)s::text[])
+    AS r(key, status, detail)
 WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = r.key
   AND j.key IN (SELECT key FROM mine)
-"""
+""".replace("<now>", _NOW)
 
-_VIEW = "CASE WHEN status = 'sending' AND lease_until < %(now)s THEN 'maybe_sent' ELSE status END"
+_VIEW = f"CASE WHEN status = 'sending' AND lease_until < {_NOW} THEN 'maybe_sent' ELSE status END"
 
 
 class PostgresJournal:
@@ -125,7 +131,8 @@ class PostgresJournal:
             URL; other query parameters are passed on to it).
         lease: Seconds a claim stays ``sending`` without a heartbeat (default: the URL's
             ``lease=``, else 60).
-        clock: Seconds since the epoch (tests move a fake one).
+        clock: Seconds since the epoch (tests move a fake one); by default the server's
+            clock, one clock for every worker whatever theirs say.
         heartbeat: Extend this worker's open claims from a thread.
 
     Raises:
@@ -149,7 +156,7 @@ class PostgresJournal:
         self.url = shown_url(url)
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
-        self._clock = clock or now_clock()
+        self._clock = clock
         # two connections, each used by one thread at a time: claims (the dispatching
         # thread) do not wait behind records (the sending threads)
         self._lock = threading.Lock()
@@ -175,7 +182,7 @@ class PostgresJournal:
             self._db.close()
             raise
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
-        self._records: GroupCommit[tuple[str, str, Optional[str], float]] = GroupCommit(self._write)
+        self._records: GroupCommit[tuple[str, str, Optional[str]]] = GroupCommit(self._write)
 
     @contextlib.contextmanager
     def _failing_as_journal_error(self) -> Iterator[None]:
@@ -223,6 +230,10 @@ class PostgresJournal:
             "FROM textflow_journal LIMIT 0"
         )
 
+    def _given_now(self) -> Optional[float]:
+        """The fake clock's time; None: the statement reads the server's clock."""
+        return None if self._clock is None else self._clock()
+
     def state(self, key: str) -> Optional[str]:
         """The recipient's status (an expired claim reads ``maybe_sent``), or None.
 
@@ -230,7 +241,7 @@ class PostgresJournal:
             >>> journal.state(message_key("+11234567890", "Hi"))
             'sent'
         """
-        params = {"now": self._clock(), "campaign": self.campaign, "key": key}
+        params = {"now": self._given_now(), "campaign": self.campaign, "key": key}
         with self._using():
             row = self._db.execute(
                 f"SELECT {_VIEW} FROM textflow_journal "  # noqa: S608 - constant text
@@ -264,14 +275,13 @@ class PostgresJournal:
             first.setdefault(key, phone_number)  # a key twice in one batch: claimed once
         if not first:
             return []
-        now = self._clock()
         params = {
             "campaign": self.campaign,
             "keys": list(first),
             "phones": list(first.values()),
             "owner": self.owner,
-            "deadline": now + self.lease,
-            "now": now,
+            "lease": self.lease,
+            "now": self._given_now(),
             "resend": bool(resend_maybe_sent),
         }
         with self._using():
@@ -282,7 +292,7 @@ class PostgresJournal:
                 rows = self._db.execute(
                     f"SELECT key, {_VIEW} FROM textflow_journal "  # noqa: S608 - constant text
                     "WHERE campaign = %(campaign)s AND key = ANY(%(keys)s)",
-                    {"now": now, "campaign": self.campaign, "keys": others},
+                    {"now": params["now"], "campaign": self.campaign, "keys": others},
                 ).fetchall()
                 kept = {str(key): str(status) for key, status in rows}
                 again = sorted(
@@ -315,17 +325,19 @@ class PostgresJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
+        if detail is not None:  # the API's words, as they came: TEXT refuses U+0000
+            detail = detail.replace("\x00", "\N{REPLACEMENT CHARACTER}")
         # with the records of other sends that ended meanwhile: one statement for them all
-        self._records.write((key, status, detail, self._clock()))
+        self._records.write((key, status, detail))
 
-    def _write(self, records: Sequence[tuple[str, str, Optional[str], float]]) -> None:
+    def _write(self, records: Sequence[tuple[str, str, Optional[str]]]) -> None:
         params = {
             "campaign": self.campaign,
             "owner": self.owner,
-            "keys": [key for key, _, _, _ in records],
-            "statuses": [status for _, status, _, _ in records],
-            "details": [detail for _, _, detail, _ in records],
-            "times": [when for _, _, _, when in records],
+            "now": self._given_now(),
+            "keys": [key for key, _, _ in records],
+            "statuses": [status for _, status, _ in records],
+            "details": [detail for _, _, detail in records],
         }
         with self._writing():
             self._writer.execute(_RECORD_MANY, params)
@@ -338,9 +350,14 @@ class PostgresJournal:
         """
         with self._writing():
             self._writer.execute(
-                "UPDATE textflow_journal SET lease_until = %s "
-                "WHERE campaign = %s AND owner = %s AND status = 'sending'",
-                (self._clock() + self.lease, self.campaign, self.owner),
+                f"UPDATE textflow_journal SET lease_until = {_NOW} + %(lease)s "  # noqa: S608
+                "WHERE campaign = %(campaign)s AND owner = %(owner)s AND status = 'sending'",
+                {
+                    "now": self._given_now(),
+                    "lease": self.lease,
+                    "campaign": self.campaign,
+                    "owner": self.owner,
+                },
             )
 
     def counts(self) -> dict[str, int]:
@@ -354,7 +371,7 @@ class PostgresJournal:
             rows = self._db.execute(
                 f"SELECT {_VIEW} AS s, COUNT(*) FROM textflow_journal "  # noqa: S608
                 "WHERE campaign = %(campaign)s GROUP BY s ORDER BY s",
-                {"now": self._clock(), "campaign": self.campaign},
+                {"now": self._given_now(), "campaign": self.campaign},
             ).fetchall()
         return {str(status): int(count) for status, count in rows}
 

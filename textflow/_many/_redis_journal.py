@@ -2,8 +2,11 @@
 
 Keys (one campaign; the braces keep them in one Redis Cluster slot):
 
-- ``textflow:journal:{NAME}:meta``: ``schema_version`` (marks a textflow journal);
+- ``textflow:journal:{NAME}:meta``: ``schema_version`` (marks a textflow journal) and
+  ``instance``, a random id given when the campaign is created;
 - ``...:status``, ``...:phone``, ``...:owner``, ``...:detail``: hashes by recipient key;
+- ``...:claims``: hash, recipient key -> a random id of its open claim, so a claim the
+  client sends again (its answer was lost, redis-py retried) is recognised as the same;
 - ``...:leases``: sorted set, recipient key -> lease deadline (seconds since the epoch),
   for claims not yet recorded;
 - ``...:counts``: hash, status -> recipients;
@@ -12,17 +15,30 @@ Keys (one campaign; the braces keep them in one Redis Cluster slot):
 ``claim_many`` (a batch; ``claim`` is a batch of one), ``record`` and ``renew``
 are each one Lua script, so a check and its write are one step for every worker
 at once; the records of sends that end together share one call (`GroupCommit`).
-Over 300 lines: the scripts are read beside the Python that calls them. Phone
-numbers are stored (the user's data); the API key never is. Delete a campaign with
+Each script first checks that the campaign still has the ``instance`` this worker
+opened: a Redis that lost its data (restarted without persistence, flushed, or
+evicting keys) would otherwise look like a new campaign and everyone would be sent
+again; the worker stops with a `JournalError` instead. A worker that opens the
+journal afresh cannot tell a lost campaign from a new one unless its URL names the
+instance (``&instance=ID``, what `enqueue_campaign` gives every chunk). On open, a
+Redis that may evict the journal's keys is refused, and one without append-only
+persistence is named in a warning. Phone numbers are stored (the user's data); the
+API key never is.
+
+Over 300 lines, yet one module: the scripts are read beside the Python that calls
+them, and the checks on open guard what the scripts assume. Delete a campaign with
 ``redis-cli --scan --pattern 'textflow:journal:{NAME}:*' | xargs redis-cli del``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
+from urllib.parse import urlsplit
 
 from textflow._many._batch import GroupCommit
 from textflow._many._lease import (
@@ -32,34 +48,60 @@ from textflow._many._lease import (
     Heartbeat,
     campaign_of,
     check_lease,
+    instance_of,
     lease_of,
-    now_clock,
     shown_url,
     without_query,
     worker_id,
 )
 from textflow._many._outcomes import MAYBE_SENT, REFUSED, SENT
-from textflow.errors import JournalError
+from textflow.errors import InputValidationError, JournalError
 
 if TYPE_CHECKING:
     import redis
 
 SENDING = "sending"
 SCHEMA_VERSION = "1"
+logger = logging.getLogger("textflow")
+_WARNED: set[str] = set()  # Redis servers warned about, once per process
+_LOST = "TEXTFLOW_CAMPAIGN_LOST"
 
-# the claims of a batch in one step: ARGV owner, deadline, now, resend, then key, phone
-# pairs; answers per key '' (claimed) or the status that kept it (as `state` reads it)
-_CLAIM_MANY = """
+# every script's last key is the meta hash and its last argument the instance opened;
+# times are Redis's own (TIME), unless a test gives its fake clock's
+_SAME_CAMPAIGN = f"""
+if redis.call('HGET', KEYS[#KEYS], 'instance') ~= ARGV[#ARGV] then
+  return redis.error_reply('{_LOST}')
+end
+local function clock(given)
+  if given ~= '' then return tonumber(given) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+"""
+
+# the claims of a batch in one step: ARGV owner, lease, given time, resend, the batch's
+# claim id, then key, phone pairs, then the instance; answers per key '' (claimed) or the
+# status that kept it (as `state` reads it). A key 'sending' under this very claim id was
+# claimed by this batch, run again by a client that lost its answer: claimed.
+_CLAIM_MANY = (
+    _SAME_CAMPAIGN
+    + """
+local now = clock(ARGV[3])
 local answers = {}
-for i = 5, #ARGV, 2 do
+local this_run = {}  -- a key twice in one batch: claimed once
+for i = 6, #ARGV - 1, 2 do
   local key = ARGV[i]
   local s = redis.call('HGET', KEYS[1], key)
   local kept = false
-  if s then
-    if s == 'sent' then kept = 'sent'
+  if this_run[key] then
+    kept = 'sending'
+  elseif s then
+    if s == 'sending' and redis.call('HGET', KEYS[7], key) == ARGV[5] then
+      kept = ''
+    elseif s == 'sent' then kept = 'sent'
     elseif s == 'sending' then
       local d = redis.call('ZSCORE', KEYS[4], key)
-      if d and tonumber(d) >= tonumber(ARGV[3]) then kept = 'sending'
+      if d and tonumber(d) >= now then kept = 'sending'
       elseif ARGV[4] ~= '1' then kept = 'maybe_sent' end
     elseif s == 'maybe_sent' and ARGV[4] ~= '1' then kept = 'maybe_sent' end
   end
@@ -71,17 +113,24 @@ for i = 5, #ARGV, 2 do
     redis.call('HSET', KEYS[2], key, ARGV[i + 1])
     redis.call('HSET', KEYS[3], key, ARGV[1])
     redis.call('HDEL', KEYS[6], key)
-    redis.call('ZADD', KEYS[4], ARGV[2], key)
+    redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), key)
     redis.call('HINCRBY', KEYS[5], 'sending', 1)
+    redis.call('HSET', KEYS[7], key, ARGV[5])
     answers[#answers + 1] = ''
   end
+  this_run[key] = true
 end
 return answers
 """
+)
 
-# many records in one step: ARGV owner, then key, status, detail, when per record
-_RECORD_MANY = """
-for i = 2, #ARGV, 4 do
+# many records in one step: ARGV owner, given time, then key, status, detail per record,
+# then the instance
+_RECORD_MANY = (
+    _SAME_CAMPAIGN
+    + """
+local now = clock(ARGV[2])
+for i = 3, #ARGV - 1, 3 do
   local key = ARGV[i]
   if redis.call('HGET', KEYS[1], key) == 'sending'
       and redis.call('HGET', KEYS[2], key) == ARGV[1] then
@@ -90,23 +139,29 @@ for i = 2, #ARGV, 4 do
     redis.call('ZREM', KEYS[3], key)
     redis.call('HINCRBY', KEYS[4], 'sending', -1)
     redis.call('HINCRBY', KEYS[4], ARGV[i + 1], 1)
-    redis.call('ZADD', KEYS[6], ARGV[i + 3], key)
+    redis.call('ZADD', KEYS[6], now, key)
+    redis.call('HDEL', KEYS[7], key)
   end
 end
 return 1
 """
+)
 
-_RENEW = """
+_RENEW = (
+    _SAME_CAMPAIGN
+    + """
 local n = 0
-for i = 3, #ARGV do
+local deadline = clock(ARGV[3]) + tonumber(ARGV[2])
+for i = 4, #ARGV - 1 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == 'sending'
       and redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
-    redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[i])
+    redis.call('ZADD', KEYS[3], 'XX', deadline, ARGV[i])
     n = n + 1
   end
 end
 return n
 """
+)
 
 
 class RedisJournal:
@@ -116,13 +171,15 @@ class RedisJournal:
         url: ``redis://[user:password@]host:port/db?campaign=NAME`` (``rediss://`` for TLS).
         lease: Seconds a claim stays ``sending`` without a heartbeat (default: the URL's
             ``lease=``, else 60).
-        clock: Seconds since the epoch (tests move a fake one).
+        clock: Seconds since the epoch (tests move a fake one); by default Redis's own
+            clock (``TIME``), one clock for every worker whatever theirs say.
         heartbeat: Extend this worker's open claims from a thread (turn off only in tests,
             which call `renew` themselves).
 
     Raises:
         JournalError: Redis cannot be reached, or the keys are not a textflow journal;
-            ``__cause__`` is the client's error. Any later call that fails raises it too.
+            ``__cause__`` is the client's error. Any later call that fails raises it too,
+            and so does every call once the campaign's keys are lost (see above).
 
     Examples:
         >>> journal = RedisJournal("redis://127.0.0.1:6379/0?campaign=spring")
@@ -138,11 +195,14 @@ class RedisJournal:
         heartbeat: bool = True,
     ) -> None:
         self.campaign = campaign_of(url)
+        self._given_url = url
+        self._pinned = instance_of(url)
+        self.instance = ""  # the campaign's id, read (or given) on open
         self.url = shown_url(url)
         self._server_url = without_query(url, *OUR_PARAMETERS)  # for a shared rate limit
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
-        self._clock = clock or now_clock()
+        self._clock = clock
         self._held: set[str] = set()
         self._held_lock = threading.Lock()
         prefix = f"textflow:journal:{{{self.campaign}}}"
@@ -154,21 +214,36 @@ class RedisJournal:
         self._leases = f"{prefix}:leases"
         self._counts = f"{prefix}:counts"
         self._done = f"{prefix}:done"
+        self._claims = f"{prefix}:claims"
         with self._failing_as_journal_error():
-            import redis
-
-            self._redis: redis.Redis = redis.Redis.from_url(
-                without_query(url, *OUR_PARAMETERS),
-                decode_responses=True,
-                socket_timeout=10,
-                socket_connect_timeout=5,
-            )
+            self._redis = self._client(without_query(url, *OUR_PARAMETERS))
             self._renew = self._redis.register_script(_RENEW)
             self._claim_many = self._redis.register_script(_CLAIM_MANY)
             self._record_many = self._redis.register_script(_RECORD_MANY)
             self._open()
-        self._records: GroupCommit[tuple[str, str, str, float]] = GroupCommit(self._write)
+        self._records: GroupCommit[tuple[str, str, str]] = GroupCommit(self._write)
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
+
+    def _client(self, server: str) -> redis.Redis:
+        """The client for ``server``; a URL redis-py cannot use fails here, before sending."""
+        import redis
+
+        try:
+            client = redis.Redis.from_url(
+                server, decode_responses=True, socket_timeout=10, socket_connect_timeout=5
+            )
+            pool = client.connection_pool
+            pool.connection_class(**pool.connection_kwargs)  # unknown options: not connected
+        except (ValueError, TypeError) as exc:
+            said = str(exc)
+            password = urlsplit(server).password
+            if password and password in said:
+                said = "an option is not valid"
+            raise InputValidationError(
+                f"The journal URL {self.url} is not one redis-py accepts: {said}",
+                argument="journal",
+            ) from None
+        return client
 
     @contextlib.contextmanager
     def _failing_as_journal_error(self) -> Iterator[None]:
@@ -181,20 +256,85 @@ class RedisJournal:
         try:
             yield
         except redis.RedisError as exc:
+            if _LOST in str(exc):
+                raise self._lost() from exc
             raise JournalError(
                 f"The journal {self.url} cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
 
+    def _lost(self) -> JournalError:
+        return JournalError(
+            f"The journal {self.url} lost the campaign {self.campaign!r} (instance "
+            f"{self._pinned or self.instance}): its keys are gone or were created again, "
+            "as after a Redis restarted without persistence, a flush or an eviction. "
+            "Nothing more is sent from it, so nobody gets the campaign twice; the "
+            "recipients it had recorded are unknown now (see the reports of its runs)."
+        )
+
+    def _check_server(self) -> None:
+        import redis
+
+        try:
+            policy = str(self._redis.info("memory").get("maxmemory_policy", ""))
+            persistence = self._redis.info("persistence")
+        except redis.ResponseError:  # INFO not allowed to this user: nothing to check
+            return
+        if policy.startswith("allkeys-"):
+            raise JournalError(
+                f"The journal {self.url} is on a Redis whose maxmemory-policy is {policy}: "
+                "it may evict the journal's keys, and their recipients would be sent again. "
+                "Use noeviction (or a volatile-* policy) for the journal's Redis."
+            )
+        if not persistence.get("aof_enabled") and self._server_url not in _WARNED:
+            _WARNED.add(self._server_url)
+            logger.warning(
+                "The journal %s is on a Redis without append-only persistence: if Redis "
+                "restarts, the claims written since its last snapshot are lost and their "
+                "recipients can be sent again. Use appendonly yes (appendfsync always).",
+                self.url,
+            )
+
     def _open(self) -> None:
-        version = self._redis.hget(self._meta, "schema_version")
-        if version is None:
-            self._redis.hsetnx(self._meta, "schema_version", SCHEMA_VERSION)
-            version = self._redis.hget(self._meta, "schema_version")
+        self._check_server()
+        version, instance = self._redis.hmget(self._meta, ["schema_version", "instance"])
+        if version is None and self._pinned is not None:
+            raise self._lost()
+        if version is None or instance is None:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hsetnx(self._meta, "schema_version", SCHEMA_VERSION)
+            pipe.hsetnx(self._meta, "instance", uuid.uuid4().hex)
+            pipe.hmget(self._meta, ["schema_version", "instance"])
+            version, instance = pipe.execute()[-1]
         if version != SCHEMA_VERSION:
             raise JournalError(
                 f"The journal {self.url} is not a textflow journal of schema "
                 f"{SCHEMA_VERSION} (found {version!r})."
             )
+        if self._pinned is not None and instance != self._pinned:
+            raise self._lost()
+        self.instance = str(instance)
+
+    def _given_now(self) -> str:
+        """The fake clock's time for a script; empty: the script reads Redis's clock."""
+        return "" if self._clock is None else repr(self._clock())
+
+    def _now(self) -> float:
+        if self._clock is not None:
+            return self._clock()
+        seconds, micro = self._redis.time()
+        return float(seconds) + micro / 1e6
+
+    def pinned_url(self) -> str:
+        """This journal's URL naming its campaign's instance (``&instance=ID``): a worker
+        opening it finds this very campaign or stops with a `JournalError`, where a
+        Redis that lost its data would otherwise look like a new campaign.
+
+        Examples:
+            >>> RedisJournal("redis://127.0.0.1:6379/0?campaign=spring").pinned_url()
+            'redis://127.0.0.1:6379/0?campaign=spring&instance=4f1c...'
+        """
+        url = without_query(self._given_url, "instance")
+        return f"{url}&instance={self.instance}"
 
     def state(self, key: str) -> Optional[str]:
         """The recipient's status (an expired claim reads ``maybe_sent``), or None.
@@ -207,8 +347,13 @@ class RedisJournal:
             pipe = self._redis.pipeline(transaction=True)
             pipe.hget(self._status, key)
             pipe.zscore(self._leases, key)
-            status, deadline = pipe.execute()
-        if status == SENDING and deadline is not None and float(deadline) < self._clock():
+            pipe.hget(self._meta, "instance")
+            pipe.time()
+            status, deadline, instance, (seconds, micro) = pipe.execute()
+        if instance != self.instance:
+            raise self._lost()
+        now = seconds + micro / 1e6 if self._clock is None else self._clock()
+        if status == SENDING and deadline is not None and float(deadline) < now:
             return MAYBE_SENT
         return None if status is None else str(status)
 
@@ -230,16 +375,19 @@ class RedisJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
-        # with the records of other sends that ended meanwhile: one round trip for them all
-        self._records.write((key, status, detail or "", self._clock()))
-        with self._held_lock:
-            self._held.discard(key)
+        try:  # with the records of other sends that ended meanwhile: one round trip
+            self._records.write((key, status, detail or ""))
+        finally:  # written or not, this worker is done with it: its lease may run out
+            with self._held_lock:
+                self._held.discard(key)
 
-    def _write(self, records: Sequence[tuple[str, str, str, float]]) -> None:
+    def _write(self, records: Sequence[tuple[str, str, str]]) -> None:
         keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
-        args: list[Union[str, float]] = [self.owner]
+        keys += [self._claims, self._meta]
+        args: list[Union[str, float]] = [self.owner, self._given_now()]
         for record in records:
             args += record
+        args.append(self.instance)
         with self._failing_as_journal_error():
             self._record_many(keys=keys, args=args)
 
@@ -255,11 +403,13 @@ class RedisJournal:
         """
         if not claims:
             return []
-        now = self._clock()
         keys = [self._status, self._phone, self._owner, self._leases, self._counts, self._detail]
-        args: list[Union[str, float]] = [self.owner, now + self.lease, now, int(resend_maybe_sent)]
+        keys += [self._claims, self._meta]
+        args: list[Union[str, float]] = [self.owner, self.lease, self._given_now()]
+        args += [int(resend_maybe_sent), uuid.uuid4().hex]  # the batch, should it be sent twice
         for key, phone_number in claims:
             args += [key, phone_number]
+        args.append(self.instance)
         with self._failing_as_journal_error():
             answers = self._claim_many(keys=keys, args=args)
         kept: list[Optional[str]] = [str(answer) or None for answer in answers]
@@ -283,9 +433,10 @@ class RedisJournal:
             return
         with self._failing_as_journal_error():
             for start in range(0, len(held), 500):
-                args: list[Union[str, float]] = [self.owner, self._clock() + self.lease]
-                args += held[start : start + 500]
-                self._renew(keys=[self._status, self._owner, self._leases], args=args)
+                args: list[Union[str, float]] = [self.owner, self.lease, self._given_now()]
+                args += [*held[start : start + 500], self.instance]
+                keys = [self._status, self._owner, self._leases, self._meta]
+                self._renew(keys=keys, args=args)
 
     def counts(self) -> dict[str, int]:
         """Recipients by status; claims whose lease expired count as ``maybe_sent``.
@@ -295,10 +446,14 @@ class RedisJournal:
             {'maybe_sent': 2, 'sent': 9998}
         """
         with self._failing_as_journal_error():
+            now = self._now()
             pipe = self._redis.pipeline(transaction=True)
             pipe.hgetall(self._counts)
-            pipe.zcount(self._leases, "-inf", f"({self._clock()!r}")
-            raw, expired = pipe.execute()
+            pipe.zcount(self._leases, "-inf", f"({now!r}")
+            pipe.hget(self._meta, "instance")
+            raw, expired, instance = pipe.execute()
+        if instance != self.instance:
+            raise self._lost()
         totals: dict[str, Any] = {status: int(count) for status, count in raw.items()}
         if expired:
             totals[SENDING] = totals.get(SENDING, 0) - int(expired)

@@ -207,7 +207,9 @@ def open_limiter(
         return None
     url = options.rate_limit
     if url is None and isinstance(journal, str) and journal.startswith(_REDIS_SCHEMES):
-        url = journal
+        from textflow._many._lease import OUR_PARAMETERS, without_query
+
+        url = without_query(journal, *OUR_PARAMETERS)  # lease=, instance=: not redis-py's
     shared = getattr(journal, "rate_limit_url", None)  # a RedisJournal given as an object
     if url is None and callable(shared):
         url = str(shared())

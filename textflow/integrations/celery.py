@@ -194,15 +194,22 @@ def split_campaign(
 
 
 def _csv_chunks(path: Path, chunk_size: int, phone_field: str) -> Iterator[list[Recipient]]:
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        rows = csv.DictReader(file)
-        if rows.fieldnames is None or phone_field not in rows.fieldnames:
-            raise InputValidationError(
-                f"{path} has no column {phone_field!r} in its header row.",
-                argument="phone_field",
-            )
-        while chunk := list(itertools.islice(rows, chunk_size)):
-            yield [dict(row) for row in chunk]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            rows = csv.DictReader(file)
+            if rows.fieldnames is None or phone_field not in rows.fieldnames:
+                raise InputValidationError(
+                    f"{path} has no column {phone_field!r} in its header row.",
+                    argument="phone_field",
+                )
+            while chunk := list(itertools.islice(rows, chunk_size)):
+                yield [dict(row) for row in chunk]
+    except UnicodeDecodeError as exc:  # the file is decoded a block at a time
+        raise InputValidationError(
+            f"{path} is not UTF-8 ({exc.reason}): save it as UTF-8 and enqueue it again "
+            "(the chunks queued already are skipped by the journal).",
+            argument="recipients",
+        ) from None
 
 
 def enqueue_campaign(
@@ -217,14 +224,29 @@ def enqueue_campaign(
     """Queue one ``task`` per chunk of the campaign; their ``AsyncResult`` values.
 
     Queue it once: queueing the same campaign again is safe (the journal skips what
-    was sent) but sends the chunks' requests through the queue again.
+    was sent) but sends the chunks' requests through the queue again. On Redis the
+    chunks carry the campaign's instance (``&instance=ID``, see
+    `textflow.RedisJournal.pinned_url`): a chunk that runs after Redis lost its data
+    (restarted without persistence, flushed) stops with a `JournalError` instead of
+    sending its recipients again.
 
     Examples:
         >>> results = enqueue_campaign(send_chunk, "contacts.csv", "Hi {name}",
         ...                            journal=JOURNAL_URL, max_per_second=20)
     """
     phone_field = send_options.get("phone_field", "phone_number")
+    journal = _pinned(journal)
     return [
         task.apply_async(args=(chunk, text), kwargs={"journal": journal, **send_options})
         for chunk in split_campaign(recipients, chunk_size=chunk_size, phone_field=phone_field)
     ]
+
+
+def _pinned(journal: str) -> str:
+    """A Redis journal's URL with its campaign's instance; others as they are."""
+    if not isinstance(journal, str) or not journal.startswith(("redis://", "rediss://", "unix://")):
+        return journal
+    from textflow._many._redis_journal import RedisJournal
+
+    with RedisJournal(journal, heartbeat=False) as opened:
+        return opened.pinned_url()
