@@ -37,8 +37,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Optional, Union
-from urllib.parse import urlsplit
+from typing import Any, Optional, Union
 
 from textflow._many._batch import GroupCommit
 from textflow._many._lease import (
@@ -55,10 +54,8 @@ from textflow._many._lease import (
     worker_id,
 )
 from textflow._many._outcomes import MAYBE_SENT, REFUSED, SENT
-from textflow.errors import InputValidationError, JournalError
-
-if TYPE_CHECKING:
-    import redis
+from textflow._many._redis_url import redis_client
+from textflow.errors import JournalError
 
 SENDING = "sending"
 SCHEMA_VERSION = "1"
@@ -216,34 +213,18 @@ class RedisJournal:
         self._done = f"{prefix}:done"
         self._claims = f"{prefix}:claims"
         with self._failing_as_journal_error():
-            self._redis = self._client(without_query(url, *OUR_PARAMETERS))
+            self._redis = redis_client(
+                without_query(url, *OUR_PARAMETERS),
+                shown=self.url,
+                argument="journal",
+                decode_responses=True,
+            )
             self._renew = self._redis.register_script(_RENEW)
             self._claim_many = self._redis.register_script(_CLAIM_MANY)
             self._record_many = self._redis.register_script(_RECORD_MANY)
             self._open()
         self._records: GroupCommit[tuple[str, str, str]] = GroupCommit(self._write)
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
-
-    def _client(self, server: str) -> redis.Redis:
-        """The client for ``server``; a URL redis-py cannot use fails here, before sending."""
-        import redis
-
-        try:
-            client = redis.Redis.from_url(
-                server, decode_responses=True, socket_timeout=10, socket_connect_timeout=5
-            )
-            pool = client.connection_pool
-            pool.connection_class(**pool.connection_kwargs)  # unknown options: not connected
-        except (ValueError, TypeError) as exc:
-            said = str(exc)
-            password = urlsplit(server).password
-            if password and password in said:
-                said = "an option is not valid"
-            raise InputValidationError(
-                f"The journal URL {self.url} is not one redis-py accepts: {said}",
-                argument="journal",
-            ) from None
-        return client
 
     @contextlib.contextmanager
     def _failing_as_journal_error(self) -> Iterator[None]:

@@ -207,9 +207,7 @@ def open_limiter(
         return None
     url = options.rate_limit
     if url is None and isinstance(journal, str) and journal.startswith(_REDIS_SCHEMES):
-        from textflow._many._lease import OUR_PARAMETERS, without_query
-
-        url = without_query(journal, *OUR_PARAMETERS)  # lease=, instance=: not redis-py's
+        url = journal  # the limiter leaves out the journal's own parameters
     shared = getattr(journal, "rate_limit_url", None)  # a RedisJournal given as an object
     if url is None and callable(shared):
         url = str(shared())

@@ -28,8 +28,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from textflow._many._lease import shown_url, without_query
+from textflow._many._lease import OUR_PARAMETERS, shown_url, without_query
 from textflow._many._rate import permits
+from textflow._many._redis_url import redis_client
 from textflow.errors import InputValidationError, JournalError
 
 if TYPE_CHECKING:
@@ -157,13 +158,8 @@ class SharedRateLimiter:
         self._owned = client is None
         with self._failing_as_journal_error():
             if client is None:
-                import redis
-
-                client = redis.Redis.from_url(
-                    without_query(url, "name", "campaign"),
-                    socket_timeout=10,
-                    socket_connect_timeout=5,
-                )
+                server = without_query(url, "name", *OUR_PARAMETERS)
+                client = redis_client(server, shown=self.url, argument="rate_limit")
             self._redis = client
             self._take = client.register_script(_TAKE)
             self._give_back = client.register_script(_GIVE_BACK)
