@@ -125,12 +125,11 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 #: Under trio, an answer read stopped early (a malformed or too-large body) leaves an
 #: async generator to garbage collection, which trio reports as a ResourceWarning that
-#: fails the test. The client closes its reader (``close_chunks``) and the SDK transport's
-#: body ends httpcore's generators (``convert.AsyncBody``); what is left is httpx's
-#: ``BoundAsyncStream.__aiter__`` (``httpx.AsyncClient.send`` wraps the body in it and
-#: never closes it) and, under respx's httpcore mock, respx's own stream. Once the SDK
-#: sends to its own transport without ``httpx.AsyncClient.send``, the tests on the SDK's
-#: transport (slot release, answer limits) can run on trio: drop this mark from them then.
+#: fails the test. On the SDK's own transport nothing is left (the client closes its
+#: reader, ``close_chunks``, and the transport's body ends httpcore's generators,
+#: ``convert.AsyncBody``). Under respx's mock, which stands in for that transport, httpx's
+#: ``ByteStream`` and ``Response.aiter_raw`` generators are respx's and httpx's to close:
+#: the tests that stop reading early over ``mock_api`` run on asyncio only.
 asyncio_until_early_stop_closes = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
 

@@ -17,7 +17,7 @@ import textflow
 from textflow._http import body as _body
 from textflow._http.body import BodyReader
 
-from tests.core.core_support import KEY, Harness, asyncio_until_early_stop_closes, ok_sms
+from tests.core.core_support import KEY, Harness, ok_sms
 from tests.core.hostile_support import (
     Answer,
     RawServer,
@@ -59,7 +59,6 @@ def bomb(encoding: str) -> Answer:
     return answer
 
 
-@asyncio_until_early_stop_closes
 @pytest.mark.parametrize(
     "answer",
     [big_body, endless_chunks, bomb("gzip"), bomb("deflate")],
@@ -104,7 +103,6 @@ async def test_compressed_answers_within_the_cap_are_decoded(
     assert result.data.to == "+11234567890"
 
 
-@asyncio_until_early_stop_closes
 @pytest.mark.parametrize("encoding", ["br", "zstd", "gzip"])
 async def test_an_encoding_not_asked_for_or_broken_is_malformed(
     api: Harness, hostile: Callable[[Answer], RawServer], encoding: str
@@ -167,7 +165,6 @@ def gzip_then_junk(conn: socket.socket, number: int, body: bytes) -> bool:
     return False
 
 
-@asyncio_until_early_stop_closes
 async def test_bytes_after_the_end_of_a_compressed_body_do_not_pile_up(
     api: Harness, hostile: Callable[[Answer], RawServer]
 ) -> None:

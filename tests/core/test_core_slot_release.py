@@ -10,7 +10,7 @@ import pytest
 
 import textflow
 
-from tests.core.core_support import Harness, asyncio_until_early_stop_closes
+from tests.core.core_support import Harness
 from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer
 
 pytestmark = pytest.mark.anyio
@@ -35,7 +35,6 @@ def failing(kind: str) -> Answer:
     return answer
 
 
-@asyncio_until_early_stop_closes
 @pytest.mark.parametrize("kind", ["reset", "too-large", "broken-gzip"])
 async def test_many_failed_calls_leave_every_slot_free(
     api: Harness, hostile: Callable[[Answer], RawServer], kind: str

@@ -38,6 +38,8 @@ from textflow.guard._checks import (
     Spend,
     Verified,
     Write,
+    commit,
+    write,
 )
 from textflow.guard._store import Verdict
 
@@ -113,6 +115,28 @@ def test_spend_reserves_an_estimate_then_settles_the_price(store: Any) -> None:
     store.write(T0 + 2, [Settle("spend", "m1", 10)])  # the real price was lower
     assert _denials(store.decide(T0 + 3, [spend("m3")])) == []  # 10 + 40 + 40
     assert _denials(store.decide(T0 + 4, [spend("big", 101)])) == [(0, 60.0)]
+
+
+def test_codes_that_cost_nothing_leave_no_spend_entry(redis_port: int) -> None:
+    """A spend window holds one entry per code for a day: a code settled at 0 (a free or
+    test number) is dropped, in the Python stores' rule and in the Redis script alike."""
+    spend = Spend("spend", cap=100, window=86_400.0, amount=40, member="m1")
+    entries, expires = commit(T0, spend, None, False)
+    assert write(T0 + 1, Settle("spend", "m1", 0), entries, expires) == ([], expires)
+    assert write(T0 + 1, Settle("spend", "m2", 0), entries, expires) == (entries, expires)
+
+    import redis
+
+    client = redis.Redis(port=redis_port, decode_responses=True)
+    prefix = f"free:{uuid.uuid4().hex}:"
+    store = RedisStore(client, prefix=prefix)
+    for member in ("m1", "m2"):
+        store.decide(T0, [Spend("spend", 100, 86_400.0, 40, member)])
+    store.write(T0 + 1, [Settle("spend", "m1", 0), Settle("spend", "m2", 25)])
+    raw: Any = client.get(prefix + "spend")
+    assert [entry[1:] for entry in json.loads(raw)["v"]] == [[25, "m2"]]
+    assert _denials(store.decide(T0 + 2, [Spend("spend", 100, 86_400.0, 75, "m3")])) == []
+    client.close()
 
 
 def test_backoff_grows_and_is_forgotten_after_its_window(store: Any) -> None:

@@ -224,7 +224,12 @@ def write(now: float, op: Write, value: Any, expires: float) -> Optional[Stored]
     if isinstance(op, Settle):
         if not value:
             return None
-        entries = [[e[0], op.amount if e[2] == op.member else e[1], e[2]] for e in value]
+        # a code that cost nothing (a free or test number) leaves no entry to carry for a day
+        entries = [
+            [e[0], op.amount if e[2] == op.member else e[1], e[2]]
+            for e in value
+            if e[2] != op.member or op.amount != 0
+        ]
         return entries, expires
     if isinstance(op, Verified):
         state = dict(value or {})

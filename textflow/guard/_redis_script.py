@@ -168,8 +168,12 @@ for i, w in ipairs(p.writes) do
     local v, expires = load_stored(key, now)
     if w.t == 'settle' then
       if v then
-        for _, e in ipairs(v) do if e[3] == w.member then e[2] = w.amount end end
-        save(key, v, expires, now)
+        local kept = {}  -- a code that cost nothing leaves no entry
+        for _, e in ipairs(v) do
+          if e[3] == w.member then e[2] = w.amount end
+          if e[3] ~= w.member or w.amount ~= 0 then kept[#kept + 1] = e end
+        end
+        save(key, kept, expires, now)
       end
     elseif w.t == 'verified' then
       local state = v or {}
