@@ -48,12 +48,11 @@ def test_the_timer_cuts_a_call_under_plain_asyncio_run() -> None:
     """``asyncio.run`` sets up nothing of anyio's: the timer fires in a bare loop callback,
     with no task running (anyio's pytest runner hid that the callback failed there)."""
 
-    async def stalled_call() -> textflow.APITimeoutError:
+    async def stalled_call() -> None:
         async with textflow.AsyncTextFlowClient(
             KEY, base_url="http://127.0.0.1:9/api", max_retries=0, timeout=0.2, on_request=Stalls()
         ) as client:
-            with pytest.raises(textflow.APITimeoutError) as cut:
+            with pytest.raises(textflow.APITimeoutError):  # not asyncio's TimeoutError
                 await asyncio.wait_for(client.send_sms("+11234567890", "stalls"), GUARD)
-            return cut.value
 
-    assert asyncio.run(stalled_call()).may_have_been_sent is False
+    asyncio.run(stalled_call())
