@@ -9,13 +9,18 @@ failing (a ``LookupError`` from the loop's run variable).
 from __future__ import annotations
 
 import asyncio
+import socket
+from typing import Callable
 
 import anyio
+import httpx
 import pytest
 
 import textflow
+from textflow._http.transport import AsyncTextFlowTransport
 
-from tests.core.core_support import KEY
+from tests.core.core_support import KEY, ok_sms
+from tests.core.hostile_support import Answer, RawServer, json_answer
 
 GUARD = 20.0  # seconds before a call that is never cut fails the test instead of hanging
 
@@ -56,3 +61,45 @@ def test_the_timer_cuts_a_call_under_plain_asyncio_run() -> None:
                 await asyncio.wait_for(client.send_sms("+11234567890", "stalls"), GUARD)
 
     asyncio.run(stalled_call())
+
+
+def holds_the_connection(conn: socket.socket, number: int, body: bytes) -> bool:
+    """Answers the first request only as the test ends: it holds the one connection."""
+    if number == 1:
+        conn.recv(1)  # until the server shuts the connection down at the test's end
+        return False
+    conn.sendall(json_answer(ok_sms()))
+    return True
+
+
+def test_a_send_queued_at_the_gate_is_cut_under_plain_asyncio_run(
+    hostile: Callable[[Answer], RawServer],
+) -> None:
+    """A send waiting at a full gate under a call deadline starts no pool timer of its own:
+    the loop's timer is all that ends it (here, with no anyio runner around it)."""
+    server = hostile(holds_the_connection)
+
+    class OneConnection(textflow.AsyncTextFlowClient):
+        @staticmethod
+        def _new_transport() -> httpx.AsyncBaseTransport:
+            return AsyncTextFlowTransport(httpx.Limits(max_connections=1))
+
+    async def queued_behind_a_slow_call() -> textflow.APITimeoutError:
+        async with OneConnection(KEY, base_url=server.base_url, max_retries=0) as one:
+            holder = asyncio.ensure_future(
+                one.with_options(timeout=None).send_sms("+11234567890", "holds")
+            )
+            while not server.requests:
+                await asyncio.sleep(0.005)
+            try:
+                with pytest.raises(textflow.APITimeoutError) as cut:
+                    await asyncio.wait_for(
+                        one.with_options(timeout=0.3).send_sms("+11234567890", "queued"), GUARD
+                    )
+            finally:
+                holder.cancel()
+                await asyncio.gather(holder, return_exceptions=True)
+            return cut.value
+
+    assert asyncio.run(queued_behind_a_slow_call()).may_have_been_sent is False
+    assert len(server.requests) == 1  # the queued send never went out
