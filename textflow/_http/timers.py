@@ -19,7 +19,6 @@ import math
 import weakref
 from typing import Any, Optional, Protocol
 
-import anyio
 from anyio.lowlevel import RunVar
 
 
