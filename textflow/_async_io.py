@@ -57,13 +57,14 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         self._scope: CancelScope = anyio.CancelScope()
         self._scope.__enter__()
         left = self._attempts.remaining()
-        self._timed = left is not None
+        self._timed = False  # True once the loop's timer holds it (`timers.start`)
         if left is not None:
-            if left <= 0:
+            if left <= 0:  # already late: cut now, no timer (the loop may have none yet)
                 self.expire()
             else:
                 self.deadline = anyio.current_time() + left
                 timers.start(self)
+                self._timed = True
 
     def expire(self) -> None:
         """The deadline passed: every await in the scope raises, and so does its end."""

@@ -256,7 +256,11 @@ class BaseClient(Generic[HttpClientT]):
             )
             if self._proxy is not None:
                 prepared.extensions[proxies.ROUTE] = self._proxy
-        return build_request(op, prepared, payload)
+        request = build_request(op, prepared, payload)
+        cookies = self._http.cookies
+        if cookies:  # what the server set comes back, as httpx.Client.build_request sends it
+            cookies.set_cookie_header(request)
+        return request
 
     def _attempts(self, op: Operation[ResultT]) -> Attempts[ResultT]:
         return Attempts(op, self.max_retries, self._deadline, self.timeout, self._random)

@@ -19,7 +19,6 @@ import math
 import weakref
 from typing import Any, Optional, Protocol
 
-import anyio
 from anyio.lowlevel import RunVar
 
 
@@ -67,7 +66,7 @@ class _Keeper:
 
     def _fire(self) -> None:
         self._handle = None
-        now = anyio.current_time()
+        now = self._now()
         earliest = math.inf
         for call in list(self.calls):
             if call.deadline <= now:
@@ -78,6 +77,15 @@ class _Keeper:
         self.armed = math.inf
         if earliest < math.inf:
             self._arm(earliest)
+
+    def _now(self) -> float:
+        """The loop's clock. Not ``anyio.current_time()``: asyncio runs ``_fire`` as a bare
+        callback, outside any task, where anyio cannot tell which library runs it."""
+        if self._trio_scope is None:
+            return asyncio.get_running_loop().time()
+        import trio
+
+        return trio.current_time()
 
     async def _trio_timer(self) -> None:
         import trio
