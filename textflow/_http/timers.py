@@ -67,16 +67,17 @@ class _Keeper:
     def _fire(self) -> None:
         self._handle = None
         now = self._now()
-        earliest = math.inf
-        for call in list(self.calls):
-            if call.deadline <= now:
-                del self.calls[call]
-                call.expire()
-            else:
-                earliest = min(earliest, call.deadline)
+        due = [call for call in self.calls if call.deadline <= now]
+        for call in due:
+            del self.calls[call]
+        # the timer is set again before any call is cancelled: whatever a cancellation
+        # does, the calls still running keep their deadline
         self.armed = math.inf
+        earliest = min((call.deadline for call in self.calls), default=math.inf)
         if earliest < math.inf:
             self._arm(earliest)
+        for call in due:
+            call.expire()
 
     def _now(self) -> float:
         """The loop's clock. Not ``anyio.current_time()``: asyncio runs ``_fire`` as a bare
