@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Iterator, Sequence
 from types import TracebackType
 from typing import Callable, Optional
@@ -61,6 +62,55 @@ _HTTPX_ERRORS = _HttpxErrors()
 def httpx_errors() -> _HttpxErrors:
     """``with httpx_errors():`` httpcore's exceptions come out as httpx's."""
     return _HTTPX_ERRORS
+
+
+class Forward:
+    """A plain-http proxy as the SDK forwards a plain-http request through it.
+
+    httpcore's forwarding connection rebuilds and revalidates every request it sends
+    (``merge_headers``, ``enforce_headers``: a second ``httpcore.Request`` per send).
+    Here the request to the proxy is built once, in absolute form, with the headers
+    httpcore would send (the proxy's own first, Proxy-Authorization from the proxy URL's
+    userinfo before them, none a request header of the same name overrides), and goes
+    over a plain connection to the proxy's address (``textflow._http.pools``).
+    """
+
+    __slots__ = ("_headers", "_names", "host", "port", "scheme")
+
+    def __init__(self, proxy: httpx.Proxy) -> None:
+        url = proxy.url
+        self.scheme, self.host, self.port = url.raw_scheme, url.raw_host, url.port
+        headers = list(proxy.headers.raw)
+        auth = proxy.raw_auth
+        if auth is not None:
+            token = base64.b64encode(auth[0] + b":" + auth[1])
+            headers.insert(0, (b"Proxy-Authorization", b"Basic " + token))
+        self._headers = headers
+        self._names = {name.decode("latin-1").lower() for name, _ in headers}
+
+    def request(self, request: httpx.Request) -> httpcore.Request:
+        """``request`` in absolute form, addressed to the proxy."""
+        url = request.url
+        host = url.raw_host
+        if b":" in host:  # an IPv6 address goes in brackets in a URL
+            host = b"[" + host + b"]"
+        port = url.port
+        target = b"%b://%b%b" % (url.raw_scheme, host, url.raw_path)
+        if port is not None:
+            target = b"%b://%b:%d%b" % (url.raw_scheme, host, port, url.raw_path)
+        headers = request.headers
+        if self._names.isdisjoint(headers.keys()):
+            merged = self._headers + headers.raw
+        else:  # a request header overrides the proxy's of the same name, as in httpcore
+            merged = [item for item in self._headers if item[0].decode("latin-1") not in headers]
+            merged += headers.raw
+        return httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=self.scheme, host=self.host, port=self.port, target=target),
+            headers=merged,
+            content=request.stream,
+            extensions=request.extensions,
+        )
 
 
 def core_request(request: httpx.Request) -> httpcore.Request:

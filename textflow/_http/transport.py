@@ -17,8 +17,10 @@ through these (a caller's ``http_client`` is used as it is). Over plain
 * **Deadlines and clean connections** through the streams of ``textflow._http.streams``.
 
 A proxied request (the client's route, ``textflow._http.proxies``, carried in the
-request's extensions) goes through the same shards, gate and deadline as a direct one,
-on a connection its proxy's httpcore pool makes over the same network streams.
+request's extensions) goes through the same shards, gate and deadline as a direct one:
+a plain-http request to a plain-http proxy is sent in absolute form, built once
+(``convert.Forward``), over a plain connection to the proxy; any other on a connection
+its proxy's httpcore pool makes (a CONNECT tunnel, SOCKS) over the same network streams.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
 from textflow._http.pools import AsyncShard, Pools, SyncShard
+from textflow._http.proxies import ROUTE, forwards
 from textflow._http.sent import Point, reached
 from textflow.errors import ClientStateError
 
@@ -139,7 +142,7 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             raise
         try:
             with httpx_errors():
-                answer = pool.handle_request(core_request(request))
+                answer = pool.handle_request(_core(pools, request))
         except BaseException:
             pools.release(index)
             raise
@@ -242,7 +245,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             raise
         try:
             with httpx_errors():
-                answer = await pool.handle_async_request(core_request(request))
+                answer = await pool.handle_async_request(_core(pools, request))
         except BaseException:
             pools.release(index)
             raise
@@ -289,6 +292,14 @@ async def _through_the_gate(gate: anyio.Semaphore, request: httpx.Request) -> No
             await gate.acquire()
     except TimeoutError:
         raise httpx.PoolTimeout(_NO_CONNECTION) from None
+
+
+def _core(pools: Pools[Any], request: httpx.Request) -> httpcore.Request:
+    """``request`` for httpcore: to its origin, or in absolute form to its plain-http proxy."""
+    route = request.extensions.get(ROUTE)
+    if route is not None and forwards(route, request.url.scheme):
+        return pools.forward(route).request(request)
+    return core_request(request)
 
 
 def _pool_timeout(request: httpx.Request) -> Optional[float]:
