@@ -169,7 +169,7 @@ class Pools(Generic[PoolT]):
         self.free = list(reversed(range(count)))
         self._make_proxy = proxy
         self.proxies: dict[Any, Any] = {}  # httpx.Proxy (by identity) -> its factory
-        self.forwards: dict[Any, Forward] = {}  # httpx.Proxy -> its requests' rewrite
+        self.forwards: dict[Any, Forward] = {}  # httpx.Proxy -> how requests go through it
         self.broken: list[PoolT] = []  # shards left stuck by an interrupt, until closed
         self.backend = backend  # it keeps the streams these pools opened
         # The answer body each shard in use was handed to, to notice one dropped unclosed.
@@ -198,7 +198,7 @@ class Pools(Generic[PoolT]):
         self.gate = self._make_gate()
 
     def forward(self, proxy: Any) -> Forward:
-        """How a plain-http request goes through the plain-http proxy ``proxy``."""
+        """How requests go through ``proxy`` (made once per proxy)."""
         forward = self.forwards.get(proxy)
         if forward is None:
             forward = self.forwards[proxy] = Forward(proxy)

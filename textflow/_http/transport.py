@@ -42,7 +42,7 @@ from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
 from textflow._http.pools import AsyncShard, Pools, SyncShard
-from textflow._http.proxies import ROUTE, forwards
+from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
 from textflow.errors import ClientStateError
 
@@ -295,11 +295,11 @@ async def _through_the_gate(gate: anyio.Semaphore, request: httpx.Request) -> No
 
 
 def _core(pools: Pools[Any], request: httpx.Request) -> httpcore.Request:
-    """``request`` for httpcore: to its origin, or in absolute form to its plain-http proxy."""
+    """``request`` for httpcore: to its origin, or as its proxy takes it (``Forward``)."""
     route = request.extensions.get(ROUTE)
-    if route is not None and forwards(route, request.url.scheme):
-        return pools.forward(route).request(request)
-    return core_request(request)
+    if route is None:
+        return core_request(request)
+    return (pools.forwards.get(route) or pools.forward(route)).request(request)
 
 
 def _pool_timeout(request: httpx.Request) -> Optional[float]:
