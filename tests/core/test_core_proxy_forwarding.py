@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 
+import httpcore
 import httpx
 import pytest
 
+from textflow._http.convert import Forward
 from textflow._http.proxies import ROUTE
 from textflow._http.transport import AsyncTextFlowTransport, TextFlowTransport
 
@@ -99,3 +101,10 @@ async def test_a_client_with_a_proxy_url_sends_its_userinfo_as_proxy_auth(
     assert (b"Proxy-Authorization", AUTH) in proxy.heads[0]
     assert proxy.connections == 1, "one warm connection to the proxy, reused"
     assert len(server.requests) == 2
+
+
+def test_an_ipv6_origin_is_written_in_brackets_in_the_absolute_form() -> None:
+    forward = Forward(httpx.Proxy("http://127.0.0.1:3128"))
+    request = forward.request(httpx.Request("GET", "http://[::1]:8080/api?x=1"))
+    assert request.url.target == b"http://[::1]:8080/api?x=1"
+    assert request.url.origin == httpcore.Origin(b"http", b"127.0.0.1", 3128)
