@@ -48,6 +48,7 @@ class ConnectProxy(LoopbackServer):
     def __init__(self, tls: Optional[ssl.SSLContext] = None) -> None:
         self._tls = tls
         self.asked: list[tuple[str, str, bool]] = []  # method, target, had Proxy-Authorization
+        self.heads: list[list[tuple[bytes, bytes]]] = []  # each request's headers, as sent
         super().__init__()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
 
@@ -68,6 +69,7 @@ class ConnectProxy(LoopbackServer):
             authorized = any(name == b"proxy-authorization" for name, _ in head.headers)
             with self._lock:
                 self.asked.append((method, target, authorized))
+                self.heads.append(list(head.headers.raw_items()))
             if method == "CONNECT":
                 host, _, port = target.rpartition(":")
                 upstream = socket.create_connection((host, int(port)), timeout=LIMIT)

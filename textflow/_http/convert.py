@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Iterator, Sequence
 from types import TracebackType
 from typing import Callable, Optional
@@ -61,6 +62,70 @@ _HTTPX_ERRORS = _HttpxErrors()
 def httpx_errors() -> _HttpxErrors:
     """``with httpx_errors():`` httpcore's exceptions come out as httpx's."""
     return _HTTPX_ERRORS
+
+
+class Forward:
+    """How requests go through one proxy: a plain-http request through a plain-http
+    proxy is forwarded in absolute form, built here; any other is sent as it is (to a
+    CONNECT tunnel or a SOCKS connection that the proxy's httpcore pool makes).
+
+    httpcore's forwarding connection rebuilds and revalidates every request it sends
+    (``merge_headers``, ``enforce_headers``: a second ``httpcore.Request`` per send).
+    Here the request to the proxy is built once, in absolute form, with the headers
+    httpcore would send (the proxy's own first, Proxy-Authorization from the proxy URL's
+    userinfo before them, none a request header of the same name overrides), and goes
+    over a plain connection to the proxy's address (``textflow._http.pools``).
+    """
+
+    __slots__ = ("_forwards", "_headers", "_names", "_url")
+
+    def __init__(self, proxy: httpx.Proxy) -> None:
+        url = proxy.url
+        self._forwards = url.scheme == "http"  # as ``proxies.forwards`` decides
+        self._url = (url.raw_scheme, url.raw_host, url.port)
+        headers = list(proxy.headers.raw)
+        auth = proxy.raw_auth
+        if auth is not None:
+            token = base64.b64encode(auth[0] + b":" + auth[1])
+            headers.insert(0, (b"Proxy-Authorization", b"Basic " + token))
+        self._headers = headers
+        self._names = [b"\n" + name.lower() + b"\n" for name, _ in headers]
+
+    def request(self, request: httpx.Request) -> httpcore.Request:
+        """``request`` for httpcore: in absolute form to the proxy if forwarded."""
+        url = request.url
+        scheme = url.raw_scheme
+        if scheme != b"http" or not self._forwards:
+            return core_request(request)
+        host = url.raw_host
+        if b":" in host:  # an IPv6 address goes in brackets in a URL
+            host = b"[" + host + b"]"
+        port = url.port
+        if port is not None:
+            host = b"%b:%d" % (host, port)
+        raw = request.headers.raw
+        headers = self._headers
+        if headers:  # a request header overrides the proxy's of the same name
+            # The request's header names in one string, lower case: a few calls, not
+            # one per header (no name holds a line break: h11 refuses one before sending).
+            names = b"\n" + b"\n".join([name for name, _ in raw]).lower() + b"\n"
+            for name in self._names:
+                if name in names:
+                    headers = [item for item, n in zip(headers, self._names) if n not in names]
+                    break
+        scheme, proxy_host, proxy_port = self._url
+        return httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=scheme,
+                host=proxy_host,
+                port=proxy_port,
+                target=b"http://%b%b" % (host, url.raw_path),
+            ),
+            headers=headers + raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
 
 
 def core_request(request: httpx.Request) -> httpcore.Request:

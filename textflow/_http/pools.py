@@ -19,7 +19,8 @@ from typing import Any, Callable, Generic, Optional, TypeVar, Union
 import anyio
 import httpcore
 
-from textflow._http.proxies import ROUTE
+from textflow._http.convert import Forward
+from textflow._http.proxies import ROUTE, forwards
 
 PoolT = TypeVar("PoolT")
 Connection = Union[httpcore.HTTPConnection, httpcore.AsyncHTTPConnection]
@@ -39,11 +40,12 @@ class _Shard:
         self.route: Optional[Any] = None  # the httpx.Proxy its connection goes through
 
     def _new_connection(self, request: httpcore.Request, direct: Callable[..., Any]) -> Any:
-        """A connection for ``request``: direct, or made by its proxy's httpcore pool
-        (``create_connection``: a forwarding or a CONNECT tunnel connection) over the
-        same network backend, so the deadline and the clean-reuse checks hold through it."""
-        self.route = request.extensions.get(ROUTE)
-        if self.route is None:
+        """A connection for ``request``: direct (to its origin, or to a plain-http proxy
+        it is forwarded to in absolute form: ``convert.Forward``), or made by its proxy's
+        httpcore pool (``create_connection``: a CONNECT tunnel or SOCKS connection) over
+        the same network backend, so the deadline and the clean-reuse checks hold."""
+        self.route = route = request.extensions.get(ROUTE)
+        if route is None or forwards(route, request.url.scheme):  # to the proxy, if any
             return direct(
                 origin=request.url.origin,
                 ssl_context=self._ssl_context,
@@ -167,6 +169,7 @@ class Pools(Generic[PoolT]):
         self.free = list(reversed(range(count)))
         self._make_proxy = proxy
         self.proxies: dict[Any, Any] = {}  # httpx.Proxy (by identity) -> its factory
+        self.forwards: dict[Any, Forward] = {}  # httpx.Proxy -> how requests go through it
         self.broken: list[PoolT] = []  # shards left stuck by an interrupt, until closed
         self.backend = backend  # it keeps the streams these pools opened
         # The answer body each shard in use was handed to, to notice one dropped unclosed.
@@ -193,6 +196,13 @@ class Pools(Generic[PoolT]):
     def regate(self) -> None:
         """A new gate, made in the event loop about to use it (nothing holds the old one)."""
         self.gate = self._make_gate()
+
+    def forward(self, proxy: Any) -> Forward:
+        """How requests go through ``proxy`` (made once per proxy)."""
+        forward = self.forwards.get(proxy)
+        if forward is None:
+            forward = self.forwards[proxy] = Forward(proxy)
+        return forward
 
     def factory(self, proxy: Any) -> Any:
         """The httpcore proxy pool that makes connections through ``proxy``."""

@@ -158,6 +158,13 @@ def route(url: httpx.URL, proxy: ProxyTypes, trust_env: bool) -> Optional[httpx.
     return None
 
 
+def forwards(proxy: httpx.Proxy, scheme: Union[str, bytes]) -> bool:
+    """Whether a request of ``scheme`` goes through ``proxy`` forwarded in absolute form
+    on a plain connection to the proxy (the SDK's own ``convert.Forward``), rather than
+    through a CONNECT tunnel or SOCKS made by the proxy's httpcore pool."""
+    return proxy.url.scheme == "http" and scheme in ("http", b"http")
+
+
 def httpcore_version() -> tuple[int, ...]:
     """The installed httpcore's version as numbers (``(0, 18, 0)``)."""
     from importlib.metadata import version

@@ -17,8 +17,10 @@ through these (a caller's ``http_client`` is used as it is). Over plain
 * **Deadlines and clean connections** through the streams of ``textflow._http.streams``.
 
 A proxied request (the client's route, ``textflow._http.proxies``, carried in the
-request's extensions) goes through the same shards, gate and deadline as a direct one,
-on a connection its proxy's httpcore pool makes over the same network streams.
+request's extensions) goes through the same shards, gate and deadline as a direct one:
+a plain-http request to a plain-http proxy is sent in absolute form, built once
+(``convert.Forward``), over a plain connection to the proxy; any other on a connection
+its proxy's httpcore pool makes (a CONNECT tunnel, SOCKS) over the same network streams.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ import httpcore
 import httpx
 
 from textflow import _config
-from textflow._http import loops
+from textflow._http import loops, timers
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
 from textflow._http.pools import AsyncShard, Pools, SyncShard
+from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
 from textflow.errors import ClientStateError
 
@@ -139,7 +142,7 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             raise
         try:
             with httpx_errors():
-                answer = pool.handle_request(core_request(request))
+                answer = pool.handle_request(_core(pools, request))
         except BaseException:
             pools.release(index)
             raise
@@ -242,7 +245,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             raise
         try:
             with httpx_errors():
-                answer = await pool.handle_async_request(core_request(request))
+                answer = await pool.handle_async_request(_core(pools, request))
         except BaseException:
             pools.release(index)
             raise
@@ -268,27 +271,54 @@ _NO_CONNECTION = "no connection came free within the pool timeout"
 
 
 async def _through_the_gate(gate: anyio.Semaphore, request: httpx.Request) -> None:
-    """Wait for a slot, at most the pool timeout.
+    """Wait for a slot, at most the pool timeout, with no timer of its own.
 
     A wait that the call's own deadline ends no later than the pool timeout would (the
-    retry loop cuts every phase's timeout to what is left of the call) needs no timer of
-    its own: the client's cancel scope ends it, as "not sent". With 400 sends queued at
-    the gate, a timer each was a tenth of their CPU (timers kept in order in the loop).
+    retry loop cuts every phase's timeout to what is left of the call) needs nothing:
+    the client's cancel scope ends it, as "not sent". Any other wait is cut by the event
+    loop's one deadline timer (``textflow._http.timers``): with 400 sends queued at the
+    gate, a timer each (``anyio.fail_after``) was a tenth of their CPU (timers kept in
+    order in the loop). A wait cut so takes no slot (anyio's semaphore gives back one
+    handed over as the wait is cancelled) and fails as ``httpx.PoolTimeout``: not sent.
     """
     timeout = _pool_timeout(request)
-    deadline = request.extensions.get(CALL_DEADLINE)
-    if (
-        timeout is not None
-        and isinstance(deadline, float)
-        and time.monotonic() + timeout >= deadline
-    ):
+    if timeout is None:
         await gate.acquire()
         return
-    try:
-        with anyio.fail_after(timeout):
+    deadline = request.extensions.get(CALL_DEADLINE)
+    if isinstance(deadline, float) and time.monotonic() + timeout >= deadline:
+        await gate.acquire()
+        return
+    wait = _PoolWait(anyio.current_time() + timeout)
+    with wait.scope:
+        timers.start(wait)
+        try:
             await gate.acquire()
-    except TimeoutError:
-        raise httpx.PoolTimeout(_NO_CONNECTION) from None
+        finally:
+            timers.stop(wait)
+    if wait.scope.cancelled_caught:
+        raise httpx.PoolTimeout(_NO_CONNECTION)
+
+
+class _PoolWait:
+    """A wait at the gate, ended by the loop's deadline timer (``timers.Expiring``)."""
+
+    __slots__ = ("deadline", "scope")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.scope = anyio.CancelScope()
+
+    def expire(self) -> None:
+        self.scope.cancel()
+
+
+def _core(pools: Pools[Any], request: httpx.Request) -> httpcore.Request:
+    """``request`` for httpcore: to its origin, or as its proxy takes it (``Forward``)."""
+    route = request.extensions.get(ROUTE)
+    if route is None:
+        return core_request(request)
+    return (pools.forwards.get(route) or pools.forward(route)).request(request)
 
 
 def _pool_timeout(request: httpx.Request) -> Optional[float]:
