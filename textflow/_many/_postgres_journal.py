@@ -323,12 +323,23 @@ class PostgresJournal:
         Examples:
             >>> journal.record(key, "sent", "Message sent successfully")
         """
-        if status not in (SENT, MAYBE_SENT, REFUSED):
-            raise ValueError(f"cannot record the status {status!r}.")
-        if detail is not None:  # the API's words, as they came: TEXT refuses U+0000
-            detail = detail.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+        self.record_many([(key, status, detail)])
+
+    def record_many(self, records: Sequence[tuple[str, str, Optional[str]]]) -> None:
+        """`record` for several recipients (key, status, detail), in one statement.
+
+        Examples:
+            >>> journal.record_many([(key, "sent", "Message sent successfully")])
+        """
+        rows = []
+        for key, status, detail in records:
+            if status not in (SENT, MAYBE_SENT, REFUSED):
+                raise ValueError(f"cannot record the status {status!r}.")
+            if detail is not None:  # the API's words, as they came: TEXT refuses U+0000
+                detail = detail.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+            rows.append((key, status, detail))
         # with the records of other sends that ended meanwhile: one statement for them all
-        self._records.write((key, status, detail))
+        self._records.write_many(rows)
 
     def _write(self, records: Sequence[tuple[str, str, Optional[str]]]) -> None:
         params = {
