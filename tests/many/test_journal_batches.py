@@ -171,3 +171,24 @@ async def test_a_run_stopped_mid_batch_gives_back_the_claims_it_did_not_send(
     assert (report.sent, report.skipped, report.maybe_sent) == (50, 10, 0)
     with RedisJournal(url) as journal:
         assert journal.counts() == {"sent": 60}
+
+
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_record_many_stores_each_outcome_as_record_does(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    clock = FakeClock()
+    with _open(store, request, campaign(), clock) as journal:
+        claims = _claims(3)
+        assert journal.claim_many(claims, resend_maybe_sent=False) == [None] * 3
+        journal.record_many(
+            [
+                (claims[0][0], "sent", "ok"),
+                (claims[1][0], "refused", "no\x00pe"),
+                (claims[2][0], "maybe_sent", None),
+            ]
+        )
+        assert [journal.state(key) for key, _ in claims] == ["sent", "refused", "maybe_sent"]
+        with pytest.raises(ValueError, match="sending"):
+            journal.record_many([(claims[0][0], "sending", None)])
+        assert journal.counts() == {"maybe_sent": 1, "refused": 1, "sent": 1}
