@@ -224,9 +224,9 @@ def test_postgres_records_find_rows_by_key_in_a_campaign_grown_after_the_plan(
         assert len(statements) == 1
         statement, types = statements[0]
         assert types == ["text", "text[]", "text", "double precision", "text[]", "text[]"]
-        query = sql.SQL("EXPLAIN EXECUTE {}({}, {}::text[], {}, NULL, {}::text[], {}::text[])")
+        shape = sql.SQL("EXPLAIN EXECUTE {}({}, {}::text[], {}, NULL, {}::text[], {}::text[])")
         values = (name, [key], journal.owner, ["sent"], ["ok"])
-        query = query.format(sql.Identifier(statement), *(sql.Literal(v) for v in values))
+        query = shape.format(sql.Identifier(statement), *(sql.Literal(v) for v in values))
         plan = "\n".join(str(row[0]) for row in journal._writer.execute(query).fetchall())
         assert "Bitmap Heap Scan" not in plan, plan
         assert "Seq Scan" not in plan, plan
