@@ -42,7 +42,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def worker(journal: str, base_url: str, count: int, concurrency: int, mode: str) -> None:
     """One worker process: send to everyone not yet claimed; print start, end, sent, CPU."""
     numbers = [f"+1202{index:07d}" for index in range(count)]
-    if mode == "async":
+    if mode == PER_RECORD:
+        per_record()
+    if mode in ("async", PER_RECORD):
         import anyio
 
         from textflow import AsyncTextFlowClient
@@ -78,6 +80,20 @@ def worker(journal: str, base_url: str, count: int, concurrency: int, mode: str)
             )
             end, cpu, sent = time.time(), time.process_time() - cpu, report.sent
     print(json.dumps({"start": start, "end": end, "sent": sent, "cpu": cpu}), flush=True)
+
+
+#: The async driver as it was before records went in batches: one thread hop per record.
+PER_RECORD = "async, a hop per record"
+
+
+def per_record() -> None:
+    """Make this process's async driver hand each record to its own thread hop."""
+    from textflow._many import _async
+
+    async def ended(self: object, run: Any, io: Any, end: Any) -> None:
+        await io(run, run.ended, [end])
+
+    _async.Records.ended = ended  # type: ignore[method-assign]
 
 
 def run(
@@ -138,6 +154,12 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", help="run only this journal's rows (none, Redis, Postgres)")
+    parser.add_argument(
+        "--async-records",
+        action="store_true",
+        help="only the async driver on one worker, its records in batches against "
+        "one thread hop per record (as before)",
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -164,6 +186,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     configs = [("none", "sync", 1), ("none", "async", 1)]
     configs += [(store, "sync", w) for store in ("Redis", "Postgres") for w in (1, 2, 4)]
     configs += [("Redis", "async", 1), ("Redis", "async", 4)]
+    modes = ("async", PER_RECORD)
+    if args.async_records:  # the async driver's records in batches against one hop each
+        configs = [("none", "async", 1)]
+        configs += [(store, mode, 1) for store in ("Redis", "Postgres") for mode in modes]
     if args.only:  # with the no-journal rows, which the journal cost is measured against
         configs = [c for c in configs if c[0] in (args.only, "none")]
     found: dict[tuple[str, str, int], list[dict[str, float]]] = {c: [] for c in configs}
@@ -222,8 +248,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         wall = median[(store, mode, workers)]
         ideal = n * latency / (workers * concurrency)
         speedup = median[(store, mode, 1)] / wall
+        base = "async" if mode == PER_RECORD else mode
         cost = (
-            f"{(wall / median[('none', mode, 1)] - 1) * 100:+.0f} %"
+            f"{(wall / median[('none', base, 1)] - 1) * 100:+.0f} %"
             if store != "none" and workers == 1
             else ""
         )

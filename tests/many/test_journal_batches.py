@@ -171,3 +171,65 @@ async def test_a_run_stopped_mid_batch_gives_back_the_claims_it_did_not_send(
     assert (report.sent, report.skipped, report.maybe_sent) == (50, 10, 0)
     with RedisJournal(url) as journal:
         assert journal.counts() == {"sent": 60}
+
+
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_record_many_stores_each_outcome_as_record_does(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    clock = FakeClock()
+    with _open(store, request, campaign(), clock) as journal:
+        claims = _claims(3)
+        assert journal.claim_many(claims, resend_maybe_sent=False) == [None] * 3
+        journal.record_many(
+            [
+                (claims[0][0], "sent", "ok"),
+                (claims[1][0], "refused", "no\x00pe"),
+                (claims[2][0], "maybe_sent", None),
+            ]
+        )
+        assert [journal.state(key) for key, _ in claims] == ["sent", "refused", "maybe_sent"]
+        with pytest.raises(ValueError, match="sending"):
+            journal.record_many([(claims[0][0], "sending", None)])
+        assert journal.counts() == {"maybe_sent": 1, "refused": 1, "sent": 1}
+
+
+def test_postgres_records_find_rows_by_key_in_a_campaign_grown_after_the_plan(
+    journal_postgres: PostgresServer,
+) -> None:
+    """Statements are prepared once per connection; a plan kept from when the campaign was
+    nearly empty must not look rows up by scanning the whole campaign once it has grown."""
+    import psycopg
+    from psycopg import sql
+
+    name = campaign()
+    journal = PostgresJournal(f"{journal_postgres.url()}?campaign={name}", heartbeat=False)
+    try:
+        claims = _claims(3010)
+        for key, phone in claims[:10]:  # prepared and used while the campaign is tiny
+            assert journal.claim_many([(key, phone)], resend_maybe_sent=False) == [None]
+            journal.record_many([(key, "sent", "ok")])
+        with psycopg.connect(journal_postgres.url(), autocommit=True) as other:
+            other.execute(  # the campaign grows (no ANALYZE: plans see the old sizes)
+                "INSERT INTO textflow_journal SELECT %s, k, 'p', 'sent', NULL, NULL, NULL, 0 "
+                "FROM unnest(%s::text[]) AS k",
+                (name, [key for key, _ in claims[10:]]),
+            )
+        key = claims[0][0]
+        statements = journal._writer.execute(
+            "SELECT name, parameter_types::text[] FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%UPDATE textflow_journal AS j%%status = r.status%%' "
+            "AND statement NOT LIKE '%%pg_prepared_statements%%'"  # this query, prepared too
+        ).fetchall()
+        assert len(statements) == 1
+        statement, types = statements[0]
+        assert types == ["text", "text[]", "text", "double precision", "text[]", "text[]"]
+        shape = sql.SQL("EXPLAIN EXECUTE {}({}, {}::text[], {}, NULL, {}::text[], {}::text[])")
+        values = (name, [key], journal.owner, ["sent"], ["ok"])
+        query = shape.format(sql.Identifier(statement), *(sql.Literal(v) for v in values))
+        plan = "\n".join(str(row[0]) for row in journal._writer.execute(query).fetchall())
+        assert "Bitmap Heap Scan" not in plan, plan
+        assert "Seq Scan" not in plan, plan
+        assert plan.count("Index Cond: ((campaign = ") == 2, plan
+    finally:
+        journal.close()

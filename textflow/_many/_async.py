@@ -4,7 +4,8 @@ A journal (SQLite, Redis, Postgres, a user's own) and a rate limit shared
 through Redis block: their calls run in worker threads (``anyio.to_thread``),
 one at a time per recipient and in the same order as in the sync driver (the
 claim is written before the send starts, the outcome after it ends), so the
-event loop keeps serving the other sends meanwhile. ``on_progress`` is still
+event loop keeps serving the other sends meanwhile. The outcomes of sends that
+ended together go to the journal in one hop (`Records`). ``on_progress`` is still
 called on the event loop, never from a thread.
 """
 
@@ -20,6 +21,7 @@ from textflow._config import DEFAULT_CONCURRENCY
 from textflow._many._outcomes import SendReport, StopOn
 from textflow._many._recipients import DEFAULT_PHONE_FIELD, Prepared, Recipient
 from textflow._many._run import (
+    Ended,
     JournalArg,
     ProgressCallback,
     Run,
@@ -33,7 +35,6 @@ from textflow._many._sender import AsyncSender
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
-    from textflow.models import SendMessageOk
 
 Recipients = Union[Iterable[Recipient], AsyncIterable[Recipient]]
 T = TypeVar("T")
@@ -83,7 +84,9 @@ async def send_many(
         slots = anyio.Semaphore(options.concurrency)
         async with anyio.create_task_group() as group:
             try:
-                await _dispatch(client, _Items(recipients), run, io, group, slots, _sleep)
+                await _dispatch(
+                    client, _Items(recipients), run, io, group, slots, _sleep, Records()
+                )
             except KeyboardInterrupt as exc:  # Ctrl-C: sends in flight finish, as in sync
                 run.interrupted = exc
             except Exception as exc:  # from the input, the journal or a recipient we cannot read
@@ -157,6 +160,7 @@ async def _dispatch(
     group: TaskGroup,
     slots: anyio.Semaphore,
     sleep: Callable[[float], Awaitable[None]],
+    records: Records,
 ) -> None:
     """Start sends, never more than ``concurrency`` at once: as many as there are free
     slots are claimed in one step (``run.batch`` at most), then started."""
@@ -190,7 +194,7 @@ async def _dispatch(
             claimed = await io(run, run.claim_all, jobs) if jobs and not run.stopped() else []
             try:
                 for job in claimed:
-                    if not await _start(client, job, run, io, group, slots, sleep):
+                    if not await _start(client, job, run, io, group, slots, sleep, records):
                         break
                     started += 1
             finally:  # claims of a batch that will not be sent are given back
@@ -209,6 +213,7 @@ async def _start(
     group: TaskGroup,
     slots: anyio.Semaphore,
     sleep: Callable[[float], Awaitable[None]],
+    records: Records,
 ) -> bool:
     """Wait for the rate limit's turn, then start the send (its slot is the send's now);
     False (the claim given back) if the run stopped meanwhile."""
@@ -226,35 +231,103 @@ async def _start(
     if run.stopped():
         await io(run, run.release, job, permit)
         return False
-    group.start_soon(_send, client, job, permit, run, io, slots)
+    group.start_soon(_send, client, job, permit, run, io, slots, records)
     return True
 
 
 async def _send(
-    client: AsyncSender, job: Prepared, permit: object, run: Run, io: Call, slots: anyio.Semaphore
+    client: AsyncSender,
+    job: Prepared,
+    permit: object,
+    run: Run,
+    io: Call,
+    slots: anyio.Semaphore,
+    records: Records,
 ) -> None:
     try:
         try:
             result = await client.send_sms(job.phone_number, job.text)
         except Exception as exc:
-            await io(run, _failed, run, job, permit, exc)
+            await records.ended(run, io, (job, permit, exc))
         except BaseException as exc:  # cancelled mid-send: it may have gone out
             _failed(run, job, permit, exc)  # at once: a cancelled task awaits nothing more
             run.flush_progress()
             raise
         else:
-            await io(run, _sent, run, job, permit, result)
+            await records.ended(run, io, (job, permit, result))
     except Exception as exc:  # the journal or a callback failed: stop, and show it
         run.fail(exc)
     finally:
         slots.release()
 
 
-def _sent(run: Run, job: Prepared, permit: object, result: SendMessageOk) -> None:
-    run.answered(permit)
-    run.sent(job, result)
-
-
 def _failed(run: Run, job: Prepared, permit: object, exc: BaseException) -> None:
     run.answered(permit)
     run.failed(job, exc)
+
+
+class Records:
+    """The outcomes of sends, handed to the journal one thread hop per batch of sends
+    that ended together (`Run.ended`), not one per recipient.
+
+    Each send waits until its own outcome is stored (it counts as done only then, and
+    its slot is free only then); whoever finds no hop under way takes everything queued
+    so far to a worker thread, the others wait for that hop, then for the next. Without
+    a journal or a shared limit nothing blocks: each outcome is counted at once."""
+
+    def __init__(self) -> None:
+        self._queued: list[_Ticket] = []
+        self._hop: Optional[anyio.Event] = None  # set when the hop under way ends
+
+    async def ended(self, run: Run, io: Call, end: Ended) -> None:
+        """Store and count ``end``; raise what the journal raised for its batch."""
+        if isinstance(io, _Inline):
+            run.ended([end])
+            return
+        ticket = _Ticket(end)
+        self._queued.append(ticket)
+        while not ticket.done:
+            if self._hop is not None:
+                try:
+                    await self._hop.wait()
+                except BaseException:  # cancelled while waiting: not lost, stored at once
+                    self._settle_now(run, ticket)
+                    raise
+                continue
+            hop = self._hop = anyio.Event()
+            batch, self._queued = self._queued, []
+            error: Optional[BaseException] = None
+            try:
+                # shielded: a cancelled sender still stores the batch it took (others' too)
+                with anyio.CancelScope(shield=True):
+                    await io(run, run.ended, [queued.end for queued in batch])
+            except Exception as exc:  # the batch's error: raised by every send in it
+                error = exc
+            finally:
+                for queued in batch:
+                    queued.done, queued.error = True, error
+                self._hop = None
+                hop.set()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _settle_now(self, run: Run, ticket: _Ticket) -> None:
+        """Store a cancelled sender's outcome on the loop, unless a hop took it already."""
+        if ticket.done or ticket not in self._queued:
+            return
+        self._queued.remove(ticket)
+        try:
+            run.ended([ticket.end])
+        except Exception as exc:  # a cancelled task awaits nothing more: the run shows it
+            run.fail(exc)
+        finally:
+            run.flush_progress()
+
+
+class _Ticket:
+    __slots__ = ("done", "end", "error")
+
+    def __init__(self, end: Ended) -> None:
+        self.end = end
+        self.done = False
+        self.error: Optional[BaseException] = None

@@ -4,7 +4,9 @@ Each caller of `GroupCommit.write` waits until its own item is written (so a
 recipient is reported only once its outcome is stored, as before); whoever
 finds no write under way writes everything queued so far, the others wait for
 it. One sender alone writes at once; twenty answers arriving together share
-one round trip to Redis or Postgres. No thread of its own, no timer.
+one round trip to Redis or Postgres; so do the records one caller hands over at
+once (`GroupCommit.write_many`, the async driver's sends that ended together).
+No thread of its own, no timer.
 """
 
 from __future__ import annotations
@@ -37,10 +39,15 @@ class GroupCommit(Generic[T]):
 
     def write(self, item: T) -> None:
         """Store ``item`` (with whatever else is queued); raise what the write raised."""
-        ticket = _Ticket(item)
+        self.write_many([item])
+
+    def write_many(self, items: Sequence[T]) -> None:
+        """Store ``items`` (with whatever else is queued), returning once all are in; raise
+        what a write of any of them raised."""
+        tickets = [_Ticket(item) for item in items]
         with self._ready:
-            self._queued.append(ticket)
-            while not ticket.done:
+            self._queued.extend(tickets)
+            while not all(ticket.done for ticket in tickets):
                 if self._writing:
                     self._ready.wait()
                     continue
@@ -58,5 +65,6 @@ class GroupCommit(Generic[T]):
                         queued.done, queued.error = True, error
                     self._writing = False
                     self._ready.notify_all()
-        if ticket.error is not None:
-            raise ticket.error
+        for ticket in tickets:
+            if ticket.error is not None:
+                raise ticket.error

@@ -7,7 +7,8 @@ process was killed mid-send) is ``maybe_sent`` when the journal is next
 opened. Any store that keeps those three promises will do (`Journal`);
 `SQLiteJournal` is the one built in. A store may also offer ``claim_many``
 (several claims in one step, as the Redis and Postgres journals do): the
-drivers then claim a batch at once (see `textflow._many._run.Run.claim_all`).
+drivers then claim a batch at once (see `textflow._many._run.Run.claim_all`);
+and ``record_many`` (several outcomes in one step: see `textflow._many._run.Run.ended`).
 """
 
 from __future__ import annotations

@@ -120,6 +120,9 @@ WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = r.key
   AND j.key IN (SELECT key FROM mine)
 """.replace("<now>", _NOW)
 
+# each use of a prepared statement planned with its own values (PostgreSQL 12 or later)
+_CUSTOM_PLANS = "SET plan_cache_mode TO force_custom_plan"
+
 _VIEW = f"CASE WHEN status = 'sending' AND lease_until < {_NOW} THEN 'maybe_sent' ELSE status END"
 
 
@@ -162,22 +165,25 @@ class PostgresJournal:
         self._lock = threading.Lock()
         self._writer_lock = threading.Lock()
         server = without_query(url, *OUR_PARAMETERS)
-        # no prepared statements: a plan kept from when the campaign's table was nearly
-        # empty looked rows up by scanning the whole campaign (Postgres's CPU per record
-        # grew with the campaign); planned at each use, the primary key is used
+        # statements prepared at their first use (parsed once per connection: a third
+        # less server CPU per batch), but planned at each use (force_custom_plan): a
+        # generic plan kept from when the campaign's table was nearly empty looked rows
+        # up by scanning the whole campaign (Postgres's CPU per record grew with the
+        # campaign); planned with the keys at hand, the primary key is used
         with self._failing_as_journal_error():
             import psycopg
 
             self._db: psycopg.Connection[Any] = psycopg.connect(
-                server, autocommit=True, connect_timeout=10, prepare_threshold=None
+                server, autocommit=True, connect_timeout=10, prepare_threshold=0
             )
         try:
             with self._using():
                 self._open(self._db)
                 self._writer: psycopg.Connection[Any] = psycopg.connect(
-                    server, autocommit=True, connect_timeout=10, prepare_threshold=None
+                    server, autocommit=True, connect_timeout=10, prepare_threshold=0
                 )
                 self._writer.execute("SET synchronous_commit TO on")
+                self._writer.execute(_CUSTOM_PLANS)
         except BaseException:
             self._db.close()
             raise
@@ -213,6 +219,7 @@ class PostgresJournal:
         # a claim must be on disk before its SMS leaves, whatever the server's default
         # (with synchronous_commit off, a crash loses the last claims: a rerun sends twice)
         db.execute("SET synchronous_commit TO on")
+        db.execute(_CUSTOM_PLANS)
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             for statement in _SCHEMA:
@@ -323,12 +330,23 @@ class PostgresJournal:
         Examples:
             >>> journal.record(key, "sent", "Message sent successfully")
         """
-        if status not in (SENT, MAYBE_SENT, REFUSED):
-            raise ValueError(f"cannot record the status {status!r}.")
-        if detail is not None:  # the API's words, as they came: TEXT refuses U+0000
-            detail = detail.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+        self.record_many([(key, status, detail)])
+
+    def record_many(self, records: Sequence[tuple[str, str, Optional[str]]]) -> None:
+        """`record` for several recipients (key, status, detail), in one statement.
+
+        Examples:
+            >>> journal.record_many([(key, "sent", "Message sent successfully")])
+        """
+        rows = []
+        for key, status, detail in records:
+            if status not in (SENT, MAYBE_SENT, REFUSED):
+                raise ValueError(f"cannot record the status {status!r}.")
+            if detail is not None:  # the API's words, as they came: TEXT refuses U+0000
+                detail = detail.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+            rows.append((key, status, detail))
         # with the records of other sends that ended meanwhile: one statement for them all
-        self._records.write((key, status, detail))
+        self._records.write_many(rows)
 
     def _write(self, records: Sequence[tuple[str, str, Optional[str]]]) -> None:
         params = {

@@ -354,13 +354,24 @@ class RedisJournal:
         Examples:
             >>> journal.record(key, "sent", "Message sent successfully")
         """
-        if status not in (SENT, MAYBE_SENT, REFUSED):
-            raise ValueError(f"cannot record the status {status!r}.")
+        self.record_many([(key, status, detail)])
+
+    def record_many(self, records: Sequence[tuple[str, str, Optional[str]]]) -> None:
+        """`record` for several recipients (key, status, detail), in one round trip.
+
+        Examples:
+            >>> journal.record_many([(key, "sent", "Message sent successfully")])
+        """
+        for _, status, _ in records:
+            if status not in (SENT, MAYBE_SENT, REFUSED):
+                raise ValueError(f"cannot record the status {status!r}.")
         try:  # with the records of other sends that ended meanwhile: one round trip
-            self._records.write((key, status, detail or ""))
-        finally:  # written or not, this worker is done with it: its lease may run out
+            self._records.write_many(
+                [(key, status, detail or "") for key, status, detail in records]
+            )
+        finally:  # written or not, this worker is done with them: their leases may run out
             with self._held_lock:
-                self._held.discard(key)
+                self._held.difference_update(key for key, _, _ in records)
 
     def _write(self, records: Sequence[tuple[str, str, str]]) -> None:
         keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, Union
 
@@ -42,6 +42,8 @@ from textflow.errors import (
 from textflow.models import SendMessageOk
 
 ProgressCallback = Callable[[Progress], None]
+#: A send that ended: its recipient, its rate-limit permit, and the answer or the error.
+Ended = tuple[Prepared, object, Union[SendMessageOk, BaseException]]
 JournalArg = Union[str, "os.PathLike[str]", Journal, None]
 #: A list up to this long keeps its outcomes in the report by default; anything else
 #: (a generator, a bigger list) keeps totals only, so memory stays flat.
@@ -250,6 +252,7 @@ class Run:
         self.interrupted: Optional[BaseException] = None  # Ctrl-C
         self.local_limit = limiter is None or isinstance(limiter, LocalLimiter)
         self._claim_many = getattr(journal, "claim_many", None)
+        self._record_many = getattr(journal, "record_many", None)
         # recipients claimed in one step, as many as there are free sending slots: one
         # round trip for a batch. One at a time with a rate limit (a claimed recipient
         # would wait its turn: claim each just before its send) or a journal without
@@ -365,6 +368,10 @@ class Run:
         """Record a send that raised; decide whether the run stops."""
         status = classify(exc)
         self._record(job, status, f"{type(exc).__name__}: {exc}")
+        self._failed(job, status, exc)
+
+    def _failed(self, job: Prepared, status: str, exc: BaseException) -> None:
+        """Decide whether the run stops, then count the (recorded) failed send."""
         if isinstance(exc, ClientStateError) or (
             isinstance(exc, Exception) and not isinstance(exc, TextFlowError)
         ):
@@ -374,6 +381,43 @@ class Run:
                 if self.stop_error is None:
                     self.stop_error = exc
         self._finish(Outcome(job.index, job.phone_number, status, job.text, error=exc))
+
+    def ended(self, ends: Sequence[Ended]) -> None:
+        """`sent` and `failed` for sends that ended together (job, permit, the answer or
+        the error): the limiter told, the outcomes journaled in one step when the journal
+        has ``record_many``, then counted, in order. A journal that fails leaves its
+        recipients ``maybe_sent`` (as `_record` does), and the error is raised after all
+        are counted."""
+        rows = []
+        for job, permit, answer in ends:
+            self.answered(permit)
+            if isinstance(answer, BaseException):
+                rows.append((job.key, classify(answer), f"{type(answer).__name__}: {answer}"))
+            else:
+                rows.append((job.key, SENT, answer.message))
+        errors: list[Optional[BaseException]] = [None] * len(ends)
+        if self.journal is not None and self._record_many is not None:
+            try:
+                self._record_many(rows)
+            except BaseException as exc:  # none of them is known to be stored
+                errors = [exc] * len(ends)
+        elif self.journal is not None:
+            for at, row in enumerate(rows):
+                try:
+                    self.journal.record(*row)
+                except BaseException as exc:
+                    errors[at] = exc
+        for (job, _, answer), (_, status, _), error in zip(ends, rows, errors):
+            if error is not None:
+                outcome = Outcome(job.index, job.phone_number, MAYBE_SENT, job.text, error=error)
+                self._finish(outcome)
+            elif isinstance(answer, BaseException):
+                self._failed(job, status, answer)
+            else:
+                self._finish(Outcome(job.index, job.phone_number, SENT, job.text, result=answer))
+        for error in errors:
+            if error is not None:
+                raise error
 
     def fail(self, exc: BaseException) -> None:
         with self._lock:
