@@ -192,7 +192,9 @@ async def test_events_are_frozen_and_hold_no_secret(
             event.attempt = 9  # type: ignore[misc]
         # a duration's digits may hold "4711" by chance: a float carries no text, so the
         # floats are zeroed before the repr is searched
-        timed = {f.name: 0.0 for f in dataclasses.fields(event) if f.type in (float, "float")}
+        timed: dict[str, Any] = {
+            f.name: 0.0 for f in dataclasses.fields(event) if f.type in (float, "float")
+        }
         plain = dataclasses.replace(event, **timed)
         shown = repr(plain) + repr(dataclasses.asdict(plain))
         for secret in (KEY, PHONE, PHONE[1:], TEXT, "4711", "1231234"):
