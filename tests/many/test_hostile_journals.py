@@ -160,6 +160,7 @@ def test_a_worker_with_a_wrong_clock_never_takes_a_live_claim(
         "redis://:hunter2@127.0.0.1:notaport/0?campaign=x",
         "redis://:hunter2@127.0.0.1:6379/0?campaign=x&socket_timeout=soon",
         "redis://:hunter2@127.0.0.1:6379/0?campaign=x&no_such_option=1",
+        "redis://:hunter2@127.0.0.1:6379/campaigns?campaign=x",  # redis-py: database 0
     ],
 )
 def test_a_malformed_redis_url_is_an_input_error_before_sending(url: str) -> None:
@@ -291,6 +292,19 @@ def test_a_rate_limit_url_that_cannot_be_used_is_a_textflow_error(rate_limit: st
     fake = FakeTextFlow(credits=CREDITS)
     with fake.client() as client, pytest.raises(TextFlowError) as caught:
         client.send_many(numbers(2), "Hi", max_per_second=5, rate_limit=rate_limit)
+    assert "hunter2" not in str(caught.value)
+    assert fake.messages == []
+
+
+def test_a_redis_database_that_is_not_a_number_is_refused_before_sending() -> None:
+    # redis-py read "/limits" as database 0: the limit would have been shared with any
+    # other user of database 0, silently
+    fake = FakeTextFlow(credits=CREDITS)
+    with fake.client() as client, pytest.raises(InputValidationError, match="database") as caught:
+        client.send_many(
+            numbers(2), "Hi", max_per_second=5, rate_limit="redis://:hunter2@127.0.0.1/limits"
+        )
+    assert caught.value.argument == "rate_limit"
     assert "hunter2" not in str(caught.value)
     assert fake.messages == []
 

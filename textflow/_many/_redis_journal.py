@@ -256,8 +256,10 @@ class RedisJournal:
         import redis
 
         try:
-            policy = str(self._redis.info("memory").get("maxmemory_policy", ""))
-            persistence = self._redis.info("persistence")
+            # Any: redis < 8 (the last for Python 3.9) types a sync reply as "Awaitable | Any"
+            memory: Any = self._redis.info("memory")
+            persistence: Any = self._redis.info("persistence")
+            policy = str(memory.get("maxmemory_policy", ""))
         except redis.ResponseError:  # INFO not allowed to this user: nothing to check
             return
         if policy.startswith("allkeys-"):
@@ -277,7 +279,8 @@ class RedisJournal:
 
     def _open(self) -> None:
         self._check_server()
-        version, instance = self._redis.hmget(self._meta, ["schema_version", "instance"])
+        stored: Any = self._redis.hmget(self._meta, ["schema_version", "instance"])
+        version, instance = stored
         if version is None and self._pinned is not None:
             raise self._lost()
         if version is None or instance is None:
@@ -302,8 +305,9 @@ class RedisJournal:
     def _now(self) -> float:
         if self._clock is not None:
             return self._clock()
-        seconds, micro = self._redis.time()
-        return float(seconds) + micro / 1e6
+        reply: Any = self._redis.time()
+        seconds, micro = reply
+        return float(seconds) + float(micro) / 1e6
 
     def pinned_url(self) -> str:
         """This journal's URL naming its campaign's instance (``&instance=ID``): a worker

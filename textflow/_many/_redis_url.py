@@ -7,6 +7,7 @@ an `InputValidationError` that never shows the password, before anything is sent
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -14,6 +15,8 @@ from textflow.errors import InputValidationError
 
 if TYPE_CHECKING:
     import redis
+
+_DATABASE = re.compile("[0-9]*")  # ASCII digits only: str.isdigit() takes "²"
 
 
 def redis_client(
@@ -26,6 +29,14 @@ def redis_client(
     """
     import redis
 
+    database = urlsplit(server).path.strip("/")
+    if server.startswith(("redis://", "rediss://")) and not _DATABASE.fullmatch(database):
+        # redis-py reads a path that is not a number as database 0: another campaign's keys
+        raise InputValidationError(
+            f"The {argument} URL {shown} names the database {database!r}: a Redis database "
+            "is a number (redis://host:6379/0), or no path for 0.",
+            argument=argument,
+        )
     try:
         client = redis.Redis.from_url(
             server,
