@@ -126,6 +126,14 @@ _CUSTOM_PLANS = "SET plan_cache_mode TO force_custom_plan"
 _VIEW = f"CASE WHEN status = 'sending' AND lease_until < {_NOW} THEN 'maybe_sent' ELSE status END"
 
 
+def _settle(db: psycopg.Connection[Any]) -> None:
+    """What each of the journal's connections needs, whatever the server's defaults."""
+    # a claim must be on disk before its SMS leaves (with synchronous_commit off, a crash
+    # loses the last claims: a rerun sends twice)
+    db.execute("SET synchronous_commit TO on")
+    db.execute(_CUSTOM_PLANS)
+
+
 class PostgresJournal:
     """A `Journal` in PostgreSQL that many workers share; claims are leased.
 
@@ -182,8 +190,7 @@ class PostgresJournal:
                 self._writer: psycopg.Connection[Any] = psycopg.connect(
                     server, autocommit=True, connect_timeout=10, prepare_threshold=0
                 )
-                self._writer.execute("SET synchronous_commit TO on")
-                self._writer.execute(_CUSTOM_PLANS)
+                _settle(self._writer)
         except BaseException:
             self._db.close()
             raise
@@ -216,10 +223,7 @@ class PostgresJournal:
             yield
 
     def _open(self, db: psycopg.Connection[Any]) -> None:
-        # a claim must be on disk before its SMS leaves, whatever the server's default
-        # (with synchronous_commit off, a crash loses the last claims: a rerun sends twice)
-        db.execute("SET synchronous_commit TO on")
-        db.execute(_CUSTOM_PLANS)
+        _settle(db)
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             for statement in _SCHEMA:
