@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Optional, TypeVar, Union
 import anyio
 
 from textflow._config import DEFAULT_CONCURRENCY
+from textflow._many._batch import Ticket
 from textflow._many._outcomes import SendReport, StopOn
 from textflow._many._recipients import DEFAULT_PHONE_FIELD, Prepared, Recipient
 from textflow._many._run import (
@@ -276,7 +277,7 @@ class Records:
     a journal or a shared limit nothing blocks: each outcome is counted at once."""
 
     def __init__(self) -> None:
-        self._queued: list[_Ticket] = []
+        self._queued: list[Ticket[Ended]] = []
         self._hop: Optional[anyio.Event] = None  # set when the hop under way ends
 
     async def ended(self, run: Run, io: Call, end: Ended) -> None:
@@ -284,7 +285,7 @@ class Records:
         if isinstance(io, _Inline):
             run.ended([end])
             return
-        ticket = _Ticket(end)
+        ticket = Ticket(end)
         self._queued.append(ticket)
         while not ticket.done:
             if self._hop is not None:
@@ -300,7 +301,7 @@ class Records:
             try:
                 # shielded: a cancelled sender still stores the batch it took (others' too)
                 with anyio.CancelScope(shield=True):
-                    await io(run, run.ended, [queued.end for queued in batch])
+                    await io(run, run.ended, [queued.item for queued in batch])
             except Exception as exc:  # the batch's error: raised by every send in it
                 error = exc
             finally:
@@ -311,23 +312,14 @@ class Records:
         if ticket.error is not None:
             raise ticket.error
 
-    def _settle_now(self, run: Run, ticket: _Ticket) -> None:
+    def _settle_now(self, run: Run, ticket: Ticket[Ended]) -> None:
         """Store a cancelled sender's outcome on the loop, unless a hop took it already."""
         if ticket.done or ticket not in self._queued:
             return
         self._queued.remove(ticket)
         try:
-            run.ended([ticket.end])
+            run.ended([ticket.item])
         except Exception as exc:  # a cancelled task awaits nothing more: the run shows it
             run.fail(exc)
         finally:
             run.flush_progress()
-
-
-class _Ticket:
-    __slots__ = ("done", "end", "error")
-
-    def __init__(self, end: Ended) -> None:
-        self.end = end
-        self.done = False
-        self.error: Optional[BaseException] = None

@@ -18,7 +18,9 @@ from typing import Callable, Generic, Optional, TypeVar
 T = TypeVar("T")
 
 
-class _Ticket(Generic[T]):
+class Ticket(Generic[T]):
+    """One item waiting to be written in a batch: written yet, and what its batch raised."""
+
     __slots__ = ("done", "error", "item")
 
     def __init__(self, item: T) -> None:
@@ -34,7 +36,7 @@ class GroupCommit(Generic[T]):
         self._write_batch = write_batch
         self._most = most
         self._ready = threading.Condition()
-        self._queued: list[_Ticket[T]] = []
+        self._queued: list[Ticket[T]] = []
         self._writing = False
 
     def write(self, item: T) -> None:
@@ -44,7 +46,7 @@ class GroupCommit(Generic[T]):
     def write_many(self, items: Sequence[T]) -> None:
         """Store ``items`` (with whatever else is queued), returning once all are in; raise
         what a write of any of them raised."""
-        tickets = [_Ticket(item) for item in items]
+        tickets = [Ticket(item) for item in items]
         with self._ready:
             self._queued.extend(tickets)
             while not all(ticket.done for ticket in tickets):
