@@ -131,3 +131,104 @@ async def test_a_bad_journal_url_is_refused_before_sending(
     with pytest.raises(InputValidationError, match=says):
         await many.send(numbers(2), "Hi", journal=journal)
     assert many.fake.messages == []
+
+
+def test_a_postgres_lock_held_too_long_ends_in_a_journal_error(
+    journal_postgres: PostgresServer,
+) -> None:
+    import psycopg
+
+    name = campaign()
+    journal = PostgresJournal(f"{journal_postgres.url()}?campaign={name}&timeout=0.2")
+    try:
+        assert journal.claim("k1", "+12025550100", resend_maybe_sent=False)
+        with psycopg.connect(journal_postgres.url()) as other:  # a transaction left open
+            other.execute("SELECT * FROM textflow_journal WHERE campaign = %s FOR UPDATE", (name,))
+            with pytest.raises(JournalError, match="cannot be used") as caught:
+                journal.record("k1", "sent", "ok")
+            assert isinstance(caught.value.__cause__, psycopg.errors.QueryCanceled)
+            assert journal.state("k1") == "sending"  # reads wait for no lock
+        journal.record("k1", "sent", "ok")  # the lock released: the same journal goes on
+        assert journal.state("k1") == "sent"
+    finally:
+        journal.close()
+
+
+def test_a_postgres_journal_url_gives_its_timeouts(journal_postgres: PostgresServer) -> None:
+    url = f"{journal_postgres.url()}?campaign={campaign()}&timeout=2.5&connect_timeout=3"
+    with PostgresJournal(url) as journal:
+        row = journal._db.execute(  # the session's settings, as the server has them
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
+        ).fetchone()
+        assert row == ("2500ms", "2500ms")
+        assert journal._db.info.get_parameters()["connect_timeout"] == "3"
+    for bad in ("0", "-1", "soon", "nan", "1e9"):
+        with pytest.raises(InputValidationError, match="timeout="):
+            PostgresJournal(f"{journal_postgres.url()}?campaign=x&timeout={bad}")
+
+
+def test_a_postgres_that_never_answers_ends_in_a_journal_error() -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        url = f"postgresql://postgres@127.0.0.1:{port}/db?campaign=x&connect_timeout=2"
+        with pytest.raises(JournalError, match="cannot be used") as caught:
+            PostgresJournal(url)
+    assert caught.value.__cause__ is not None
+
+
+def test_a_postgres_journal_connects_again_after_the_server_restarts(
+    journal_postgres: PostgresServer,
+) -> None:
+    url = f"{journal_postgres.url()}?campaign={campaign()}"
+    with PostgresJournal(url, heartbeat=False) as journal:
+        assert journal.claim_many(
+            [("a", "+12025550100"), ("b", "+12025550101")], resend_maybe_sent=False
+        ) == [None, None]
+        journal_postgres.kill()
+        journal_postgres.start()
+        # the statement under way when the connection was lost fails: its outcome is
+        # unknown, so the run stops there and nothing is tried again on its own
+        with pytest.raises(JournalError):
+            journal.claim("c", "+12025550102", resend_maybe_sent=False)
+        with pytest.raises(JournalError):
+            journal.record("a", "sent", "ok")
+        # the next calls connect again: the claims made before the restart are still
+        # this worker's, the one whose statement failed is not claimed twice
+        journal.record("a", "sent", "ok")
+        journal.record("b", "refused", "no")
+        assert journal.claim("c", "+12025550102", resend_maybe_sent=False)
+        journal.renew()
+        assert journal.counts() == {"refused": 1, "sending": 1, "sent": 1}
+
+
+def test_a_redis_that_stops_answering_ends_in_a_journal_error(tmp_path: Path) -> None:
+    import signal
+
+    import redis
+
+    server = RedisServer(str(tmp_path), persistent=True)
+    server.start()
+    try:
+        url = f"{server.url}?campaign={campaign()}&socket_timeout=0.2"
+        with RedisJournal(url, heartbeat=False) as journal:
+            assert journal.claim("a", "+12025550100", resend_maybe_sent=False)
+            assert server.process is not None
+            server.process.send_signal(signal.SIGSTOP)  # alive, its socket open, silent
+            try:
+                with pytest.raises(JournalError, match="cannot be used") as caught:
+                    journal.record("a", "sent", "ok")
+                assert isinstance(caught.value.__cause__, redis.TimeoutError)
+            finally:
+                server.process.send_signal(signal.SIGCONT)
+            journal.record("a", "sent", "ok")  # answering again: the same journal goes on
+            assert journal.state("a") == "sent"
+            server.kill()
+            server.start()  # restarted with its data (append-only file, fsync always)
+            assert journal.claim("b", "+12025550101", resend_maybe_sent=False)
+            assert journal.counts() == {"sending": 1, "sent": 1}
+    finally:
+        server.stop()

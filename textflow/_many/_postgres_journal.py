@@ -31,6 +31,7 @@ import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import parse_qs, urlsplit
 
 from textflow._many._batch import GroupCommit
 from textflow._many._lease import (
@@ -46,12 +47,14 @@ from textflow._many._lease import (
     worker_id,
 )
 from textflow._many._outcomes import MAYBE_SENT, REFUSED, SENT
-from textflow.errors import JournalError
+from textflow.errors import InputValidationError, JournalError
 
 if TYPE_CHECKING:
     import psycopg
 
 SCHEMA_VERSION = "1"
+#: Our query parameters of a Postgres journal URL (besides the shared journals' own).
+_OUR_PARAMETERS = (*OUR_PARAMETERS, "timeout")
 _LOCK_ID = 0x7465787466  # "textf": serialises the first CREATE TABLE of concurrent workers
 
 _SCHEMA = (
@@ -120,18 +123,56 @@ WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = r.key
   AND j.key IN (SELECT key FROM mine)
 """.replace("<now>", _NOW)
 
-# each use of a prepared statement planned with its own values (PostgreSQL 12 or later)
-_CUSTOM_PLANS = "SET plan_cache_mode TO force_custom_plan"
-
 _VIEW = f"CASE WHEN status = 'sending' AND lease_until < {_NOW} THEN 'maybe_sent' ELSE status END"
 
 
-def _settle(db: psycopg.Connection[Any]) -> None:
-    """What each of the journal's connections needs, whatever the server's defaults."""
+#: Seconds a statement may run, lock waits included, unless the URL says ``timeout=``.
+DEFAULT_TIMEOUT = 30.0
+#: libpq's own parameters, used unless the URL gives them: a server that does not answer
+#: the connection in 10 s, or a peer that vanished (its host down, the network cut: no
+#: answer to TCP keepalives for about a minute), ends in an error, not a wait without end
+_CONNECTION_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+
+
+def timeout_of(url: str) -> float:
+    """The ``timeout=SECONDS`` of a Postgres journal URL, else `DEFAULT_TIMEOUT`."""
+    values = parse_qs(urlsplit(url).query).get("timeout", [])
+    if not values:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(values[-1])
+    except ValueError:
+        seconds = 0.0
+    if not (0.001 <= seconds < 86_400):  # statement_timeout 0 would mean no deadline
+        raise InputValidationError(
+            f"timeout= in a Postgres journal URL is seconds (at least 0.001, below a day), "
+            f"not {values[-1]!r}.",
+            argument="journal",
+        )
+    return seconds
+
+
+def _settle(db: psycopg.Connection[Any], timeout: float) -> None:
+    """What each of the journal's connections needs, whatever the server's defaults: one
+    round trip."""
     # a claim must be on disk before its SMS leaves (with synchronous_commit off, a crash
-    # loses the last claims: a rerun sends twice)
-    db.execute("SET synchronous_commit TO on")
-    db.execute(_CUSTOM_PLANS)
+    # loses the last claims: a rerun sends twice); each use of a prepared statement planned
+    # with its own values (PostgreSQL 12 or later); no statement, nor a wait for a lock
+    # another session holds, lasts longer than the timeout: a JournalError, not a hang
+    milliseconds = str(max(1, round(timeout * 1000)))
+    db.execute(
+        "SELECT set_config('synchronous_commit', 'on', false),"
+        " set_config('plan_cache_mode', 'force_custom_plan', false),"
+        " set_config('statement_timeout', %(ms)s, false),"
+        " set_config('lock_timeout', %(ms)s, false)",
+        {"ms": milliseconds},
+    )
 
 
 class PostgresJournal:
@@ -166,36 +207,51 @@ class PostgresJournal:
         self.campaign = campaign_of(url)
         self.url = shown_url(url)
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
+        self.timeout = timeout_of(url)
         self.owner = worker_id()
         self._clock = clock
         # two connections, each used by one thread at a time: claims (the dispatching
         # thread) do not wait behind records (the sending threads)
         self._lock = threading.Lock()
         self._writer_lock = threading.Lock()
-        server = without_query(url, *OUR_PARAMETERS)
-        # statements prepared at their first use (parsed once per connection: a third
-        # less server CPU per batch), but planned at each use (force_custom_plan): a
-        # generic plan kept from when the campaign's table was nearly empty looked rows
-        # up by scanning the whole campaign (Postgres's CPU per record grew with the
-        # campaign); planned with the keys at hand, the primary key is used
+        self._closed = False
         with self._failing_as_journal_error():
-            import psycopg
+            from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-            self._db: psycopg.Connection[Any] = psycopg.connect(
-                server, autocommit=True, connect_timeout=10, prepare_threshold=0
-            )
+            server = without_query(url, *_OUR_PARAMETERS)
+            given = conninfo_to_dict(server)
+            defaults = {k: v for k, v in _CONNECTION_DEFAULTS.items() if k not in given}
+            self._conninfo = make_conninfo(server, **defaults)
+        with self._failing_as_journal_error():
+            self._db = self._connect()
         try:
             with self._using():
                 self._open(self._db)
-                self._writer: psycopg.Connection[Any] = psycopg.connect(
-                    server, autocommit=True, connect_timeout=10, prepare_threshold=0
-                )
-                _settle(self._writer)
+                self._writer = self._connect()
         except BaseException:
             self._db.close()
             raise
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
         self._records: GroupCommit[tuple[str, str, Optional[str]]] = GroupCommit(self._write)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        """A connection with the journal's session settings.
+
+        Statements are prepared at their first use (parsed once per connection: a third
+        less server CPU per batch), but planned at each use (force_custom_plan): a generic
+        plan kept from when the campaign's table was nearly empty looked rows up by
+        scanning the whole campaign (Postgres's CPU per record grew with the campaign);
+        planned with the keys at hand, the primary key is used.
+        """
+        import psycopg
+
+        db = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=0)
+        try:
+            _settle(db, self.timeout)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     @contextlib.contextmanager
     def _failing_as_journal_error(self) -> Iterator[None]:
@@ -212,18 +268,26 @@ class PostgresJournal:
                 f"The journal {self.url} cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
 
+    # A connection lost (the server restarted, the network cut) fails the statement under
+    # way: a JournalError, and the run stops (what that statement did is not known: its
+    # claims may be held, and expire to maybe_sent). The next call connects again, so a
+    # journal kept open (a worker's, a dashboard's, the heartbeat's) works again once the
+    # server is back; nothing is retried on its own, so nothing is sent twice.
     @contextlib.contextmanager
     def _using(self) -> Iterator[None]:
         with self._lock, self._failing_as_journal_error():
+            if self._db.closed and not self._closed:
+                self._db = self._connect()
             yield
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         with self._writer_lock, self._failing_as_journal_error():
+            if self._writer.closed and not self._closed:
+                self._writer = self._connect()
             yield
 
     def _open(self, db: psycopg.Connection[Any]) -> None:
-        _settle(db)
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             for statement in _SCHEMA:
@@ -413,16 +477,17 @@ class PostgresJournal:
         return 0 if row is None else int(row[0])
 
     def close(self) -> None:
-        """Stop the heartbeat and close the connection (claims left open expire).
+        """Stop the heartbeat and close the connections (claims left open expire).
 
         Examples:
             >>> journal.close()
         """
+        self._closed = True
         if self._heartbeat is not None:
             self._heartbeat.stop()
-        with self._writing():
+        with self._writer_lock, self._failing_as_journal_error():
             self._writer.close()
-        with self._using():
+        with self._lock, self._failing_as_journal_error():
             self._db.close()
 
     def __enter__(self) -> PostgresJournal:
