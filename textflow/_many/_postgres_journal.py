@@ -72,58 +72,78 @@ _NOW = (
     " EXTRACT(EPOCH FROM statement_timestamp())::double precision)"
 )
 
-# a batch of claims: new rows in one statement that locks nothing it does not insert
-# (DO NOTHING), so workers racing over the same recipients do not queue behind each
-# other's row locks; keys sorted, so that overlapping batches insert in one order
-_CLAIM_NEW = """
-INSERT INTO textflow_journal
-    (campaign, key, phone_number, status, owner, lease_until, detail, updated_at)
-SELECT %(campaign)s, c.key, c.phone, 'sending', %(owner)s, <now> + %(lease)s, NULL, <now>
-FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone) ORDER BY c.key
-ON CONFLICT (campaign, key) DO NOTHING
-RETURNING key
-""".replace("<now>", _NOW)
+_VIEW = f"CASE WHEN status = 'sending' AND lease_until < {_NOW} THEN 'maybe_sent' ELSE status END"
+
+# Every statement finds its rows one key at a time through the primary key: a lateral
+# subquery per key (OFFSET 0 keeps it one), whose only conditions are campaign = and
+# key = (so any plan probes the index with both, whatever the statistics say about the
+# campaign), and an UPDATE reaches the rows it locked by their ctid. Keys come sorted and
+# are probed in that order, so rows are locked in key order: two batches never deadlock.
+
+# a batch of claims, one statement: new rows inserted (DO NOTHING: it locks nothing it
+# does not insert, so workers racing over the same recipients do not queue behind each
+# other's row locks), and, for the keys it did not insert, the status that kept them (as
+# `state` reads it; none if the row is not visible yet: another worker's, just claimed)
+_CLAIM = """
+WITH c AS MATERIALIZED (
+    SELECT * FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone)
+), inserted AS (
+    INSERT INTO textflow_journal
+        (campaign, key, phone_number, status, owner, lease_until, detail, updated_at)
+    SELECT %(campaign)s, c.key, c.phone, 'sending', %(owner)s, <now> + %(lease)s, NULL, <now>
+    FROM c ORDER BY c.key
+    ON CONFLICT (campaign, key) DO NOTHING
+    RETURNING key
+)
+SELECT c.key, held.status
+FROM c LEFT JOIN LATERAL (
+    SELECT <view> AS status FROM textflow_journal AS t
+    WHERE t.campaign = %(campaign)s AND t.key = c.key OFFSET 0
+) AS held ON true
+WHERE c.key NOT IN (SELECT key FROM inserted)
+""".replace("<view>", _VIEW).replace("<now>", _NOW)
 
 # then, only when some existing rows may be claimed again (refused; with resend, maybe
 # sent or an expired lease): those, locked in key order, the status checked again under
-# the lock (two workers never both take one)
+# the lock (FOR UPDATE reads the row's latest version: two workers never both take one)
 _CLAIM_AGAIN = """
 WITH again AS (
-    SELECT key FROM textflow_journal
-    WHERE campaign = %(campaign)s AND key = ANY(%(keys)s)
-    ORDER BY key FOR UPDATE
+    SELECT f.row, r.phone
+    FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS r(key, phone)
+    CROSS JOIN LATERAL (
+        SELECT t.ctid AS row FROM textflow_journal AS t
+        WHERE t.campaign = %(campaign)s AND t.key = r.key
+          AND (t.status = 'refused'
+               OR (%(resend)s AND (t.status = 'maybe_sent'
+                                   OR (t.status = 'sending' AND t.lease_until < <now>))))
+        OFFSET 0 FOR UPDATE
+    ) AS f
 )
 UPDATE textflow_journal AS j
-SET phone_number = c.phone, status = 'sending', owner = %(owner)s,
+SET phone_number = again.phone, status = 'sending', owner = %(owner)s,
     lease_until = <now> + %(lease)s, detail = NULL, updated_at = <now>
-FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone)
-WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = c.key
-  AND j.key IN (SELECT key FROM again)
-  AND (j.status = 'refused'
-       OR (%(resend)s AND (j.status = 'maybe_sent'
-                           OR (j.status = 'sending' AND j.lease_until < <now>))))
+FROM again WHERE j.ctid = again.row
 RETURNING j.key
 """.replace("<now>", _NOW)
 
-# a batch of records in one statement; the rows are locked in key order first (as claims
-# lock them), so a record batch and another worker's claim batch never deadlock; every
-# row is found by its primary key (key = ANY), never by a scan of the campaign
+# a batch of records in one statement: this worker's open claims among the keys, locked
+# in key order (as claims lock them), then updated
 _RECORD_MANY = """
 WITH mine AS (
-    SELECT key FROM textflow_journal
-    WHERE campaign = %(campaign)s AND key = ANY(%(keys)s) AND status = 'sending'
-      AND owner = %(owner)s
-    ORDER BY key FOR UPDATE
+    SELECT f.row, r.status, r.detail
+    FROM unnest(%(keys)s::text[], %(statuses)s::text[], %(details)s::text[])
+        AS r(key, status, detail)
+    CROSS JOIN LATERAL (
+        SELECT t.ctid AS row FROM textflow_journal AS t
+        WHERE t.campaign = %(campaign)s AND t.key = r.key
+          AND t.status = 'sending' AND t.owner = %(owner)s
+        OFFSET 0 FOR UPDATE
+    ) AS f
 )
 UPDATE textflow_journal AS j
-SET status = r.status, detail = r.detail, updated_at = <now>, lease_until = NULL
-FROM unnest(%(keys)s::text[], %(statuses)s::text[], %(details)s::text[])
-    AS r(key, status, detail)
-WHERE j.campaign = %(campaign)s AND j.key = ANY(%(keys)s) AND j.key = r.key
-  AND j.key IN (SELECT key FROM mine)
+SET status = mine.status, detail = mine.detail, updated_at = <now>, lease_until = NULL
+FROM mine WHERE j.ctid = mine.row
 """.replace("<now>", _NOW)
-
-_VIEW = f"CASE WHEN status = 'sending' AND lease_until < {_NOW} THEN 'maybe_sent' ELSE status END"
 
 
 #: Seconds a statement may run, lock waits included, unless the URL says ``timeout=``.
@@ -162,13 +182,20 @@ def _settle(db: psycopg.Connection[Any], timeout: float) -> None:
     """What each of the journal's connections needs, whatever the server's defaults: one
     round trip."""
     # a claim must be on disk before its SMS leaves (with synchronous_commit off, a crash
-    # loses the last claims: a rerun sends twice); each use of a prepared statement planned
-    # with its own values (PostgreSQL 12 or later); no statement, nor a wait for a lock
-    # another session holds, lasts longer than the timeout: a JournalError, not a hang
+    # loses the last claims: a rerun sends twice). Each statement is planned once per
+    # connection and its plan kept (force_generic_plan, PostgreSQL 12 or later): planning
+    # was most of Postgres's CPU per statement. A plan made while the campaign was nearly
+    # empty would scan it (cheaper than an index, on a page or two) and keep scanning it
+    # as it grows: no sequential or bitmap scans in the journal's sessions, so every plan
+    # finds rows by the primary key (campaign, key), whatever the statistics say. No
+    # statement, nor a wait for a lock another session holds, lasts longer than the
+    # timeout: a JournalError, not a hang.
     milliseconds = str(max(1, round(timeout * 1000)))
     db.execute(
         "SELECT set_config('synchronous_commit', 'on', false),"
-        " set_config('plan_cache_mode', 'force_custom_plan', false),"
+        " set_config('plan_cache_mode', 'force_generic_plan', false),"
+        " set_config('enable_seqscan', 'off', false),"
+        " set_config('enable_bitmapscan', 'off', false),"
         " set_config('statement_timeout', %(ms)s, false),"
         " set_config('lock_timeout', %(ms)s, false)",
         {"ms": milliseconds},
@@ -360,26 +387,21 @@ class PostgresJournal:
             "resend": bool(resend_maybe_sent),
         }
         with self._using():
-            claimed = {str(row[0]) for row in self._db.execute(_CLAIM_NEW, params).fetchall()}
-            others = [key for key in first if key not in claimed]
-            kept: dict[str, str] = {}
-            if others:
-                rows = self._db.execute(
-                    f"SELECT key, {_VIEW} FROM textflow_journal "  # noqa: S608 - constant text
-                    "WHERE campaign = %(campaign)s AND key = ANY(%(keys)s)",
-                    {"now": params["now"], "campaign": self.campaign, "keys": others},
-                ).fetchall()
-                kept = {str(key): str(status) for key, status in rows}
-                again = sorted(
-                    key
-                    for key, status in kept.items()
-                    if status == REFUSED or (resend_maybe_sent and status == MAYBE_SENT)
-                )
-                if again:
-                    params["keys"] = again
-                    params["phones"] = [first[key] for key in again]
-                    rows = self._db.execute(_CLAIM_AGAIN, params).fetchall()
-                    claimed.update(str(row[0]) for row in rows)
+            rows = self._db.execute(_CLAIM, params).fetchall()
+            # a key not claimed whose row this statement could not see: another
+            # worker's claim, committed while this statement ran
+            kept = {str(key): "sending" if status is None else str(status) for key, status in rows}
+            claimed = {key for key in first if key not in kept}
+            again = sorted(
+                key
+                for key, status in kept.items()
+                if status == REFUSED or (resend_maybe_sent and status == MAYBE_SENT)
+            )
+            if again:
+                params["keys"] = again
+                params["phones"] = [first[key] for key in again]
+                rows = self._db.execute(_CLAIM_AGAIN, params).fetchall()
+                claimed.update(str(row[0]) for row in rows)
         if claimed and self._heartbeat is not None:
             self._heartbeat.start()
         answers: list[Optional[str]] = []
@@ -417,13 +439,17 @@ class PostgresJournal:
         self._records.write_many(rows)
 
     def _write(self, records: Sequence[tuple[str, str, Optional[str]]]) -> None:
+        by_key: dict[str, tuple[str, Optional[str]]] = {}
+        for key, status, detail in records:
+            by_key.setdefault(key, (status, detail))  # once recorded, a key is no longer ours
+        keys = sorted(by_key)  # rows locked in key order
         params = {
             "campaign": self.campaign,
             "owner": self.owner,
             "now": self._given_now(),
-            "keys": [key for key, _, _ in records],
-            "statuses": [status for _, status, _ in records],
-            "details": [detail for _, _, detail in records],
+            "keys": keys,
+            "statuses": [by_key[key][0] for key in keys],
+            "details": [by_key[key][1] for key in keys],
         }
         with self._writing():
             self._writer.execute(_RECORD_MANY, params)
