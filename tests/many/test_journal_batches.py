@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -239,3 +239,55 @@ def test_postgres_plans_made_on_a_tiny_campaign_find_rows_by_key_once_it_has_gro
             assert re.search(r"Index Cond: \(\(campaign = \$\d+\) AND \(key = ", plan), plan
     finally:
         journal.close()
+
+
+def _while_another_session_moves_the_rows(
+    server: PostgresServer, name: str, call: Callable[[], object]
+) -> None:
+    """Run ``call`` while another session holds the campaign's rows it has just updated
+    (as a heartbeat does), committing once ``call`` waits for their lock."""
+    import psycopg
+
+    with psycopg.connect(server.url()) as other:
+        other.execute(
+            "UPDATE textflow_journal SET updated_at = updated_at + 1 WHERE campaign = %s",
+            (name,),
+        )
+        running = threading.Thread(target=call)
+        running.start()
+        with psycopg.connect(server.url(), autocommit=True) as watch:
+            waiting: Any = 0
+            while waiting == 0 and running.is_alive():  # until it waits for the lock
+                row = watch.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                waiting = row.fetchone()[0]  # type: ignore[index]
+        other.commit()
+        running.join()
+
+
+def test_postgres_a_batch_waiting_on_rows_another_session_updated_still_lands(
+    journal_postgres: PostgresServer,
+) -> None:
+    """Batches lock their rows, then update them by their place on disk (ctid): a row
+    another session changed while the batch waited for its lock has moved. The batch
+    must still write it (a record skipped would read maybe_sent; a claim skipped, not
+    sent), and only if it is still its to write."""
+    name = campaign()
+    url = f"{journal_postgres.url()}?campaign={name}"
+    with PostgresJournal(url, heartbeat=False) as journal:
+        claims = _claims(3)
+        assert journal.claim_many(claims, resend_maybe_sent=False) == [None] * 3
+        records = [(claims[0][0], "sent", "ok"), (claims[1][0], "refused", "no")]
+        _while_another_session_moves_the_rows(
+            journal_postgres, name, lambda: journal.record_many(records)
+        )
+        assert [journal.state(key) for key, _ in claims] == ["sent", "refused", "sending"]
+        # a claim batch waits too (its insert's conflict check, on the moved rows), then
+        # claims the refused one again
+        answers: list[list[Optional[str]]] = []
+        _while_another_session_moves_the_rows(
+            journal_postgres,
+            name,
+            lambda: answers.append(journal.claim_many(claims[:2], resend_maybe_sent=False)),
+        )
+        assert answers == [["sent", None]]
+        assert journal.state(claims[1][0]) == "sending"

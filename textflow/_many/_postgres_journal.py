@@ -143,6 +143,28 @@ WITH mine AS (
 UPDATE textflow_journal AS j
 SET status = mine.status, detail = mine.detail, updated_at = <now>, lease_until = NULL
 FROM mine WHERE j.ctid = mine.row
+RETURNING j.key
+""".replace("<now>", _NOW)
+
+# A row another session changed while a batch waited for its lock has moved: the batch,
+# which reaches rows by the ctid it read, skips it (never a wrong write: the ctid no
+# longer matches). Its keys are tried again one by one, by primary key: a record still
+# ours lands, a claim still open to take is taken.
+_RECORD_ONE = """
+UPDATE textflow_journal
+SET status = %(status)s, detail = %(detail)s, updated_at = <now>, lease_until = NULL
+WHERE campaign = %(campaign)s AND key = %(key)s AND status = 'sending' AND owner = %(owner)s
+""".replace("<now>", _NOW)
+
+_CLAIM_AGAIN_ONE = """
+UPDATE textflow_journal
+SET phone_number = %(phone)s, status = 'sending', owner = %(owner)s,
+    lease_until = <now> + %(lease)s, detail = NULL, updated_at = <now>
+WHERE campaign = %(campaign)s AND key = %(key)s
+  AND (status = 'refused'
+       OR (%(resend)s AND (status = 'maybe_sent'
+                           OR (status = 'sending' AND lease_until < <now>))))
+RETURNING key
 """.replace("<now>", _NOW)
 
 
@@ -400,8 +422,12 @@ class PostgresJournal:
             if again:
                 params["keys"] = again
                 params["phones"] = [first[key] for key in again]
-                rows = self._db.execute(_CLAIM_AGAIN, params).fetchall()
-                claimed.update(str(row[0]) for row in rows)
+                taken = {str(row[0]) for row in self._db.execute(_CLAIM_AGAIN, params)}
+                for key in again:
+                    if key not in taken:  # its row changed meanwhile: as it is now
+                        one = {**params, "key": key, "phone": first[key]}
+                        taken.update(str(row[0]) for row in self._db.execute(_CLAIM_AGAIN_ONE, one))
+                claimed.update(taken)
         if claimed and self._heartbeat is not None:
             self._heartbeat.start()
         answers: list[Optional[str]] = []
@@ -452,7 +478,12 @@ class PostgresJournal:
             "details": [by_key[key][1] for key in keys],
         }
         with self._writing():
-            self._writer.execute(_RECORD_MANY, params)
+            written = {str(row[0]) for row in self._writer.execute(_RECORD_MANY, params)}
+            for key in keys:
+                if key not in written:  # not ours any more, or its row changed meanwhile
+                    status, detail = by_key[key]
+                    one = {**params, "key": key, "status": status, "detail": detail}
+                    self._writer.execute(_RECORD_ONE, one)
 
     def renew(self) -> None:
         """Move the deadlines of this worker's open claims to ``lease`` seconds from now.
