@@ -232,3 +232,61 @@ def test_a_redis_that_stops_answering_ends_in_a_journal_error(tmp_path: Path) ->
             assert journal.counts() == {"sending": 1, "sent": 1}
     finally:
         server.stop()
+
+
+class _KilledAtAStatement(PostgresJournal):
+    """A Postgres journal whose server is killed at the n-th claim or record statement:
+    before it runs (the statement fails), or after it ran (it committed, its answer is
+    lost: the worker cannot know, as when the server dies between the two)."""
+
+    def __init__(self, url: str, server: PostgresServer, where: str, when: str) -> None:
+        super().__init__(url)
+        self.server, self.where, self.when, self.calls = server, where, when, 0
+
+    def _at(self, where: str, statement: Callable[[], Any]) -> Any:
+        if where == self.where:
+            self.calls += 1
+            if self.calls == 5:
+                if self.when == "before":
+                    self.server.kill()
+                    return statement()  # fails: the connection is gone
+                statement()
+                self.server.kill()
+                raise JournalError("the answer was lost") from ConnectionError("lost")
+        return statement()
+
+    def claim_many(self, claims: Any, *, resend_maybe_sent: bool) -> Any:
+        parent = super().claim_many
+        return self._at("claim", lambda: parent(claims, resend_maybe_sent=resend_maybe_sent))
+
+    def _write(self, records: Any) -> None:
+        parent = super()._write
+        self._at("record", lambda: parent(records))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a restart takes a second: one loop
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("where", ["claim", "record"])
+async def test_postgres_killed_at_a_statement_then_rerun_sends_nobody_twice(
+    many: Sender, journal_postgres: PostgresServer, where: str, when: str
+) -> None:
+    url = f"{journal_postgres.url()}?campaign={campaign()}"
+    recipients = numbers(40)
+    journal = _KilledAtAStatement(url, journal_postgres, where, when)
+    try:
+        with pytest.raises(JournalError) as caught:
+            await many.send(recipients, "Hi", journal=journal, concurrency=4)
+    finally:
+        journal_postgres.start()
+        journal.close()
+    stopped = caught.value.report
+    assert stopped is not None
+    first = collections.Counter(m.phone_number for m in many.fake.messages)
+    assert stopped.sent + stopped.maybe_sent == sum(first.values())
+    report = await many.send(recipients, "Hi", journal=url, concurrency=4)
+    delivered = collections.Counter(m.phone_number for m in many.fake.messages)
+    assert set(delivered.values()) == {1}  # nobody twice
+    held = {o.phone_number for o in report.with_status("skipped") if o.previous == "sending"}
+    assert set(recipients) - held <= set(delivered)  # the rest were sent, once
+    assert report.sent + report.skipped == 40
