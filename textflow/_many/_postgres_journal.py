@@ -15,10 +15,20 @@ The SDK creates its tables in the user's database on first use (schema 1)::
         PRIMARY KEY (campaign, key)
     );
 
+Each campaign has a row of its own, key ``#campaign``, whose ``detail`` is a random
+instance id given when the campaign is created: every claim checks it, so a worker whose
+campaign's rows were deleted stops with a `JournalError` instead of taking the campaign
+for a new one (as a Redis journal does; ``pinned_url`` names the instance for workers
+that open the journal afresh).
+
 A claim (or a batch of them) is one ``INSERT ... ON CONFLICT DO NOTHING`` of new
 rows, then, for rows that may be claimed again, one ``UPDATE`` under row locks taken in
 key order, the status checked again under the lock, so two workers never both claim a
 recipient; the records of sends that end together are one ``UPDATE`` (`GroupCommit`).
+Every row is found through the primary key, whatever the statistics say, and each
+statement's plan is kept per connection. A statement (or a lock wait) longer than the
+URL's ``timeout=`` (seconds, default 30) fails; a lost connection fails the call under
+way and the next call connects again.
 Leases are set and read on the server's clock (``statement_timestamp()``), one clock
 for every worker. Over 300 lines, yet one module: the statements are read beside the
 Python that runs them. Delete a campaign with ``DELETE FROM textflow_journal WHERE
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, urlsplit
@@ -41,6 +52,7 @@ from textflow._many._lease import (
     Heartbeat,
     campaign_of,
     check_lease,
+    instance_of,
     lease_of,
     shown_url,
     without_query,
@@ -83,19 +95,27 @@ _VIEW = f"CASE WHEN status = 'sending' AND lease_until < {_NOW} THEN 'maybe_sent
 # a batch of claims, one statement: new rows inserted (DO NOTHING: it locks nothing it
 # does not insert, so workers racing over the same recipients do not queue behind each
 # other's row locks), and, for the keys it did not insert, the status that kept them (as
-# `state` reads it; none if the row is not visible yet: another worker's, just claimed)
+# `state` reads it; none if the row is not visible yet: another worker's, just claimed).
+# Nothing is inserted unless the campaign's row still holds the instance this worker
+# opened (the last column says whether it did): rows deleted or a table emptied would
+# otherwise look like a new campaign, and everyone would be sent again.
 _CLAIM = """
 WITH c AS MATERIALIZED (
     SELECT * FROM unnest(%(keys)s::text[], %(phones)s::text[]) AS c(key, phone)
+), same AS MATERIALIZED (
+    SELECT EXISTS (
+        SELECT 1 FROM textflow_journal
+        WHERE campaign = %(campaign)s AND key = '#campaign' AND detail = %(instance)s
+    ) AS ok
 ), inserted AS (
     INSERT INTO textflow_journal
         (campaign, key, phone_number, status, owner, lease_until, detail, updated_at)
     SELECT %(campaign)s, c.key, c.phone, 'sending', %(owner)s, <now> + %(lease)s, NULL, <now>
-    FROM c ORDER BY c.key
+    FROM c WHERE (SELECT ok FROM same) ORDER BY c.key
     ON CONFLICT (campaign, key) DO NOTHING
     RETURNING key
 )
-SELECT c.key, held.status
+SELECT c.key, held.status, (SELECT ok FROM same)
 FROM c LEFT JOIN LATERAL (
     SELECT <view> AS status FROM textflow_journal AS t
     WHERE t.campaign = %(campaign)s AND t.key = c.key OFFSET 0
@@ -254,6 +274,9 @@ class PostgresJournal:
         heartbeat: bool = True,
     ) -> None:
         self.campaign = campaign_of(url)
+        self._given_url = url
+        self._pinned = instance_of(url)
+        self.instance = ""  # the campaign's id, read (or given) on open
         self.url = shown_url(url)
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.timeout = timeout_of(url)
@@ -344,15 +367,56 @@ class PostgresJournal:
             row = db.execute(
                 "SELECT value FROM textflow_journal_meta WHERE name = 'schema_version'"
             ).fetchone()
-        if row is None or row[0] != SCHEMA_VERSION:
-            raise JournalError(
-                f"The journal {self.url} is not a textflow journal of schema {SCHEMA_VERSION}."
+            if row is None or row[0] != SCHEMA_VERSION:
+                raise JournalError(
+                    f"The journal {self.url} is not a textflow journal of schema {SCHEMA_VERSION}."
+                )
+            # a table of the same name but other columns fails here, not mid-run
+            db.execute(
+                "SELECT campaign, key, phone_number, status, owner, lease_until, detail, "
+                "updated_at FROM textflow_journal LIMIT 0"
             )
-        # a table of the same name but other columns fails here, not mid-run
-        db.execute(
-            "SELECT campaign, key, phone_number, status, owner, lease_until, detail, updated_at "
-            "FROM textflow_journal LIMIT 0"
+            # the campaign's instance: given when the campaign is created (under the lock,
+            # so that workers opening a new campaign together agree on one)
+            found = db.execute(
+                "SELECT detail FROM textflow_journal WHERE campaign = %s AND key = '#campaign'",
+                (self.campaign,),
+            ).fetchone()
+            if found is None:
+                if self._pinned is not None:  # it existed: its rows are gone
+                    raise self._lost()
+                instance = uuid.uuid4().hex
+                db.execute(
+                    "INSERT INTO textflow_journal VALUES (%(campaign)s, '#campaign', '',"  # noqa: S608
+                    f" 'campaign', NULL, NULL, %(instance)s, {_NOW})",
+                    {"campaign": self.campaign, "instance": instance, "now": self._given_now()},
+                )
+            else:
+                instance = str(found[0])
+        if self._pinned is not None and instance != self._pinned:
+            raise self._lost()
+        self.instance = instance
+
+    def _lost(self) -> JournalError:
+        return JournalError(
+            f"The journal {self.url} lost the campaign {self.campaign!r} (instance "
+            f"{self._pinned or self.instance}): its rows are gone or were created again "
+            "(deleted, the table emptied or dropped). Nothing more is sent from it, so "
+            "nobody gets the campaign twice; the recipients it had recorded are unknown "
+            "now (see the reports of its runs)."
         )
+
+    def pinned_url(self) -> str:
+        """This journal's URL naming its campaign's instance (``&instance=ID``): a worker
+        opening it finds this very campaign or stops with a `JournalError`, where a
+        campaign whose rows were deleted would otherwise look new.
+
+        Examples:
+            >>> PostgresJournal("postgresql://app@db/app?campaign=spring").pinned_url()
+            'postgresql://app@db/app?campaign=spring&instance=4f1c...'
+        """
+        url = without_query(self._given_url, "instance")
+        return f"{url}&instance={self.instance}"
 
     def _given_now(self) -> Optional[float]:
         """The fake clock's time; None: the statement reads the server's clock."""
@@ -407,12 +471,17 @@ class PostgresJournal:
             "lease": self.lease,
             "now": self._given_now(),
             "resend": bool(resend_maybe_sent),
+            "instance": self.instance,
         }
         with self._using():
             rows = self._db.execute(_CLAIM, params).fetchall()
             # a key not claimed whose row this statement could not see: another
             # worker's claim, committed while this statement ran
-            kept = {str(key): "sending" if status is None else str(status) for key, status in rows}
+            if rows and not rows[0][2]:
+                raise self._lost()
+            kept = {
+                str(key): "sending" if status is None else str(status) for key, status, _ in rows
+            }
             claimed = {key for key in first if key not in kept}
             again = sorted(
                 key
@@ -513,7 +582,7 @@ class PostgresJournal:
         with self._using():
             rows = self._db.execute(
                 f"SELECT {_VIEW} AS s, COUNT(*) FROM textflow_journal "  # noqa: S608
-                "WHERE campaign = %(campaign)s GROUP BY s ORDER BY s",
+                "WHERE campaign = %(campaign)s AND key <> '#campaign' GROUP BY s ORDER BY s",
                 {"now": self._given_now(), "campaign": self.campaign},
             ).fetchall()
         return {str(status): int(count) for status, count in rows}
@@ -528,7 +597,7 @@ class PostgresJournal:
         with self._using():
             row = self._db.execute(
                 "SELECT COUNT(*) FROM textflow_journal WHERE campaign = %s "
-                "AND status <> 'sending' AND updated_at >= %s",
+                "AND status <> 'sending' AND key <> '#campaign' AND updated_at >= %s",
                 (self.campaign, when),
             ).fetchone()
         return 0 if row is None else int(row[0])

@@ -224,11 +224,11 @@ def enqueue_campaign(
     """Queue one ``task`` per chunk of the campaign; their ``AsyncResult`` values.
 
     Queue it once: queueing the same campaign again is safe (the journal skips what
-    was sent) but sends the chunks' requests through the queue again. On Redis the
-    chunks carry the campaign's instance (``&instance=ID``, see
+    was sent) but sends the chunks' requests through the queue again. On Redis and
+    Postgres the chunks carry the campaign's instance (``&instance=ID``, see
     `textflow.RedisJournal.pinned_url`): a chunk that runs after Redis lost its data
-    (restarted without persistence, flushed) stops with a `JournalError` instead of
-    sending its recipients again.
+    (restarted without persistence, flushed) or after the campaign's rows were deleted
+    stops with a `JournalError` instead of sending its recipients again.
 
     Examples:
         >>> results = enqueue_campaign(send_chunk, "contacts.csv", "Hi {name}",
@@ -243,7 +243,12 @@ def enqueue_campaign(
 
 
 def _pinned(journal: str) -> str:
-    """A Redis journal's URL with its campaign's instance; others as they are."""
+    """A Redis or Postgres journal's URL with its campaign's instance; others as they are."""
+    if isinstance(journal, str) and journal.startswith(("postgresql://", "postgres://")):
+        from textflow._many._postgres_journal import PostgresJournal
+
+        with PostgresJournal(journal, heartbeat=False) as postgres:
+            return postgres.pinned_url()
     if not isinstance(journal, str) or not journal.startswith(("redis://", "rediss://", "unix://")):
         return journal
     from textflow._many._redis_journal import RedisJournal
