@@ -290,3 +290,29 @@ async def test_postgres_killed_at_a_statement_then_rerun_sends_nobody_twice(
     held = {o.phone_number for o in report.with_status("skipped") if o.previous == "sending"}
     assert set(recipients) - held <= set(delivered)  # the rest were sent, once
     assert report.sent + report.skipped == 40
+
+
+def test_a_postgres_that_stops_answering_mid_statement_ends_in_a_journal_error(
+    journal_postgres: PostgresServer,
+) -> None:
+    """A server process that is stopped (a frozen machine, a hung disk) cannot enforce
+    its own timeout, and its kernel keeps the connection up: the client gives up."""
+    import os
+    import signal
+
+    url = f"{journal_postgres.url()}?campaign={campaign()}&timeout=0.5"
+    with PostgresJournal(url, heartbeat=False) as journal:
+        assert journal.claim("a", "+12025550100", resend_maybe_sent=False)
+        backend = journal._writer.info.backend_pid
+        os.kill(backend, signal.SIGSTOP)
+        try:
+            stopped = False
+            while not stopped:  # the signal taken: the process runs no more
+                with open(f"/proc/{backend}/stat") as stat:
+                    stopped = stat.read().rsplit(")", 1)[1].split()[0] == "T"
+            with pytest.raises(JournalError, match="did not answer within 2 seconds"):
+                journal.record("a", "sent", "ok")
+        finally:
+            os.kill(backend, signal.SIGCONT)
+        journal.record("a", "sent", "ok")  # connected again
+        assert journal.state("a") == "sent"

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from textflow._many._batch import GroupCommit
+from textflow._many._deadline import Watchdog
 from textflow._many._lease import (
     DEFAULT_LEASE,
     OUR_PARAMETERS,
@@ -287,6 +288,8 @@ class PostgresJournal:
         self._lock = threading.Lock()
         self._writer_lock = threading.Lock()
         self._closed = False
+        # the server's own timeout first; past twice that and a second, the client's
+        self._watchdog = Watchdog(2 * self.timeout + 1)
         with self._failing_as_journal_error():
             from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -302,19 +305,14 @@ class PostgresJournal:
                 self._writer = self._connect()
         except BaseException:
             self._db.close()
+            self._watchdog.stop()
             raise
         self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
         self._records: GroupCommit[tuple[str, str, Optional[str]]] = GroupCommit(self._write)
 
     def _connect(self) -> psycopg.Connection[Any]:
-        """A connection with the journal's session settings.
-
-        Statements are prepared at their first use (parsed once per connection: a third
-        less server CPU per batch), but planned at each use (force_custom_plan): a generic
-        plan kept from when the campaign's table was nearly empty looked rows up by
-        scanning the whole campaign (Postgres's CPU per record grew with the campaign);
-        planned with the keys at hand, the primary key is used.
-        """
+        """A connection with the journal's session settings; its statements are
+        prepared at their first use (parsed and planned once per connection)."""
         import psycopg
 
         db = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=0)
@@ -350,14 +348,36 @@ class PostgresJournal:
         with self._lock, self._failing_as_journal_error():
             if self._db.closed and not self._closed:
                 self._db = self._connect()
-            yield
+            with self._watched(self._db):
+                yield
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         with self._writer_lock, self._failing_as_journal_error():
             if self._writer.closed and not self._closed:
                 self._writer = self._connect()
+            with self._watched(self._writer):
+                yield
+
+    @contextlib.contextmanager
+    def _watched(self, db: psycopg.Connection[Any]) -> Iterator[None]:
+        """The block's statements end within the watchdog's limit, answered or not."""
+        if db.closed:  # the journal was closed: the statement says so
             yield
+            return
+        import psycopg
+
+        with self._watchdog.watching(db.fileno()) as call:
+            try:
+                yield
+            except psycopg.Error as exc:
+                if not call.cut:
+                    raise
+                raise JournalError(
+                    f"The journal {self.url} did not answer within "
+                    f"{self._watchdog.limit:g} seconds (the server, its machine or the "
+                    "network stopped): the connection was given up."
+                ) from exc
 
     def _open(self, db: psycopg.Connection[Any]) -> None:
         with db.transaction():
@@ -615,6 +635,7 @@ class PostgresJournal:
             self._writer.close()
         with self._lock, self._failing_as_journal_error():
             self._db.close()
+        self._watchdog.stop()
 
     def __enter__(self) -> PostgresJournal:
         return self
