@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import itertools
 import os
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
@@ -87,7 +88,8 @@ def send_chunk(
         ``{"sent", "refused", "maybe_sent", "skipped", "stopped_by"}``.
 
     Raises:
-        JournalError: The journal cannot be used (the task retries it: nothing is lost).
+        JournalError: The journal cannot be used (the task retries it when it could not
+            be reached: nothing is lost).
     """
     if not isinstance(journal, str) or "://" not in journal:
         raise InputValidationError(
@@ -122,6 +124,10 @@ def make_send_chunk_task(
     """Register the chunk task on ``app``: late acks, re-queued when its worker dies,
     retried while the journal is unreachable.
 
+    Only a journal that cannot be reached (connection refused or lost, a timeout) is
+    retried; a journal that answers but can never serve the chunk (its campaign lost
+    or wiped, not a textflow journal) fails the task at once with its `JournalError`.
+
     Args:
         app: Your Celery app.
         name: The task's name.
@@ -153,6 +159,8 @@ def make_send_chunk_task(
         try:
             return send_chunk(recipients, text, journal=journal, client=client, **send_options)
         except JournalError as exc:
+            if not _unreachable(exc):  # lost, wiped, not a journal: no retry can mend it
+                raise
             # safe to run again: the journal keeps what this attempt did
             raise self.retry(exc=exc, countdown=RETRY_AFTER) from exc
         finally:
@@ -161,6 +169,42 @@ def make_send_chunk_task(
 
     task: Task[Any, Any] = app.task(bind=True, name=name, **options)(send_chunk_task)
     return task
+
+
+def _unreachable(exc: JournalError) -> bool:
+    """Whether the journal failed to answer (a retry may succeed), from ``exc``'s causes.
+
+    A connection refused, reset or timed out is; a journal that answered (lost its
+    campaign, is not a textflow journal, refused a statement) is not.
+    """
+    seen: set[int] = set()
+    cause: Optional[BaseException] = exc.__cause__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if _is_transient(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, (ConnectionError, TimeoutError, socket.timeout)):
+        return True
+    module = type(error).__module__.split(".")[0]
+    if module == "redis":
+        import redis
+
+        return isinstance(error, (redis.ConnectionError, redis.TimeoutError))
+    if module == "psycopg":
+        import psycopg
+
+        # no SQLSTATE: the connection failed or broke; 08: connection exceptions;
+        # 57P01-57P03: the server shut down or is starting
+        state = getattr(error, "sqlstate", None)
+        if isinstance(error, psycopg.OperationalError) and state is None:
+            return True
+        return isinstance(state, str) and state.startswith(("08", "57P0"))
+    return False
 
 
 def split_campaign(
