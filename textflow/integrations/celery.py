@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
+from textflow._many._run import pinned_journal
 from textflow._many._status import CampaignStatus, campaign_status
 from textflow.errors import InputValidationError, JournalError, SendManyStopped
 
@@ -279,18 +280,8 @@ def enqueue_campaign(
         ...                            journal=JOURNAL_URL, max_per_second=20)
     """
     phone_field = send_options.get("phone_field", "phone_number")
-    journal = _pinned(journal)
+    journal = pinned_journal(journal) if isinstance(journal, str) else journal
     return [
         task.apply_async(args=(chunk, text), kwargs={"journal": journal, **send_options})
         for chunk in split_campaign(recipients, chunk_size=chunk_size, phone_field=phone_field)
     ]
-
-
-def _pinned(journal: str) -> str:
-    """A Redis journal's URL with its campaign's instance; others as they are."""
-    if not isinstance(journal, str) or not journal.startswith(("redis://", "rediss://", "unix://")):
-        return journal
-    from textflow._many._redis_journal import RedisJournal
-
-    with RedisJournal(journal, heartbeat=False) as opened:
-        return opened.pinned_url()
