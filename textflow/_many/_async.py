@@ -19,6 +19,7 @@ import anyio
 
 from textflow._config import DEFAULT_CONCURRENCY
 from textflow._many._batch import Ticket
+from textflow._many._interrupt import CtrlC
 from textflow._many._outcomes import SendReport, StopOn
 from textflow._many._recipients import DEFAULT_PHONE_FIELD, Prepared, Recipient
 from textflow._many._run import (
@@ -83,11 +84,18 @@ async def send_many(
         io = _Blocking(min(options.concurrency + 1, MAX_THREADS)) if blocking else _Inline()
         run.defer_progress = blocking
         slots = anyio.Semaphore(options.concurrency)
+        dispatching = anyio.CancelScope()
+
+        def ctrl_c() -> None:  # a real SIGINT on asyncio: no new sends, as in sync
+            run.interrupted = KeyboardInterrupt()
+            dispatching.cancel()
+
         async with anyio.create_task_group() as group:
             try:
-                await _dispatch(
-                    client, _Items(recipients), run, io, group, slots, _sleep, Records()
-                )
+                with CtrlC(ctrl_c), dispatching:
+                    await _dispatch(
+                        client, _Items(recipients), run, io, group, slots, _sleep, Records()
+                    )
             except KeyboardInterrupt as exc:  # Ctrl-C: sends in flight finish, as in sync
                 run.interrupted = exc
             except Exception as exc:  # from the input, the journal or a recipient we cannot read

@@ -285,7 +285,7 @@ class Run:
         self._lock = threading.Lock()
 
     def stopped(self) -> bool:
-        return self.stop_error is not None or self.fatal is not None
+        return self.stop_error is not None or self.fatal is not None or self.interrupted is not None
 
     def admit(self, index: int, item: object) -> Optional[Prepared]:
         """The recipient to send, or None once its outcome (refused, skipped) is recorded."""
