@@ -266,6 +266,8 @@ async def _send(
             await records.ended(run, io, (job, permit, result))
     except Exception as exc:  # the journal or a callback failed: stop, and show it
         run.fail(exc)
+    except KeyboardInterrupt as exc:  # Ctrl-C landed in this send: stop as in sync
+        run.interrupted = exc
     finally:
         slots.release()
 
@@ -305,13 +307,19 @@ class Records:
                 continue
             hop = self._hop = anyio.Event()
             batch, self._queued = self._queued, []
+            ends = [queued.item for queued in batch]
+            taken: list[bool] = []
             error: Optional[BaseException] = None
             try:
                 # shielded: a cancelled sender still stores the batch it took (others' too)
                 with anyio.CancelScope(shield=True):
-                    await io(run, run.ended, [queued.item for queued in batch])
+                    await io(run, _store, run, ends, taken)
             except Exception as exc:  # the batch's error: raised by every send in it
                 error = exc
+            except BaseException:  # Ctrl-C before the hop took the batch: store it here
+                if not taken:
+                    _store_now(run, ends)
+                raise
             finally:
                 for queued in batch:
                     queued.done, queued.error = True, error
@@ -325,9 +333,22 @@ class Records:
         if ticket.done or ticket not in self._queued:
             return
         self._queued.remove(ticket)
-        try:
-            run.ended([ticket.item])
-        except Exception as exc:  # a cancelled task awaits nothing more: the run shows it
-            run.fail(exc)
-        finally:
-            run.flush_progress()
+        _store_now(run, [ticket.item])
+
+
+def _store(run: Run, ends: list[Ended], taken: list[bool]) -> None:
+    """The record hop's work (in a worker thread): ``taken`` says it began, after which
+    `Run.ended` counts every one of ``ends``, stored or ``maybe_sent``, whatever it raises."""
+    taken.append(True)
+    run.ended(ends)
+
+
+def _store_now(run: Run, ends: list[Ended]) -> None:
+    """Store and count outcomes here, on the loop: their task is cancelled or interrupted
+    and awaits nothing more (never marked done unstored)."""
+    try:
+        run.ended(ends)
+    except Exception as exc:  # the run shows it
+        run.fail(exc)
+    finally:
+        run.flush_progress()
