@@ -26,7 +26,7 @@ from textflow.integrations.celery import enqueue_campaign, split_campaign
 from textflow.testing import DEFAULT_API_KEY, FakeTextFlow
 
 from tests.many.many_support import CREDITS, numbers
-from tests.many.stores_support import RedisServer, campaign, free_port
+from tests.many.stores_support import PostgresServer, RedisServer, campaign, free_port
 from tests.tools import missing
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -190,4 +190,18 @@ def test_a_chunk_whose_journal_cannot_be_reached_is_retried() -> None:
     with pytest.raises(JournalError, match="cannot be used"):
         result.get()
     assert len(attempts) == 3  # the first try and its 2 retries
+    assert fake.messages == []
+
+
+def test_a_chunk_on_a_database_that_does_not_exist_fails_at_once(
+    journal_postgres: PostgresServer,
+) -> None:
+    # the server answers FATAL: the same on every retry
+    fake = FakeTextFlow(credits=CREDITS)
+    task, attempts = _counting_task(2, fake)
+    url = f"{journal_postgres.url('no_such_database')}?campaign={campaign()}"
+    result = task.apply(args=(numbers(2), "Hi"), kwargs={"journal": url})
+    with pytest.raises(JournalError, match="does not exist"):
+        result.get()
+    assert len(attempts) == 1
     assert fake.messages == []

@@ -188,22 +188,38 @@ def _unreachable(exc: JournalError) -> bool:
     return False
 
 
+#: Refusals at connect that pass: the server is starting, stopping or full.
+_PASSING = (
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "too many clients",
+    "remaining connection slots",
+)
+
+
 def _is_transient(error: BaseException) -> bool:
     if isinstance(error, (ConnectionError, TimeoutError, socket.timeout)):
         return True
     module = type(error).__module__.split(".")[0]
     if module == "redis":
-        import redis
+        import redis.exceptions
 
+        if isinstance(
+            error, (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError)
+        ):
+            return False  # a wrong password or user: the same on every retry
         return isinstance(error, (redis.ConnectionError, redis.TimeoutError))
     if module == "psycopg":
         import psycopg
 
-        # no SQLSTATE: the connection failed or broke; 08: connection exceptions;
-        # 57P01-57P03: the server shut down or is starting
         state = getattr(error, "sqlstate", None)
         if isinstance(error, psycopg.OperationalError) and state is None:
-            return True
+            # the connection failed or broke; a server that answered FATAL (no such
+            # database or role, a wrong password) says the same on every retry
+            text = str(error)
+            return "FATAL:" not in text or any(phrase in text for phrase in _PASSING)
+        # 08: connection exceptions; 57P01-57P03: the server shut down or is starting
         return isinstance(state, str) and state.startswith(("08", "57P0"))
     return False
 
