@@ -32,21 +32,43 @@ import asyncio, json, sys
 
 from textflow import AsyncTextFlowClient, SendManyInterrupted
 
-NUMBERS = [f"+1202555{index:04d}" for index in range(int(sys.argv[2]))]
+FOLDER, COUNT, CAMPAIGNS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+NUMBERS = [f"+1202555{index:04d}" for index in range(COUNT)]
 
 
-async def main() -> None:
+def totals(report):
+    return [report.sent, report.maybe_sent, report.skipped]
+
+
+async def one(client, index):
+    numbers = NUMBERS[index::CAMPAIGNS]
+    journal = f"{FOLDER}/campaign-{index}.db"
+    return await client.send_many(numbers, "Hi", journal=journal, concurrency=2)
+
+
+async def caught(client, index):
+    # a task must not let a KeyboardInterrupt (SendManyInterrupted is one) out:
+    # asyncio stops the whole loop for it
+    try:
+        return {"finished": totals(await one(client, index))}
+    except SendManyInterrupted as exc:
+        return {"interrupted": totals(exc.report)}
+
+
+async def main():
     async with AsyncTextFlowClient() as client:
-        report = await client.send_many(NUMBERS, "Hi", journal=sys.argv[1], concurrency=2)
-    print(json.dumps({"finished": [report.sent, report.maybe_sent, report.skipped]}))
+        if CAMPAIGNS == 1:  # what asyncio.run(...) itself raises
+            return [{"finished": totals(await one(client, 0))}]
+        return await asyncio.gather(*(caught(client, i) for i in range(CAMPAIGNS)))
 
 
 try:
-    asyncio.run(main())
+    found = asyncio.run(main())
 except SendManyInterrupted as exc:
-    report = exc.report
-    print(json.dumps({"interrupted": [report.sent, report.maybe_sent, report.skipped]}))
+    print(json.dumps([{"interrupted": totals(exc.report)}]))
     sys.exit(130)
+print(json.dumps(found))
+sys.exit(130 if any("interrupted" in one for one in found) else 0)
 """
 
 
@@ -73,40 +95,44 @@ class Gate:
                 pytest.fail(f"the fake received {self.received} sends, not {count}")
 
 
-def _child(tmp_path: Path, base_url: str, api_key: str) -> subprocess.Popen[str]:
+def _child(tmp_path: Path, base_url: str, api_key: str, campaigns: int) -> subprocess.Popen[str]:
     script = tmp_path / "campaign.py"
     script.write_text(SCRIPT, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTFLOW_")}
     env.update(PYTHONPATH=str(ROOT), TEXTFLOW_API_KEY=api_key, TEXTFLOW_BASE_URL=base_url)
-    args = [sys.executable, str(script), str(tmp_path / "campaign.db"), str(RECIPIENTS)]
+    args = [sys.executable, str(script), str(tmp_path), str(RECIPIENTS), str(campaigns)]
     return subprocess.Popen(
         args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
+@pytest.mark.parametrize("campaigns", [1, 2])
 def test_a_real_sigint_ends_in_send_many_interrupted_and_a_rerun_sends_the_rest(
-    tmp_path: Path,
+    tmp_path: Path, campaigns: int
 ) -> None:
-    gate = Gate(free=2)
+    """One campaign (``asyncio.run`` raises it), or two at once in one loop (each does)."""
+    gate = Gate(free=0)
+    in_flight = 2 * campaigns  # concurrency 2 each
     fake = FakeTextFlow(credits=CREDITS, on_message=gate)
     with fake.serve() as base_url:
-        child = _child(tmp_path, base_url, fake.api_key)
+        child = _child(tmp_path, base_url, fake.api_key, campaigns)
         try:
-            gate.wait_for(4)  # two sent; two more received and held: in flight
+            gate.wait_for(in_flight)  # every campaign's sends received and held
             child.send_signal(signal.SIGINT)
-            gate.opened.set()  # the two in flight get their answers after the signal
+            gate.opened.set()  # the sends in flight get their answers after the signal
             out, err = child.communicate(timeout=HANG)
         finally:
             gate.opened.set()
             child.kill()
             child.wait()
         assert child.returncode == 130, err
-        assert json.loads(out) == {"interrupted": [4, 0, 0]}  # in flight finished: sent
-        assert len(fake.messages) == 4  # nothing started after the signal
+        assert json.loads(out) == [{"interrupted": [2, 0, 0]}] * campaigns  # in flight: sent
+        assert len(fake.messages) == in_flight  # nothing started after the signal
 
-        again = _child(tmp_path, base_url, fake.api_key)
+        again = _child(tmp_path, base_url, fake.api_key, campaigns)
         out, err = again.communicate(timeout=HANG)
         assert again.returncode == 0, err
-        assert json.loads(out) == {"finished": [RECIPIENTS - 4, 0, 4]}
+        share = RECIPIENTS // campaigns
+        assert json.loads(out) == [{"finished": [share - 2, 0, 2]}] * campaigns
     delivered = sorted(m.phone_number for m in fake.messages)
     assert delivered == numbers(RECIPIENTS)  # everyone once, nobody twice

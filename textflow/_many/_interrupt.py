@@ -3,11 +3,11 @@
 Python 3.11+ ``asyncio.run`` answers SIGINT by cancelling the main task, and 3.9
 and 3.10 raise KeyboardInterrupt wherever the event loop happens to be: either way
 the run was torn down, its report lost, where the sync driver lets the sends in
-flight finish and raises `SendManyInterrupted` with the report. While a run is
-under way on asyncio in the main thread, `CtrlC` takes SIGINT: the first one stops
-the run the sync way (no new sends; those in flight finish and are recorded); a
-second one goes to the handler that was there before (stop at once). A handler of
-the application's own is left alone.
+flight finish and raises `SendManyInterrupted` with the report. While runs are
+under way on asyncio in the main thread, one SIGINT handler serves them all
+(`CtrlC`): the first Ctrl-C stops every run the sync way (no new sends; those in
+flight finish and are recorded); a second one goes to the handler that was there
+before (stop at once). A handler of the application's own is left alone.
 """
 
 from __future__ import annotations
@@ -29,6 +29,48 @@ def _ours_to_take(handler: Any) -> bool:
     return runner is not None and isinstance(getattr(method, "__self__", None), runner)
 
 
+class _Handler:
+    """The one SIGINT handler of the runs under way (all on the main thread)."""
+
+    def __init__(self) -> None:
+        self.runs: list[CtrlC] = []
+        self.previous: Any = None
+        self.installed = False
+
+    def __call__(self, signum: int, frame: Optional[FrameType]) -> None:
+        waiting = [run for run in self.runs if not run.fired]
+        if not waiting:  # a second Ctrl-C: stop at once, as before
+            if callable(self.previous):
+                self.previous(signum, frame)
+            return
+        for run in waiting:
+            run.fire()
+
+    def add(self, run: CtrlC) -> bool:
+        if not self.runs:
+            current = signal.getsignal(signal.SIGINT)
+            if not _ours_to_take(current):
+                return False
+            self.previous = current
+            signal.signal(signal.SIGINT, self)
+            self.installed = True
+        elif not self.installed:
+            return False
+        self.runs.append(run)
+        return True
+
+    def remove(self, run: CtrlC) -> None:
+        self.runs.remove(run)
+        if not self.runs and self.installed:
+            self.installed = False
+            previous, ours = self.previous, signal.getsignal(signal.SIGINT) is self
+            if ours:  # not replaced since by someone else's
+                signal.signal(signal.SIGINT, previous)
+
+
+_HANDLER = _Handler()
+
+
 class CtrlC:
     """While in use, the first SIGINT calls ``on_interrupt`` on the event loop.
 
@@ -38,11 +80,9 @@ class CtrlC:
 
     def __init__(self, on_interrupt: Callable[[], None]) -> None:
         self._on_interrupt = on_interrupt
-        self._previous: Any = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._installed = False
-        self._fired = False
-        self._done = False
+        self._added = False
+        self.fired = False
 
     def __enter__(self) -> CtrlC:
         if threading.current_thread() is not threading.main_thread():
@@ -51,25 +91,16 @@ class CtrlC:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:  # not asyncio (trio delivers KeyboardInterrupt itself)
             return self
-        previous = signal.getsignal(signal.SIGINT)
-        if not _ours_to_take(previous):
-            return self
-        self._previous = previous
-        signal.signal(signal.SIGINT, self._handle)
-        self._installed = True
+        self._added = _HANDLER.add(self)
         return self
 
-    def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
-        if self._fired or self._done:  # a second Ctrl-C: stop at once, as before
-            if callable(self._previous):
-                self._previous(signum, frame)
-            return
-        self._fired = True
+    def fire(self) -> None:
+        """In the signal handler: only schedule (as asyncio.run's own handler does)."""
+        self.fired = True
         assert self._loop is not None
-        # in a signal handler: only schedule (as asyncio.run's own handler does)
         self._loop.call_soon_threadsafe(self._on_interrupt)
 
     def __exit__(self, *exc_info: object) -> None:
-        self._done = True
-        if self._installed and signal.getsignal(signal.SIGINT) == self._handle:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._added:
+            self._added = False
+            _HANDLER.remove(self)
