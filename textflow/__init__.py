@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from textflow._segments import SegmentCount, segments
     from textflow.integrations.opentelemetry import instrument, uninstrument
     from textflow.models import (
+        BalanceFailed,
         BalanceResult,
         BulkSMSResult,
         SendMessageData,
@@ -84,6 +85,7 @@ __all__ = [
     "AsyncTextFlowClient",
     "AuthenticationError",
     "BadRequestError",
+    "BalanceFailed",
     "BalanceResult",
     "BulkSMSResult",
     "ClientStateError",

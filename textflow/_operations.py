@@ -180,7 +180,7 @@ BALANCE: Operation[BalanceResult] = Operation(
     "/balance",
     True,
     "BalanceResult",
-    "BalanceResult",
+    "BalanceFailed",
     command="balance",
 )
 

@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "BalanceFailed",
     "BalanceResult",
     "BulkSMSResult",
     "LegacySendMessageData",
@@ -385,4 +386,30 @@ class BalanceResult(Result):
     """
 
     credits: Decimal
+    packages: dict[str, int] = Field(default_factory=dict)
+
+
+class BalanceFailed(Result):
+    """A balance that could not be read: the ``result`` of an `APIStatusError` raised by
+    ``get_balance`` (a refused key, ...), ``ok=False`` with what the API said.
+
+    Attributes:
+        ok: Always ``False``.
+        status: The API's status (the HTTP status when the body has none).
+        message: The API's sentence, or the SDK's when it sent none.
+        credits: The credit left, when the refusal still says it; else ``None``.
+        packages: Messages left in prepaid packages, when the refusal says them.
+
+    Examples:
+        >>> try:
+        ...     client.get_balance()
+        ... except APIStatusError as exc:
+        ...     print(exc.result.status, exc.result.credits)
+        401 None
+    """
+
+    ok: Literal[False]
+    status: int
+    message: str
+    credits: Optional[Decimal] = None
     packages: dict[str, int] = Field(default_factory=dict)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
 import pytest
+
+from textflow.testing import PRICE_PER_SEGMENT
 
 from tests.cli.cli_support import Result, Server
 from tests.many.stores_support import PostgresServer, RedisServer, campaign
@@ -44,6 +49,66 @@ def test_send_many_on_a_shared_journal_resumes_and_status_counts_it(
     assert (shown_json["counts"], shown_json["done"]) == ({"sent": 4}, 4)
     shown = cli("campaign", "status", journal)
     assert "sent: 4" in shown.out
+
+
+def _journal_words(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> list[str]:
+    if store == "file":
+        return ["--journal", str(tmp_path / "spring.db")]
+    if store == "redis":
+        redis: RedisServer = request.getfixturevalue("journal_redis")
+        return [f"--journal={redis.url}?campaign={campaign()}"]
+    postgres: PostgresServer = request.getfixturevalue("journal_postgres")
+    return ["--journal", f"{postgres.url()}?campaign={campaign()}"]
+
+
+def _stopped_by_402(cli: Run, server: Server, argv: list[str]) -> list[str]:
+    """Run until credits run out after three sends; the words of the hinted resume command."""
+    server.fake.balance = 3 * PRICE_PER_SEGMENT
+    stopped = cli(*argv, *server.options)
+    assert stopped.status == 1, stopped.err
+    assert "Sent 3, refused 1," in stopped.out
+    match = re.search(r"Top up, then resume with: (.+)$", stopped.err, re.MULTILINE)
+    assert match is not None, stopped.err
+    words = shlex.split(match.group(1))
+    assert words[0] == "textflow"
+    assert words[-2:] == ["--api-key", "$TEXTFLOW_API_KEY"]
+    return [*words[1:-1], server.fake.api_key]  # what the shell does with $TEXTFLOW_API_KEY
+
+
+@pytest.mark.parametrize("store", ["file", "redis", "postgres"])
+def test_the_hinted_resume_command_finishes_the_campaign_on_every_journal(
+    store: str, tmp_path: Path, cli: Run, server: Server, request: pytest.FixtureRequest
+) -> None:
+    argv = ["send-many", "--file", str(_numbers(tmp_path, 8)), "--text", "Hi"]
+    argv += ["--concurrency", "1", *_journal_words(store, tmp_path, request)]
+    hinted = _stopped_by_402(cli, server, argv)
+    if store == "redis":  # the campaign's instance is pinned in the command
+        assert re.search(r"[?&]instance=[0-9a-f]{32}", " ".join(hinted))
+    server.fake.balance = Decimal(100)
+    resumed = cli(*hinted)
+    assert resumed.status == 0, resumed.err
+    assert "Sent 5, refused 0, maybe sent 0, skipped 3" in resumed.out
+    delivered = [m.phone_number for m in server.fake.messages]
+    assert sorted(delivered) == [f"+1202555{i:04d}" for i in range(8)]  # each once
+
+
+def test_the_hinted_resume_command_stops_when_redis_lost_the_campaign(
+    tmp_path: Path, cli: Run, server: Server, journal_redis: RedisServer
+) -> None:
+    # the hint lacked &instance=: on a Redis that lost its data (restarted without
+    # persistence), the hinted command started the campaign again and sent twice
+    import redis
+
+    argv = ["send-many", "--file", str(_numbers(tmp_path, 8)), "--text", "Hi"]
+    argv += ["--concurrency", "1", "--journal", f"{journal_redis.url}?campaign={campaign()}"]
+    hinted = _stopped_by_402(cli, server, argv)
+    with redis.Redis(port=journal_redis.port) as db:
+        db.flushdb()
+    server.fake.balance = Decimal(100)
+    resumed = cli(*hinted)
+    assert resumed.status != 0
+    assert "lost the campaign" in resumed.err
+    assert len(server.fake.messages) == 3  # nobody twice
 
 
 def test_status_of_a_journal_file_with_maybe_sent(tmp_path: Path, cli: Run, server: Server) -> None:

@@ -7,6 +7,8 @@ import csv
 import io
 import os
 import pty
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -339,9 +341,24 @@ def test_ctrl_c_finishes_in_flight_and_says_how_to_resume(tmp_path: Path, server
         child.kill()
     assert child.returncode == 130, err
     assert "Sent 2, refused 0, maybe sent 0" in out  # the one in flight finished
-    assert "Run the same command again to resume" in err
     with SQLiteJournal(tmp_path / "contacts.csv.journal.db") as journal:
         assert journal.counts() == {"sent": 2}
+    match = re.search(r"Resume with: (.+)$", err, re.MULTILINE)
+    assert match is not None, err
+    words = shlex.split(match.group(1))
+    assert words == ["textflow", *argv]
+    resumed = subprocess.run(
+        [sys.executable, "-m", "textflow", *words[1:]],
+        capture_output=True,
+        text=True,
+        env=clean_env(server.env),
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Sent 6, refused 0, maybe sent 0, skipped 2" in resumed.stdout
+    delivered = [m.phone_number for m in server.fake.messages]
+    assert sorted(delivered) == [f"+1202555{i:04d}" for i in range(8)]  # each once
 
 
 class Typed(io.StringIO):

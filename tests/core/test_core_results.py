@@ -172,8 +172,48 @@ async def test_balance_error_body_is_just_ok_false(
     mock_api.get("/balance").mock(return_value=response(401, {"ok": False}))
     with pytest.raises(textflow.AuthenticationError) as info:
         await api.call("get_balance")
-    assert info.value.result is None  # a BalanceResult needs credits
+    result = info.value.result
+    assert isinstance(result, textflow.BalanceFailed)  # was None: a BalanceResult needs credits
+    assert (result.ok, result.status, result.credits) == (False, 401, None)
     assert "get_balance failed with HTTP 401" in str(info.value)
+
+
+FAILED_MODELS: dict[str, type[textflow.Result]] = {
+    "send_sms": textflow.SendMessageFailed,
+    "send_verification_sms": textflow.VerifyPhoneFailed,
+    "verify_code": textflow.VerifyCodeResult,
+    "send_bulk_sms": textflow.BulkSMSResult,
+    "get_balance": textflow.BalanceFailed,
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 422, 429])
+@pytest.mark.parametrize("full", [True, False], ids=["body", "bare-ok-false"])
+async def test_every_operation_keeps_the_result_promise_on_a_4xx(
+    api: Harness,
+    mock_api: respx.MockRouter,
+    no_backoff: list[float],
+    name: str,
+    status: int,
+    full: bool,
+) -> None:
+    """docs/errors.md: ``result`` is the body as the call's result model with ``ok=False``."""
+    path, args = CALLS[name]
+    message = "Refused for a reason"
+    body: dict[str, Any] = (
+        {"ok": False, "status": status, "message": message} if full else {"ok": False}
+    )
+    mock_api.route(path=path).mock(return_value=response(status, body))
+    with pytest.raises(textflow.APIStatusError) as info:
+        await api.call(name, *args)
+    exc = info.value
+    result = exc.result
+    assert result is not None, (name, status)
+    assert type(result) is FAILED_MODELS[name]
+    assert result.ok is False
+    dumped = result.model_dump()
+    assert (dumped["status"], dumped["message"]) == (exc.status, exc.message)
 
 
 async def test_rate_limit_error_carries_retry_after(

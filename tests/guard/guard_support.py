@@ -41,6 +41,7 @@ from textflow.guard import (
 from textflow.testing import FakeTextFlow
 
 from tests.tools import missing, require_tool
+from tests.watchdog import Watchdog
 
 START = 1_700_000_000.0
 NUMBER = "+11234567890"
@@ -125,6 +126,7 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
         args += ["--appendonly", "no", "--dir", str(workdir)]
         server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        watchdog = Watchdog(server.pid)  # stops it should this test run be killed
         client = redis.Redis(port=port)
         deadline = time.monotonic() + 20
         while server.poll() is None and time.monotonic() < deadline:
@@ -140,9 +142,11 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             finally:
                 server.terminate()
                 server.wait(timeout=20)
+                watchdog.release()
             return
         server.kill()
         server.wait(timeout=20)
+        watchdog.release()
     pytest.fail("redis-server did not start")
 
 

@@ -30,6 +30,7 @@ from textflow.testing import FakeTextFlow
 
 from tests.guard.guard_support import NUMBER, Guarded, _free_port
 from tests.tools import require_tool
+from tests.watchdog import Watchdog
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "+4479460"
@@ -180,6 +181,7 @@ class _RedisServer:
         self.binary, self.workdir = binary, workdir
         self.port = _free_port()
         self.process: Optional[subprocess.Popen[bytes]] = None
+        self.watchdog: Optional[Watchdog] = None  # stops it should this test run be killed
         self.start()
 
     def start(self) -> None:
@@ -188,6 +190,8 @@ class _RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         args += ["--appendonly", "no", "--dir", str(self.workdir)]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._release()
+        self.watchdog = Watchdog(self.process.pid)
         client = redis.Redis(port=self.port)
         for _ in range(400):  # up to 20 s
             try:
@@ -201,11 +205,18 @@ class _RedisServer:
         assert self.process is not None
         self.process.kill()
         self.process.wait(timeout=20)
+        self._release()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=20)
+        self._release()
+
+    def _release(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.release()
+            self.watchdog = None
 
 
 def _store(server: _RedisServer, is_async: bool) -> Any:

@@ -13,7 +13,7 @@ import anyio.lowlevel
 import pytest
 
 import textflow
-from textflow._many._async import send_many
+from textflow._many._async import _store, send_many
 from textflow._many._recipients import message_key
 from textflow.models import SendMessageOk
 from textflow.testing import FakeTextFlow
@@ -163,4 +163,35 @@ async def test_sends_cancelled_while_their_records_wait_still_store_them(
     finally:
         await sender.client.aclose()
     assert len(fake.messages) == 20
+    assert journal.rows == {message_key(n, "Hi"): "sent" for n in numbers(20)}
+
+
+@pytest.mark.anyio
+async def test_an_interrupt_as_a_record_hop_starts_leaves_nobody_silently_done(
+    fake: FakeTextFlow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C (KeyboardInterrupt) lands in the hop that takes 19 records to the journal,
+    before its thread starts: the 19 were marked done, neither recorded nor counted (the
+    journal kept them ``sending``, the report lost them). Now they are stored at once."""
+    journal = BatchJournal()
+    sender = Gated(fake, 20)
+    real = anyio.to_thread.run_sync
+    hops: list[int] = []
+
+    async def interrupted(function: Any, *args: Any, **options: Any) -> Any:
+        if function is _store:  # a record hop: (run, its batch, ...)
+            hops.append(len(args[1]))
+            if len(hops) == 2:  # the batch of 19: the signal comes before its thread runs
+                raise KeyboardInterrupt
+        return await real(function, *args, **options)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", interrupted)
+    try:
+        with pytest.raises(textflow.SendManyInterrupted) as caught:
+            await send_many(sender, numbers(20), "Hi", concurrency=20, journal=journal)
+    finally:
+        await sender.client.aclose()
+    assert hops == [1, 19]
+    report = caught.value.report
+    assert (report.sent, report.maybe_sent) == (20, 0)
     assert journal.rows == {message_key(n, "Hi"): "sent" for n in numbers(20)}

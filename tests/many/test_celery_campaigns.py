@@ -16,15 +16,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from textflow import JournalError, TextFlowClient
 from textflow._many._redis_journal import RedisJournal
 from textflow.integrations.celery import enqueue_campaign, split_campaign
 from textflow.testing import DEFAULT_API_KEY, FakeTextFlow
 
 from tests.many.many_support import CREDITS, numbers
-from tests.many.stores_support import RedisServer, campaign
+from tests.many.stores_support import PostgresServer, RedisServer, campaign, free_port
 from tests.tools import missing
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -135,3 +137,71 @@ def test_the_chunk_task_in_process(journal_redis: RedisServer) -> None:
     assert "Insufficient credits" in stopped["stopped_by"]
     with pytest.raises(InputValidationError, match="shared journal URL"):
         send_chunk(numbers(1), "Hi", journal="campaign.db", client=fake.client())
+
+
+def _counting_task(max_retries: int, fake: FakeTextFlow) -> tuple[Any, list[int]]:
+    """An eager chunk task (a retry runs at once, its countdown not waited) and its attempts."""
+    from celery import Celery
+
+    from textflow.integrations.celery import make_send_chunk_task
+
+    attempts: list[int] = []
+
+    def client_factory() -> TextFlowClient:
+        attempts.append(1)
+        return fake.client()
+
+    app = Celery("textflow_eager", broker="memory://")
+    app.conf.task_always_eager = True
+    task = make_send_chunk_task(
+        app, name="eager.counted", client_factory=client_factory, max_retries=max_retries
+    )
+    return task, attempts
+
+
+def test_a_chunk_on_a_wiped_journal_fails_at_once_without_retries(
+    journal_redis: RedisServer,
+) -> None:
+    # it was retried 10 times, 5 s apart, though a lost campaign never comes back
+    import redis
+
+    fake = FakeTextFlow(credits=CREDITS)
+    task, attempts = _counting_task(10, fake)
+    url = f"{journal_redis.url}?campaign={campaign()}"
+    [first] = enqueue_campaign(task, numbers(3), "Hi", journal=url, chunk_size=10)
+    assert first.get()["sent"] == 3
+    with RedisJournal(url, heartbeat=False) as journal:
+        pinned = journal.pinned_url()  # what enqueue_campaign gives every chunk
+    with redis.Redis(port=journal_redis.port) as db:  # Redis lost its data (no persistence)
+        for key in db.scan_iter(match="*"):
+            db.delete(key)
+    again = task.apply(args=(numbers(3), "Hi"), kwargs={"journal": pinned})
+    with pytest.raises(JournalError, match="lost the campaign"):
+        again.get()
+    assert len(attempts) == 2  # the first chunk, and the wiped one once: no retry
+    assert len(fake.messages) == 3  # nobody twice
+
+
+def test_a_chunk_whose_journal_cannot_be_reached_is_retried() -> None:
+    fake = FakeTextFlow(credits=CREDITS)
+    task, attempts = _counting_task(2, fake)
+    url = f"redis://127.0.0.1:{free_port()}/0?campaign={campaign()}"  # nobody listens
+    result = task.apply(args=(numbers(2), "Hi"), kwargs={"journal": url})
+    with pytest.raises(JournalError, match="cannot be used"):
+        result.get()
+    assert len(attempts) == 3  # the first try and its 2 retries
+    assert fake.messages == []
+
+
+def test_a_chunk_on_a_database_that_does_not_exist_fails_at_once(
+    journal_postgres: PostgresServer,
+) -> None:
+    # the server answers FATAL: the same on every retry
+    fake = FakeTextFlow(credits=CREDITS)
+    task, attempts = _counting_task(2, fake)
+    url = f"{journal_postgres.url('no_such_database')}?campaign={campaign()}"
+    result = task.apply(args=(numbers(2), "Hi"), kwargs={"journal": url})
+    with pytest.raises(JournalError, match="does not exist"):
+        result.get()
+    assert len(attempts) == 1
+    assert fake.messages == []

@@ -38,6 +38,7 @@ from textflow._cli.recipient_file import (
 from textflow._cli.send_many_progress import Meter, ReportWriter
 from textflow._many._lease import shown_url
 from textflow._many._outcomes import Progress, SendReport, out_of_credits
+from textflow._many._run import pinned_journal
 from textflow.errors import JournalError, SendManyInterrupted, SendManyStopped
 
 
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
 
         options: dict[str, Any] = {"concurrency": args.concurrency} if args.concurrency else {}
         try:
+            if journal is not None:  # a Redis campaign's instance, for the resume command
+                journal = args.pinned_journal = pinned_journal(journal)
             report = client.send_many(
                 recipients,
                 src.template,
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 "textflow: interrupted; sends in flight were finished or recorded as maybe "
                 "sent. "
                 + (
-                    f"Run the same command again to resume (journal: {shown_url(journal)})."
+                    f"Resume with: {resume_command(args)}"
                     if journal
                     else "Without a journal, a rerun sends to everyone again."
                 ),
@@ -286,9 +289,14 @@ def resume_command(args: argparse.Namespace) -> str:
     """The command line that resumes this run: the same words (the journal skips who was sent).
 
     A key given with ``--api-key`` is never printed: ``$TEXTFLOW_API_KEY`` stands
-    in for it, left unquoted so that a shell expands it.
+    in for it, left unquoted so that a shell expands it. A Redis journal's URL names
+    its campaign's instance (``&instance=ID``, ``args.pinned_journal``), so that the
+    command stops rather than start the campaign again on a Redis that lost it.
     """
     words: list[str] = list(getattr(args, "argv", None) or sys.argv[1:])
+    given, pinned = getattr(args, "journal", None), getattr(args, "pinned_journal", None)
+    if given and pinned and pinned != given:  # a Redis journal: pin its campaign's instance
+        words = [_replaced(word, given, pinned) for word in words]
     shown: list[str] = ["textflow"]
     hide_next = False
     hidden_password = False
@@ -309,6 +317,14 @@ def resume_command(args: argparse.Namespace) -> str:
     if hidden_password:  # a journal URL's password is never printed either
         command += "   # put the journal's password back in place of ***"
     return command
+
+
+def _replaced(word: str, given: str, pinned: str) -> str:
+    """The word with the journal's URL as given replaced by its pinned URL."""
+    if word == given:
+        return pinned
+    flag, equals, value = word.partition("=")
+    return f"{flag}={pinned}" if flag.startswith("--") and equals and value == given else word
 
 
 def _masked_url(word: str) -> str:

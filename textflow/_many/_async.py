@@ -19,6 +19,7 @@ import anyio
 
 from textflow._config import DEFAULT_CONCURRENCY
 from textflow._many._batch import Ticket
+from textflow._many._interrupt import CtrlC
 from textflow._many._outcomes import SendReport, StopOn
 from textflow._many._recipients import DEFAULT_PHONE_FIELD, Prepared, Recipient
 from textflow._many._run import (
@@ -83,11 +84,18 @@ async def send_many(
         io = _Blocking(min(options.concurrency + 1, MAX_THREADS)) if blocking else _Inline()
         run.defer_progress = blocking
         slots = anyio.Semaphore(options.concurrency)
+        dispatching = anyio.CancelScope()
+
+        def ctrl_c() -> None:  # a real SIGINT on asyncio: no new sends, as in sync
+            run.interrupted = KeyboardInterrupt()
+            dispatching.cancel()
+
         async with anyio.create_task_group() as group:
             try:
-                await _dispatch(
-                    client, _Items(recipients), run, io, group, slots, _sleep, Records()
-                )
+                with CtrlC(ctrl_c), dispatching:
+                    await _dispatch(
+                        client, _Items(recipients), run, io, group, slots, _sleep, Records()
+                    )
             except KeyboardInterrupt as exc:  # Ctrl-C: sends in flight finish, as in sync
                 run.interrupted = exc
             except Exception as exc:  # from the input, the journal or a recipient we cannot read
@@ -258,6 +266,8 @@ async def _send(
             await records.ended(run, io, (job, permit, result))
     except Exception as exc:  # the journal or a callback failed: stop, and show it
         run.fail(exc)
+    except KeyboardInterrupt as exc:  # Ctrl-C landed in this send: stop as in sync
+        run.interrupted = exc
     finally:
         slots.release()
 
@@ -297,13 +307,19 @@ class Records:
                 continue
             hop = self._hop = anyio.Event()
             batch, self._queued = self._queued, []
+            ends = [queued.item for queued in batch]
+            taken: list[bool] = []
             error: Optional[BaseException] = None
             try:
                 # shielded: a cancelled sender still stores the batch it took (others' too)
                 with anyio.CancelScope(shield=True):
-                    await io(run, run.ended, [queued.item for queued in batch])
+                    await io(run, _store, run, ends, taken)
             except Exception as exc:  # the batch's error: raised by every send in it
                 error = exc
+            except BaseException:  # Ctrl-C before the hop took the batch: store it here
+                if not taken:
+                    _store_now(run, ends)
+                raise
             finally:
                 for queued in batch:
                     queued.done, queued.error = True, error
@@ -317,9 +333,22 @@ class Records:
         if ticket.done or ticket not in self._queued:
             return
         self._queued.remove(ticket)
-        try:
-            run.ended([ticket.item])
-        except Exception as exc:  # a cancelled task awaits nothing more: the run shows it
-            run.fail(exc)
-        finally:
-            run.flush_progress()
+        _store_now(run, [ticket.item])
+
+
+def _store(run: Run, ends: list[Ended], taken: list[bool]) -> None:
+    """The record hop's work (in a worker thread): ``taken`` says it began, after which
+    `Run.ended` counts every one of ``ends``, stored or ``maybe_sent``, whatever it raises."""
+    taken.append(True)
+    run.ended(ends)
+
+
+def _store_now(run: Run, ends: list[Ended]) -> None:
+    """Store and count outcomes here, on the loop: their task is cancelled or interrupted
+    and awaits nothing more (never marked done unstored)."""
+    try:
+        run.ended(ends)
+    except Exception as exc:  # the run shows it
+        run.fail(exc)
+    finally:
+        run.flush_progress()

@@ -607,6 +607,19 @@ class PostgresJournal:
             ).fetchall()
         return {str(status): int(count) for status, count in rows}
 
+    def now(self) -> float:
+        """Seconds since the epoch on the journal's clock (the server's, or the clock
+        given): the clock of its leases and of `recorded_since`.
+
+        Examples:
+            >>> journal.now()
+            1767225600.123456
+        """
+        with self._using():
+            row = self._db.execute(f"SELECT {_NOW}", {"now": self._given_now()}).fetchone()
+        assert row is not None  # a SELECT without FROM returns one row
+        return float(row[0])
+
     def recorded_since(self, when: float) -> int:
         """Recipients whose outcome was recorded at ``when`` (seconds since the epoch) or later.
 

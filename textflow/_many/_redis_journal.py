@@ -309,6 +309,17 @@ class RedisJournal:
         seconds, micro = reply
         return float(seconds) + float(micro) / 1e6
 
+    def now(self) -> float:
+        """Seconds since the epoch on the journal's clock (Redis's ``TIME``, or the
+        clock given): the clock of its leases and of `recorded_since`.
+
+        Examples:
+            >>> journal.now()
+            1767225600.123456
+        """
+        with self._failing_as_journal_error():
+            return self._now()
+
     def pinned_url(self) -> str:
         """This journal's URL naming its campaign's instance (``&instance=ID``): a worker
         opening it finds this very campaign or stops with a `JournalError`, where a

@@ -159,6 +159,27 @@ def open_journal(journal: JournalArg) -> tuple[Optional[Journal], bool]:
     )
 
 
+def pinned_journal(journal: str) -> str:
+    """A Redis or Postgres journal's URL naming its campaign's instance
+    (``&instance=ID``, see `RedisJournal.pinned_url`); any other journal as given.
+
+    A run, a chunk or a resume command given the pinned URL stops with a `JournalError`
+    when Redis lost the campaign (or Postgres its rows), where the bare URL would start
+    it again from nothing.
+    """
+    if journal.startswith(_POSTGRES_SCHEMES):
+        from textflow._many._postgres_journal import PostgresJournal
+
+        with PostgresJournal(journal, heartbeat=False) as postgres:
+            return postgres.pinned_url()
+    if not journal.startswith(_REDIS_SCHEMES):
+        return journal
+    from textflow._many._redis_journal import RedisJournal
+
+    with RedisJournal(journal, heartbeat=False) as opened:
+        return opened.pinned_url()
+
+
 class Limiter(Protocol):
     def take(self) -> tuple[Optional[object], float]:
         """A permit and the seconds to wait before sending; or (None, the seconds to wait
@@ -270,7 +291,7 @@ class Run:
         self._lock = threading.Lock()
 
     def stopped(self) -> bool:
-        return self.stop_error is not None or self.fatal is not None
+        return self.stop_error is not None or self.fatal is not None or self.interrupted is not None
 
     def admit(self, index: int, item: object) -> Optional[Prepared]:
         """The recipient to send, or None once its outcome (refused, skipped) is recorded."""

@@ -1,7 +1,7 @@
 """Where a campaign stands, from its journal: totals by status, the pace, the time left.
 
 For a dashboard or ``textflow campaign status``: it reads the journal only
-(``counts()`` and, where the journal has it, ``recorded_since()``), so any
+(``counts()`` and, where the journal has them, ``recorded_since()`` and ``now()``), so any
 process can ask while the workers run.
 """
 
@@ -50,15 +50,18 @@ class CampaignStatus:
 
 
 def campaign_status(
-    journal: Any, *, total: Optional[int] = None, clock: Callable[[], float] = time.time
+    journal: Any, *, total: Optional[int] = None, clock: Optional[Callable[[], float]] = None
 ) -> CampaignStatus:
     """The totals and pace of the campaign in ``journal`` (a journal with ``counts()``).
 
     Args:
         journal: A `SQLiteJournal`, `RedisJournal`, `PostgresJournal`, or your own with
-            ``counts()`` (and ``recorded_since(when)`` for the pace).
+            ``counts()`` (and ``recorded_since(when)`` for the pace, ``now()`` for its clock).
         total: How many recipients the campaign has, for the time left.
-        clock: Seconds since the epoch.
+        clock: Seconds since the epoch; by default the journal's own clock (its ``now()``:
+            Redis's ``TIME``, the Postgres server's), the one its outcomes are stamped
+            with, else this machine's. A dashboard whose clock is off by a minute would
+            otherwise see no pace at all, or twice the real one.
 
     Examples:
         >>> status = campaign_status(journal, total=10_000)
@@ -70,6 +73,8 @@ def campaign_status(
     per_second: Optional[float] = None
     recorded_since = getattr(journal, "recorded_since", None)
     if recorded_since is not None:
+        if clock is None:
+            clock = getattr(journal, "now", None) or time.time
         per_second = recorded_since(clock() - PACE_WINDOW) / PACE_WINDOW
     eta: Optional[float] = None
     if total is not None and per_second:

@@ -23,10 +23,12 @@ from __future__ import annotations
 import csv
 import itertools
 import os
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
+from textflow._many._run import pinned_journal
 from textflow._many._status import CampaignStatus, campaign_status
 from textflow.errors import InputValidationError, JournalError, SendManyStopped
 
@@ -87,7 +89,8 @@ def send_chunk(
         ``{"sent", "refused", "maybe_sent", "skipped", "stopped_by"}``.
 
     Raises:
-        JournalError: The journal cannot be used (the task retries it: nothing is lost).
+        JournalError: The journal cannot be used (the task retries it when it could not
+            be reached: nothing is lost).
     """
     if not isinstance(journal, str) or "://" not in journal:
         raise InputValidationError(
@@ -122,6 +125,10 @@ def make_send_chunk_task(
     """Register the chunk task on ``app``: late acks, re-queued when its worker dies,
     retried while the journal is unreachable.
 
+    Only a journal that cannot be reached (connection refused or lost, a timeout) is
+    retried; a journal that answers but can never serve the chunk (its campaign lost
+    or wiped, not a textflow journal) fails the task at once with its `JournalError`.
+
     Args:
         app: Your Celery app.
         name: The task's name.
@@ -153,6 +160,8 @@ def make_send_chunk_task(
         try:
             return send_chunk(recipients, text, journal=journal, client=client, **send_options)
         except JournalError as exc:
+            if not _unreachable(exc):  # lost, wiped, not a journal: no retry can mend it
+                raise
             # safe to run again: the journal keeps what this attempt did
             raise self.retry(exc=exc, countdown=RETRY_AFTER) from exc
         finally:
@@ -161,6 +170,58 @@ def make_send_chunk_task(
 
     task: Task[Any, Any] = app.task(bind=True, name=name, **options)(send_chunk_task)
     return task
+
+
+def _unreachable(exc: JournalError) -> bool:
+    """Whether the journal failed to answer (a retry may succeed), from ``exc``'s causes.
+
+    A connection refused, reset or timed out is; a journal that answered (lost its
+    campaign, is not a textflow journal, refused a statement) is not.
+    """
+    seen: set[int] = set()
+    cause: Optional[BaseException] = exc.__cause__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if _is_transient(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+#: Refusals at connect that pass: the server is starting, stopping or full.
+_PASSING = (
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "too many clients",
+    "remaining connection slots",
+)
+
+
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, (ConnectionError, TimeoutError, socket.timeout)):
+        return True
+    module = type(error).__module__.split(".")[0]
+    if module == "redis":
+        import redis.exceptions
+
+        if isinstance(
+            error, (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError)
+        ):
+            return False  # a wrong password or user: the same on every retry
+        return isinstance(error, (redis.ConnectionError, redis.TimeoutError))
+    if module == "psycopg":
+        import psycopg
+
+        state = getattr(error, "sqlstate", None)
+        if isinstance(error, psycopg.OperationalError) and state is None:
+            # the connection failed or broke; a server that answered FATAL (no such
+            # database or role, a wrong password) says the same on every retry
+            text = str(error)
+            return "FATAL:" not in text or any(phrase in text for phrase in _PASSING)
+        # 08: connection exceptions; 57P01-57P03: the server shut down or is starting
+        return isinstance(state, str) and state.startswith(("08", "57P0"))
+    return False
 
 
 def split_campaign(
@@ -235,23 +296,8 @@ def enqueue_campaign(
         ...                            journal=JOURNAL_URL, max_per_second=20)
     """
     phone_field = send_options.get("phone_field", "phone_number")
-    journal = _pinned(journal)
+    journal = pinned_journal(journal) if isinstance(journal, str) else journal
     return [
         task.apply_async(args=(chunk, text), kwargs={"journal": journal, **send_options})
         for chunk in split_campaign(recipients, chunk_size=chunk_size, phone_field=phone_field)
     ]
-
-
-def _pinned(journal: str) -> str:
-    """A Redis or Postgres journal's URL with its campaign's instance; others as they are."""
-    if isinstance(journal, str) and journal.startswith(("postgresql://", "postgres://")):
-        from textflow._many._postgres_journal import PostgresJournal
-
-        with PostgresJournal(journal, heartbeat=False) as postgres:
-            return postgres.pinned_url()
-    if not isinstance(journal, str) or not journal.startswith(("redis://", "rediss://", "unix://")):
-        return journal
-    from textflow._many._redis_journal import RedisJournal
-
-    with RedisJournal(journal, heartbeat=False) as opened:
-        return opened.pinned_url()
