@@ -219,8 +219,9 @@ def _is_transient(error: BaseException) -> bool:
             # database or role, a wrong password) says the same on every retry
             text = str(error)
             return "FATAL:" not in text or any(phrase in text for phrase in _PASSING)
-        # 08: connection exceptions; 57P01-57P03: the server shut down or is starting
-        return isinstance(state, str) and state.startswith(("08", "57P0"))
+        # 08: connection exceptions; 57P01-57P03: the server shut down or is starting;
+        # 57014, 55P03: a statement or a lock wait past the journal's timeout (busy)
+        return isinstance(state, str) and state.startswith(("08", "57P0", "57014", "55P03"))
     return False
 
 
