@@ -20,12 +20,17 @@ from typing import Optional
 
 
 class Call:
-    """One call being watched: ``cut`` once the watchdog shut its socket down."""
+    """One call being watched: ``cut`` once the watchdog shut its socket down.
+
+    It holds a descriptor of its own on the socket while it runs: should the client
+    close its descriptor meanwhile (a connection lost), the number may be reused by
+    another socket, never this one's, which stays open until the call ends.
+    """
 
     __slots__ = ("cut", "deadline", "fileno")
 
     def __init__(self, fileno: int, deadline: float) -> None:
-        self.fileno = fileno
+        self.fileno = os.dup(fileno)
         self.deadline = deadline
         self.cut = False
 
@@ -57,6 +62,7 @@ class Watchdog:
         finally:
             with self._lock:
                 self._calls.discard(call)
+            os.close(call.fileno)
 
     def _watch(self) -> None:
         while not self._stopped.wait(self._interval):
@@ -76,8 +82,8 @@ class Watchdog:
 
 
 def _shut_down(fileno: int) -> None:
-    """Shut the socket down (the connection's own descriptor stays open: its owner closes
-    it); a read or write waiting on it returns at once."""
+    """Shut the socket down (its descriptors stay open: their owners close them); a read
+    or write waiting on it returns at once."""
     with contextlib.suppress(OSError):
         duplicate = socket.socket(fileno=os.dup(fileno))
         try:

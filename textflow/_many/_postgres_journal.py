@@ -333,7 +333,7 @@ class PostgresJournal:
             ) from exc
         try:
             yield
-        except psycopg.Error as exc:
+        except (psycopg.Error, OSError) as exc:  # OSError: no descriptor left to watch a call
             raise JournalError(
                 f"The journal {self.url} cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
