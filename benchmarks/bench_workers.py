@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -279,6 +280,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         postgres.stop()
         postgres.remove()
         redis.stop()
+        shutil.rmtree(redis.workdir, ignore_errors=True)
     print(
         f"\n{n:,} recipients, {latency * 1000:.0f} ms latency, concurrency {concurrency} "
         f"per worker, no rate limit; median of {args.rounds} rounds; {cores} cores; load "
