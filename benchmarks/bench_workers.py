@@ -22,7 +22,9 @@ CPU is counted for everything the run needs on this machine: the workers
 /proc) and the answering server. ``CPU ms/recipient`` times the recipients,
 divided by the cores, is the least wall time the machine allows whatever the
 code's concurrency: ``CPU floor`` in the table. When it is close to the wall,
-the run was CPU-bound, not latency-bound.
+the run was CPU-bound, not latency-bound. ``store calls/recipient`` counts the
+journal's round trips: Redis's scripts and transactions or Postgres's
+transactions (each statement is one), all workers together, per recipient.
 
 Configurations run interleaved, round after round, and the table shows the
 median of the rounds; the load average is printed with each run, since other
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -125,6 +128,38 @@ def redis_cpu(url: str) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
+def redis_calls(url: str) -> int:
+    """The journal's round trips to Redis: its scripts (EVALSHA, EVAL) and transactions
+    (EXEC); the commands a script runs inside count as none."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        stats: Any = client.info("commandstats")
+    finally:
+        client.close()
+    names = ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_exec")
+    return sum(int(stats[name]["calls"]) for name in names if name in stats)
+
+
+def postgres_calls(url: str) -> int:
+    """Transactions the cluster has run (the journal's statements, in autocommit: one
+    round trip each), once the workers' ended sessions have reported them."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        for _ in range(50):  # a session reports its counts as it ends, within a second
+            if not db.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()"
+            ).fetchone():
+                break
+            time.sleep(0.05)
+        db.execute("SELECT pg_stat_clear_snapshot()")
+        row = db.execute("SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database").fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
+
+
 def postgres_cpu(data: str) -> float:
     """CPU seconds of the cluster: the postmaster, its children that ended and those alive."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -198,6 +233,13 @@ def main(argv: Optional[list[str]] = None) -> None:
         with running(latency) as server:
             for round_ in range(args.rounds):
                 for store, mode, workers in configs:
+                    calls_before = (
+                        redis_calls(redis.url)
+                        if store == "Redis"
+                        else postgres_calls(postgres.url())
+                        if store == "Postgres"
+                        else 0
+                    )
                     before, server_before = server.stats()
                     store_before = (
                         redis_cpu(redis.url)
@@ -215,6 +257,13 @@ def main(argv: Optional[list[str]] = None) -> None:
                         if store == "Postgres"
                         else 0.0
                     )
+                    calls_after = (
+                        redis_calls(redis.url)
+                        if store == "Redis"
+                        else postgres_calls(postgres.url())
+                        if store == "Postgres"
+                        else 0
+                    )
                     load = os.getloadavg()[0]
                     loads.append(load)
                     cpu = result["cpu"] + (store_after - store_before)
@@ -222,6 +271,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                     result.update(
                         requests=after - before - workers,  # less the warm-up sends
                         cpu_total=cpu,
+                        calls=calls_after - calls_before,
                         load=load,
                     )
                     found[(store, mode, workers)].append(result)
@@ -230,6 +280,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         postgres.stop()
         postgres.remove()
         redis.stop()
+        shutil.rmtree(redis.workdir, ignore_errors=True)
     print(
         f"\n{n:,} recipients, {latency * 1000:.0f} ms latency, concurrency {concurrency} "
         f"per worker, no rate limit; median of {args.rounds} rounds; {cores} cores; load "
@@ -237,9 +288,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     )
     print(
         "| journal | driver | workers | wall (s) | sends/s | wall ÷ ideal | vs. 1 worker | "
-        "journal cost | CPU ms/recipient | CPU floor (s) | requests |"
+        "journal cost | CPU ms/recipient | CPU floor (s) | store calls/recipient | requests |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     median: dict[tuple[str, str, int], float] = {
         config: statistics.median(r["wall"] for r in runs) for config, runs in found.items()
     }
@@ -257,9 +308,10 @@ def main(argv: Optional[list[str]] = None) -> None:
         cpu_ms = statistics.median(r["cpu_total"] for r in runs) / n * 1000
         floor = cpu_ms / 1000 * n / cores
         requests = max(int(r["requests"]) for r in runs)
+        calls = f"{statistics.median(r['calls'] for r in runs) / n:.2f}" if store != "none" else ""
         print(
             f"| {store} | {mode} | {workers} | {wall:.2f} | {n / wall:,.0f} | {wall / ideal:.2f} | "
-            f"{speedup:.2f}x | {cost} | {cpu_ms:.2f} | {floor:.2f} | {requests:,} |"
+            f"{speedup:.2f}x | {cost} | {cpu_ms:.2f} | {floor:.2f} | {calls} | {requests:,} |"
         )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from textflow import JournalError, TextFlowClient
+from textflow._many._postgres_journal import PostgresJournal
 from textflow._many._redis_journal import RedisJournal
 from textflow.integrations.celery import enqueue_campaign, split_campaign
 from textflow.testing import DEFAULT_API_KEY, FakeTextFlow
@@ -204,4 +205,23 @@ def test_a_chunk_on_a_database_that_does_not_exist_fails_at_once(
     with pytest.raises(JournalError, match="does not exist"):
         result.get()
     assert len(attempts) == 1
+    assert fake.messages == []
+
+
+def test_a_chunk_whose_postgres_journal_times_out_on_a_lock_is_retried(
+    journal_postgres: PostgresServer,
+) -> None:
+    # a lock held longer than the journal's timeout= passes: retried, not failed for good
+    import psycopg
+
+    fake = FakeTextFlow(credits=CREDITS)
+    task, attempts = _counting_task(2, fake)
+    url = f"{journal_postgres.url()}?campaign={campaign()}&timeout=0.2"
+    PostgresJournal(url, heartbeat=False).close()  # the tables exist
+    with psycopg.connect(journal_postgres.url()) as other:  # a transaction left open
+        other.execute("LOCK TABLE textflow_journal IN ACCESS EXCLUSIVE MODE")
+        result = task.apply(args=(numbers(2), "Hi"), kwargs={"journal": url})
+        with pytest.raises(JournalError, match="timeout"):
+            result.get()
+    assert len(attempts) == 3  # the first try and its 2 retries
     assert fake.messages == []

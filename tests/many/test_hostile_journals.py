@@ -94,6 +94,28 @@ def test_a_chunk_retried_after_redis_lost_its_data_sends_nobody_twice(
     assert len(_nobody_twice(fake)) == 10
 
 
+def test_a_chunk_run_after_the_postgres_campaign_was_deleted_sends_nobody_twice(
+    journal_postgres: PostgresServer,
+) -> None:
+    import psycopg
+
+    fake = FakeTextFlow(credits=CREDITS)
+    queue = _Queue()
+    name = campaign()
+    enqueue_campaign(
+        queue, numbers(30), "Hi", journal=f"{journal_postgres.url()}?campaign={name}", chunk_size=10
+    )
+    with fake.client() as client:
+        (args, kwargs), *_ = queue.queued
+        assert send_chunk(*args, client=client, **kwargs)["sent"] == 10
+        with psycopg.connect(journal_postgres.url(), autocommit=True) as db:
+            db.execute("DELETE FROM textflow_journal WHERE campaign = %s", (name,))
+        for args, kwargs in queue.queued:  # the first chunk re-delivered, then the others
+            with pytest.raises(JournalError, match="lost"):
+                send_chunk(*args, client=client, **kwargs)
+    assert len(_nobody_twice(fake)) == 10
+
+
 @pytest.mark.anyio
 async def test_a_redis_that_evicts_any_key_is_refused_before_sending(
     many: Sender, volatile_redis: RedisServer

@@ -3,9 +3,10 @@ records of sends that end together written in one (group commit)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -194,11 +195,12 @@ def test_record_many_stores_each_outcome_as_record_does(
         assert journal.counts() == {"maybe_sent": 1, "refused": 1, "sent": 1}
 
 
-def test_postgres_records_find_rows_by_key_in_a_campaign_grown_after_the_plan(
+def test_postgres_plans_made_on_a_tiny_campaign_find_rows_by_key_once_it_has_grown(
     journal_postgres: PostgresServer,
 ) -> None:
-    """Statements are prepared once per connection; a plan kept from when the campaign was
-    nearly empty must not look rows up by scanning the whole campaign once it has grown."""
+    """Statements are prepared and planned once per connection, their plans kept: plans
+    made while the campaign was nearly empty must not look rows up by scanning the whole
+    campaign once it has grown (the planner's cheapest way on a page or two)."""
     import psycopg
     from psycopg import sql
 
@@ -208,28 +210,84 @@ def test_postgres_records_find_rows_by_key_in_a_campaign_grown_after_the_plan(
         claims = _claims(3010)
         for key, phone in claims[:10]:  # prepared and used while the campaign is tiny
             assert journal.claim_many([(key, phone)], resend_maybe_sent=False) == [None]
+            journal.record_many([(key, "refused", "no")])
+            assert journal.claim_many([(key, phone)], resend_maybe_sent=False) == [None]
             journal.record_many([(key, "sent", "ok")])
+            assert journal.claim_many([(key, phone)], resend_maybe_sent=False) == ["sent"]
         with psycopg.connect(journal_postgres.url(), autocommit=True) as other:
             other.execute(  # the campaign grows (no ANALYZE: plans see the old sizes)
                 "INSERT INTO textflow_journal SELECT %s, k, 'p', 'sent', NULL, NULL, NULL, 0 "
                 "FROM unnest(%s::text[]) AS k",
                 (name, [key for key, _ in claims[10:]]),
             )
-        key = claims[0][0]
-        statements = journal._writer.execute(
-            "SELECT name, parameter_types::text[] FROM pg_prepared_statements "
-            "WHERE statement LIKE '%%UPDATE textflow_journal AS j%%status = r.status%%' "
-            "AND statement NOT LIKE '%%pg_prepared_statements%%'"  # this query, prepared too
-        ).fetchall()
-        assert len(statements) == 1
-        statement, types = statements[0]
-        assert types == ["text", "text[]", "text", "double precision", "text[]", "text[]"]
-        shape = sql.SQL("EXPLAIN EXECUTE {}({}, {}::text[], {}, NULL, {}::text[], {}::text[])")
-        values = (name, [key], journal.owner, ["sent"], ["ok"])
-        query = shape.format(sql.Identifier(statement), *(sql.Literal(v) for v in values))
-        plan = "\n".join(str(row[0]) for row in journal._writer.execute(query).fetchall())
-        assert "Bitmap Heap Scan" not in plan, plan
-        assert "Seq Scan" not in plan, plan
-        assert plan.count("Index Cond: ((campaign = ") == 2, plan
+        plans = []
+        for db in (journal._db, journal._writer):
+            statements = db.execute(
+                "SELECT name, parameter_types::text[] FROM pg_prepared_statements "
+                "WHERE statement LIKE '%%FROM textflow_journal AS t%%' "
+                "AND statement NOT LIKE '%%pg_prepared_statements%%'"  # this query, prepared too
+            ).fetchall()
+            for statement, types in statements:  # the plan kept, whatever the values
+                nulls = sql.SQL(", ").join(sql.SQL("NULL::" + kind) for kind in types)
+                query = sql.SQL("EXPLAIN EXECUTE {}({})").format(sql.Identifier(statement), nulls)
+                plans.append("\n".join(str(row[0]) for row in db.execute(query).fetchall()))
+        assert len(plans) == 3  # a batch of claims, claims again, records
+        for plan in plans:
+            assert "Seq Scan" not in plan, plan
+            assert "Bitmap" not in plan, plan
+            assert "Index Cond: (campaign = $" not in plan, plan  # all of the campaign
+            assert re.search(r"Index Cond: \(\(campaign = \$\d+\) AND \(key = ", plan), plan
     finally:
         journal.close()
+
+
+def _while_another_session_moves_the_rows(
+    server: PostgresServer, name: str, call: Callable[[], object]
+) -> None:
+    """Run ``call`` while another session holds the campaign's rows it has just updated
+    (as a heartbeat does), committing once ``call`` waits for their lock."""
+    import psycopg
+
+    with psycopg.connect(server.url()) as other:
+        other.execute(
+            "UPDATE textflow_journal SET updated_at = updated_at + 1 WHERE campaign = %s",
+            (name,),
+        )
+        running = threading.Thread(target=call)
+        running.start()
+        with psycopg.connect(server.url(), autocommit=True) as watch:
+            waiting: Any = 0
+            while waiting == 0 and running.is_alive():  # until it waits for the lock
+                row = watch.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                waiting = row.fetchone()[0]  # type: ignore[index]
+        other.commit()
+        running.join()
+
+
+def test_postgres_a_batch_waiting_on_rows_another_session_updated_still_lands(
+    journal_postgres: PostgresServer,
+) -> None:
+    """Batches lock their rows, then update them by their place on disk (ctid): a row
+    another session changed while the batch waited for its lock has moved. The batch
+    must still write it (a record skipped would read maybe_sent; a claim skipped, not
+    sent), and only if it is still its to write."""
+    name = campaign()
+    url = f"{journal_postgres.url()}?campaign={name}"
+    with PostgresJournal(url, heartbeat=False) as journal:
+        claims = _claims(3)
+        assert journal.claim_many(claims, resend_maybe_sent=False) == [None] * 3
+        records = [(claims[0][0], "sent", "ok"), (claims[1][0], "refused", "no")]
+        _while_another_session_moves_the_rows(
+            journal_postgres, name, lambda: journal.record_many(records)
+        )
+        assert [journal.state(key) for key, _ in claims] == ["sent", "refused", "sending"]
+        # a claim batch waits too (its insert's conflict check, on the moved rows), then
+        # claims the refused one again
+        answers: list[list[Optional[str]]] = []
+        _while_another_session_moves_the_rows(
+            journal_postgres,
+            name,
+            lambda: answers.append(journal.claim_many(claims[:2], resend_maybe_sent=False)),
+        )
+        assert answers == [["sent", None]]
+        assert journal.state(claims[1][0]) == "sending"

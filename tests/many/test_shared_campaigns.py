@@ -89,3 +89,28 @@ def test_four_workers_together_keep_one_rate_at_the_receiver(journal_redis: Redi
     busiest = max(sum(1 for t in handled[i:] if t < start + 1.0) for i, start in enumerate(handled))
     assert busiest <= 20
     assert handled[-1] - handled[0] >= (200 - 20) / 20  # one rate for all: not four
+
+
+@pytest.mark.workers
+def test_a_worker_killed_mid_run_on_postgres_leaves_its_claims_and_a_rerun_sends_nobody_twice(
+    journal_postgres: PostgresServer,
+) -> None:
+    fake = FakeTextFlow(credits=CREDITS)
+    journal = f"{journal_postgres.url()}?campaign={campaign()}"
+    with fake.serve() as base_url:
+        workers = _workers(3, journal, base_url, 1500)
+        deadline = time.monotonic() + TIMEOUT
+        while len(fake.messages) < 300 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        workers[0].kill()  # kill -9, whatever statement it is in
+        workers[0].communicate(timeout=TIMEOUT)  # and its pipe closed
+        assert workers[0].returncode != 0
+        _totals(workers[1:])
+        (rerun,) = _totals(_workers(1, journal, base_url, 1500))
+    delivered = collections.Counter(m.phone_number for m in fake.messages)
+    assert set(delivered.values()) == {1}  # nobody twice, killed worker or not
+    # the rerun sent nobody: the survivors took what the killed worker had not claimed;
+    # its claims in flight are still leased (skipped now, maybe_sent when they expire)
+    assert rerun["sent"] == 0
+    assert rerun["skipped"] == 1500
+    assert len(delivered) >= 1500 - 8  # at most its sends in flight are unknown

@@ -160,12 +160,18 @@ def open_journal(journal: JournalArg) -> tuple[Optional[Journal], bool]:
 
 
 def pinned_journal(journal: str) -> str:
-    """A Redis journal's URL naming its campaign's instance (``&instance=ID``, see
-    `RedisJournal.pinned_url`); any other journal as given.
+    """A Redis or Postgres journal's URL naming its campaign's instance
+    (``&instance=ID``, see `RedisJournal.pinned_url`); any other journal as given.
 
     A run, a chunk or a resume command given the pinned URL stops with a `JournalError`
-    when Redis lost the campaign, where the bare URL would start it again from nothing.
+    when Redis lost the campaign (or Postgres its rows), where the bare URL would start
+    it again from nothing.
     """
+    if journal.startswith(_POSTGRES_SCHEMES):
+        from textflow._many._postgres_journal import PostgresJournal
+
+        with PostgresJournal(journal, heartbeat=False) as postgres:
+            return postgres.pinned_url()
     if not journal.startswith(_REDIS_SCHEMES):
         return journal
     from textflow._many._redis_journal import RedisJournal

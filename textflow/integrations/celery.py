@@ -219,8 +219,9 @@ def _is_transient(error: BaseException) -> bool:
             # database or role, a wrong password) says the same on every retry
             text = str(error)
             return "FATAL:" not in text or any(phrase in text for phrase in _PASSING)
-        # 08: connection exceptions; 57P01-57P03: the server shut down or is starting
-        return isinstance(state, str) and state.startswith(("08", "57P0"))
+        # 08: connection exceptions; 57P01-57P03: the server shut down or is starting;
+        # 57014, 55P03: a statement or a lock wait past the journal's timeout (busy)
+        return isinstance(state, str) and state.startswith(("08", "57P0", "57014", "55P03"))
     return False
 
 
@@ -285,11 +286,11 @@ def enqueue_campaign(
     """Queue one ``task`` per chunk of the campaign; their ``AsyncResult`` values.
 
     Queue it once: queueing the same campaign again is safe (the journal skips what
-    was sent) but sends the chunks' requests through the queue again. On Redis the
-    chunks carry the campaign's instance (``&instance=ID``, see
+    was sent) but sends the chunks' requests through the queue again. On Redis and
+    Postgres the chunks carry the campaign's instance (``&instance=ID``, see
     `textflow.RedisJournal.pinned_url`): a chunk that runs after Redis lost its data
-    (restarted without persistence, flushed) stops with a `JournalError` instead of
-    sending its recipients again.
+    (restarted without persistence, flushed) or after the campaign's rows were deleted
+    stops with a `JournalError` instead of sending its recipients again.
 
     Examples:
         >>> results = enqueue_campaign(send_chunk, "contacts.csv", "Hi {name}",
