@@ -136,6 +136,20 @@ def trickled(data: bytes, every: float) -> Write:
     return write
 
 
+def trickled_lines(line: bytes, count: int, every: float) -> Write:
+    """Writes ``line`` ``count`` times, ``every`` seconds apart, until the client goes."""
+
+    def write(conn: socket.socket) -> None:
+        started = time.monotonic()
+        for _ in range(count):
+            if time.monotonic() - started > LIMIT:
+                return
+            conn.sendall(line)
+            time.sleep(every)
+
+    return write
+
+
 def then_later(data: bytes, more: bytes) -> Write:
     """Writes ``data``; a moment later, with the connection idle, ``more``."""
 
@@ -196,6 +210,13 @@ CASES = [
     Case("cl-plus-sign", answer(b"Content-Length: +%d" % len(BODY)), BROKEN, reuse=False),
     Case("cl-negative", answer(b"Content-Length: -1"), BROKEN, reuse=False),
     Case("cl-inner-space", answer(b"Content-Length: 1 %d" % len(BODY)), BROKEN, reuse=False),
+    Case("cl-leading-zeros", answer(b"Content-Length: 000%d" % len(BODY)), OK, reuse=True),
+    Case(
+        "cl-folded",  # obs-fold makes it "1 NNN": not a number
+        answer(b"Content-Length: 1", b" %d" % len(BODY)),
+        BROKEN,
+        reuse=False,
+    ),
     Case("cl-surrounding-space", answer(b"Content-Length:   %d  " % len(BODY)), OK, EITHER),
     # chunked
     Case("chunked", answer(b"Transfer-Encoding: chunked", body=chunked(BODY)), OK, reuse=True),
@@ -250,7 +271,30 @@ CASES = [
         reuse=False,
         keep=False,
     ),
+    Case(
+        "chunked-0x-size",  # a size is bare hex digits
+        answer(b"Transfer-Encoding: chunked", body=b"0x%X\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)),
+        BROKEN,
+        reuse=False,
+    ),
+    Case(
+        "chunked-mixed-case",  # codings are case-insensitive (RFC 9110 10.1.4)
+        answer(b"Transfer-Encoding: ChUnKeD", body=chunked(BODY)),
+        OK,
+        reuse=True,
+    ),
     # Transfer-Encoding other than chunked, and with Content-Length
+    Case(
+        "te-chunked-twice",  # chunked applied twice (RFC 9112 6.1 forbids it): refused
+        answer(b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked", body=chunked(BODY)),
+        BROKEN,
+        reuse=False,
+        aiohttp=OK,  # aiohttp de-chunks it once: lax, but then never reuse the connection
+        wrong={
+            "aiohttp": "aiohttp accepts chunked applied twice (RFC 9112 6.1) and reuses the "
+            "connection: an answer its own parser should refuse leaves it reusable"
+        },
+    ),
     Case(
         "te-gzip-chunked",  # a coding the client does not do: refused, not guessed at
         answer(b"Transfer-Encoding: gzip, chunked", body=chunked(GZIPPED)),
@@ -289,6 +333,16 @@ CASES = [
     # status lines and codes
     Case("100-then-200", b"HTTP/1.1 100 Continue\r\n\r\n" + answer(LEN), OK, reuse=EITHER),
     Case(
+        "103-then-200", b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + answer(LEN), OK, EITHER
+    ),
+    Case(
+        "endless-100s",  # 1xx answers until the deadline: the call ends at it
+        trickled_lines(b"HTTP/1.1 100 Continue\r\n\r\n", count=2000, every=0.0005),
+        (Err(APITimeoutError), *BROKEN),
+        reuse=False,
+        timeout=0.5,
+    ),
+    Case(
         "101-switching",
         b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n" + BODY,
         (Err(MalformedResponseError), *BROKEN),
@@ -321,6 +375,20 @@ CASES = [
         reuse=True,
     ),
     Case("status-no-reason", answer(LEN, status=b"HTTP/1.1 200"), OK, reuse=EITHER),
+    Case("status-http2", answer(LEN, status=b"HTTP/2 200"), BROKEN, reuse=False),
+    Case(
+        "status-reason-obs-text",  # RFC 9112 4 allows it; aiohttp refuses it
+        answer(LEN, status=b"HTTP/1.1 200 \xc4\xfe"),
+        OK,
+        reuse=True,
+        aiohttp=BROKEN,
+        aiohttp_reuses=False,
+        wrong={
+            "aiohttp": "aiohttp refuses the status line (BadStatusLine) and still reuses the "
+            "connection for the next call: a connection whose answer was not understood "
+            "must be closed"
+        },
+    ),
     Case("status-line-garbage", answer(LEN, status=b"HTXP/1.1 200 OK"), BROKEN, reuse=False),
     Case("status-not-a-number", answer(LEN, status=b"HTTP/1.1 2x0 OK"), BROKEN, reuse=False),
     Case("status-four-digits", answer(LEN, status=b"HTTP/1.1 2000 OK"), BROKEN, reuse=False),
