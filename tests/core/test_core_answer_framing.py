@@ -17,6 +17,11 @@ Where a case accepts more than one outcome (``expect``) or either connection cou
 (``reuse=None``), each of them is safe for a user and the standards leave the choice
 to the client; the case says why. Where today's behaviour is wrong, the case holds the
 right behaviour and is a strict xfail on the transports that get it wrong (``wrong``).
+aiohttp reads answers with its own parser: where it differs from the SDK's transports
+and is still safe (it refuses what they accept, say), ``aiohttp=`` holds its outcome.
+
+Every call has a deadline (GUARD, 20x what a case needs, or the case's own where the
+deadline is what ends it), so no case can hang; the module runs in about ten seconds.
 """
 
 from __future__ import annotations
