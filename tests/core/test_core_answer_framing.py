@@ -288,6 +288,32 @@ CASES = [
         OK,
         reuse=True,
     ),
+    Case(
+        "chunked-zero-padded-size",
+        answer(
+            b"Transfer-Encoding: chunked", body=b"000%X\r\n%s\r\n0000\r\n\r\n" % (len(BODY), BODY)
+        ),
+        OK,
+        reuse=True,
+    ),
+    Case(
+        "chunked-size-then-space",
+        answer(b"Transfer-Encoding: chunked", body=b"%X \r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)),
+        (Ok(), *BROKEN),
+        reuse=EITHER,
+    ),
+    Case(
+        "chunked-huge-extension",
+        answer(b"Transfer-Encoding: chunked", body=chunked(BODY, ext=b";x=" + b"a" * 200_000)),
+        (Ok(), *BROKEN, *MALFORMED),
+        reuse=EITHER,
+    ),
+    Case(
+        "chunked-trailer-content-length",  # a framing field in the trailers frames nothing
+        answer(b"Transfer-Encoding: chunked", body=chunked(BODY, end=b"Content-Length: 5\r\n\r\n")),
+        (Ok(), *BROKEN),
+        reuse=EITHER,
+    ),
     # Transfer-Encoding other than chunked, and with Content-Length
     Case(
         "te-chunked-twice",  # chunked applied twice (RFC 9112 6.1 forbids it): refused
