@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
 import anyio
+import h11
 import pytest
 
 import textflow
@@ -168,6 +169,13 @@ def then_later(data: bytes, more: bytes) -> Write:
 
 BIG_TEXT = "x" * (8 * 1024 * 1024)  # far more than the socket buffers hold
 LARGE_BODY = "Sending a large body directly with raw bytes"  # aiohttp's warning
+#: h11 before 0.16 (under httpcore < 1.0.8, which pyproject.toml still admits: the lowest
+#: session) takes any two bytes after a chunk's data for its CRLF (CVE-2025-43859).
+LAX_H11 = (
+    "h11 < 0.16 reads any two bytes after a chunk's data as its CRLF (CVE-2025-43859)"
+    if tuple(int(part) for part in h11.__version__.split(".")[:2]) < (0, 16)
+    else ""
+)
 SMUGGLING = (
     "the answer is read as chunked and its connection reused: an answer with both "
     "Transfer-Encoding and Content-Length must never leave a reusable connection"
@@ -261,6 +269,7 @@ CASES = [
         answer(b"Transfer-Encoding: chunked", body=b"%X\r\n%sXX0\r\n\r\n" % (len(BODY), BODY)),
         BROKEN,
         reuse=False,
+        wrong=dict.fromkeys(("sync", "async-asyncio", "async-trio"), LAX_H11) if LAX_H11 else {},
     ),
     Case(
         "chunked-missing-final-crlf",  # the last chunk, but not the blank line; then the close
@@ -570,7 +579,9 @@ async def test_an_answer_as_framed_on_the_wire(
     # The server is done with the first answer (a trickle ends when the client closes the
     # connection: on asyncio, only once the loop runs, so the loop is not blocked here).
     if api.is_async:
-        assert await anyio.to_thread.run_sync(first_done.wait, GUARD)
+        with anyio.fail_after(GUARD):  # (anyio 4.0's to_thread fails on today's trio)
+            while not first_done.is_set():
+                await anyio.sleep(0.005)
     else:
         assert first_done.wait(GUARD)
     if case.idle:  # an idle client: its loop runs (aiohttp sees the bytes only then)
