@@ -34,10 +34,10 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Callable, Optional, Union
 
 import anyio
-import h11
 import pytest
 
 import textflow
@@ -173,7 +173,7 @@ LARGE_BODY = "Sending a large body directly with raw bytes"  # aiohttp's warning
 #: session) takes any two bytes after a chunk's data for its CRLF (CVE-2025-43859).
 LAX_H11 = (
     "h11 < 0.16 reads any two bytes after a chunk's data as its CRLF (CVE-2025-43859)"
-    if tuple(int(part) for part in h11.__version__.split(".")[:2]) < (0, 16)
+    if tuple(int(part) for part in version("h11").split(".")[:2]) < (0, 16)
     else ""
 )
 SMUGGLING = (
