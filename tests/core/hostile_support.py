@@ -69,6 +69,12 @@ def read_request(conn: socket.socket, parser: h11.Connection) -> tuple[h11.Reque
     request = read_head(conn, parser)
     if request is None:
         return None
+    body = read_body(conn, parser)
+    return None if body is None else (request, body)
+
+
+def read_body(conn: socket.socket, parser: h11.Connection) -> bytes | None:
+    """Read the rest of a request whose head h11 has read; None if the client went first."""
     body = b""
     while True:
         event = parser.next_event()
@@ -80,7 +86,7 @@ def read_request(conn: socket.socket, parser: h11.Connection) -> tuple[h11.Reque
         elif isinstance(event, h11.Data):
             body += bytes(event.data)
         elif isinstance(event, h11.EndOfMessage):
-            return request, body
+            return body
         else:
             return None
 
@@ -123,6 +129,9 @@ class LoopbackServer:
                 continue
             except OSError:
                 return
+            if self._stop.is_set():  # close()'s own connection, which woke the wait
+                conn.close()
+                return
             with self._lock:
                 self.connections += 1
                 self._conns.append(conn)
@@ -138,19 +147,26 @@ class LoopbackServer:
 
     def close(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):  # wake the accepting thread now, not at its timeout
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        self._accepter.join(2)
         self._sock.close()
         with self._lock:
             for conn in self._conns:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-        self._accepter.join(2)
         for thread in self._threads:
             thread.join(2)
 
 
 class RawServer(LoopbackServer):
-    def __init__(self, answer: Answer) -> None:
+    """``early=True``: ``answer`` runs as soon as a request's head has come (its ``body``
+    argument is then empty), before the server reads the body; the body is read after it,
+    if the connection is kept."""
+
+    def __init__(self, answer: Answer, *, early: bool = False) -> None:
         self.answer = answer
+        self.early = early
         self.requests: list[bytes] = []
         self.targets: list[bytes] = []  # each request's target as sent (absolute via a proxy)
         self.ended = 0  # connections over: the client closed them, or the server ended them
@@ -162,7 +178,7 @@ class RawServer(LoopbackServer):
         number = 0
         try:
             while not self._stop.is_set():
-                read = read_request(conn, parser)
+                read = self._read_head(conn, parser) if self.early else read_request(conn, parser)
                 if read is None:
                     return
                 request, body = read
@@ -172,6 +188,8 @@ class RawServer(LoopbackServer):
                     number = len(self.requests)
                 if not self.answer(conn, number, body):
                     return
+                if self.early and read_body(conn, parser) is None:
+                    return
                 # The answer was written raw: start h11's next cycle as if it had sent it.
                 parser = next_parser(parser)
         except OSError:
@@ -180,6 +198,11 @@ class RawServer(LoopbackServer):
             conn.close()
             with self._lock:
                 self.ended += 1
+
+    @staticmethod
+    def _read_head(conn: socket.socket, parser: h11.Connection) -> tuple[h11.Request, bytes] | None:
+        request = read_head(conn, parser)
+        return None if request is None else (request, b"")
 
 
 @contextlib.contextmanager
@@ -205,12 +228,12 @@ def trickle(conn: socket.socket, data: bytes, server: RawServer, every: float = 
 
 
 @pytest.fixture
-def hostile() -> Iterator[Callable[[Answer], RawServer]]:
-    """``hostile(answer)`` starts a RawServer that the test's end stops."""
+def hostile() -> Iterator[Callable[..., RawServer]]:
+    """``hostile(answer, early=False)`` starts a RawServer that the test's end stops."""
     servers: list[RawServer] = []
 
-    def start(answer: Answer) -> RawServer:
-        servers.append(RawServer(answer))
+    def start(answer: Answer, *, early: bool = False) -> RawServer:
+        servers.append(RawServer(answer, early=early))
         return servers[-1]
 
     yield start
