@@ -29,7 +29,7 @@ class Expiring(Protocol):
         """The deadline passed: cancel the call."""
 
 
-class _Keeper:
+class Keeper:
     """The running calls of one event loop, and the one timer for the earliest deadline."""
 
     def __init__(self) -> None:
@@ -48,9 +48,14 @@ class _Keeper:
             trio.lowlevel.spawn_system_task(self._trio_timer, name="textflow deadlines")
 
     def add(self, call: Expiring) -> None:
+        """Cancel ``call`` once its deadline has passed (``start``)."""
         self.calls[call] = None
         if call.deadline < self.armed:
             self._arm(call.deadline)
+
+    def remove(self, call: Expiring) -> None:
+        """``call`` is over (``stop``)."""
+        self.calls.pop(call, None)
 
     def _arm(self, when: float) -> None:
         self.armed = when
@@ -98,17 +103,23 @@ class _Keeper:
             self._fire()
 
 
-_KEEPER: RunVar[_Keeper] = RunVar("textflow_deadlines")
+_KEEPER: RunVar[Keeper] = RunVar("textflow_deadlines")
+
+
+def keeper() -> Keeper:
+    """The running event loop's keeper (made on first use), for a caller that starts and
+    stops many calls in one loop (the gate) and would otherwise look it up each time."""
+    try:
+        return _KEEPER.get()
+    except LookupError:
+        found = Keeper()
+        _KEEPER.set(found)
+        return found
 
 
 def start(call: Expiring) -> None:
     """Cancel ``call`` (``call.expire()``) once ``call.deadline`` (loop time) has passed."""
-    try:
-        keeper = _KEEPER.get()
-    except LookupError:
-        keeper = _Keeper()
-        _KEEPER.set(keeper)
-    keeper.add(call)
+    keeper().add(call)
 
 
 def stop(call: Expiring) -> None:
