@@ -8,6 +8,7 @@ promise is unchanged: every wait past the pool timeout fails as ``httpx.PoolTime
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from typing import Callable
 
@@ -155,3 +156,33 @@ def test_a_run_that_ends_with_sends_queued_leaves_the_next_run_a_whole_gate(
     else:
         anyio.run(trio_run_cancelled_queued, backend="trio")
     assert anyio.run(next_run, backend=anyio_backend) == [200] * (SLOTS * 3)
+
+
+async def test_slots_of_bodies_dropped_unclosed_reach_the_queue_within_as_many_arrivals(
+    hostile: Callable[[Answer], RawServer],
+) -> None:
+    """With sends already queued, the look for bodies dropped unclosed is made once every
+    as many arrivals as there are shards in use, not by each (``Pools.reclaim``): the
+    queued sends and the newcomers all get a slot, in order, within that many."""
+    server = hostile(held_then_answered(SLOTS))
+    transport = AsyncTextFlowTransport(httpx.Limits(max_connections=SLOTS))
+    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0)) as client:
+        held = [
+            await client.send(client.build_request("GET", server.base_url), stream=True)
+            for _ in range(SLOTS)
+        ]
+        answers: list[int] = []
+
+        async def send() -> None:
+            answers.append((await client.get(server.base_url)).status_code)
+
+        with anyio.fail_after(30):  # a guard against a slot never given back
+            async with anyio.create_task_group() as group:
+                group.start_soon(send)  # the first at the full gate: finds nothing dropped
+                await anyio.wait_all_tasks_blocked()
+                del held[:]  # dropped unclosed, while a send waits
+                gc.collect()
+                for _ in range(SLOTS):
+                    group.start_soon(send)
+                    await anyio.wait_all_tasks_blocked()
+        assert answers == [200] * (SLOTS + 1)

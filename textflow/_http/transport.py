@@ -234,7 +234,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         if pools.broken:  # left by an interrupted request: closed now, not at client close
             await pools.aclose_broken()
         if not pools.gate.take_nowait():
-            pools.reclaim()
+            pools.reclaim(pools.gate.waiting())
             if not await pools.gate.wait(_queued_timeout(request)):
                 raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
         try:
