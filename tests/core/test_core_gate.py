@@ -8,7 +8,10 @@ every slot free, nobody queued, nothing left in the loop's deadline timer.
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Coroutine
+from typing import Any
 
 import anyio
 import pytest
@@ -255,3 +258,30 @@ async def test_a_storm_of_native_cancels_neither_loses_nor_doubles_a_slot(seed: 
     assert in_use[0] == 0
     assert in_use[1] <= slots
     assert_whole(gate, slots)
+
+
+def test_a_release_after_the_waiters_loop_was_closed_unrun_loses_no_slot() -> None:
+    """A loop closed with waiters still queued (``loop.close()`` without cancelling its
+    tasks, as ``asyncio.run`` would): a slot given back later, from elsewhere (a body
+    closed in the next loop), cannot wake them; it goes to the free ones, no error."""
+    gate = AsyncGate(1)
+    assert gate.take_nowait()
+    loop = asyncio.new_event_loop()
+
+    async def queue_by_hand() -> list[Coroutine[Any, Any, bool]]:
+        waits = [gate.wait(None) for _ in range(3)]
+        for wait in waits:  # each parks on its future, as under a task that never runs again
+            future = wait.send(None)
+            future.add_done_callback(lambda _: None)  # as its task's wake-up would be
+        return waits
+
+    try:
+        waits = loop.run_until_complete(queue_by_hand())
+        assert gate.waiting() == 3
+    finally:
+        loop.close()
+    gate.release()
+    assert gate.free == 1
+    assert gate.take_nowait()
+    for wait in waits:
+        wait.close()

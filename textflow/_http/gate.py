@@ -51,8 +51,12 @@ class Waiter:
             if wake.done():  # cancelled: its task will find it GONE
                 self.state = GONE
                 return False
+            try:
+                wake.set_result(None)
+            except RuntimeError:  # its loop was closed with it queued: it never runs again
+                self.state = GONE
+                return False
             self.state = GRANTED
-            wake.set_result(None)
             return True
         import trio
 
