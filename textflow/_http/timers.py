@@ -25,7 +25,9 @@ from anyio.lowlevel import RunVar
 
 
 class Expiring(Protocol):
-    deadline: float
+    @property
+    def deadline(self) -> float:
+        """When to cancel the call (loop time); read once, as it starts."""
 
     def expire(self) -> None:
         """The deadline passed: cancel the call."""
