@@ -186,3 +186,29 @@ async def test_slots_of_bodies_dropped_unclosed_reach_the_queue_within_as_many_a
                     group.start_soon(send)
                     await anyio.wait_all_tasks_blocked()
         assert answers == [200] * (SLOTS + 1)
+
+
+async def test_a_slot_given_back_after_the_transport_was_closed_and_used_again_counts_once(
+    hostile: Callable[[Answer], RawServer],
+) -> None:
+    """A response still open as its transport is closed, then the transport used again,
+    then the response closed: its slot goes back once, and the gate never lets in more
+    requests than there are connections (one more found no shard: ``IndexError``)."""
+    server = hostile(held_then_answered(0))
+    transport = AsyncTextFlowTransport(httpx.Limits(max_connections=SLOTS))
+    client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0))
+    open_one = await client.send(client.build_request("GET", server.base_url), stream=True)
+    await transport.aclose()
+    assert (await client.get(server.base_url)).status_code == 200
+    await open_one.aclose()
+    answers: list[int] = []
+
+    async def send() -> None:
+        answers.append((await client.get(server.base_url)).status_code)
+
+    with anyio.fail_after(30):  # a guard, not a measure
+        async with anyio.create_task_group() as group:
+            for _ in range(SLOTS * 3):
+                group.start_soon(send)
+    await client.aclose()
+    assert answers == [200] * (SLOTS * 3)

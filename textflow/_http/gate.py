@@ -104,6 +104,10 @@ class AsyncGate:
         self._waiters: deque[Waiter] = deque()
         self._keeper: Optional[timers.Keeper] = None  # its loop's, looked up once
 
+    def rebind(self) -> None:
+        """To be used in another event loop: look its deadline timer up anew."""
+        self._keeper = None
+
     def take_nowait(self) -> bool:
         """Take a free slot if there is one (a free slot means nobody is queued)."""
         if self.free:

@@ -162,7 +162,6 @@ class Pools(Generic[PoolT]):
     ) -> None:
         self.shards: dict[int, PoolT] = {}  # made on first use: a quiet client needs one
         self._make_shard = shard
-        self._make_gate = gate
         self.gate = gate()
         # Shards with room, the most recently freed last: a quiet client reuses one
         # warm connection. The gate guarantees one is here whenever a request enters.
@@ -204,8 +203,10 @@ class Pools(Generic[PoolT]):
                 self.release(index)
 
     def regate(self) -> None:
-        """A new gate, made in the event loop about to use it (nothing holds the old one)."""
-        self.gate = self._make_gate()
+        """The gate is about to be used in an event loop again (after ``aclose``): it
+        forgets the loop it knew. It keeps its count: a request still holding a slot
+        gives it back here (a new gate would count it as free, one slot too many)."""
+        self.gate.rebind()
 
     def forward(self, proxy: Any) -> Forward:
         """How requests go through ``proxy`` (made once per proxy)."""

@@ -208,7 +208,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         loop = loops.Loop.current()
         if self._loop is not None and self._loop.same(loop):
             return pools
-        if self._loop is None:  # first use: the gate belongs to this loop
+        if self._loop is None:  # first use, or after aclose: the gate forgets any other loop
             pools.regate()
         elif not self._loop.finished():
             raise ClientStateError(
