@@ -285,3 +285,23 @@ def test_a_release_after_the_waiters_loop_was_closed_unrun_loses_no_slot() -> No
     assert gate.take_nowait()
     for wait in waits:
         wait.close()
+
+
+async def test_a_wait_that_fails_to_start_its_timer_leaves_the_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The loop's timer cannot be set (a run shutting down refuses a new system task):
+    the wait fails, and a slot given back later goes to the free ones, not to it."""
+
+    def refused() -> timers.Keeper:
+        raise RuntimeError("the run is shutting down")
+
+    gate = AsyncGate(1)
+    assert gate.take_nowait()
+    monkeypatch.setattr(timers, "keeper", refused)
+    with pytest.raises(RuntimeError):
+        await gate.wait(1.0)
+    assert gate.waiting() == 0
+    monkeypatch.undo()
+    gate.release()
+    assert_whole(gate, 1)

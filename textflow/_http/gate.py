@@ -139,12 +139,12 @@ class AsyncGate:
             waiter = Waiter(self, deadline, trio.lowlevel.current_task())
         self._waiters.append(waiter)
         keeper = None
-        if timeout is not None:
-            keeper = self._keeper
-            if keeper is None:
-                keeper = self._keeper = timers.keeper()
-            keeper.add(waiter)
-        try:
+        try:  # from here on, whatever fails leaves the line as a cancelled wait would
+            if timeout is not None:
+                keeper = self._keeper
+                if keeper is None:
+                    keeper = self._keeper = timers.keeper()
+                keeper.add(waiter)
             if loop is not None:
                 await future
             else:
