@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import math
 import weakref
 from typing import Any, Optional, Protocol
@@ -43,7 +42,7 @@ class Keeper:
         # A call that ended stays in it until it reaches the top or the heap is mostly such.
         self._heap: list[tuple[float, int, Expiring]] = []
         self._ended = 0  # entries of the heap whose call is no longer running
-        self._order = itertools.count()  # ties of deadlines, in order of arrival
+        self._order = 0  # ties of deadlines, in order of arrival
         self.armed = math.inf  # when the timer fires
         # asyncio: the timer, weakly (the loop holds it; anyio's RunVar holds this keeper
         # weakly by the loop, which a strong reference back would keep for ever).
@@ -61,7 +60,8 @@ class Keeper:
         """Cancel ``call`` once its deadline has passed (``start``)."""
         deadline = call.deadline
         self.calls[call] = deadline
-        heapq.heappush(self._heap, (deadline, next(self._order), call))
+        self._order += 1
+        heapq.heappush(self._heap, (deadline, self._order, call))
         if deadline < self.armed:
             self._arm(deadline)
 
