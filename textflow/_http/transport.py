@@ -32,15 +32,15 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Any, Callable, Generic, Optional, TypeVar
 
-import anyio
 import httpcore
 import httpx
 
 from textflow import _config
-from textflow._http import loops, timers
+from textflow._http import loops
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
+from textflow._http.gate import AsyncGate
 from textflow._http.pools import AsyncShard, Pools, SyncShard
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
@@ -198,8 +198,8 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             cls = httpcore.AsyncSOCKSProxy if socks else httpcore.AsyncHTTPProxy
             return cls(**proxy_options)
 
-        def gate() -> anyio.Semaphore:
-            return anyio.Semaphore(SHARD_CONNECTIONS * count)
+        def gate() -> AsyncGate:
+            return AsyncGate(SHARD_CONNECTIONS * count)
 
         return Pools(count, shard, proxy, gate, backend)
 
@@ -208,7 +208,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         loop = loops.Loop.current()
         if self._loop is not None and self._loop.same(loop):
             return pools
-        if self._loop is None:  # first use: the gate belongs to this loop
+        if self._loop is None:  # first use, or after aclose: the gate forgets any other loop
             pools.regate()
         elif not self._loop.finished():
             raise ClientStateError(
@@ -233,11 +233,10 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             pools = await self._in_this_loop()  # not the loop (or process) of the last call
         if pools.broken:  # left by an interrupted request: closed now, not at client close
             await pools.aclose_broken()
-        try:
-            pools.gate.acquire_nowait()
-        except anyio.WouldBlock:
-            pools.reclaim()
-            await _through_the_gate(pools.gate, request)
+        if not pools.gate.take_nowait():
+            pools.reclaim(pools.gate.waiting())
+            if not await pools.gate.wait(_queued_timeout(request)):
+                raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
         try:
             index, pool = pools.take()
         except BaseException:
@@ -270,47 +269,17 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
 _NO_CONNECTION = "no connection came free within the pool timeout"
 
 
-async def _through_the_gate(gate: anyio.Semaphore, request: httpx.Request) -> None:
-    """Wait for a slot, at most the pool timeout, with no timer of its own.
-
-    A wait that the call's own deadline ends no later than the pool timeout would (the
-    retry loop cuts every phase's timeout to what is left of the call) needs nothing:
-    the client's cancel scope ends it, as "not sent". Any other wait is cut by the event
-    loop's one deadline timer (``textflow._http.timers``): with 400 sends queued at the
-    gate, a timer each (``anyio.fail_after``) was a tenth of their CPU (timers kept in
-    order in the loop). A wait cut so takes no slot (anyio's semaphore gives back one
-    handed over as the wait is cancelled) and fails as ``httpx.PoolTimeout``: not sent.
-    """
+def _queued_timeout(request: httpx.Request) -> Optional[float]:
+    """How long a request may wait at the gate (``textflow._http.gate``), if the gate must
+    time it: not when the call's own deadline ends the wait no later than the pool
+    timeout would (the retry loop cuts every phase's timeout to what is left of the
+    call): the client's cancel scope ends it then, as "not sent"."""
     timeout = _pool_timeout(request)
-    if timeout is None:
-        await gate.acquire()
-        return
-    deadline = request.extensions.get(CALL_DEADLINE)
-    if isinstance(deadline, float) and time.monotonic() + timeout >= deadline:
-        await gate.acquire()
-        return
-    wait = _PoolWait(anyio.current_time() + timeout)
-    with wait.scope:
-        timers.start(wait)
-        try:
-            await gate.acquire()
-        finally:
-            timers.stop(wait)
-    if wait.scope.cancelled_caught:
-        raise httpx.PoolTimeout(_NO_CONNECTION)
-
-
-class _PoolWait:
-    """A wait at the gate, ended by the loop's deadline timer (``timers.Expiring``)."""
-
-    __slots__ = ("deadline", "scope")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.scope = anyio.CancelScope()
-
-    def expire(self) -> None:
-        self.scope.cancel()
+    if timeout is not None:
+        deadline = request.extensions.get(CALL_DEADLINE)
+        if isinstance(deadline, float) and time.monotonic() + timeout >= deadline:
+            return None
+    return timeout
 
 
 def _core(pools: Pools[Any], request: httpx.Request) -> httpcore.Request:
