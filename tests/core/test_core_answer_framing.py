@@ -34,7 +34,6 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from typing import Callable, Optional, Union
 
 import anyio
@@ -169,13 +168,6 @@ def then_later(data: bytes, more: bytes) -> Write:
 
 BIG_TEXT = "x" * (8 * 1024 * 1024)  # far more than the socket buffers hold
 LARGE_BODY = "Sending a large body directly with raw bytes"  # aiohttp's warning
-#: h11 before 0.16 (under httpcore < 1.0.8, which pyproject.toml still admits: the lowest
-#: session) takes any two bytes after a chunk's data for its CRLF (CVE-2025-43859).
-LAX_H11 = (
-    "h11 < 0.16 reads any two bytes after a chunk's data as its CRLF (CVE-2025-43859)"
-    if tuple(int(part) for part in version("h11").split(".")[:2]) < (0, 16)
-    else ""
-)
 SMUGGLING = (
     "the answer is read as chunked and its connection reused: an answer with both "
     "Transfer-Encoding and Content-Length must never leave a reusable connection"
@@ -269,7 +261,6 @@ CASES = [
         answer(b"Transfer-Encoding: chunked", body=b"%X\r\n%sXX0\r\n\r\n" % (len(BODY), BODY)),
         BROKEN,
         reuse=False,
-        wrong=dict.fromkeys(("sync", "async-asyncio", "async-trio"), LAX_H11) if LAX_H11 else {},
     ),
     Case(
         "chunked-missing-final-crlf",  # the last chunk, but not the blank line; then the close
