@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Optional, Union
 
@@ -279,7 +279,7 @@ def _reading(cycles: Cycles) -> None:
     reached(Point.READING if cycles.answer_started() else Point.WAITING)
 
 
-def answered(stream: object, status: int, headers: Mapping[str, str]) -> None:
+def answered(stream: object) -> None:
     """An answer on ``stream`` (a response's ``network_stream``) was read to its end."""
     if isinstance(stream, (SyncStream, AsyncStream)):
-        stream.cycles.answered(status, headers)
+        stream.cycles.answered()
