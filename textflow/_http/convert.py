@@ -11,9 +11,10 @@ import anyio
 import httpcore
 import httpx
 
-from textflow._http import streams
+from textflow._http import h1, streams
 
 _ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    h1.ProtocolError: httpx.RemoteProtocolError,  # the SDK's own connection (``connection``)
     httpcore.PoolTimeout: httpx.PoolTimeout,
     httpcore.ConnectTimeout: httpx.ConnectTimeout,
     httpcore.ReadTimeout: httpx.ReadTimeout,

@@ -142,6 +142,11 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             raise
         try:
             with httpx_errors():
+                if request.extensions.get(ROUTE) is None and _SYNC_SEND is _httpcore_sync():
+                    # direct: the SDK's own connection
+                    response = pool.send(request, lambda: pools.release(index))
+                    pools.lend(index, response.stream)
+                    return response
                 answer = pool.handle_request(_core(pools, request))
         except BaseException:
             pools.release(index)
@@ -245,6 +250,11 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             raise
         try:
             with httpx_errors():
+                if request.extensions.get(ROUTE) is None and _ASYNC_SEND is _httpcore_async():
+                    # direct: the SDK's own connection
+                    response = await pool.send(request, lambda: pools.release(index))
+                    pools.lend(index, response.stream)
+                    return response
                 answer = await pool.handle_async_request(_core(pools, request))
         except BaseException:
             pools.release(index)
@@ -268,6 +278,20 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
 
 
 _NO_CONNECTION = "no connection came free within the pool timeout"
+
+# A direct request goes on the SDK's own connection (``textflow._http.connection``), unless
+# something replaced httpcore's connection's send: a test double such as respx (its default
+# mocker patches it) then sees every request, as it did when every request went that way.
+_SYNC_SEND = httpcore.HTTPConnection.handle_request
+_ASYNC_SEND = httpcore.AsyncHTTPConnection.handle_async_request
+
+
+def _httpcore_sync() -> object:
+    return httpcore.HTTPConnection.handle_request
+
+
+def _httpcore_async() -> object:
+    return httpcore.AsyncHTTPConnection.handle_async_request
 
 
 async def _through_the_gate(gate: anyio.Semaphore, request: httpx.Request) -> None:
