@@ -206,8 +206,9 @@ class AsyncConnection(_Connection):
 
     async def _connect(self, timeout: Optional[float]) -> None:
         scheme, host, port = self.origin
-        stream = await self._backend.connect_raw(host.decode("ascii"), port, timeout)
-        if scheme == b"https":
+        tls = scheme == b"https"
+        stream = await self._backend.connect_raw(host.decode("ascii"), port, timeout, tls)
+        if tls:
             reached(Point.TLS)
             try:
                 stream = await stream.start_tls(self._ssl(), host.decode("ascii"), timeout)
