@@ -76,8 +76,10 @@ def take_connection(extensions: dict[str, Any]) -> Connection:
 def never_reuse(connection: Connection) -> None:
     """The connection of an answer (`take_connection`) is never used again.
 
-    On the SDK's own streams it is marked dirty: httpcore closes it instead of sending
-    on it. Over aiohttp it is closed now (aiohttp drops a closed pooled connection).
+    On the SDK's own streams (an httpcore connection) it is marked dirty: httpcore closes
+    it instead of sending on it. The SDK's own connection is spoiled (closed at its next
+    use) and aiohttp's closed now (aiohttp drops a closed pooled connection), both
+    through the answer's ``CLOSE_CONNECTION``.
     A caller's own transport has neither: nothing can be done there.
     """
     stream, close = connection
