@@ -284,14 +284,14 @@ def test_an_endless_chunk_size_line_or_head_is_refused_without_waiting_for_its_e
         assert _fed_until_refused(start) <= h1.HEAD_LIMIT + 1024  # not later
 
 
-def _fed_until_refused(start: bytes) -> int:
+def _fed_until_refused(start: bytes, again: bytes = b"a" * 1024) -> int:
     answer = h1.Answer()
     answer.feed(start)
     fed = len(start)
     try:
         while fed < 10 * h1.HEAD_LIMIT:
-            answer.feed(b"a" * 1024)
-            fed += 1024
+            answer.feed(again)
+            fed += len(again)
             if answer.head():
                 answer.body()
     except h1.ProtocolError:
@@ -323,3 +323,32 @@ def test_a_request_is_written_in_one_piece_and_refused_if_a_header_cannot_be_car
         assert "SECRET" not in str(caught.value)  # a value may be an API key
     with pytest.raises(h1.Unwritable):
         h1.request_bytes(b"GET", b"/a b", [], b"")
+
+
+@pytest.mark.parametrize(
+    ("start", "again"),
+    [
+        (_OK + b"Transfer-Encoding: chunked\r\n\r\n0\r\n", b"X-Trailer: more\r\n"),
+        (b"", b"HTTP/1.1 100 Continue\r\n\r\n"),
+        (b"", b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"),
+    ],
+    ids=["endless-trailers", "endless-100", "endless-103"],
+)
+def test_endless_trailers_or_interim_answers_are_refused_at_the_heads_limit(
+    start: bytes, again: bytes
+) -> None:
+    """Each is small and well formed, and none is kept: only a bound on them all stops a
+    server that sends them for ever (before, the call's deadline did, a minute later)."""
+    assert _fed_until_refused(start, again) <= len(start) + h1.HEAD_LIMIT + len(again)
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_read() -> None:
+    raw = _OK + b"X-Padding: " + b"p" * 30000 + b"\r\nContent-Length: 2\r\n\r\n{}"
+    answer = h1.Answer()
+    for index in range(len(raw)):
+        answer.feed(raw[index : index + 1])
+        if answer.head():
+            answer.feed(raw[index + 1 :])
+            break
+    assert answer.body() == b"{}"
+    assert answer.reusable

@@ -105,6 +105,8 @@ class Answer:
         "_framing",
         "_head_request",
         "_left",
+        "_scanned",
+        "_spent",
         "done",
         "headers",
         "keep_alive",
@@ -119,6 +121,12 @@ class Answer:
         self._framing = -1  # until the head is parsed
         self._left = 0  # bytes of the body (or of the current chunk) still to come
         self._chunk = _SIZE
+        # Bytes at the buffer's front already searched for the end of a head or line: a
+        # head trickled a byte per read is searched once, not once per byte (quadratic).
+        self._scanned = 0
+        # Bytes of interim answers and trailers read: bounded as one head is, or a server
+        # could send them for ever (no memory kept, but the call held to its deadline).
+        self._spent = 0
         self.status = 0
         self.reason = b""
         self.version = b""
@@ -145,13 +153,15 @@ class Answer:
             return True
         while True:
             buf = self._buf
-            blank = _BLANK_LINE.search(buf)
+            blank = _BLANK_LINE.search(buf, max(0, self._scanned - 2))
             if blank is None:
-                if len(buf) > HEAD_LIMIT:
+                self._scanned = len(buf)
+                if self._spent + len(buf) > HEAD_LIMIT:
                     raise ProtocolError(f"the answer's head is longer than {HEAD_LIMIT} bytes")
                 return False
             end = blank.end()
-            if end > HEAD_LIMIT:
+            self._scanned = 0
+            if self._spent + end > HEAD_LIMIT:
                 raise ProtocolError(f"the answer's head is longer than {HEAD_LIMIT} bytes")
             first = buf.find(b"\n")
             status = _STATUS_LINE.fullmatch(buf, 0, first)
@@ -172,6 +182,7 @@ class Answer:
             if code < 200:
                 if code == 101 or code < 100:
                     raise ProtocolError(f"unexpected status {code} on a request/response")
+                self._spent += end  # interim answers count towards the head's limit
                 continue  # an interim answer (100 Continue, 103 Early Hints): the next
             self.status = code
             self.reason = reason or b""
@@ -274,9 +285,10 @@ class Answer:
                 del buf[:2]
                 self._chunk = _SIZE
             else:  # trailers: header lines up to an empty one, the head's limits
-                line = self._line(buf, HEAD_LIMIT)
+                line = self._line(buf, HEAD_LIMIT - self._spent)
                 if line is None:
                     break
+                self._spent += len(line)  # all trailers together: the head's limit
                 if line in (b"\r\n", b"\n"):
                     self.done = True
                 elif _FIELD_LINE.fullmatch(line) is None:
@@ -284,11 +296,13 @@ class Answer:
         return b"".join(out)
 
     def _line(self, buf: bytearray, limit: int = _LINE_LIMIT) -> Optional[bytes]:
-        end = buf.find(b"\n", 0, limit + 1)
+        end = buf.find(b"\n", self._scanned, limit + 1)
         if end < 0:
             if len(buf) > limit:
-                raise ProtocolError("the answer's chunked body has an over-long line")
+                raise ProtocolError("the answer's chunked body has an over-long line or trailers")
+            self._scanned = len(buf)
             return None
+        self._scanned = 0
         line = bytes(buf[: end + 1])
         del buf[: end + 1]
         return line
