@@ -41,7 +41,7 @@ class TrioStream:
             except OSError as exc:
                 raise httpcore.ReadError(str(exc)) from exc
             if timeout is None:
-                await _wait(trio.lowlevel.wait_readable, sock, None)
+                await _wait(trio.lowlevel.wait_readable, sock, None, httpcore.ReadError)
             else:
                 await _read_wait(sock, timeout)
 
@@ -56,7 +56,7 @@ class TrioStream:
                 pass
             except OSError as exc:
                 raise httpcore.WriteError(str(exc)) from exc
-            if not await _wait(trio.lowlevel.wait_writable, sock, timeout):
+            if not await _wait(trio.lowlevel.wait_writable, sock, timeout, httpcore.WriteError):
                 raise httpcore.WriteTimeout()
 
     async def aclose(self) -> None:
@@ -83,8 +83,11 @@ class TrioStream:
         return None
 
 
-async def _wait(wait: Any, sock: socket.socket, timeout: Optional[float]) -> bool:
-    """Waits until ``sock`` is ready; ``False`` if ``timeout`` passed first."""
+async def _wait(
+    wait: Any, sock: socket.socket, timeout: Optional[float], closed: type[Exception]
+) -> bool:
+    """Waits until ``sock`` is ready; ``False`` if ``timeout`` passed first; ``closed`` if
+    the socket is closed meanwhile."""
     try:
         if timeout is None:
             await wait(sock)
@@ -94,7 +97,7 @@ async def _wait(wait: Any, sock: socket.socket, timeout: Optional[float]) -> boo
             return True
         return False
     except trio.ClosedResourceError as exc:  # closed while waiting
-        raise httpcore.ReadError(str(exc)) from exc
+        raise closed(str(exc)) from exc
 
 
 class _ReadWait:
