@@ -352,3 +352,9 @@ def test_a_head_trickled_a_byte_at_a_time_is_read() -> None:
             break
     assert answer.body() == b"{}"
     assert answer.reusable
+
+
+def test_the_framing_check_keeps_as_much_of_a_head_as_the_codec_reads() -> None:
+    from textflow._http import framing
+
+    assert framing._HEAD_LIMIT == h1.HEAD_LIMIT

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from textflow._http.body import CLOSE_CONNECTION
-from textflow._http.h1 import HEAD_LIMIT, answer_end
 
-_HEAD_LIMIT = HEAD_LIMIT  # bytes of each answer kept to find where it ends on the wire
+# Bytes of each answer kept to find where it ends on the wire: ``h1.HEAD_LIMIT`` (the
+# codec is imported with the transport, not with the client: its patterns take ~2 ms).
+_HEAD_LIMIT = 64 * 1024
 
 
 class Cycles:
@@ -60,6 +61,8 @@ class Cycles:
         if self._read > len(self._head):
             self.dirty = True
             return
+        from textflow._http.h1 import answer_end
+
         if answer_end(bytes(self._head)) != self._read:
             self.dirty = True
 
