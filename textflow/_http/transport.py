@@ -14,7 +14,9 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   as it ends (``textflow._http.loops``); use from two live loops at once is refused
   with a clear error.
 * **Shards** of one connection each behind a gate (``textflow._http.pools``).
-* **Deadlines and clean connections** through the streams of ``textflow._http.streams``.
+* **The SDK's own HTTP/1.1 connection** for direct requests (``textflow._http.connection``),
+  with the call's deadline and clean reuse; proxied ones keep httpcore's connections
+  over the streams of ``textflow._http.streams``.
 
 A proxied request (the client's route, ``textflow._http.proxies``, carried in the
 request's extensions) goes through the same shards, gate and deadline as a direct one:
