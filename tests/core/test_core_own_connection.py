@@ -260,3 +260,48 @@ async def test_a_silent_server_meets_the_read_timeout_of_the_phase(
 def _honest(conn: socket.socket, number: int, body: bytes) -> bool:
     conn.sendall(json_answer(WRONG))
     return True
+
+
+_RESPX_FIRST = """
+import asyncio, sys
+import respx
+import textflow
+
+BASE = "http://127.0.0.1:9/api"  # nothing listens: only respx can answer
+ANSWER = {"ok": True, "status": 200, "message": "sent", "data": {"to": "+11234567890",
+          "content": "hi", "country_code": "US", "price": 0.1, "timestamp": 1}}
+KEY = "tf_k_0123456789abcdef"
+
+async def main():
+    async with textflow.AsyncTextFlowClient(KEY, base_url=BASE, max_retries=0) as client:
+        return (await client.send_sms("+11234567890", "hi")).ok
+
+with respx.mock(base_url=BASE, assert_all_called=False) as router:
+    router.post("/send-sms").respond(json=ANSWER)
+    # The clients, and with them the transport, are first imported under respx's patch.
+    if sys.argv[1] == "sync":
+        with textflow.TextFlowClient(KEY, base_url=BASE, max_retries=0) as client:
+            print(client.send_sms("+11234567890", "hi").ok)
+    else:
+        print(asyncio.run(main()))
+"""
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_respx_answers_even_when_the_transport_is_first_imported_under_it(kind: str) -> None:
+    """respx's default mocker patches httpcore's connection; the transport then sends
+    through httpcore, so respx sees every request, however the imports fell."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _RESPX_FIRST, kind],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+    )
+    assert done.stdout.strip() == "True", done.stderr[-2000:]

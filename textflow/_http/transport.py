@@ -144,7 +144,7 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             raise
         try:
             with httpx_errors():
-                if request.extensions.get(ROUTE) is None and _SYNC_SEND is _httpcore_sync():
+                if request.extensions.get(ROUTE) is None and _unpatched(_SYNC):
                     # direct: the SDK's own connection
                     response = pool.send(request, lambda: pools.release(index))
                     pools.lend(index, response.stream)
@@ -252,7 +252,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             raise
         try:
             with httpx_errors():
-                if request.extensions.get(ROUTE) is None and _ASYNC_SEND is _httpcore_async():
+                if request.extensions.get(ROUTE) is None and _unpatched(_ASYNC):
                     # direct: the SDK's own connection
                     response = await pool.send(request, lambda: pools.release(index))
                     pools.lend(index, response.stream)
@@ -284,16 +284,22 @@ _NO_CONNECTION = "no connection came free within the pool timeout"
 # A direct request goes on the SDK's own connection (``textflow._http.connection``), unless
 # something replaced httpcore's connection's send: a test double such as respx (its default
 # mocker patches it) then sees every request, as it did when every request went that way.
-_SYNC_SEND = httpcore.HTTPConnection.handle_request
-_ASYNC_SEND = httpcore.AsyncHTTPConnection.handle_async_request
+# Each list holds the send's name on its class and, once seen, httpcore's own function:
+# the transport may be imported first while respx is patching, so that is not "the
+# original" unless it is httpcore's.
+_SYNC: list[Any] = [httpcore.HTTPConnection, "handle_request", None]
+_ASYNC: list[Any] = [httpcore.AsyncHTTPConnection, "handle_async_request", None]
 
 
-def _httpcore_sync() -> object:
-    return httpcore.HTTPConnection.handle_request
-
-
-def _httpcore_async() -> object:
-    return httpcore.AsyncHTTPConnection.handle_async_request
+def _unpatched(which: list[Any]) -> bool:
+    """Whether httpcore's connection sends as httpcore wrote it (nothing patched it)."""
+    send = getattr(which[0], which[1])
+    if send is which[2]:
+        return True
+    if which[2] is None and getattr(send, "__module__", "").startswith("httpcore."):
+        which[2] = send
+        return True
+    return False
 
 
 async def _through_the_gate(gate: anyio.Semaphore, request: httpx.Request) -> None:
