@@ -20,7 +20,7 @@ import textflow
 from textflow._http import backends
 
 from tests.core.core_support import Client, Harness
-from tests.core.hostile_support import Answer, RawServer, json_answer, trickle
+from tests.core.hostile_support import Answer, RawServer, always, json_answer, trickle
 
 pytestmark = pytest.mark.anyio
 
@@ -305,3 +305,17 @@ def test_respx_answers_even_when_the_transport_is_first_imported_under_it(kind: 
         env={"PYTHONPATH": str(root), "PATH": ""},
     )
     assert done.stdout.strip() == "True", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_an_empty_answer_closed_unread_leaves_its_connection_reusable(
+    hostile: Callable[[Answer], RawServer], anyio_backend: str
+) -> None:
+    from textflow._http.transport import AsyncTextFlowTransport
+
+    server = hostile(always(b"HTTP/1.1 204 X\r\n\r\n"))
+    async with httpx.AsyncClient(transport=AsyncTextFlowTransport(), timeout=10.0) as client:
+        for _ in range(3):
+            async with client.stream("GET", server.base_url) as response:
+                assert response.status_code == 204  # closed without reading its (empty) body
+    assert server.connections == 1

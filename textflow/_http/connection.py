@@ -329,9 +329,12 @@ class AsyncBody(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         try:
-            if not self._over:  # given up before its end: the connection is in mid-answer
+            if not self._over:
                 self._over = True
-                await self._connection._close_shielded()
+                if self._answer.done:  # a body that was empty, never iterated
+                    await self._connection._ended(self._answer)
+                else:  # given up before its end: the connection is in mid-answer
+                    await self._connection._close_shielded()
         finally:
             release, self._release = self._release, None
             if release is not None:
@@ -478,8 +481,11 @@ class SyncBody(httpx.SyncByteStream):
         try:
             if not self._over:
                 self._over = True
-                with suppress(Exception):
-                    self._connection.close()
+                if self._answer.done:  # a body that was empty, never iterated
+                    self._connection._ended(self._answer)
+                else:  # given up before its end: the connection is in mid-answer
+                    with suppress(Exception):
+                        self._connection.close()
         finally:
             release, self._release = self._release, None
             if release is not None:
