@@ -40,14 +40,13 @@ from textflow._http.body import CLOSE_CONNECTION
 from textflow._http.convert import httpx_errors
 from textflow._http.deadline import clamp
 from textflow._http.sent import Point, reached
-from textflow._http.streams import Opened, close_socket_copy, deadline_named
+from textflow._http.streams import CLOSED_UNWRITTEN, Opened, close_socket_copy, deadline_named
 
 _READ = 64 * 1024  # bytes asked of the socket per read
 
 _NEW, _IDLE, _ACTIVE, _CLOSED = range(4)
 
 Origin = tuple[bytes, bytes, int]
-_CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
 
 
 def origin_of(url: httpx.URL) -> Origin:
@@ -233,7 +232,7 @@ class AsyncConnection(_Connection):
         ):
             # A new connection the server closed already (not over TLS: its socket carries
             # records that are no data, such as session tickets): nothing was written.
-            raise httpcore.ConnectError(_CLOSED_UNWRITTEN)
+            raise httpcore.ConnectError(CLOSED_UNWRITTEN)
         reached(Point.WRITING)
         unwritten: Optional[httpcore.WriteError] = None
         try:
@@ -388,7 +387,7 @@ class SyncConnection(_Connection):
             and stream.get_extra_info("ssl_object") is None
             and stream.get_extra_info("is_readable")
         ):
-            raise httpcore.ConnectError(_CLOSED_UNWRITTEN)
+            raise httpcore.ConnectError(CLOSED_UNWRITTEN)
         # Past the deadline before a byte is written: never sent.
         timeout, cut = clamp(timeouts.get("write"), httpcore.ConnectTimeout)
         reached(Point.WRITING)

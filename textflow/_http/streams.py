@@ -32,7 +32,7 @@ from textflow._http.framing import Cycles
 from textflow._http.sent import Point, reached
 
 _HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send
-_CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
+CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
 
 SocketOptions = Optional[
     Iterable[
@@ -221,7 +221,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
                 and self._stream.get_extra_info("ssl_object") is None
                 and self._stream.get_extra_info("is_readable")
             ):
-                raise httpcore.ConnectError(_CLOSED_UNWRITTEN)
+                raise httpcore.ConnectError(CLOSED_UNWRITTEN)
         reached(Point.WRITING)
         await self._stream.write(data, timeout)
 
