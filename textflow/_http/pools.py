@@ -18,7 +18,9 @@ from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import anyio
 import httpcore
+import httpx
 
+from textflow._http.connection import AsyncConnection, SyncConnection, origin_of
 from textflow._http.convert import Forward
 from textflow._http.proxies import ROUTE, forwards
 
@@ -106,6 +108,33 @@ class SyncShard(_Shard):
             except httpcore.ConnectionNotAvailable:
                 continue  # never written: closed now, and replaced above
 
+    def send(self, request: httpx.Request, release: Callable[[], None]) -> httpx.Response:
+        """A direct request, on the SDK's own connection (``textflow._http.connection``);
+        ``release`` once its answer's body is closed."""
+        origin = origin_of(request.url)
+        while True:
+            connection = self.connection
+            if connection is not None and not (
+                self.route is None
+                and isinstance(connection, SyncConnection)
+                and connection.usable(origin)
+            ):
+                self.connection = None
+                connection.close()
+                connection = None
+            if connection is None:
+                self.route = None
+                connection = self.connection = SyncConnection(
+                    origin,
+                    self._ssl_context,
+                    self._keepalive_expiry,
+                    self._backend.opened,
+                    self._backend,
+                )
+            answer = connection.send(request, release)
+            if answer is not None:
+                return answer
+
     def close(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
@@ -129,13 +158,39 @@ class AsyncShard(_Shard):
             except httpcore.ConnectionNotAvailable:
                 continue
 
+    async def send(self, request: httpx.Request, release: Callable[[], None]) -> httpx.Response:
+        """The async twin of ``SyncShard.send``."""
+        origin = origin_of(request.url)
+        while True:
+            connection = self.connection
+            if connection is not None and not (
+                self.route is None
+                and isinstance(connection, AsyncConnection)
+                and connection.usable(origin)
+            ):
+                self.connection = None
+                await _closed(connection)
+                connection = None
+            if connection is None:
+                self.route = None
+                connection = self.connection = AsyncConnection(
+                    origin,
+                    self._ssl_context,
+                    self._keepalive_expiry,
+                    self._backend.opened,
+                    self._backend,
+                )
+            answer = await connection.send(request, release)
+            if answer is not None:
+                return answer
+
     async def aclose(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
             await _closed(connection)
 
 
-async def _closed(connection: httpcore.AsyncHTTPConnection) -> None:
+async def _closed(connection: Any) -> None:
     with anyio.CancelScope(shield=True):
         await connection.aclose()
 

@@ -14,7 +14,9 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   as it ends (``textflow._http.loops``); use from two live loops at once is refused
   with a clear error.
 * **Shards** of one connection each behind a gate (``textflow._http.pools``).
-* **Deadlines and clean connections** through the streams of ``textflow._http.streams``.
+* **The SDK's own HTTP/1.1 connection** for direct requests (``textflow._http.connection``),
+  with the call's deadline and clean reuse; proxied ones keep httpcore's connections
+  over the streams of ``textflow._http.streams``.
 
 A proxied request (the client's route, ``textflow._http.proxies``, carried in the
 request's extensions) goes through the same shards, gate and deadline as a direct one:
@@ -142,6 +144,11 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             raise
         try:
             with httpx_errors():
+                if request.extensions.get(ROUTE) is None and _unpatched(_SYNC):
+                    # direct: the SDK's own connection
+                    response = pool.send(request, lambda: pools.release(index))
+                    pools.lend(index, response.stream)
+                    return response
                 answer = pool.handle_request(_core(pools, request))
         except BaseException:
             pools.release(index)
@@ -244,6 +251,11 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             raise
         try:
             with httpx_errors():
+                if request.extensions.get(ROUTE) is None and _unpatched(_ASYNC):
+                    # direct: the SDK's own connection
+                    response = await pool.send(request, lambda: pools.release(index))
+                    pools.lend(index, response.stream)
+                    return response
                 answer = await pool.handle_async_request(_core(pools, request))
         except BaseException:
             pools.release(index)
@@ -267,6 +279,26 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
 
 
 _NO_CONNECTION = "no connection came free within the pool timeout"
+
+# A direct request goes on the SDK's own connection (``textflow._http.connection``), unless
+# something replaced httpcore's connection's send: a test double such as respx (its default
+# mocker patches it) then sees every request, as it did when every request went that way.
+# Each list holds the send's name on its class and, once seen, httpcore's own function:
+# the transport may be imported first while respx is patching, so that is not "the
+# original" unless it is httpcore's.
+_SYNC: list[Any] = [httpcore.HTTPConnection, "handle_request", None]
+_ASYNC: list[Any] = [httpcore.AsyncHTTPConnection, "handle_async_request", None]
+
+
+def _unpatched(which: list[Any]) -> bool:
+    """Whether httpcore's connection sends as httpcore wrote it (nothing patched it)."""
+    send = getattr(which[0], which[1])
+    if send is which[2]:
+        return True
+    if which[2] is None and getattr(send, "__module__", "").startswith("httpcore."):
+        which[2] = send
+        return True
+    return False
 
 
 def _queued_timeout(request: httpx.Request) -> Optional[float]:
