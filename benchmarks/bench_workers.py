@@ -6,6 +6,7 @@ Run from the repository root, in the project's dev environment, on a machine wit
     python -m benchmarks.bench_workers                 # 10,000 recipients, 3 rounds
     python -m benchmarks.bench_workers --recipients 2000 --rounds 1
     python -m benchmarks.bench_workers --only Postgres
+    python -m benchmarks.bench_workers --claim-ahead     # claiming ahead against not
 
 The server is ``benchmarks.server`` (answers every send ``--latency`` seconds
 late, like a distant API) in a child process; Redis and PostgreSQL are
