@@ -78,8 +78,8 @@ def _dispatch(
     run: Run,
     sleep: Callable[[float], None],
 ) -> None:
-    """Hand recipients to the pool, never more than ``concurrency`` ahead: as many as there
-    are free slots are claimed in one step (``run.batch`` at most), then sent.
+    """Hand recipients to the pool, never more than ``concurrency`` sends at once: as many
+    as there are free slots are claimed in one step (``run.batch`` at most), then sent.
 
     A step whose recipients other workers held looks further ahead next time (`Run.ahead`:
     as many per free slot as it tried per recipient it claimed), so a worker among several
