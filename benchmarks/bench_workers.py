@@ -6,6 +6,7 @@ Run from the repository root, in the project's dev environment, on a machine wit
     python -m benchmarks.bench_workers                 # 10,000 recipients, 3 rounds
     python -m benchmarks.bench_workers --recipients 2000 --rounds 1
     python -m benchmarks.bench_workers --only Postgres
+    python -m benchmarks.bench_workers --claim-ahead     # claiming ahead against not
 
 The server is ``benchmarks.server`` (answers every send ``--latency`` seconds
 late, like a distant API) in a child process; Redis and PostgreSQL are
@@ -55,6 +56,8 @@ def worker(journal: str, base_url: str, count: int, concurrency: int, mode: str)
     numbers = [f"+1202{index:07d}" for index in range(count)]
     if mode == PER_RECORD:
         per_record()
+    if mode == NO_AHEAD:
+        no_claim_ahead()
     if mode in ("async", PER_RECORD):
         import anyio
 
@@ -97,6 +100,20 @@ def per_record() -> None:
         await io(run, run.ended, [end])
 
     _async.Records.ended = ended  # type: ignore[method-assign]
+
+
+#: The sync driver as it was before it claimed ahead: each step asks for its free slots.
+NO_AHEAD = "sync, no claim-ahead"
+
+
+def no_claim_ahead() -> None:
+    """Make this process's drivers ask each claim step for their free slots only."""
+    from textflow._many._run import Run
+
+    def ahead(self: object, spread: float, tried: int, claimed: int) -> float:
+        return 1.0
+
+    Run.ahead = ahead  # type: ignore[method-assign]
 
 
 def run(
@@ -195,6 +212,11 @@ def main(argv: Optional[list[str]] = None) -> None:
         help="only the async driver on one worker, its records in batches against "
         "one thread hop per record (as before)",
     )
+    parser.add_argument(
+        "--claim-ahead",
+        action="store_true",
+        help="only the sync driver, 1 and 4 workers, claiming ahead against not (as before)",
+    )
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -220,11 +242,15 @@ def main(argv: Optional[list[str]] = None) -> None:
     }
     configs = [("none", "sync", 1), ("none", "async", 1)]
     configs += [(store, "sync", w) for store in ("Redis", "Postgres") for w in (1, 2, 4)]
-    configs += [("Redis", "async", 1), ("Redis", "async", 4)]
+    configs += [(store, "async", w) for store in ("Redis", "Postgres") for w in (1, 4)]
     modes = ("async", PER_RECORD)
     if args.async_records:  # the async driver's records in batches against one hop each
         configs = [("none", "async", 1)]
         configs += [(store, mode, 1) for store in ("Redis", "Postgres") for mode in modes]
+    if args.claim_ahead:  # claims ahead of the free slots against each step its slots
+        configs = [("none", "sync", 1)]
+        for store in ("Redis", "Postgres"):
+            configs += [(store, "sync", 1), (store, "sync", 4), (store, NO_AHEAD, 4)]
     if args.only:  # with the no-journal rows, which the journal cost is measured against
         configs = [c for c in configs if c[0] in (args.only, "none")]
     found: dict[tuple[str, str, int], list[dict[str, float]]] = {c: [] for c in configs}
@@ -298,8 +324,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         runs = found[(store, mode, workers)]
         wall = median[(store, mode, workers)]
         ideal = n * latency / (workers * concurrency)
-        speedup = median[(store, mode, 1)] / wall
-        base = "async" if mode == PER_RECORD else mode
+        base = "async" if mode == PER_RECORD else "sync" if mode == NO_AHEAD else mode
+        speedup = median[(store, mode if (store, mode, 1) in median else base, 1)] / wall
         cost = (
             f"{(wall / median[('none', base, 1)] - 1) * 100:+.0f} %"
             if store != "none" and workers == 1

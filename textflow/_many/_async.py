@@ -11,6 +11,7 @@ called on the event loop, never from a thread.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator
 from typing import TYPE_CHECKING, Callable, Optional, TypeVar, Union
@@ -172,8 +173,10 @@ async def _dispatch(
     records: Records,
 ) -> None:
     """Start sends, never more than ``concurrency`` at once: as many as there are free
-    slots are claimed in one step (``run.batch`` at most), then started."""
+    slots are claimed in one step (``run.batch`` at most), then started; after a step
+    whose recipients other workers held, further ahead (`Run.ahead`, as in sync)."""
     exhausted = False
+    spread = 1.0  # recipients to ask for per free slot
     while not exhausted and not run.stopped():
         await slots.acquire()
         free = 1
@@ -183,6 +186,7 @@ async def _dispatch(
             except anyio.WouldBlock:
                 break
             free += 1
+        want = min(run.batch, max(free, math.ceil(free * spread)))
         started = 0
         try:
             jobs: list[Prepared] = []
@@ -197,17 +201,23 @@ async def _dispatch(
                     job = run.admit(*found)
                 if job is not None:
                     jobs.append(job)
-                if len(jobs) == free or run.stopped():
+                if len(jobs) == want or run.stopped():
                     exhausted = False
                     break
             claimed = await io(run, run.claim_all, jobs) if jobs and not run.stopped() else []
+            spread = run.ahead(spread, len(jobs), len(claimed))
+            handed = 0  # claims started, or given back by _start
             try:
                 for job in claimed:
+                    if started == free:  # claimed ahead: wait for a send to end
+                        await slots.acquire()
+                        free += 1
+                    handed += 1
                     if not await _start(client, job, run, io, group, slots, sleep, records):
                         break
                     started += 1
             finally:  # claims of a batch that will not be sent are given back
-                for unsent in claimed[started + 1 :]:
+                for unsent in claimed[handed:]:
                     run.release(unsent)
         finally:
             for _ in range(free - started):

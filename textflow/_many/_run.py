@@ -362,6 +362,22 @@ class Run:
                 )
         return claimed
 
+    def ahead(self, spread: float, tried: int, claimed: int) -> float:
+        """How many recipients the next claim step asks for per free slot: the ones
+        this step tried per one it claimed (``spread`` doubled when other workers held
+        every one), so a worker among several claims about a slot's worth in one round
+        trip rather than spending one per slot's worth of others' recipients; 1 when it
+        claimed them all. The step asks for ``batch`` at most.
+
+        What a worker claims beyond its free slots waits for a slot, one send's time at
+        most; a worker killed meanwhile leaves those ``maybe_sent``, so it stays within
+        ``batch`` (the slots' worth)."""
+        if tried == 0:
+            return spread
+        if claimed == 0:
+            return min(float(self.batch), 2 * spread)
+        return min(float(self.batch), tried / claimed)
+
     def release(self, job: Prepared, permit: Optional[object] = None) -> None:
         """Give back a claim the run will not send (it stopped while waiting its turn):
         ``refused`` (not sent) in the journal, so a rerun or another worker sends it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import math
 import threading
 import time
 from collections.abc import Iterable
@@ -77,11 +78,17 @@ def _dispatch(
     run: Run,
     sleep: Callable[[float], None],
 ) -> None:
-    """Hand recipients to the pool, never more than ``concurrency`` ahead: as many as there
-    are free slots are claimed in one step (``run.batch`` at most), then sent."""
+    """Hand recipients to the pool, never more than ``concurrency`` sends at once: as many
+    as there are free slots are claimed in one step (``run.batch`` at most), then sent.
+
+    A step whose recipients other workers held looks further ahead next time (`Run.ahead`:
+    as many per free slot as it tried per recipient it claimed), so a worker among several
+    does not spend a round trip per slot's worth of others' recipients; what it claims
+    beyond its free slots waits here for a slot (a send's time at most), each sent as one frees."""
     slots = threading.BoundedSemaphore(run.options.concurrency)
     pool = ThreadPoolExecutor(run.options.concurrency, thread_name_prefix="textflow-send-many")
     items = enumerate(recipients)
+    spread = 1.0  # recipients to ask for per free slot (`Run.ahead`)
     try:
         exhausted = False
         while not exhausted and not run.stopped():
@@ -89,6 +96,7 @@ def _dispatch(
             free = 1
             while free < run.batch and slots.acquire(blocking=False):
                 free += 1
+            want = min(run.batch, max(free, math.ceil(free * spread)))
             started = 0
             try:
                 jobs: list[Prepared] = []
@@ -97,17 +105,23 @@ def _dispatch(
                     job = run.admit(index, item)
                     if job is not None:
                         jobs.append(job)
-                    if len(jobs) == free or run.stopped():
+                    if len(jobs) == want or run.stopped():
                         exhausted = False
                         break
                 claimed = run.claim_all(jobs) if jobs and not run.stopped() else []
+                spread = run.ahead(spread, len(jobs), len(claimed))
+                handed = 0  # claims sent, or given back by _start
                 try:
                     for job in claimed:
+                        if started == free:  # claimed ahead: wait for a send to end
+                            slots.acquire()
+                            free += 1
+                        handed += 1
                         if not _start(client, job, run, pool, slots, sleep):
                             break
                         started += 1
                 finally:  # claims of a batch that will not be sent are given back
-                    for unsent in claimed[started + 1 :]:
+                    for unsent in claimed[handed:]:
                         run.release(unsent)
             finally:
                 for _ in range(free - started):
