@@ -216,8 +216,11 @@ def test_a_chunk_whose_postgres_journal_times_out_on_a_lock_is_retried(
 
     fake = FakeTextFlow(credits=CREDITS)
     task, attempts = _counting_task(2, fake)
-    url = f"{journal_postgres.url()}?campaign={campaign()}&timeout=0.2"
-    PostgresJournal(url, heartbeat=False).close()  # the tables exist
+    plain = f"{journal_postgres.url()}?campaign={campaign()}"
+    # The tables and the campaign made with the default timeout: under load, making them
+    # can take longer than the short one the task's journal waits on the lock with.
+    PostgresJournal(plain, heartbeat=False).close()
+    url = f"{plain}&timeout=0.2"
     with psycopg.connect(journal_postgres.url()) as other:  # a transaction left open
         other.execute("LOCK TABLE textflow_journal IN ACCESS EXCLUSIVE MODE")
         result = task.apply(args=(numbers(2), "Hi"), kwargs={"journal": url})
