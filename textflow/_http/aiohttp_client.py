@@ -32,11 +32,12 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import httpx
 
 from textflow import _config
+from textflow._http.asyncio_stream import socket_readable
 from textflow._http.body import CLOSE_CONNECTION
 from textflow._http.cookies import Jar
 from textflow._http.sent import Point, reached
@@ -128,8 +129,14 @@ def _reporting(point: Point) -> Any:
     return report
 
 
-#: How to close the connection the current request got (see `_session`).
-_CLOSER: ContextVar[Optional[Callable[[], None]]] = ContextVar("textflow_closer", default=None)
+#: The connection the current request got (see `_session`): its protocol.
+_PROTOCOL: ContextVar[Optional[Any]] = ContextVar("textflow_aiohttp_protocol", default=None)
+#: Whether the connection the current request got came from aiohttp's pool.
+_REUSED: ContextVar[bool] = ContextVar("textflow_aiohttp_reused", default=False)
+
+
+async def _reused(session: Any, context: Any, params: Any) -> None:
+    _REUSED.set(True)
 
 
 def _tracing() -> Any:
@@ -143,8 +150,65 @@ def _tracing() -> Any:
     # headers only after handing them to the socket: too late to say "not yet").
     trace.on_connection_create_end.append(_reporting(Point.WRITING))
     trace.on_connection_reuseconn.append(_reporting(Point.WRITING))
+    trace.on_connection_reuseconn.append(_reused)
     trace.on_request_end.append(_reporting(Point.READING))  # the answer's head came
+    trace.on_request_end.append(_encodable_reason)
     return trace
+
+
+async def _encodable_reason(session: Any, context: Any, params: Any) -> None:
+    """An answer's reason phrase that httpx-aiohttp can take.
+
+    RFC 9112 4 lets a reason phrase hold bytes past ASCII (obs-text); aiohttp keeps
+    them as lone surrogates, which httpx-aiohttp's ``reason.encode()`` refuses: a good
+    answer would fail. Read as Latin-1 instead, as HTTP/1.1 always has (httpx keeps
+    the ASCII of a reason phrase only; the SDK reads none).
+    """
+    response = params.response
+    reason = response.reason
+    if reason and not reason.isascii():
+        response.reason = reason.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _spoke_while_idle(connection: Any) -> bool:
+    """Whether a pooled connection received something while idle (an answer nobody asked
+    for, the server's end): aiohttp would read it as the next request's answer.
+
+    What the protocol already received (aiohttp's ``should_close``: an unread message,
+    bytes it kept, an error), then, on plain TCP, what the socket holds that the loop
+    has not delivered yet. Over TLS the socket carries records that are no data (session
+    tickets), so the protocol's view is the answer there, as the loop delivers them.
+    """
+    protocol, transport = connection.protocol, connection.transport
+    if protocol is None or transport is None or transport.is_closing():
+        return True
+    if protocol.should_close:
+        return True
+    if transport.get_extra_info("ssl_object") is not None:
+        return False
+    return socket_readable(transport.get_extra_info("socket"))
+
+
+def _close(protocol: Optional[Any]) -> None:
+    """Close a connection's transport: aiohttp then never pools it again."""
+    transport = None if protocol is None else protocol.transport
+    if transport is not None:
+        transport.close()
+
+
+def _framed_as_reusable(headers: httpx.Headers) -> bool:
+    """Whether an answer's framing is one aiohttp reads strictly enough to reuse its
+    connection after it: no ``Transfer-Encoding``, or exactly one ``chunked``.
+
+    aiohttp de-chunks ``chunked, chunked`` once (RFC 9112 6.1 forbids chunked twice):
+    where such an answer ends on the wire is a guess, so its connection is not reused.
+    """
+    codings = [
+        coding.strip().lower()
+        for value in headers.get_list("transfer-encoding")
+        for coding in value.split(",")
+    ]
+    return not codings or codings == ["chunked"]
 
 
 class AioHttpTransport(httpx.AsyncBaseTransport):
@@ -164,9 +228,14 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
 
         class Connector(aiohttp.TCPConnector):
             async def connect(self, *args: Any, **kwargs: Any) -> Any:
-                connection = await super().connect(*args, **kwargs)
-                transport = connection.transport
-                _CLOSER.set(None if transport is None else transport.close)
+                while True:  # ends: each turn takes a connection out of the pool, or opens one
+                    _REUSED.set(False)
+                    connection = await super().connect(*args, **kwargs)
+                    if not (_REUSED.get() and _spoke_while_idle(connection)):
+                        break
+                    connection.close()  # before a byte of this request was written to it
+                    reached(Point.BEFORE_CONNECTING)
+                _PROTOCOL.set(connection.protocol)
                 return connection
 
         inner = self._inner
@@ -181,15 +250,32 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _require_asyncio()
         reached(Point.BEFORE_CONNECTING)
-        _CLOSER.set(None)
-        with _mapped():
-            response = await self._inner.handle_async_request(request)
-        closer = _CLOSER.get()
-        _CLOSER.set(None)  # the context keeps no connection past its request
-        if closer is not None:  # the SDK closes it if the answer is not this request's
-            response.extensions[CLOSE_CONNECTION] = closer
+        _PROTOCOL.set(None)
+        try:
+            with _mapped():
+                response = await self._inner.handle_async_request(request)
+        except BaseException:
+            # aiohttp may have pooled the connection already (the answer was read whole)
+            # though the request failed here: an answer not understood ends its connection.
+            _close(_PROTOCOL.get())
+            raise
+        finally:
+            protocol = _PROTOCOL.get()
+            _PROTOCOL.set(None)  # the context keeps no connection past its request
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Body(response.stream)  # the same response: no second one built
+        if response.status_code < 200:  # a 101: the server switched protocols, or so it says
+            await response.aclose()
+            _close(protocol)
+            reached(Point.READING)
+            raise httpx.RemoteProtocolError(
+                f"the server answered {response.status_code} (switching protocols) to a request "
+                "that asked for no switch; its connection is closed"
+            )
+        if not _framed_as_reusable(response.headers) and protocol is not None:
+            protocol.force_close()  # read this answer, then close its connection
+        if protocol is not None:  # the SDK closes it if the answer is not this request's
+            response.extensions[CLOSE_CONNECTION] = lambda: _close(protocol)
         return response
 
     async def aclose(self) -> None:
