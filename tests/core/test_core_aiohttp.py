@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
+import threading
+from typing import Any, Callable
 
 import anyio
 import httpx
@@ -16,7 +19,8 @@ import textflow
 from textflow import _config
 from textflow._http.sent import may_have_been_sent, point_of
 
-from tests.core.core_support import ScriptedServer
+from tests.core.core_support import ScriptedServer, ok_sms
+from tests.core.hostile_support import LIMIT, RawServer
 
 aiohttp = pytest.importorskip("aiohttp", reason="the aiohttp extra is not installed")
 from textflow._http import aiohttp_client as _aiohttp  # noqa: E402
@@ -165,3 +169,75 @@ def test_other_exceptions_pass_through_unchanged() -> None:
     with pytest.raises(httpx.ReadError) as info, _aiohttp._mapped():
         raise plain
     assert info.value is plain
+
+
+def _sms(price: float) -> bytes:
+    body = json.dumps(
+        {**ok_sms("+11234567890"), "data": {**ok_sms("+11234567890")["data"], "price": price}}
+    )
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body.encode())
+
+
+@asyncio_only
+async def test_bytes_the_loop_has_not_read_yet_keep_an_idle_connection_out_of_use(
+    hostile: Callable[..., RawServer],
+) -> None:
+    # The unasked answer is in the socket, not yet in aiohttp's protocol: the loop has not
+    # run since it came (the test blocks it), so only a look at the socket sees it.
+    go, unasked = threading.Event(), threading.Event()
+
+    def serve(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(_sms(1.25 if number == 1 else 2.5))
+        if number == 1:
+            assert go.wait(LIMIT)
+            conn.sendall(_sms(6.75))
+            unasked.set()
+        return True
+
+    server = hostile(serve)
+    http = textflow.DefaultAioHttpClient()
+    async with (
+        http,
+        textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, http_client=http) as client,
+    ):
+        first = await client.send_sms("+11234567890", "hi")
+        go.set()
+        assert unasked.wait(LIMIT)  # blocks the loop: aiohttp cannot read what came
+        second = await client.send_sms("+11234567890", "hi")
+    assert (str(first.data.price), str(second.data.price)) == ("1.25", "2.5")
+    assert len(server.requests) == 2
+    assert server.connections == 2
+
+
+@asyncio_only
+async def test_an_answer_httpx_aiohttp_fails_to_take_closes_its_connection(
+    hostile: Callable[..., RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the reason phrase's repair, httpx-aiohttp fails on an answer that aiohttp
+    # read whole and whose connection it has pooled already: the next call must not
+    # reuse a connection whose answer was not understood.
+    async def unrepaired(session: Any, context: Any, params: Any) -> None:
+        pass
+
+    monkeypatch.setattr(_aiohttp, "_encodable_reason", unrepaired)
+
+    def serve(conn: socket.socket, number: int, body: bytes) -> bool:
+        answer = _sms(1.25 if number == 1 else 2.5)
+        conn.sendall(answer.replace(b"200 OK", b"200 \xc4\xfe") if number == 1 else answer)
+        return True
+
+    server = hostile(serve)
+    http = textflow.DefaultAioHttpClient()
+    async with (
+        http,
+        textflow.AsyncTextFlowClient(
+            KEY, base_url=server.base_url, http_client=http, max_retries=0
+        ) as client,
+    ):
+        with pytest.raises(textflow.APIConnectionError) as info:
+            await client.send_sms("+11234567890", "hi")
+        assert info.value.may_have_been_sent
+        second = await client.send_sms("+11234567890", "hi")
+    assert str(second.data.price) == "2.5"
+    assert len(server.requests) == 2
+    assert server.connections == 2
