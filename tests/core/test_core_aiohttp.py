@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import subprocess
 import sys
 import threading
+import warnings
 from typing import Any, Callable
 
 import anyio
@@ -241,3 +243,40 @@ async def test_an_answer_httpx_aiohttp_fails_to_take_closes_its_connection(
     assert str(second.data.price) == "2.5"
     assert len(server.requests) == 2
     assert server.connections == 2
+
+
+def test_closing_the_client_ends_a_connection_still_writing_a_body(
+    hostile: Callable[..., RawServer],
+) -> None:
+    # The server answers as soon as the request's head came, and reads the body only once
+    # the client is closed: megabytes of it wait in the transport's buffer. A graceful
+    # close would wait for them; the loop ends first, the transport is left "closing",
+    # and garbage collection finds it open.
+    closed = threading.Event()
+
+    def serve(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(_sms(1.25))
+        return closed.wait(LIMIT)  # then the server reads the body
+
+    server = hostile(serve, early=True)
+
+    async def send_and_close() -> str:
+        http = textflow.DefaultAioHttpClient()
+        async with (
+            http,
+            textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, http_client=http) as client,
+        ):
+            result = await client.send_sms("+11234567890", "x" * (8 * 1024 * 1024))
+        return str(result.data.price)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert asyncio.run(send_and_close()) == "1.25"
+        closed.set()
+        gc.collect()
+    unclosed = [
+        w
+        for w in caught
+        if issubclass(w.category, ResourceWarning) and "unclosed" in str(w.message)
+    ]
+    assert not unclosed, [str(w.message) for w in unclosed]

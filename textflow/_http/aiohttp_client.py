@@ -211,6 +211,38 @@ def _framed_as_reusable(headers: httpx.Headers) -> bool:
     return not codings or codings == ["chunked"]
 
 
+class _Opened:
+    """The asyncio transports of the connections a client opened, until they are closed.
+
+    aiohttp closes a connection gracefully: its transport first writes what it still
+    holds. A request answered while megabytes of its body were unwritten (a server that
+    refuses early) leaves a transport "closing" for as long as the server does not read;
+    if the loop ends first, garbage collection finds it open. Closing the client aborts
+    those: the answer came, nothing of theirs is still owed to anyone.
+    """
+
+    def __init__(self) -> None:
+        self._transports: set[asyncio.Transport] = set()
+
+    def add(self, transport: asyncio.Transport) -> None:
+        # the ones closed since are dropped here: the set holds the open ones, few
+        self._transports = {kept for kept in self._transports if not _done(kept)}
+        self._transports.add(transport)
+
+    def abort_unfinished(self) -> bool:
+        """Abort the transports that are not closed yet; whether there were any."""
+        unfinished = [transport for transport in self._transports if not _done(transport)]
+        self._transports = set()
+        for transport in unfinished:
+            transport.abort()
+        return bool(unfinished)
+
+
+def _done(transport: asyncio.Transport) -> bool:
+    """Whether a transport is closed, or closing with nothing left to write."""
+    return transport.is_closing() and not transport.get_write_buffer_size()
+
+
 class AioHttpTransport(httpx.AsyncBaseTransport):
     """``httpx_aiohttp.AiohttpTransport`` with exceptions the SDK can trust (see above)."""
 
@@ -218,6 +250,7 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         from httpx_aiohttp import AiohttpTransport
 
         self._inner = AiohttpTransport(**options)
+        self._opened = _Opened()
         if options.get("client") is None:
             self._inner.client = self._session  # made in the running loop, on first use
 
@@ -225,6 +258,8 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         """The session httpx-aiohttp would make, with the tracing signals above and a
         connector that says how to close the connection each request got."""
         import aiohttp
+
+        opened = self._opened
 
         class Connector(aiohttp.TCPConnector):
             async def connect(self, *args: Any, **kwargs: Any) -> Any:
@@ -235,6 +270,8 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
                         break
                     connection.close()  # before a byte of this request was written to it
                     reached(Point.BEFORE_CONNECTING)
+                if not _REUSED.get() and connection.transport is not None:
+                    opened.add(connection.transport)
                 _PROTOCOL.set(connection.protocol)
                 return connection
 
@@ -280,6 +317,8 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+        if self._opened.abort_unfinished():
+            await asyncio.sleep(0)  # the loop closes their sockets in its next turn
 
 
 class DefaultAioHttpClient(httpx.AsyncClient):
