@@ -14,6 +14,17 @@ Over ``httpx_aiohttp.AiohttpTransport`` it adds what the SDK's promises need:
   as on the SDK's own transport. The answer's connection can be closed through the
   response (``framing.CLOSE_CONNECTION``): an answer to another request is never
   followed by another on the same connection.
+* **No answer read as another request's.** aiohttp's pool hands out an idle connection
+  that received something meanwhile (an unasked answer, which aiohttp would read as
+  the next request's): a reused connection is checked first (what aiohttp's protocol
+  holds, then whether its socket is readable) and closed if it spoke
+  (https://github.com/aio-libs/aiohttp/issues/13656: the pool does not re-check its
+  ``should_close``). A ``101`` is no
+  answer to a send (a broken one, "may have been sent"); an answer framed with
+  ``chunked`` twice is read but its connection not reused; a request that fails with
+  a connection in hand closes it.
+* **Closing aborts what a graceful close would wait on forever**: a connection still
+  writing the body of a request that was answered already (see ``_Opened``).
 * **Exceptions of the right kind.** httpx-aiohttp 0.2 maps every
   ``aiohttp.ClientConnectionError`` to ``httpx.ConnectTimeout``, including a server
   that dropped the connection after reading the request; here they are mapped by
