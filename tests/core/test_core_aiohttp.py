@@ -260,7 +260,11 @@ def test_closing_the_client_ends_a_connection_still_writing_a_body(
 
     server = hostile(serve, early=True)
 
+    reported: list[str] = []  # what the loop was told of: an unretrieved "Connection lost"
+
     async def send_and_close() -> str:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda loop, context: reported.append(context["message"]))
         http = textflow.DefaultAioHttpClient()
         async with (
             http,
@@ -280,3 +284,4 @@ def test_closing_the_client_ends_a_connection_still_writing_a_body(
         if issubclass(w.category, ResourceWarning) and "unclosed" in str(w.message)
     ]
     assert not unclosed, [str(w.message) for w in unclosed]
+    assert not reported

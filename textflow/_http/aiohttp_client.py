@@ -245,6 +245,10 @@ class _Opened:
         unfinished = [transport for transport in self._transports if not _done(transport)]
         self._transports = set()
         for transport in unfinished:
+            # A write waiting for room (aiohttp's own, which it may have stopped awaiting)
+            # is let go first: else the abort fails it, and aiohttp before 3.14 leaves
+            # that failure unretrieved (a "Connection lost" the loop reports).
+            transport.get_protocol().resume_writing()
             transport.abort()
         return bool(unfinished)
 
