@@ -40,6 +40,7 @@ POST) once when its connection breaks, on top of the SDK's ``max_retries``.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -140,8 +141,10 @@ def _reporting(point: Point) -> Any:
     return report
 
 
-#: The connection the current request got (see `_session`): its protocol.
-_PROTOCOL: ContextVar[Optional[Any]] = ContextVar("textflow_aiohttp_protocol", default=None)
+#: The connection the current request got (see `_session`): its asyncio transport.
+_TRANSPORT: ContextVar[Optional[asyncio.Transport]] = ContextVar(
+    "textflow_aiohttp_transport", default=None
+)
 #: Whether the connection the current request got came from aiohttp's pool.
 _REUSED: ContextVar[bool] = ContextVar("textflow_aiohttp_reused", default=False)
 
@@ -200,11 +203,34 @@ def _spoke_while_idle(connection: Any) -> bool:
     return socket_readable(transport.get_extra_info("socket"))
 
 
-def _close(protocol: Optional[Any]) -> None:
+def _close(transport: Optional[asyncio.Transport]) -> None:
     """Close a connection's transport: aiohttp then never pools it again."""
-    transport = None if protocol is None else protocol.transport
     if transport is not None:
         transport.close()
+
+
+def _abort(transport: asyncio.Transport) -> None:
+    """Abort ``transport`` now, its unwritten bytes dropped.
+
+    aiohttp before 3.14 cancels a request's body writer when the answer ends (or the
+    request is cut) and leaves
+    the writer's wait for room behind: the abort would fail that wait, and nobody
+    retrieves the failure (a "Connection lost" the loop reports). So the wait is ended
+    first, where the protocol is surely paused (more than the high-water mark unsent):
+    aiohttp's ``resume_writing`` asserts that it is.
+    """
+    unsent, high = transport.get_write_buffer_size(), transport.get_write_buffer_limits()[1]
+    if unsent > high and _leaves_wait_behind():
+        transport.get_protocol().resume_writing()
+    transport.abort()
+
+
+@functools.cache
+def _leaves_wait_behind() -> bool:
+    """Whether the installed aiohttp is one that leaves the writer's wait behind."""
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in version("aiohttp").split(".")[:2]) < (3, 14)
 
 
 def _framed_as_reusable(headers: httpx.Headers) -> bool:
@@ -227,9 +253,9 @@ class _Opened:
 
     aiohttp closes a connection gracefully: its transport first writes what it still
     holds. A request answered while megabytes of its body were unwritten (a server that
-    refuses early) leaves a transport "closing" for as long as the server does not read;
-    if the loop ends first, garbage collection finds it open. Closing the client aborts
-    those: the answer came, nothing of theirs is still owed to anyone.
+    refuses early), or cut by its deadline there, leaves a transport "closing" for as
+    long as the server does not read; if the loop ends first, garbage collection finds
+    it open. Closing the client aborts those: their requests are over.
     """
 
     def __init__(self) -> None:
@@ -245,11 +271,7 @@ class _Opened:
         unfinished = [transport for transport in self._transports if not _done(transport)]
         self._transports = set()
         for transport in unfinished:
-            # A write waiting for room (aiohttp's own, which it may have stopped awaiting)
-            # is let go first: else the abort fails it, and aiohttp before 3.14 leaves
-            # that failure unretrieved (a "Connection lost" the loop reports).
-            transport.get_protocol().resume_writing()
-            transport.abort()
+            _abort(transport)
         return bool(unfinished)
 
 
@@ -287,7 +309,7 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
                     reached(Point.BEFORE_CONNECTING)
                 if not _REUSED.get() and connection.transport is not None:
                     opened.add(connection.transport)
-                _PROTOCOL.set(connection.protocol)
+                _TRANSPORT.set(connection.transport)
                 return connection
 
         inner = self._inner
@@ -302,32 +324,34 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _require_asyncio()
         reached(Point.BEFORE_CONNECTING)
-        _PROTOCOL.set(None)
+        _TRANSPORT.set(None)
         try:
             with _mapped():
                 response = await self._inner.handle_async_request(request)
         except BaseException:
             # aiohttp may have pooled the connection already (the answer was read whole)
             # though the request failed here: an answer not understood ends its connection.
-            _close(_PROTOCOL.get())
+            _close(_TRANSPORT.get())
             raise
         finally:
-            protocol = _PROTOCOL.get()
-            _PROTOCOL.set(None)  # the context keeps no connection past its request
+            transport = _TRANSPORT.get()
+            _TRANSPORT.set(None)  # the context keeps no connection past its request
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Body(response.stream)  # the same response: no second one built
         if response.status_code < 200:  # a 101: the server switched protocols, or so it says
             await response.aclose()
-            _close(protocol)
+            _close(transport)
             reached(Point.READING)
             raise httpx.RemoteProtocolError(
                 f"the server answered {response.status_code} (switching protocols) to a request "
                 "that asked for no switch; its connection is closed"
             )
-        if not _framed_as_reusable(response.headers) and protocol is not None:
-            protocol.force_close()  # read this answer, then close its connection
-        if protocol is not None:  # the SDK closes it if the answer is not this request's
-            response.extensions[CLOSE_CONNECTION] = lambda: _close(protocol)
+        if transport is not None:
+            if not _framed_as_reusable(response.headers):
+                protocol: Any = transport.get_protocol()
+                protocol.force_close()  # read this answer, then close its connection
+            # the SDK closes it if the answer is not this request's
+            response.extensions[CLOSE_CONNECTION] = transport.close
         return response
 
     async def aclose(self) -> None:
