@@ -77,7 +77,7 @@ def tests(session: nox.Session) -> None:
 
 
 # The lowest versions pyproject.toml admits: the core must work on them too.
-LOWEST = ["httpx==0.25.0", "httpcore==0.18.0", "anyio==4.0.0", "pydantic==2.5.0"]
+LOWEST = ["httpx==0.25.1", "httpcore==1.0.9", "h11==0.16.0", "anyio==4.0.0", "pydantic==2.5.0"]
 
 
 @nox.session(python=INSTALLED[0])

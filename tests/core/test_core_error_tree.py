@@ -25,6 +25,10 @@ DOCS = ROOT / "docs" / "errors.md"
 ALLOWED_ELSEWHERE = {
     # a signal inside httpx's decoding of a body over the cap; became MalformedResponseError
     "textflow._http.body:AnswerTooLarge",
+    # the HTTP/1.1 codec's, sans I/O: its connection maps them to httpx's exceptions
+    # (RemoteProtocolError, LocalProtocolError), which the client turns into the SDK's
+    "textflow._http.h1:ProtocolError",
+    "textflow._http.h1:Unwritable",
     # a webhook body with a key twice; became WebhookError
     "textflow.webhooks:_DuplicateKey",
     # the command line's bad usage: printed with the usage, exit status 2

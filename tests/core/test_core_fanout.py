@@ -115,9 +115,9 @@ def reset_first(monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetFirst]:
     it can see the server's reset (an event, not a delay: the request is then held, and
     dropped, never written). Later connections are answered."""
     server = ResetFirst(reset_first_connection)
-    original = backends.AsyncBackend.connect_tcp
+    original = backends.AsyncBackend.connect_raw
 
-    async def connect_tcp(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
+    async def connect_raw(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
         stream = await original(self, *args, **kwargs)
         server.connected.set()
         for _ in range(500):  # 5 s at most
@@ -127,10 +127,10 @@ def reset_first(monkeypatch: pytest.MonkeyPatch) -> Iterator[ResetFirst]:
         else:
             raise AssertionError("the server's reset never showed on the client's side")
         server.resetting = False
-        monkeypatch.setattr(backends.AsyncBackend, "connect_tcp", original)  # first only
+        monkeypatch.setattr(backends.AsyncBackend, "connect_raw", original)  # first only
         return stream
 
-    monkeypatch.setattr(backends.AsyncBackend, "connect_tcp", connect_tcp)
+    monkeypatch.setattr(backends.AsyncBackend, "connect_raw", connect_raw)
     yield server
     server.close()
 
@@ -223,13 +223,13 @@ def silent() -> Iterator[Silent]:
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every stream the async backend opens, kept (the backend itself keeps them weakly)."""
     streams: list[Any] = []
-    original = backends.AsyncBackend.connect_tcp
+    original = backends.AsyncBackend.connect_raw
 
-    async def connect_tcp(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
+    async def connect_raw(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
         streams.append(await original(self, *args, **kwargs))
         return streams[-1]
 
-    monkeypatch.setattr(backends.AsyncBackend, "connect_tcp", connect_tcp)
+    monkeypatch.setattr(backends.AsyncBackend, "connect_raw", connect_raw)
     return streams
 
 
@@ -262,13 +262,13 @@ async def test_a_peer_that_does_not_read_cannot_hold_a_large_send(
     silent: Silent, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     streams: list[Any] = []
-    original = backends.AsyncBackend.connect_tcp
+    original = backends.AsyncBackend.connect_raw
 
-    async def connect_tcp(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
+    async def connect_raw(self: backends.AsyncBackend, *args: Any, **kwargs: Any) -> Any:
         streams.append(await original(self, *args, **kwargs))
         return streams[-1]
 
-    monkeypatch.setattr(backends.AsyncBackend, "connect_tcp", connect_tcp)
+    monkeypatch.setattr(backends.AsyncBackend, "connect_raw", connect_raw)
     async with textflow.AsyncTextFlowClient(
         KEY, base_url=silent.base_url, max_retries=2, timeout=1.0
     ) as client:
@@ -379,7 +379,8 @@ async def test_an_early_answer_to_a_large_request_is_the_answer(anyio_backend: s
         (b"HTTP/1.1 204 No Content\r\n\r\n", True),
         (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\n\r\n", True),
         (http_answer(b"{}") + b"HTTP/1.1 200 X\r\nContent-Length: 2\r\n\r\n{}", False),
-        (b"HTTP/1.1 100 Continue\r\n\r\n" + http_answer(b"{}"), False),  # unsure: not reused
+        # an interim answer, skipped: the codec knows where the answer after it ends
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + http_answer(b"{}"), True),
     ],
 )
 async def test_what_follows_a_bodiless_or_overlong_answer(

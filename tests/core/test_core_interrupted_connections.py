@@ -1,6 +1,6 @@
 """Interrupted calls do not keep their connections open until the client is closed.
 
-A call interrupted inside httpcore (Ctrl-C, a signal handler's exception, a
+A call interrupted inside its connection (Ctrl-C, a signal handler's exception, a
 cancellation at an unlucky checkpoint) can leave its connection neither idle nor
 closed; the transport puts it aside and uses another. What is put aside is closed
 by the next call, so a long-lived client interrupted again and again holds one
@@ -14,10 +14,10 @@ import time
 from typing import Callable
 
 import anyio
-import httpcore
 import pytest
 
 import textflow
+from textflow._http.connection import AsyncConnection, SyncConnection
 
 from tests.core.core_support import KEY
 from tests.core.hostile_support import Answer, RawServer, json_answer
@@ -49,12 +49,12 @@ def test_sync_interrupts_leave_no_connection_open(
     server = hostile(verdict)
     client = textflow.TextFlowClient(KEY, base_url=server.base_url, max_retries=0)
 
-    def interrupted(self: httpcore.HTTP11Connection, request: httpcore.Request) -> object:
-        raise Interrupted  # connected, nothing written: the connection is left NEW
+    def interrupted(self: SyncConnection, *args: object) -> object:
+        raise Interrupted  # connected, nothing written yet
 
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(httpcore.HTTP11Connection, "handle_request", interrupted)
+            patch.setattr(SyncConnection, "_exchange", interrupted)
             for _ in range(INTERRUPTS):
                 with pytest.raises(Interrupted):
                     client.verify_code("+11234567890", "1")
@@ -73,14 +73,14 @@ async def test_async_cancellations_leave_no_connection_open(
     client = textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, max_retries=0)
     scope: list[anyio.CancelScope] = []
 
-    async def cancelled(self: object, request: httpcore.Request) -> object:
-        scope[-1].cancel()  # a cancellation delivered at httpcore's first checkpoint
+    async def cancelled(self: object, *args: object) -> object:
+        scope[-1].cancel()  # a cancellation delivered at the connection's first checkpoint
         await anyio.sleep(0)
         raise AssertionError("not cancelled")
 
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(httpcore.AsyncHTTP11Connection, "handle_async_request", cancelled)
+            patch.setattr(AsyncConnection, "_exchange", cancelled)
             for _ in range(INTERRUPTS):
                 with anyio.CancelScope() as outer:
                     scope.append(outer)

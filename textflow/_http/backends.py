@@ -6,7 +6,7 @@ own list of its connections, never a pool's private one.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import httpcore
 
@@ -39,6 +39,14 @@ class SyncBackend(httpcore.NetworkBackend):
         with deadline_named(cut):
             stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
         return SyncStream(stream, self.opened)
+
+    def connect_raw(self, host: str, port: int, timeout: Optional[float]) -> Any:
+        """A plain stream for the SDK's own connection (``textflow._http.connection``),
+        which watches its cycles itself: reported, and cut at the call's deadline."""
+        reached(Point.CONNECTING)
+        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+        with deadline_named(cut):
+            return self._backend.connect_tcp(host, port, timeout)
 
     def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
         self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
@@ -102,6 +110,23 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
                 host, port, timeout, local_address, socket_options
             )
         return AsyncStream(inner, self.opened)
+
+    async def connect_raw(
+        self, host: str, port: int, timeout: Optional[float], tls: bool = False
+    ) -> Any:
+        """A plain stream for the SDK's own connection (``textflow._http.connection``),
+        which watches its cycles itself: asyncio's transports; under trio a socket of its
+        own (``trio_stream``), or httpcore's trio stream if TLS will go over it."""
+        reached(Point.CONNECTING)
+        if on_asyncio():
+            from textflow._http import asyncio_stream
+
+            return await asyncio_stream.connect_tcp(host, port, timeout, None)
+        if not tls:
+            from textflow._http import trio_stream
+
+            return await trio_stream.connect_tcp(host, port, timeout)
+        return await self._anyio_or_trio().connect_tcp(host, port, timeout)
 
     async def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
         self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None

@@ -19,7 +19,8 @@ MAX_ANSWER_BYTES = 1024 * 1024
 ACCEPT_ENCODING = "gzip, deflate"
 MAX_ENCODINGS = 3  # layers of Content-Encoding decoded (urllib3 allows 5; real answers use 1)
 
-#: A response extension the aiohttp transport sets: closes the answer's connection.
+#: A response extension the aiohttp transport and the SDK's own connection set: a
+#: callable that stops the answer's connection from being used again.
 CLOSE_CONNECTION = "textflow.close_connection"
 # The connection's (network_stream, CLOSE_CONNECTION) are kept for the client to drop
 # it if the answer is not this request's (``framing.never_reuse``), which takes them out.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Callable, Optional
 
@@ -11,9 +11,10 @@ import anyio
 import httpcore
 import httpx
 
-from textflow._http import streams
+from textflow._http import h1, streams
 
 _ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    h1.ProtocolError: httpx.RemoteProtocolError,  # the SDK's own connection (``connection``)
     httpcore.PoolTimeout: httpx.PoolTimeout,
     httpcore.ConnectTimeout: httpx.ConnectTimeout,
     httpcore.ReadTimeout: httpx.ReadTimeout,
@@ -143,10 +144,6 @@ def core_request(request: httpx.Request) -> httpcore.Request:
     )
 
 
-def _lowered(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
-
-
 class _Release:
     """Gives a request's slot back once, however many times it is called."""
 
@@ -251,6 +248,4 @@ _FINISH_STEPS = 8
 
 def _answered(answer: httpcore.Response) -> None:
     """Read to its end: before the connection goes back to the pool, check it ended clean."""
-    streams.answered(
-        answer.extensions.get("network_stream"), answer.status, _lowered(answer.headers)
-    )
+    streams.answered(answer.extensions.get("network_stream"))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Optional, Union
 
@@ -32,7 +32,7 @@ from textflow._http.framing import Cycles
 from textflow._http.sent import Point, reached
 
 _HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send
-_CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
+CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
 
 SocketOptions = Optional[
     Iterable[
@@ -221,7 +221,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
                 and self._stream.get_extra_info("ssl_object") is None
                 and self._stream.get_extra_info("is_readable")
             ):
-                raise httpcore.ConnectError(_CLOSED_UNWRITTEN)
+                raise httpcore.ConnectError(CLOSED_UNWRITTEN)
         reached(Point.WRITING)
         await self._stream.write(data, timeout)
 
@@ -279,7 +279,7 @@ def _reading(cycles: Cycles) -> None:
     reached(Point.READING if cycles.answer_started() else Point.WAITING)
 
 
-def answered(stream: object, status: int, headers: Mapping[str, str]) -> None:
+def answered(stream: object) -> None:
     """An answer on ``stream`` (a response's ``network_stream``) was read to its end."""
     if isinstance(stream, (SyncStream, AsyncStream)):
-        stream.cycles.answered(status, headers)
+        stream.cycles.answered()

@@ -15,6 +15,7 @@ loop), asyncio's ``loop.call_at``, trio's ``lowlevel.spawn_system_task``.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import weakref
 from typing import Any, Optional, Protocol
@@ -23,17 +24,25 @@ from anyio.lowlevel import RunVar
 
 
 class Expiring(Protocol):
-    deadline: float
+    @property
+    def deadline(self) -> float:
+        """When to cancel the call (loop time); read once, as it starts."""
 
     def expire(self) -> None:
         """The deadline passed: cancel the call."""
 
 
-class _Keeper:
+class Keeper:
     """The running calls of one event loop, and the one timer for the earliest deadline."""
 
     def __init__(self) -> None:
-        self.calls: dict[Expiring, None] = {}  # in order of arrival
+        self.calls: dict[Expiring, float] = {}  # running, with the deadline noted
+        # Their deadlines in a heap, so that firing costs O(log n) per call that expired
+        # (a scan of every running call each time was O(n^2) with staggered deadlines).
+        # A call that ended stays in it until it reaches the top or the heap is mostly such.
+        self._heap: list[tuple[float, int, Expiring]] = []
+        self._ended = 0  # entries of the heap whose call is no longer running
+        self._order = 0  # ties of deadlines, in order of arrival
         self.armed = math.inf  # when the timer fires
         # asyncio: the timer, weakly (the loop holds it; anyio's RunVar holds this keeper
         # weakly by the loop, which a strong reference back would keep for ever).
@@ -48,9 +57,32 @@ class _Keeper:
             trio.lowlevel.spawn_system_task(self._trio_timer, name="textflow deadlines")
 
     def add(self, call: Expiring) -> None:
-        self.calls[call] = None
-        if call.deadline < self.armed:
-            self._arm(call.deadline)
+        """Cancel ``call`` once its deadline has passed (``start``)."""
+        deadline = call.deadline
+        self.calls[call] = deadline
+        self._order += 1
+        heapq.heappush(self._heap, (deadline, self._order, call))
+        if deadline < self.armed:
+            self._arm(deadline)
+
+    def remove(self, call: Expiring) -> None:
+        """``call`` is over (``stop``)."""
+        if self.calls.pop(call, None) is not None:
+            heap = self._heap
+            if heap[0][2] is call:  # the earliest (calls of one timeout end in order)
+                heapq.heappop(heap)
+                return
+            self._ended += 1
+            if self._ended > _COMPACT_AFTER and self._ended * 2 > len(self._heap):
+                calls = self.calls
+                self._heap = [entry for entry in self._heap if calls.get(entry[2]) == entry[0]]
+                heapq.heapify(self._heap)
+                self._ended = 0
+
+    def _running(self, entry: tuple[float, int, Expiring]) -> bool:
+        """Whether a heap entry is a running call's (not one that ended, nor an earlier
+        start of a call started again)."""
+        return self.calls.get(entry[2]) == entry[0]
 
     def _arm(self, when: float) -> None:
         self.armed = when
@@ -67,15 +99,24 @@ class _Keeper:
     def _fire(self) -> None:
         self._handle = None
         now = self._now()
-        due = [call for call in self.calls if call.deadline <= now]
-        for call in due:
-            del self.calls[call]
+        heap, calls = self._heap, self.calls
+        due = []
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            if self._running(entry):
+                del calls[entry[2]]
+                due.append(entry[2])
+            elif self._ended:
+                self._ended -= 1
+        while heap and not self._running(heap[0]):  # the timer is set for a running call
+            heapq.heappop(heap)
+            if self._ended:
+                self._ended -= 1
         # the timer is set again before any call is cancelled: whatever a cancellation
         # does, the calls still running keep their deadline
         self.armed = math.inf
-        earliest = min((call.deadline for call in self.calls), default=math.inf)
-        if earliest < math.inf:
-            self._arm(earliest)
+        if heap:
+            self._arm(heap[0][0])
         for call in due:
             call.expire()
 
@@ -98,19 +139,28 @@ class _Keeper:
             self._fire()
 
 
-_KEEPER: RunVar[_Keeper] = RunVar("textflow_deadlines")
+#: Entries of calls that ended kept in the heap before it is rebuilt without them.
+_COMPACT_AFTER = 16
+
+_KEEPER: RunVar[Keeper] = RunVar("textflow_deadlines")
+
+
+def keeper() -> Keeper:
+    """The running event loop's keeper (made on first use), for a caller that starts and
+    stops many calls in one loop (the gate) and would otherwise look it up each time."""
+    try:
+        return _KEEPER.get()
+    except LookupError:
+        found = Keeper()
+        _KEEPER.set(found)
+        return found
 
 
 def start(call: Expiring) -> None:
     """Cancel ``call`` (``call.expire()``) once ``call.deadline`` (loop time) has passed."""
-    try:
-        keeper = _KEEPER.get()
-    except LookupError:
-        keeper = _Keeper()
-        _KEEPER.set(keeper)
-    keeper.add(call)
+    keeper().add(call)
 
 
 def stop(call: Expiring) -> None:
     """``call`` is over: nothing to cancel. The timer stays: the next call may need it."""
-    _KEEPER.get().calls.pop(call, None)
+    _KEEPER.get().remove(call)

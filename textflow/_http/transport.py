@@ -14,7 +14,9 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   as it ends (``textflow._http.loops``); use from two live loops at once is refused
   with a clear error.
 * **Shards** of one connection each behind a gate (``textflow._http.pools``).
-* **Deadlines and clean connections** through the streams of ``textflow._http.streams``.
+* **The SDK's own HTTP/1.1 connection** for direct requests (``textflow._http.connection``),
+  with the call's deadline and clean reuse; proxied ones keep httpcore's connections
+  over the streams of ``textflow._http.streams``.
 
 A proxied request (the client's route, ``textflow._http.proxies``, carried in the
 request's extensions) goes through the same shards, gate and deadline as a direct one:
@@ -32,15 +34,15 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Any, Callable, Generic, Optional, TypeVar
 
-import anyio
 import httpcore
 import httpx
 
 from textflow import _config
-from textflow._http import loops, timers
+from textflow._http import loops
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
+from textflow._http.gate import AsyncGate
 from textflow._http.pools import AsyncShard, Pools, SyncShard
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
@@ -142,6 +144,11 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             raise
         try:
             with httpx_errors():
+                if request.extensions.get(ROUTE) is None and _unpatched(_SYNC):
+                    # direct: the SDK's own connection
+                    response = pool.send(request, lambda: pools.release(index))
+                    pools.lend(index, response.stream)
+                    return response
                 answer = pool.handle_request(_core(pools, request))
         except BaseException:
             pools.release(index)
@@ -198,8 +205,8 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             cls = httpcore.AsyncSOCKSProxy if socks else httpcore.AsyncHTTPProxy
             return cls(**proxy_options)
 
-        def gate() -> anyio.Semaphore:
-            return anyio.Semaphore(SHARD_CONNECTIONS * count)
+        def gate() -> AsyncGate:
+            return AsyncGate(SHARD_CONNECTIONS * count)
 
         return Pools(count, shard, proxy, gate, backend)
 
@@ -208,7 +215,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         loop = loops.Loop.current()
         if self._loop is not None and self._loop.same(loop):
             return pools
-        if self._loop is None:  # first use: the gate belongs to this loop
+        if self._loop is None:  # first use, or after aclose: the gate forgets any other loop
             pools.regate()
         elif not self._loop.finished():
             raise ClientStateError(
@@ -233,11 +240,10 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             pools = await self._in_this_loop()  # not the loop (or process) of the last call
         if pools.broken:  # left by an interrupted request: closed now, not at client close
             await pools.aclose_broken()
-        try:
-            pools.gate.acquire_nowait()
-        except anyio.WouldBlock:
-            pools.reclaim()
-            await _through_the_gate(pools.gate, request)
+        if not pools.gate.take_nowait():
+            pools.reclaim(pools.gate.waiting())
+            if not await pools.gate.wait(_queued_timeout(request)):
+                raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
         try:
             index, pool = pools.take()
         except BaseException:
@@ -245,6 +251,11 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             raise
         try:
             with httpx_errors():
+                if request.extensions.get(ROUTE) is None and _unpatched(_ASYNC):
+                    # direct: the SDK's own connection
+                    response = await pool.send(request, lambda: pools.release(index))
+                    pools.lend(index, response.stream)
+                    return response
                 answer = await pool.handle_async_request(_core(pools, request))
         except BaseException:
             pools.release(index)
@@ -269,48 +280,38 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
 
 _NO_CONNECTION = "no connection came free within the pool timeout"
 
+# A direct request goes on the SDK's own connection (``textflow._http.connection``), unless
+# something replaced httpcore's connection's send: a test double such as respx (its default
+# mocker patches it) then sees every request, as it did when every request went that way.
+# Each list holds the send's name on its class and, once seen, httpcore's own function:
+# the transport may be imported first while respx is patching, so that is not "the
+# original" unless it is httpcore's.
+_SYNC: list[Any] = [httpcore.HTTPConnection, "handle_request", None]
+_ASYNC: list[Any] = [httpcore.AsyncHTTPConnection, "handle_async_request", None]
 
-async def _through_the_gate(gate: anyio.Semaphore, request: httpx.Request) -> None:
-    """Wait for a slot, at most the pool timeout, with no timer of its own.
 
-    A wait that the call's own deadline ends no later than the pool timeout would (the
-    retry loop cuts every phase's timeout to what is left of the call) needs nothing:
-    the client's cancel scope ends it, as "not sent". Any other wait is cut by the event
-    loop's one deadline timer (``textflow._http.timers``): with 400 sends queued at the
-    gate, a timer each (``anyio.fail_after``) was a tenth of their CPU (timers kept in
-    order in the loop). A wait cut so takes no slot (anyio's semaphore gives back one
-    handed over as the wait is cancelled) and fails as ``httpx.PoolTimeout``: not sent.
-    """
+def _unpatched(which: list[Any]) -> bool:
+    """Whether httpcore's connection sends as httpcore wrote it (nothing patched it)."""
+    send = getattr(which[0], which[1])
+    if send is which[2]:
+        return True
+    if which[2] is None and getattr(send, "__module__", "").startswith("httpcore."):
+        which[2] = send
+        return True
+    return False
+
+
+def _queued_timeout(request: httpx.Request) -> Optional[float]:
+    """How long a request may wait at the gate (``textflow._http.gate``), if the gate must
+    time it: not when the call's own deadline ends the wait no later than the pool
+    timeout would (the retry loop cuts every phase's timeout to what is left of the
+    call): the client's cancel scope ends it then, as "not sent"."""
     timeout = _pool_timeout(request)
-    if timeout is None:
-        await gate.acquire()
-        return
-    deadline = request.extensions.get(CALL_DEADLINE)
-    if isinstance(deadline, float) and time.monotonic() + timeout >= deadline:
-        await gate.acquire()
-        return
-    wait = _PoolWait(anyio.current_time() + timeout)
-    with wait.scope:
-        timers.start(wait)
-        try:
-            await gate.acquire()
-        finally:
-            timers.stop(wait)
-    if wait.scope.cancelled_caught:
-        raise httpx.PoolTimeout(_NO_CONNECTION)
-
-
-class _PoolWait:
-    """A wait at the gate, ended by the loop's deadline timer (``timers.Expiring``)."""
-
-    __slots__ = ("deadline", "scope")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.scope = anyio.CancelScope()
-
-    def expire(self) -> None:
-        self.scope.cancel()
+    if timeout is not None:
+        deadline = request.extensions.get(CALL_DEADLINE)
+        if isinstance(deadline, float) and time.monotonic() + timeout >= deadline:
+            return None
+    return timeout
 
 
 def _core(pools: Pools[Any], request: httpx.Request) -> httpcore.Request:

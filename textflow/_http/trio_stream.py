@@ -1,0 +1,146 @@
+"""A plain TCP stream for the SDK's own connection under trio, on a socket of its own.
+
+httpcore's trio stream wraps every read and write in an exception-mapping context
+manager and a cancel scope for its timeout, over trio's ``SocketStream`` (a conflict
+detector and an error-translating context manager of its own): with the SDK's
+connection on asyncio's transports, that made trio 1.3x asyncio's CPU per send. Here a
+read or write is first tried on the non-blocking socket; only one that would block
+waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``): a read under
+the event loop's one deadline timer (``textflow._http.timers``), a write in a cancel
+scope for its timeout. The call's deadline cancels a wait as usual. Errors are
+httpcore's, as its trio backend raises them. TLS connections still use httpcore's
+trio stream (``trio.SSLStream``).
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from typing import Any, Optional
+
+import httpcore
+import trio
+
+from textflow._http import timers
+from textflow._http.asyncio_stream import socket_readable
+
+
+class TrioStream:
+    __slots__ = ("_sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
+        sock = self._sock
+        while True:
+            try:
+                return sock.recv(max_bytes)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise httpcore.ReadError(str(exc)) from exc
+            if timeout is None:
+                await _wait(trio.lowlevel.wait_readable, sock, None, httpcore.ReadError)
+            else:
+                await _read_wait(sock, timeout)
+
+    async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
+        sock = self._sock
+        view = memoryview(buffer)
+        while view:
+            try:
+                view = view[sock.send(view) :]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise httpcore.WriteError(str(exc)) from exc
+            if not await _wait(trio.lowlevel.wait_writable, sock, timeout, httpcore.WriteError):
+                raise httpcore.WriteTimeout()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        sock = self._sock
+        if sock.fileno() >= 0:
+            trio.lowlevel.notify_closing(sock)  # a task waiting on it wakes with an error
+            sock.close()
+
+    def get_extra_info(self, info: str) -> Any:
+        sock = self._sock
+        if info == "socket":
+            return sock
+        if info == "is_readable":
+            return socket_readable(sock)
+        if info == "ssl_object":
+            return None
+        if info == "client_addr":
+            return sock.getsockname()
+        if info == "server_addr":
+            return sock.getpeername()
+        return None
+
+
+async def _wait(
+    wait: Any, sock: socket.socket, timeout: Optional[float], closed: type[Exception]
+) -> bool:
+    """Waits until ``sock`` is ready; ``False`` if ``timeout`` passed first; ``closed`` if
+    the socket is closed meanwhile."""
+    try:
+        if timeout is None:
+            await wait(sock)
+            return True
+        with trio.move_on_after(timeout):
+            await wait(sock)
+            return True
+        return False
+    except trio.ClosedResourceError as exc:  # closed while waiting
+        raise closed(str(exc)) from exc
+
+
+class _ReadWait:
+    """A read waiting on its socket, ended by the loop's deadline timer
+    (``timers.Expiring``): it closes the socket to the wait, which wakes with an error."""
+
+    __slots__ = ("deadline", "expired", "sock")
+
+    def __init__(self, deadline: float, sock: socket.socket) -> None:
+        self.deadline = deadline
+        self.sock = sock
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        trio.lowlevel.notify_closing(self.sock)  # the connection is done for: closed next
+
+
+async def _read_wait(sock: socket.socket, timeout: float) -> None:
+    """Waits until ``sock`` is readable, at most ``timeout`` seconds, with no cancel scope:
+    the event loop's one deadline timer (``textflow._http.timers``) ends a wait too long.
+    A scope per read (``move_on_after``) was a tenth of trio's CPU per send."""
+    wait = _ReadWait(trio.current_time() + timeout, sock)
+    timers.start(wait)
+    try:
+        await trio.lowlevel.wait_readable(sock)
+    except trio.ClosedResourceError as exc:
+        if wait.expired:
+            raise httpcore.ReadTimeout() from None
+        raise httpcore.ReadError(str(exc)) from exc
+    finally:
+        timers.stop(wait)
+
+
+async def connect_tcp(host: str, port: int, timeout: Optional[float]) -> TrioStream:
+    """A connection to ``host:port`` (trio's happy eyeballs), on a socket of its own."""
+    try:
+        with trio.fail_after(math.inf if timeout is None else timeout):
+            stream = await trio.open_tcp_stream(host, port)
+    except trio.TooSlowError:
+        raise httpcore.ConnectTimeout() from None
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    sock = socket.socket(fileno=stream.socket.detach())  # TCP_NODELAY already set by trio
+    sock.setblocking(False)
+    return TrioStream(sock)
