@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import socket
 import subprocess
 import sys
+import threading
+import warnings
+from typing import Any, Callable
 
 import anyio
 import httpx
@@ -16,7 +21,8 @@ import textflow
 from textflow import _config
 from textflow._http.sent import may_have_been_sent, point_of
 
-from tests.core.core_support import ScriptedServer
+from tests.core.core_support import ScriptedServer, ok_sms
+from tests.core.hostile_support import LIMIT, RawServer
 
 aiohttp = pytest.importorskip("aiohttp", reason="the aiohttp extra is not installed")
 from textflow._http import aiohttp_client as _aiohttp  # noqa: E402
@@ -165,3 +171,123 @@ def test_other_exceptions_pass_through_unchanged() -> None:
     with pytest.raises(httpx.ReadError) as info, _aiohttp._mapped():
         raise plain
     assert info.value is plain
+
+
+def _sms(price: float) -> bytes:
+    body = json.dumps(
+        {**ok_sms("+11234567890"), "data": {**ok_sms("+11234567890")["data"], "price": price}}
+    )
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body.encode())
+
+
+@asyncio_only
+async def test_bytes_the_loop_has_not_read_yet_keep_an_idle_connection_out_of_use(
+    hostile: Callable[..., RawServer],
+) -> None:
+    # The unasked answer is in the socket, not yet in aiohttp's protocol: the loop has not
+    # run since it came (the test blocks it), so only a look at the socket sees it.
+    go, unasked = threading.Event(), threading.Event()
+
+    def serve(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(_sms(1.25 if number == 1 else 2.5))
+        if number == 1:
+            assert go.wait(LIMIT)
+            conn.sendall(_sms(6.75))
+            unasked.set()
+        return True
+
+    server = hostile(serve)
+    http = textflow.DefaultAioHttpClient()
+    async with (
+        http,
+        textflow.AsyncTextFlowClient(KEY, base_url=server.base_url, http_client=http) as client,
+    ):
+        first = await client.send_sms("+11234567890", "hi")
+        go.set()
+        assert unasked.wait(LIMIT)  # blocks the loop: aiohttp cannot read what came
+        second = await client.send_sms("+11234567890", "hi")
+    assert (str(first.data.price), str(second.data.price)) == ("1.25", "2.5")
+    assert len(server.requests) == 2
+    assert server.connections == 2
+
+
+@asyncio_only
+async def test_an_answer_httpx_aiohttp_fails_to_take_closes_its_connection(
+    hostile: Callable[..., RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the reason phrase's repair, httpx-aiohttp fails on an answer that aiohttp
+    # read whole and whose connection it has pooled already: the next call must not
+    # reuse a connection whose answer was not understood.
+    async def unrepaired(session: Any, context: Any, params: Any) -> None:
+        pass
+
+    monkeypatch.setattr(_aiohttp, "_encodable_reason", unrepaired)
+
+    def serve(conn: socket.socket, number: int, body: bytes) -> bool:
+        answer = _sms(1.25 if number == 1 else 2.5)
+        conn.sendall(answer.replace(b"200 OK", b"200 \xc4\xfe") if number == 1 else answer)
+        return True
+
+    server = hostile(serve)
+    http = textflow.DefaultAioHttpClient()
+    async with (
+        http,
+        textflow.AsyncTextFlowClient(
+            KEY, base_url=server.base_url, http_client=http, max_retries=0
+        ) as client,
+    ):
+        with pytest.raises(textflow.APIConnectionError) as info:
+            await client.send_sms("+11234567890", "hi")
+        assert info.value.may_have_been_sent
+        second = await client.send_sms("+11234567890", "hi")
+    assert str(second.data.price) == "2.5"
+    assert len(server.requests) == 2
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("answered", [True, False], ids=["answered-early", "cut-by-deadline"])
+def test_closing_the_client_ends_a_connection_still_writing_a_body(
+    hostile: Callable[..., RawServer], answered: bool
+) -> None:
+    # The server reads the request's head, then no more until the client is closed: it
+    # answers at once, or never (the call's deadline ends it). Megabytes of the body wait
+    # in the transport's buffer; a graceful close would wait for them, the loop ends
+    # first, the transport is left "closing", and garbage collection finds it open.
+    closed = threading.Event()
+
+    def serve(conn: socket.socket, number: int, body: bytes) -> bool:
+        if answered:
+            conn.sendall(_sms(1.25))
+        return closed.wait(LIMIT)  # then the server reads the body
+
+    server = hostile(serve, early=True)
+    reported: list[str] = []  # what the loop was told of: an unretrieved "Connection lost"
+
+    async def send_and_close() -> str:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda loop, context: reported.append(context["message"]))
+        http = textflow.DefaultAioHttpClient()
+        async with (
+            http,
+            textflow.AsyncTextFlowClient(
+                KEY, base_url=server.base_url, http_client=http, timeout=0.5, max_retries=0
+            ) as client,
+        ):
+            try:
+                result = await client.send_sms("+11234567890", "x" * (8 * 1024 * 1024))
+            except textflow.APITimeoutError:
+                return "cut"
+        return str(result.data.price)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert asyncio.run(send_and_close()) == ("1.25" if answered else "cut")
+        closed.set()
+        gc.collect()
+    unclosed = [
+        w
+        for w in caught
+        if issubclass(w.category, ResourceWarning) and "unclosed" in str(w.message)
+    ]
+    assert not unclosed, [str(w.message) for w in unclosed]
+    assert not reported

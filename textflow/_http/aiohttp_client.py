@@ -14,6 +14,17 @@ Over ``httpx_aiohttp.AiohttpTransport`` it adds what the SDK's promises need:
   as on the SDK's own transport. The answer's connection can be closed through the
   response (``framing.CLOSE_CONNECTION``): an answer to another request is never
   followed by another on the same connection.
+* **No answer read as another request's.** aiohttp's pool hands out an idle connection
+  that received something meanwhile (an unasked answer, which aiohttp would read as
+  the next request's): a reused connection is checked first (what aiohttp's protocol
+  holds, then whether its socket is readable) and closed if it spoke
+  (https://github.com/aio-libs/aiohttp/issues/13656: the pool does not re-check its
+  ``should_close``). A ``101`` is no
+  answer to a send (a broken one, "may have been sent"); an answer framed with
+  ``chunked`` twice is read but its connection not reused; a request that fails with
+  a connection in hand closes it.
+* **Closing aborts what a graceful close would wait on forever**: a connection still
+  writing the body of a request that was answered already (see ``_Opened``).
 * **Exceptions of the right kind.** httpx-aiohttp 0.2 maps every
   ``aiohttp.ClientConnectionError`` to ``httpx.ConnectTimeout``, including a server
   that dropped the connection after reading the request; here they are mapped by
@@ -29,14 +40,16 @@ POST) once when its connection breaks, on top of the SDK's ``max_retries``.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import httpx
 
 from textflow import _config
+from textflow._http.asyncio_stream import socket_readable
 from textflow._http.body import CLOSE_CONNECTION
 from textflow._http.cookies import Jar
 from textflow._http.sent import Point, reached
@@ -128,8 +141,16 @@ def _reporting(point: Point) -> Any:
     return report
 
 
-#: How to close the connection the current request got (see `_session`).
-_CLOSER: ContextVar[Optional[Callable[[], None]]] = ContextVar("textflow_closer", default=None)
+#: The connection the current request got (see `_session`): its asyncio transport.
+_TRANSPORT: ContextVar[Optional[asyncio.Transport]] = ContextVar(
+    "textflow_aiohttp_transport", default=None
+)
+#: Whether the connection the current request got came from aiohttp's pool.
+_REUSED: ContextVar[bool] = ContextVar("textflow_aiohttp_reused", default=False)
+
+
+async def _reused(session: Any, context: Any, params: Any) -> None:
+    _REUSED.set(True)
 
 
 def _tracing() -> Any:
@@ -143,8 +164,120 @@ def _tracing() -> Any:
     # headers only after handing them to the socket: too late to say "not yet").
     trace.on_connection_create_end.append(_reporting(Point.WRITING))
     trace.on_connection_reuseconn.append(_reporting(Point.WRITING))
+    trace.on_connection_reuseconn.append(_reused)
     trace.on_request_end.append(_reporting(Point.READING))  # the answer's head came
+    trace.on_request_end.append(_encodable_reason)
     return trace
+
+
+async def _encodable_reason(session: Any, context: Any, params: Any) -> None:
+    """An answer's reason phrase that httpx-aiohttp can take.
+
+    RFC 9112 4 lets a reason phrase hold bytes past ASCII (obs-text); aiohttp keeps
+    them as lone surrogates, which httpx-aiohttp's ``reason.encode()`` refuses: a good
+    answer would fail. Read as Latin-1 instead, as HTTP/1.1 always has (httpx keeps
+    the ASCII of a reason phrase only; the SDK reads none).
+    """
+    response = params.response
+    reason = response.reason
+    if reason and not reason.isascii():
+        response.reason = reason.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _spoke_while_idle(connection: Any) -> bool:
+    """Whether a pooled connection received something while idle (an answer nobody asked
+    for, the server's end): aiohttp would read it as the next request's answer.
+
+    What the protocol already received (aiohttp's ``should_close``: an unread message,
+    bytes it kept, an error), then, on plain TCP, what the socket holds that the loop
+    has not delivered yet. Over TLS the socket carries records that are no data (session
+    tickets), so the protocol's view is the answer there, as the loop delivers them.
+    """
+    protocol, transport = connection.protocol, connection.transport
+    if protocol is None or transport is None or transport.is_closing():
+        return True
+    if protocol.should_close:
+        return True
+    if transport.get_extra_info("ssl_object") is not None:
+        return False
+    return socket_readable(transport.get_extra_info("socket"))
+
+
+def _close(transport: Optional[asyncio.Transport]) -> None:
+    """Close a connection's transport: aiohttp then never pools it again."""
+    if transport is not None:
+        transport.close()
+
+
+def _abort(transport: asyncio.Transport) -> None:
+    """Abort ``transport`` now, its unwritten bytes dropped.
+
+    aiohttp before 3.14 cancels a request's body writer when the answer ends (or the
+    request is cut) and leaves
+    the writer's wait for room behind: the abort would fail that wait, and nobody
+    retrieves the failure (a "Connection lost" the loop reports). So the wait is ended
+    first, where the protocol is surely paused (more than the high-water mark unsent):
+    aiohttp's ``resume_writing`` asserts that it is.
+    """
+    unsent, high = transport.get_write_buffer_size(), transport.get_write_buffer_limits()[1]
+    if unsent > high and _leaves_wait_behind():
+        transport.get_protocol().resume_writing()
+    transport.abort()
+
+
+@functools.cache
+def _leaves_wait_behind() -> bool:
+    """Whether the installed aiohttp is one that leaves the writer's wait behind."""
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in version("aiohttp").split(".")[:2]) < (3, 14)
+
+
+def _framed_as_reusable(headers: httpx.Headers) -> bool:
+    """Whether an answer's framing is one aiohttp reads strictly enough to reuse its
+    connection after it: no ``Transfer-Encoding``, or exactly one ``chunked``.
+
+    aiohttp de-chunks ``chunked, chunked`` once (RFC 9112 6.1 forbids chunked twice):
+    where such an answer ends on the wire is a guess, so its connection is not reused.
+    """
+    codings = [
+        coding.strip().lower()
+        for value in headers.get_list("transfer-encoding")
+        for coding in value.split(",")
+    ]
+    return not codings or codings == ["chunked"]
+
+
+class _Opened:
+    """The asyncio transports of the connections a client opened, until they are closed.
+
+    aiohttp closes a connection gracefully: its transport first writes what it still
+    holds. A request answered while megabytes of its body were unwritten (a server that
+    refuses early), or cut by its deadline there, leaves a transport "closing" for as
+    long as the server does not read; if the loop ends first, garbage collection finds
+    it open. Closing the client aborts those: their requests are over.
+    """
+
+    def __init__(self) -> None:
+        self._transports: set[asyncio.Transport] = set()
+
+    def add(self, transport: asyncio.Transport) -> None:
+        # the ones closed since are dropped here: the set holds the open ones, few
+        self._transports = {kept for kept in self._transports if not _done(kept)}
+        self._transports.add(transport)
+
+    def abort_unfinished(self) -> bool:
+        """Abort the transports that are not closed yet; whether there were any."""
+        unfinished = [transport for transport in self._transports if not _done(transport)]
+        self._transports = set()
+        for transport in unfinished:
+            _abort(transport)
+        return bool(unfinished)
+
+
+def _done(transport: asyncio.Transport) -> bool:
+    """Whether a transport is closed, or closing with nothing left to write."""
+    return transport.is_closing() and not transport.get_write_buffer_size()
 
 
 class AioHttpTransport(httpx.AsyncBaseTransport):
@@ -154,6 +287,7 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         from httpx_aiohttp import AiohttpTransport
 
         self._inner = AiohttpTransport(**options)
+        self._opened = _Opened()
         if options.get("client") is None:
             self._inner.client = self._session  # made in the running loop, on first use
 
@@ -162,11 +296,20 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         connector that says how to close the connection each request got."""
         import aiohttp
 
+        opened = self._opened
+
         class Connector(aiohttp.TCPConnector):
             async def connect(self, *args: Any, **kwargs: Any) -> Any:
-                connection = await super().connect(*args, **kwargs)
-                transport = connection.transport
-                _CLOSER.set(None if transport is None else transport.close)
+                while True:  # ends: each turn takes a connection out of the pool, or opens one
+                    _REUSED.set(False)
+                    connection = await super().connect(*args, **kwargs)
+                    if not (_REUSED.get() and _spoke_while_idle(connection)):
+                        break
+                    connection.close()  # before a byte of this request was written to it
+                    reached(Point.BEFORE_CONNECTING)
+                if not _REUSED.get() and connection.transport is not None:
+                    opened.add(connection.transport)
+                _TRANSPORT.set(connection.transport)
                 return connection
 
         inner = self._inner
@@ -181,19 +324,40 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         _require_asyncio()
         reached(Point.BEFORE_CONNECTING)
-        _CLOSER.set(None)
-        with _mapped():
-            response = await self._inner.handle_async_request(request)
-        closer = _CLOSER.get()
-        _CLOSER.set(None)  # the context keeps no connection past its request
-        if closer is not None:  # the SDK closes it if the answer is not this request's
-            response.extensions[CLOSE_CONNECTION] = closer
+        _TRANSPORT.set(None)
+        try:
+            with _mapped():
+                response = await self._inner.handle_async_request(request)
+        except BaseException:
+            # aiohttp may have pooled the connection already (the answer was read whole)
+            # though the request failed here: an answer not understood ends its connection.
+            _close(_TRANSPORT.get())
+            raise
+        finally:
+            transport = _TRANSPORT.get()
+            _TRANSPORT.set(None)  # the context keeps no connection past its request
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Body(response.stream)  # the same response: no second one built
+        if response.status_code < 200:  # a 101: the server switched protocols, or so it says
+            await response.aclose()
+            _close(transport)
+            reached(Point.READING)
+            raise httpx.RemoteProtocolError(
+                f"the server answered {response.status_code} (switching protocols) to a request "
+                "that asked for no switch; its connection is closed"
+            )
+        if transport is not None:
+            if not _framed_as_reusable(response.headers):
+                protocol: Any = transport.get_protocol()
+                protocol.force_close()  # read this answer, then close its connection
+            # the SDK closes it if the answer is not this request's
+            response.extensions[CLOSE_CONNECTION] = transport.close
         return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+        if self._opened.abort_unfinished():
+            await asyncio.sleep(0)  # the loop closes their sockets in its next turn
 
 
 class DefaultAioHttpClient(httpx.AsyncClient):
