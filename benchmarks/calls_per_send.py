@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 import anyio
 
-from benchmarks import contenders, forward_proxy, scenarios_http, server
+from benchmarks import contenders, forward_proxy, scenarios, scenarios_http, server
 
 SENDERS = {
     "sdk": contenders.sdk_default,
@@ -43,6 +43,11 @@ async def _fan_out(who: str, base_url: str, n: int, concurrency: int, profile: b
     async with SENDERS[who](base_url) as send:
 
         async def batch(k: int) -> None:
+            if WORKERS:  # as ``python -m benchmarks``: workers that loop, no task per send
+                workers = min(k, concurrency)
+                if await scenarios._workers(send, k, workers) != k:
+                    raise RuntimeError("a send failed: the run's numbers mean nothing")
+                return
             gate = anyio.Semaphore(concurrency)
 
             async def one() -> None:
@@ -54,7 +59,7 @@ async def _fan_out(who: str, base_url: str, n: int, concurrency: int, profile: b
                 for _ in range(k):
                     group.start_soon(one)
 
-        await batch(concurrency)  # open the connections
+        await batch(min(concurrency, contenders.CONNECTIONS))  # open the connections
         profiler = cProfile.Profile() if profile else None
         started = time.process_time()
         if profiler is not None:
@@ -64,6 +69,9 @@ async def _fan_out(who: str, base_url: str, n: int, concurrency: int, profile: b
             profiler.disable()
             return pstats.Stats(profiler).total_calls / n
         return (time.process_time() - started) / n * 1000
+
+
+WORKERS = False  # ``--workers``
 
 
 def _load() -> str:
@@ -158,7 +166,14 @@ def main() -> None:
     parser.add_argument("what", choices=["calls", "cpu", "proxy"])
     parser.add_argument("-n", type=int, default=2000, help="sends per run (2,000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (3)")
+    parser.add_argument(
+        "--workers",
+        action="store_true",
+        help="sends by looping workers, as python -m benchmarks (default: a task per send)",
+    )
     args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load", _load())
     if args.what == "calls":
         calls(args.n, args.rounds)

@@ -4,7 +4,8 @@ A forwarding proxy is an HTTP/1.1 server that takes absolute-form targets, so it
 are read by the same strict codec as a server's (``textflow._http.h1``), and a connection
 to it that an answer left unclean is dropped, never reused: on the sync client and the
 async one on asyncio and trio. (httpcore's connection, which carried these requests
-before, read a folded header line as a header.)
+before, met the same answers through ``textflow._http.framing``; the proxy must see
+exactly what httpx sends it: ``test_core_proxy_forwarding``.)
 """
 
 from __future__ import annotations
