@@ -11,6 +11,7 @@ exactly what httpx sends it: ``test_core_proxy_forwarding``.)
 from __future__ import annotations
 
 import socket
+import time
 from typing import Callable
 
 import pytest
@@ -56,3 +57,44 @@ async def test_a_proxy_answer_is_read_as_strictly_as_a_server_answer(
     assert (await api.call("verify_code", PHONE, "000000", client=client)).valid is False
     assert (await api.call("verify_code", PHONE, "000000", client=client)).valid is False
     assert proxy.connections == 2, "the unclean connection dropped, the clean one reused"
+
+
+async def test_a_proxy_that_never_answers_ends_at_the_calls_deadline(
+    api: Harness, hostile: Callable[[Answer], RawServer]
+) -> None:
+    def silent(conn: socket.socket, number: int, body: bytes) -> bool:
+        time.sleep(3.0)  # far past the call's timeout; the server thread then ends
+        return False
+
+    proxy = hostile(silent)
+    client = api.make(
+        base_url=API, proxy=proxy.base_url.removesuffix("/api"), trust_env=False, timeout=0.5
+    )
+    started = time.monotonic()
+    with pytest.raises(textflow.TextFlowError):
+        await api.call("verify_code", PHONE, "000000", client=client)
+    assert time.monotonic() - started >= 0.5  # a lower bound only: it waited, then gave up
+
+
+async def test_an_unasked_answer_from_a_proxy_is_never_the_next_calls_answer(
+    api: Harness, hostile: Callable[[Answer], RawServer]
+) -> None:
+    def answer_twice(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(json_answer({**WRONG, "message": "first"}))
+        if number == 1:
+            time.sleep(0.05)
+            conn.sendall(json_answer({**WRONG, "message": "unasked"}))
+        return True
+
+    proxy = hostile(answer_twice)
+    client = api.make(
+        base_url=API, proxy=proxy.base_url.removesuffix("/api"), trust_env=False, max_retries=0
+    )
+    first = await api.call("verify_code", PHONE, "000000", client=client)
+    time.sleep(0.2)  # the unasked answer has arrived on the idle connection
+    second = await api.call("verify_code", PHONE, "000000", client=client)
+    assert first.valid is False
+    assert second.valid is False
+    assert "first" in repr(second)
+    assert "unasked" not in repr(second)
+    assert proxy.connections == 2, "the connection with an unasked answer was dropped"
