@@ -18,22 +18,23 @@ Pieces, and what each adds over httpx and httpcore:
   timeout is kept by the loop's one deadline timer (``anyio.Semaphore`` woke a waiter
   through an event to take the slot again, and cutting its wait needed a cancel scope
   per wait: 7-10 % more function calls per send at concurrency 500 than at 100).
-* ``connection`` / ``h1`` -- the SDK's own HTTP/1.1 connection, which a shard uses for
-  a direct request in place of httpcore's ``HTTPConnection`` (proxied ones keep
-  httpcore's): ``h1`` is a strict sans-I/O codec (a request head in one join and one
-  check; an answer's head in a few regular expressions, never laxer than h11, tested
-  against it), ``connection`` drives it over the streams below and hands up an
-  ``httpx.Response``. httpcore's connection with h11 (locks, state objects, per-header
-  validation, exception mapping) was half the function calls of a send. It is kept
-  for as long as those costs are httpcore's and h11's by design; a test double that
-  patches httpcore's connection (respx) still gets every request (``transport``).
+* ``connection`` / ``h1`` -- the SDK's own HTTP/1.1 connection, which a shard uses for a
+  direct request, and for a plain-http one forwarded to a plain-http proxy, in place of
+  httpcore's ``HTTPConnection`` (tunnelled ones keep httpcore's): ``h1`` is a strict
+  sans-I/O codec (a request head in one join and one check; an answer's head in a few
+  regular expressions, never laxer than h11, tested against it), ``connection`` drives
+  it over the streams below and hands up an ``httpx.Response``. httpcore's connection
+  with h11 (locks, state objects, per-header validation, exception mapping) was half the
+  function calls of a send. It is kept for as long as those costs are httpcore's and
+  h11's by design; a test double that patches httpcore's connection (respx) still gets
+  every request (``transport``).
 * ``loops`` -- which loop a call runs in, and a hook that lets a loop's
   connections go as it ends (``asyncio.run`` per send keeps nothing).
 * ``streams`` / ``backends`` -- httpcore network streams that keep a sync call's
   overall deadline (httpcore times each read on its own: a server trickling a byte
   a second holds a call forever), send a small request in one write, and give up a
   reused connection closed while idle before writing to it.
-* ``framing`` -- whether an answer on an httpcore connection (a proxied one) ended
+* ``framing`` -- whether an answer on an httpcore connection (a tunnelled one) ended
   where ``h1`` says it ends, so that a connection with bytes past its answer is never
   reused (httpcore would read them as the next answer).
 * ``asyncio_stream`` -- streams straight on asyncio's transports: httpcore's

@@ -37,7 +37,7 @@ import httpx
 
 from textflow._http import h1
 from textflow._http.body import CLOSE_CONNECTION
-from textflow._http.convert import httpx_errors
+from textflow._http.convert import Forwarded, httpx_errors
 from textflow._http.deadline import clamp
 from textflow._http.sent import Point, reached
 from textflow._http.streams import CLOSED_UNWRITTEN, Opened, close_socket_copy, deadline_named
@@ -67,14 +67,21 @@ def origin_of(url: httpx.URL) -> Origin:
     return scheme, url.raw_host, port  # type: ignore[return-value]
 
 
-def request_bytes(request: httpx.Request, body: bytes) -> bytes:
-    """``request`` on the wire (``h1.request_bytes``), refused here if it cannot be sent."""
+def request_bytes(
+    request: httpx.Request, body: bytes, forwarded: Optional[Forwarded] = None
+) -> bytes:
+    """``request`` on the wire (``h1.request_bytes``), refused here if it cannot be sent;
+    in absolute form with the proxy's headers if ``forwarded`` (``convert.Forward``)."""
     try:
         method = request.method.encode("ascii")
     except UnicodeEncodeError:
         raise httpx.LocalProtocolError("the request's method is not ASCII") from None
+    if forwarded is None:
+        target, headers = request.url.raw_path, request.headers.raw
+    else:
+        _, target, headers = forwarded
     try:
-        return h1.request_bytes(method, request.url.raw_path, request.headers.raw, body)
+        return h1.request_bytes(method, target, headers, body)
     except h1.Unwritable as exc:  # its message names no value
         raise httpx.LocalProtocolError(str(exc)) from None
 
@@ -177,16 +184,20 @@ class AsyncConnection(_Connection):
     __slots__ = ()
 
     async def send(
-        self, request: httpx.Request, release: Callable[[], None]
+        self,
+        request: httpx.Request,
+        release: Callable[[], None],
+        forwarded: Optional[Forwarded] = None,
     ) -> Optional[httpx.Response]:
-        """The answer to ``request``, its body still to read (``release`` once it is
-        closed); ``None`` if the connection cannot take it (closed while idle: nothing
-        was written, the caller opens a new one)."""
+        """The answer to ``request`` (``forwarded`` to a plain-http proxy, if given), its
+        body still to read (``release`` once it is closed); ``None`` if the connection
+        cannot take it (closed while idle: nothing was written, the caller opens a new
+        one)."""
         try:
             body = request.content
         except httpx.RequestNotRead:
             body = await request.aread()
-        data = request_bytes(request, body)
+        data = request_bytes(request, body, forwarded)
         timeouts = request.extensions.get("timeout") or {}
         if self.stream is None:
             self.cycles = 0
@@ -346,13 +357,18 @@ class SyncConnection(_Connection):
 
     __slots__ = ()
 
-    def send(self, request: httpx.Request, release: Callable[[], None]) -> Optional[httpx.Response]:
+    def send(
+        self,
+        request: httpx.Request,
+        release: Callable[[], None],
+        forwarded: Optional[Forwarded] = None,
+    ) -> Optional[httpx.Response]:
         """As ``AsyncConnection.send``."""
         try:
             body = request.content
         except httpx.RequestNotRead:
             body = request.read()
-        data = request_bytes(request, body)
+        data = request_bytes(request, body, forwarded)
         timeouts = request.extensions.get("timeout") or {}
         if self.stream is None:
             self.cycles = 0

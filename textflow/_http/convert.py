@@ -65,6 +65,11 @@ def httpx_errors() -> _HttpxErrors:
     return _HTTPX_ERRORS
 
 
+#: A request forwarded to a plain-http proxy: the proxy's origin (scheme, host, port),
+#: the request's target in absolute form, and the headers to send (the proxy's first).
+Forwarded = tuple[tuple[bytes, bytes, int], bytes, list[tuple[bytes, bytes]]]
+
+
 class Forward:
     """How requests go through one proxy: a plain-http request through a plain-http
     proxy is forwarded in absolute form, built here; any other is sent as it is (to a
@@ -75,15 +80,20 @@ class Forward:
     Here the request to the proxy is built once, in absolute form, with the headers
     httpcore would send (the proxy's own first, Proxy-Authorization from the proxy URL's
     userinfo before them, none a request header of the same name overrides), and goes
-    over a plain connection to the proxy's address (``textflow._http.pools``).
+    on the SDK's own connection to the proxy's address (``textflow._http.connection``:
+    a forwarding proxy is an HTTP/1.1 server taking absolute-form targets), or on a
+    plain httpcore connection when a test double patched httpcore's (``request``).
     """
 
-    __slots__ = ("_forwards", "_headers", "_names", "_url")
+    __slots__ = ("_forwards", "_headers", "_names", "origin")
 
     def __init__(self, proxy: httpx.Proxy) -> None:
         url = proxy.url
         self._forwards = url.scheme == "http"  # as ``proxies.forwards`` decides
-        self._url = (url.raw_scheme, url.raw_host, url.port)
+        port = url.port
+        if port is None:
+            port = 80 if url.scheme == "http" else 443
+        self.origin = (url.raw_scheme, url.raw_host, port)
         headers = list(proxy.headers.raw)
         auth = proxy.raw_auth
         if auth is not None:
@@ -92,12 +102,12 @@ class Forward:
         self._headers = headers
         self._names = [b"\n" + name.lower() + b"\n" for name, _ in headers]
 
-    def request(self, request: httpx.Request) -> httpcore.Request:
-        """``request`` for httpcore: in absolute form to the proxy if forwarded."""
+    def forwarded(self, request: httpx.Request) -> Optional[Forwarded]:
+        """``request`` as the proxy takes it, if it is forwarded (plain http through a
+        plain-http proxy); ``None`` if it goes as it is, through a tunnel."""
         url = request.url
-        scheme = url.raw_scheme
-        if scheme != b"http" or not self._forwards:
-            return core_request(request)
+        if url.raw_scheme != b"http" or not self._forwards:
+            return None
         host = url.raw_host
         if b":" in host:  # an IPv6 address goes in brackets in a URL
             host = b"[" + host + b"]"
@@ -108,22 +118,27 @@ class Forward:
         headers = self._headers
         if headers:  # a request header overrides the proxy's of the same name
             # The request's header names in one string, lower case: a few calls, not
-            # one per header (no name holds a line break: h11 refuses one before sending).
+            # one per header (no name holds a line break: the codec refuses one).
             names = b"\n" + b"\n".join([name for name, _ in raw]).lower() + b"\n"
             for name in self._names:
                 if name in names:
                     headers = [item for item, n in zip(headers, self._names) if n not in names]
                     break
-        scheme, proxy_host, proxy_port = self._url
+        target = b"http://%b%b" % (host, url.raw_path)
+        if raw and raw[0][0].lower() == b"host":  # Host first, as h11 writes it (httpx's is)
+            return self.origin, target, [raw[0], *headers, *raw[1:]]
+        return self.origin, target, headers + raw
+
+    def request(self, request: httpx.Request) -> httpcore.Request:
+        """``request`` for httpcore: in absolute form to the proxy if forwarded."""
+        forwarded = self.forwarded(request)
+        if forwarded is None:
+            return core_request(request)
+        (scheme, host, port), target, headers = forwarded
         return httpcore.Request(
             method=request.method,
-            url=httpcore.URL(
-                scheme=scheme,
-                host=proxy_host,
-                port=proxy_port,
-                target=b"http://%b%b" % (host, url.raw_path),
-            ),
-            headers=headers + raw,
+            url=httpcore.URL(scheme=scheme, host=host, port=port, target=target),
+            headers=headers,
             content=request.stream,
             extensions=request.extensions,
         )

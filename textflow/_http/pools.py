@@ -21,7 +21,7 @@ import httpcore
 import httpx
 
 from textflow._http.connection import AsyncConnection, SyncConnection, origin_of
-from textflow._http.convert import Forward
+from textflow._http.convert import Forward, Forwarded
 from textflow._http.proxies import ROUTE, forwards
 
 PoolT = TypeVar("PoolT")
@@ -108,10 +108,16 @@ class SyncShard(_Shard):
             except httpcore.ConnectionNotAvailable:
                 continue  # never written: closed now, and replaced above
 
-    def send(self, request: httpx.Request, release: Callable[[], None]) -> httpx.Response:
-        """A direct request, on the SDK's own connection (``textflow._http.connection``);
-        ``release`` once its answer's body is closed."""
-        origin = origin_of(request.url)
+    def send(
+        self,
+        request: httpx.Request,
+        release: Callable[[], None],
+        forwarded: Optional[Forwarded] = None,
+    ) -> httpx.Response:
+        """A direct request, or one ``forwarded`` to a plain-http proxy, on the SDK's own
+        connection (``textflow._http.connection``); ``release`` once its answer's body
+        is closed."""
+        origin = origin_of(request.url) if forwarded is None else forwarded[0]
         while True:
             connection = self.connection
             if connection is not None and not (
@@ -131,7 +137,7 @@ class SyncShard(_Shard):
                     self._backend.opened,
                     self._backend,
                 )
-            answer = connection.send(request, release)
+            answer = connection.send(request, release, forwarded)
             if answer is not None:
                 return answer
 
@@ -158,9 +164,14 @@ class AsyncShard(_Shard):
             except httpcore.ConnectionNotAvailable:
                 continue
 
-    async def send(self, request: httpx.Request, release: Callable[[], None]) -> httpx.Response:
+    async def send(
+        self,
+        request: httpx.Request,
+        release: Callable[[], None],
+        forwarded: Optional[Forwarded] = None,
+    ) -> httpx.Response:
         """The async twin of ``SyncShard.send``."""
-        origin = origin_of(request.url)
+        origin = origin_of(request.url) if forwarded is None else forwarded[0]
         while True:
             connection = self.connection
             if connection is not None and not (
@@ -180,7 +191,7 @@ class AsyncShard(_Shard):
                     self._backend.opened,
                     self._backend,
                 )
-            answer = await connection.send(request, release)
+            answer = await connection.send(request, release, forwarded)
             if answer is not None:
                 return answer
 
@@ -198,9 +209,10 @@ async def _closed(connection: Any) -> None:
 class Pools(Generic[PoolT]):
     """The pools of one process (and event loop): one per connection.
 
-    A proxied request goes through the same shards and gate as a direct one: its shard's
-    connection is made by the proxy's httpcore pool (one per ``httpx.Proxy``, in
-    ``proxies``), which only makes connections and never holds one.
+    A proxied request goes through the same shards and gate as a direct one: a forwarded
+    one on the SDK's own connection to the proxy, a tunnelled one on a connection made
+    by the proxy's httpcore pool (one per ``httpx.Proxy``, in ``proxies``), which only
+    makes connections and never holds one.
 
     ``gate`` lets in only as many requests as there are connections in all: a request
     queued inside an httpcore pool makes every later request scan it, and a waiting one

@@ -15,13 +15,14 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   with a clear error.
 * **Shards** of one connection each behind a gate (``textflow._http.pools``).
 * **The SDK's own HTTP/1.1 connection** for direct requests (``textflow._http.connection``),
-  with the call's deadline and clean reuse; proxied ones keep httpcore's connections
-  over the streams of ``textflow._http.streams``.
+  with the call's deadline and clean reuse, and for plain-http requests forwarded to a
+  plain-http proxy; tunnelled ones keep httpcore's connections over the streams of
+  ``textflow._http.streams``.
 
 A proxied request (the client's route, ``textflow._http.proxies``, carried in the
 request's extensions) goes through the same shards, gate and deadline as a direct one:
 a plain-http request to a plain-http proxy is sent in absolute form, built once
-(``convert.Forward``), over a plain connection to the proxy; any other on a connection
+(``convert.Forward``), on the SDK's own connection to the proxy; any other on a connection
 its proxy's httpcore pool makes (a CONNECT tunnel, SOCKS) over the same network streams.
 """
 
@@ -144,9 +145,10 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             raise
         try:
             with httpx_errors():
-                if request.extensions.get(ROUTE) is None and _unpatched(_SYNC):
-                    # direct: the SDK's own connection
-                    response = pool.send(request, lambda: pools.release(index))
+                forwarded = _forwarded(pools, request)
+                if forwarded is not _TUNNELLED and _unpatched(_SYNC):
+                    # direct, or forwarded to a plain-http proxy: the SDK's own connection
+                    response = pool.send(request, lambda: pools.release(index), forwarded)
                     pools.lend(index, response.stream)
                     return response
                 answer = pool.handle_request(_core(pools, request))
@@ -251,9 +253,10 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             raise
         try:
             with httpx_errors():
-                if request.extensions.get(ROUTE) is None and _unpatched(_ASYNC):
-                    # direct: the SDK's own connection
-                    response = await pool.send(request, lambda: pools.release(index))
+                forwarded = _forwarded(pools, request)
+                if forwarded is not _TUNNELLED and _unpatched(_ASYNC):
+                    # direct, or forwarded to a plain-http proxy: the SDK's own connection
+                    response = await pool.send(request, lambda: pools.release(index), forwarded)
                     pools.lend(index, response.stream)
                     return response
                 answer = await pool.handle_async_request(_core(pools, request))
@@ -312,6 +315,19 @@ def _queued_timeout(request: httpx.Request) -> Optional[float]:
         if isinstance(deadline, float) and time.monotonic() + timeout >= deadline:
             return None
     return timeout
+
+
+_TUNNELLED: Any = object()  # ``_forwarded``'s answer for a request httpcore's pools carry
+
+
+def _forwarded(pools: Pools[Any], request: httpx.Request) -> Any:
+    """``None`` for a direct request, the request as its plain-http proxy takes it if it
+    is forwarded (``convert.Forward``), else ``_TUNNELLED`` (a CONNECT tunnel or SOCKS)."""
+    route = request.extensions.get(ROUTE)
+    if route is None:
+        return None
+    forwarded = (pools.forwards.get(route) or pools.forward(route)).forwarded(request)
+    return _TUNNELLED if forwarded is None else forwarded
 
 
 def _core(pools: Pools[Any], request: httpx.Request) -> httpcore.Request:

@@ -1,0 +1,188 @@
+"""Function calls and CPU per send, the harness behind docs/performance.md's counts.
+
+Function calls per send (cProfile) do not move with the machine's load, CPU seconds
+do; so this gives both, CPU only as medians of per-round ratios of contenders run
+interleaved in one process. Not part of ``python -m benchmarks``:
+
+```
+python -m benchmarks.calls_per_send calls    # fan-out: 2,000 sends, 50 ms, c=100 and 500
+python -m benchmarks.calls_per_send cpu      # CPU per send, SDK ÷ aiohttp, trio ÷ asyncio,
+                                             # c=500 ÷ c=100, interleaved rounds
+python -m benchmarks.calls_per_send proxy    # calls per send, proxied and direct (c=10)
+```
+
+The fan-out harness: each send is an anyio task under a semaphore of the concurrency,
+after a first batch of as many sends (untimed, unprofiled) opened the connections.
+The proxy harness is the ``proxy`` scenario's own loop (``scenarios_http``), at a
+server without latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import time
+from typing import Any, Optional
+
+import anyio
+
+from benchmarks import contenders, forward_proxy, scenarios, scenarios_http, server
+
+SENDERS = {
+    "sdk": contenders.sdk_default,
+    "aiohttp": contenders.bare_aiohttp,
+    "httpx": contenders.bare_httpx,
+}
+
+
+async def _fan_out(who: str, base_url: str, n: int, concurrency: int, profile: bool) -> float:
+    """Calls per send if ``profile``, else CPU milliseconds per send."""
+    async with SENDERS[who](base_url) as send:
+
+        async def batch(k: int) -> None:
+            if WORKERS:  # as ``python -m benchmarks``: workers that loop, no task per send
+                workers = min(k, concurrency)
+                if await scenarios._workers(send, k, workers) != k:
+                    raise RuntimeError("a send failed: the run's numbers mean nothing")
+                return
+            gate = anyio.Semaphore(concurrency)
+
+            async def one() -> None:
+                async with gate:
+                    if not await send():
+                        raise RuntimeError("a send failed: the run's numbers mean nothing")
+
+            async with anyio.create_task_group() as group:
+                for _ in range(k):
+                    group.start_soon(one)
+
+        await batch(min(concurrency, contenders.CONNECTIONS))  # open the connections
+        profiler = cProfile.Profile() if profile else None
+        started = time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        await batch(n)
+        if profiler is not None:
+            profiler.disable()
+            return pstats.Stats(profiler).total_calls / n
+        return (time.process_time() - started) / n * 1000
+
+
+WORKERS = False  # ``--workers``
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def calls(n: int, rounds: int) -> None:
+    """Median calls per send of each contender, backend and concurrency."""
+    runs = [
+        ("sdk", "asyncio", 100),
+        ("sdk", "asyncio", 500),
+        ("sdk", "trio", 100),
+        ("sdk", "trio", 500),
+        ("aiohttp", "asyncio", 100),
+    ]
+    got: dict[tuple[str, str, int], list[float]] = {run: [] for run in runs}
+    with server.running(0.05) as srv:
+        for _ in range(rounds):
+            for who, backend, concurrency in runs:
+                count = anyio.run(
+                    _fan_out, who, srv.base_url, n, concurrency, True, backend=backend
+                )
+                got[(who, backend, concurrency)].append(count)
+    med = {run: statistics.median(values) for run, values in got.items()}
+    for (who, backend, concurrency), values in got.items():
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{who} {backend} c={concurrency}: {med[(who, backend, concurrency)]:.0f} ({shown})")
+    for backend in ("asyncio", "trio"):
+        ratio = med[("sdk", backend, 500)] / med[("sdk", backend, 100)]
+        print(f"c=500 ÷ c=100, {backend}: {ratio:.3f}x")
+    asyncio_100 = med[("sdk", "asyncio", 100)]
+    print(f"trio ÷ asyncio (c=100): {med[('sdk', 'trio', 100)] / asyncio_100:.3f}x")
+    print(f"SDK ÷ aiohttp (c=100): {asyncio_100 / med[('aiohttp', 'asyncio', 100)]:.3f}x")
+
+
+def cpu(n: int, rounds: int) -> None:
+    """CPU per send in interleaved rounds; each ratio is the median of per-round ratios."""
+    runs = [
+        ("sdk", "asyncio", 100),
+        ("aiohttp", "asyncio", 100),
+        ("sdk", "trio", 100),
+        ("sdk", "asyncio", 500),
+        ("sdk", "trio", 500),
+    ]
+    got: dict[tuple[str, str, int], list[float]] = {run: [] for run in runs}
+    loads = [_load()]
+    with server.running(0.05) as srv:
+        for i in range(rounds):
+            for run in runs if i % 2 == 0 else list(reversed(runs)):
+                who, backend, concurrency = run
+                got[run].append(
+                    anyio.run(_fan_out, who, srv.base_url, n, concurrency, False, backend=backend)
+                )
+            loads.append(_load())
+
+    def ratio(a: tuple[str, str, int], b: tuple[str, str, int]) -> str:
+        each = [x / y for x, y in zip(got[a], got[b])]
+        shown = ", ".join(f"{r:.2f}" for r in each)
+        return f"{statistics.median(each):.2f}x (rounds: {shown})"
+
+    for run, values in got.items():
+        print(f"{' '.join(map(str, run))}: median {statistics.median(values):.3f} ms")
+    print("load average (1 min) after each round:", ", ".join(loads))
+    print("SDK ÷ aiohttp, c=100:", ratio(("sdk", "asyncio", 100), ("aiohttp", "asyncio", 100)))
+    print("trio ÷ asyncio, c=100:", ratio(("sdk", "trio", 100), ("sdk", "asyncio", 100)))
+    print("c=500 ÷ c=100, asyncio:", ratio(("sdk", "asyncio", 500), ("sdk", "asyncio", 100)))
+    print("c=500 ÷ c=100, trio:", ratio(("sdk", "trio", 500), ("sdk", "trio", 100)))
+
+
+def proxy(n: int, rounds: int) -> None:
+    """Median calls per send, direct and through the local forwarding proxy (asyncio, c=10)."""
+    got: dict[str, list[float]] = {name: [] for name in scenarios_http.CONTENDERS}
+    with server.running(0.0) as srv, forward_proxy.running() as through:
+        for _ in range(rounds):
+            for name, (maker, proxied) in scenarios_http.CONTENDERS.items():
+                url: Optional[str] = through if proxied else None
+                profiler = cProfile.Profile()
+                profiler.enable()
+                anyio.run(scenarios_http._cpu_per_send, maker, srv.base_url, url, n, 10)
+                profiler.disable()
+                got[name].append(pstats.Stats(profiler).total_calls / n)
+    med: dict[str, Any] = {name: statistics.median(values) for name, values in got.items()}
+    for name, values in got.items():
+        print(f"{name}: {med[name]:.0f} ({', '.join(f'{v:.0f}' for v in values)})")
+    for who in ("SDK", "httpx"):
+        ratio = med[f"{who}, through the proxy"] / med[f"{who}, direct"]
+        print(f"{who} proxied ÷ direct: {ratio:.4f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["calls", "cpu", "proxy"])
+    parser.add_argument("-n", type=int, default=2000, help="sends per run (2,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (3)")
+    parser.add_argument(
+        "--workers",
+        action="store_true",
+        help="sends by looping workers, as python -m benchmarks (default: a task per send)",
+    )
+    args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
+    print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load", _load())
+    if args.what == "calls":
+        calls(args.n, args.rounds)
+    elif args.what == "cpu":
+        cpu(args.n, args.rounds)
+    else:
+        proxy(args.n, args.rounds)
+    print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load", _load())
+
+
+if __name__ == "__main__":
+    main()
