@@ -120,15 +120,19 @@ class CutTLSServer:
                 if not recv():
                     return
         pump()
-        while True:  # (a loop, for a first answer that would be kept)
+        while True:
             buf = b""
             while b"\r\n\r\n" not in buf:
                 try:
-                    buf += tls.read(65536)
+                    data = tls.read(65536)
                 except ssl.SSLWantReadError:
                     pump()
                     if not recv():
                         return
+                    continue
+                if not data:  # the client's close_notify
+                    return
+                buf += data
             head, _, body = buf.partition(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n")[1:]:
@@ -137,10 +141,14 @@ class CutTLSServer:
                     length = int(value)
             while len(body) < length:
                 try:
-                    body += tls.read(65536)
+                    data = tls.read(65536)
                 except ssl.SSLWantReadError:
                     if not recv():
                         return
+                    continue
+                if not data:
+                    return
+                body += data
             self.requests += 1
             answer = sms(PRICES[self.requests - 1])
             head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(answer)
