@@ -44,12 +44,16 @@ _REQUEST_HEAD = re.compile(
 )
 _NAMES = re.compile(_TOKEN + rb"(?:\n" + _TOKEN + rb")*")
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ((?:[ \t]|" + _VCHAR + rb")*))?\r?")
-_FIELD = rb"(" + _TOKEN + rb"):[ \t]*(" + _VALUE + rb")[ \t]*\r?\n"
+# One way only to match a line (the spaces before a value are all taken before it, and a
+# chunk line's spaces are its extension's or its own): a regular expression with two ways
+# to place a run of spaces backtracks through every placement on a line that fails, for
+# each line before it too, and a head of a few lines of spaces holds the CPU for minutes.
+_FIELD = rb"(" + _TOKEN + rb"):[ \t]*(?![ \t])(" + _VALUE + rb")[ \t]*\r?\n"
 _FIELDS = re.compile(rb"(?:" + _FIELD + rb")*")
 _FIELD_LINE = re.compile(_FIELD)
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 # A chunk's size line: as h11 reads it (extensions, trailing spaces), no bare CR or LF.
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?[ \t]*\r\n")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*|[ \t]*)\r\n")
 
 Headers = list[tuple[bytes, bytes]]
 
