@@ -217,14 +217,12 @@ class AsyncConnection(_Connection):
     async def _connect(self, timeout: Optional[float]) -> None:
         scheme, host, port = self.origin
         tls = scheme == b"https"
-        stream = await self._backend.connect_raw(host.decode("ascii"), port, timeout, tls)
+        stream = await self._backend.connect_raw(host.decode("ascii"), port, timeout)
         if tls:
             reached(Point.TLS)
             try:
                 stream = await stream.start_tls(self._ssl(), host.decode("ascii"), timeout)
-            except BaseException:
-                # httpcore's trio stream closes only on an Exception: a handshake cut by the
-                # deadline (Cancelled) would leave its socket open.
+            except BaseException:  # (the SDK's streams close on failure; this is a guard)
                 with anyio.CancelScope(shield=True):
                     await stream.aclose()
                 raise
