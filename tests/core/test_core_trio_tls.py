@@ -84,6 +84,7 @@ async def test_a_handshake_then_bytes_both_ways_then_the_servers_close_notify(
 ) -> None:
     peer = Peer(listener, server_context(ca))
     stream = await connect(listener, client_context(ca))
+    closing = threading.Thread(target=lambda: peer.tls.unwrap(), daemon=True)  # close_notify
     try:
         assert peer.joined().error is None
         assert stream.get_extra_info("ssl_object").server_hostname == "127.0.0.1"
@@ -92,14 +93,14 @@ async def test_a_handshake_then_bytes_both_ways_then_the_servers_close_notify(
         peer.tls.sendall(b"pong")
         assert await stream.read(100, 5.0) == b"pong"
         assert not stream.get_extra_info("is_readable")
-        closing = threading.Thread(target=peer.tls.unwrap, daemon=True)  # close_notify
         closing.start()
         assert await stream.read(100, 5.0) == b""
         assert stream.get_extra_info("is_readable")
     finally:
         await stream.aclose()  # answers the close_notify: the server's unwrap ends
+        if closing.ident is not None:
+            closing.join(10)
         peer.close()
-    closing.join(10)
     assert not closing.is_alive()
     assert stream.get_extra_info("socket").fileno() == -1
 

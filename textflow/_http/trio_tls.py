@@ -30,6 +30,7 @@ import trio
 from textflow._http.asyncio_stream import socket_readable
 
 _RECV = 64 * 1024  # bytes asked of the socket per read
+_DRAIN = 16  # reads of an idle connection's socket at most, to tell what came
 
 
 async def start_tls(
@@ -95,9 +96,11 @@ class TrioTLSStream:
             kept, self._kept = self._kept[:max_bytes], self._kept[max_bytes:]
             return kept
         while True:
-            data = self._decrypt(max_bytes)
-            if data is not None:
-                return data
+            # (Nothing to decrypt: straight to the socket, no SSLWantReadError raised.)
+            if self._in.pending or self._in.eof or self._tls.pending():
+                data = self._decrypt(max_bytes)
+                if data is not None:
+                    return data
             if self._out.pending:  # a reply the TLS layer owes (a key update)
                 await self._send(None, httpcore.ReadError)
             received = await self._raw.read(_RECV, timeout)
@@ -113,7 +116,10 @@ class TrioTLSStream:
         try:
             data = self._tls.read(max_bytes)
         except ssl.SSLWantReadError:
-            return None
+            if self._in.eof:  # (never seen: OpenSSL says EOF) no more is coming
+                data = b""
+            else:
+                return None
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):  # close_notify; the socket's end
             data = b""
         except ssl.SSLError as exc:
@@ -175,7 +181,9 @@ class TrioTLSStream:
         sock = self._raw.get_extra_info("socket")
         if sock.fileno() < 0:
             return True
-        while socket_readable(sock):
+        for _ in range(_DRAIN):
+            if not socket_readable(sock):
+                break
             try:
                 received = sock.recv(_RECV)
             except BlockingIOError:  # pragma: no cover - readable, yet nothing to read
@@ -186,6 +194,8 @@ class TrioTLSStream:
                 self._in.write_eof()
                 break
             self._in.write(received)
+        else:  # bytes keep pouring in: not an idle connection
+            return True
         if not self._in.pending and not self._in.eof:
             return False
         try:
