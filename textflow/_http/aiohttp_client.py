@@ -277,7 +277,12 @@ class _Opened:
 
 def _done(transport: asyncio.Transport) -> bool:
     """Whether a transport is closed, or closing with nothing left to write."""
-    return transport.is_closing() and not transport.get_write_buffer_size()
+    if not transport.is_closing():
+        return False
+    try:
+        return not transport.get_write_buffer_size()
+    except AttributeError:  # asyncio's TLS transport closed twice lets go of its protocol
+        return True
 
 
 class AioHttpTransport(httpx.AsyncBaseTransport):
