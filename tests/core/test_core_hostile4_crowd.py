@@ -8,8 +8,8 @@ stall past the call's short deadline, or a good answer followed by an unasked on
 about another number. Afterwards:
 
 * every send got its own answer (``data.to`` is its number) or a ``TextFlowError``;
-* one that says it was not sent (``may_have_been_sent`` False) never reached the
-  server, and one that reached it says it may have been sent;
+* one that reached the server says it may have been sent (``may_have_been_sent``);
+  one that says it was not sent never reached it;
 * no request reached the server twice.
 """
 
@@ -131,6 +131,7 @@ async def test_a_faulty_crowd_gets_own_answers_or_honest_errors(
             for index in range(CROWD):
                 group.start_soon(one, marker(index))
     assert len(outcomes) == CROWD
+    server.close()  # no late read of a request after the counting
     twice = {number: count for number, count in faulty.seen.items() if count > 1}
     assert not twice, f"requests that reached the server twice: {twice}"
     wrong = []
@@ -140,8 +141,8 @@ async def test_a_faulty_crowd_gets_own_answers_or_honest_errors(
             may = getattr(outcome, "may_have_been_sent", None)
             if reached and may is not True:
                 wrong.append((number, fault_of(number), "reached, said not sent", repr(outcome)))
-            if not reached and may is not False:
-                wrong.append((number, fault_of(number), "never reached", repr(outcome)))
+            # (not reached but "may have been sent" is honest: written to a socket the
+            # server had not read yet, or not accepted yet, when the deadline came)
         else:
             if outcome.data.to != number:
                 wrong.append((number, fault_of(number), "another's answer", outcome.data.to))
