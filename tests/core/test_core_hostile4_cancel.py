@@ -30,6 +30,7 @@ from textflow._http.transport import AsyncTextFlowTransport
 
 from tests.core.core_support import KEY, ok_sms
 from tests.core.hostile_support import RawServer, json_answer
+from tests.core.test_core_hostile4_deadline_phases import full_accept_queue
 
 pytestmark = pytest.mark.anyio
 
@@ -163,3 +164,30 @@ async def test_a_send_cancelled_anywhere_in_its_answer_frees_its_slot_and_connec
     counts = collections.Counter(json.loads(body)["phone_number"] for body in server.requests)
     assert not [number for number, count in counts.items() if count > 1], "sent twice"
     assert landed >= answer_chunks() - 1, "the cancels landed inside the sends"
+
+
+async def test_a_send_cancelled_while_connecting_frees_its_slot(
+    hostile: Callable[..., RawServer],
+) -> None:
+    """Cancelled while its connect is never answered (a full accept queue), with another
+    send queued behind it at the gate: both slots come back; the pool then serves."""
+    server = hostile(Stepped())
+    with full_accept_queue() as url:
+        client = TwoConnections(KEY, base_url=url, max_retries=0, timeout=GUARD)
+        async with client:
+            with anyio.fail_after(GUARD):
+                async with anyio.create_task_group() as group:
+                    for index in range(POOL + 1):  # the last one queues at the gate
+                        group.start_soon(client.send_sms, f"+1999000000{index}", "never")
+                    await until(lambda: pools_of(client).gate.waiting() == 1)
+                    group.cancel_scope.cancel()
+            pools = pools_of(client)
+            assert pools.gate.free == POOL
+            assert pools.gate.waiting() == 0
+            assert sorted(pools.free) == list(range(POOL))
+            served = client.with_options(base_url=server.base_url)  # the same pool
+            for index in range(POOL + 1):
+                number = f"+1888999{index:04d}"
+                result = await served.send_sms(number, "after")
+                assert result.data is not None
+                assert result.data.to == number
