@@ -191,3 +191,33 @@ async def test_a_send_cancelled_while_connecting_frees_its_slot(
                 result = await served.send_sms(number, "after")
                 assert result.data is not None
                 assert result.data.to == number
+
+
+async def test_a_send_cancelled_after_n_loop_turns_frees_its_slot_and_connection(
+    hostile: Callable[..., RawServer],
+) -> None:
+    """The early awaits (the gate, connecting, writing): cancel after N turns of the event
+    loop, N = 0 .. 30, the victim's answer let out at once; same checks after each."""
+    stepped = Stepped()
+    server = hostile(stepped)
+    client = TwoConnections(KEY, base_url=server.base_url, max_retries=0, timeout=GUARD)
+    async with client:
+        for turns in range(31):
+            stepped.reset()
+            stepped.allow(10**6)
+            with anyio.fail_after(GUARD):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(client.send_sms, f"{VICTIM}{turns:07d}", "cancel me")
+                    for _ in range(turns):
+                        await anyio.lowlevel.checkpoint()
+                    group.cancel_scope.cancel()
+            pools = pools_of(client)
+            assert pools.gate.free == POOL, f"a slot lost after {turns} turns"
+            assert sorted(pools.free) == list(range(POOL)), f"a shard held after {turns} turns"
+            for index in range(POOL + 1):
+                number = f"+1888{turns:04d}{index:03d}"
+                result = await client.send_sms(number, "after")
+                assert result.data is not None
+                assert result.data.to == number
+    counts = collections.Counter(json.loads(body)["phone_number"] for body in server.requests)
+    assert not [number for number, count in counts.items() if count > 1], "sent twice"
