@@ -29,8 +29,7 @@ import textflow
 from textflow._http.transport import AsyncTextFlowTransport
 
 from tests.core.core_support import KEY, ok_sms
-from tests.core.hostile_support import RawServer, json_answer
-from tests.core.test_core_hostile4_deadline_phases import full_accept_queue
+from tests.core.hostile_support import RawServer, full_accept_queue, json_answer
 
 pytestmark = pytest.mark.anyio
 

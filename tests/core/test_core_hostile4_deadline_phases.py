@@ -15,10 +15,8 @@ On every client; each must raise ``APITimeoutError`` with the table's
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
-from collections.abc import Iterator
 from typing import Callable
 
 import anyio
@@ -27,34 +25,12 @@ import pytest
 import textflow
 
 from tests.core.core_support import Harness
-from tests.core.hostile_support import LIMIT, read_request
+from tests.core.hostile_support import LIMIT, full_accept_queue, read_request
 
 pytestmark = pytest.mark.anyio
 
 DEADLINE = 0.3
 BIG = 16 * 1024 * 1024  # characters of text: more than loopback's buffers hold (4 MiB)
-
-
-@contextlib.contextmanager
-def full_accept_queue() -> Iterator[str]:
-    """A base URL whose listener answers no new SYN: its queue is full and never drained."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    try:
-        for _ in range(4):  # more than a backlog of 0 admits; the later ones wait too
-            filler = socket.socket()
-            filler.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                filler.connect(("127.0.0.1", port))
-            fillers.append(filler)
-        yield f"http://127.0.0.1:{port}/api"
-    finally:
-        for filler in fillers:
-            filler.close()
-        listener.close()
 
 
 class OneConnection:
