@@ -276,8 +276,18 @@ class _Opened:
 
 
 def _done(transport: asyncio.Transport) -> bool:
-    """Whether a transport is closed, or closing with nothing left to write."""
-    return transport.is_closing() and not transport.get_write_buffer_size()
+    """Whether a transport is closed, or closing with nothing left to write.
+
+    asyncio's TLS transport closed twice lets its protocol go, and its
+    ``get_write_buffer_size()`` then raises AttributeError (CPython's
+    ``asyncio.sslproto``): it has nothing left to write.
+    """
+    if not transport.is_closing():
+        return False
+    try:
+        return not transport.get_write_buffer_size()
+    except AttributeError:
+        return True
 
 
 class AioHttpTransport(httpx.AsyncBaseTransport):
