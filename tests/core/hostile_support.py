@@ -239,3 +239,25 @@ def hostile() -> Iterator[Callable[..., RawServer]]:
     yield start
     for server in servers:
         server.close()
+
+
+@contextlib.contextmanager
+def full_accept_queue() -> Iterator[str]:
+    """A base URL whose listener answers no new SYN: its queue is full and never drained."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):  # more than a backlog of 0 admits; the later ones wait too
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

@@ -64,7 +64,7 @@ def test_a_hostile_head_is_refused_without_backtracking(fields: bytes) -> None:
     assert min(ratios) < RATIO, ratios
 
 
-def test_hostile_trailers_are_refused_without_backtracking() -> None:
+def _trailers_refused_cost() -> float:
     answer = h1.Answer()
     answer.feed(
         STATUS
@@ -78,8 +78,16 @@ def test_hostile_trailers_are_refused_without_backtracking() -> None:
     started = time.process_time()
     with pytest.raises(h1.ProtocolError):
         answer.body()
-    spent = time.process_time() - started
-    assert spent < RATIO * max(_plain_cost(16_000), 1e-6), spent
+    return time.process_time() - started
+
+
+def test_hostile_trailers_are_refused_without_backtracking() -> None:
+    ratios = []  # the best of a few rounds, as above: one round can be preempted
+    for _ in range(ROUNDS):
+        ratios.append(_trailers_refused_cost() / max(_plain_cost(16_000), 1e-6))
+        if ratios[-1] < RATIO:
+            break
+    assert min(ratios) < RATIO, ratios
 
 
 @pytest.mark.parametrize(
