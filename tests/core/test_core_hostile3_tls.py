@@ -38,15 +38,6 @@ def sms(price: float) -> bytes:
 
 SMUGGLED = sms(6.75)  # an answer nobody asked for
 
-TRIO_TLS_BUFFER = (
-    "trio's SSLStream refills its incoming buffer with up to 32 KiB of the socket at a "
-    "time, so a TLS record that came right behind the answer's last one sits there, not "
-    "in the socket; 'is_readable' (the SDK's, as httpcore's) asks only the socket, the "
-    "connection goes back to the pool as clean, and the unasked answer is read as the "
-    "next request's. No public name of trio shows that buffer: the fix is the SDK's own "
-    "TLS over trio (an ssl.SSLObject on memory buffers, as trio_stream reads plain sockets)"
-)
-
 
 class CutTLSServer:
     """Answers the first request with its head, then half the body's record, then ends
@@ -214,13 +205,9 @@ async def test_an_unasked_answer_after_the_first_over_tls_is_never_the_next_ones
     tls: tuple[ssl.SSLContext, ssl.SSLContext],
     monkeypatch: pytest.MonkeyPatch,
     mode: str,
-    anyio_backend: str,
-    request: pytest.FixtureRequest,
 ) -> None:
     """The first answer comes whole, an unasked one right behind it (in its record, or
     the next): the next call gets its own answer, on a new connection."""
-    if (anyio_backend, api.kind, mode) == ("trio", "async", "next-record"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=TRIO_TLS_BUFFER))
     monkeypatch.setattr(_config, "_ssl_context", tls[1])
     server = CutTLSServer(tls[0], mode)
     try:

@@ -44,6 +44,9 @@ Pieces, and what each adds over httpx and httpcore:
   or write tried first, waiting only if it would block (a read under the loop's one
   deadline timer); httpcore's trio stream opened a cancel scope and two
   exception-mapping context managers per read and write.
+* ``trio_tls`` -- under trio, TLS on that socket done by the SDK (``ssl.SSLObject`` on
+  memory buffers): ``trio.SSLStream`` reads ahead into a buffer no public name shows,
+  so an unasked answer right behind the last one looked like an idle, clean connection.
 * ``convert`` -- httpcore's requests, exceptions and bodies as httpx's; an async body
   closed early ends httpcore's generators at once (neither httpx nor httpcore closes
   the ones it iterates, and trio warns about those left to garbage collection).

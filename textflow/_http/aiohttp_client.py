@@ -42,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, Optional
 
@@ -219,8 +219,10 @@ def _abort(transport: asyncio.Transport) -> None:
     first, where the protocol is surely paused (more than the high-water mark unsent):
     aiohttp's ``resume_writing`` asserts that it is.
     """
-    unsent, high = transport.get_write_buffer_size(), transport.get_write_buffer_limits()[1]
-    if unsent > high and _leaves_wait_behind():
+    unsent = _unsent(transport)
+    if unsent is None:  # gone already
+        return
+    if unsent > transport.get_write_buffer_limits()[1] and _leaves_wait_behind():
         transport.get_protocol().resume_writing()
     transport.abort()
 
@@ -276,18 +278,23 @@ class _Opened:
 
 
 def _done(transport: asyncio.Transport) -> bool:
-    """Whether a transport is closed, or closing with nothing left to write.
+    """Whether a transport is closed, or closing with nothing left to write."""
+    unsent = _unsent(transport)
+    return unsent is None or (transport.is_closing() and not unsent)
 
-    asyncio's TLS transport closed twice lets its protocol go, and its
-    ``get_write_buffer_size()`` then raises AttributeError (CPython's
-    ``asyncio.sslproto``): it has nothing left to write.
-    """
-    if not transport.is_closing():
-        return False
+
+def _unsent(transport: asyncio.Transport) -> Optional[int]:
+    """The bytes ``transport`` has not written yet; ``None`` if it is gone: asyncio's TLS
+    transport lets go of what is under it (closed twice; before Python 3.11, once its
+    connection is lost), and then its ``get_write_buffer_size()`` raises AttributeError.
+    One found gone is aborted, which only marks it closed (else, before Python 3.11, its
+    collection warns that it was never closed)."""
     try:
-        return not transport.get_write_buffer_size()
+        return transport.get_write_buffer_size()
     except AttributeError:
-        return True
+        with suppress(AttributeError):
+            transport.abort()
+        return None
 
 
 class AioHttpTransport(httpx.AsyncBaseTransport):

@@ -111,22 +111,18 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
             )
         return AsyncStream(inner, self.opened)
 
-    async def connect_raw(
-        self, host: str, port: int, timeout: Optional[float], tls: bool = False
-    ) -> Any:
+    async def connect_raw(self, host: str, port: int, timeout: Optional[float]) -> Any:
         """A plain stream for the SDK's own connection (``textflow._http.connection``),
         which watches its cycles itself: asyncio's transports; under trio a socket of its
-        own (``trio_stream``), or httpcore's trio stream if TLS will go over it."""
+        own (``trio_stream``), TLS over it done by the SDK too (``trio_tls``)."""
         reached(Point.CONNECTING)
         if on_asyncio():
             from textflow._http import asyncio_stream
 
             return await asyncio_stream.connect_tcp(host, port, timeout, None)
-        if not tls:
-            from textflow._http import trio_stream
+        from textflow._http import trio_stream
 
-            return await trio_stream.connect_tcp(host, port, timeout)
-        return await self._anyio_or_trio().connect_tcp(host, port, timeout)
+        return await trio_stream.connect_tcp(host, port, timeout)
 
     async def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
         self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None

@@ -80,10 +80,41 @@ def request_bytes(
         target, headers = request.url.raw_path, request.headers.raw
     else:
         _, target, headers = forwarded
+    unframed = _unframed(headers, body)
+    if unframed:
+        raise httpx.LocalProtocolError(unframed)
     try:
         return h1.request_bytes(method, target, headers, body)
     except h1.Unwritable as exc:  # its message names no value
         raise httpx.LocalProtocolError(str(exc)) from None
+
+
+def _unframed(headers: list[tuple[bytes, bytes]], body: bytes) -> str:
+    """Why ``headers`` do not frame ``body`` as it is written (whole, after the head), or
+    ``""``: a streamed request (``Transfer-Encoding``, or a body with no
+    ``Content-Length``) would go out unframed, and the server would read the rest of
+    the connection as the body or the next request. The SDK builds byte bodies only."""
+    length: Optional[bytes] = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"transfer-encoding":
+            return (
+                "a streamed request body (Transfer-Encoding) cannot be sent on the SDK's "
+                "connection: give the body as bytes"
+            )
+        if lowered == b"content-length":
+            if length is not None and value.strip() != length:
+                return "the request has two Content-Length headers that differ"
+            length = value.strip()
+    if length is None:
+        if body:
+            return (
+                "a request body without a Content-Length (a streamed one) cannot be sent on "
+                "the SDK's connection: give the body as bytes"
+            )
+    elif not length.isdigit() or int(length) != len(body):
+        return "the request's Content-Length is not the length of its body"
+    return ""
 
 
 class _Connection:
@@ -217,14 +248,12 @@ class AsyncConnection(_Connection):
     async def _connect(self, timeout: Optional[float]) -> None:
         scheme, host, port = self.origin
         tls = scheme == b"https"
-        stream = await self._backend.connect_raw(host.decode("ascii"), port, timeout, tls)
+        stream = await self._backend.connect_raw(host.decode("ascii"), port, timeout)
         if tls:
             reached(Point.TLS)
             try:
                 stream = await stream.start_tls(self._ssl(), host.decode("ascii"), timeout)
-            except BaseException:
-                # httpcore's trio stream closes only on an Exception: a handshake cut by the
-                # deadline (Cancelled) would leave its socket open.
+            except BaseException:  # (the SDK's streams close on failure; this is a guard)
                 with anyio.CancelScope(shield=True):
                     await stream.aclose()
                 raise

@@ -8,14 +8,15 @@ read or write is first tried on the non-blocking socket; only one that would blo
 waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``): a read under
 the event loop's one deadline timer (``textflow._http.timers``), a write in a cancel
 scope for its timeout. The call's deadline cancels a wait as usual. Errors are
-httpcore's, as its trio backend raises them. TLS connections still use httpcore's
-trio stream (``trio.SSLStream``).
+httpcore's, as its trio backend raises them. TLS goes over it (``start_tls``:
+``textflow._http.trio_tls``).
 """
 
 from __future__ import annotations
 
 import math
 import socket
+import ssl
 from typing import Any, Optional
 
 import httpcore
@@ -58,6 +59,18 @@ class TrioStream:
                 raise httpcore.WriteError(str(exc)) from exc
             if not await _wait(trio.lowlevel.wait_writable, sock, timeout, httpcore.WriteError):
                 raise httpcore.WriteTimeout()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        """The TLS handshake over this socket (``trio_tls``); the socket is closed if it
+        fails."""
+        from textflow._http import trio_tls
+
+        return await trio_tls.start_tls(self, ssl_context, server_hostname, timeout)
 
     async def aclose(self) -> None:
         self.close()
