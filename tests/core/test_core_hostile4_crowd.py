@@ -95,13 +95,10 @@ class Faulty:
         return True
 
 
-async def send(api: Harness, client: Any, number: str) -> Any:
+async def send(api: Harness, client: Any, number: str, threads: anyio.CapacityLimiter) -> Any:
     if api.is_async:
         return await api.call("send_sms", number, "crowd", client=client)
-    return await anyio.to_thread.run_sync(lambda: client.send_sms(number, "crowd"), limiter=LIMIT)
-
-
-LIMIT = anyio.CapacityLimiter(CROWD)
+    return await anyio.to_thread.run_sync(lambda: client.send_sms(number, "crowd"), limiter=threads)
 
 
 @pytest.mark.parametrize("pool", [100, 8], ids=["pool100", "pool8"])
@@ -128,11 +125,12 @@ async def test_a_faulty_crowd_gets_own_answers_or_honest_errors(
     server = hostile(faulty)
     client = api.make(base_url=server.base_url, timeout=DEADLINE)
     outcomes: dict[str, Any] = {}
+    threads = anyio.CapacityLimiter(CROWD)  # made in the loop (anyio 4.0 needs one)
     assert {fault_of(marker(index)) for index in range(CROWD)} == set(FAULTS)
 
     async def one(number: str) -> None:
         try:
-            outcomes[number] = await send(api, client, number)
+            outcomes[number] = await send(api, client, number, threads)
         except textflow.TextFlowError as exc:
             outcomes[number] = exc
 
