@@ -27,13 +27,13 @@ from textflow._http.asyncio_stream import socket_readable
 
 
 class TrioStream:
-    __slots__ = ("_sock",)
+    __slots__ = ("_socket",)
 
     def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+        self._socket = sock
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
-        sock = self._sock
+        sock = self._socket
         while True:
             try:
                 return sock.recv(max_bytes)
@@ -47,7 +47,7 @@ class TrioStream:
                 await _read_wait(sock, timeout)
 
     async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
-        sock = self._sock
+        sock = self._socket
         view = memoryview(buffer)
         while view:
             try:
@@ -76,13 +76,13 @@ class TrioStream:
         self.close()
 
     def close(self) -> None:
-        sock = self._sock
+        sock = self._socket
         if sock.fileno() >= 0:
             trio.lowlevel.notify_closing(sock)  # a task waiting on it wakes with an error
             sock.close()
 
     def get_extra_info(self, info: str) -> Any:
-        sock = self._sock
+        sock = self._socket
         if info == "socket":
             return sock
         if info == "is_readable":
