@@ -224,3 +224,39 @@ def test_two_processes_sharing_one_sqlite_file_send_one_code(tmp_path: Path) -> 
         assert process.returncode == 0, err
         sent.append(int(out))
     assert sorted(sent) == [0, 1]  # 50 attempts in two processes: one SMS
+
+
+def test_a_store_opened_while_another_process_writes_the_file_waits_its_turn(
+    tmp_path: Path,
+) -> None:
+    """Turning a new file to WAL under another writer's lock waits, as ``timeout`` says.
+
+    SQLite answers "database is locked" at once there (it skips its busy handler to avoid a
+    deadlock): two processes opening one new file at the same time failed in CI.
+    """
+    import threading
+
+    path = tmp_path / "new.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other_app (a)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO other_app VALUES (1)")
+    opened: list[Any] = []
+
+    def open_store() -> None:
+        try:
+            opened.append(SQLiteStore(path, timeout=60))
+        except BaseException as exc:  # reported below, not lost in the thread
+            opened.append(exc)
+
+    thread = threading.Thread(target=open_store)
+    thread.start()
+    thread.join(0.2)  # the store meets the held lock (or, on a slow machine, comes after it)
+    other.execute("COMMIT")
+    other.close()
+    thread.join(60)
+    assert len(opened) == 1
+    assert isinstance(opened[0], SQLiteStore), opened
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    check.close()
