@@ -66,10 +66,18 @@ TOKENS: list[tuple[str, str]] = [
     (r"\bawait ", ""),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
+    (r"\b__aiter__\b", "__iter__"),
+    (r"\b__anext__\b", "__next__"),
+    (r"\bStopAsyncIteration\b", "StopIteration"),
+    (r"\bAsyncIterator\b", "Iterator"),
     # httpx.
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\bAsyncBaseTransport\b", "BaseTransport"),
     (r"\baiter_raw\b", "iter_raw"),
+    (r"\bhttpx\.AsyncByteStream\b", "httpx.SyncByteStream"),
+    (r"\baread\b", "read"),
+    # httpcore.
+    (r"\bhttpcore\.AsyncHTTPConnection\b", "httpcore.HTTPConnection"),
     (r"\bhandle_async_request\b", "handle_request"),
     (r"\baclose\b", "close"),
     # This package: classes, then modules.
@@ -81,6 +89,12 @@ TOKENS: list[tuple[str, str]] = [
     (r"\btextflow\._async_io\b", "textflow._sync_io"),
     (r"\b_many\._async\b", "_many._sync"),
     (r"\bguard\._async_store\b", "guard._sync_store"),
+    # The HTTP layer (textflow._http): its twins, and the pair where they differ.
+    (r"\bAsyncConnection\b", "SyncConnection"),
+    (r"\bAsyncBody\b", "SyncBody"),
+    (r"\bAsyncShard\b", "SyncShard"),
+    (r"\b_http\.async_io\b", "_http.sync_io"),
+    (r"\b_http\.async_connection\b", "_http.sync_connection"),
 ]
 _COMPILED = [(re.compile(pattern), replacement) for pattern, replacement in TOKENS]
 
