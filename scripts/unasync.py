@@ -3,13 +3,14 @@
     python scripts/unasync.py           # rewrite them
     python scripts/unasync.py --check   # change nothing; exit 1 naming each stale file
 
-The async client and the async guard are written by hand; their sync twins are
-the same source with the tokens of `TOKENS` swapped (httpcore's ``unasync``
-approach). Where the two truly differ (how a call keeps its deadline, how it
-sleeps, which stores a guard takes), the async source imports a small
-hand-written module whose sync twin has the same names (``textflow._async_io``
-and ``textflow._sync_io``; ``guard/_async_store.py`` and ``guard/_sync_store.py``),
-and a token maps one import to the other.
+The async client, the async guard and the HTTP layer's async connection and shard
+are written by hand; their sync twins are the same source with the tokens of
+`TOKENS` swapped (httpcore's ``unasync`` approach). Where the two truly differ (how
+a call keeps its deadline, how it sleeps, which stores a guard takes, whether a
+close is shielded), the async source imports a small hand-written module whose sync
+twin has the same names (``textflow._async_io`` and ``textflow._sync_io``;
+``guard/_async_store.py`` and ``guard/_sync_store.py``; ``_http/async_io.py`` and
+``_http/sync_io.py``), and a token maps one import to the other.
 
 The legacy ``tf.*`` functions (``textflow/_legacy.py``) are written from the
 operation table (``textflow._operations.OPERATIONS``): each operation with a
@@ -102,6 +103,7 @@ _COMPILED = [(re.compile(pattern), replacement) for pattern, replacement in TOKE
 TWINS = {
     "textflow/_async_client.py": "textflow/_client.py",
     "textflow/guard/_async.py": "textflow/guard/_sync.py",
+    "textflow/_http/async_connection.py": "textflow/_http/sync_connection.py",
 }
 LEGACY = "textflow/_legacy.py"
 

@@ -28,6 +28,10 @@ Pieces, and what each adds over httpx and httpcore:
   function calls of a send. It is kept for as long as those costs are httpcore's and
   h11's by design; a test double that patches httpcore's connection (respx) still gets
   every request (``transport``).
+  ``async_connection`` holds ``AsyncConnection``, written by hand; ``sync_connection``
+  (``SyncConnection``) is generated from it by scripts/unasync.py, the two differing
+  only behind the names of the hand-written pair ``async_io`` / ``sync_io`` (the
+  deadline: a cancel scope, or ``DEADLINE`` kept by the sync streams; shielded closes).
 * ``loops`` -- which loop a call runs in, and a hook that lets a loop's
   connections go as it ends (``asyncio.run`` per send keeps nothing).
 * ``streams`` / ``backends`` -- httpcore network streams that keep a sync call's

@@ -20,9 +20,11 @@ import anyio
 import httpcore
 import httpx
 
-from textflow._http.connection import AsyncConnection, SyncConnection, origin_of
+from textflow._http.async_connection import AsyncConnection
+from textflow._http.connection import origin_of
 from textflow._http.convert import Forward, Forwarded
 from textflow._http.proxies import ROUTE, forwards
+from textflow._http.sync_connection import SyncConnection
 
 PoolT = TypeVar("PoolT")
 Connection = Union[httpcore.HTTPConnection, httpcore.AsyncHTTPConnection]

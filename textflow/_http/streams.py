@@ -72,6 +72,38 @@ def deadline_named(cut: bool) -> Iterator[None]:
         raise type(exc)(DEADLINE_PASSED) from None
 
 
+class DeadlineStream:
+    """httpcore's plain sync stream for the SDK's own sync connection
+    (``textflow._http.sync_connection``): every read, write and TLS handshake cut at the
+    call's deadline, as the async streams are cut by the async client's cancel scope."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: Optional[float]) -> bytes:
+        timeout, cut = clamp(timeout, httpcore.ReadTimeout)
+        with deadline_named(cut):
+            return self._stream.read(max_bytes, timeout)
+
+    def write(self, data: bytes, timeout: Optional[float]) -> None:
+        timeout, cut = clamp(timeout, httpcore.WriteTimeout)
+        with deadline_named(cut):
+            self._stream.write(data, timeout)
+
+    def start_tls(self, context: ssl.SSLContext, host: str, timeout: Any) -> DeadlineStream:
+        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+        with deadline_named(cut):
+            return DeadlineStream(self._stream.start_tls(context, host, timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 class SyncStream(httpcore.NetworkStream):
     def __init__(self, stream: httpcore.NetworkStream, opened: Opened) -> None:
         self._stream = stream
