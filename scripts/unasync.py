@@ -104,6 +104,7 @@ TWINS = {
     "textflow/_async_client.py": "textflow/_client.py",
     "textflow/guard/_async.py": "textflow/guard/_sync.py",
     "textflow/_http/async_connection.py": "textflow/_http/sync_connection.py",
+    "textflow/_http/async_shard.py": "textflow/_http/sync_shard.py",
 }
 LEGACY = "textflow/_legacy.py"
 

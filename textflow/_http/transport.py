@@ -40,13 +40,15 @@ import httpx
 
 from textflow import _config
 from textflow._http import loops
+from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
 from textflow._http.gate import AsyncGate
-from textflow._http.pools import AsyncShard, Pools, SyncShard
+from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
+from textflow._http.sync_shard import SyncShard
 from textflow.errors import ClientStateError
 
 #: Connections per shard (see encode/httpcore#1035 in ``textflow._http.pools``).
