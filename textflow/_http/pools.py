@@ -171,11 +171,17 @@ class Pools(Generic[PoolT]):
         return pool
 
     def take(self) -> tuple[int, PoolT]:
-        """A shard (and its index) for a request the gate let in."""
-        index = self.free.pop()
-        pool = self.shards.get(index)
-        if pool is None:
-            pool = self.shards[index] = self._make_shard(self.factory)
+        """A shard (and its index) for a request the gate let in; if none can be had, the
+        request's slot goes back before the error is raised."""
+        index: Optional[int] = None
+        try:
+            index = self.free.pop()
+            pool = self.shards.get(index)
+            if pool is None:
+                pool = self.shards[index] = self._make_shard(self.factory)
+        except BaseException:
+            self.release(index)
+            raise
         return index, pool
 
     def release(self, index: Optional[int]) -> None:
