@@ -104,8 +104,11 @@ class DeadlineStream:
         return self._stream.get_extra_info(info)
 
 
-class SyncStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream, opened: Opened) -> None:
+class _Watched:
+    """What both streams share: the inner stream, their entry in ``opened``, the
+    request/response cycles, and the request's bytes held to go out at once."""
+
+    def __init__(self, stream: Any, opened: Opened) -> None:
         self._stream = stream
         self._opened = opened
         opened[self] = None
@@ -115,8 +118,20 @@ class SyncStream(httpcore.NetworkStream):
         # is first read. Nothing held counts as written (``Point.WRITING``) until it is sent.
         self._held: list[bytes] = []
         self._held_size = 0
-        self._held_starting = False  # the held bytes begin a request
         self._held_timeout: Optional[float] = None
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self.cycles.dirty:
+            return True  # httpcore drops an idle connection that is readable
+        return self._stream.get_extra_info(info)
+
+    def _closed_while_idle(self) -> bool:
+        return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
+
+
+class SyncStream(_Watched, httpcore.NetworkStream):
+    _stream: httpcore.NetworkStream
+    _held_starting = False  # the held bytes begin a request
 
     def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         if self._held:
@@ -188,29 +203,12 @@ class SyncStream(httpcore.NetworkStream):
                 )  # closed on failure; else the TLS stream's  # the TLS stream holds the socket now
         return SyncStream(inner, self._opened)
 
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self.cycles.dirty:
-            return True  # httpcore drops an idle connection that is readable
-        return self._stream.get_extra_info(info)
 
-    def _closed_while_idle(self) -> bool:
-        return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
-
-
-class AsyncStream(httpcore.AsyncNetworkStream):
+class AsyncStream(_Watched, httpcore.AsyncNetworkStream):
     """The async twin; the deadline is the async client's cancel scope, not ``DEADLINE``."""
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream, opened: Opened) -> None:
-        self._stream = stream
-        self._opened = opened
-        opened[self] = None
-        self.cycles = Cycles()
-        # httpcore writes a request's head and its body separately: a small request is
-        # held here and goes out in one send, when the answer is first read.
-        self._held: list[bytes] = []
-        self._held_size = 0
-        self._held_timeout: Optional[float] = None
-        self._unsent = False  # nothing of the current request has reached the inner stream
+    _stream: httpcore.AsyncNetworkStream
+    _unsent = False  # nothing of the current request has reached the inner stream
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         await self._flush()
@@ -296,14 +294,6 @@ class AsyncStream(httpcore.AsyncNetworkStream):
             raise
         self._opened.pop(self, None)  # the TLS stream's socket now
         return AsyncStream(inner, self._opened)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self.cycles.dirty:
-            return True
-        return self._stream.get_extra_info(info)
-
-    def _closed_while_idle(self) -> bool:
-        return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
 
 
 def _reading(cycles: Cycles) -> None:
