@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
+from functools import partial
 from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import httpcore
@@ -170,9 +171,9 @@ class Pools(Generic[PoolT]):
             pool = self.proxies[proxy] = self._make_proxy(proxy)
         return pool
 
-    def take(self) -> tuple[int, PoolT]:
-        """A shard (and its index) for a request the gate let in; if none can be had, the
-        request's slot goes back before the error is raised."""
+    def take(self) -> tuple[int, PoolT, Callable[[], None]]:
+        """A shard, its index and what gives it back (``release``), for a request the gate
+        let in; if none can be had, the request's slot goes back before the error is raised."""
         index: Optional[int] = None
         try:
             index = self.free.pop()
@@ -182,7 +183,7 @@ class Pools(Generic[PoolT]):
         except BaseException:
             self.release(index)
             raise
-        return index, pool
+        return index, pool, partial(self.release, index)
 
     def release(self, index: Optional[int]) -> None:
         """A request is over: its slot goes back, and a shard it left stuck is replaced

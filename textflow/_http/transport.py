@@ -33,7 +33,6 @@ import os
 import threading
 import time
 from collections.abc import AsyncGenerator
-from functools import partial
 from typing import Any, Callable, Generic, Optional, TypeVar
 
 import httpcore
@@ -143,8 +142,7 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             pools.reclaim()
             if not pools.gate.acquire(timeout=_pool_timeout(request)):
                 raise httpx.PoolTimeout(_NO_CONNECTION)
-        index, pool = pools.take()
-        release = partial(pools.release, index)
+        index, pool, release = pools.take()
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _SYNC)
@@ -227,8 +225,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             pools.reclaim(pools.gate.waiting())
             if not await pools.gate.wait(_queued_timeout(request)):
                 raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
-        index, pool = pools.take()
-        release = partial(pools.release, index)
+        index, pool, release = pools.take()
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _ASYNC)
