@@ -10,12 +10,9 @@ import httpx
 import pytest
 
 import textflow
-from textflow._http.transport import (
-    AsyncShard,
-    AsyncTextFlowTransport,
-    SyncShard,
-    TextFlowTransport,
-)
+from textflow._http.async_shard import AsyncShard
+from textflow._http.sync_shard import SyncShard
+from textflow._http.transport import AsyncTextFlowTransport, TextFlowTransport
 
 from tests.core.core_support import Harness
 from tests.core.hostile_support import Answer, RawServer, always, http_answer, json_answer
