@@ -3,13 +3,14 @@
     python scripts/unasync.py           # rewrite them
     python scripts/unasync.py --check   # change nothing; exit 1 naming each stale file
 
-The async client and the async guard are written by hand; their sync twins are
-the same source with the tokens of `TOKENS` swapped (httpcore's ``unasync``
-approach). Where the two truly differ (how a call keeps its deadline, how it
-sleeps, which stores a guard takes), the async source imports a small
-hand-written module whose sync twin has the same names (``textflow._async_io``
-and ``textflow._sync_io``; ``guard/_async_store.py`` and ``guard/_sync_store.py``),
-and a token maps one import to the other.
+The async client, the async guard and the HTTP layer's async connection and shard
+are written by hand; their sync twins are the same source with the tokens of
+`TOKENS` swapped (httpcore's ``unasync`` approach). Where the two truly differ (how
+a call keeps its deadline, how it sleeps, which stores a guard takes, whether a
+close is shielded), the async source imports a small hand-written module whose sync
+twin has the same names (``textflow._async_io`` and ``textflow._sync_io``;
+``guard/_async_store.py`` and ``guard/_sync_store.py``; ``_http/async_io.py`` and
+``_http/sync_io.py``), and a token maps one import to the other.
 
 The legacy ``tf.*`` functions (``textflow/_legacy.py``) are written from the
 operation table (``textflow._operations.OPERATIONS``): each operation with a
@@ -66,10 +67,18 @@ TOKENS: list[tuple[str, str]] = [
     (r"\bawait ", ""),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
+    (r"\b__aiter__\b", "__iter__"),
+    (r"\b__anext__\b", "__next__"),
+    (r"\bStopAsyncIteration\b", "StopIteration"),
+    (r"\bAsyncIterator\b", "Iterator"),
     # httpx.
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\bAsyncBaseTransport\b", "BaseTransport"),
     (r"\baiter_raw\b", "iter_raw"),
+    (r"\bhttpx\.AsyncByteStream\b", "httpx.SyncByteStream"),
+    (r"\baread\b", "read"),
+    # httpcore.
+    (r"\bhttpcore\.AsyncHTTPConnection\b", "httpcore.HTTPConnection"),
     (r"\bhandle_async_request\b", "handle_request"),
     (r"\baclose\b", "close"),
     # This package: classes, then modules.
@@ -81,6 +90,12 @@ TOKENS: list[tuple[str, str]] = [
     (r"\btextflow\._async_io\b", "textflow._sync_io"),
     (r"\b_many\._async\b", "_many._sync"),
     (r"\bguard\._async_store\b", "guard._sync_store"),
+    # The HTTP layer (textflow._http): its twins, and the pair where they differ.
+    (r"\bAsyncConnection\b", "SyncConnection"),
+    (r"\bAsyncBody\b", "SyncBody"),
+    (r"\bAsyncShard\b", "SyncShard"),
+    (r"\b_http\.async_io\b", "_http.sync_io"),
+    (r"\b_http\.async_connection\b", "_http.sync_connection"),
 ]
 _COMPILED = [(re.compile(pattern), replacement) for pattern, replacement in TOKENS]
 
@@ -88,6 +103,8 @@ _COMPILED = [(re.compile(pattern), replacement) for pattern, replacement in TOKE
 TWINS = {
     "textflow/_async_client.py": "textflow/_client.py",
     "textflow/guard/_async.py": "textflow/guard/_sync.py",
+    "textflow/_http/async_connection.py": "textflow/_http/sync_connection.py",
+    "textflow/_http/async_shard.py": "textflow/_http/sync_shard.py",
 }
 LEGACY = "textflow/_legacy.py"
 

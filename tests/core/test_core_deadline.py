@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import anyio
 import pytest
 
 import textflow
+from textflow._http.backends import SyncBackend
+from textflow._http.deadline import DEADLINE
 
 from tests.core.core_support import KEY, Harness, ScriptedServer, ok_sms
-from tests.core.hostile_support import Answer, RawServer, http_answer, trickle
+from tests.core.hostile_support import Answer, RawServer, always, http_answer, trickle
 
 pytestmark = pytest.mark.anyio
 
@@ -169,3 +171,27 @@ async def test_a_send_cut_while_waiting_for_a_connection_was_not_sent(
     assert sorted(exc.may_have_been_sent for exc in errors) == [False, True]
     assert "was not sent" in str(next(e for e in errors if not e.may_have_been_sent))
     assert len(server.requests) == 1
+
+
+def test_a_sync_deadline_passed_before_tls_closes_the_open_socket(
+    hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sync client's own deadline (the async one's is a cancel scope): it passes once
+    # the socket is open, before the handshake. Nothing was sent, and the socket is closed.
+    server = hostile(always(b""))
+    sockets: list[socket.socket] = []
+    connect = SyncBackend.connect_raw
+
+    def connect_then_expire(self: SyncBackend, *args: Any) -> Any:
+        stream = connect(self, *args)
+        sockets.append(stream.get_extra_info("socket"))
+        DEADLINE.set(0.0)  # long past: the call's deadline passes right here
+        return stream
+
+    monkeypatch.setattr(SyncBackend, "connect_raw", connect_then_expire)
+    https = server.base_url.replace("http://", "https://")
+    client = textflow.TextFlowClient(api_key=KEY, base_url=https, max_retries=0)
+    with client, pytest.raises(textflow.APITimeoutError) as caught:
+        client.send_sms("+11234567890", "hi")
+    assert caught.value.may_have_been_sent is False
+    assert [sock.fileno() for sock in sockets] == [-1]

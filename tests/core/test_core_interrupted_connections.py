@@ -17,7 +17,8 @@ import anyio
 import pytest
 
 import textflow
-from textflow._http.connection import AsyncConnection, SyncConnection
+from textflow._http.async_connection import AsyncConnection
+from textflow._http.sync_connection import SyncConnection
 
 from tests.core.core_support import KEY
 from tests.core.hostile_support import Answer, RawServer, json_answer

@@ -25,8 +25,9 @@ import pytest
 
 import textflow
 import textflow._config
-from textflow._http.connection import AsyncConnection, SyncConnection
+from textflow._http.async_connection import AsyncConnection
 from textflow._http.cookies import Jar
+from textflow._http.sync_connection import SyncConnection
 
 from tests.core.core_support import KEY
 from tests.core.hostile_support import Answer, RawServer, json_answer

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import Callable
+from typing import Any, Callable
 
+import httpx
 import pytest
 
 import textflow
+from textflow._http.async_shard import AsyncShard
+from textflow._http.sync_shard import SyncShard
+from textflow._http.transport import AsyncTextFlowTransport, TextFlowTransport
 
 from tests.core.core_support import Harness
-from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer
+from tests.core.hostile_support import Answer, RawServer, always, http_answer, json_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -45,3 +49,38 @@ async def test_many_failed_calls_leave_every_slot_free(
         with pytest.raises((textflow.APIConnectionError, textflow.MalformedResponseError)):
             await api.call("verify_code", "+11234567890", "1", client=client)
     assert (await api.call("verify_code", "+11234567890", "1", client=client)).valid is False
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C (or a signal handler's exception) while a shard is being made."""
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_shard_interrupted_while_made_loses_no_slot(
+    hostile: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # With one connection, a slot whose shard index was lost would fail every later call.
+    server = hostile(always(json_answer({"ok": True})))
+    shard: Any = SyncShard if kind == "sync" else AsyncShard
+    made = shard.__init__
+    interrupted: list[bool] = []
+
+    def once(self: object, *args: Any) -> None:
+        if not interrupted:
+            interrupted.append(True)
+            raise _Interrupted
+        made(self, *args)
+
+    monkeypatch.setattr(shard, "__init__", once)
+    limits = httpx.Limits(max_connections=1)
+    if kind == "sync":
+        with httpx.Client(transport=TextFlowTransport(limits)) as client:
+            with pytest.raises(_Interrupted):
+                client.get(server.base_url)
+            assert [client.get(server.base_url).status_code for _ in range(3)] == [200] * 3
+    else:
+        async with httpx.AsyncClient(transport=AsyncTextFlowTransport(limits)) as aclient:
+            with pytest.raises(_Interrupted):
+                await aclient.get(server.base_url)
+            for _ in range(3):
+                assert (await aclient.get(server.base_url)).status_code == 200

@@ -12,7 +12,8 @@ Pieces, and what each adds over httpx and httpcore:
   time, proxies from the environment.
 * ``pools`` -- shards of one connection each behind a gate, driven without
   httpcore's pool, whose per-request work is quadratic in its connections:
-  https://github.com/encode/httpcore/issues/1035. Delete when that is fixed.
+  https://github.com/encode/httpcore/issues/1035. Delete when that is fixed. The
+  shards themselves: ``async_shard``, and ``sync_shard`` generated from it.
 * ``gate`` -- the async transport's gate: the requests beyond the connections wait in
   order of arrival, a slot given back goes straight to the first, and the pool
   timeout is kept by the loop's one deadline timer (``anyio.Semaphore`` woke a waiter
@@ -28,12 +29,19 @@ Pieces, and what each adds over httpx and httpcore:
   function calls of a send. It is kept for as long as those costs are httpcore's and
   h11's by design; a test double that patches httpcore's connection (respx) still gets
   every request (``transport``).
+  ``async_connection`` holds ``AsyncConnection``, written by hand; ``sync_connection``
+  (``SyncConnection``) is generated from it by scripts/unasync.py.
+* ``async_io`` / ``sync_io`` -- where the generated sync twins (``sync_connection``,
+  ``sync_shard``) differ from their async sources, behind the same names: the deadline
+  (the async client's cancel scope; ``DEADLINE``, checked before a request counts as
+  written) and shielded closes.
 * ``loops`` -- which loop a call runs in, and a hook that lets a loop's
   connections go as it ends (``asyncio.run`` per send keeps nothing).
 * ``streams`` / ``backends`` -- httpcore network streams that keep a sync call's
   overall deadline (httpcore times each read on its own: a server trickling a byte
   a second holds a call forever), send a small request in one write, and give up a
-  reused connection closed while idle before writing to it.
+  reused connection closed while idle before writing to it; and the plain sync stream
+  of the SDK's own sync connection, cut at that deadline (``DeadlineStream``).
 * ``framing`` -- whether an answer on an httpcore connection (a tunnelled one) ended
   where ``h1`` says it ends, so that a connection with bytes past its answer is never
   reused (httpcore would read them as the next answer).

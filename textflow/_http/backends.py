@@ -14,6 +14,7 @@ from textflow._http.deadline import clamp
 from textflow._http.sent import Point, reached
 from textflow._http.streams import (
     AsyncStream,
+    DeadlineStream,
     Opened,
     SocketOptions,
     SyncStream,
@@ -46,7 +47,7 @@ class SyncBackend(httpcore.NetworkBackend):
         reached(Point.CONNECTING)
         timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
         with deadline_named(cut):
-            return self._backend.connect_tcp(host, port, timeout)
+            return DeadlineStream(self._backend.connect_tcp(host, port, timeout))
 
     def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
         self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None

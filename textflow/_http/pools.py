@@ -4,7 +4,8 @@ httpcore 1.0's pool does work quadratic in its open connections for every reques
 (https://github.com/encode/httpcore/issues/1035): with 100 requests in flight it
 spends ~10 ms of CPU per request on bookkeeping, and a request it queues may be
 handed a connection another has just taken, then retried. Here every connection is
-a shard of its own, driven without a pool (``SyncShard``, ``AsyncShard``); a gate
+a shard of its own, driven without a pool (``AsyncShard`` in ``async_shard``, written
+by hand; ``SyncShard`` in ``sync_shard``, generated from it by scripts/unasync.py); a gate
 lets in only as many requests as there are shards, and each goes to the shard
 freed most recently (a warm connection). Delete the shards and use
 ``httpcore.ConnectionPool`` when that issue is fixed.
@@ -14,21 +15,19 @@ from __future__ import annotations
 
 import contextlib
 import weakref
+from functools import partial
 from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
-import anyio
 import httpcore
-import httpx
 
-from textflow._http.connection import AsyncConnection, SyncConnection, origin_of
-from textflow._http.convert import Forward, Forwarded
+from textflow._http.convert import Forward
 from textflow._http.proxies import ROUTE, forwards
 
 PoolT = TypeVar("PoolT")
 Connection = Union[httpcore.HTTPConnection, httpcore.AsyncHTTPConnection]
 
 
-class _Shard:
+class Shard:
     """What both shards share: one connection at most, replaced when it cannot serve."""
 
     def __init__(
@@ -79,7 +78,7 @@ class _Shard:
         return None
 
 
-def _check_scheme(request: httpcore.Request) -> None:
+def check_scheme(request: httpcore.Request) -> None:
     scheme = request.url.scheme
     if scheme not in (b"http", b"https"):
         raise httpcore.UnsupportedProtocol(
@@ -87,123 +86,6 @@ def _check_scheme(request: httpcore.Request) -> None:
             if not scheme
             else f"Request URL has an unsupported protocol '{scheme.decode()}://'."
         )
-
-
-class SyncShard(_Shard):
-    """One connection of the sync transport. The gate gives it one request at a time, so
-    it needs neither the pool's queue nor its locks; a request the connection turns
-    away before writing (``ConnectionNotAvailable``) goes on a new one, as in a pool."""
-
-    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
-        _check_scheme(request)
-        while True:
-            stale = self._stale(request)
-            if stale is not None:
-                stale.close()
-            if self.connection is None:
-                self.connection = self._new_connection(request, httpcore.HTTPConnection)
-            try:
-                answer: httpcore.Response = self.connection.handle_request(request)
-                return answer
-            except httpcore.ConnectionNotAvailable:
-                continue  # never written: closed now, and replaced above
-
-    def send(
-        self,
-        request: httpx.Request,
-        release: Callable[[], None],
-        forwarded: Optional[Forwarded] = None,
-    ) -> httpx.Response:
-        """A direct request, or one ``forwarded`` to a plain-http proxy, on the SDK's own
-        connection (``textflow._http.connection``); ``release`` once its answer's body
-        is closed."""
-        origin = origin_of(request.url) if forwarded is None else forwarded[0]
-        while True:
-            connection = self.connection
-            if connection is not None and not (
-                self.route is None
-                and isinstance(connection, SyncConnection)
-                and connection.usable(origin)
-            ):
-                self.connection = None
-                connection.close()
-                connection = None
-            if connection is None:
-                self.route = None
-                connection = self.connection = SyncConnection(
-                    origin,
-                    self._ssl_context,
-                    self._keepalive_expiry,
-                    self._backend.opened,
-                    self._backend,
-                )
-            answer = connection.send(request, release, forwarded)
-            if answer is not None:
-                return answer
-
-    def close(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            connection.close()
-
-
-class AsyncShard(_Shard):
-    """The async twin of ``SyncShard``."""
-
-    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        _check_scheme(request)
-        while True:
-            stale = self._stale(request)
-            if stale is not None:
-                await _closed(stale)
-            if self.connection is None:
-                self.connection = self._new_connection(request, httpcore.AsyncHTTPConnection)
-            try:
-                answer: httpcore.Response = await self.connection.handle_async_request(request)
-                return answer
-            except httpcore.ConnectionNotAvailable:
-                continue
-
-    async def send(
-        self,
-        request: httpx.Request,
-        release: Callable[[], None],
-        forwarded: Optional[Forwarded] = None,
-    ) -> httpx.Response:
-        """The async twin of ``SyncShard.send``."""
-        origin = origin_of(request.url) if forwarded is None else forwarded[0]
-        while True:
-            connection = self.connection
-            if connection is not None and not (
-                self.route is None
-                and isinstance(connection, AsyncConnection)
-                and connection.usable(origin)
-            ):
-                self.connection = None
-                await _closed(connection)
-                connection = None
-            if connection is None:
-                self.route = None
-                connection = self.connection = AsyncConnection(
-                    origin,
-                    self._ssl_context,
-                    self._keepalive_expiry,
-                    self._backend.opened,
-                    self._backend,
-                )
-            answer = await connection.send(request, release, forwarded)
-            if answer is not None:
-                return answer
-
-    async def aclose(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            await _closed(connection)
-
-
-async def _closed(connection: Any) -> None:
-    with anyio.CancelScope(shield=True):
-        await connection.aclose()
 
 
 class Pools(Generic[PoolT]):
@@ -289,13 +171,19 @@ class Pools(Generic[PoolT]):
             pool = self.proxies[proxy] = self._make_proxy(proxy)
         return pool
 
-    def take(self) -> tuple[int, PoolT]:
-        """A shard (and its index) for a request the gate let in."""
-        index = self.free.pop()
-        pool = self.shards.get(index)
-        if pool is None:
-            pool = self.shards[index] = self._make_shard(self.factory)
-        return index, pool
+    def take(self) -> tuple[int, PoolT, Callable[[], None]]:
+        """A shard, its index and what gives it back (``release``), for a request the gate
+        let in; if none can be had, the request's slot goes back before the error is raised."""
+        index: Optional[int] = None
+        try:
+            index = self.free.pop()
+            pool = self.shards.get(index)
+            if pool is None:
+                pool = self.shards[index] = self._make_shard(self.factory)
+        except BaseException:
+            self.release(index)
+            raise
+        return index, pool, partial(self.release, index)
 
     def release(self, index: Optional[int]) -> None:
         """A request is over: its slot goes back, and a shard it left stuck is replaced
@@ -303,7 +191,7 @@ class Pools(Generic[PoolT]):
         if index is not None:
             self._lent.pop(index, None)
             shard = self.shards.get(index)
-            if isinstance(shard, _Shard) and shard.stuck():
+            if isinstance(shard, Shard) and shard.stuck():
                 self.broken.append(self.shards.pop(index))
             self.free.append(index)
         self.gate.release()

@@ -72,8 +72,43 @@ def deadline_named(cut: bool) -> Iterator[None]:
         raise type(exc)(DEADLINE_PASSED) from None
 
 
-class SyncStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream, opened: Opened) -> None:
+class DeadlineStream:
+    """httpcore's plain sync stream for the SDK's own sync connection
+    (``textflow._http.sync_connection``): every read, write and TLS handshake cut at the
+    call's deadline, as the async streams are cut by the async client's cancel scope."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: Optional[float]) -> bytes:
+        timeout, cut = clamp(timeout, httpcore.ReadTimeout)
+        with deadline_named(cut):
+            return self._stream.read(max_bytes, timeout)
+
+    def write(self, data: bytes, timeout: Optional[float]) -> None:
+        timeout, cut = clamp(timeout, httpcore.WriteTimeout)
+        with deadline_named(cut):
+            self._stream.write(data, timeout)
+
+    def start_tls(self, context: ssl.SSLContext, host: str, timeout: Any) -> DeadlineStream:
+        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+        with deadline_named(cut):
+            return DeadlineStream(self._stream.start_tls(context, host, timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _Watched:
+    """What both streams share: the inner stream, their entry in ``opened``, the
+    request/response cycles, and the request's bytes held to go out at once."""
+
+    def __init__(self, stream: Any, opened: Opened) -> None:
         self._stream = stream
         self._opened = opened
         opened[self] = None
@@ -83,8 +118,20 @@ class SyncStream(httpcore.NetworkStream):
         # is first read. Nothing held counts as written (``Point.WRITING``) until it is sent.
         self._held: list[bytes] = []
         self._held_size = 0
-        self._held_starting = False  # the held bytes begin a request
         self._held_timeout: Optional[float] = None
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self.cycles.dirty:
+            return True  # httpcore drops an idle connection that is readable
+        return self._stream.get_extra_info(info)
+
+    def _closed_while_idle(self) -> bool:
+        return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
+
+
+class SyncStream(_Watched, httpcore.NetworkStream):
+    _stream: httpcore.NetworkStream
+    _held_starting = False  # the held bytes begin a request
 
     def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         if self._held:
@@ -156,29 +203,12 @@ class SyncStream(httpcore.NetworkStream):
                 )  # closed on failure; else the TLS stream's  # the TLS stream holds the socket now
         return SyncStream(inner, self._opened)
 
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self.cycles.dirty:
-            return True  # httpcore drops an idle connection that is readable
-        return self._stream.get_extra_info(info)
 
-    def _closed_while_idle(self) -> bool:
-        return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
-
-
-class AsyncStream(httpcore.AsyncNetworkStream):
+class AsyncStream(_Watched, httpcore.AsyncNetworkStream):
     """The async twin; the deadline is the async client's cancel scope, not ``DEADLINE``."""
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream, opened: Opened) -> None:
-        self._stream = stream
-        self._opened = opened
-        opened[self] = None
-        self.cycles = Cycles()
-        # httpcore writes a request's head and its body separately: a small request is
-        # held here and goes out in one send, when the answer is first read.
-        self._held: list[bytes] = []
-        self._held_size = 0
-        self._held_timeout: Optional[float] = None
-        self._unsent = False  # nothing of the current request has reached the inner stream
+    _stream: httpcore.AsyncNetworkStream
+    _unsent = False  # nothing of the current request has reached the inner stream
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         await self._flush()
@@ -264,14 +294,6 @@ class AsyncStream(httpcore.AsyncNetworkStream):
             raise
         self._opened.pop(self, None)  # the TLS stream's socket now
         return AsyncStream(inner, self._opened)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self.cycles.dirty:
-            return True
-        return self._stream.get_extra_info(info)
-
-    def _closed_while_idle(self) -> bool:
-        return self.cycles.dirty or bool(self._stream.get_extra_info("is_readable"))
 
 
 def _reading(cycles: Cycles) -> None:

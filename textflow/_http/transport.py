@@ -40,13 +40,15 @@ import httpx
 
 from textflow import _config
 from textflow._http import loops
+from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
 from textflow._http.gate import AsyncGate
-from textflow._http.pools import AsyncShard, Pools, SyncShard
+from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
+from textflow._http.sync_shard import SyncShard
 from textflow.errors import ClientStateError
 
 #: Connections per shard (see encode/httpcore#1035 in ``textflow._http.pools``).
@@ -63,16 +65,30 @@ class _Base(Generic[PoolT]):
         self._pid = os.getpid()
         self._pools: Pools[PoolT] = self._new_pools()
 
-    def _pool_options(self) -> dict[str, Any]:
-        total = self._limits.max_connections or 100
-        return {
-            "ssl_context": _config.ssl_context(),
-            "keepalive_expiry": self._limits.keepalive_expiry,
-            "shards": math.ceil(total / SHARD_CONNECTIONS),
-        }
+    # What each transport makes its pools of: its shard, backend, gate and httpcore proxy
+    # pools (SOCKS, HTTP).
+    _shard: Callable[..., Any]
+    _backend: Callable[[], Any]
+    _gate: Callable[[int], Any]
+    _proxy_pools: tuple[Callable[..., Any], Callable[..., Any]]
 
     def _new_pools(self) -> Pools[PoolT]:
-        raise NotImplementedError
+        total = self._limits.max_connections or 100
+        count = math.ceil(total / SHARD_CONNECTIONS)
+        options = {
+            "ssl_context": _config.ssl_context(),
+            "keepalive_expiry": self._limits.keepalive_expiry,
+        }
+        backend = self._backend()
+
+        def shard(factory: Callable[[Any], Any]) -> PoolT:
+            return self._shard(backend, options, factory)  # type: ignore[no-any-return]
+
+        def proxy(route: httpx.Proxy) -> Any:
+            socks, proxy_options = self._proxy_options(route, backend)
+            return self._proxy_pools[0 if socks else 1](**proxy_options)
+
+        return Pools(count, shard, proxy, lambda: self._gate(SHARD_CONNECTIONS * count), backend)
 
     def _proxy_options(self, proxy: httpx.Proxy, backend: Any) -> tuple[bool, dict[str, Any]]:
         """Whether ``proxy`` is a SOCKS one, and its httpcore pool's arguments as httpx
@@ -109,22 +125,10 @@ class _Base(Generic[PoolT]):
 class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
     """The sync client's transport (see the module's docstring)."""
 
-    def _new_pools(self) -> Pools[SyncShard]:
-        options = self._pool_options()
-        count = options.pop("shards")
-        backend = SyncBackend()
-
-        def shard(factory: Callable[[Any], Any]) -> SyncShard:
-            return SyncShard(backend, options, factory)
-
-        def proxy(route: httpx.Proxy) -> Any:
-            socks, proxy_options = self._proxy_options(route, backend)
-            return (httpcore.SOCKSProxy if socks else httpcore.HTTPProxy)(**proxy_options)
-
-        def gate() -> threading.Semaphore:
-            return threading.Semaphore(SHARD_CONNECTIONS * count)
-
-        return Pools(count, shard, proxy, gate, backend)
+    _shard = SyncShard
+    _backend = SyncBackend
+    _gate = threading.Semaphore
+    _proxy_pools = (httpcore.SOCKSProxy, httpcore.HTTPProxy)
 
     def _forked(self) -> None:
         self._pools.backend.abandon()
@@ -138,31 +142,19 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             pools.reclaim()
             if not pools.gate.acquire(timeout=_pool_timeout(request)):
                 raise httpx.PoolTimeout(_NO_CONNECTION)
-        try:
-            index, pool = pools.take()
-        except BaseException:
-            pools.release(None)
-            raise
+        index, pool, release = pools.take()
         try:
             with httpx_errors():
-                forwarded = _forwarded(pools, request)
-                if forwarded is not _TUNNELLED and _unpatched(_SYNC):
-                    # direct, or forwarded to a plain-http proxy: the SDK's own connection
-                    response = pool.send(request, lambda: pools.release(index), forwarded)
+                forwarded = _own_connection(pools, request, _SYNC)
+                if forwarded is not _TUNNELLED:  # direct, or forwarded to a plain-http proxy
+                    response = pool.send(request, release, forwarded)
                     pools.lend(index, response.stream)
                     return response
                 answer = pool.handle_request(_core(pools, request))
         except BaseException:
-            pools.release(index)
+            release()
             raise
-        body = SyncBody(answer, lambda: pools.release(index))
-        pools.lend(index, body)
-        return httpx.Response(
-            status_code=answer.status,
-            headers=answer.headers,
-            stream=body,
-            extensions=answer.extensions,
-        )
+        return _tunnelled(pools, index, SyncBody(answer, release), answer)
 
     def close(self) -> None:
         pools = self._current()
@@ -176,6 +168,11 @@ _AsyncPool = AsyncShard
 
 class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
     """The async client's transport (asyncio and trio; see the module's docstring)."""
+
+    _shard = AsyncShard
+    _backend = AsyncBackend
+    _gate = AsyncGate
+    _proxy_pools = (httpcore.AsyncSOCKSProxy, httpcore.AsyncHTTPProxy)
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
         super().__init__(limits)
@@ -193,24 +190,6 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             loops.end(watcher)
-
-    def _new_pools(self) -> Pools[_AsyncPool]:
-        options = self._pool_options()
-        count = options.pop("shards")
-        backend = AsyncBackend()
-
-        def shard(factory: Callable[[Any], Any]) -> AsyncShard:
-            return AsyncShard(backend, options, factory)
-
-        def proxy(route: httpx.Proxy) -> Any:
-            socks, proxy_options = self._proxy_options(route, backend)
-            cls = httpcore.AsyncSOCKSProxy if socks else httpcore.AsyncHTTPProxy
-            return cls(**proxy_options)
-
-        def gate() -> AsyncGate:
-            return AsyncGate(SHARD_CONNECTIONS * count)
-
-        return Pools(count, shard, proxy, gate, backend)
 
     async def _in_this_loop(self) -> Pools[_AsyncPool]:
         pools = self._current()
@@ -246,31 +225,19 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             pools.reclaim(pools.gate.waiting())
             if not await pools.gate.wait(_queued_timeout(request)):
                 raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
-        try:
-            index, pool = pools.take()
-        except BaseException:
-            pools.release(None)
-            raise
+        index, pool, release = pools.take()
         try:
             with httpx_errors():
-                forwarded = _forwarded(pools, request)
-                if forwarded is not _TUNNELLED and _unpatched(_ASYNC):
-                    # direct, or forwarded to a plain-http proxy: the SDK's own connection
-                    response = await pool.send(request, lambda: pools.release(index), forwarded)
+                forwarded = _own_connection(pools, request, _ASYNC)
+                if forwarded is not _TUNNELLED:  # direct, or forwarded to a plain-http proxy
+                    response = await pool.send(request, release, forwarded)
                     pools.lend(index, response.stream)
                     return response
                 answer = await pool.handle_async_request(_core(pools, request))
         except BaseException:
-            pools.release(index)
+            release()
             raise
-        body = AsyncBody(answer, lambda: pools.release(index))
-        pools.lend(index, body)
-        return httpx.Response(
-            status_code=answer.status,
-            headers=answer.headers,
-            stream=body,
-            extensions=answer.extensions,
-        )
+        return _tunnelled(pools, index, AsyncBody(answer, release), answer)
 
     async def aclose(self) -> None:
         pools = await self._in_this_loop()
@@ -317,17 +284,35 @@ def _queued_timeout(request: httpx.Request) -> Optional[float]:
     return timeout
 
 
-_TUNNELLED: Any = object()  # ``_forwarded``'s answer for a request httpcore's pools carry
+_TUNNELLED: Any = object()  # ``_own_connection``'s answer for a request httpcore carries
 
 
-def _forwarded(pools: Pools[Any], request: httpx.Request) -> Any:
-    """``None`` for a direct request, the request as its plain-http proxy takes it if it
-    is forwarded (``convert.Forward``), else ``_TUNNELLED`` (a CONNECT tunnel or SOCKS)."""
+def _own_connection(pools: Pools[Any], request: httpx.Request, which: list[Any]) -> Any:
+    """How ``request`` goes on the SDK's own connection: ``None`` if direct, as its
+    plain-http proxy takes it if it is forwarded there (``convert.Forward``); else
+    ``_TUNNELLED``: on httpcore's connections, through a CONNECT tunnel or SOCKS, or when
+    a test double patched httpcore's connection ``which`` (``_unpatched``)."""
     route = request.extensions.get(ROUTE)
-    if route is None:
-        return None
-    forwarded = (pools.forwards.get(route) or pools.forward(route)).forwarded(request)
-    return _TUNNELLED if forwarded is None else forwarded
+    forwarded = None
+    if route is not None:
+        forwarded = (pools.forwards.get(route) or pools.forward(route)).forwarded(request)
+        if forwarded is None:
+            return _TUNNELLED
+    return forwarded if _unpatched(which) else _TUNNELLED
+
+
+def _tunnelled(
+    pools: Pools[Any], index: int, body: Any, answer: httpcore.Response
+) -> httpx.Response:
+    """The answer to a request httpcore's connection carried, for httpx: its ``body``
+    holds shard ``index`` until it is closed."""
+    pools.lend(index, body)
+    return httpx.Response(
+        status_code=answer.status,
+        headers=answer.headers,
+        stream=body,
+        extensions=answer.extensions,
+    )
 
 
 def _core(pools: Pools[Any], request: httpx.Request) -> httpcore.Request:

@@ -1,0 +1,85 @@
+# Generated from textflow/_http/async_shard.py by scripts/unasync.py: do not edit by hand.
+"""``SyncShard``: one connection of the SDK's transport, driven without a pool.
+
+Generated from the async twin by scripts/unasync.py: edit that one, not this.
+
+Why shards, and what they share, is in ``textflow._http.pools``. The twins differ
+only in that an async close is shielded from the call's cancellation (``shielded``,
+from the hand-written pair ``_http/async_io.py`` and ``_http/sync_io.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import httpcore
+import httpx
+
+from textflow._http.connection import origin_of
+from textflow._http.convert import Forwarded
+from textflow._http.pools import Shard, check_scheme
+from textflow._http.sync_connection import SyncConnection
+from textflow._http.sync_io import shielded
+
+
+class SyncShard(Shard):
+    """One connection of the transport. The gate gives it one request at a time, so it
+    needs neither the pool's queue nor its locks; a request the connection turns away
+    before writing (``ConnectionNotAvailable``) goes on a new one, as in a pool."""
+
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
+        check_scheme(request)
+        while True:
+            stale = self._stale(request)
+            if stale is not None:
+                _closed(stale)
+            if self.connection is None:
+                self.connection = self._new_connection(request, httpcore.HTTPConnection)
+            try:
+                answer: httpcore.Response = self.connection.handle_request(request)
+                return answer
+            except httpcore.ConnectionNotAvailable:
+                continue  # never written: closed now, and replaced above
+
+    def send(
+        self,
+        request: httpx.Request,
+        release: Callable[[], None],
+        forwarded: Optional[Forwarded] = None,
+    ) -> httpx.Response:
+        """A direct request, or one ``forwarded`` to a plain-http proxy, on the SDK's own
+        connection (``textflow._http.connection``); ``release`` once its answer's body
+        is closed."""
+        origin = origin_of(request.url) if forwarded is None else forwarded[0]
+        while True:
+            connection = self.connection
+            if connection is not None and not (
+                self.route is None
+                and isinstance(connection, SyncConnection)
+                and connection.usable(origin)
+            ):
+                self.connection = None
+                _closed(connection)
+                connection = None
+            if connection is None:
+                self.route = None
+                connection = self.connection = SyncConnection(
+                    origin,
+                    self._ssl_context,
+                    self._keepalive_expiry,
+                    self._backend.opened,
+                    self._backend,
+                )
+            answer = connection.send(request, release, forwarded)
+            if answer is not None:
+                return answer
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            _closed(connection)
+
+
+def _closed(connection: Any) -> None:
+    with shielded():
+        connection.close()
