@@ -43,7 +43,6 @@ from textflow._http import loops
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
-from textflow._http.gate import AsyncGate
 from textflow._http.pools import AsyncShard, Pools, SyncShard
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
@@ -198,6 +197,8 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         options = self._pool_options()
         count = options.pop("shards")
         backend = AsyncBackend()
+        # here, not at the top: the gate imports asyncio, which a sync first send never needs
+        from textflow._http.gate import AsyncGate
 
         def shard(factory: Callable[[Any], Any]) -> AsyncShard:
             return AsyncShard(backend, options, factory)
