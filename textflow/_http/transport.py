@@ -54,6 +54,20 @@ SHARD_CONNECTIONS = 1
 PoolT = TypeVar("PoolT")
 
 
+#: Held while a forked child's first requests replace the parent's pools. Made anew in
+#: every child (a thread of the parent may hold it as the fork happens).
+_forking = threading.Lock()
+
+
+def _new_forking_lock() -> None:
+    global _forking
+    _forking = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_forking_lock)
+
+
 class _Base(Generic[PoolT]):
     """What both transports share: settings, the pools of this process, the proxy rules."""
 
@@ -95,10 +109,13 @@ class _Base(Generic[PoolT]):
         return socks, options
 
     def _current(self) -> Pools[PoolT]:
-        if self._pid != os.getpid():  # forked: the child opens its own connections
-            self._pid = os.getpid()
-            self._forked()
-            self._pools = self._new_pools()
+        pid = os.getpid()
+        if self._pid != pid:  # forked: the child opens its own connections
+            with _forking:  # one thread lets the parent's go; the others wait for the new
+                if self._pid != pid:
+                    self._forked()
+                    self._pools = self._new_pools()
+                    self._pid = pid  # last: no thread of the child takes the parent's pools
         return self._pools
 
     def _forked(self) -> None:
