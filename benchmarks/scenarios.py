@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from benchmarks import contenders as cs
-from benchmarks.server import ANSWER_BODY, Server
+from benchmarks.server import ANSWER_BODY, Server, running
 
 
 @dataclass
@@ -276,6 +276,47 @@ ASYNC_FLOOR_FIRST_POST = _PYDANTIC_MODEL + ASYNC_BARE_FIRST_POST.replace(
     'response.json()["ok"]', "Sent.model_validate(response.json()).ok"
 )
 
+# The same first send to the benchmark's local server (HTTP/1.1 on 127.0.0.1), as an app
+# sends it: the SDK through its own transport, bare httpx through its default one (httpcore,
+# which brings h11, and trio when it is installed: httpcore looks for it). {url} is the
+# server's base URL, filled in when the server runs.
+SERVER_FIRST_SEND = """
+import textflow
+with textflow.TextFlowClient({key!r}, base_url={url!r}) as client:
+    assert client.send_sms({phone!r}, {text!r}).ok
+"""
+
+SERVER_BARE_FIRST_POST = """
+import httpx
+with httpx.Client(headers={{"Authorization": "Bearer " + {key!r}}}) as client:
+    response = client.post({url!r} + "/send-sms", json={payload!r})
+    assert response.json()["ok"]
+"""
+
+ASYNC_SERVER_FIRST_SEND = """
+import asyncio, textflow
+async def main():
+    async with textflow.AsyncTextFlowClient({key!r}, base_url={url!r}) as client:
+        assert (await client.send_sms({phone!r}, {text!r})).ok
+asyncio.run(main())
+"""
+
+ASYNC_SERVER_BARE_FIRST_POST = """
+import asyncio, httpx
+async def main():
+    async with httpx.AsyncClient(headers={{"Authorization": "Bearer " + {key!r}}}) as client:
+        response = await client.post({url!r} + "/send-sms", json={payload!r})
+        assert response.json()["ok"]
+asyncio.run(main())
+"""
+
+SERVER_FLOOR_FIRST_POST = _PYDANTIC_MODEL + SERVER_BARE_FIRST_POST.replace(
+    'response.json()["ok"]', "Sent.model_validate(response.json()).ok"
+)
+ASYNC_SERVER_FLOOR_FIRST_POST = _PYDANTIC_MODEL + ASYNC_SERVER_BARE_FIRST_POST.replace(
+    'response.json()["ok"]', "Sent.model_validate(response.json()).ok"
+)
+
 _FILL = {
     "body": ANSWER_BODY,
     "key": cs.KEY,
@@ -297,6 +338,32 @@ FIRST_SENDS: dict[str, tuple[str, str, str]] = {
         "async: import httpx + client + first post + .json() (MockTransport)",
         "async: the same + a pydantic model of the answer",
     ),
+    "sync, local server": (
+        "sync: import textflow + client + first send (local server)",
+        "sync: import httpx + client + first post + .json() (local server)",
+        "sync, local server: the same + a pydantic model of the answer",
+    ),
+    "async, local server": (
+        "async: import textflow + client + first send (local server)",
+        "async: import httpx + client + first post + .json() (local server)",
+        "async, local server: the same + a pydantic model of the answer",
+    ),
+}
+
+#: The first sends to the local server, by label: code with ``{url}`` still to fill.
+SERVER_IMPORTS: dict[str, str] = {
+    label: code.format(**_FILL, url="{url}")
+    for label, code in zip(
+        (*FIRST_SENDS["sync, local server"], *FIRST_SENDS["async, local server"]),
+        (
+            SERVER_FIRST_SEND,
+            SERVER_BARE_FIRST_POST,
+            SERVER_FLOOR_FIRST_POST,
+            ASYNC_SERVER_FIRST_SEND,
+            ASYNC_SERVER_BARE_FIRST_POST,
+            ASYNC_SERVER_FLOOR_FIRST_POST,
+        ),
+    )
 }
 
 IMPORTS: dict[str, str] = {
@@ -343,6 +410,11 @@ def _textflow_command() -> list[str]:
 
 def imports(runs: int) -> tuple[Runs, Runs]:
     """Fresh interpreters, warm bytecode: (in-process import CPU ms, whole-process wall ms)."""
+    with running(0.0) as srv:
+        return _imports(runs, srv.base_url)
+
+
+def _imports(runs: int, url: str) -> tuple[Runs, Runs]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.pop("TEXTFLOW_API_KEY", None)
     in_process = Runs()
@@ -351,8 +423,12 @@ def imports(runs: int) -> tuple[Runs, Runs]:
         'python -c "import httpx"': [sys.executable, "-c", "import httpx"],
         "textflow --help": [*_textflow_command(), "--help"],
     }
+    codes = {
+        **IMPORTS,
+        **{label: code.replace("{url}", url) for label, code in SERVER_IMPORTS.items()},
+    }
     for round_no in range(runs + 1):  # the first round writes bytecode: not counted
-        items = list(IMPORTS.items())
+        items = list(codes.items())
         for label, code in items if round_no % 2 else items[::-1]:
             ms = float(_python(["-c", _timed_code(code)], env)) * 1e3
             if round_no:

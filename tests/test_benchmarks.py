@@ -109,3 +109,20 @@ def test_a_quick_run_of_one_scenario_goes_end_to_end(
     out = capsys.readouterr().out
     assert "CPU per call over httpx.MockTransport" in out
     assert "TextFlowClient.send_sms" in out
+
+
+def test_every_first_send_of_the_import_scenario_runs(bench: Bench) -> None:
+    # each side of each pair must do its send (an answer the SDK refused would fail here,
+    # not as a figure): over MockTransport, and to the benchmark's local server
+    _, _, _, scenarios, server = bench
+    with server.running(0.0) as srv:
+        before, _ = srv.stats()
+        for kind, labels in scenarios.FIRST_SENDS.items():
+            for label in labels:
+                code = scenarios.IMPORTS.get(label)
+                if code is None:
+                    code = scenarios.SERVER_IMPORTS[label].replace("{url}", srv.base_url)
+                cpu_seconds = float(scenarios._python(["-c", scenarios._timed_code(code)]))
+                assert cpu_seconds > 0, (kind, label)
+        after, _ = srv.stats()
+    assert after - before == 6  # the local-server sides each sent once, to this server

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from typing import Callable
+import threading
+from typing import Any, Callable
 
 import anyio
 import httpx
@@ -137,3 +138,37 @@ async def test_a_cookie_an_answer_sets_is_kept_by_the_clients_jar(
     client = api.make(base_url=server.base_url)
     assert (await api.call("send_sms", "+11234567890", "hi", client=client)).ok
     assert client._http.cookies.get("session") == "abc"
+
+
+def test_a_forked_childs_threads_never_take_the_parents_pools() -> None:
+    # Threads of a forked child race to its first request: the one that lets the parent's
+    # pools go must be the only one to see them. A second thread that got the parent's
+    # pools used the parent's connections at the same time as the parent: the parent read
+    # the child's answers (a crossed answer), and the child EBADF on sockets the first
+    # thread had just let go. Here the fork is as the transport sees it (another pid), and
+    # the first thread is held inside the change while a second one asks for the pools.
+    transport = TextFlowTransport(httpx.Limits(max_connections=1))
+    parents = transport._current()
+    transport._pid = -1  # as in a forked child: the pools are the parent's
+    make_pools = transport._new_pools
+    second_done = threading.Event()
+    seen: list[object] = []
+
+    def second() -> None:
+        seen.append(transport._current())
+        second_done.set()
+
+    def slow_new_pools() -> Any:
+        thread = threading.Thread(target=second)
+        thread.start()
+        # the second thread waits for this one (then this wait runs out), or it got the
+        # parent's pools at once
+        second_done.wait(0.2)
+        return make_pools()
+
+    transport._new_pools = slow_new_pools  # type: ignore[method-assign]
+    childs = transport._current()
+    assert second_done.wait(10)
+    assert seen == [childs]
+    assert childs is not parents
+    transport.close()

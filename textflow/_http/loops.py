@@ -9,11 +9,13 @@ collection.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import weakref
 from collections.abc import AsyncGenerator
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 async def _until_the_loop_ends(let_go: Callable[[], None], pid: int) -> AsyncGenerator[None, None]:
@@ -61,6 +63,8 @@ class Loop:
 
     @classmethod
     def current(cls) -> Loop:
+        import asyncio  # here, not at the top: the sync transport imports this module
+
         try:
             return cls(asyncio.get_running_loop(), None)
         except RuntimeError:  # not asyncio: anyio's other backend is trio

@@ -44,7 +44,6 @@ from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
-from textflow._http.gate import AsyncGate
 from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
@@ -55,6 +54,20 @@ from textflow.errors import ClientStateError
 SHARD_CONNECTIONS = 1
 
 PoolT = TypeVar("PoolT")
+
+
+#: Held while a forked child's first requests replace the parent's pools. Made anew in
+#: every child (a thread of the parent may hold it as the fork happens).
+_forking = threading.Lock()
+
+
+def _new_forking_lock() -> None:
+    global _forking
+    _forking = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_forking_lock)
 
 
 class _Base(Generic[PoolT]):
@@ -112,10 +125,13 @@ class _Base(Generic[PoolT]):
         return socks, options
 
     def _current(self) -> Pools[PoolT]:
-        if self._pid != os.getpid():  # forked: the child opens its own connections
-            self._pid = os.getpid()
-            self._forked()
-            self._pools = self._new_pools()
+        pid = os.getpid()
+        if self._pid != pid:  # forked: the child opens its own connections
+            with _forking:  # one thread lets the parent's go; the others wait for the new
+                if self._pid != pid:
+                    self._forked()
+                    self._pools = self._new_pools()
+                    self._pid = pid  # last: no thread of the child takes the parent's pools
         return self._pools
 
     def _forked(self) -> None:
@@ -171,7 +187,14 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
 
     _shard = AsyncShard
     _backend = AsyncBackend
-    _gate = AsyncGate
+
+    @staticmethod
+    def _gate(size: int) -> Any:
+        # here, not at the top: the gate imports asyncio, which a sync first send never needs
+        from textflow._http.gate import AsyncGate
+
+        return AsyncGate(size)
+
     _proxy_pools = (httpcore.AsyncSOCKSProxy, httpcore.AsyncHTTPProxy)
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
