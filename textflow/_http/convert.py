@@ -12,6 +12,7 @@ import httpcore
 import httpx
 
 from textflow._http import h1, streams
+from textflow._http.tunnel import Tunnel
 
 _ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
     h1.ProtocolError: httpx.RemoteProtocolError,  # the SDK's own connection (``connection``)
@@ -85,7 +86,7 @@ class Forward:
     plain httpcore connection when a test double patched httpcore's (``request``).
     """
 
-    __slots__ = ("_forwards", "_headers", "_names", "origin")
+    __slots__ = ("_forwards", "_headers", "_names", "origin", "tunnel")
 
     def __init__(self, proxy: httpx.Proxy) -> None:
         url = proxy.url
@@ -101,6 +102,9 @@ class Forward:
             headers.insert(0, (b"Proxy-Authorization", b"Basic " + token))
         self._headers = headers
         self._names = [b"\n" + name.lower() + b"\n" for name, _ in headers]
+        # An https request through a plain-http proxy: a CONNECT tunnel on the SDK's own
+        # connection (``textflow._http.tunnel``), with the same headers.
+        self.tunnel = Tunnel(self.origin, headers) if self._forwards else None
 
     def forwarded(self, request: httpx.Request) -> Optional[Forwarded]:
         """``request`` as the proxy takes it, if it is forwarded (plain http through a

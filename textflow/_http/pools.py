@@ -92,9 +92,10 @@ class Pools(Generic[PoolT]):
     """The pools of one process (and event loop): one per connection.
 
     A proxied request goes through the same shards and gate as a direct one: a forwarded
-    one on the SDK's own connection to the proxy, a tunnelled one on a connection made
-    by the proxy's httpcore pool (one per ``httpx.Proxy``, in ``proxies``), which only
-    makes connections and never holds one.
+    one on the SDK's own connection to the proxy, one tunnelled through a plain-http proxy
+    on the SDK's own connection too (``textflow._http.tunnel``), any other (an https
+    proxy's tunnel, SOCKS) on a connection made by the proxy's httpcore pool (one per
+    ``httpx.Proxy``, in ``proxies``), which only makes connections and never holds one.
 
     ``gate`` lets in only as many requests as there are connections in all: a request
     queued inside an httpcore pool makes every later request scan it, and a waiting one

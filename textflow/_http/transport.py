@@ -48,6 +48,7 @@ from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
 from textflow._http.sync_shard import SyncShard
+from textflow._http.tunnel import Tunnel
 from textflow.errors import ClientStateError
 
 #: Connections per shard (see encode/httpcore#1035 in ``textflow._http.pools``).
@@ -162,8 +163,8 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _SYNC)
-                if forwarded is not _TUNNELLED:  # direct, or forwarded to a plain-http proxy
-                    response = pool.send(request, release, forwarded)
+                if forwarded is not _TUNNELLED:  # direct, forwarded or tunnelled (plain-http)
+                    response = pool.send(request, release, *_split(forwarded))
                     pools.lend(index, response.stream)
                     return response
                 answer = pool.handle_request(_core(pools, request))
@@ -252,8 +253,8 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _ASYNC)
-                if forwarded is not _TUNNELLED:  # direct, or forwarded to a plain-http proxy
-                    response = await pool.send(request, release, forwarded)
+                if forwarded is not _TUNNELLED:  # direct, forwarded or tunnelled (plain-http)
+                    response = await pool.send(request, release, *_split(forwarded))
                     pools.lend(index, response.stream)
                     return response
                 answer = await pool.handle_async_request(_core(pools, request))
@@ -312,16 +313,27 @@ _TUNNELLED: Any = object()  # ``_own_connection``'s answer for a request httpcor
 
 def _own_connection(pools: Pools[Any], request: httpx.Request, which: list[Any]) -> Any:
     """How ``request`` goes on the SDK's own connection: ``None`` if direct, as its
-    plain-http proxy takes it if it is forwarded there (``convert.Forward``); else
-    ``_TUNNELLED``: on httpcore's connections, through a CONNECT tunnel or SOCKS, or when
-    a test double patched httpcore's connection ``which`` (``_unpatched``)."""
+    plain-http proxy takes it if it is forwarded there (``convert.Forward``), the proxy's
+    ``tunnel.Tunnel`` if it is an https request through a plain-http proxy; else
+    ``_TUNNELLED``: on httpcore's connections, through an https proxy's tunnel or SOCKS,
+    or when a test double patched httpcore's connection ``which`` (``_unpatched``)."""
     route = request.extensions.get(ROUTE)
     forwarded = None
     if route is not None:
-        forwarded = (pools.forwards.get(route) or pools.forward(route)).forwarded(request)
+        forward = pools.forwards.get(route) or pools.forward(route)
+        forwarded = forward.forwarded(request)
         if forwarded is None:
-            return _TUNNELLED
+            forwarded = forward.tunnel
+            if forwarded is None or request.url.raw_scheme != b"https":
+                return _TUNNELLED
     return forwarded if _unpatched(which) else _TUNNELLED
+
+
+def _split(forwarded: Any) -> tuple[Any, Optional[Tunnel]]:
+    """``_own_connection``'s answer as a shard's ``send`` takes it: (forwarded, tunnel)."""
+    if isinstance(forwarded, Tunnel):
+        return None, forwarded
+    return forwarded, None
 
 
 def _tunnelled(
