@@ -21,6 +21,8 @@ import time
 from collections.abc import Iterator
 from typing import Callable
 
+import anyio
+import httpx
 import pytest
 
 import textflow
@@ -31,6 +33,7 @@ from tests.core.hostile_support import Answer, RawServer
 from tests.core.proxy_support import (
     ConnectProxy,
     TLSRawServer,
+    TLSScriptedServer,
     certificate_authority,
     client_context,
     server_context,
@@ -177,3 +180,60 @@ async def test_a_proxy_trickling_its_answer_to_connect_cannot_outlive_the_deadli
         await api.call("send_sms", TO, "Hello", client=client)
     assert caught.value.may_have_been_sent is False
     assert fed[0] < len(head), "the call outlived the proxy's whole answer"
+
+
+@pytest.fixture
+def tls_server(tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> Iterator[TLSScriptedServer]:
+    server = TLSScriptedServer(tls[0])
+    yield server
+    server.close()
+
+
+async def test_the_proxys_credentials_go_to_the_proxy_only_and_never_into_an_error(
+    api: Harness, proxy: ConnectProxy, tls_server: TLSScriptedServer
+) -> None:
+    route = httpx.Proxy(proxy.url, auth=("user", "s3cret-proxy-pass"))
+    client = api.make(base_url=tls_server.base_url, proxy=route)
+    for _ in range(2):
+        assert (await api.call("send_sms", TO, "Hello", client=client)).ok
+    target = f"127.0.0.1:{tls_server.port}"
+    assert proxy.asked == [("CONNECT", target, True)], "one tunnel, reused"
+    assert (b"Host", target.encode()) in proxy.heads[0]
+    for head in tls_server.heads:  # inside the tunnel: the API never sees them
+        assert all(name.lower() != b"proxy-authorization" for name, _ in head)
+
+
+async def test_a_refused_tunnel_names_no_credential(
+    api: Harness, hostile: Callable[..., RawServer], proxy_trust: ssl.SSLContext
+) -> None:
+    server = hostile(_refused(b"407 Proxy Authentication Required"))
+    route = httpx.Proxy(server.base_url[: -len("/api")], auth=("user", "s3cret-proxy-pass"))
+    client = api.make(base_url=ORIGIN, proxy=route, max_retries=0)
+    with pytest.raises(textflow.APIConnectionError) as caught:
+        await api.call("send_sms", TO, "Hello", client=client)
+    assert "407" in str(caught.value)
+    for text in (str(caught.value), repr(caught.value), repr(caught.value.__cause__)):
+        assert "s3cret" not in text
+        assert "dXNlcjpzM2NyZXQ" not in text  # its base64, as Proxy-Authorization holds it
+
+
+async def test_concurrent_calls_through_one_proxy_each_get_their_own_answer(
+    api: Harness, proxy: ConnectProxy, tls_server: TLSScriptedServer
+) -> None:
+    client = api.make(base_url=tls_server.base_url, proxy=proxy.url)
+    numbers = [f"+1123456{index:04d}" for index in range(20)]
+    results: dict[str, str] = {}
+
+    async def send(number: str) -> None:
+        results[number] = (await api.call("send_sms", number, "Hello", client=client)).data.to
+
+    if api.is_async:
+        async with anyio.create_task_group() as group:
+            for number in numbers:
+                group.start_soon(send, number)
+    else:
+        for number in numbers:
+            await send(number)
+    assert results == {number: number for number in numbers}
+    assert len(tls_server.requests) == 20
+    assert len(proxy.asked) == tls_server.connections  # a tunnel per connection, no more
