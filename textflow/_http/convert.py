@@ -73,8 +73,9 @@ Forwarded = tuple[tuple[bytes, bytes, int], bytes, list[tuple[bytes, bytes]]]
 
 class Forward:
     """How requests go through one proxy: a plain-http request through a plain-http
-    proxy is forwarded in absolute form, built here; any other is sent as it is (to a
-    CONNECT tunnel or a SOCKS connection that the proxy's httpcore pool makes).
+    proxy is forwarded in absolute form, built here; an https one through a plain-http
+    proxy goes through its CONNECT ``tunnel`` (``textflow._http.tunnel``); any other is
+    sent as it is (to a tunnel or a SOCKS connection that the proxy's httpcore pool makes).
 
     httpcore's forwarding connection rebuilds and revalidates every request it sends
     (``merge_headers``, ``enforce_headers``: a second ``httpcore.Request`` per send).

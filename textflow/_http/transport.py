@@ -15,15 +15,18 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   with a clear error.
 * **Shards** of one connection each behind a gate (``textflow._http.pools``).
 * **The SDK's own HTTP/1.1 connection** for direct requests (``textflow._http.connection``),
-  with the call's deadline and clean reuse, and for plain-http requests forwarded to a
-  plain-http proxy; tunnelled ones keep httpcore's connections over the streams of
-  ``textflow._http.streams``.
+  with the call's deadline and clean reuse, for plain-http requests forwarded to a
+  plain-http proxy, and for requests through a plain-http proxy's CONNECT tunnel
+  (``textflow._http.tunnel``); an ``https://`` proxy's tunnels and SOCKS keep httpcore's
+  connections over the streams of ``textflow._http.streams``.
 
 A proxied request (the client's route, ``textflow._http.proxies``, carried in the
 request's extensions) goes through the same shards, gate and deadline as a direct one:
 a plain-http request to a plain-http proxy is sent in absolute form, built once
-(``convert.Forward``), on the SDK's own connection to the proxy; any other on a connection
-its proxy's httpcore pool makes (a CONNECT tunnel, SOCKS) over the same network streams.
+(``convert.Forward``), on the SDK's own connection to the proxy; an https request to a
+plain-http proxy on the SDK's own connection through a CONNECT tunnel; any other on a
+connection its proxy's httpcore pool makes (an https proxy's tunnel, SOCKS) over the same
+network streams.
 """
 
 from __future__ import annotations
