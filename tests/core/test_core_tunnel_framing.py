@@ -92,6 +92,7 @@ async def test_an_answer_through_a_tunnel_as_framed_on_the_wire(
 # port 9, is never dialled). Each call must fail as not sent, a TextFlowError, in time.
 ORIGIN = "https://127.0.0.1:9/api"
 TO = "+11234567890"
+TURNS = 10  # loop turns between two calls (asyncio's TLS layer sees a peer's end in 2)
 
 
 def _refused(status: bytes) -> Answer:
@@ -237,3 +238,18 @@ async def test_concurrent_calls_through_one_proxy_each_get_their_own_answer(
     assert results == {number: number for number in numbers}
     assert len(tls_server.requests) == 20
     assert len(proxy.asked) == tls_server.connections  # a tunnel per connection, no more
+
+
+async def test_a_tunnel_the_proxy_dropped_while_idle_is_replaced_before_the_next_call(
+    api: Harness, proxy: ConnectProxy, tls_server: TLSScriptedServer
+) -> None:
+    """A restarted proxy: the next call goes on a new tunnel and is sent once."""
+    client = api.make(base_url=tls_server.base_url, proxy=proxy.url, max_retries=0)
+    assert (await api.call("send_sms", TO, "Hello", client=client)).ok
+    proxy.drop_connections()  # its FIN is in the client's socket when this returns (loopback)
+    if api.is_async:  # as between two calls of a real program
+        for _ in range(TURNS):
+            await anyio.sleep(0)
+    assert (await api.call("send_sms", TO, "Hello", client=client)).ok
+    assert len(tls_server.requests) == 2
+    assert [method for method, _, _ in proxy.asked] == ["CONNECT", "CONNECT"]
