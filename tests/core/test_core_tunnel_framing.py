@@ -72,7 +72,42 @@ def proxy(
     server.close()
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+#: The corpus's cases about where an answer ends, what follows it, and time: the ones where
+#: a tunnel's TLS layer (its records, its buffer, its close) could change the outcome. The
+#: rest test the codec, the same on every connection of the SDK's (all of them pass here).
+CHOSEN = {
+    "cl-exact",
+    "cl-bytes-after",
+    "cl-short",
+    "cl-long-close-early",
+    "cl-conflicting",
+    "chunked",
+    "chunked-close-in-body",
+    "chunked-missing-final-crlf",
+    "te-and-cl",
+    "http10",
+    "connection-close-kept-open",
+    "to-close",
+    "to-close-never-closed",
+    "endless-100s",
+    "obs-fold",
+    "head-of-1-mib",
+    "trickled",
+    "trickled-past-the-deadline",
+    "answered-before-the-body",
+    "refused-before-the-body",
+    "close-before-answer",
+    "close-in-head",
+    "close-in-body",
+    "second-answer-at-once",
+    "second-answer-after-chunked",
+    "second-answer-own-write",
+    "second-answer-while-idle",
+}
+TUNNEL_CASES = [case for case in CASES if case.name in CHOSEN]
+
+
+@pytest.mark.parametrize("case", TUNNEL_CASES, ids=[case.name for case in TUNNEL_CASES])
 async def test_an_answer_through_a_tunnel_as_framed_on_the_wire(
     api: Harness,
     tls: tuple[ssl.SSLContext, ssl.SSLContext],
@@ -120,12 +155,10 @@ def _close_mid_handshake(conn: socket.socket) -> None:
     conn.recv(5)  # the start of the ClientHello's record
 
 
-def _silent(seconds: float) -> Callable[[socket.socket], None]:
-    def wait(conn: socket.socket) -> None:
-        conn.recv(65536)
-        time.sleep(seconds)
-
-    return wait
+def _silent(conn: socket.socket) -> None:
+    """Reads the ClientHello, answers nothing; over when the client goes (or at LIMIT)."""
+    while conn.recv(65536):
+        pass
 
 
 @pytest.mark.parametrize(
@@ -135,7 +168,7 @@ def _silent(seconds: float) -> Callable[[socket.socket], None]:
         ("403", _refused(b"403 Forbidden"), textflow.APIConnectionError),
         ("200-plus-bytes", _established_then(_garbage), textflow.APIConnectionError),
         ("close-mid-tls", _established_then(_close_mid_handshake), textflow.APIConnectionError),
-        ("silent-after-200", _established_then(_silent(3)), textflow.APITimeoutError),
+        ("silent-after-200", _established_then(_silent), textflow.APITimeoutError),
     ],
 )
 async def test_a_hostile_proxy_fails_the_call_as_not_sent(
@@ -176,7 +209,7 @@ async def test_a_proxy_trickling_its_answer_to_connect_cannot_outlive_the_deadli
 
     ref.append(hostile(trickling))
     proxy = ref[0].base_url[: -len("/api")]
-    client = api.make(base_url=ORIGIN, proxy=proxy, max_retries=0, timeout=1.0)
+    client = api.make(base_url=ORIGIN, proxy=proxy, max_retries=0, timeout=0.5)
     with pytest.raises(textflow.APITimeoutError) as caught:
         await api.call("send_sms", TO, "Hello", client=client)
     assert caught.value.may_have_been_sent is False
@@ -253,3 +286,7 @@ async def test_a_tunnel_the_proxy_dropped_while_idle_is_replaced_before_the_next
     assert (await api.call("send_sms", TO, "Hello", client=client)).ok
     assert len(tls_server.requests) == 2
     assert [method for method, _, _ in proxy.asked] == ["CONNECT", "CONNECT"]
+
+
+def test_every_chosen_case_is_in_the_corpus() -> None:
+    assert len(TUNNEL_CASES) == len(CHOSEN)
