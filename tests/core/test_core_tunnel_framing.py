@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ import pytest
 
 import textflow
 from textflow import _config
+from textflow._http import proxies
 
 from tests.core.core_support import Harness
 from tests.core.hostile_support import Answer, RawServer
@@ -290,3 +292,33 @@ async def test_a_tunnel_the_proxy_dropped_while_idle_is_replaced_before_the_next
 
 def test_every_chosen_case_is_in_the_corpus() -> None:
     assert len(TUNNEL_CASES) == len(CHOSEN)
+
+
+HTTPS_PROXY_CASES = [case for case in CASES if case.name.startswith("second-answer")]
+
+
+@pytest.mark.parametrize("case", HTTPS_PROXY_CASES, ids=[c.name for c in HTTPS_PROXY_CASES])
+async def test_an_unasked_answer_through_an_https_proxys_tunnel_is_never_the_next_calls(
+    api: Harness,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+    proxy_trust: ssl.SSLContext,
+    case: Case,
+    anyio_backend: str,
+) -> None:
+    """TLS to the proxy, TLS to the API inside (httpcore's tunnel connection). On sync
+    (httpcore's ``ssl.SSLObject`` on memory buffers) and trio (``trio.SSLStream``) a record
+    of an unasked answer behind the last answer's was unseen, and read as the next call's
+    answer: there such a connection now serves one request (``pools._hides_records``)."""
+    if proxies.httpcore_version() < (1, 0, 2):
+        pytest.skip("an https proxy needs httpcore 1.0.2 (refused: test_core_proxy_routes)")
+    if sys.version_info < (3, 11) and api.is_async and anyio_backend == "asyncio":
+        pytest.skip("TLS inside TLS needs Python 3.11 on asyncio (refused: test_core_proxy_routes)")
+    tls_proxy = ConnectProxy(tls=tls[0])
+    first_done = threading.Event()
+    server: RawServer = TLSRawServer(tls[0], serving(case, first_done), early=case.early)
+    route = httpx.Proxy(tls_proxy.url, ssl_context=tls[1])
+    try:
+        await run_case(api, case, server, first_done, proxy=route)
+    finally:
+        server.close()
+        tls_proxy.close()
