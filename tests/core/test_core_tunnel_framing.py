@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -149,6 +150,21 @@ def _established_then(then: Callable[[socket.socket], None]) -> Answer:
     return answer
 
 
+def _closed(conn: socket.socket, number: int, body: bytes) -> bool:
+    return False  # no answer to CONNECT: the connection ends
+
+
+def _reset(conn: socket.socket, number: int, body: bytes) -> bool:
+    """As a killed proxy's kernel does: a reset, no answer."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return False
+
+
+def _not_http(conn: socket.socket, number: int, body: bytes) -> bool:
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+    return False
+
+
 def _garbage(conn: socket.socket) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 
@@ -168,6 +184,9 @@ def _silent(conn: socket.socket) -> None:
     [
         ("407", _refused(b"407 Proxy Authentication Required"), textflow.APIConnectionError),
         ("403", _refused(b"403 Forbidden"), textflow.APIConnectionError),
+        ("closed", _closed, textflow.APIConnectionError),
+        ("reset", _reset, textflow.APIConnectionError),
+        ("not-http", _not_http, textflow.APIConnectionError),
         ("200-plus-bytes", _established_then(_garbage), textflow.APIConnectionError),
         ("close-mid-tls", _established_then(_close_mid_handshake), textflow.APIConnectionError),
         ("silent-after-200", _established_then(_silent), textflow.APITimeoutError),
