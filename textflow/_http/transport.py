@@ -36,7 +36,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncGenerator
-from typing import Any, Callable, Generic, Optional, TypeVar
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import httpcore
 import httpx
@@ -45,7 +45,7 @@ from textflow import _config
 from textflow._http import loops
 from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
-from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
+from textflow._http.convert import AsyncBody, Forwarded, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
 from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
@@ -321,15 +321,15 @@ def _own_connection(pools: Pools[Any], request: httpx.Request, which: list[Any])
     ``_TUNNELLED``: on httpcore's connections, through an https proxy's tunnel or SOCKS,
     or when a test double patched httpcore's connection ``which`` (``_unpatched``)."""
     route = request.extensions.get(ROUTE)
-    forwarded = None
+    how: Union[Forwarded, Tunnel, None] = None
     if route is not None:
         forward = pools.forwards.get(route) or pools.forward(route)
-        forwarded = forward.forwarded(request)
-        if forwarded is None:
-            forwarded = forward.tunnel
-            if forwarded is None or request.url.raw_scheme != b"https":
+        how = forward.forwarded(request)
+        if how is None:
+            how = forward.tunnel
+            if how is None or request.url.raw_scheme != b"https":
                 return _TUNNELLED
-    return forwarded if _unpatched(which) else _TUNNELLED
+    return how if _unpatched(which) else _TUNNELLED
 
 
 def _split(forwarded: Any) -> tuple[Any, Optional[Tunnel]]:
