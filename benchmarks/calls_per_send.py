@@ -170,7 +170,8 @@ def tunnel(n: int, rounds: int) -> None:
     (contenders interleaved in this process) and calls per send. ``httpcore's tunnel`` is
     the path tunnels took before ``textflow._http.tunnel`` (an httpcore connection, under
     trio with ``trio.SSLStream``), taken again here by giving the proxy no tunnel of the
-    SDK's own."""
+    SDK's own. Under trio that connection now serves one request (``Shard.single_use``), so
+    its figure there is that of an ``https://`` proxy's tunnel today, not of the old path."""
     import ssl
     import tempfile
     from pathlib import Path
