@@ -9,6 +9,8 @@ python -m benchmarks.calls_per_send calls    # fan-out: 2,000 sends, 50 ms, c=10
 python -m benchmarks.calls_per_send cpu      # CPU per send, SDK ÷ aiohttp, trio ÷ asyncio,
                                              # c=500 ÷ c=100, interleaved rounds
 python -m benchmarks.calls_per_send proxy    # calls per send, proxied and direct (c=10)
+python -m benchmarks.calls_per_send tunnel   # HTTPS through a CONNECT tunnel ÷ direct HTTPS:
+                                             # CPU and calls per send (c=10, asyncio, trio)
 ```
 
 The fan-out harness: each send is an anyio task under a semaphore of the concurrency,
@@ -20,6 +22,7 @@ server without latency.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -161,9 +164,82 @@ def proxy(n: int, rounds: int) -> None:
         print(f"{who} proxied ÷ direct: {ratio:.4f}x")
 
 
+def tunnel(n: int, rounds: int) -> None:
+    """HTTPS sends through the local proxy's CONNECT tunnel against direct ones, by the
+    default async client (c=10), on asyncio and trio: medians of per-round CPU ratios
+    (contenders interleaved in this process) and calls per send. ``httpcore's tunnel`` is
+    the path tunnels took before ``textflow._http.tunnel`` (an httpcore connection, under
+    trio with ``trio.SSLStream``), taken again here by giving the proxy no tunnel of the
+    SDK's own. Under trio that connection now serves one request (``Shard.single_use``), so
+    its figure there is that of an ``https://`` proxy's tunnel today, not of the old path."""
+    import ssl
+    import tempfile
+    from pathlib import Path
+    from unittest import mock
+
+    from textflow import _config
+    from textflow._http import convert
+
+    contenders_ = {
+        "direct": (False, False),
+        "SDK's tunnel": (True, False),
+        "httpcore's tunnel": (True, True),
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        cert, key = server.make_certificate(Path(folder))
+        _config._ssl_context = ssl.create_default_context(cafile=str(cert))
+        cpu_ratio: dict[tuple[str, str], list[float]] = {}
+        calls: dict[tuple[str, str], list[float]] = {}
+        with server.running(0.0, (cert, key)) as srv, forward_proxy.running() as through:
+            for _ in range(rounds):
+                for backend in ("asyncio", "trio"):
+                    direct = 0.0
+                    for name, (proxied, old) in contenders_.items():
+                        url: Optional[str] = through if proxied else None
+                        with (
+                            mock.patch.object(convert, "Tunnel", return_value=None)
+                            if old
+                            else (contextlib.nullcontext())
+                        ):
+                            cpu = anyio.run(
+                                scenarios_http._cpu_per_send,
+                                scenarios_http._sdk,
+                                srv.base_url,
+                                url,
+                                n,
+                                10,
+                                backend=backend,
+                            )
+                            profiler = cProfile.Profile()
+                            profiler.enable()
+                            anyio.run(
+                                scenarios_http._cpu_per_send,
+                                scenarios_http._sdk,
+                                srv.base_url,
+                                url,
+                                n // 4,
+                                10,
+                                backend=backend,
+                            )
+                            profiler.disable()
+                        if name == "direct":
+                            direct = cpu
+                        cpu_ratio.setdefault((backend, name), []).append(cpu / direct)
+                        calls.setdefault((backend, name), []).append(
+                            pstats.Stats(profiler).total_calls / (n // 4 + 10)
+                        )
+                print("round done, load", _load(), flush=True)
+    for (backend, name), ratios in cpu_ratio.items():
+        got = ", ".join(f"{r:.2f}" for r in ratios)
+        print(
+            f"{backend}, {name}: CPU ÷ direct {statistics.median(ratios):.2f}x ({got}); "
+            f"calls per send {statistics.median(calls[(backend, name)]):.0f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["calls", "cpu", "proxy"])
+    parser.add_argument("what", choices=["calls", "cpu", "proxy", "tunnel"])
     parser.add_argument("-n", type=int, default=2000, help="sends per run (2,000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (3)")
     parser.add_argument(
@@ -179,6 +255,8 @@ def main() -> None:
         calls(args.n, args.rounds)
     elif args.what == "cpu":
         cpu(args.n, args.rounds)
+    elif args.what == "tunnel":
+        tunnel(args.n, args.rounds)
     else:
         proxy(args.n, args.rounds)
     print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load", _load())

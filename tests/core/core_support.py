@@ -203,6 +203,7 @@ class ScriptedServer(LoopbackServer):
         self.script: list[tuple[Any, ...]] = []
         self.default: tuple[Any, ...] = ("sent",)
         self.requests: list[tuple[str, str, bytes]] = []
+        self.heads: list[list[tuple[bytes, bytes]]] = []  # each request's headers, as sent
         super().__init__()
 
     def _next_step(self) -> tuple[Any, ...]:
@@ -222,6 +223,7 @@ class ScriptedServer(LoopbackServer):
                 request, body = read
                 with self._lock:
                     self.requests.append((request.method.decode(), request.target.decode(), body))
+                    self.heads.append(list(request.headers.raw_items()))
                 step = self._next_step()
                 if step[0] == "drop":
                     return

@@ -145,6 +145,14 @@ class LoopbackServer:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def drop_connections(self) -> None:
+        """Shut every connection accepted so far down (as a restarted server would); new
+        ones are still accepted."""
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
         self._stop.set()
         with contextlib.suppress(OSError):  # wake the accepting thread now, not at its timeout

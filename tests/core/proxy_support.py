@@ -19,7 +19,7 @@ import h11
 import trustme
 
 from tests.core.core_support import ScriptedServer
-from tests.core.hostile_support import LoopbackServer, read_head
+from tests.core.hostile_support import Answer, LoopbackServer, RawServer, read_head
 
 LIMIT = 20.0  # a relay gives up after this long without a byte either way
 
@@ -30,6 +30,26 @@ class TLSScriptedServer(ScriptedServer):
     def __init__(self, context: ssl.SSLContext) -> None:
         self._context = context
         super().__init__()
+        self.base_url = f"https://127.0.0.1:{self.port}/api"
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(LIMIT)
+        try:
+            tls = self._context.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+        with self._lock:  # wrapping took the descriptor: close() shuts this one down
+            self._conns.append(tls)
+        super()._serve(tls)
+
+
+class TLSRawServer(RawServer):
+    """The raw (hostile) server, speaking TLS with a certificate for 127.0.0.1."""
+
+    def __init__(self, context: ssl.SSLContext, answer: Answer, *, early: bool = False) -> None:
+        self._context = context
+        super().__init__(answer, early=early)
         self.base_url = f"https://127.0.0.1:{self.port}/api"
 
     def _serve(self, conn: socket.socket) -> None:

@@ -166,6 +166,16 @@ def then_later(data: bytes, more: bytes) -> Write:
     return write
 
 
+def back_to_back(*parts: bytes) -> Write:
+    """Writes each of ``parts`` with a call of its own, no pause between them."""
+
+    def write(conn: socket.socket) -> None:
+        for part in parts:
+            conn.sendall(part)
+
+    return write
+
+
 BIG_TEXT = "x" * (8 * 1024 * 1024)  # far more than the socket buffers hold
 
 
@@ -495,6 +505,12 @@ CASES = [
         reuse=False,
     ),
     Case(
+        "second-answer-own-write",  # at once, but in a write (over TLS: a record) of its own
+        back_to_back(answer(LEN), answer(b"Content-Length: %d" % len(SMUGGLED), body=SMUGGLED)),
+        OK,
+        reuse=False,
+    ),
+    Case(
         "second-answer-while-idle",
         then_later(answer(LEN), answer(b"Content-Length: %d" % len(SMUGGLED), body=SMUGGLED)),
         OK,
@@ -538,7 +554,15 @@ async def test_an_answer_as_framed_on_the_wire(
         request.applymarker(pytest.mark.xfail(strict=True, reason=why))
     first_done = threading.Event()
     server = hostile(serving(case, first_done), early=case.early)
-    client = api.make(base_url=server.base_url, max_retries=0, timeout=case.timeout)
+    await run_case(api, case, server, first_done)
+
+
+async def run_case(
+    api: Harness, case: Case, server: RawServer, first_done: threading.Event, **make: object
+) -> None:
+    """Two calls to ``server`` (serving ``case``, `serving`) on one client made with
+    ``make``, and the assertions of the module's docstring."""
+    client = api.make(base_url=server.base_url, max_retries=0, timeout=case.timeout, **make)
     got: Outcome
     try:
         with warnings.catch_warnings():

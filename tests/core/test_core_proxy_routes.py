@@ -136,7 +136,10 @@ async def test_an_https_proxy_is_spoken_to_in_tls_with_its_own_settings(
         assert tls_server.requests == []
         return
     await _send_three(api, api.make(base_url=tls_server.base_url, proxy=route))
-    assert tls_proxy.asked == [("CONNECT", f"127.0.0.1:{tls_server.port}", True)]
+    # Reused on asyncio; on sync and trio httpcore's TLS inside TLS hides records, so each
+    # request gets a tunnel of its own (textflow._http.pools, ``_hides_records``).
+    tunnels = 1 if api.is_async and anyio_backend == "asyncio" else 3
+    assert tls_proxy.asked == [("CONNECT", f"127.0.0.1:{tls_server.port}", True)] * tunnels
     assert len(tls_server.requests) == 3
 
 

@@ -20,8 +20,9 @@ Pieces, and what each adds over httpx and httpcore:
   through an event to take the slot again, and cutting its wait needed a cancel scope
   per wait: 7-10 % more function calls per send at concurrency 500 than at 100).
 * ``connection`` / ``h1`` -- the SDK's own HTTP/1.1 connection, which a shard uses for a
-  direct request, and for a plain-http one forwarded to a plain-http proxy, in place of
-  httpcore's ``HTTPConnection`` (tunnelled ones keep httpcore's): ``h1`` is a strict
+  direct request, for a plain-http one forwarded to a plain-http proxy, and for one
+  through a plain-http proxy's CONNECT tunnel, in place of httpcore's ``HTTPConnection``
+  (an ``https://`` proxy's tunnels and SOCKS keep httpcore's): ``h1`` is a strict
   sans-I/O codec (a request head in one join and one check; an answer's head in a few
   regular expressions, never laxer than h11, tested against it), ``connection`` drives
   it over the streams below and hands up an ``httpx.Response``. httpcore's connection
@@ -35,6 +36,11 @@ Pieces, and what each adds over httpx and httpcore:
   ``sync_shard``) differ from their async sources, behind the same names: the deadline
   (the async client's cancel scope; ``DEADLINE``, checked before a request counts as
   written) and shielded closes.
+* ``tunnel`` -- the CONNECT request to a plain-http proxy and the reading of its answer
+  (the exchange is the connection's, on its own stream), before TLS with the API over
+  the same stream: httpcore's tunnel put ``trio.SSLStream`` inside, whose
+  read-ahead buffer hid an unasked answer, and counted a proxy slow to answer CONNECT as
+  "may have been sent".
 * ``loops`` -- which loop a call runs in, and a hook that lets a loop's
   connections go as it ends (``asyncio.run`` per send keeps nothing).
 * ``streams`` / ``backends`` -- httpcore network streams that keep a sync call's
@@ -42,9 +48,9 @@ Pieces, and what each adds over httpx and httpcore:
   a second holds a call forever), send a small request in one write, and give up a
   reused connection closed while idle before writing to it; and the plain sync stream
   of the SDK's own sync connection, cut at that deadline (``DeadlineStream``).
-* ``framing`` -- whether an answer on an httpcore connection (a tunnelled one) ended
-  where ``h1`` says it ends, so that a connection with bytes past its answer is never
-  reused (httpcore would read them as the next answer).
+* ``framing`` -- whether an answer on an httpcore connection (an ``https://`` proxy's
+  tunnel, SOCKS) ended where ``h1`` says it ends, so that a connection with bytes past
+  its answer is never reused (httpcore would read them as the next answer).
 * ``asyncio_stream`` -- streams straight on asyncio's transports: httpcore's
   ``AnyIOBackend`` opens a cancel scope per read and write (a sixth of the async
   client's CPU in a fan-out of 100).

@@ -26,6 +26,7 @@ from textflow._http.connection import ACTIVE, CLOSED, READ, BaseConnection, read
 from textflow._http.convert import Forwarded, httpx_errors
 from textflow._http.sent import Point, reached
 from textflow._http.streams import CLOSED_UNWRITTEN
+from textflow._http.tunnel import Tunnel, answer_head, connecting
 
 
 class AsyncConnection(BaseConnection):
@@ -66,7 +67,15 @@ class AsyncConnection(BaseConnection):
 
     async def _connect(self, timeout: Optional[float]) -> None:
         scheme, host, port = self.origin
-        stream = await self._backend.connect_raw(host.decode("ascii"), port, timeout)
+        tunnel = self.tunnel
+        if tunnel is None:
+            stream = await self._backend.connect_raw(host.decode("ascii"), port, timeout)
+        else:  # the proxy, then a tunnel through it to the origin (still "connecting")
+            _, proxy_host, proxy_port = tunnel.proxy
+            stream = await self._backend.connect_raw(
+                proxy_host.decode("ascii"), proxy_port, timeout
+            )
+            await self._tunnel(stream, tunnel, timeout)
         if scheme == b"https":
             reached(Point.TLS)
             try:
@@ -77,6 +86,20 @@ class AsyncConnection(BaseConnection):
                 raise
         self.stream = stream
         self._opened[self] = None
+
+    async def _tunnel(self, stream: Any, tunnel: Tunnel, timeout: Optional[float]) -> None:
+        """Asks the proxy on ``stream`` for a tunnel to the origin (``textflow._http.tunnel``);
+        ``stream`` is closed if it fails."""
+        try:
+            with connecting():
+                await stream.write(tunnel.request(self.origin), timeout)
+                answer = h1.Answer(head_request=True)
+                while not answer_head(answer, await stream.read(READ, timeout)):
+                    pass
+        except BaseException:
+            with shielded():
+                await stream.aclose()
+            raise
 
     async def _exchange(
         self, data: bytes, head_request: bool, timeouts: dict[str, Any]

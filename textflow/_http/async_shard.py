@@ -19,6 +19,7 @@ from textflow._http.async_io import shielded
 from textflow._http.connection import origin_of
 from textflow._http.convert import Forwarded
 from textflow._http.pools import Shard, check_scheme
+from textflow._http.tunnel import Tunnel
 
 
 class AsyncShard(Shard):
@@ -45,15 +46,16 @@ class AsyncShard(Shard):
         request: httpx.Request,
         release: Callable[[], None],
         forwarded: Optional[Forwarded] = None,
+        tunnel: Optional[Tunnel] = None,
     ) -> httpx.Response:
-        """A direct request, or one ``forwarded`` to a plain-http proxy, on the SDK's own
-        connection (``textflow._http.connection``); ``release`` once its answer's body
-        is closed."""
+        """A direct request, one ``forwarded`` to a plain-http proxy, or one through a
+        plain-http proxy's ``tunnel``, on the SDK's own connection
+        (``textflow._http.connection``); ``release`` once its answer's body is closed."""
         origin = origin_of(request.url) if forwarded is None else forwarded[0]
         while True:
             connection = self.connection
             if connection is not None and not (
-                self.route is None
+                self.route is tunnel  # (None: direct or forwarded)
                 and isinstance(connection, AsyncConnection)
                 and connection.usable(origin)
             ):
@@ -61,13 +63,14 @@ class AsyncShard(Shard):
                 await _closed(connection)
                 connection = None
             if connection is None:
-                self.route = None
+                self.route = tunnel
                 connection = self.connection = AsyncConnection(
                     origin,
                     self._ssl_context,
                     self._keepalive_expiry,
                     self._backend.opened,
                     self._backend,
+                    tunnel,
                 )
             answer = await connection.send(request, release, forwarded)
             if answer is not None:

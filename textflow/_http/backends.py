@@ -49,6 +49,15 @@ class SyncBackend(httpcore.NetworkBackend):
         with deadline_named(cut):
             return DeadlineStream(self._backend.connect_tcp(host, port, timeout))
 
+    @staticmethod
+    def hides_tls_records(route: Any) -> bool:
+        """Whether TLS with the API on httpcore's connection through ``route`` (an
+        ``httpx.Proxy``) reads ahead into a buffer the SDK cannot see: inside an
+        ``https://`` proxy's TLS it is httpcore's ``ssl.SSLObject`` on memory buffers;
+        inside a SOCKS tunnel it is the socket's own TLS, whose unread records stay in the
+        socket (seen)."""
+        return bool(route.url.scheme == "https")
+
     def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
         self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
     ) -> httpcore.NetworkStream:
@@ -111,6 +120,13 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
                 host, port, timeout, local_address, socket_options
             )
         return AsyncStream(inner, self.opened)
+
+    @staticmethod
+    def hides_tls_records(route: Any) -> bool:
+        """As ``SyncBackend.hides_tls_records``: under trio httpcore's TLS is
+        ``trio.SSLStream`` (its read-ahead buffer unseen); on asyncio it is the SDK's
+        asyncio stream, whose buffer is seen."""
+        return not on_asyncio()
 
     async def connect_raw(self, host: str, port: int, timeout: Optional[float]) -> Any:
         """A plain stream for the SDK's own connection (``textflow._http.connection``),

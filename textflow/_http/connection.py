@@ -9,7 +9,9 @@ state objects, per-header validation and exception mapping were most of the func
 calls of a send): the request is written in one piece by ``textflow._http.h1``, the
 answer's head is parsed there in a few regular expressions, and the answer is handed
 up as an ``httpx.Response`` whose body streams from the connection. A shard
-(``textflow._http.pools``) holds one; proxied requests still go through httpcore.
+(``textflow._http.pools``) holds one. It also carries requests forwarded to a plain-http
+proxy, and requests through a plain-http proxy's CONNECT tunnel (``textflow._http.tunnel``);
+an ``https://`` proxy's tunnels and SOCKS go through httpcore.
 
 What each connection keeps, as the httpcore connections with the SDK's streams did:
 
@@ -40,6 +42,7 @@ from textflow._http.body import CLOSE_CONNECTION
 from textflow._http.convert import Forwarded
 from textflow._http.sent import Point, reached
 from textflow._http.streams import Opened, close_socket_copy
+from textflow._http.tunnel import Tunnel
 
 READ = 64 * 1024  # bytes asked of the socket per read
 
@@ -130,6 +133,7 @@ class BaseConnection:
         "cycles",
         "origin",
         "stream",
+        "tunnel",
     )
 
     def __init__(
@@ -139,8 +143,10 @@ class BaseConnection:
         keepalive_expiry: Optional[float],
         opened: Opened,
         backend: Any,
+        tunnel: Optional[Tunnel] = None,
     ) -> None:
         self._backend = backend  # textflow._http.backends: connects, and reports it
+        self.tunnel = tunnel  # the proxy it reaches ``origin`` through (CONNECT), if any
         self._spoiled = False
         self.origin = origin
         self._ssl_context = ssl_context

@@ -12,6 +12,7 @@ import httpcore
 import httpx
 
 from textflow._http import h1, streams
+from textflow._http.tunnel import Tunnel
 
 _ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
     h1.ProtocolError: httpx.RemoteProtocolError,  # the SDK's own connection (``connection``)
@@ -72,8 +73,9 @@ Forwarded = tuple[tuple[bytes, bytes, int], bytes, list[tuple[bytes, bytes]]]
 
 class Forward:
     """How requests go through one proxy: a plain-http request through a plain-http
-    proxy is forwarded in absolute form, built here; any other is sent as it is (to a
-    CONNECT tunnel or a SOCKS connection that the proxy's httpcore pool makes).
+    proxy is forwarded in absolute form, built here; an https one through a plain-http
+    proxy goes through its CONNECT ``tunnel`` (``textflow._http.tunnel``); any other is
+    sent as it is (to a tunnel or a SOCKS connection that the proxy's httpcore pool makes).
 
     httpcore's forwarding connection rebuilds and revalidates every request it sends
     (``merge_headers``, ``enforce_headers``: a second ``httpcore.Request`` per send).
@@ -85,7 +87,7 @@ class Forward:
     plain httpcore connection when a test double patched httpcore's (``request``).
     """
 
-    __slots__ = ("_forwards", "_headers", "_names", "origin")
+    __slots__ = ("_forwards", "_headers", "_names", "origin", "tunnel")
 
     def __init__(self, proxy: httpx.Proxy) -> None:
         url = proxy.url
@@ -101,6 +103,9 @@ class Forward:
             headers.insert(0, (b"Proxy-Authorization", b"Basic " + token))
         self._headers = headers
         self._names = [b"\n" + name.lower() + b"\n" for name, _ in headers]
+        # An https request through a plain-http proxy: a CONNECT tunnel on the SDK's own
+        # connection (``textflow._http.tunnel``), with the same headers.
+        self.tunnel = Tunnel(self.origin, headers) if self._forwards else None
 
     def forwarded(self, request: httpx.Request) -> Optional[Forwarded]:
         """``request`` as the proxy takes it, if it is forwarded (plain http through a

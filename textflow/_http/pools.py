@@ -39,6 +39,10 @@ class Shard:
         self._proxies = proxies  # an httpx.Proxy's httpcore proxy pool, used as a factory
         self.connection: Optional[Any] = None
         self.route: Optional[Any] = None  # the httpx.Proxy its connection goes through
+        # Its httpcore connection serves one request: TLS there reads ahead out of sight
+        # (``backends.SyncBackend.hides_tls_records``), so an unasked answer's record right
+        # behind an answer would leave it looking idle and clean, and be the next answer.
+        self.single_use = False
 
     def _new_connection(self, request: httpcore.Request, direct: Callable[..., Any]) -> Any:
         """A connection for ``request``: direct (to its origin, or to a plain-http proxy
@@ -46,6 +50,7 @@ class Shard:
         httpcore pool (``create_connection``: a CONNECT tunnel or SOCKS connection) over
         the same network backend, so the deadline and the clean-reuse checks hold."""
         self.route = route = request.extensions.get(ROUTE)
+        self.single_use = False
         if route is None or forwards(route, request.url.scheme):  # to the proxy, if any
             return direct(
                 origin=request.url.origin,
@@ -53,6 +58,8 @@ class Shard:
                 keepalive_expiry=self._keepalive_expiry,
                 network_backend=self._backend,
             )
+        if request.url.scheme == b"https":
+            self.single_use = self._backend.hides_tls_records(route)
         return self._proxies(self.route).create_connection(request.url.origin)
 
     def stuck(self) -> bool:
@@ -65,10 +72,12 @@ class Shard:
         return connection is not None and not (connection.is_idle() or connection.is_closed())
 
     def _stale(self, request: httpcore.Request) -> Optional[Any]:
-        """The connection to close before ``request``: closed, expired or another origin."""
+        """The connection to close before ``request``: closed, expired, another origin, or
+        one that serves a single request."""
         connection = self.connection
         if connection is not None and (
-            self.route is not request.extensions.get(ROUTE)
+            self.single_use
+            or self.route is not request.extensions.get(ROUTE)
             or connection.is_closed()
             or connection.has_expired()
             or not connection.can_handle_request(request.url.origin)
@@ -92,9 +101,10 @@ class Pools(Generic[PoolT]):
     """The pools of one process (and event loop): one per connection.
 
     A proxied request goes through the same shards and gate as a direct one: a forwarded
-    one on the SDK's own connection to the proxy, a tunnelled one on a connection made
-    by the proxy's httpcore pool (one per ``httpx.Proxy``, in ``proxies``), which only
-    makes connections and never holds one.
+    one on the SDK's own connection to the proxy, one tunnelled through a plain-http proxy
+    on the SDK's own connection too (``textflow._http.tunnel``), any other (an https
+    proxy's tunnel, SOCKS) on a connection made by the proxy's httpcore pool (one per
+    ``httpx.Proxy``, in ``proxies``), which only makes connections and never holds one.
 
     ``gate`` lets in only as many requests as there are connections in all: a request
     queued inside an httpcore pool makes every later request scan it, and a waiting one

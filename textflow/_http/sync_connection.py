@@ -27,6 +27,7 @@ from textflow._http.convert import Forwarded, httpx_errors
 from textflow._http.sent import Point, reached
 from textflow._http.streams import CLOSED_UNWRITTEN
 from textflow._http.sync_io import reached_writing, shielded
+from textflow._http.tunnel import Tunnel, answer_head, connecting
 
 
 class SyncConnection(BaseConnection):
@@ -67,7 +68,13 @@ class SyncConnection(BaseConnection):
 
     def _connect(self, timeout: Optional[float]) -> None:
         scheme, host, port = self.origin
-        stream = self._backend.connect_raw(host.decode("ascii"), port, timeout)
+        tunnel = self.tunnel
+        if tunnel is None:
+            stream = self._backend.connect_raw(host.decode("ascii"), port, timeout)
+        else:  # the proxy, then a tunnel through it to the origin (still "connecting")
+            _, proxy_host, proxy_port = tunnel.proxy
+            stream = self._backend.connect_raw(proxy_host.decode("ascii"), proxy_port, timeout)
+            self._tunnel(stream, tunnel, timeout)
         if scheme == b"https":
             reached(Point.TLS)
             try:
@@ -78,6 +85,20 @@ class SyncConnection(BaseConnection):
                 raise
         self.stream = stream
         self._opened[self] = None
+
+    def _tunnel(self, stream: Any, tunnel: Tunnel, timeout: Optional[float]) -> None:
+        """Asks the proxy on ``stream`` for a tunnel to the origin (``textflow._http.tunnel``);
+        ``stream`` is closed if it fails."""
+        try:
+            with connecting():
+                stream.write(tunnel.request(self.origin), timeout)
+                answer = h1.Answer(head_request=True)
+                while not answer_head(answer, stream.read(READ, timeout)):
+                    pass
+        except BaseException:
+            with shielded():
+                stream.close()
+            raise
 
     def _exchange(self, data: bytes, head_request: bool, timeouts: dict[str, Any]) -> h1.Answer:
         """Writes the request, reads the answer's head."""

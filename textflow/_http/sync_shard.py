@@ -20,6 +20,7 @@ from textflow._http.convert import Forwarded
 from textflow._http.pools import Shard, check_scheme
 from textflow._http.sync_connection import SyncConnection
 from textflow._http.sync_io import shielded
+from textflow._http.tunnel import Tunnel
 
 
 class SyncShard(Shard):
@@ -46,15 +47,16 @@ class SyncShard(Shard):
         request: httpx.Request,
         release: Callable[[], None],
         forwarded: Optional[Forwarded] = None,
+        tunnel: Optional[Tunnel] = None,
     ) -> httpx.Response:
-        """A direct request, or one ``forwarded`` to a plain-http proxy, on the SDK's own
-        connection (``textflow._http.connection``); ``release`` once its answer's body
-        is closed."""
+        """A direct request, one ``forwarded`` to a plain-http proxy, or one through a
+        plain-http proxy's ``tunnel``, on the SDK's own connection
+        (``textflow._http.connection``); ``release`` once its answer's body is closed."""
         origin = origin_of(request.url) if forwarded is None else forwarded[0]
         while True:
             connection = self.connection
             if connection is not None and not (
-                self.route is None
+                self.route is tunnel  # (None: direct or forwarded)
                 and isinstance(connection, SyncConnection)
                 and connection.usable(origin)
             ):
@@ -62,13 +64,14 @@ class SyncShard(Shard):
                 _closed(connection)
                 connection = None
             if connection is None:
-                self.route = None
+                self.route = tunnel
                 connection = self.connection = SyncConnection(
                     origin,
                     self._ssl_context,
                     self._keepalive_expiry,
                     self._backend.opened,
                     self._backend,
+                    tunnel,
                 )
             answer = connection.send(request, release, forwarded)
             if answer is not None:

@@ -15,15 +15,18 @@ through these (a caller's ``http_client`` is used as it is). Over plain
   with a clear error.
 * **Shards** of one connection each behind a gate (``textflow._http.pools``).
 * **The SDK's own HTTP/1.1 connection** for direct requests (``textflow._http.connection``),
-  with the call's deadline and clean reuse, and for plain-http requests forwarded to a
-  plain-http proxy; tunnelled ones keep httpcore's connections over the streams of
-  ``textflow._http.streams``.
+  with the call's deadline and clean reuse, for plain-http requests forwarded to a
+  plain-http proxy, and for requests through a plain-http proxy's CONNECT tunnel
+  (``textflow._http.tunnel``); an ``https://`` proxy's tunnels and SOCKS keep httpcore's
+  connections over the streams of ``textflow._http.streams``.
 
 A proxied request (the client's route, ``textflow._http.proxies``, carried in the
 request's extensions) goes through the same shards, gate and deadline as a direct one:
 a plain-http request to a plain-http proxy is sent in absolute form, built once
-(``convert.Forward``), on the SDK's own connection to the proxy; any other on a connection
-its proxy's httpcore pool makes (a CONNECT tunnel, SOCKS) over the same network streams.
+(``convert.Forward``), on the SDK's own connection to the proxy; an https request to a
+plain-http proxy on the SDK's own connection through a CONNECT tunnel; any other on a
+connection its proxy's httpcore pool makes (an https proxy's tunnel, SOCKS) over the same
+network streams.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncGenerator
-from typing import Any, Callable, Generic, Optional, TypeVar
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import httpcore
 import httpx
@@ -42,12 +45,13 @@ from textflow import _config
 from textflow._http import loops
 from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
-from textflow._http.convert import AsyncBody, SyncBody, core_request, httpx_errors
+from textflow._http.convert import AsyncBody, Forwarded, SyncBody, core_request, httpx_errors
 from textflow._http.deadline import CALL_DEADLINE
 from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
 from textflow._http.sync_shard import SyncShard
+from textflow._http.tunnel import Tunnel
 from textflow.errors import ClientStateError
 
 #: Connections per shard (see encode/httpcore#1035 in ``textflow._http.pools``).
@@ -162,8 +166,8 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _SYNC)
-                if forwarded is not _TUNNELLED:  # direct, or forwarded to a plain-http proxy
-                    response = pool.send(request, release, forwarded)
+                if forwarded is not _TUNNELLED:  # direct, forwarded or tunnelled (plain-http)
+                    response = pool.send(request, release, *_split(forwarded))
                     pools.lend(index, response.stream)
                     return response
                 answer = pool.handle_request(_core(pools, request))
@@ -252,8 +256,8 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _ASYNC)
-                if forwarded is not _TUNNELLED:  # direct, or forwarded to a plain-http proxy
-                    response = await pool.send(request, release, forwarded)
+                if forwarded is not _TUNNELLED:  # direct, forwarded or tunnelled (plain-http)
+                    response = await pool.send(request, release, *_split(forwarded))
                     pools.lend(index, response.stream)
                     return response
                 answer = await pool.handle_async_request(_core(pools, request))
@@ -312,16 +316,27 @@ _TUNNELLED: Any = object()  # ``_own_connection``'s answer for a request httpcor
 
 def _own_connection(pools: Pools[Any], request: httpx.Request, which: list[Any]) -> Any:
     """How ``request`` goes on the SDK's own connection: ``None`` if direct, as its
-    plain-http proxy takes it if it is forwarded there (``convert.Forward``); else
-    ``_TUNNELLED``: on httpcore's connections, through a CONNECT tunnel or SOCKS, or when
-    a test double patched httpcore's connection ``which`` (``_unpatched``)."""
+    plain-http proxy takes it if it is forwarded there (``convert.Forward``), the proxy's
+    ``tunnel.Tunnel`` if it is an https request through a plain-http proxy; else
+    ``_TUNNELLED``: on httpcore's connections, through an https proxy's tunnel or SOCKS,
+    or when a test double patched httpcore's connection ``which`` (``_unpatched``)."""
     route = request.extensions.get(ROUTE)
-    forwarded = None
+    how: Union[Forwarded, Tunnel, None] = None
     if route is not None:
-        forwarded = (pools.forwards.get(route) or pools.forward(route)).forwarded(request)
-        if forwarded is None:
-            return _TUNNELLED
-    return forwarded if _unpatched(which) else _TUNNELLED
+        forward = pools.forwards.get(route) or pools.forward(route)
+        how = forward.forwarded(request)
+        if how is None:
+            how = forward.tunnel
+            if how is None or request.url.raw_scheme != b"https":
+                return _TUNNELLED
+    return how if _unpatched(which) else _TUNNELLED
+
+
+def _split(forwarded: Any) -> tuple[Any, Optional[Tunnel]]:
+    """``_own_connection``'s answer as a shard's ``send`` takes it: (forwarded, tunnel)."""
+    if isinstance(forwarded, Tunnel):
+        return None, forwarded
+    return forwarded, None
 
 
 def _tunnelled(
