@@ -262,8 +262,10 @@ class BaseClient(Generic[HttpClientT]):
             cookies.set_cookie_header(request)
         return request
 
-    def _attempts(self, op: Operation[ResultT]) -> Attempts[ResultT]:
-        return Attempts(op, self.max_retries, self._deadline, self.timeout, self._random)
+    def _attempts(
+        self, op: Operation[ResultT], payload: Optional[dict[str, Any]] = None
+    ) -> Attempts[ResultT]:
+        return Attempts(op, self.max_retries, self._deadline, self.timeout, self._random, payload)
 
     def _direct(self, response: httpx.Response, request: httpx.Request) -> None:
         """An answer of the SDK's own transport, as ``httpx.Client.send`` would hand it over.
@@ -297,6 +299,7 @@ class Attempts(Generic[ResultT]):
     __slots__ = (
         "_max_retries",
         "_op",
+        "_payload",
         "_rand",
         "_retries",
         "_started",
@@ -312,8 +315,10 @@ class Attempts(Generic[ResultT]):
         deadline: Optional[float] = None,
         timeout: httpx.Timeout = _config.DEFAULT_TIMEOUT,
         rand: Callable[[], float] = random.random,
+        payload: Optional[dict[str, Any]] = None,
     ) -> None:
         self._op = op
+        self._payload = payload  # what is sent, for the answer-match check (`parse_response`)
         self._rand = rand
         self._max_retries = max_retries
         self._retries = 0
@@ -400,8 +405,9 @@ class Attempts(Generic[ResultT]):
             return None  # no retry starts after the deadline
         return delay
 
-    def result(self, response: httpx.Response) -> ResultT:
-        """The answer as the operation's model, or raises the API's error."""
+    def result(self, response: httpx.Response, content: bytes) -> ResultT:
+        """The answer (``content``: its body, read) as the operation's model, or raises
+        the API's error."""
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s -> HTTP %d in %.0f ms",
@@ -411,7 +417,7 @@ class Attempts(Generic[ResultT]):
             )
         connection = take_connection(response.extensions)
         try:
-            return parse_response(self._op, response)
+            return parse_response(self._op, response, content, self._payload)
         except MalformedResponseError:
             never_reuse(connection)  # out of step, maybe: its next answer is suspect
             raise

@@ -158,3 +158,11 @@ def complete(response: httpx.Response, body: bytes) -> httpx.Response:
         request=response.request,
         extensions=extensions,
     )
+
+
+def readable(response: httpx.Response, body: bytes) -> httpx.Response:
+    """``response`` with its body readable, for an exception that hands it to the caller:
+    itself if it was read in memory (`read_already`), else a `complete` copy."""
+    if response.is_stream_consumed:
+        return response
+    return complete(response, body)
