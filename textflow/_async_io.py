@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import httpx
 
 if TYPE_CHECKING:
-    from anyio import CancelScope
-
     from textflow._base_client import Attempts
     from textflow._hooks import CallEvent, Hook
+    from textflow._http.timers import Keeper
 
 #: What the retry loop waits with: ``await sleep(seconds)``.
 Sleep = Callable[[float], Awaitable[None]]
@@ -42,7 +41,7 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
     (``textflow._http.timers``), so a loop that never yields keeps nothing per call.
     """
 
-    __slots__ = ("_attempts", "_expired", "_request", "_scope", "_timed", "deadline")
+    __slots__ = ("_attempts", "_expired", "_keeper", "_request", "_scope", "deadline")
 
     def __init__(self, attempts: Attempts[Any], request: httpx.Request) -> None:
         self._attempts = attempts
@@ -51,20 +50,24 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
     def __enter__(self) -> None:
         import anyio
 
-        from textflow._http import timers
+        import textflow._http.timers  # (not ``from ... import``: one lookup fewer per call)
 
         self._expired = False
-        self._scope: CancelScope = anyio.CancelScope()
-        self._scope.__enter__()
+        #: The loop's keeper once its timer holds this call (`timers.Keeper.add`).
+        self._keeper: Optional[Keeper] = None
         left = self._attempts.remaining()
-        self._timed = False  # True once the loop's timer holds it (`timers.start`)
-        if left is not None:
-            if left <= 0:  # already late: cut now, no timer (the loop may have none yet)
-                self.expire()
-            else:
-                self.deadline = anyio.current_time() + left
-                timers.start(self)
-                self._timed = True
+        if left is not None and left > 0:
+            keeper = textflow._http.timers.keeper()
+            self._scope: Any = keeper.cancel_scope()
+            self._scope.__enter__()
+            self.deadline = keeper.now() + left
+            keeper.add(self)
+            self._keeper = keeper
+            return
+        self._scope = anyio.CancelScope()
+        self._scope.__enter__()
+        if left is not None:  # already late: cut now, no timer (the loop may have none yet)
+            self.expire()
 
     def expire(self) -> None:
         """The deadline passed: every await in the scope raises, and so does its end."""
@@ -77,11 +80,9 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> Optional[bool]:
-        if self._timed:
-            from textflow._http import timers
-
-            timers.stop(self)
-        suppressed = self._scope.__exit__(exc_type, exc, tb)
+        if self._keeper is not None:
+            self._keeper.remove(self)
+        suppressed: Optional[bool] = self._scope.__exit__(exc_type, exc, tb)
         if self._expired and self._scope.cancelled_caught:
             raise self._attempts.deadline_error(self._request) from None
         if isinstance(exc, TimeoutError) and not suppressed:
