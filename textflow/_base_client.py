@@ -19,7 +19,7 @@ from textflow import _config
 from textflow._hooks import ErrorHook, Hooks, RequestHook, ResponseHook, RetryHook
 from textflow._http import proxies
 from textflow._http.body import ACCEPT_ENCODING
-from textflow._http.cookies import Jar
+from textflow._http.cookies import Jar, sets_cookie
 from textflow._http.deadline import CALL_DEADLINE, DEADLINE_PASSED
 from textflow._http.framing import never_reuse, take_connection
 from textflow._http.sent import POINT, cut_point, may_have_been_sent
@@ -276,8 +276,7 @@ class BaseClient(Generic[HttpClientT]):
         cookie jar, done here; the jar is read only when the answer sets a cookie.
         """
         response.request = request
-        headers = response.headers
-        if "set-cookie" in headers or "set-cookie2" in headers:
+        if sets_cookie(response.headers):
             self._http.cookies.extract_cookies(response)
 
     def _check_open(self) -> None:
@@ -341,13 +340,13 @@ class Attempts(Generic[ResultT]):
             return
         if left <= 0:
             raise httpx.PoolTimeout(DEADLINE_PASSED, request=request)
+        timeouts = {}
+        for phase, value in self._timeouts.items():  # (a loop without min(): 5 calls fewer)
+            timeouts[phase] = left if value is None or value > left else value
         request.extensions = {
             **request.extensions,
             CALL_DEADLINE: self.deadline,
-            "timeout": {
-                phase: left if value is None else min(value, left)
-                for phase, value in self._timeouts.items()
-            },
+            "timeout": timeouts,
         }
 
     def check_deadline(self, request: httpx.Request) -> None:

@@ -82,7 +82,7 @@ def build_request(
     """
     content = b""
     if payload is not None:
-        content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        content = _ENCODER.encode(payload).encode()
     request = httpx.Request(
         op.method,
         prepared.url,
@@ -94,6 +94,10 @@ def build_request(
         request.headers["Content-Length"] = str(len(content))
     request.read()  # its content is readable, as with content=
     return request
+
+
+#: ``json.dumps(payload, separators=(",", ":"), ensure_ascii=False)``, made once.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _decode(content: bytes) -> Any:
@@ -126,11 +130,13 @@ def parse_response(
     body = _decode(content)
     if isinstance(body, dict) and body.get("ok") is True:
         model = op.model  # imports the models, hence pydantic, on the first answer
-        from pydantic import ValidationError
-
         try:
             result = model.model_validate(body)
-        except ValidationError as exc:
+        except Exception as exc:
+            from pydantic import ValidationError  # here: an import costs every answer 3 calls
+
+            if not isinstance(exc, ValidationError):
+                raise
             raise errors.MalformedResponseError(
                 f"TextFlow's answer to {op.name} (HTTP {response.status_code}) does not have "
                 f"the fields the API promises: {_field_problems(exc)}.",

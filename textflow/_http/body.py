@@ -84,11 +84,18 @@ class BodyReader:
         self._size = 0
         self._raw = 0
         self._parts: list[bytes] = []
-        encodings = [
-            part.strip().lower()
-            for part in headers.get("content-encoding", "").split(",")
-            if part.strip() and part.strip().lower() != "identity"
-        ]
+        # The raw names, looked at once each: ``headers.get`` normalises the name and works
+        # out the headers' text encoding, for an answer that is almost never compressed.
+        named = [value for name, value in headers.raw if name.lower() == b"content-encoding"]
+        encodings = (
+            [
+                part.strip().lower()
+                for part in b",".join(named).decode("latin-1").split(",")
+                if part.strip() and part.strip().lower() != "identity"
+            ]
+            if named
+            else []
+        )
         unknown = [name for name in encodings if name not in ("gzip", "x-gzip", "deflate")]
         if len(encodings) > MAX_ENCODINGS:
             raise httpx.DecodingError(
