@@ -48,11 +48,13 @@ class Keeper:
         # weakly by the loop, which a strong reference back would keep for ever).
         self._handle: Optional[weakref.ReferenceType[asyncio.TimerHandle]] = None
         self._trio_scope: Any = None  # trio: the scope the timer task sleeps in
+        self.trio = False  # the loop is trio's run
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # trio, anyio's other backend
             import trio
 
+            self.trio = True
             self._trio_scope = trio.CancelScope()
             trio.lowlevel.spawn_system_task(self._trio_timer, name="textflow deadlines")
 
@@ -163,8 +165,16 @@ _KEEPER: RunVar[Keeper] = RunVar("textflow_deadlines")
 _LAST: Optional[tuple[weakref.ReferenceType[Any], Keeper]] = None
 
 
-def _loop_or_run() -> Any:
-    """The running asyncio loop, or trio's token of the running run."""
+def _loop_or_run(trio_first: bool) -> Any:
+    """The running asyncio loop, or trio's token of the running run. The library of the
+    last lookup is asked first: asking the other one raises, which costs ~1 µs."""
+    if trio_first:
+        import trio
+
+        try:
+            return trio.lowlevel.current_trio_token()
+        except RuntimeError:  # asyncio now
+            return asyncio.get_running_loop()
     try:
         return asyncio.get_running_loop()
     except RuntimeError:  # trio, anyio's other backend
@@ -177,8 +187,8 @@ def keeper() -> Keeper:
     """The running event loop's keeper (made on first use), for a caller that starts and
     stops many calls in one loop (the gate) and would otherwise look it up each time."""
     global _LAST
-    marker = _loop_or_run()
     last = _LAST
+    marker = _loop_or_run(last is not None and last[1].trio)
     if last is not None and last[0]() is marker:
         return last[1]
     try:
