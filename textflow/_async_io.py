@@ -48,8 +48,6 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         self._request = request
 
     def __enter__(self) -> None:
-        import anyio
-
         import textflow._http.timers  # (not ``from ... import``: one lookup fewer per call)
 
         self._expired = False
@@ -64,6 +62,8 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
             keeper.add(self)
             self._keeper = keeper
             return
+        import anyio
+
         self._scope = anyio.CancelScope()
         self._scope.__enter__()
         if left is not None:  # already late: cut now, no timer (the loop may have none yet)
