@@ -25,7 +25,7 @@ from textflow._http.framing import never_reuse, take_connection
 from textflow._http.sent import POINT, cut_point, may_have_been_sent
 from textflow._logging import logger, recipients
 from textflow._operations import Operation
-from textflow._retry import next_delay
+from textflow._retry import FIRST_RETRIED_STATUS, next_delay
 from textflow._wire import (
     Prepared,
     build_request,
@@ -379,6 +379,8 @@ class Attempts(Generic[ResultT]):
 
     def after_response(self, response: httpx.Response) -> Optional[float]:
         """The delay before re-sending, or ``None``: ``result(response)`` is the answer."""
+        if response.status_code < FIRST_RETRIED_STATUS:  # most answers: no look further
+            return None
         delay = self._next_delay(response=response)
         if delay is None:
             return None
