@@ -17,10 +17,17 @@ import httpx
 
 from textflow import _config
 from textflow import _operations as ops
-from textflow._async_io import check_deadline, close_chunks, deadline_scope, emit, sleep
+from textflow._async_io import (
+    check_deadline,
+    close_chunks,
+    deadline_scope,
+    emit,
+    raw_chunks,
+    sleep,
+)
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHook, observe
-from textflow._http.body import BodyReader, complete, read_already
+from textflow._http.body import BodyReader, read_already
 from textflow.errors import ClientStateError, TextFlowError
 
 if TYPE_CHECKING:  # send_many's modules load on its first call, the models on the first answer
@@ -224,7 +231,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
     ) -> ResultT:
         self._check_open()
         request = self._build_request(op, payload)
-        attempts = self._attempts(op)
+        attempts = self._attempts(op, payload)
         call = observe(op, payload, self._hooks, self.base_url)
         if call is None:  # no hook, no instrumentation: nothing more to do
             return await self._attempt(request, attempts, None)
@@ -247,7 +254,7 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
                     attempts.arm(request)
                     if call is not None:
                         await emit(call.request())
-                    response = await self._send(request, attempts)
+                    response, content = await self._send(request, attempts)
                 except httpx.RequestError as exc:
                     delay = attempts.after_error(exc)
                     status = None
@@ -256,14 +263,21 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
                         await emit(call.response(response.status_code))
                     wait = attempts.after_response(response)
                     if wait is None:
-                        return attempts.result(response)
+                        return attempts.result(response, content)
                     delay, status = wait, response.status_code
                 if call is not None:
                     await emit(call.retry(delay, attempts.reason, status))
                 await self._sleep(delay)
 
-    async def _send(self, request: httpx.Request, attempts: Attempts[Any]) -> httpx.Response:
-        """One attempt: the answer read whole, under the size cap and the deadline."""
+    async def _send(
+        self, request: httpx.Request, attempts: Attempts[Any]
+    ) -> tuple[httpx.Response, bytes]:
+        """One attempt: the answer, and its body read whole under the size cap and the deadline.
+
+        The body is handed over beside the response, which is closed: an answer that
+        becomes a result is never wrapped in a second ``httpx.Response`` (a third of the
+        calls of a send); `Attempts.result` builds one for an answer that becomes an error.
+        """
         transport: Optional[httpx.AsyncBaseTransport] = self._transport
         if transport is not None:  # the SDK's own: straight to it (see BaseClient._direct)
             self._check_open()  # closed during a retry's wait
@@ -289,16 +303,19 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
             if transport is not None:
                 self._direct(response, request)
             if read_already(response):  # in memory (httpx.MockTransport): already decoded
-                return response
+                return response, response.content
             body = BodyReader(response.headers)
-            chunks = response.aiter_raw()
+            chunks = raw_chunks(response)
             try:
                 async for chunk in chunks:
                     body.feed(chunk)
                     check_deadline(attempts, request)
             finally:  # a body given up early (too large, malformed) closes its reader now
-                await close_chunks(chunks)
-            return complete(response, body.finish())
+                await close_chunks(chunks, response)
+            return response, body.finish()
+        except httpx.RequestError as exc:
+            exc.request = request  # which request failed, as httpx's aiter_raw says it
+            raise
         finally:
             await response.aclose()
 

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import httpx
 
 if TYPE_CHECKING:
-    from anyio import CancelScope
-
     from textflow._base_client import Attempts
     from textflow._hooks import CallEvent, Hook
+    from textflow._http.timers import Keeper
 
 #: What the retry loop waits with: ``await sleep(seconds)``.
 Sleep = Callable[[float], Awaitable[None]]
@@ -42,29 +41,33 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
     (``textflow._http.timers``), so a loop that never yields keeps nothing per call.
     """
 
-    __slots__ = ("_attempts", "_expired", "_request", "_scope", "_timed", "deadline")
+    __slots__ = ("_attempts", "_expired", "_keeper", "_request", "_scope", "deadline")
 
     def __init__(self, attempts: Attempts[Any], request: httpx.Request) -> None:
         self._attempts = attempts
         self._request = request
 
     def __enter__(self) -> None:
-        import anyio
-
-        from textflow._http import timers
+        import textflow._http.timers  # (not ``from ... import``: one lookup fewer per call)
 
         self._expired = False
-        self._scope: CancelScope = anyio.CancelScope()
-        self._scope.__enter__()
+        #: The loop's keeper once its timer holds this call (`timers.Keeper.add`).
+        self._keeper: Optional[Keeper] = None
         left = self._attempts.remaining()
-        self._timed = False  # True once the loop's timer holds it (`timers.start`)
-        if left is not None:
-            if left <= 0:  # already late: cut now, no timer (the loop may have none yet)
-                self.expire()
-            else:
-                self.deadline = anyio.current_time() + left
-                timers.start(self)
-                self._timed = True
+        if left is not None and left > 0:
+            keeper = textflow._http.timers.keeper()
+            self._scope: Any = keeper.cancel_scope()
+            self._scope.__enter__()
+            self.deadline = keeper.now() + left
+            keeper.add(self)
+            self._keeper = keeper
+            return
+        import anyio
+
+        self._scope = anyio.CancelScope()
+        self._scope.__enter__()
+        if left is not None:  # already late: cut now, no timer (the loop may have none yet)
+            self.expire()
 
     def expire(self) -> None:
         """The deadline passed: every await in the scope raises, and so does its end."""
@@ -77,11 +80,9 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> Optional[bool]:
-        if self._timed:
-            from textflow._http import timers
-
-            timers.stop(self)
-        suppressed = self._scope.__exit__(exc_type, exc, tb)
+        if self._keeper is not None:
+            self._keeper.remove(self)
+        suppressed: Optional[bool] = self._scope.__exit__(exc_type, exc, tb)
         if self._expired and self._scope.cancelled_caught:
             raise self._attempts.deadline_error(self._request) from None
         if isinstance(exc, TimeoutError) and not suppressed:
@@ -89,12 +90,31 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         return suppressed
 
 
-async def close_chunks(chunks: AsyncIterator[bytes]) -> None:
-    """Close an answer's chunk reader (``aiter_raw``'s generator) at once, even when it was
-    left before its end: trio warns about one left to garbage collection."""
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()
+def raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The answer's raw body as its transport streams it: ``aiter_raw`` without its
+    re-chunking and a context manager per step (~40 function calls of a send).
+    A transport's exception while reading has no request on it: the client adds it."""
+    stream = response.stream
+    if isinstance(stream, httpx.AsyncByteStream):
+        return stream.__aiter__()
+    return response.aiter_raw()  # httpx's own error for a stream that is not async
+
+
+async def close_chunks(chunks: AsyncIterator[bytes], response: httpx.Response) -> None:
+    """Close an answer's chunk reader at once, even when it was left before its end (trio
+    warns about an async generator left to garbage collection), then its stream, as
+    ``response.aclose()`` does (without a context manager per call)."""
+    try:
+        given: object = response.stream  # the reader itself, for the SDK's connection
+        if chunks is not given:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+    finally:
+        stream = response.stream
+        if not response.is_closed and isinstance(stream, httpx.AsyncByteStream):
+            response.is_closed = True
+            await stream.aclose()
 
 
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:

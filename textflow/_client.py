@@ -20,8 +20,15 @@ from textflow import _config
 from textflow import _operations as ops
 from textflow._base_client import Attempts, BaseClient, ResultT
 from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHook, observe
-from textflow._http.body import BodyReader, complete, read_already
-from textflow._sync_io import check_deadline, close_chunks, deadline_scope, emit, sleep
+from textflow._http.body import BodyReader, read_already
+from textflow._sync_io import (
+    check_deadline,
+    close_chunks,
+    deadline_scope,
+    emit,
+    raw_chunks,
+    sleep,
+)
 from textflow.errors import ClientStateError, TextFlowError
 
 if TYPE_CHECKING:  # send_many's modules load on its first call, the models on the first answer
@@ -221,7 +228,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
     def _request(self, op: ops.Operation[ResultT], payload: Optional[dict[str, Any]]) -> ResultT:
         self._check_open()
         request = self._build_request(op, payload)
-        attempts = self._attempts(op)
+        attempts = self._attempts(op, payload)
         call = observe(op, payload, self._hooks, self.base_url)
         if call is None:  # no hook, no instrumentation: nothing more to do
             return self._attempt(request, attempts, None)
@@ -244,7 +251,7 @@ class TextFlowClient(BaseClient[httpx.Client]):
                     attempts.arm(request)
                     if call is not None:
                         emit(call.request())
-                    response = self._send(request, attempts)
+                    response, content = self._send(request, attempts)
                 except httpx.RequestError as exc:
                     delay = attempts.after_error(exc)
                     status = None
@@ -253,14 +260,21 @@ class TextFlowClient(BaseClient[httpx.Client]):
                         emit(call.response(response.status_code))
                     wait = attempts.after_response(response)
                     if wait is None:
-                        return attempts.result(response)
+                        return attempts.result(response, content)
                     delay, status = wait, response.status_code
                 if call is not None:
                     emit(call.retry(delay, attempts.reason, status))
                 self._sleep(delay)
 
-    def _send(self, request: httpx.Request, attempts: Attempts[Any]) -> httpx.Response:
-        """One attempt: the answer read whole, under the size cap and the deadline."""
+    def _send(
+        self, request: httpx.Request, attempts: Attempts[Any]
+    ) -> tuple[httpx.Response, bytes]:
+        """One attempt: the answer, and its body read whole under the size cap and the deadline.
+
+        The body is handed over beside the response, which is closed: an answer that
+        becomes a result is never wrapped in a second ``httpx.Response`` (a third of the
+        calls of a send); `Attempts.result` builds one for an answer that becomes an error.
+        """
         transport: Optional[httpx.BaseTransport] = self._transport
         if transport is not None:  # the SDK's own: straight to it (see BaseClient._direct)
             self._check_open()  # closed during a retry's wait
@@ -284,16 +298,19 @@ class TextFlowClient(BaseClient[httpx.Client]):
             if transport is not None:
                 self._direct(response, request)
             if read_already(response):  # in memory (httpx.MockTransport): already decoded
-                return response
+                return response, response.content
             body = BodyReader(response.headers)
-            chunks = response.iter_raw()
+            chunks = raw_chunks(response)
             try:
                 for chunk in chunks:
                     body.feed(chunk)
                     check_deadline(attempts, request)
             finally:  # a body given up early (too large, malformed) closes its reader now
-                close_chunks(chunks)
-            return complete(response, body.finish())
+                close_chunks(chunks, response)
+            return response, body.finish()
+        except httpx.RequestError as exc:
+            exc.request = request  # which request failed, as httpx's iter_raw says it
+            raise
         finally:
             response.close()
 

@@ -177,8 +177,13 @@ class Hooks:
         self.on_retry: Optional[Hook] = on_retry
         self.on_error: Optional[Hook] = on_error
 
-    def __bool__(self) -> bool:
-        return any(getattr(self, name) is not None for name in HOOK_NAMES)
+    def __bool__(self) -> bool:  # once per call: written out, not a loop over HOOK_NAMES
+        return (
+            self.on_request is not None
+            or self.on_response is not None
+            or self.on_retry is not None
+            or self.on_error is not None
+        )
 
     def given(self) -> dict[str, Optional[Hook]]:
         """The hooks by argument name (for ``with_options``)."""

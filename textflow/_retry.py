@@ -95,6 +95,10 @@ def exception_is_retryable(
     return read_only and isinstance(exc, _TRANSIENT)
 
 
+#: No answer with a lower status is re-sent after (`response_delay`: 408, 429, 5xx).
+FIRST_RETRIED_STATUS = 408
+
+
 def response_delay(
     response: httpx.Response,
     *,

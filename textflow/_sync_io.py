@@ -56,11 +56,27 @@ class deadline_scope:  # lower case: used as a function, as its async twin
         DEADLINE.reset(self._token)
 
 
-def close_chunks(chunks: Iterator[bytes]) -> None:
-    """Close an answer's chunk reader (``iter_raw``'s generator) at once, as the async twin."""
-    close = getattr(chunks, "close", None)
-    if close is not None:
-        close()
+def raw_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The answer's raw body as its transport streams it, as the async twin."""
+    stream = response.stream
+    if isinstance(stream, httpx.SyncByteStream):
+        return stream.__iter__()
+    return response.iter_raw()  # httpx's own error for a stream that is not sync
+
+
+def close_chunks(chunks: Iterator[bytes], response: httpx.Response) -> None:
+    """Close an answer's chunk reader at once, then its stream, as the async twin."""
+    try:
+        given: object = response.stream  # the reader itself, for the SDK's connection
+        if chunks is not given:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+    finally:
+        stream = response.stream
+        if not response.is_closed and isinstance(stream, httpx.SyncByteStream):
+            response.is_closed = True
+            stream.close()
 
 
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:

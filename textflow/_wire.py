@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 import httpx
 
 from textflow import errors
+from textflow._http.body import readable
 from textflow._http.sent import Point, may_have_been_sent, point_of
 from textflow._operations import SEND_SMS, VERIFY_CODE, Operation
 from textflow._redact import key_of, mask_phone, scrubbed, secrets_of
@@ -81,7 +82,7 @@ def build_request(
     """
     content = b""
     if payload is not None:
-        content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        content = _ENCODER.encode(payload).encode()
     request = httpx.Request(
         op.method,
         prepared.url,
@@ -95,36 +96,57 @@ def build_request(
     return request
 
 
-def _decode(response: httpx.Response) -> Any:
+#: ``json.dumps(payload, separators=(",", ":"), ensure_ascii=False)``, made once.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode(content: bytes) -> Any:
     try:
-        return json.loads(response.content)
+        if content[:1] == b"{" and content[1:2] != b"\x00":  # UTF-8, as json.loads would tell
+            return json.loads(content.decode("utf-8", "surrogatepass"))
+        return json.loads(content)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested absurdly deep
         return None
 
 
-def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
+def parse_response(
+    op: Operation[ResultT],
+    response: httpx.Response,
+    content: Optional[bytes] = None,
+    payload: Optional[dict[str, Any]] = None,
+) -> ResultT:
     """The answer as ``op.model``; or the exception for an error or a malformed answer.
+
+    ``content`` is the answer's body, read and decoded (default: ``response.content``);
+    ``response`` may be the streamed answer, whose own body is gone: an exception gets a
+    readable one (`body.readable`). ``payload`` is what was sent, for the answer-match
+    check of ``send_sms`` (default: read from the response's request).
 
     The body's ``ok`` decides first: ``verify_code`` answered ``{"ok": true,
     "valid": false, "status": 400}`` is a wrong code, not an error.
     """
-    body = _decode(response)
+    if content is None:
+        content = response.content
+    body = _decode(content)
     if isinstance(body, dict) and body.get("ok") is True:
         model = op.model  # imports the models, hence pydantic, on the first answer
-        from pydantic import ValidationError
-
         try:
             result = model.model_validate(body)
-        except ValidationError as exc:
+        except Exception as exc:
+            from pydantic import ValidationError  # here: an import costs every answer 3 calls
+
+            if not isinstance(exc, ValidationError):
+                raise
             raise errors.MalformedResponseError(
                 f"TextFlow's answer to {op.name} (HTTP {response.status_code}) does not have "
                 f"the fields the API promises: {_field_problems(exc)}.",
-                response=response,
+                response=readable(response, content),
                 may_have_been_sent=op.may_have_been_sent(written=True),
             ) from None
         if op is SEND_SMS:
-            _check_recipient(response, body)
+            _check_recipient(response, content, body, payload)
         return result
+    response = readable(response, content)
     if response.is_success and not (isinstance(body, dict) and body.get("ok") is False):
         raise errors.MalformedResponseError(
             f"TextFlow's answer to {op.name} (HTTP {response.status_code}) is not the JSON "
@@ -135,7 +157,12 @@ def parse_response(op: Operation[ResultT], response: httpx.Response) -> ResultT:
     raise status_error(op, response, body if isinstance(body, dict) else None)
 
 
-def _check_recipient(response: httpx.Response, body: dict[str, Any]) -> None:
+def _check_recipient(
+    response: httpx.Response,
+    content: bytes,
+    body: dict[str, Any],
+    payload: Optional[dict[str, Any]],
+) -> None:
     """A ``send_sms`` answer must be about the number we sent to (``data.to``, normalised):
     another one is an answer to another request (a connection out of step, a proxy
     mixing answers up), and this send's fate is unknown.
@@ -144,33 +171,41 @@ def _check_recipient(response: httpx.Response, body: dict[str, Any]) -> None:
     ("Dummy message text...") rather than the text sent, so comparing it would call
     real sends malformed.
     """
-    request = _request_or_none(response)
     data = body.get("data")
-    if request is None or not isinstance(data, dict):
-        return
-    try:
-        sent = json.loads(request.content)["phone_number"]
-    except (ValueError, KeyError, TypeError, httpx.RequestNotRead):
-        return  # not a request the SDK built: nothing to compare with
+    sent = _sent_to(response) if payload is None else payload.get("phone_number")
+    if not isinstance(sent, str) or not isinstance(data, dict):
+        return  # nothing to compare with
     to = data.get("to")
-    if isinstance(sent, str) and isinstance(to, str) and _digits(to) == _digits(sent):
+    if isinstance(to, str) and _digits(to) == _digits(sent):
         return
     shown = mask_phone(to) if isinstance(to, str) and to else "no number"
     raise errors.MalformedResponseError(
         f"TextFlow's answer to send_sms is about {shown}, not the number this call sent "
-        f"to ({mask_phone(str(sent))}): it answers another request. The SMS may have been "
+        f"to ({mask_phone(sent)}): it answers another request. The SMS may have been "
         "sent; it was not re-sent, so that nothing is sent twice.",
-        response=response,
+        response=readable(response, content),
         may_have_been_sent=True,
     )
 
 
+def _sent_to(response: httpx.Response) -> Any:
+    """The number in the request of ``response``, if it is one the SDK built, else ``None``."""
+    request = _request_or_none(response)
+    if request is None:
+        return None
+    try:
+        return json.loads(request.content)["phone_number"]
+    except (ValueError, KeyError, TypeError, httpx.RequestNotRead):
+        return None
+
+
+_SEPARATORS = str.maketrans("", "", " -.()")
+
+
 def _digits(number: str) -> str:
     """A number without separators and its international prefix (``+`` or ``00``)."""
-    digits = "".join(c for c in number if c not in " -.()")
-    return (
-        digits[1:] if digits.startswith("+") else digits[2:] if digits.startswith("00") else digits
-    )
+    digits = number.translate(_SEPARATORS)
+    return digits[1:] if digits[:1] == "+" else digits[2:] if digits[:2] == "00" else digits
 
 
 def _field_problems(exc: pydantic.ValidationError) -> str:

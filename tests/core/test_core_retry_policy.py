@@ -80,3 +80,14 @@ def test_unknown_exceptions_are_not_retried() -> None:
         is None
     )
     assert _retry.next_delay(read_only=True, retries_done=0, max_retries=2) is None
+
+
+def test_no_answer_below_the_first_retried_status_is_retried() -> None:
+    """The client skips the policy for these answers (most of them: 2xx): it must agree."""
+    below = range(100, _retry.FIRST_RETRIED_STATUS)
+    for status in below:
+        for read_only in (True, False):
+            response = httpx.Response(status, headers={"Retry-After": "1"})
+            assert _retry.response_delay(response, read_only=read_only, retries_done=0) is None
+    first = httpx.Response(_retry.FIRST_RETRIED_STATUS)
+    assert _retry.response_delay(first, read_only=True, retries_done=0) is not None

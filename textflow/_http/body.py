@@ -84,11 +84,18 @@ class BodyReader:
         self._size = 0
         self._raw = 0
         self._parts: list[bytes] = []
-        encodings = [
-            part.strip().lower()
-            for part in headers.get("content-encoding", "").split(",")
-            if part.strip() and part.strip().lower() != "identity"
-        ]
+        # The raw names, looked at once each: ``headers.get`` normalises the name and works
+        # out the headers' text encoding, for an answer that is almost never compressed.
+        named = [value for name, value in headers.raw if name.lower() == b"content-encoding"]
+        encodings = (
+            [
+                part.strip().lower()
+                for part in b",".join(named).decode("latin-1").split(",")
+                if part.strip() and part.strip().lower() != "identity"
+            ]
+            if named
+            else []
+        )
         unknown = [name for name in encodings if name not in ("gzip", "x-gzip", "deflate")]
         if len(encodings) > MAX_ENCODINGS:
             raise httpx.DecodingError(
@@ -158,3 +165,11 @@ def complete(response: httpx.Response, body: bytes) -> httpx.Response:
         request=response.request,
         extensions=extensions,
     )
+
+
+def readable(response: httpx.Response, body: bytes) -> httpx.Response:
+    """``response`` with its body readable, for an exception that hands it to the caller:
+    itself if it was read in memory (`read_already`), else a `complete` copy."""
+    if response.is_stream_consumed:
+        return response
+    return complete(response, body)

@@ -10,9 +10,23 @@ from __future__ import annotations
 from http.cookiejar import CookieJar
 from typing import Any
 
+import httpx
+
 
 class Jar(CookieJar):
     def extract_cookies(self, response: Any, request: Any) -> None:
         headers = response.info()
         if "set-cookie" in headers or "set-cookie2" in headers:
             super().extract_cookies(response, request)
+
+
+_SET_COOKIE = (b"set-cookie", b"set-cookie2")
+
+
+def sets_cookie(headers: httpx.Headers) -> bool:
+    """Whether an answer sets a cookie: one look at each raw name (``"set-cookie" in
+    headers`` normalises the name and works out the headers' text encoding each time)."""
+    for name, _ in headers.raw:  # noqa: SIM110 (any() over a generator: a call per name)
+        if name.lower() in _SET_COOKIE:
+            return True
+    return False

@@ -134,7 +134,8 @@ async def _read_wait(sock: socket.socket, timeout: float) -> None:
     the event loop's one deadline timer (``textflow._http.timers``) ends a wait too long.
     A scope per read (``move_on_after``) was a tenth of trio's CPU per send."""
     wait = _ReadWait(trio.current_time() + timeout, sock)
-    timers.start(wait)
+    keeper = timers.keeper()  # looked up once for its start and stop
+    keeper.add(wait)
     try:
         await trio.lowlevel.wait_readable(sock)
     except trio.ClosedResourceError as exc:
@@ -142,7 +143,7 @@ async def _read_wait(sock: socket.socket, timeout: float) -> None:
             raise httpcore.ReadTimeout() from None
         raise httpcore.ReadError(str(exc)) from exc
     finally:
-        timers.stop(wait)
+        keeper.remove(wait)
 
 
 async def connect_tcp(host: str, port: int, timeout: Optional[float]) -> TrioStream:
