@@ -1,8 +1,10 @@
 """The command line: ``python -m benchmarks [--quick] [--legacy-dir DIR] [--only NAME ...]``.
 
 Runs every scenario, prints the report, and writes benchmarks/results.md and the
-results block of docs/performance.md (``--no-write`` to only print). Asserts no
-timing: a contender that fails a send stops the run, since its numbers mean nothing.
+results block of docs/performance.md (``--no-write`` to only print; a run of some
+scenarios with ``--only`` only prints, so that it never replaces a whole run's results
+with a part of them). Asserts no timing: a contender that fails a send stops the
+run, since its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -152,7 +154,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     command = "nox -s bench" + (" -- --quick" if args.quick else "")
     text += f"\nWhole run: {time.monotonic() - started:.0f} s (`{command}`).\n"
     print(text)
-    if not args.no_write:
+    partial = set(args.only) != set(SCENARIOS)
+    if partial and not args.no_write:
+        _say("only some scenarios ran: printed, not written (a whole run writes the results)")
+    if not (args.no_write or partial):
         report.write_results(RESULTS, text)
         report.write_into_page(PAGE, text)
         _say(f"written to {RESULTS.name} and {PAGE.relative_to(HERE.parent)}")

@@ -105,10 +105,13 @@ def test_a_quick_run_of_one_scenario_goes_end_to_end(
     bench: Bench, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, _, runner, _, _ = bench
-    assert runner.main(["--quick", "--only", "per-call", "--no-write"]) == 0
+    written = runner.RESULTS.read_bytes(), runner.PAGE.read_bytes()
+    # without --no-write: a part of the scenarios prints and leaves the whole run's results
+    assert runner.main(["--quick", "--only", "per-call"]) == 0
     out = capsys.readouterr().out
     assert "CPU per call over httpx.MockTransport" in out
     assert "TextFlowClient.send_sms" in out
+    assert (runner.RESULTS.read_bytes(), runner.PAGE.read_bytes()) == written
 
 
 def test_every_first_send_of_the_import_scenario_runs(bench: Bench) -> None:
