@@ -257,6 +257,7 @@ def test_a_store_opened_while_another_process_writes_the_file_waits_its_turn(
     thread.join(60)
     assert len(opened) == 1
     assert isinstance(opened[0], SQLiteStore), opened
+    opened[0].close()
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     check.close()
