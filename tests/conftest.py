@@ -26,6 +26,7 @@ from textflow import _legacy
 pytest_plugins = [
     "tests.core.hostile_support",  # before core_support, which imports it
     "tests.core.core_support",
+    "tests.core.proxy_support",  # tls, trusted
     "tests.many.many_support",
     "tests.many.stores_support",
     "tests.guard.guard_support",

@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
-from typing import Callable
+from typing import Callable, Optional
 
 import h11
 import pytest
@@ -141,6 +142,22 @@ class LoopbackServer:
 
     def _serve(self, conn: socket.socket) -> None:
         raise NotImplementedError
+
+    def _accept_tls(
+        self, context: ssl.SSLContext, conn: socket.socket, limit: float
+    ) -> Optional[ssl.SSLSocket]:
+        """The server's side of TLS on an accepted connection (each read and write given up
+        after ``limit`` s), or ``None`` (closed) if the handshake failed; ``close()`` shuts
+        the TLS socket down (wrapping took the descriptor)."""
+        conn.settimeout(limit)
+        try:
+            tls = context.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return None
+        with self._lock:
+            self._conns.append(tls)
+        return tls
 
     def stopping(self) -> bool:
         return self._stop.is_set()

@@ -16,7 +16,10 @@ import ssl
 from typing import Optional
 
 import h11
+import pytest
 import trustme
+
+from textflow import _config
 
 from tests.core.core_support import ScriptedServer
 from tests.core.hostile_support import Answer, LoopbackServer, RawServer, read_head
@@ -33,15 +36,9 @@ class TLSScriptedServer(ScriptedServer):
         self.base_url = f"https://127.0.0.1:{self.port}/api"
 
     def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(LIMIT)
-        try:
-            tls = self._context.wrap_socket(conn, server_side=True)
-        except (OSError, ssl.SSLError):
-            conn.close()
-            return
-        with self._lock:  # wrapping took the descriptor: close() shuts this one down
-            self._conns.append(tls)
-        super()._serve(tls)
+        tls = self._accept_tls(self._context, conn, LIMIT)
+        if tls is not None:
+            super()._serve(tls)
 
 
 class TLSRawServer(RawServer):
@@ -53,15 +50,9 @@ class TLSRawServer(RawServer):
         self.base_url = f"https://127.0.0.1:{self.port}/api"
 
     def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(LIMIT)
-        try:
-            tls = self._context.wrap_socket(conn, server_side=True)
-        except (OSError, ssl.SSLError):
-            conn.close()
-            return
-        with self._lock:  # wrapping took the descriptor: close() shuts this one down
-            self._conns.append(tls)
-        super()._serve(tls)
+        tls = self._accept_tls(self._context, conn, LIMIT)
+        if tls is not None:
+            super()._serve(tls)
 
 
 class ConnectProxy(LoopbackServer):
@@ -153,3 +144,22 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context()
     ca.configure_trust(context)
     return context
+
+
+# Fixtures (registered by the root conftest).
+
+
+@pytest.fixture(scope="module")
+def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server side, client side) TLS settings under one authority made for this module."""
+    ca = certificate_authority()
+    return server_context(ca), client_context(ca)
+
+
+@pytest.fixture
+def trusted(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
+) -> ssl.SSLContext:
+    """The SDK's shared TLS settings trust the test authority (for clients made after)."""
+    monkeypatch.setattr(_config, "_ssl_context", tls[1])
+    return tls[1]

@@ -22,7 +22,6 @@ import textflow
 from textflow import _config
 
 from tests.core.core_support import Harness, ok_sms
-from tests.core.proxy_support import certificate_authority, client_context, server_context
 
 pytestmark = pytest.mark.anyio
 
@@ -168,12 +167,6 @@ class CutTLSServer:
                 tls.write(head + answer)
                 pump()
                 return  # a later answer's connection ends with it: the test ends unhurried
-
-
-@pytest.fixture(scope="module")
-def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    ca = certificate_authority()
-    return server_context(ca), client_context(ca)
 
 
 @pytest.mark.parametrize("rst", [False, True], ids=["fin", "rst"])

@@ -23,9 +23,6 @@ from tests.core.core_support import Client, Harness, ScriptedServer
 from tests.core.proxy_support import (
     ConnectProxy,
     TLSScriptedServer,
-    certificate_authority,
-    client_context,
-    server_context,
 )
 
 pytestmark = [
@@ -43,22 +40,6 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     return monkeypatch
-
-
-@pytest.fixture(scope="module")
-def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(server side, client side) TLS settings under one authority made for this run."""
-    ca = certificate_authority()
-    return server_context(ca), client_context(ca)
-
-
-@pytest.fixture
-def trusted(
-    tls: tuple[ssl.SSLContext, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
-) -> ssl.SSLContext:
-    """The SDK's shared TLS settings trust the test authority (for clients made after)."""
-    monkeypatch.setattr(_config, "_ssl_context", tls[1])
-    return tls[1]
 
 
 @pytest.fixture

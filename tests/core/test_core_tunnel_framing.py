@@ -37,9 +37,6 @@ from tests.core.proxy_support import (
     ConnectProxy,
     TLSRawServer,
     TLSScriptedServer,
-    certificate_authority,
-    client_context,
-    server_context,
 )
 from tests.core.test_core_answer_framing import CASES, Case, run_case, serving
 
@@ -47,21 +44,6 @@ pytestmark = [
     pytest.mark.anyio,
     pytest.mark.not_on_aiohttp("a caller's http_client has its own proxy settings"),
 ]
-
-
-@pytest.fixture(scope="module")
-def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    ca = certificate_authority()
-    return server_context(ca), client_context(ca)
-
-
-@pytest.fixture
-def proxy_trust(
-    tls: tuple[ssl.SSLContext, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
-) -> ssl.SSLContext:
-    """The SDK's shared TLS settings trust the test authority (for clients made after)."""
-    monkeypatch.setattr(_config, "_ssl_context", tls[1])
-    return tls[1]
 
 
 @pytest.fixture
@@ -195,7 +177,7 @@ def _silent(conn: socket.socket) -> None:
 async def test_a_hostile_proxy_fails_the_call_as_not_sent(
     api: Harness,
     hostile: Callable[..., RawServer],
-    proxy_trust: ssl.SSLContext,
+    trusted: ssl.SSLContext,
     name: str,
     behaviour: Answer,
     error: type[textflow.APIError],
@@ -211,7 +193,7 @@ async def test_a_hostile_proxy_fails_the_call_as_not_sent(
 
 
 async def test_a_proxy_trickling_its_answer_to_connect_cannot_outlive_the_deadline(
-    api: Harness, hostile: Callable[..., RawServer], proxy_trust: ssl.SSLContext
+    api: Harness, hostile: Callable[..., RawServer], trusted: ssl.SSLContext
 ) -> None:
     """A byte of the CONNECT answer every 50 ms (no single read times out): the call
     ends at its deadline, as not sent, long before the proxy is done."""
@@ -259,7 +241,7 @@ async def test_the_proxys_credentials_go_to_the_proxy_only_and_never_into_an_err
 
 
 async def test_a_refused_tunnel_names_no_credential(
-    api: Harness, hostile: Callable[..., RawServer], proxy_trust: ssl.SSLContext
+    api: Harness, hostile: Callable[..., RawServer], trusted: ssl.SSLContext
 ) -> None:
     server = hostile(_refused(b"407 Proxy Authentication Required"))
     route = httpx.Proxy(server.base_url[: -len("/api")], auth=("user", "s3cret-proxy-pass"))
@@ -320,7 +302,7 @@ HTTPS_PROXY_CASES = [case for case in CASES if case.name.startswith("second-answ
 async def test_an_unasked_answer_through_an_https_proxys_tunnel_is_never_the_next_calls(
     api: Harness,
     tls: tuple[ssl.SSLContext, ssl.SSLContext],
-    proxy_trust: ssl.SSLContext,
+    trusted: ssl.SSLContext,
     case: Case,
     anyio_backend: str,
 ) -> None:
