@@ -22,6 +22,7 @@ from textflow._http.sent import Point, may_have_been_sent, point_of
 from textflow._operations import SEND_SMS, VERIFY_CODE, Operation
 from textflow._redact import key_of, mask_phone, scrubbed, secrets_of
 from textflow._retry import parse_retry_after
+from textflow._validation import without_separators
 
 if TYPE_CHECKING:  # pydantic and the models load with the first answer (`Operation.model`)
     import pydantic
@@ -176,7 +177,7 @@ def _check_recipient(
     if not isinstance(sent, str) or not isinstance(data, dict):
         return  # nothing to compare with
     to = data.get("to")
-    if isinstance(to, str) and _digits(to) == _digits(sent):
+    if to == sent or (isinstance(to, str) and _digits(to) == _digits(sent)):
         return
     shown = mask_phone(to) if isinstance(to, str) and to else "no number"
     raise errors.MalformedResponseError(
@@ -199,12 +200,10 @@ def _sent_to(response: httpx.Response) -> Any:
         return None
 
 
-_SEPARATORS = str.maketrans("", "", " -.()")
-
-
 def _digits(number: str) -> str:
-    """A number without separators and its international prefix (``+`` or ``00``)."""
-    digits = number.translate(_SEPARATORS)
+    """A number without separators (those the SDK takes from a number it is given) and
+    its international prefix (``+`` or ``00``)."""
+    digits = without_separators(number)
     return digits[1:] if digits[:1] == "+" else digits[2:] if digits[:2] == "00" else digits
 
 
