@@ -1,0 +1,83 @@
+"""trio in guest mode on an asyncio loop (``trio.lowlevel.start_guest_run``).
+
+A guest run's tasks run inside the host loop's callbacks: ``asyncio.get_running_loop()``
+answers there too, yet the task is trio's (anyio and sniffio say "trio"). The SDK's
+per-loop deadline timer and its gate must treat such a task as trio's: a deadline in
+trio's clock handed to asyncio's timer fires at the wrong time (trio's clock has an
+offset of its own), and an asyncio future awaited in a trio task is a TypeError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import httpx
+import pytest
+import trio
+
+import textflow
+from textflow._http.transport import AsyncTextFlowTransport
+
+from tests.core.core_support import ScriptedServer
+
+HANG = 5.0  # how long the silent server keeps a connection before closing it
+
+
+def in_guest_run(main: Callable[[], Awaitable[Any]]) -> Any:
+    """Runs ``main`` as a trio guest run on a fresh asyncio loop; its result or exception."""
+
+    async def host() -> Any:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done.set_result,
+            host_uses_signal_set_wakeup_fd=False,
+        )
+        return (await done).unwrap()
+
+    return asyncio.run(host())
+
+
+def test_a_read_timeout_fires_in_a_trio_guest_run(server: ScriptedServer) -> None:
+    client = textflow.AsyncTextFlowClient(
+        api_key="k", base_url=server.base_url, max_retries=0, timeout=httpx.Timeout(5.0, read=0.2)
+    )
+    server.script.append(("hang", HANG))
+
+    async def main() -> BaseException:
+        try:
+            with pytest.raises(textflow.TextFlowError) as caught:
+                await client.get_balance()
+            return caught.value
+        finally:
+            await client.aclose()
+
+    error = in_guest_run(main)
+    # not the server closing the connection after HANG seconds
+    assert isinstance(error, textflow.APITimeoutError), error
+
+
+def test_sends_queued_at_the_gate_in_a_trio_guest_run_get_their_turn(
+    server: ScriptedServer,
+) -> None:
+    transport = AsyncTextFlowTransport(httpx.Limits(max_connections=1))
+    client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, pool=5.0))
+
+    async def main() -> list[int]:
+        statuses: list[int] = []
+
+        async def one() -> None:
+            statuses.append((await client.get(server.base_url + "/balance")).status_code)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                for _ in range(3):  # two wait at the one-slot gate
+                    nursery.start_soon(one)
+        finally:
+            await client.aclose()
+        return statuses
+
+    assert in_guest_run(main) == [200, 200, 200]
