@@ -10,7 +10,8 @@ offset of its own), and an asyncio future awaited in a trio task is a TypeError.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable
+from typing import Any, Callable
 
 import httpx
 import pytest
@@ -81,3 +82,53 @@ def test_sends_queued_at_the_gate_in_a_trio_guest_run_get_their_turn(
         return statuses
 
     assert in_guest_run(main) == [200, 200, 200]
+
+
+def test_the_host_loops_calls_keep_their_deadline_while_a_guest_run_calls_too(
+    server: ScriptedServer,
+) -> None:
+    """The host's asyncio task looks its deadline timer up after the guest's trio task
+    did (the one-entry lookup cache then asks trio first, and trio's token answers in
+    the host's tasks too): each must get its own library's."""
+    guest = textflow.AsyncTextFlowClient(api_key="k", base_url=server.base_url, max_retries=0)
+    host_client = textflow.AsyncTextFlowClient(
+        api_key="k",
+        base_url=server.base_url,
+        max_retries=0,
+        timeout=0.3,  # a call's deadline
+    )
+    guest_answered = trio.Event()
+    host_done: list[BaseException] = []
+
+    async def guest_main() -> None:
+        try:
+            await guest.send_sms("+11234567890", "Hi")  # the last lookup is the guest's
+            guest_answered.set()
+            while not host_done:
+                await trio.sleep(0.01)
+        finally:
+            await guest.aclose()
+
+    async def host() -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            guest_main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done.set_result,
+            host_uses_signal_set_wakeup_fd=False,
+        )
+        while not guest_answered.is_set() and not done.done():
+            await asyncio.sleep(0.01)
+        server.script.append(("hang", HANG))
+        try:
+            with pytest.raises(textflow.TextFlowError) as caught:
+                await host_client.send_sms("+11234567890", "Hi")
+            host_done.append(caught.value)
+        finally:
+            host_done.append(RuntimeError("over"))
+            await host_client.aclose()
+        (await done).unwrap()
+
+    asyncio.run(host())
+    assert isinstance(host_done[0], textflow.APITimeoutError), host_done[0]
