@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
+import sys
 import weakref
 from typing import Any, Optional, Protocol
 
@@ -49,9 +50,7 @@ class Keeper:
         self._handle: Optional[weakref.ReferenceType[asyncio.TimerHandle]] = None
         self._trio_scope: Any = None  # trio: the scope the timer task sleeps in
         self.trio = False  # the loop is trio's run
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # trio, anyio's other backend
+        if asyncio_loop() is None:  # trio, anyio's other backend
             import trio
 
             self.trio = True
@@ -165,22 +164,49 @@ _KEEPER: RunVar[Keeper] = RunVar("textflow_deadlines")
 _LAST: Optional[tuple[weakref.ReferenceType[Any], Keeper]] = None
 
 
+def asyncio_loop() -> Optional[asyncio.AbstractEventLoop]:
+    """The running asyncio loop if the current task is asyncio's, else ``None`` (trio's).
+
+    Not ``asyncio.get_running_loop()`` alone: a trio guest run on an asyncio loop
+    (``trio.lowlevel.start_guest_run``) runs its tasks in that loop's callbacks, where
+    the loop answers but no asyncio task runs; anyio (through sniffio) calls them trio's.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # trio, anyio's other backend
+        return None
+    if asyncio.current_task(loop) is None and "trio" in sys.modules and _trio_task():
+        return None  # a trio guest run's task
+    return loop
+
+
+def _trio_task() -> bool:
+    """Whether the running task is trio's, as anyio tells (sniffio, which trio requires)."""
+    import sniffio
+
+    return bool(sniffio.current_async_library() == "trio")
+
+
 def _loop_or_run(trio_first: bool) -> Any:
     """The running asyncio loop, or trio's token of the running run. The library of the
-    last lookup is asked first: asking the other one raises, which costs ~1 µs."""
+    last lookup is asked first: asking the other one raises, which costs ~1 µs. (A trio
+    guest run's token answers in its host asyncio loop's tasks too: sniffio tells.)"""
     if trio_first:
         import trio
 
         try:
-            return trio.lowlevel.current_trio_token()
+            token = trio.lowlevel.current_trio_token()
         except RuntimeError:  # asyncio now
             return asyncio.get_running_loop()
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:  # trio, anyio's other backend
+        if _trio_task():
+            return token
+        return asyncio.get_running_loop()  # the host loop of a trio guest run
+    loop = asyncio_loop()
+    if loop is None:  # trio, anyio's other backend (or its guest run on an asyncio loop)
         import trio
 
         return trio.lowlevel.current_trio_token()
+    return loop
 
 
 def keeper() -> Keeper:
