@@ -36,4 +36,20 @@ async def test_a_refusals_message_is_printable_and_encodable(
     for text in (str(caught.value), caught.value.message):
         assert text.isprintable(), ascii(text)
         text.encode("utf-8")  # no lone surrogate
-        assert "bad " in text and "number" in text and "red" in text  # the words stay
+        for word in ("bad ", "number", "red"):  # the words stay
+            assert word in text
+
+
+async def test_a_malformed_answers_field_names_are_printable(
+    api: Harness, hostile: Callable[..., RawServer]
+) -> None:
+    """A field problem names its place, and a ``packages`` name is the server's."""
+    body = b'{"ok": true, "credits": "1.5", "packages": {"\\u001b[2J\\ud800": "many"}}'
+    server = hostile(always(http_answer(body)))
+    client = api.make(base_url=server.base_url, max_retries=0)
+    with pytest.raises(textflow.MalformedResponseError) as caught:
+        await api.call("get_balance", client=client)
+    text = str(caught.value)
+    assert "packages" in text
+    assert text.isprintable(), ascii(text)
+    text.encode("utf-8")
