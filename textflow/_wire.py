@@ -20,7 +20,7 @@ from textflow import errors
 from textflow._http.body import readable
 from textflow._http.sent import Point, may_have_been_sent, point_of
 from textflow._operations import SEND_SMS, VERIFY_CODE, Operation
-from textflow._redact import key_of, mask_phone, scrubbed, secrets_of
+from textflow._redact import key_of, mask_phone, printable, scrubbed, secrets_of
 from textflow._retry import parse_retry_after
 from textflow._validation import without_separators
 
@@ -208,9 +208,11 @@ def _digits(number: str) -> str:
 
 
 def _field_problems(exc: pydantic.ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-        for error in exc.errors(include_url=False, include_input=False)
+    return printable(  # the places are the server's keys (a ``packages`` name, say)
+        "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
     )
 
 
@@ -242,7 +244,8 @@ def status_error(
             f" (a redirect to {response.headers.get('Location', 'nowhere')!r}, not followed "
             "so that the key goes nowhere else: check base_url)"
         )
-    message = scrubbed(message, secrets_of(request))
+    # printable: it reaches str(exc), which callers print and log
+    message = printable(scrubbed(message, secrets_of(request)))
     result = error_result(op, status, message, body)
     # A 5xx may come after the work was done (or from a proxy in front of it); a 4xx,
     # 3xx or 2xx with "ok": false says it was not.
