@@ -132,3 +132,40 @@ def test_the_host_loops_calls_keep_their_deadline_while_a_guest_run_calls_too(
 
     asyncio.run(host())
     assert isinstance(host_done[0], textflow.APITimeoutError), host_done[0]
+
+
+def test_one_client_in_the_host_loop_and_its_guest_run_is_refused_clearly(
+    server: ScriptedServer,
+) -> None:
+    """An async client belongs to one event loop at a time; a trio guest run is a loop
+    of its own. Shared, the guest's connections (trio's) were handed to the host's
+    asyncio tasks and the host's to the guest: TypeError and RuntimeError, no
+    TextFlowError."""
+    client = textflow.AsyncTextFlowClient(api_key="k", base_url=server.base_url, max_retries=0)
+    outcomes: list[object] = []
+
+    async def guest_main() -> None:
+        try:
+            await client.send_sms("+11234567890", "from the guest")
+            outcomes.append("guest sent")
+        except textflow.TextFlowError as exc:
+            outcomes.append(type(exc))
+
+    async def host() -> None:
+        await client.send_sms("+11234567890", "from the host")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            guest_main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done.set_result,
+            host_uses_signal_set_wakeup_fd=False,
+        )
+        (await done).unwrap()
+        result = await client.send_sms("+11234567890", "from the host again")
+        outcomes.append(result.data.to)
+        await client.aclose()
+
+    asyncio.run(host())
+    assert outcomes == [textflow.ClientStateError, "+11234567890"]
+    assert len(server.requests) == 2
