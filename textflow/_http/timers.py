@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
-import sys
 import weakref
 from typing import Any, Optional, Protocol
 
 from anyio.lowlevel import RunVar
+
+from textflow._http.loops import asyncio_loop, trio_task
 
 
 class Expiring(Protocol):
@@ -164,29 +165,6 @@ _KEEPER: RunVar[Keeper] = RunVar("textflow_deadlines")
 _LAST: Optional[tuple[weakref.ReferenceType[Any], Keeper]] = None
 
 
-def asyncio_loop() -> Optional[asyncio.AbstractEventLoop]:
-    """The running asyncio loop if the current task is asyncio's, else ``None`` (trio's).
-
-    Not ``asyncio.get_running_loop()`` alone: a trio guest run on an asyncio loop
-    (``trio.lowlevel.start_guest_run``) runs its tasks in that loop's callbacks, where
-    the loop answers but no asyncio task runs; anyio (through sniffio) calls them trio's.
-    """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # trio, anyio's other backend
-        return None
-    if asyncio.current_task(loop) is None and "trio" in sys.modules and _trio_task():
-        return None  # a trio guest run's task
-    return loop
-
-
-def _trio_task() -> bool:
-    """Whether the running task is trio's, as anyio tells (sniffio, which trio requires)."""
-    import sniffio
-
-    return bool(sniffio.current_async_library() == "trio")
-
-
 def _loop_or_run(trio_first: bool) -> Any:
     """The running asyncio loop, or trio's token of the running run. The library of the
     last lookup is asked first: asking the other one raises, which costs ~1 µs. (A trio
@@ -198,7 +176,7 @@ def _loop_or_run(trio_first: bool) -> Any:
             token = trio.lowlevel.current_trio_token()
         except RuntimeError:  # asyncio now
             return asyncio.get_running_loop()
-        if _trio_task():
+        if trio_task():
             return token
         return asyncio.get_running_loop()  # the host loop of a trio guest run
     loop = asyncio_loop()
