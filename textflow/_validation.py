@@ -20,6 +20,11 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
+def without_separators(number: str) -> str:
+    """``number`` without the separators a phone number given to the SDK may have."""
+    return _PHONE_SEPARATORS.sub("", number)
+
+
 def _type_error(argument: str, expected: str, value: object) -> InputValidationError:
     return InputValidationError(
         f"{argument} must be {expected}, not {type(value).__name__}.", argument=argument

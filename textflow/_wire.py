@@ -20,8 +20,9 @@ from textflow import errors
 from textflow._http.body import readable
 from textflow._http.sent import Point, may_have_been_sent, point_of
 from textflow._operations import SEND_SMS, VERIFY_CODE, Operation
-from textflow._redact import key_of, mask_phone, scrubbed, secrets_of
+from textflow._redact import key_of, mask_phone, printable, scrubbed, secrets_of
 from textflow._retry import parse_retry_after
+from textflow._validation import without_separators
 
 if TYPE_CHECKING:  # pydantic and the models load with the first answer (`Operation.model`)
     import pydantic
@@ -176,7 +177,7 @@ def _check_recipient(
     if not isinstance(sent, str) or not isinstance(data, dict):
         return  # nothing to compare with
     to = data.get("to")
-    if isinstance(to, str) and _digits(to) == _digits(sent):
+    if to == sent or (isinstance(to, str) and _digits(to) == _digits(sent)):
         return
     shown = mask_phone(to) if isinstance(to, str) and to else "no number"
     raise errors.MalformedResponseError(
@@ -199,19 +200,19 @@ def _sent_to(response: httpx.Response) -> Any:
         return None
 
 
-_SEPARATORS = str.maketrans("", "", " -.()")
-
-
 def _digits(number: str) -> str:
-    """A number without separators and its international prefix (``+`` or ``00``)."""
-    digits = number.translate(_SEPARATORS)
+    """A number without separators (those the SDK takes from a number it is given) and
+    its international prefix (``+`` or ``00``)."""
+    digits = without_separators(number)
     return digits[1:] if digits[:1] == "+" else digits[2:] if digits[:2] == "00" else digits
 
 
 def _field_problems(exc: pydantic.ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-        for error in exc.errors(include_url=False, include_input=False)
+    return printable(  # the places are the server's keys (a ``packages`` name, say)
+        "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
     )
 
 
@@ -243,7 +244,8 @@ def status_error(
             f" (a redirect to {response.headers.get('Location', 'nowhere')!r}, not followed "
             "so that the key goes nowhere else: check base_url)"
         )
-    message = scrubbed(message, secrets_of(request))
+    # printable: it reaches str(exc), which callers print and log
+    message = printable(scrubbed(message, secrets_of(request)))
     result = error_result(op, status, message, body)
     # A 5xx may come after the work was done (or from a proxy in front of it); a 4xx,
     # 3xx or 2xx with "ok": false says it was not.

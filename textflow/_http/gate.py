@@ -25,7 +25,7 @@ import math
 from collections import deque
 from typing import Any, Optional
 
-from textflow._http import timers
+from textflow._http import loops, timers
 
 WAITING, GRANTED, TIMED_OUT, GONE = range(4)
 
@@ -125,10 +125,7 @@ class AsyncGate:
         if self.free:  # freed since the caller looked
             self.free -= 1
             return True
-        try:
-            loop: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
-        except RuntimeError:  # anyio's other backend: trio
-            loop = None
+        loop = loops.asyncio_loop()  # None: anyio's other backend, trio (maybe as a guest)
         if loop is not None:
             future = loop.create_future()
             waiter = Waiter(self, math.inf if timeout is None else loop.time() + timeout, future)

@@ -10,6 +10,7 @@ collection.
 from __future__ import annotations
 
 import os
+import sys
 import weakref
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Callable, Optional
@@ -50,6 +51,31 @@ def end(watcher: AsyncGenerator[None, None]) -> None:
     closing.close()  # pragma: no cover - let_go never awaits
 
 
+def asyncio_loop() -> Optional[asyncio.AbstractEventLoop]:
+    """The running asyncio loop if the current task is asyncio's, else ``None`` (trio's).
+
+    Not ``asyncio.get_running_loop()`` alone: a trio guest run on an asyncio loop
+    (``trio.lowlevel.start_guest_run``) runs its tasks in that loop's callbacks, where
+    the loop answers but no asyncio task runs; anyio (through sniffio) calls them trio's.
+    """
+    import asyncio  # here, not at the top: the sync transport imports this module
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # trio, anyio's other backend
+        return None
+    if asyncio.current_task(loop) is None and "trio" in sys.modules and trio_task():
+        return None  # a trio guest run's task
+    return loop
+
+
+def trio_task() -> bool:
+    """Whether the running task is trio's, as anyio tells (sniffio, which trio requires)."""
+    import sniffio
+
+    return bool(sniffio.current_async_library() == "trio")
+
+
 class Loop:
     """The event loop (asyncio) or run (trio) a call runs in, to tell one from another."""
 
@@ -63,14 +89,12 @@ class Loop:
 
     @classmethod
     def current(cls) -> Loop:
-        import asyncio  # here, not at the top: the sync transport imports this module
+        loop = asyncio_loop()
+        if loop is not None:
+            return cls(loop, None)
+        import trio  # not asyncio: anyio's other backend is trio (maybe a guest run)
 
-        try:
-            return cls(asyncio.get_running_loop(), None)
-        except RuntimeError:  # not asyncio: anyio's other backend is trio
-            import trio
-
-            return cls(None, trio.lowlevel.current_trio_token())
+        return cls(None, trio.lowlevel.current_trio_token())
 
     def same(self, other: Loop) -> bool:
         if self._ref is not None:

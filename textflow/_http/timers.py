@@ -22,6 +22,8 @@ from typing import Any, Optional, Protocol
 
 from anyio.lowlevel import RunVar
 
+from textflow._http.loops import asyncio_loop, trio_task
+
 
 class Expiring(Protocol):
     @property
@@ -49,9 +51,7 @@ class Keeper:
         self._handle: Optional[weakref.ReferenceType[asyncio.TimerHandle]] = None
         self._trio_scope: Any = None  # trio: the scope the timer task sleeps in
         self.trio = False  # the loop is trio's run
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # trio, anyio's other backend
+        if asyncio_loop() is None:  # trio, anyio's other backend
             import trio
 
             self.trio = True
@@ -167,20 +167,24 @@ _LAST: Optional[tuple[weakref.ReferenceType[Any], Keeper]] = None
 
 def _loop_or_run(trio_first: bool) -> Any:
     """The running asyncio loop, or trio's token of the running run. The library of the
-    last lookup is asked first: asking the other one raises, which costs ~1 µs."""
+    last lookup is asked first: asking the other one raises, which costs ~1 µs. (A trio
+    guest run's token answers in its host asyncio loop's tasks too: sniffio tells.)"""
     if trio_first:
         import trio
 
         try:
-            return trio.lowlevel.current_trio_token()
+            token = trio.lowlevel.current_trio_token()
         except RuntimeError:  # asyncio now
             return asyncio.get_running_loop()
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:  # trio, anyio's other backend
+        if trio_task():
+            return token
+        return asyncio.get_running_loop()  # the host loop of a trio guest run
+    loop = asyncio_loop()
+    if loop is None:  # trio, anyio's other backend (or its guest run on an asyncio loop)
         import trio
 
         return trio.lowlevel.current_trio_token()
+    return loop
 
 
 def keeper() -> Keeper:
