@@ -47,7 +47,12 @@ def test_two_threads_looking_up_in_turn_each_keep_their_own() -> None:
     async def alternate(name: str) -> None:
         for _ in range(turns):
             seen[name].add(id(timers.keeper()))
-            await anyio.to_thread.run_sync(barrier.wait)  # the other loop looks up meanwhile
+            # the other loop looks up meanwhile (each library's own thread call: anyio 4.0's
+            # to_thread fails on today's trio, in the lowest session)
+            if name == "trio":
+                await trio.to_thread.run_sync(barrier.wait)
+            else:
+                await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
 
     def run(name: str) -> None:
         try:
