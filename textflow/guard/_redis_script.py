@@ -174,6 +174,8 @@ for i, w in ipairs(p.writes) do
           if e[3] ~= w.member or w.amount ~= 0 then kept[#kept + 1] = e end
         end
         save(key, kept, expires, now)
+      else  -- expired by the guard's clock: forgotten, as the other stores do (a clock
+        redis.call('DEL', key)  -- stepping back must not bring the old entries back)
       end
     elseif w.t == 'verified' then
       local state = v or {}
@@ -181,6 +183,8 @@ for i, w in ipairs(p.writes) do
       save(key, state, math.max(expires, now + w.window), now)
     elseif v then
       save(key, {b = {}, u = 0}, expires, now)
+    else
+      redis.call('DEL', key)
     end
   end
 end
