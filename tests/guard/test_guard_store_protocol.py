@@ -256,7 +256,7 @@ def _answer(verdict: Verdict) -> tuple[list[tuple[int, float]], object]:
     return _denials(verdict), None if verdict.record is None else dict(verdict.record)
 
 
-_M1 = ("decide", [], "m1", False, False)
+_M1: tuple[Any, ...] = ("decide", [], "m1", False, False)
 # Found by this test: a code's reservation settled just as its key expired, then the clock
 # stepped back a quarter second. Redis kept the expired key (the others forget it), and the
 # old reservations came back to refuse a send the other stores allowed.
