@@ -46,7 +46,7 @@ from textflow._http import loops
 from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, Forwarded, SyncBody, core_request, httpx_errors
-from textflow._http.deadline import CALL_DEADLINE
+from textflow._http.deadline import CALL_DEADLINE, DEADLINE
 from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
@@ -266,6 +266,12 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             raise
         return _tunnelled(pools, index, AsyncBody(answer, release), answer)
 
+    def carries(self, request: httpx.Request) -> bool:
+        """Whether ``request`` goes on the SDK's own connection, every wait of it the SDK's
+        (no proxy route; httpcore's connection not replaced by a test double): then, under
+        trio, the call's deadline needs no cancel scope (``textflow._async_io``)."""
+        return request.extensions.get(ROUTE) is None and _unpatched(_ASYNC)
+
     async def aclose(self) -> None:
         pools = await self._in_this_loop()
         for pool in pools.all():
@@ -302,9 +308,10 @@ def _queued_timeout(request: httpx.Request) -> Optional[float]:
     """How long a request may wait at the gate (``textflow._http.gate``), if the gate must
     time it: not when the call's own deadline ends the wait no later than the pool
     timeout would (the retry loop cuts every phase's timeout to what is left of the
-    call): the client's cancel scope ends it then, as "not sent"."""
+    call): the client's cancel scope ends it then, as "not sent". A call without one
+    (``deadline.DEADLINE`` set) has its pool timeout, cut to what is left of it, kept here."""
     timeout = _pool_timeout(request)
-    if timeout is not None:
+    if timeout is not None and DEADLINE.get() is None:
         deadline = request.extensions.get(CALL_DEADLINE)
         if isinstance(deadline, float) and time.monotonic() + timeout >= deadline:
             return None

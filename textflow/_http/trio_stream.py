@@ -7,7 +7,11 @@ connection on asyncio's transports, that made trio 1.3x asyncio's CPU per send. 
 read or write is first tried on the non-blocking socket; only one that would block
 waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``): a read under
 the event loop's one deadline timer (``textflow._http.timers``), a write in a cancel
-scope for its timeout. The call's deadline cancels a wait as usual. Errors are
+scope for its timeout. Each wait, the connect included, also ends at the deadline of the
+call in progress (``deadline.DEADLINE``) if one is set: under trio a call that only the
+SDK's own connection carries has no cancel scope of its own (``textflow._async_io``), and
+its deadline is kept here as the sync client keeps it; a wait it cut raises httpcore's
+timeout saying so. Otherwise the call's cancel scope cancels a wait as usual. Errors are
 httpcore's, as its trio backend raises them. TLS goes over it (``start_tls``:
 ``textflow._http.trio_tls``).
 """
@@ -24,6 +28,7 @@ import trio
 
 from textflow._http import timers
 from textflow._http.asyncio_stream import socket_readable
+from textflow._http.deadline import DEADLINE_PASSED, clamp
 
 
 class TrioStream:
@@ -41,10 +46,11 @@ class TrioStream:
                 pass
             except OSError as exc:
                 raise httpcore.ReadError(str(exc)) from exc
-            if timeout is None:
+            left, cut = clamp(timeout, httpcore.ReadTimeout)
+            if left is None:
                 await _wait(trio.lowlevel.wait_readable, sock, None, httpcore.ReadError)
             else:
-                await _read_wait(sock, timeout)
+                await _read_wait(sock, left, cut)
 
     async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
         sock = self._socket
@@ -57,8 +63,9 @@ class TrioStream:
                 pass
             except OSError as exc:
                 raise httpcore.WriteError(str(exc)) from exc
-            if not await _wait(trio.lowlevel.wait_writable, sock, timeout, httpcore.WriteError):
-                raise httpcore.WriteTimeout()
+            left, cut = clamp(timeout, httpcore.WriteTimeout)
+            if not await _wait(trio.lowlevel.wait_writable, sock, left, httpcore.WriteError):
+                raise httpcore.WriteTimeout(DEADLINE_PASSED if cut else "")
 
     async def start_tls(
         self,
@@ -129,10 +136,11 @@ class _ReadWait:
         trio.lowlevel.notify_closing(self.sock)  # the connection is done for: closed next
 
 
-async def _read_wait(sock: socket.socket, timeout: float) -> None:
-    """Waits until ``sock`` is readable, at most ``timeout`` seconds, with no cancel scope:
-    the event loop's one deadline timer (``textflow._http.timers``) ends a wait too long.
-    A scope per read (``move_on_after``) was a tenth of trio's CPU per send."""
+async def _read_wait(sock: socket.socket, timeout: float, cut: bool) -> None:
+    """Waits until ``sock`` is readable, at most ``timeout`` seconds (``cut``: the call's
+    deadline ends it), with no cancel scope: the event loop's one deadline timer
+    (``textflow._http.timers``) ends a wait too long. A scope per read
+    (``move_on_after``) was a tenth of trio's CPU per send."""
     wait = _ReadWait(trio.current_time() + timeout, sock)
     keeper = timers.keeper()  # looked up once for its start and stop
     keeper.add(wait)
@@ -140,7 +148,7 @@ async def _read_wait(sock: socket.socket, timeout: float) -> None:
         await trio.lowlevel.wait_readable(sock)
     except trio.ClosedResourceError as exc:
         if wait.expired:
-            raise httpcore.ReadTimeout() from None
+            raise httpcore.ReadTimeout(DEADLINE_PASSED if cut else "") from None
         raise httpcore.ReadError(str(exc)) from exc
     finally:
         keeper.remove(wait)
@@ -148,11 +156,12 @@ async def _read_wait(sock: socket.socket, timeout: float) -> None:
 
 async def connect_tcp(host: str, port: int, timeout: Optional[float]) -> TrioStream:
     """A connection to ``host:port`` (trio's happy eyeballs), on a socket of its own."""
+    timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
     try:
         with trio.fail_after(math.inf if timeout is None else timeout):
             stream = await trio.open_tcp_stream(host, port)
     except trio.TooSlowError:
-        raise httpcore.ConnectTimeout() from None
+        raise httpcore.ConnectTimeout(DEADLINE_PASSED if cut else "") from None
     except OSError as exc:
         raise httpcore.ConnectError(str(exc)) from exc
     sock = socket.socket(fileno=stream.socket.detach())  # TCP_NODELAY already set by trio

@@ -28,6 +28,7 @@ import httpcore
 import trio
 
 from textflow._http.asyncio_stream import socket_readable
+from textflow._http.deadline import DEADLINE_PASSED, clamp
 
 _RECV = 64 * 1024  # bytes asked of the socket per read
 _DRAIN = 16  # reads of an idle connection's socket at most, to tell what came
@@ -39,7 +40,8 @@ async def start_tls(
     server_hostname: Optional[str],
     timeout: Optional[float],
 ) -> TrioTLSStream:
-    """The handshake over ``raw`` (closed if it fails), at most ``timeout`` seconds."""
+    """The handshake over ``raw`` (closed if it fails), at most ``timeout`` seconds and
+    not past the call's deadline (``deadline.DEADLINE``, if set)."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     try:
         tls = ssl_context.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
@@ -48,11 +50,15 @@ async def start_tls(
         raise httpcore.ConnectError(str(exc)) from exc
     stream = TrioTLSStream(raw, tls, incoming, outgoing)
     try:
+        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
         with trio.fail_after(math.inf if timeout is None else timeout):
             await stream.handshake()
     except trio.TooSlowError:
         raw.close()
-        raise httpcore.ConnectTimeout() from None
+        raise httpcore.ConnectTimeout(DEADLINE_PASSED if cut else "") from None
+    except httpcore.TimeoutException as exc:  # a wait of the handshake cut by the deadline
+        raw.close()
+        raise httpcore.ConnectTimeout(str(exc)) from None
     except BaseException:  # a failure, or the call's deadline (trio.Cancelled)
         raw.close()
         raise
