@@ -5,7 +5,8 @@ manager and a cancel scope for its timeout, over trio's ``SocketStream`` (a conf
 detector and an error-translating context manager of its own): with the SDK's
 connection on asyncio's transports, that made trio 1.3x asyncio's CPU per send. Here a
 read or write is first tried on the non-blocking socket; only one that would block
-waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``): a read under
+waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``), but the first
+read after a write waits at once, since what answers it is a round trip away: a read under
 the event loop's one deadline timer (``textflow._http.timers``), a write in a cancel
 scope for its timeout. Each wait, the connect included, also ends at the deadline of the
 call in progress (``deadline.DEADLINE``) if one is set: under trio a call that only the
@@ -32,13 +33,17 @@ from textflow._http.deadline import DEADLINE_PASSED, clamp
 
 
 class TrioStream:
-    __slots__ = ("_socket",)
+    __slots__ = ("_socket", "_wrote")
 
     def __init__(self, sock: socket.socket) -> None:
         self._socket = sock
+        self._wrote = False  # the last thing done was a write: its answer is a round trip off
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         sock = self._socket
+        if self._wrote:  # no recv bound to fail first (a syscall and an exception: ~1 µs)
+            self._wrote = False
+            await self._readable(timeout)
         while True:
             try:
                 return sock.recv(max_bytes)
@@ -46,26 +51,39 @@ class TrioStream:
                 pass
             except OSError as exc:
                 raise httpcore.ReadError(str(exc)) from exc
-            left, cut = clamp(timeout, httpcore.ReadTimeout)
-            if left is None:
-                await _wait(trio.lowlevel.wait_readable, sock, None, httpcore.ReadError)
-            else:
-                await _read_wait(sock, left, cut)
+            await self._readable(timeout)
+
+    async def _readable(self, timeout: Optional[float]) -> None:
+        left, cut = clamp(timeout, httpcore.ReadTimeout)
+        if left is None:
+            await _wait(trio.lowlevel.wait_readable, self._socket, None, httpcore.ReadError)
+        else:
+            await _read_wait(self._socket, left, cut)
 
     async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
         sock = self._socket
-        view = memoryview(buffer)
-        while view:
-            try:
-                view = view[sock.send(view) :]
-                continue
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                raise httpcore.WriteError(str(exc)) from exc
+        self._wrote = True
+        try:
+            sent = sock.send(buffer)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+        if sent == len(buffer):  # the socket took it all: the usual case
+            return
+        view = memoryview(buffer)[sent:]
+        while True:
             left, cut = clamp(timeout, httpcore.WriteTimeout)
             if not await _wait(trio.lowlevel.wait_writable, sock, left, httpcore.WriteError):
                 raise httpcore.WriteTimeout(DEADLINE_PASSED if cut else "")
+            try:
+                view = view[sock.send(view) :]
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise httpcore.WriteError(str(exc)) from exc
+            if not view:
+                return
 
     async def start_tls(
         self,
