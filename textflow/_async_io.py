@@ -153,7 +153,8 @@ async def close_chunks(chunks: AsyncIterator[bytes], response: httpx.Response) -
 
 
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:
-    """Nothing to do: the cancel scope of `deadline_scope` cuts a read that runs late."""
+    """Nothing to do: the cancel scope of `deadline_scope` cuts a read that runs late (or,
+    under trio without one, each read of the SDK's connection ends by the deadline)."""
 
 
 async def emit(hook_and_event: tuple[Optional[Hook], CallEvent]) -> None:
