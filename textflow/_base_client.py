@@ -60,6 +60,19 @@ class NotGiven(enum.Enum):
 
 NOT_GIVEN = NotGiven.NOT_GIVEN
 
+def foreign_failure(exc: Exception, request: httpx.Request) -> httpx.TransportError:
+    """A caller's ``http_client`` transport raised what no httpx transport raises.
+
+    It becomes a transport failure like any other (an `APIConnectionError`, the
+    original as its ``__cause__``): the SDK cannot tell how far that transport got,
+    so `textflow._http.sent` counts it as "may have been sent" for a send, and it is
+    never re-sent.
+    """
+    return httpx.TransportError(
+        f"the http_client's transport raised {type(exc).__name__}: {exc}", request=request
+    )
+
+
 _PROXY_ON_OWN_CLIENT = (
     "proxy= and trust_env= configure the connection pool the client makes itself: with "
     "your own http_client, set them on it (httpx's proxy= and trust_env=)."
