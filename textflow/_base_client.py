@@ -60,6 +60,7 @@ class NotGiven(enum.Enum):
 
 NOT_GIVEN = NotGiven.NOT_GIVEN
 
+
 def foreign_failure(exc: Exception, request: httpx.Request) -> httpx.TransportError:
     """A caller's ``http_client`` transport raised what no httpx transport raises.
 

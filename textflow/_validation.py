@@ -7,6 +7,7 @@ verification code.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 
@@ -25,10 +26,8 @@ def without_separators(number: str) -> str:
     number given to the SDK may have, and without a "(0)" right after its calling code
     (``+44 (0)20 7946 0018`` is ``+442079460018``); a "(0)" anywhere else is kept, as a
     form that cannot be read as one number."""
-    try:
+    with contextlib.suppress(InputValidationError):
         number = _without_trunk_zero(number, "number")
-    except InputValidationError:
-        pass
     return _PHONE_SEPARATORS.sub("", number)
 
 
