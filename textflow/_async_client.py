@@ -291,8 +291,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
                 response = await self._http.send(
                     request, auth=None, follow_redirects=False, stream=True
                 )
-            except (ClientStateError, httpx.HTTPError):
-                raise  # the SDK's own transport already said what is wrong; or httpx's
+            except (TextFlowError, httpx.HTTPError):
+                raise  # an SDK transport (aiohttp's) already said what is wrong; or httpx's
             except RuntimeError as exc:  # a caller's http_client: closed, or from an ended loop
                 raise ClientStateError(
                     f"The http_client of this {type(self).__name__} cannot send ({exc}): it "
