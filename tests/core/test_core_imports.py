@@ -249,20 +249,25 @@ ASYNC_SEND_TO_A_SERVER = SYNC_SEND_TO_A_SERVER.replace(
     "asyncio.run(main())\n",
 )
 assert "asyncio.run(main())" in ASYNC_SEND_TO_A_SERVER  # (the replacements above matched)
-
-
-@pytest.mark.parametrize(
-    "send", [SYNC_SEND_TO_A_SERVER, ASYNC_SEND_TO_A_SERVER], ids=["sync", "async"]
+#: The same under trio (its own stream and TLS: ``trio_stream``, ``trio_tls``).
+TRIO_SEND_TO_A_SERVER = ASYNC_SEND_TO_A_SERVER.replace("import asyncio\n", "import trio\n").replace(
+    "asyncio.run(main())\n", "trio.run(main)\n"
 )
-def test_a_direct_send_loads_neither_httpcore_nor_h11(send: str) -> None:
+
+
+@pytest.mark.parametrize("kind", ["sync", "asyncio", "trio"])
+def test_a_direct_send_loads_neither_httpcore_nor_h11(kind: str) -> None:
     # httpcore (h11 with it) was ~11 ms of a first send, ~50 ms with trio installed (it
     # imports trio): the SDK's own connection needs neither (docs/performance.md)
+    send = {
+        "sync": SYNC_SEND_TO_A_SERVER,
+        "asyncio": ASYNC_SEND_TO_A_SERVER,
+        "trio": TRIO_SEND_TO_A_SERVER,
+    }[kind]
     loaded = loaded_by(send)
-    own = (
-        "textflow._http.async_connection"
-        if send is ASYNC_SEND_TO_A_SERVER
-        else "textflow._http.sync_connection"
-    )
+    own = "textflow._http.sync_connection" if kind == "sync" else "textflow._http.async_connection"
     assert own in loaded  # the SDK's own connection sent it
+    if kind == "trio":
+        assert "textflow._http.trio_stream" in loaded  # (and so ran under trio)
     for name in ("httpcore", "h11"):
         assert not under(loaded, name), f"a direct send loaded {sorted(under(loaded, name))}"
