@@ -1,4 +1,4 @@
-"""httpcore network streams straight on asyncio's transports, for the async client.
+"""Network streams straight on asyncio's transports, for the async client.
 
 httpcore's ``AnyIOBackend`` opens an anyio cancel scope around every read and
 write and rebuilds anyio's attribute table on each readability check; under a

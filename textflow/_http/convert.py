@@ -1,4 +1,5 @@
-"""Between httpx and httpcore: requests, exceptions, and answer bodies that free their slot."""
+"""Between httpx and the SDK's streams or httpcore: exceptions, requests, and answer bodies
+that free their slot. httpcore is imported only where it carries a request."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ _HTTPX_ERRORS = _HttpxErrors()
 
 
 def httpx_errors() -> _HttpxErrors:
-    """``with httpx_errors():`` httpcore's exceptions come out as httpx's."""
+    """``with httpx_errors():`` the streams' and httpcore's exceptions come out as httpx's."""
     return _HTTPX_ERRORS
 
 

@@ -7,9 +7,9 @@ connection on asyncio's transports, that made trio 1.3x asyncio's CPU per send. 
 read or write is first tried on the non-blocking socket; only one that would block
 waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``): a read under
 the event loop's one deadline timer (``textflow._http.timers``), a write in a cancel
-scope for its timeout. The call's deadline cancels a wait as usual. Errors are
-httpcore's, as its trio backend raises them. TLS goes over it (``start_tls``:
-``textflow._http.trio_tls``).
+scope for its timeout. The call's deadline cancels a wait as usual. Errors are the
+SDK's (``textflow._http.net``), as httpcore's trio backend raises its own. TLS goes
+over it (``start_tls``: ``textflow._http.trio_tls``).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ such as session tickets (not readable; the data is kept for the next read).
 
 A close_notify or the end of the socket reads as the end (``b""``), as asyncio's TLS
 transport and ``trio.SSLStream(https_compatible=True)`` do: HTTP's framing tells a cut
-answer. Errors are httpcore's: a failed handshake is a ``ConnectError`` (its timeout a
-``ConnectTimeout``), a broken record a ``ReadError``.
+answer. Errors are the SDK's (``textflow._http.net``): a failed handshake is a
+``ConnectError`` (its timeout a ``ConnectTimeout``), a broken record a ``ReadError``.
 """
 
 from __future__ import annotations
