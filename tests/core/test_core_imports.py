@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Set as AbstractSet
 
 import pytest
 
@@ -42,7 +43,7 @@ def loaded_by(code: str) -> set[str]:
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
-def under(modules: set[str], name: str) -> set[str]:
+def under(modules: AbstractSet[str], name: str) -> set[str]:
     return {m for m in modules if m == name or m.startswith(name + ".")}
 
 
