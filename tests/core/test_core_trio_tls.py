@@ -15,12 +15,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Optional
 
-import httpcore
 import pytest
 import trio
 import trustme
 
-from textflow._http import trio_stream, trio_tls
+from textflow._http import net, trio_stream, trio_tls
 
 from tests.core.proxy_support import certificate_authority, client_context, server_context
 
@@ -155,7 +154,7 @@ async def test_a_certificate_refused_is_a_connect_error_and_the_socket_closed(
             context, hostname = client_context(ca), "api.example.org"
         else:  # a self-signed one, as far as this client knows
             context, hostname = client_context(trustme.CA()), "127.0.0.1"
-        with pytest.raises(httpcore.ConnectError, match="certificate"):
+        with pytest.raises(net.ConnectError, match="certificate"):
             await raw.start_tls(context, hostname, 5.0)
         assert raw.get_extra_info("socket").fileno() == -1
     finally:
@@ -169,7 +168,7 @@ async def test_a_server_that_never_answers_the_handshake_meets_its_timeout(
     peer = Peer(listener, None)
     raw = await trio_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
     try:
-        with pytest.raises(httpcore.ConnectTimeout):
+        with pytest.raises(net.ConnectTimeout):
             await raw.start_tls(client_context(ca), "127.0.0.1", 0.2)
         assert raw.get_extra_info("socket").fileno() == -1
     finally:
@@ -184,7 +183,7 @@ async def test_a_server_that_closes_in_the_handshake_is_a_connect_error(
     raw = await trio_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
     try:
         peer.joined().tls.close()
-        with pytest.raises(httpcore.ConnectError):
+        with pytest.raises(net.ConnectError):
             await raw.start_tls(client_context(ca), "127.0.0.1", 5.0)
         assert raw.get_extra_info("socket").fileno() == -1
     finally:

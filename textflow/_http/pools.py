@@ -16,15 +16,15 @@ from __future__ import annotations
 import contextlib
 import weakref
 from functools import partial
-from typing import Any, Callable, Generic, Optional, TypeVar, Union
-
-import httpcore
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
 from textflow._http.convert import Forward
 from textflow._http.proxies import ROUTE, forwards
 
+if TYPE_CHECKING:
+    import httpcore
+
 PoolT = TypeVar("PoolT")
-Connection = Union[httpcore.HTTPConnection, httpcore.AsyncHTTPConnection]
 
 
 class Shard:
@@ -88,6 +88,8 @@ class Shard:
 
 
 def check_scheme(request: httpcore.Request) -> None:
+    import httpcore
+
     scheme = request.url.scheme
     if scheme not in (b"http", b"https"):
         raise httpcore.UnsupportedProtocol(

@@ -7,9 +7,9 @@ connection on asyncio's transports, that made trio 1.3x asyncio's CPU per send. 
 read or write is first tried on the non-blocking socket; only one that would block
 waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``): a read under
 the event loop's one deadline timer (``textflow._http.timers``), a write in a cancel
-scope for its timeout. The call's deadline cancels a wait as usual. Errors are
-httpcore's, as its trio backend raises them. TLS goes over it (``start_tls``:
-``textflow._http.trio_tls``).
+scope for its timeout. The call's deadline cancels a wait as usual. Errors are the
+SDK's (``textflow._http.net``), as httpcore's trio backend raises its own. TLS goes
+over it (``start_tls``: ``textflow._http.trio_tls``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ import socket
 import ssl
 from typing import Any, Optional
 
-import httpcore
 import trio
 
-from textflow._http import timers
-from textflow._http.asyncio_stream import socket_readable
+from textflow._http import net, timers
+from textflow._http.net import socket_readable
 
 
 class TrioStream:
@@ -40,9 +39,9 @@ class TrioStream:
             except BlockingIOError:
                 pass
             except OSError as exc:
-                raise httpcore.ReadError(str(exc)) from exc
+                raise net.ReadError(str(exc)) from exc
             if timeout is None:
-                await _wait(trio.lowlevel.wait_readable, sock, None, httpcore.ReadError)
+                await _wait(trio.lowlevel.wait_readable, sock, None, net.ReadError)
             else:
                 await _read_wait(sock, timeout)
 
@@ -56,9 +55,9 @@ class TrioStream:
             except BlockingIOError:
                 pass
             except OSError as exc:
-                raise httpcore.WriteError(str(exc)) from exc
-            if not await _wait(trio.lowlevel.wait_writable, sock, timeout, httpcore.WriteError):
-                raise httpcore.WriteTimeout()
+                raise net.WriteError(str(exc)) from exc
+            if not await _wait(trio.lowlevel.wait_writable, sock, timeout, net.WriteError):
+                raise net.WriteTimeout()
 
     async def start_tls(
         self,
@@ -140,8 +139,8 @@ async def _read_wait(sock: socket.socket, timeout: float) -> None:
         await trio.lowlevel.wait_readable(sock)
     except trio.ClosedResourceError as exc:
         if wait.expired:
-            raise httpcore.ReadTimeout() from None
-        raise httpcore.ReadError(str(exc)) from exc
+            raise net.ReadTimeout() from None
+        raise net.ReadError(str(exc)) from exc
     finally:
         keeper.remove(wait)
 
@@ -152,9 +151,9 @@ async def connect_tcp(host: str, port: int, timeout: Optional[float]) -> TrioStr
         with trio.fail_after(math.inf if timeout is None else timeout):
             stream = await trio.open_tcp_stream(host, port)
     except trio.TooSlowError:
-        raise httpcore.ConnectTimeout() from None
+        raise net.ConnectTimeout() from None
     except OSError as exc:
-        raise httpcore.ConnectError(str(exc)) from exc
+        raise net.ConnectError(str(exc)) from exc
     sock = socket.socket(fileno=stream.socket.detach())  # TCP_NODELAY already set by trio
     sock.setblocking(False)
     return TrioStream(sock)
