@@ -33,7 +33,7 @@ from typing import Any, Optional
 
 import anyio
 
-from benchmarks import contenders, forward_proxy, scenarios, scenarios_http, server
+from benchmarks import contenders, forward_proxy, scenarios_http, server
 
 SENDERS = {
     "sdk": contenders.sdk_default,

@@ -125,6 +125,10 @@ class Pools(Generic[PoolT]):
         # Shards with room, the most recently freed last: a quiet client reuses one
         # warm connection. The gate guarantees one is here whenever a request enters.
         self.free = list(reversed(range(count)))
+        self._size = count
+        # The async gate hands a slot given back to the first in line with its shard
+        # (``AsyncGate.release(slot)``); a threading.Semaphore only counts.
+        self._hands_over = hasattr(self.gate, "enqueue")
         self._make_proxy = proxy
         self.proxies: dict[Any, Any] = {}  # httpx.Proxy (by identity) -> its factory
         self.forwards: dict[Any, Forward] = {}  # httpx.Proxy -> how requests go through it
@@ -151,8 +155,8 @@ class Pools(Generic[PoolT]):
         """
         if queued:
             self._arrivals += 1
-            if self._arrivals < len(self._lent):
-                return
+            if self._arrivals < self._size - len(self.free):  # (not the bodies lent now:
+                return  # with answers read at once, as few as 0 or 1, a look per arrival)
         self._arrivals = 0
         for index, body in list(self._lent.items()):
             if body() is None and index not in self.free:
@@ -181,12 +185,14 @@ class Pools(Generic[PoolT]):
             pool = self.proxies[proxy] = self._make_proxy(proxy)
         return pool
 
-    def take(self) -> tuple[int, PoolT, Callable[[], None]]:
+    def take(self, handed: Optional[int] = None) -> tuple[int, PoolT, Callable[[], None]]:
         """A shard, its index and what gives it back (``release``), for a request the gate
-        let in; if none can be had, the request's slot goes back before the error is raised."""
-        index: Optional[int] = None
+        let in (``handed``: the index its releaser handed over with the slot); if none can
+        be had, the request's slot goes back before the error is raised."""
+        index: Optional[int] = handed
         try:
-            index = self.free.pop()
+            if index is None:
+                index = self.free.pop()
             pool = self.shards.get(index)
             if pool is None:
                 pool = self.shards[index] = self._make_shard(self.factory)
@@ -203,6 +209,10 @@ class Pools(Generic[PoolT]):
             shard = self.shards.get(index)
             if isinstance(shard, Shard) and shard.stuck():
                 self.broken.append(self.shards.pop(index))
+            if self._hands_over:
+                if not self.gate.release(index):  # else the first in line has it
+                    self.free.append(index)
+                return
             self.free.append(index)
         self.gate.release()
 
