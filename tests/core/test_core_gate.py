@@ -112,7 +112,7 @@ async def test_a_timeout_and_a_release_in_the_same_tick_lose_no_slot() -> None:
             await anyio.wait_all_tasks_blocked()
             # the loop's timer holds the gate's entry, which expires the waiters in order
             assert set(timers.keeper().calls) == {gate}
-            (waiter,) = gate._waiters
+            (waiter,) = gate.waiters
             if release_first:
                 gate.release()
                 waiter.expire()

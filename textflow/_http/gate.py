@@ -38,21 +38,22 @@ class Waiter:
     """One queued request: how to wake it, its pool-timeout deadline, and what it was
     handed (``slot``: what the releaser gave back, passed on as it is)."""
 
-    __slots__ = ("_wake", "deadline", "gate", "own_timer", "slot", "state")
+    __slots__ = ("_future", "_wake", "deadline", "gate", "own_timer", "slot", "state")
 
-    def __init__(self, gate: AsyncGate, deadline: float, wake: Any) -> None:
+    def __init__(self, gate: AsyncGate, deadline: float, wake: Any, future: bool) -> None:
         self.gate = gate
         self.deadline = deadline
         self.state = WAITING
         self.slot: Any = None
         self.own_timer = False  # kept by the loop's timer itself, not by the gate's
         self._wake = wake  # asyncio: the future awaited; trio: the task
+        self._future = future  # (asyncio: no isinstance() per look)
 
     def __await__(self) -> Generator[Any, None, None]:
         """Wait for the slot or the pool timeout, parked in the awaiting frame itself (a
         wake-up resumes no coroutine of the gate's)."""
         wake = self._wake
-        if isinstance(wake, asyncio.Future):
+        if self._future:
             return wake.__await__()  # type: ignore[no-any-return]
         import trio
 
@@ -61,7 +62,7 @@ class Waiter:
     def grant(self, slot: Any) -> bool:
         """Hand this waiter the slot; False when it can no longer take one."""
         wake = self._wake
-        if isinstance(wake, asyncio.Future):
+        if self._future:
             if wake.done():  # cancelled: its task will find it GONE
                 self.state = GONE
                 return False
@@ -85,7 +86,7 @@ class Waiter:
         if self.state != WAITING:
             return
         wake = self._wake
-        if isinstance(wake, asyncio.Future):
+        if self._future:
             if wake.done():
                 return  # cancelled meanwhile: its task leaves the queue itself
             wake.set_result(None)
@@ -115,12 +116,12 @@ class AsyncGate:
 
     GRANTED = GRANTED  # (for the transport, which imports this module late)
 
-    __slots__ = ("_keeper", "_last", "_loop", "_timed", "_waiters", "dead", "deadline", "free")
+    __slots__ = ("_keeper", "_last", "_loop", "_timed", "dead", "deadline", "free", "waiters")
 
     def __init__(self, slots: int) -> None:
         self.free = slots
-        self.dead = 0  # entries of _waiters no longer waiting
-        self._waiters: deque[Waiter] = deque()
+        self.dead = 0  # entries of waiters no longer waiting
+        self.waiters: deque[Waiter] = deque()  # in order of arrival, with the dead ones
         self._keeper: Optional[timers.Keeper] = None  # its loop's, looked up once
         self._loop: Optional[asyncio.AbstractEventLoop] = None  # (with it) None: trio
         # The gate's own entry in the loop's timer (``expire``), for the waiters whose
@@ -146,7 +147,7 @@ class AsyncGate:
 
     def waiting(self) -> int:
         """How many requests are queued."""
-        return len(self._waiters) - self.dead
+        return len(self.waiters) - self.dead
 
     async def wait(self, timeout: Optional[float]) -> bool:
         """Wait in line for a slot, at most ``timeout`` seconds (``None``: until one comes
@@ -185,7 +186,7 @@ class AsyncGate:
 
             wake = trio.lowlevel.current_task()
             deadline = math.inf if timeout is None else trio.current_time() + timeout
-        waiter = Waiter(self, deadline, wake)
+        waiter = Waiter(self, deadline, wake, loop is not None)
         if deadline != math.inf:
             if deadline >= self._last:  # in order: the gate's entry keeps it
                 self._last = deadline
@@ -196,7 +197,7 @@ class AsyncGate:
             else:  # a shorter pool timeout than a waiter's before it: its own entry
                 keeper.add(waiter)
                 waiter.own_timer = True
-        self._waiters.append(waiter)
+        self.waiters.append(waiter)
         return waiter
 
     def settled(self, waiter: Waiter) -> bool:
@@ -230,7 +231,7 @@ class AsyncGate:
         if keeper is None:
             return
         now = keeper.now()
-        for waiter in self._waiters:  # (expiring one does not change the queue)
+        for waiter in self.waiters:  # (expiring one does not change the queue)
             if waiter.state != WAITING or waiter.own_timer or waiter.deadline == math.inf:
                 continue
             if waiter.deadline > now:
@@ -243,14 +244,14 @@ class AsyncGate:
     def _left(self) -> None:
         """A waiter left the queue before its turn: compact the queue when mostly such."""
         self.dead += 1
-        if self.dead > _COMPACT_AFTER and self.dead * 2 > len(self._waiters):
-            self._waiters = deque(w for w in self._waiters if w.state == WAITING)
+        if self.dead > _COMPACT_AFTER and self.dead * 2 > len(self.waiters):
+            self.waiters = deque(w for w in self.waiters if w.state == WAITING)
             self.dead = 0
 
     def release(self, slot: Any = None) -> bool:
         """A slot goes back: to the first waiter still waiting, with ``slot`` (True), else
         to the free ones (False)."""
-        waiters = self._waiters
+        waiters = self.waiters
         while waiters:
             waiter = waiters.popleft()
             if waiter.state == WAITING:

@@ -253,7 +253,11 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
         if gate.free:
             gate.free -= 1
         else:
-            pools.reclaim(gate.waiting())
+            queued = len(gate.waiters) - gate.dead
+            if not queued or pools.arrivals + 1 >= pools.size:  # (else only counted:
+                pools.reclaim(queued)  # ``Pools.reclaim``'s look is due once per as many)
+            else:
+                pools.arrivals += 1
             extensions = request.extensions  # (the retry loop worked the timeout out)
             waiter = gate.enqueue(
                 extensions[QUEUE_TIMEOUT]
