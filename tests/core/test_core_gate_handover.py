@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from textflow._http import timers
+from textflow._http.async_connection import AsyncBody
 from textflow._http.gate import Waiter
 from textflow._http.transport import AsyncTextFlowTransport
 
@@ -200,6 +201,7 @@ async def test_a_stuck_connection_handed_over_with_its_slot_is_not_reused(
     async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(GUARD)) as client:
         (held,) = await hold(client, server.base_url, 1)
         stuck = transport._pools.shards[0].connection
+        assert stuck is not None
         answers: list[int] = []
 
         async def queued() -> None:
@@ -213,7 +215,8 @@ async def test_a_stuck_connection_handed_over_with_its_slot_is_not_reused(
                 assert not stuck.is_idle()
                 assert not stuck.is_closed()
                 body = held.stream
-                body._over = True  # type: ignore[attr-defined]  # the interrupt's leftover
+                assert isinstance(body, AsyncBody)
+                body._over = True  # the interrupt's leftover: "already closed"
                 await held.aclose()  # gives the slot back, the connection left mid-answer
         assert answers == [200]
         assert stuck.is_closed(), "the stuck connection was closed, not reused"

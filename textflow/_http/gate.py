@@ -57,7 +57,7 @@ class Waiter:
             return wake.__await__()  # type: ignore[no-any-return]
         import trio
 
-        return trio.lowlevel.wait_task_rescheduled(self.abort).__await__()  # type: ignore[no-any-return]
+        return trio.lowlevel.wait_task_rescheduled(self.abort).__await__()
 
     def grant(self, slot: Any) -> bool:
         """Hand this waiter the slot; False when it can no longer take one."""
