@@ -143,50 +143,49 @@ async def test_queued_sends_reach_the_server_in_order_of_arrival(
         assert_whole(transport, 1)
 
 
-async def test_pool_timeouts_end_waits_in_order_of_their_deadlines(
+async def test_pool_timeouts_end_the_waits_due_and_only_those(
     hostile: Callable[[Answer], RawServer],
 ) -> None:
-    """In line: a long wait, two short ones of one timeout (the gate's entry ends them,
-    the earlier first), then a shorter one behind them (its own entry ends it first).
-    Each fails while the long one still waits, and none was sent."""
+    """In line: a wait without a pool timeout, two short ones (in order: the gate's entry
+    in the loop's timer ends them), a long one, then a short one behind it (out of order:
+    its own entry ends it). The three short ones fail, unsent, while the other two still
+    wait (which the guard's minute would end otherwise); those two are then answered."""
     server = hostile(held_then_answered(1))
     transport = AsyncTextFlowTransport(httpx.Limits(max_connections=1))
     failed: list[str] = []
+    answered: list[str] = []
     async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(GUARD)) as client:
         held = await hold(client, server.base_url, 1)
 
-        async def queued(name: str, pool: float) -> None:
+        async def queued(name: str, pool: Optional[float]) -> None:
             try:
                 await client.post(
                     server.base_url, content=name.encode(), timeout=httpx.Timeout(GUARD, pool=pool)
                 )
             except httpx.PoolTimeout:
                 failed.append(name)
-
-        long_answered = anyio.Event()
-
-        async def long() -> None:
-            answer = await client.post(server.base_url, content=b"long")
-            assert answer.status_code == 200
-            long_answered.set()
+            else:
+                answered.append(name)
 
         with anyio.fail_after(GUARD):
             async with anyio.create_task_group() as group:
-                group.start_soon(long)
-                await anyio.wait_all_tasks_blocked()
-                group.start_soon(queued, "short 1", 0.4)
-                await anyio.wait_all_tasks_blocked()
-                group.start_soon(queued, "short 2", 0.4)
-                await anyio.wait_all_tasks_blocked()
-                group.start_soon(queued, "shorter", 0.05)
-                await anyio.wait_all_tasks_blocked()
+                for name, pool in [
+                    ("none", None),
+                    ("short 1", 0.05),
+                    ("short 2", 0.05),
+                    ("long", GUARD * 2),
+                    ("short behind", 0.05),
+                ]:
+                    group.start_soon(queued, name, pool)
+                    await anyio.wait_all_tasks_blocked()
                 while len(failed) < 3:
                     await anyio.sleep(0.01)
-                assert not long_answered.is_set(), "the long wait still waits"
-                assert transport._pools.gate.waiting() == 1
+                assert sorted(failed) == ["short 1", "short 2", "short behind"]
+                assert not answered, "the others still wait"
+                assert transport._pools.gate.waiting() == 2
                 await held[0].aclose()
-        assert failed == ["shorter", "short 1", "short 2"]
-        assert server.requests == [b"held", b"long"], "no wait that timed out was sent"
+        assert answered == ["none", "long"]
+        assert server.requests == [b"held", b"none", b"long"], "no wait that timed out was sent"
         assert_whole(transport, 1)
 
 
@@ -214,7 +213,7 @@ async def test_a_stuck_connection_handed_over_with_its_slot_is_not_reused(
                 assert stuck is not None
                 assert not stuck.is_idle()
                 assert not stuck.is_closed()
-                body = held.stream
+                body = transport._pools._lent[0]()  # the transport's body under httpx's
                 assert isinstance(body, AsyncBody)
                 body._over = True  # the interrupt's leftover: "already closed"
                 await held.aclose()  # gives the slot back, the connection left mid-answer
