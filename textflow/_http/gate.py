@@ -5,11 +5,18 @@ Over ``anyio.Semaphore`` (an event per waiter, set on release, then the woken ta
 the slot again) and a cancel scope per wait (to cut it at the pool timeout), a wait here
 costs one future (asyncio) or one reschedule (trio) and nothing else:
 
-* ``release`` hands the slot straight to the first waiter still waiting: nobody races
-  for it, nobody takes it again, and no later arrival overtakes a queued one (FIFO);
+* ``release`` hands the slot straight to the first waiter still waiting, with what the
+  releaser gives back (``slot``: the transport's shard, so the woken request looks no
+  shard up): nobody races for it, nobody takes it again, and no later arrival overtakes
+  a queued one (FIFO);
+* the waiter's task parks in its own frame (``await waiter.parked``: the future, or
+  trio's wait), so a wake-up resumes no coroutine of the gate's;
 * the pool timeout is kept by the event loop's one deadline timer
-  (``textflow._http.timers``), which wakes the waiter itself (``Waiter.expire``): no
-  timer and no cancel scope of its own;
+  (``textflow._http.timers``), without an entry per wait: waiters whose deadlines come
+  in order of arrival (all of a client's: one pool timeout) are kept by the gate's one
+  entry, set at or before the earliest of theirs (``AsyncGate.expire`` wakes those due
+  and sets it for the next); a waiter with a shorter timeout than one before it gets an
+  entry of its own (``Waiter.expire``). No timer and no cancel scope per wait;
 * a waiter cancelled while queued leaves the queue (lazily: it is skipped when reached,
   and the queue is compacted when most of it is such); a slot handed to a task that is
   cancelled in the same tick, before it ran, is passed on to the next waiter, never lost.
@@ -23,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import Generator
 from typing import Any, Optional
 
 from textflow._http import loops, timers
@@ -36,9 +42,10 @@ _COMPACT_AFTER = 64
 
 class Waiter:
     """One queued request: how to wake it, its pool-timeout deadline, and what it was
-    handed (``slot``: what the releaser gave back, passed on as it is)."""
+    handed (``slot``: what the releaser gave back, passed on as it is). Its task awaits
+    ``parked`` in its own frame: a wake-up resumes no coroutine of the gate's."""
 
-    __slots__ = ("_future", "_wake", "deadline", "gate", "own_timer", "slot", "state")
+    __slots__ = ("_future", "_wake", "deadline", "gate", "own_timer", "parked", "slot", "state")
 
     def __init__(self, gate: AsyncGate, deadline: float, wake: Any, future: bool) -> None:
         self.gate = gate
@@ -48,38 +55,12 @@ class Waiter:
         self.own_timer = False  # kept by the loop's timer itself, not by the gate's
         self._wake = wake  # asyncio: the future awaited; trio: the task
         self._future = future  # (asyncio: no isinstance() per look)
+        if future:
+            self.parked: Any = wake
+        else:
+            import trio
 
-    def __await__(self) -> Generator[Any, None, None]:
-        """Wait for the slot or the pool timeout, parked in the awaiting frame itself (a
-        wake-up resumes no coroutine of the gate's)."""
-        wake = self._wake
-        if self._future:
-            return wake.__await__()  # type: ignore[no-any-return]
-        import trio
-
-        return trio.lowlevel.wait_task_rescheduled(self.abort).__await__()
-
-    def grant(self, slot: Any) -> bool:
-        """Hand this waiter the slot; False when it can no longer take one."""
-        wake = self._wake
-        if self._future:
-            if wake.done():  # cancelled: its task will find it GONE
-                self.state = GONE
-                return False
-            try:
-                wake.set_result(None)
-            except RuntimeError:  # its loop was closed with it queued: it never runs again
-                self.state = GONE
-                return False
-            self.state = GRANTED
-            self.slot = slot
-            return True
-        import trio
-
-        self.state = GRANTED
-        self.slot = slot
-        trio.lowlevel.reschedule(wake)
-        return True
+            self.parked = trio.lowlevel.wait_task_rescheduled(self.abort)
 
     def expire(self) -> None:
         """The pool timeout passed (called by the loop's deadline timer, or the gate's)."""
@@ -110,7 +91,7 @@ class AsyncGate:
     """``slots`` requests at a time; the others wait in order (see the module's docstring).
 
     A slot is taken with ``take_nowait`` (the fast path: an attribute test) or in line
-    (``enqueue``, then ``await`` the waiter, ``leave`` if that fails; ``wait`` does the
+    (``enqueue``, then ``await`` its ``parked``, ``leave`` if that fails; ``wait`` does the
     three), and goes back with ``release``.
     """
 
@@ -158,7 +139,7 @@ class AsyncGate:
         if waiter is None:
             return True
         try:
-            await waiter
+            await waiter.parked
         except BaseException:
             if self.leave(waiter):
                 self.release()
@@ -188,15 +169,20 @@ class AsyncGate:
             deadline = math.inf if timeout is None else trio.current_time() + timeout
         waiter = Waiter(self, deadline, wake, loop is not None)
         if deadline != math.inf:
-            if deadline >= self._last:  # in order: the gate's entry keeps it
-                self._last = deadline
-                if not self._timed:
-                    self.deadline = deadline
-                    keeper.add(self)
-                    self._timed = True
-            else:  # a shorter pool timeout than a waiter's before it: its own entry
-                keeper.add(waiter)
-                waiter.own_timer = True
+            try:
+                if deadline >= self._last:  # in order: the gate's entry keeps it
+                    self._last = deadline
+                    if not self._timed:
+                        self.deadline = deadline
+                        keeper.add(self)
+                        self._timed = True
+                else:  # a shorter pool timeout than a waiter's before it: its own entry
+                    keeper.add(waiter)
+                    waiter.own_timer = True
+            except BaseException:
+                if loop is None:
+                    waiter.parked.close()  # (trio's wait, never to be awaited)
+                raise
         self.waiters.append(waiter)
         return waiter
 
@@ -254,13 +240,24 @@ class AsyncGate:
         waiters = self.waiters
         while waiters:
             waiter = waiters.popleft()
-            if waiter.state == WAITING:
-                if waiter.grant(slot):
-                    if not waiters and self._timed:
-                        self._quiet()
-                    return True
-            else:
+            if waiter.state != WAITING:
                 self.dead -= 1
+                continue
+            if waiter._future:
+                try:
+                    waiter._wake.set_result(None)
+                except (asyncio.InvalidStateError, RuntimeError):
+                    waiter.state = GONE  # its future was cancelled, or its loop closed
+                    continue  # with it queued (it never runs again): the next one
+            else:
+                import trio
+
+                trio.lowlevel.reschedule(waiter._wake)
+            waiter.state = GRANTED
+            waiter.slot = slot
+            if not waiters and self._timed:
+                self._quiet()
+            return True
         if self._timed:
             self._quiet()
         self.free += 1

@@ -266,7 +266,7 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             )
             if waiter is not None:  # (None: a slot came free meanwhile, taken)
                 try:
-                    await waiter  # parked here, not in a coroutine of the gate's
+                    await waiter.parked  # here, not in a coroutine of the gate's
                 except BaseException:
                     if gate.leave(waiter):  # handed the slot as it was cancelled: pass it on
                         pools.release(waiter.slot)
