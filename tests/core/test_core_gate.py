@@ -125,6 +125,35 @@ async def test_a_timeout_and_a_release_in_the_same_tick_lose_no_slot() -> None:
         assert_whole(gate, 1)
 
 
+# asyncio only: the test queues from its own task and wakes it by hand (trio reschedules
+# only a task that is parked).
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_gates_timer_entry_and_a_release_in_the_same_tick_lose_no_slot() -> None:
+    """The gate's one entry in the loop's timer (waiters in order) fires in the tick of a
+    release: whichever comes first wins; the other finds the wait over."""
+    for release_first in (True, False):
+        gate = AsyncGate(1)
+        assert gate.take_nowait()
+        waiter = gate.enqueue(0.0)  # due at once; the loop's timer has not run yet
+        assert waiter is not None
+        keeper = timers.keeper()
+        assert set(keeper.calls) == {gate}
+
+        if release_first:
+            assert gate.release()
+            keeper.remove(gate)  # the timer fires, as the loop's does: the entry leaves,
+            gate.expire()  # then expires the waiters due
+        else:
+            keeper.remove(gate)
+            gate.expire()
+            assert not gate.release(), "the slot went back to the free ones"
+        await waiter.parked
+        assert gate.settled(waiter) is release_first
+        if release_first:
+            gate.release()  # the waiter's slot
+        assert_whole(gate, 1)
+
+
 async def test_a_slot_handed_to_a_task_cancelled_in_the_same_tick_goes_to_the_next() -> None:
     gate = AsyncGate(1)
     assert gate.take_nowait()

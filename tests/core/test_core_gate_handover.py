@@ -222,3 +222,31 @@ async def test_a_stuck_connection_handed_over_with_its_slot_is_not_reused(
         assert server.connections == 2
         assert server.requests == [b"held", b"queued"]
         assert_whole(transport, 1)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_send_cancelled_in_the_tick_its_slot_came_passes_slot_and_shard_on(
+    hostile: Callable[[Answer], RawServer],
+) -> None:
+    """asyncio's ``Task.cancel()`` lands on a queued send just handed the slot (and the
+    releaser's shard), before it ran: the next in line gets both; the cancelled one was
+    never sent."""
+    import asyncio
+
+    server = hostile(held_then_answered(1))
+    transport = AsyncTextFlowTransport(httpx.Limits(max_connections=1))
+    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(GUARD)) as client:
+        (held,) = await hold(client, server.base_url, 1)
+        first = asyncio.ensure_future(client.post(server.base_url, content=b"first"))
+        await anyio.wait_all_tasks_blocked()
+        second = asyncio.ensure_future(client.post(server.base_url, content=b"second"))
+        await anyio.wait_all_tasks_blocked()
+        await held.aclose()  # the slot and its shard go to the first ...
+        assert not first.done()
+        first.cancel()  # ... cancelled before it ran: both go on to the second
+        with anyio.fail_after(GUARD):
+            assert (await second).status_code == 200
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert server.requests == [b"held", b"second"]
+        assert_whole(transport, 1)
