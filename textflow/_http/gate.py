@@ -255,9 +255,12 @@ class AsyncGate:
                 trio.lowlevel.reschedule(waiter._wake)
             waiter.state = GRANTED
             waiter.slot = slot
-            if not waiters and self._timed:
-                self._quiet()
+            if not waiters:  # nobody is queued now: the order of deadlines starts again
+                self._last = -math.inf  # (a shorter timeout than one gone is in order)
+                if self._timed:
+                    self._quiet()
             return True
+        self._last = -math.inf
         if self._timed:
             self._quiet()
         self.free += 1

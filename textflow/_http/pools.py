@@ -203,8 +203,10 @@ class Pools(Generic[PoolT]):
         return index, pool, partial(self.release, index)
 
     def release(self, index: Optional[int]) -> None:
-        """A request is over: its slot goes back, and a shard it left stuck is replaced
-        (in a pool of one connection, a stuck one would be every later call's)."""
+        """A request is over: its slot goes back, with its shard to the first in line if
+        any (whose send replaces the connection if it was left stuck); else a shard it left
+        stuck is replaced (in a pool of one connection, a stuck one would be every later
+        call's)."""
         if index is not None:
             self._lent.pop(index, None)
             if self._hands_over and self.gate.release(index):
