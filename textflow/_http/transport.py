@@ -46,7 +46,7 @@ from textflow._http import loops
 from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, Forwarded, SyncBody, core_request, httpx_errors
-from textflow._http.deadline import CALL_DEADLINE
+from textflow._http.deadline import CALL_DEADLINE, QUEUE_TIMEOUT
 from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
@@ -262,11 +262,33 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             pools = await self._in_this_loop()  # not the loop (or process) of the last call
         if pools.broken:  # left by an interrupted request: closed now, not at client close
             await pools.aclose_broken()
-        if not pools.gate.take_nowait():
-            pools.reclaim(pools.gate.waiting())
-            if not await pools.gate.wait(_queued_timeout(request)):
-                raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
-        index, pool, release = pools.take()
+        gate = pools.gate
+        handed = None
+        if gate.free:
+            gate.free -= 1
+        else:
+            queued = len(gate.waiters) - gate.dead
+            if not queued or pools.arrivals + 1 >= pools.size:  # (else only counted:
+                pools.reclaim(queued)  # ``Pools.reclaim``'s look is due once per as many)
+            else:
+                pools.arrivals += 1
+            extensions = request.extensions  # (the retry loop worked the timeout out)
+            waiter = gate.enqueue(
+                extensions[QUEUE_TIMEOUT]
+                if QUEUE_TIMEOUT in extensions
+                else _queued_timeout(request)
+            )
+            if waiter is not None:  # (None: a slot came free meanwhile, taken)
+                try:
+                    await waiter.parked  # here, not in a coroutine of the gate's
+                except BaseException:
+                    if gate.leave(waiter):  # handed the slot as it was cancelled: pass it on
+                        pools.release(waiter.slot)
+                    raise
+                if (waiter.own_timer or waiter.state != gate.GRANTED) and not gate.settled(waiter):
+                    raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
+                handed = waiter.slot  # its releaser's shard, come with the slot
+        index, pool, release = pools.take(handed)
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _ASYNC)
