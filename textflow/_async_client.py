@@ -25,7 +25,7 @@ from textflow._async_io import (
     raw_chunks,
     sleep,
 )
-from textflow._base_client import Attempts, BaseClient, ResultT
+from textflow._base_client import Attempts, BaseClient, ResultT, foreign_failure
 from textflow._hooks import Call, ErrorHook, RequestHook, ResponseHook, RetryHook, observe
 from textflow._http.body import BodyReader, read_already
 from textflow.errors import ClientStateError, TextFlowError
@@ -292,14 +292,16 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
                 response = await self._http.send(
                     request, auth=None, follow_redirects=False, stream=True
                 )
-            except ClientStateError:
-                raise  # the SDK's own transport already said what is wrong
+            except (TextFlowError, httpx.HTTPError):
+                raise  # an SDK transport (aiohttp's) already said what is wrong; or httpx's
             except RuntimeError as exc:  # a caller's http_client: closed, or from an ended loop
                 raise ClientStateError(
                     f"The http_client of this {type(self).__name__} cannot send ({exc}): it "
                     "was closed by its owner, or (an async one) it belongs to an event loop "
                     "that ended."
                 ) from exc
+            except Exception as exc:  # a caller's transport raised what httpx would not
+                raise foreign_failure(exc, request) from exc
         try:
             if transport is not None:
                 self._direct(response, request)
@@ -317,6 +319,12 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         except httpx.RequestError as exc:
             exc.request = request  # which request failed, as httpx's aiter_raw says it
             raise
+        except (TextFlowError, httpx.HTTPError):
+            raise
+        except Exception as exc:  # a caller's transport's stream raised what httpx would not
+            if transport is not None:
+                raise  # the SDK's own: a bug to see as it is, not a connection failure
+            raise foreign_failure(exc, request) from exc
         finally:
             await response.aclose()
 

@@ -52,8 +52,9 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
     (``carries``), the call has no cancel scope (trio's costs ~4 µs a call): its deadline
     is set in ``deadline.DEADLINE``, as the sync client sets it, and every wait of that
     connection (the gate, connect, TLS, write, read: ``textflow._http.trio_stream``)
-    ends by it, raising httpcore's timeout that says so; the retry loop turns that into
-    the SDK's error as for any timeout, and no retry starts after the deadline.
+    ends by it, raising a timeout that says so (``textflow._http.net``); the retry loop
+    turns that into the SDK's error as for any timeout, and no retry starts after the
+    deadline.
     """
 
     __slots__ = (

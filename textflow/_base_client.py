@@ -20,7 +20,7 @@ from textflow._hooks import ErrorHook, Hooks, RequestHook, ResponseHook, RetryHo
 from textflow._http import proxies
 from textflow._http.body import ACCEPT_ENCODING
 from textflow._http.cookies import Jar, sets_cookie
-from textflow._http.deadline import CALL_DEADLINE, DEADLINE_PASSED
+from textflow._http.deadline import CALL_DEADLINE, DEADLINE_PASSED, QUEUE_TIMEOUT
 from textflow._http.framing import never_reuse, take_connection
 from textflow._http.sent import POINT, cut_point, may_have_been_sent
 from textflow._logging import logger, recipients
@@ -59,6 +59,20 @@ class NotGiven(enum.Enum):
 
 
 NOT_GIVEN = NotGiven.NOT_GIVEN
+
+
+def foreign_failure(exc: Exception, request: httpx.Request) -> httpx.TransportError:
+    """A caller's ``http_client`` transport raised what no httpx transport raises.
+
+    It becomes a transport failure like any other (an `APIConnectionError`, the
+    original as its ``__cause__``): the SDK cannot tell how far that transport got,
+    so `textflow._http.sent` counts it as "may have been sent" for a send, and it is
+    never re-sent.
+    """
+    return httpx.TransportError(
+        f"the http_client's transport raised {type(exc).__name__}: {exc}", request=request
+    )
+
 
 _PROXY_ON_OWN_CLIENT = (
     "proxy= and trust_env= configure the connection pool the client makes itself: with "
@@ -343,9 +357,11 @@ class Attempts(Generic[ResultT]):
         timeouts = {}
         for phase, value in self._timeouts.items():  # (a loop without min(): 5 calls fewer)
             timeouts[phase] = left if value is None or value > left else value
+        pool = self._timeouts["pool"]
         request.extensions = {
             **request.extensions,
             CALL_DEADLINE: self.deadline,
+            QUEUE_TIMEOUT: pool if pool is not None and pool < left else None,
             "timeout": timeouts,
         }
 

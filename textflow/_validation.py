@@ -7,6 +7,7 @@ verification code.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 
@@ -21,7 +22,12 @@ _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def without_separators(number: str) -> str:
-    """``number`` without the separators a phone number given to the SDK may have."""
+    """``number`` as `phone_number` reads it, never raising: without the separators a
+    number given to the SDK may have, and without a "(0)" right after its calling code
+    (``+44 (0)20 7946 0018`` is ``+442079460018``); a "(0)" anywhere else is kept, as a
+    form that cannot be read as one number."""
+    with contextlib.suppress(InputValidationError):
+        number = _without_trunk_zero(number, "number")
     return _PHONE_SEPARATORS.sub("", number)
 
 

@@ -61,6 +61,20 @@ async def test_the_same_number_written_otherwise_is_this_sends_answer(
     assert server.connections == 1
 
 
+async def test_an_answer_writing_a_trunk_zero_in_brackets_is_this_sends_answer(
+    api: Harness, hostile: Callable[..., RawServer]
+) -> None:
+    """The SDK takes "+44 (0)20 7946 0018" as +442079460018; an answer may write it so too."""
+
+    def answer(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(json_answer(ok_sms(to="+44 (0)20 7946 0018")))
+        return True
+
+    client = api.make(base_url=hostile(answer).base_url)
+    result = await api.call("send_sms", "+442079460018", "Hello", client=client)
+    assert result.ok
+
+
 async def test_an_answer_without_a_number_is_malformed(
     api: Harness, hostile: Callable[..., RawServer]
 ) -> None:

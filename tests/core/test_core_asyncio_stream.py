@@ -1,7 +1,8 @@
 """The async client's network streams on asyncio's transports (textflow._http.asyncio_stream).
 
-Each test talks to a small asyncio server on 127.0.0.1 and checks what httpcore
-relies on: httpcore's exceptions, the end of a connection, readability of an idle
+Each test talks to a small asyncio server on 127.0.0.1 and checks what the SDK's
+connection and httpcore's rely on: the SDK's stream exceptions (httpcore's under
+httpcore's connection), the end of a connection, readability of an idle
 one, flow control both ways, timeouts that fire, and the TLS upgrade failing cleanly.
 """
 
@@ -13,10 +14,10 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Callable
 
-import httpcore
 import pytest
 
 from textflow._http import asyncio_stream as _asyncio_stream
+from textflow._http import net
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -79,7 +80,7 @@ async def test_a_request_and_its_answer_then_the_end() -> None:
             answer += part
         assert answer == b"got hello\n"
         assert stream.get_extra_info("is_readable") is True  # closed by the server
-        with pytest.raises(httpcore.WriteError):
+        with pytest.raises(net.WriteError):
             await stream.write(b"more\n", 5.0)
         await stream.aclose()
 
@@ -101,7 +102,7 @@ async def test_an_idle_connection_is_not_readable_and_says_where_it_goes() -> No
 async def test_a_read_that_gets_nothing_times_out() -> None:
     async with serving(_silent) as port:
         stream = await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
-        with pytest.raises(httpcore.ReadTimeout):
+        with pytest.raises(net.ReadTimeout):
             await stream.read(100, 0.05)
         await stream.aclose()
 
@@ -110,10 +111,10 @@ async def test_a_read_that_gets_nothing_times_out() -> None:
 async def test_a_refused_connection_and_one_out_of_time() -> None:
     async with serving(_silent) as port:
         pass  # closed: nothing listens on the port any more
-    with pytest.raises(httpcore.ConnectError):
+    with pytest.raises(net.ConnectError):
         await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
     async with serving(_silent) as port:
-        with pytest.raises(httpcore.ConnectTimeout):
+        with pytest.raises(net.ConnectTimeout):
             await _asyncio_stream.connect_tcp("127.0.0.1", port, 0, None)
 
 
@@ -146,7 +147,7 @@ async def test_a_peer_that_does_not_read_makes_a_large_write_time_out() -> None:
 
     async with serving(deaf) as port:
         stream = await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
-        with pytest.raises(httpcore.WriteTimeout):
+        with pytest.raises(net.WriteTimeout):
             await stream.write(b"x" * (32 * 1024 * 1024), 0.2)
         await stream.aclose()
 
@@ -159,7 +160,7 @@ async def test_a_write_that_waited_for_room_fails_if_the_connection_breaks() -> 
 
     async with serving(deaf_then_gone) as port:
         stream = await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
-        with pytest.raises(httpcore.WriteError):
+        with pytest.raises(net.WriteError):
             await stream.write(b"x" * (32 * 1024 * 1024), 5.0)
         await stream.aclose()
 
@@ -182,9 +183,36 @@ async def test_a_tls_upgrade_that_fails_or_stalls_is_a_connect_error() -> None:
     for handler in (not_tls, garbage):
         async with serving(handler) as port:
             stream = await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
-            with pytest.raises(httpcore.ConnectError):
+            with pytest.raises(net.ConnectError):
                 await stream.start_tls(context, "localhost", 5.0)
     async with serving(_silent) as port:
         stream = await _asyncio_stream.connect_tcp("127.0.0.1", port, 5.0, None)
-        with pytest.raises(httpcore.ConnectTimeout):
+        with pytest.raises(net.ConnectTimeout):
             await stream.start_tls(context, "localhost", 0.1)
+
+
+@pytest.mark.anyio
+async def test_under_httpcores_connection_its_failures_are_httpcores() -> None:
+    # An https proxy's tunnel and SOCKS are httpcore's connections over these streams
+    # (the pools' backend): httpcore's connection suppresses its own WriteError to read
+    # an answer sent before a close, so there the stream raises httpcore's exceptions.
+    import httpcore
+
+    from textflow._http.backends import AsyncBackend
+
+    backend = AsyncBackend()
+    async with serving(_silent) as port:
+        pass  # closed: nothing listens on the port any more
+    with pytest.raises(httpcore.ConnectError):
+        await backend.connect_tcp("127.0.0.1", port, 5.0)
+
+    async def deaf_then_gone(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.3)
+        writer.transport.abort()  # a reset, with the client's bytes unread
+
+    async with serving(deaf_then_gone) as port:
+        stream = await backend.connect_tcp("127.0.0.1", port, 5.0)
+        with pytest.raises(httpcore.WriteError):
+            await stream.write(b"x" * (32 * 1024 * 1024), 5.0)
+        await stream.aclose()
+    assert not backend.opened

@@ -114,3 +114,44 @@ async def test_sends_cut_by_their_deadline_while_queued_were_never_sent(
         assert len(other.requests) == POOL * 2
     finally:
         other.close()
+
+
+async def test_sends_queued_past_their_pool_timeout_were_never_sent_and_took_no_slot(
+    api: Harness, server: ScriptedServer
+) -> None:
+    """A pool timeout shorter than the call's: the gate's timer ends the wait (the retry
+    loop told the transport how long it may wait), as a timeout, not sent. The holders
+    keep every connection until the waits have ended (then the server drops them)."""
+    server.script = [("hang", GUARD)] * POOL  # the first sends hold every connection
+    client = api.make(base_url=server.base_url, max_retries=0, timeout=GUARD)
+    short_pool = client.with_options(timeout=httpx.Timeout(GUARD, pool=0.1))  # the same pool
+    queued: list[textflow.APIError] = []
+    held: list[textflow.APIError] = []
+
+    async def holder(number: str) -> None:
+        try:
+            await send(api, client, number)
+        except textflow.APIError as exc:
+            held.append(exc)
+
+    async def waiter(number: str) -> None:
+        try:
+            await send(api, short_pool, number)
+        except textflow.APIError as exc:
+            queued.append(exc)
+
+    with anyio.fail_after(GUARD):
+        async with anyio.create_task_group() as group:
+            for index in range(POOL):
+                group.start_soon(holder, f"+1123456{index:04d}")
+            while len(server.requests) < POOL:  # every connection is held
+                await anyio.sleep(0.01)
+            async with anyio.create_task_group() as waiters:
+                for index in range(4):
+                    waiters.start_soon(waiter, f"+1123457{index:04d}")
+            server.close()  # the waits are over: now the holders' connections drop
+    assert len(queued) == 4
+    assert all(isinstance(exc, textflow.APITimeoutError) for exc in queued)
+    assert not any(exc.may_have_been_sent for exc in queued), "timed out at the gate: not sent"
+    assert len(server.requests) == POOL, "only the holders reached the server"
+    assert len(held) == POOL

@@ -29,6 +29,18 @@ ALLOWED_ELSEWHERE = {
     # (RemoteProtocolError, LocalProtocolError), which the client turns into the SDK's
     "textflow._http.h1:ProtocolError",
     "textflow._http.h1:Unwritable",
+    # the SDK's network streams', named as httpcore names its own: the transport maps them
+    # to httpx's exceptions of the same names (convert.httpx_errors), then the client's
+    "textflow._http.net:NetError",
+    "textflow._http.net:TimeoutException",
+    "textflow._http.net:ConnectTimeout",
+    "textflow._http.net:ReadTimeout",
+    "textflow._http.net:WriteTimeout",
+    "textflow._http.net:NetworkError",
+    "textflow._http.net:ConnectError",
+    "textflow._http.net:ReadError",
+    "textflow._http.net:WriteError",
+    "textflow._http.net:ProxyError",
     # a webhook body with a key twice; became WebhookError
     "textflow.webhooks:_DuplicateKey",
     # the command line's bad usage: printed with the usage, exit status 2

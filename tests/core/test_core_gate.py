@@ -110,7 +110,9 @@ async def test_a_timeout_and_a_release_in_the_same_tick_lose_no_slot() -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(queue_up, gate, 60.0, got)
             await anyio.wait_all_tasks_blocked()
-            (waiter,) = timers.keeper().calls
+            # the loop's timer holds the gate's entry, which expires the waiters in order
+            assert set(timers.keeper().calls) == {gate}
+            (waiter,) = gate.waiters
             if release_first:
                 gate.release()
                 waiter.expire()
@@ -118,6 +120,35 @@ async def test_a_timeout_and_a_release_in_the_same_tick_lose_no_slot() -> None:
                 waiter.expire()
                 gate.release()
         assert got == [release_first]
+        if release_first:
+            gate.release()  # the waiter's slot
+        assert_whole(gate, 1)
+
+
+# asyncio only: the test queues from its own task and wakes it by hand (trio reschedules
+# only a task that is parked).
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_gates_timer_entry_and_a_release_in_the_same_tick_lose_no_slot() -> None:
+    """The gate's one entry in the loop's timer (waiters in order) fires in the tick of a
+    release: whichever comes first wins; the other finds the wait over."""
+    for release_first in (True, False):
+        gate = AsyncGate(1)
+        assert gate.take_nowait()
+        waiter = gate.enqueue(0.0)  # due at once; the loop's timer has not run yet
+        assert waiter is not None
+        keeper = timers.keeper()
+        assert set(keeper.calls) == {gate}
+
+        if release_first:
+            assert gate.release()
+            keeper.remove(gate)  # the timer fires, as the loop's does: the entry leaves,
+            gate.expire()  # then expires the waiters due
+        else:
+            keeper.remove(gate)
+            gate.expire()
+            assert not gate.release(), "the slot went back to the free ones"
+        await waiter.parked
+        assert gate.settled(waiter) is release_first
         if release_first:
             gate.release()  # the waiter's slot
         assert_whole(gate, 1)

@@ -25,19 +25,25 @@ from tests.core.core_support import ScriptedServer
 HANG = 5.0  # how long the silent server keeps a connection before closing it
 
 
+def start_guest_run(main: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
+    """Starts ``main`` as a trio guest run on the running asyncio loop; the future of its
+    outcome (``.unwrap()`` gives its result or raises its exception)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    trio.lowlevel.start_guest_run(
+        main,
+        run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+        done_callback=done.set_result,
+        host_uses_signal_set_wakeup_fd=False,
+    )
+    return done
+
+
 def in_guest_run(main: Callable[[], Awaitable[Any]]) -> Any:
     """Runs ``main`` as a trio guest run on a fresh asyncio loop; its result or exception."""
 
     async def host() -> Any:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-        trio.lowlevel.start_guest_run(
-            main,
-            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
-            done_callback=done.set_result,
-            host_uses_signal_set_wakeup_fd=False,
-        )
-        return (await done).unwrap()
+        return (await start_guest_run(main)).unwrap()
 
     return asyncio.run(host())
 
@@ -110,14 +116,7 @@ def test_the_host_loops_calls_keep_their_deadline_while_a_guest_run_calls_too(
             await guest.aclose()
 
     async def host() -> None:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-        trio.lowlevel.start_guest_run(
-            guest_main,
-            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
-            done_callback=done.set_result,
-            host_uses_signal_set_wakeup_fd=False,
-        )
+        done = start_guest_run(guest_main)
         while not guest_answered.is_set() and not done.done():
             await asyncio.sleep(0.01)
         server.script.append(("hang", HANG))
@@ -153,14 +152,7 @@ def test_one_client_in_the_host_loop_and_its_guest_run_is_refused_clearly(
 
     async def host() -> None:
         await client.send_sms("+11234567890", "from the host")
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-        trio.lowlevel.start_guest_run(
-            guest_main,
-            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
-            done_callback=done.set_result,
-            host_uses_signal_set_wakeup_fd=False,
-        )
+        done = start_guest_run(guest_main)
         (await done).unwrap()
         result = await client.send_sms("+11234567890", "from the host again")
         outcomes.append(result.data.to)

@@ -20,7 +20,7 @@ import pytest
 import textflow
 
 from tests.core.core_support import Harness
-from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer
+from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer, trickle
 
 pytestmark = pytest.mark.anyio
 
@@ -64,20 +64,12 @@ async def test_a_trickling_proxy_cannot_hold_a_call_past_its_timeout(
 ) -> None:
     """The proxy never ends its answer before the test does: a call that fails with
     APITimeoutError at all was cut by its deadline (a byte every 50 ms, so no single read
-    times out; the proxy gives up after 20 s, 20x the timeout, and closes: a call that
-    waited for that would fail as a connection error, not a timeout)."""
+    times out; the header never ends until the proxy gives up after 30 s and closes: a call
+    that waited for that would fail as a connection error, not a timeout)."""
     ref: list[RawServer] = []
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: "
-    answer = head + b" " * (400 - len(head))
-    fed = [0]
 
     def trickled_headers(conn: socket.socket, number: int, body: bytes) -> bool:
-        for byte in answer:
-            if ref[0].stopping():
-                break
-            conn.sendall(bytes([byte]))
-            fed[0] += 1
-            time.sleep(0.05)
+        trickle(conn, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ", ref[0])
         return False
 
     server = hostile(trickled_headers)
@@ -88,4 +80,3 @@ async def test_a_trickling_proxy_cannot_hold_a_call_past_its_timeout(
     with pytest.raises(textflow.APITimeoutError):
         await api.call("send_sms", "+11234567890", "hi", client=client)
     assert time.monotonic() - started >= 1.0  # not before its timeout either
-    assert fed[0] < len(answer), "the call outlived the proxy's whole answer"

@@ -1,8 +1,9 @@
 """The SDK's own trio stream (``textflow._http.trio_stream``) on 127.0.0.1.
 
-What its connection relies on: the bytes, the end of the connection, httpcore's
-exceptions for a read or write past its timeout (the read's kept by the event
-loop's one deadline timer, no cancel scope), a connection refused.
+What its connection relies on: the bytes, the end of the connection, the SDK's
+stream exceptions (``textflow._http.net``) for a read or write past its timeout (the
+read's kept by the event loop's one deadline timer, no cancel scope), a connection
+refused.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 
-import httpcore
 import pytest
 
-from textflow._http import trio_stream
+from textflow._http import net, trio_stream
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["trio"])]
 
@@ -46,7 +46,7 @@ async def test_a_silent_peer_meets_the_read_timeout(listener: socket.socket) -> 
     stream = await trio_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
     peer, _ = listener.accept()
     try:
-        with pytest.raises(httpcore.ReadTimeout):
+        with pytest.raises(net.ReadTimeout):
             await stream.read(100, 0.2)
     finally:
         await stream.aclose()
@@ -59,7 +59,7 @@ async def test_a_peer_that_does_not_read_meets_the_write_timeout(
     stream = await trio_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
     peer, _ = listener.accept()
     try:
-        with pytest.raises(httpcore.WriteTimeout):
+        with pytest.raises(net.WriteTimeout):
             await stream.write(b"x" * (64 * 1024 * 1024), 0.2)
     finally:
         await stream.aclose()
@@ -69,5 +69,5 @@ async def test_a_peer_that_does_not_read_meets_the_write_timeout(
 async def test_a_refused_connection_is_a_connect_error(anyio_backend: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as closed:
         port = closed.getsockname()[1]
-    with pytest.raises(httpcore.ConnectError):
+    with pytest.raises(net.ConnectError):
         await trio_stream.connect_tcp("127.0.0.1", port, 5.0)

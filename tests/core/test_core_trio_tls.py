@@ -18,12 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
-import httpcore
 import pytest
 import trio
 import trustme
 
-from textflow._http import trio_stream, trio_tls
+from textflow._http import net, trio_stream, trio_tls
 from textflow._http.deadline import DEADLINE, DEADLINE_PASSED
 
 from tests.core.proxy_support import certificate_authority, client_context, server_context
@@ -159,7 +158,7 @@ async def test_a_certificate_refused_is_a_connect_error_and_the_socket_closed(
             context, hostname = client_context(ca), "api.example.org"
         else:  # a self-signed one, as far as this client knows
             context, hostname = client_context(trustme.CA()), "127.0.0.1"
-        with pytest.raises(httpcore.ConnectError, match="certificate"):
+        with pytest.raises(net.ConnectError, match="certificate"):
             await raw.start_tls(context, hostname, 5.0)
         assert raw.get_extra_info("socket").fileno() == -1
     finally:
@@ -173,7 +172,7 @@ async def test_a_server_that_never_answers_the_handshake_meets_its_timeout(
     peer = Peer(listener, None)
     raw = await trio_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
     try:
-        with pytest.raises(httpcore.ConnectTimeout):
+        with pytest.raises(net.ConnectTimeout):
             await raw.start_tls(client_context(ca), "127.0.0.1", 0.2)
         assert raw.get_extra_info("socket").fileno() == -1
     finally:
@@ -188,7 +187,7 @@ async def test_a_server_that_closes_in_the_handshake_is_a_connect_error(
     raw = await trio_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
     try:
         peer.joined().tls.close()
-        with pytest.raises(httpcore.ConnectError):
+        with pytest.raises(net.ConnectError):
             await raw.start_tls(client_context(ca), "127.0.0.1", 5.0)
         assert raw.get_extra_info("socket").fileno() == -1
     finally:
@@ -228,7 +227,7 @@ async def test_a_handshake_never_answered_ends_at_the_calls_deadline_and_closes_
     peer = Peer(listener, None)
     raw = await trio_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
     try:
-        with call_deadline(0.2), pytest.raises(httpcore.ConnectTimeout, match=DEADLINE_PASSED):
+        with call_deadline(0.2), pytest.raises(net.ConnectTimeout, match=DEADLINE_PASSED):
             await raw.start_tls(client_context(ca), "127.0.0.1", 5.0)  # its own timeout: 5 s
         assert raw.get_extra_info("socket").fileno() == -1
     finally:
@@ -258,7 +257,7 @@ async def test_an_answer_trickled_a_record_at_a_time_ends_at_the_calls_deadline(
         assert peer.joined().error is None
         sender.start()
         with trio.fail_after(10):  # (a bound on the test, should the deadline not end it)
-            with call_deadline(0.3), pytest.raises(httpcore.ReadTimeout, match=DEADLINE_PASSED):
+            with call_deadline(0.3), pytest.raises(net.ReadTimeout, match=DEADLINE_PASSED):
                 await read_on()  # only the deadline ends it
         assert got[0], "bytes came before the deadline"
     finally:

@@ -2,7 +2,10 @@
 
 Nothing here is imported by ``import textflow`` except ``deadline``, ``sent`` and ``body``
 (no httpcore): the transports load on the first client, ``aiohttp_client`` on
-the first ``textflow.DefaultAioHttpClient`` lookup.
+the first ``textflow.DefaultAioHttpClient`` lookup. A direct send imports neither
+httpcore nor h11 (~11 ms of a first send, ~50 ms with trio installed, which httpcore
+imports): httpcore loads only for an ``https://`` proxy's tunnel or SOCKS, and when a
+test double (respx) patched its connection.
 
 Pieces, and what each adds over httpx and httpcore:
 
@@ -43,11 +46,17 @@ Pieces, and what each adds over httpx and httpcore:
   "may have been sent".
 * ``loops`` -- which loop a call runs in, and a hook that lets a loop's
   connections go as it ends (``asyncio.run`` per send keeps nothing).
-* ``streams`` / ``backends`` -- httpcore network streams that keep a sync call's
-  overall deadline (httpcore times each read on its own: a server trickling a byte
-  a second holds a call forever), send a small request in one write, and give up a
-  reused connection closed while idle before writing to it; and the plain sync stream
-  of the SDK's own sync connection, cut at that deadline (``DeadlineStream``).
+* ``net`` -- what the SDK's own streams share without httpcore: their exceptions (named
+  as httpcore's, mapped to httpx's by ``convert``), their interface, the list of
+  streams opened, the socket-readable check.
+* ``sync_stream`` -- the sync stream of the SDK's own sync connection: a socket, every
+  connect, read, write and handshake cut at the call's deadline.
+* ``streams`` / ``backends`` -- httpcore network streams (an ``https://`` proxy's
+  tunnel, SOCKS) that keep a sync call's overall deadline (httpcore times each read on
+  its own: a server trickling a byte a second holds a call forever), send a small
+  request in one write, give up a reused connection closed while idle before writing
+  to it, and raise httpcore's exceptions to its connection; the backends open the SDK's
+  own streams too (``connect_raw``), and import httpcore only for its connections.
 * ``framing`` -- whether an answer on an httpcore connection (an ``https://`` proxy's
   tunnel, SOCKS) ended where ``h1`` says it ends, so that a connection with bytes past
   its answer is never reused (httpcore would read them as the next answer).
@@ -63,7 +72,8 @@ Pieces, and what each adds over httpx and httpcore:
 * ``trio_tls`` -- under trio, TLS on that socket done by the SDK (``ssl.SSLObject`` on
   memory buffers): ``trio.SSLStream`` reads ahead into a buffer no public name shows,
   so an unasked answer right behind the last one looked like an idle, clean connection.
-* ``convert`` -- httpcore's requests, exceptions and bodies as httpx's; an async body
+* ``convert`` -- the SDK's streams' exceptions as httpx's, and httpcore's requests,
+  exceptions (once httpcore is loaded) and bodies; an async body
   closed early ends httpcore's generators at once (neither httpx nor httpcore closes
   the ones it iterates, and trio warns about those left to garbage collection).
 * ``deadline`` -- the sync call's deadline.

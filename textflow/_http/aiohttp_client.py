@@ -49,9 +49,9 @@ from typing import Any, Optional
 import httpx
 
 from textflow import _config
-from textflow._http.asyncio_stream import socket_readable
 from textflow._http.body import CLOSE_CONNECTION
 from textflow._http.cookies import Jar
+from textflow._http.net import socket_readable
 from textflow._http.sent import Point, reached
 from textflow.errors import ConfigurationError
 

@@ -9,9 +9,8 @@ from the hand-written pair ``_http/async_io.py`` and ``_http/sync_io.py``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import httpcore
 import httpx
 
 from textflow._http.async_connection import AsyncConnection
@@ -21,6 +20,9 @@ from textflow._http.convert import Forwarded
 from textflow._http.pools import Shard, check_scheme
 from textflow._http.tunnel import Tunnel
 
+if TYPE_CHECKING:
+    import httpcore
+
 
 class AsyncShard(Shard):
     """One connection of the transport. The gate gives it one request at a time, so it
@@ -28,6 +30,10 @@ class AsyncShard(Shard):
     before writing (``ConnectionNotAvailable``) goes on a new one, as in a pool."""
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        """``request`` on httpcore's connection (an https proxy's tunnel, SOCKS, or one a
+        test double patched): httpcore is imported here, never for a direct request."""
+        import httpcore
+
         check_scheme(request)
         while True:
             stale = self._stale(request)

@@ -1,4 +1,4 @@
-"""httpcore network streams straight on asyncio's transports, for the async client.
+"""Network streams straight on asyncio's transports, for the async client.
 
 httpcore's ``AnyIOBackend`` opens an anyio cancel scope around every read and
 write and rebuilds anyio's attribute table on each readability check; under a
@@ -6,21 +6,21 @@ fan-out of 100 sends that was a sixth of the client's CPU. Here a read waits on
 one future with a timer for its timeout, a write hands the bytes to the
 transport, and an idle connection is "readable" (closed, or sent something
 unasked) as the protocol saw it. Cancellation (the async client's deadline)
-reaches the waiting future as usual. Errors are httpcore's, as that backend
-raises them.
+reaches the waiting future as usual. Errors are the SDK's (``textflow._http.net``),
+named and raised as httpcore's backend raises its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import select
 import socket
 import ssl
 import sys
 from typing import Any, Optional
 
-import httpcore
+from textflow._http import net
+from textflow._http.net import socket_readable
 
 _READ_BUFFER = 256 * 1024  # bytes held before the socket stops being read
 
@@ -94,7 +94,7 @@ def _expire(future: asyncio.Future[None]) -> None:
         future.set_exception(TimeoutError())
 
 
-class AsyncioStream(httpcore.AsyncNetworkStream):
+class AsyncioStream:
     def __init__(self, protocol: _Protocol, transport: asyncio.Transport) -> None:
         self._protocol = protocol
         self._transport = transport
@@ -105,10 +105,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             try:
                 await protocol.wait("data", timeout)
             except TimeoutError:
-                raise httpcore.ReadTimeout() from None
+                raise net.ReadTimeout() from None
         if not protocol.buffer:
             if protocol.error is not None:
-                raise httpcore.ReadError(str(protocol.error))
+                raise net.ReadError(str(protocol.error))
             return b""
         data = bytes(protocol.buffer[:max_bytes])
         del protocol.buffer[:max_bytes]
@@ -121,15 +121,15 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return
         protocol = self._protocol
         if self._transport.is_closing() or protocol.error is not None:
-            raise httpcore.WriteError(str(protocol.error or "the connection is closed"))
+            raise net.WriteError(str(protocol.error or "the connection is closed"))
         self._transport.write(buffer)
         if protocol.paused:
             try:
                 await protocol.wait("drained", timeout)
             except TimeoutError:
-                raise httpcore.WriteTimeout() from None
+                raise net.WriteTimeout() from None
             if protocol.error is not None:
-                raise httpcore.WriteError(str(protocol.error))
+                raise net.WriteError(str(protocol.error))
 
     async def aclose(self) -> None:
         transport = self._transport
@@ -152,13 +152,13 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         ssl_context: ssl.SSLContext,
         server_hostname: Optional[str] = None,
         timeout: Optional[float] = None,
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> AsyncioStream:
         protocol = self._protocol
         if sys.version_info < (3, 11) and self._transport.get_extra_info("sslcontext"):
             # TLS inside TLS (an https:// proxy to an https:// API): asyncio's start_tls
             # takes a TLS transport from Python 3.11 on; before, it raises TypeError.
             self._transport.close()
-            raise httpcore.ConnectError(
+            raise net.ConnectError(
                 "TLS inside TLS (an https:// proxy to an https:// API) needs Python 3.11 or "
                 "newer under asyncio; use trio, an http:// proxy, or a newer Python"
             )
@@ -171,13 +171,13 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             )
         except asyncio.TimeoutError:
             self._transport.close()
-            raise httpcore.ConnectTimeout() from None
+            raise net.ConnectTimeout() from None
         except (OSError, ssl.SSLError, ConnectionError) as exc:
             self._transport.close()
-            raise httpcore.ConnectError(str(exc)) from exc
+            raise net.ConnectError(str(exc)) from exc
         if transport is None:  # the peer closed the connection during the handshake
             self._transport.close()
-            raise httpcore.ConnectError("the TLS handshake did not finish")
+            raise net.ConnectError("the TLS handshake did not finish")
         protocol.transport = transport
         return AsyncioStream(protocol, transport)
 
@@ -237,21 +237,7 @@ async def connect_tcp(
             timeout,
         )
     except asyncio.TimeoutError:
-        raise httpcore.ConnectTimeout() from None
+        raise net.ConnectTimeout() from None
     except OSError as exc:
-        raise httpcore.ConnectError(str(exc)) from exc
+        raise net.ConnectError(str(exc)) from exc
     return AsyncioStream(protocol, transport)
-
-
-def socket_readable(sock: Optional[Any]) -> bool:
-    """Whether a read on ``sock`` (anything with ``fileno()``) would return at once: data
-    the loop has not delivered yet, or the end. A socket that is gone counts as readable."""
-    fileno = -1 if sock is None else sock.fileno()
-    if fileno < 0:
-        return True
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(fileno, select.POLLIN)
-        return bool(poller.poll(0))
-    readable, _, _ = select.select([fileno], [], [], 0)  # pragma: no cover - Windows
-    return bool(readable)

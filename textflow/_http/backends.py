@@ -1,4 +1,9 @@
-"""httpcore network backends that hand out the SDK's streams (``textflow._http.streams``).
+"""The network backends of the SDK's pools: its own connection's streams, and httpcore's.
+
+``connect_raw`` opens a stream for the SDK's own connection (``textflow._http.connection``)
+without httpcore. The rest is httpcore's network-backend interface, for the connections
+an ``https://`` proxy's or a SOCKS proxy's httpcore pool makes over the SDK's watched
+streams (``textflow._http.streams``); httpcore is imported there, on first use.
 
 Each keeps the streams it opened and has not closed yet (``opened``): the SDK's
 own list of its connections, never a pool's private one.
@@ -6,26 +11,33 @@ own list of its connections, never a pool's private one.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import httpcore
-
+from textflow._http import sync_stream
 from textflow._http.deadline import clamp
+from textflow._http.net import Opened
 from textflow._http.sent import Point, reached
-from textflow._http.streams import (
-    AsyncStream,
-    DeadlineStream,
-    Opened,
-    SocketOptions,
-    SyncStream,
-    deadline_named,
-)
+
+if TYPE_CHECKING:
+    import httpcore
+
+    from textflow._http.streams import SocketOptions
 
 
-class SyncBackend(httpcore.NetworkBackend):
+class SyncBackend:
+    """httpcore's ``NetworkBackend`` interface (for proxy pools), and ``connect_raw``."""
+
     def __init__(self) -> None:
-        self._backend = httpcore.SyncBackend()
+        self._core: Optional[httpcore.NetworkBackend] = None
         self.opened: Opened = {}
+
+    @property
+    def _backend(self) -> httpcore.NetworkBackend:
+        if self._core is None:
+            import httpcore
+
+            self._core = httpcore.SyncBackend()
+        return self._core
 
     def connect_tcp(
         self,
@@ -35,6 +47,10 @@ class SyncBackend(httpcore.NetworkBackend):
         local_address: Optional[str] = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.NetworkStream:
+        import httpcore
+
+        from textflow._http.streams import SyncStream, deadline_named
+
         reached(Point.CONNECTING)
         timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
         with deadline_named(cut):
@@ -45,9 +61,7 @@ class SyncBackend(httpcore.NetworkBackend):
         """A plain stream for the SDK's own connection (``textflow._http.connection``),
         which watches its cycles itself: reported, and cut at the call's deadline."""
         reached(Point.CONNECTING)
-        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
-        with deadline_named(cut):
-            return DeadlineStream(self._backend.connect_tcp(host, port, timeout))
+        return sync_stream.connect_tcp(host, port, timeout)
 
     @staticmethod
     def hides_tls_records(route: Any) -> bool:
@@ -61,6 +75,10 @@ class SyncBackend(httpcore.NetworkBackend):
     def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
         self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
     ) -> httpcore.NetworkStream:
+        import httpcore
+
+        from textflow._http.streams import SyncStream
+
         timeout, _ = clamp(timeout, httpcore.ConnectTimeout)
         inner = self._backend.connect_unix_socket(path, timeout, socket_options)
         return SyncStream(inner, self.opened)
@@ -74,19 +92,30 @@ class SyncBackend(httpcore.NetworkBackend):
             stream.abandon()
 
 
-class AsyncBackend(httpcore.AsyncNetworkBackend):
-    """Streams on asyncio's own transports (``textflow._http.asyncio_stream``), else
-    httpcore's trio backend (trio's own cancel scopes, not anyio's over them), watched."""
+class AsyncBackend:
+    """httpcore's ``AsyncNetworkBackend`` interface (for proxy pools): streams on asyncio's
+    own transports (``textflow._http.asyncio_stream``), else httpcore's trio backend
+    (trio's own cancel scopes, not anyio's over them), watched; and ``connect_raw``."""
 
     def __init__(self) -> None:
-        self._backend: httpcore.AsyncNetworkBackend = httpcore.AnyIOBackend()
+        self._anyio: Optional[httpcore.AsyncNetworkBackend] = None
         self._trio: Optional[httpcore.AsyncNetworkBackend] = None
         self.opened: Opened = {}
+
+    @property
+    def _backend(self) -> httpcore.AsyncNetworkBackend:
+        if self._anyio is None:
+            import httpcore
+
+            self._anyio = httpcore.AnyIOBackend()
+        return self._anyio
 
     def _anyio_or_trio(self) -> httpcore.AsyncNetworkBackend:
         if on_asyncio():
             return self._backend
         if self._trio is None:
+            import httpcore
+
             self._trio = httpcore.TrioBackend()
         return self._trio
 
@@ -108,13 +137,14 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
         local_address: Optional[str] = None,
         socket_options: SocketOptions = None,
     ) -> httpcore.AsyncNetworkStream:
+        from textflow._http.streams import AsyncStream, core_errors
+
         reached(Point.CONNECTING)
         if socket_options is None and on_asyncio():
             from textflow._http import asyncio_stream
 
-            inner: httpcore.AsyncNetworkStream = await asyncio_stream.connect_tcp(
-                host, port, timeout, local_address
-            )
+            with core_errors():  # httpcore's connection expects its own exceptions
+                inner: Any = await asyncio_stream.connect_tcp(host, port, timeout, local_address)
         else:
             inner = await self._anyio_or_trio().connect_tcp(
                 host, port, timeout, local_address, socket_options
@@ -144,6 +174,8 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
     async def connect_unix_socket(  # pragma: no cover - the SDK never dials a unix socket
         self, path: str, timeout: Optional[float] = None, socket_options: SocketOptions = None
     ) -> httpcore.AsyncNetworkStream:
+        from textflow._http.streams import AsyncStream
+
         inner = await self._backend.connect_unix_socket(path, timeout, socket_options)
         return AsyncStream(inner, self.opened)
 

@@ -40,8 +40,8 @@ import httpx
 from textflow._http import h1
 from textflow._http.body import CLOSE_CONNECTION
 from textflow._http.convert import Forwarded
+from textflow._http.net import Opened, close_socket_copy
 from textflow._http.sent import Point, reached
-from textflow._http.streams import Opened, close_socket_copy
 from textflow._http.tunnel import Tunnel
 
 READ = 64 * 1024  # bytes asked of the socket per read

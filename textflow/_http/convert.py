@@ -1,40 +1,69 @@
-"""Between httpx and httpcore: requests, exceptions, and answer bodies that free their slot."""
+"""Between httpx and the SDK's streams or httpcore: exceptions, requests, and answer bodies
+that free their slot. httpcore is imported only where it carries a request."""
 
 from __future__ import annotations
 
 import base64
+import sys
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import anyio
-import httpcore
 import httpx
 
-from textflow._http import h1, streams
+from textflow._http import h1, net
 from textflow._http.tunnel import Tunnel
 
+if TYPE_CHECKING:
+    import httpcore
+
 _ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
-    h1.ProtocolError: httpx.RemoteProtocolError,  # the SDK's own connection (``connection``)
-    httpcore.PoolTimeout: httpx.PoolTimeout,
-    httpcore.ConnectTimeout: httpx.ConnectTimeout,
-    httpcore.ReadTimeout: httpx.ReadTimeout,
-    httpcore.WriteTimeout: httpx.WriteTimeout,
-    httpcore.TimeoutException: httpx.TimeoutException,
-    httpcore.ConnectError: httpx.ConnectError,
-    httpcore.ReadError: httpx.ReadError,
-    httpcore.WriteError: httpx.WriteError,
-    httpcore.NetworkError: httpx.NetworkError,
-    httpcore.ProxyError: httpx.ProxyError,
-    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
-    httpcore.LocalProtocolError: httpx.LocalProtocolError,
-    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
-    httpcore.ProtocolError: httpx.ProtocolError,
+    # the SDK's own connection (``connection``) and streams (``net``)
+    h1.ProtocolError: httpx.RemoteProtocolError,
+    net.ConnectTimeout: httpx.ConnectTimeout,
+    net.ReadTimeout: httpx.ReadTimeout,
+    net.WriteTimeout: httpx.WriteTimeout,
+    net.TimeoutException: httpx.TimeoutException,
+    net.ConnectError: httpx.ConnectError,
+    net.ReadError: httpx.ReadError,
+    net.WriteError: httpx.WriteError,
+    net.NetworkError: httpx.NetworkError,
+    net.ProxyError: httpx.ProxyError,
 }
 
 
+def _httpcore_errors() -> bool:
+    """Adds httpcore's exceptions to ``_ERRORS`` if httpcore is loaded (it carries a
+    proxied request, or a test double patched its connection), once; whether it did."""
+    httpcore = sys.modules.get("httpcore")
+    if httpcore is None or httpcore.PoolTimeout in _ERRORS:
+        return False
+    _ERRORS.update(_core_errors(httpcore))
+    return True
+
+
+def _core_errors(httpcore: Any) -> dict[type[Exception], type[httpx.TransportError]]:
+    return {
+        httpcore.PoolTimeout: httpx.PoolTimeout,
+        httpcore.ConnectTimeout: httpx.ConnectTimeout,
+        httpcore.ReadTimeout: httpx.ReadTimeout,
+        httpcore.WriteTimeout: httpx.WriteTimeout,
+        httpcore.TimeoutException: httpx.TimeoutException,
+        httpcore.ConnectError: httpx.ConnectError,
+        httpcore.ReadError: httpx.ReadError,
+        httpcore.WriteError: httpx.WriteError,
+        httpcore.NetworkError: httpx.NetworkError,
+        httpcore.ProxyError: httpx.ProxyError,
+        httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+        httpcore.LocalProtocolError: httpx.LocalProtocolError,
+        httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+        httpcore.ProtocolError: httpx.ProtocolError,
+    }
+
+
 class _HttpxErrors:
-    """httpcore's exceptions as httpx's (the client attaches the request).
+    """The SDK's streams' and httpcore's exceptions as httpx's (the client attaches the
+    request).
 
     A class rather than a ``@contextmanager``: entered three times per request, a
     generator per use was a measurable part of the transport's own CPU.
@@ -56,13 +85,15 @@ class _HttpxErrors:
                 mapped = _ERRORS.get(cls)
                 if mapped is not None:
                     raise mapped(str(exc)) from exc
+            if _httpcore_errors():  # httpcore was loaded since: its exceptions too
+                self.__exit__(exc_type, exc, tb)
 
 
 _HTTPX_ERRORS = _HttpxErrors()
 
 
 def httpx_errors() -> _HttpxErrors:
-    """``with httpx_errors():`` httpcore's exceptions come out as httpx's."""
+    """``with httpx_errors():`` the streams' and httpcore's exceptions come out as httpx's."""
     return _HTTPX_ERRORS
 
 
@@ -136,6 +167,8 @@ class Forward:
 
     def request(self, request: httpx.Request) -> httpcore.Request:
         """``request`` for httpcore: in absolute form to the proxy if forwarded."""
+        import httpcore
+
         forwarded = self.forwarded(request)
         if forwarded is None:
             return core_request(request)
@@ -150,6 +183,8 @@ class Forward:
 
 
 def core_request(request: httpx.Request) -> httpcore.Request:
+    import httpcore
+
     return httpcore.Request(
         method=request.method,
         url=httpcore.URL(
@@ -255,6 +290,8 @@ async def _finish(parts: Optional[AsyncIterator[bytes]]) -> None:
     generators end (a step at most reads what is already buffered)."""
     if parts is None:
         return
+    import anyio
+
     with anyio.CancelScope(shield=True):
         for _ in range(_FINISH_STEPS):
             try:
@@ -268,4 +305,6 @@ _FINISH_STEPS = 8
 
 def _answered(answer: httpcore.Response) -> None:
     """Read to its end: before the connection goes back to the pool, check it ended clean."""
+    from textflow._http import streams
+
     streams.answered(answer.extensions.get("network_stream"))

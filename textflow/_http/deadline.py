@@ -24,6 +24,12 @@ DEADLINE_PASSED = "the call's overall deadline passed"
 #: timeout would end no sooner.
 CALL_DEADLINE = "textflow.call_deadline"
 
+#: A request extension set with it: how long a request may wait at the async transport's
+#: gate (``textflow._http.gate``), the pool timeout, or ``None`` when the call's deadline
+#: ends the wait no later (its cancel scope ends it then, as "not sent"). Worked out once
+#: per attempt by the retry loop, not by each queued request.
+QUEUE_TIMEOUT = "textflow.queue_timeout"
+
 
 def clamp(timeout: Optional[float], expired: type[Exception]) -> tuple[Optional[float], bool]:
     """``timeout`` cut to what is left of the call's deadline, and whether it was cut.

@@ -16,15 +16,15 @@ from __future__ import annotations
 import contextlib
 import weakref
 from functools import partial
-from typing import Any, Callable, Generic, Optional, TypeVar, Union
-
-import httpcore
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
 from textflow._http.convert import Forward
 from textflow._http.proxies import ROUTE, forwards
 
+if TYPE_CHECKING:
+    import httpcore
+
 PoolT = TypeVar("PoolT")
-Connection = Union[httpcore.HTTPConnection, httpcore.AsyncHTTPConnection]
 
 
 class Shard:
@@ -79,6 +79,7 @@ class Shard:
             self.single_use
             or self.route is not request.extensions.get(ROUTE)
             or connection.is_closed()
+            or not connection.is_idle()  # left stuck, and handed over (``Pools.release``)
             or connection.has_expired()
             or not connection.can_handle_request(request.url.origin)
         ):
@@ -88,6 +89,8 @@ class Shard:
 
 
 def check_scheme(request: httpcore.Request) -> None:
+    import httpcore
+
     scheme = request.url.scheme
     if scheme not in (b"http", b"https"):
         raise httpcore.UnsupportedProtocol(
@@ -125,6 +128,10 @@ class Pools(Generic[PoolT]):
         # Shards with room, the most recently freed last: a quiet client reuses one
         # warm connection. The gate guarantees one is here whenever a request enters.
         self.free = list(reversed(range(count)))
+        self.size = count
+        # The async gate hands a slot given back to the first in line with its shard
+        # (``AsyncGate.release(slot)``); a threading.Semaphore only counts.
+        self._hands_over = hasattr(self.gate, "enqueue")
         self._make_proxy = proxy
         self.proxies: dict[Any, Any] = {}  # httpx.Proxy (by identity) -> its factory
         self.forwards: dict[Any, Forward] = {}  # httpx.Proxy -> how requests go through it
@@ -132,7 +139,7 @@ class Pools(Generic[PoolT]):
         self.backend = backend  # it keeps the streams these pools opened
         # The answer body each shard in use was handed to, to notice one dropped unclosed.
         self._lent: dict[int, weakref.ReferenceType[Any]] = {}
-        self._arrivals = 0  # at the full gate since the last look (``reclaim``)
+        self.arrivals = 0  # at the full gate since the last look (``reclaim``)
 
     def lend(self, index: Optional[int], body: Any) -> None:
         """``body`` holds shard ``index`` until it is closed."""
@@ -150,10 +157,10 @@ class Pools(Generic[PoolT]):
         to find the gate full always looks.
         """
         if queued:
-            self._arrivals += 1
-            if self._arrivals < len(self._lent):
-                return
-        self._arrivals = 0
+            self.arrivals += 1
+            if self.arrivals < self.size - len(self.free):  # (not the bodies lent now:
+                return  # with answers read at once, as few as 0 or 1, a look per arrival)
+        self.arrivals = 0
         for index, body in list(self._lent.items()):
             if body() is None and index not in self.free:
                 shard = self.shards.pop(index, None)
@@ -181,12 +188,14 @@ class Pools(Generic[PoolT]):
             pool = self.proxies[proxy] = self._make_proxy(proxy)
         return pool
 
-    def take(self) -> tuple[int, PoolT, Callable[[], None]]:
+    def take(self, handed: Optional[int] = None) -> tuple[int, PoolT, Callable[[], None]]:
         """A shard, its index and what gives it back (``release``), for a request the gate
-        let in; if none can be had, the request's slot goes back before the error is raised."""
-        index: Optional[int] = None
+        let in (``handed``: the index its releaser handed over with the slot); if none can
+        be had, the request's slot goes back before the error is raised."""
+        index: Optional[int] = handed
         try:
-            index = self.free.pop()
+            if index is None:
+                index = self.free.pop()
             pool = self.shards.get(index)
             if pool is None:
                 pool = self.shards[index] = self._make_shard(self.factory)
@@ -196,14 +205,21 @@ class Pools(Generic[PoolT]):
         return index, pool, partial(self.release, index)
 
     def release(self, index: Optional[int]) -> None:
-        """A request is over: its slot goes back, and a shard it left stuck is replaced
-        (in a pool of one connection, a stuck one would be every later call's)."""
+        """A request is over: its slot goes back, with its shard to the first in line if
+        any (whose send replaces the connection if it was left stuck); else a shard it left
+        stuck is replaced (in a pool of one connection, a stuck one would be every later
+        call's)."""
         if index is not None:
             self._lent.pop(index, None)
+            if self._hands_over and self.gate.release(index):
+                return  # handed with its shard to the first in line, whose send replaces
+                # the shard's connection if it is stuck (``AsyncShard``: ``usable``, ``_stale``)
             shard = self.shards.get(index)
             if isinstance(shard, Shard) and shard.stuck():
                 self.broken.append(self.shards.pop(index))
             self.free.append(index)
+            if self._hands_over:
+                return
         self.gate.release()
 
     def all(self) -> list[PoolT]:

@@ -19,7 +19,6 @@ They also watch each request/response cycle on their connection:
 
 from __future__ import annotations
 
-import os
 import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -27,12 +26,13 @@ from typing import Any, Optional, Union
 
 import httpcore
 
-from textflow._http.deadline import DEADLINE_PASSED, clamp
+from textflow._http import net
+from textflow._http.deadline import clamp
 from textflow._http.framing import Cycles
+from textflow._http.net import CLOSED_UNWRITTEN, Opened, close_socket_copy
 from textflow._http.sent import Point, reached
 
 _HOLD = 16 * 1024  # bytes of a request's writes held to go out in one send
-CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
 
 SocketOptions = Optional[
     Iterable[
@@ -45,63 +45,39 @@ SocketOptions = Optional[
 ]
 
 
-#: The streams one set of pools opened and has not closed yet (``Opened``): the SDK's own
-#: list of its connections, to let them go when their process or event loop is gone.
-Opened = dict[Any, None]
+@contextmanager
+def deadline_named(cut: bool) -> Iterator[None]:
+    """A timeout of httpcore's that the deadline cut short says so (``net.deadline_named``)."""
+    with net.deadline_named(cut, httpcore.TimeoutException):
+        yield
 
 
-def close_socket_copy(stream: Any) -> None:
-    """Close this process's file descriptor of ``stream``'s socket, and nothing else.
-
-    No TLS close_notify, no ``shutdown()``, no event loop: a forked child's copy goes
-    and the parent's connection, which is the same socket, stays as it was.
-    """
-    sock = stream.get_extra_info("socket")  # a stdlib, TLS or trio socket
-    if sock is not None and sock.fileno() >= 0:
-        os.close(sock.detach())  # the socket object no longer owns the descriptor
+#: The SDK's stream exceptions (``textflow._http.net``) as httpcore's, for its connections.
+_CORE: dict[type[Exception], type[Exception]] = {
+    net.ConnectTimeout: httpcore.ConnectTimeout,
+    net.ReadTimeout: httpcore.ReadTimeout,
+    net.WriteTimeout: httpcore.WriteTimeout,
+    net.TimeoutException: httpcore.TimeoutException,
+    net.ConnectError: httpcore.ConnectError,
+    net.ReadError: httpcore.ReadError,
+    net.WriteError: httpcore.WriteError,
+    net.NetworkError: httpcore.NetworkError,
+    net.ProxyError: httpcore.ProxyError,
+}
 
 
 @contextmanager
-def deadline_named(cut: bool) -> Iterator[None]:
-    """A timeout that the deadline cut short says so (not a bare "timed out")."""
+def core_errors() -> Iterator[None]:
+    """The SDK's asyncio stream under httpcore's connection raises httpcore's exceptions:
+    its connection suppresses a ``WriteError`` to read an answer sent before a close."""
     try:
         yield
-    except httpcore.TimeoutException as exc:
-        if not cut:
-            raise
-        raise type(exc)(DEADLINE_PASSED) from None
-
-
-class DeadlineStream:
-    """httpcore's plain sync stream for the SDK's own sync connection
-    (``textflow._http.sync_connection``): every read, write and TLS handshake cut at the
-    call's deadline, as the async streams are cut by the async client's cancel scope."""
-
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: Optional[float]) -> bytes:
-        timeout, cut = clamp(timeout, httpcore.ReadTimeout)
-        with deadline_named(cut):
-            return self._stream.read(max_bytes, timeout)
-
-    def write(self, data: bytes, timeout: Optional[float]) -> None:
-        timeout, cut = clamp(timeout, httpcore.WriteTimeout)
-        with deadline_named(cut):
-            self._stream.write(data, timeout)
-
-    def start_tls(self, context: ssl.SSLContext, host: str, timeout: Any) -> DeadlineStream:
-        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
-        with deadline_named(cut):
-            return DeadlineStream(self._stream.start_tls(context, host, timeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
+    except net.NetError as exc:
+        for cls in type(exc).__mro__:
+            core = _CORE.get(cls)
+            if core is not None:
+                raise core(str(exc)) from exc
+        raise  # pragma: no cover - every class of net is mapped
 
 
 class _Watched:
@@ -213,7 +189,8 @@ class AsyncStream(_Watched, httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         await self._flush()
         _reading(self.cycles)
-        data = await self._stream.read(max_bytes, timeout)
+        with core_errors():
+            data = await self._stream.read(max_bytes, timeout)
         self.cycles.reading(data)
         return data
 
@@ -253,7 +230,8 @@ class AsyncStream(_Watched, httpcore.AsyncNetworkStream):
             ):
                 raise httpcore.ConnectError(CLOSED_UNWRITTEN)
         reached(Point.WRITING)
-        await self._stream.write(data, timeout)
+        with core_errors():
+            await self._stream.write(data, timeout)
 
     async def aclose(self) -> None:
         self._held.clear()  # a request httpcore gave up on is not sent half
@@ -283,7 +261,8 @@ class AsyncStream(_Watched, httpcore.AsyncNetworkStream):
         await self._flush()
         reached(Point.TLS)
         try:
-            inner = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+            with core_errors():
+                inner = await self._stream.start_tls(ssl_context, server_hostname, timeout)
         except BaseException:
             # httpcore's trio stream closes only on an Exception, and httpcore drops the
             # stream: a handshake cut by the deadline (Cancelled) left its socket open.

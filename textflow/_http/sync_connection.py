@@ -18,14 +18,13 @@ from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any, Callable, Optional
 
-import httpcore
 import httpx
 
-from textflow._http import h1
+from textflow._http import h1, net
 from textflow._http.connection import ACTIVE, CLOSED, READ, BaseConnection, reading, request_bytes
 from textflow._http.convert import Forwarded, httpx_errors
+from textflow._http.net import CLOSED_UNWRITTEN
 from textflow._http.sent import Point, reached
-from textflow._http.streams import CLOSED_UNWRITTEN
 from textflow._http.sync_io import reached_writing, shielded
 from textflow._http.tunnel import Tunnel, answer_head, connecting
 
@@ -110,12 +109,12 @@ class SyncConnection(BaseConnection):
         ):
             # A new connection the server closed already (not over TLS: its socket carries
             # records that are no data, such as session tickets): nothing was written.
-            raise httpcore.ConnectError(CLOSED_UNWRITTEN)
+            raise net.ConnectError(CLOSED_UNWRITTEN)
         reached_writing(Point.WRITING)
-        unwritten: Optional[httpcore.WriteError] = None
+        unwritten: Optional[net.WriteError] = None
         try:
             stream.write(data, timeouts.get("write"))
-        except httpcore.WriteError as exc:  # as httpcore does: it may have answered, then closed
+        except net.WriteError as exc:  # as httpcore does: it may have answered, then closed
             unwritten = exc
         reached(Point.WAITING)
         answer = h1.Answer(head_request)
@@ -125,7 +124,7 @@ class SyncConnection(BaseConnection):
             while not answer.head():
                 reading(answer, stream.read(READ, read), first)
                 first = False
-        except (httpcore.ReadError, h1.ProtocolError):
+        except (net.ReadError, h1.ProtocolError):
             if unwritten is not None and first:
                 raise unwritten from None
             raise

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-import httpcore
-
+from textflow._http import net
 from textflow._http.deadline import clamp
 from textflow._http.sent import Point, reached
 
 
 def reached_writing(point: Point) -> None:
     """Reports ``point`` (the request's first byte goes out), unless the call's deadline
-    has passed: then ``httpcore.ConnectTimeout`` first, as the request was never sent."""
-    clamp(None, httpcore.ConnectTimeout)
+    has passed: then ``net.ConnectTimeout`` first, as the request was never sent."""
+    clamp(None, net.ConnectTimeout)
     reached(point)
 
 

@@ -10,9 +10,8 @@ from the hand-written pair ``_http/async_io.py`` and ``_http/sync_io.py``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import httpcore
 import httpx
 
 from textflow._http.connection import origin_of
@@ -22,6 +21,9 @@ from textflow._http.sync_connection import SyncConnection
 from textflow._http.sync_io import shielded
 from textflow._http.tunnel import Tunnel
 
+if TYPE_CHECKING:
+    import httpcore
+
 
 class SyncShard(Shard):
     """One connection of the transport. The gate gives it one request at a time, so it
@@ -29,6 +31,10 @@ class SyncShard(Shard):
     before writing (``ConnectionNotAvailable``) goes on a new one, as in a pool."""
 
     def handle_request(self, request: httpcore.Request) -> httpcore.Response:
+        """``request`` on httpcore's connection (an https proxy's tunnel, SOCKS, or one a
+        test double patched): httpcore is imported here, never for a direct request."""
+        import httpcore
+
         check_scheme(request)
         while True:
             stale = self._stale(request)

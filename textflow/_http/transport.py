@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import AsyncGenerator
-from typing import Any, Callable, Generic, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar, Union
 
-import httpcore
 import httpx
 
 from textflow import _config
@@ -46,13 +46,16 @@ from textflow._http import loops
 from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, Forwarded, SyncBody, core_request, httpx_errors
-from textflow._http.deadline import CALL_DEADLINE, DEADLINE
+from textflow._http.deadline import CALL_DEADLINE, DEADLINE, QUEUE_TIMEOUT
 from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
 from textflow._http.sync_shard import SyncShard
 from textflow._http.tunnel import Tunnel
 from textflow.errors import ClientStateError
+
+if TYPE_CHECKING:
+    import httpcore
 
 #: Connections per shard (see encode/httpcore#1035 in ``textflow._http.pools``).
 SHARD_CONNECTIONS = 1
@@ -83,11 +86,11 @@ class _Base(Generic[PoolT]):
         self._pools: Pools[PoolT] = self._new_pools()
 
     # What each transport makes its pools of: its shard, backend, gate and httpcore proxy
-    # pools (SOCKS, HTTP).
+    # pools (SOCKS, HTTP; httpcore is imported when a proxy first needs one).
     _shard: Callable[..., Any]
     _backend: Callable[[], Any]
     _gate: Callable[[int], Any]
-    _proxy_pools: tuple[Callable[..., Any], Callable[..., Any]]
+    _proxy_pools: Callable[[], tuple[Callable[..., Any], Callable[..., Any]]]
 
     def _new_pools(self) -> Pools[PoolT]:
         total = self._limits.max_connections or 100
@@ -103,13 +106,15 @@ class _Base(Generic[PoolT]):
 
         def proxy(route: httpx.Proxy) -> Any:
             socks, proxy_options = self._proxy_options(route, backend)
-            return self._proxy_pools[0 if socks else 1](**proxy_options)
+            return self._proxy_pools()[0 if socks else 1](**proxy_options)
 
         return Pools(count, shard, proxy, lambda: self._gate(SHARD_CONNECTIONS * count), backend)
 
     def _proxy_options(self, proxy: httpx.Proxy, backend: Any) -> tuple[bool, dict[str, Any]]:
         """Whether ``proxy`` is a SOCKS one, and its httpcore pool's arguments as httpx
         builds them (the proxy's own TLS settings for an https proxy) over ``backend``."""
+        import httpcore
+
         url = proxy.url
         socks = url.scheme.startswith("socks")
         options: dict[str, Any] = {
@@ -148,7 +153,12 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
     _shard = SyncShard
     _backend = SyncBackend
     _gate = threading.Semaphore
-    _proxy_pools = (httpcore.SOCKSProxy, httpcore.HTTPProxy)
+
+    @staticmethod
+    def _proxy_pools() -> tuple[Callable[..., Any], Callable[..., Any]]:
+        import httpcore
+
+        return httpcore.SOCKSProxy, httpcore.HTTPProxy
 
     def _forked(self) -> None:
         self._pools.backend.abandon()
@@ -199,7 +209,11 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
 
         return AsyncGate(size)
 
-    _proxy_pools = (httpcore.AsyncSOCKSProxy, httpcore.AsyncHTTPProxy)
+    @staticmethod
+    def _proxy_pools() -> tuple[Callable[..., Any], Callable[..., Any]]:
+        import httpcore
+
+        return httpcore.AsyncSOCKSProxy, httpcore.AsyncHTTPProxy
 
     def __init__(self, limits: httpx.Limits = _config.DEFAULT_LIMITS) -> None:
         super().__init__(limits)
@@ -248,11 +262,33 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             pools = await self._in_this_loop()  # not the loop (or process) of the last call
         if pools.broken:  # left by an interrupted request: closed now, not at client close
             await pools.aclose_broken()
-        if not pools.gate.take_nowait():
-            pools.reclaim(pools.gate.waiting())
-            if not await pools.gate.wait(_queued_timeout(request)):
-                raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
-        index, pool, release = pools.take()
+        gate = pools.gate
+        handed = None
+        if gate.free:
+            gate.free -= 1
+        else:
+            queued = len(gate.waiters) - gate.dead
+            if not queued or pools.arrivals + 1 >= pools.size:  # (else only counted:
+                pools.reclaim(queued)  # ``Pools.reclaim``'s look is due once per as many)
+            else:
+                pools.arrivals += 1
+            extensions = request.extensions  # (the retry loop worked the timeout out,
+            waiter = gate.enqueue(  # for a call with a cancel scope: not one of ``carries``)
+                extensions[QUEUE_TIMEOUT]
+                if QUEUE_TIMEOUT in extensions and DEADLINE.get() is None
+                else _queued_timeout(request)
+            )
+            if waiter is not None:  # (None: a slot came free meanwhile, taken)
+                try:
+                    await waiter.parked  # here, not in a coroutine of the gate's
+                except BaseException:
+                    if gate.leave(waiter):  # handed the slot as it was cancelled: pass it on
+                        pools.release(waiter.slot)
+                    raise
+                if (waiter.own_timer or waiter.state != gate.GRANTED) and not gate.settled(waiter):
+                    raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
+                handed = waiter.slot  # its releaser's shard, come with the slot
+        index, pool, release = pools.take(handed)
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _ASYNC)
@@ -286,16 +322,20 @@ _NO_CONNECTION = "no connection came free within the pool timeout"
 # A direct request goes on the SDK's own connection (``textflow._http.connection``), unless
 # something replaced httpcore's connection's send: a test double such as respx (its default
 # mocker patches it) then sees every request, as it did when every request went that way.
-# Each list holds the send's name on its class and, once seen, httpcore's own function:
-# the transport may be imported first while respx is patching, so that is not "the
-# original" unless it is httpcore's.
-_SYNC: list[Any] = [httpcore.HTTPConnection, "handle_request", None]
-_ASYNC: list[Any] = [httpcore.AsyncHTTPConnection, "handle_async_request", None]
+# Each list holds the connection class's name in httpcore, its send's name and, once seen,
+# httpcore's own function: the transport may be imported first while respx is patching,
+# so that is not "the original" unless it is httpcore's. Nothing patched httpcore while it
+# is not loaded (a patch imports it): then nothing here imports it either.
+_SYNC: list[Any] = ["HTTPConnection", "handle_request", None]
+_ASYNC: list[Any] = ["AsyncHTTPConnection", "handle_async_request", None]
 
 
 def _unpatched(which: list[Any]) -> bool:
     """Whether httpcore's connection sends as httpcore wrote it (nothing patched it)."""
-    send = getattr(which[0], which[1])
+    connection = getattr(sys.modules.get("httpcore"), which[0], None)
+    if connection is None:  # not loaded (or still loading, in another thread)
+        return True
+    send = getattr(connection, which[1])
     if send is which[2]:
         return True
     if which[2] is None and getattr(send, "__module__", "").startswith("httpcore."):

@@ -11,10 +11,10 @@ the event loop's one deadline timer (``textflow._http.timers``), a write in a ca
 scope for its timeout. Each wait, the connect included, also ends at the deadline of the
 call in progress (``deadline.DEADLINE``) if one is set: under trio a call that only the
 SDK's own connection carries has no cancel scope of its own (``textflow._async_io``), and
-its deadline is kept here as the sync client keeps it; a wait it cut raises httpcore's
-timeout saying so. Otherwise the call's cancel scope cancels a wait as usual. Errors are
-httpcore's, as its trio backend raises them. TLS goes over it (``start_tls``:
-``textflow._http.trio_tls``).
+its deadline is kept here as the sync client keeps it; a wait it cut raises a timeout
+saying so. Otherwise the call's cancel scope cancels a wait as usual. Errors are the
+SDK's (``textflow._http.net``), as httpcore's trio backend raises its own. TLS goes
+over it (``start_tls``: ``textflow._http.trio_tls``).
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ import socket
 import ssl
 from typing import Any, Optional
 
-import httpcore
 import trio
 
-from textflow._http import timers
-from textflow._http.asyncio_stream import socket_readable
+from textflow._http import net, timers
 from textflow._http.deadline import DEADLINE_PASSED, clamp
+from textflow._http.net import socket_readable
 
 
 class TrioStream:
@@ -50,13 +49,13 @@ class TrioStream:
             except BlockingIOError:
                 pass
             except OSError as exc:
-                raise httpcore.ReadError(str(exc)) from exc
+                raise net.ReadError(str(exc)) from exc
             await self._readable(timeout)
 
     async def _readable(self, timeout: Optional[float]) -> None:
-        left, cut = clamp(timeout, httpcore.ReadTimeout)
+        left, cut = clamp(timeout, net.ReadTimeout)
         if left is None:
-            await _wait(trio.lowlevel.wait_readable, self._socket, None, httpcore.ReadError)
+            await _wait(trio.lowlevel.wait_readable, self._socket, None, net.ReadError)
         else:
             await _read_wait(self._socket, left, cut)
 
@@ -68,20 +67,20 @@ class TrioStream:
         except BlockingIOError:
             sent = 0
         except OSError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
+            raise net.WriteError(str(exc)) from exc
         if sent == len(buffer):  # the socket took it all: the usual case
             return
         view = memoryview(buffer)[sent:]
         while True:
-            left, cut = clamp(timeout, httpcore.WriteTimeout)
-            if not await _wait(trio.lowlevel.wait_writable, sock, left, httpcore.WriteError):
-                raise httpcore.WriteTimeout(DEADLINE_PASSED if cut else "")
+            left, cut = clamp(timeout, net.WriteTimeout)
+            if not await _wait(trio.lowlevel.wait_writable, sock, left, net.WriteError):
+                raise net.WriteTimeout(DEADLINE_PASSED if cut else "")
             try:
                 view = view[sock.send(view) :]
             except BlockingIOError:
                 continue
             except OSError as exc:
-                raise httpcore.WriteError(str(exc)) from exc
+                raise net.WriteError(str(exc)) from exc
             if not view:
                 return
 
@@ -166,22 +165,22 @@ async def _read_wait(sock: socket.socket, timeout: float, cut: bool) -> None:
         await trio.lowlevel.wait_readable(sock)
     except trio.ClosedResourceError as exc:
         if wait.expired:
-            raise httpcore.ReadTimeout(DEADLINE_PASSED if cut else "") from None
-        raise httpcore.ReadError(str(exc)) from exc
+            raise net.ReadTimeout(DEADLINE_PASSED if cut else "") from None
+        raise net.ReadError(str(exc)) from exc
     finally:
         keeper.remove(wait)
 
 
 async def connect_tcp(host: str, port: int, timeout: Optional[float]) -> TrioStream:
     """A connection to ``host:port`` (trio's happy eyeballs), on a socket of its own."""
-    timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+    timeout, cut = clamp(timeout, net.ConnectTimeout)
     try:
         with trio.fail_after(math.inf if timeout is None else timeout):
             stream = await trio.open_tcp_stream(host, port)
     except trio.TooSlowError:
-        raise httpcore.ConnectTimeout(DEADLINE_PASSED if cut else "") from None
+        raise net.ConnectTimeout(DEADLINE_PASSED if cut else "") from None
     except OSError as exc:
-        raise httpcore.ConnectError(str(exc)) from exc
+        raise net.ConnectError(str(exc)) from exc
     sock = socket.socket(fileno=stream.socket.detach())  # TCP_NODELAY already set by trio
     sock.setblocking(False)
     return TrioStream(sock)

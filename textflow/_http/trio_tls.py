@@ -13,8 +13,8 @@ such as session tickets (not readable; the data is kept for the next read).
 
 A close_notify or the end of the socket reads as the end (``b""``), as asyncio's TLS
 transport and ``trio.SSLStream(https_compatible=True)`` do: HTTP's framing tells a cut
-answer. Errors are httpcore's: a failed handshake is a ``ConnectError`` (its timeout a
-``ConnectTimeout``), a broken record a ``ReadError``.
+answer. Errors are the SDK's (``textflow._http.net``): a failed handshake is a
+``ConnectError`` (its timeout a ``ConnectTimeout``), a broken record a ``ReadError``.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import ssl
 from contextlib import suppress
 from typing import Any, Optional
 
-import httpcore
 import trio
 
-from textflow._http.asyncio_stream import socket_readable
+from textflow._http import net
 from textflow._http.deadline import DEADLINE_PASSED, clamp
+from textflow._http.net import socket_readable
 
 _RECV = 64 * 1024  # bytes asked of the socket per read
 _DRAIN = 16  # reads of an idle connection's socket at most, to tell what came
@@ -47,18 +47,18 @@ async def start_tls(
         tls = ssl_context.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
     except (ssl.SSLError, ValueError) as exc:  # ValueError: a hostname it cannot check
         raw.close()
-        raise httpcore.ConnectError(str(exc)) from exc
+        raise net.ConnectError(str(exc)) from exc
     stream = TrioTLSStream(raw, tls, incoming, outgoing)
     try:
-        timeout, cut = clamp(timeout, httpcore.ConnectTimeout)
+        timeout, cut = clamp(timeout, net.ConnectTimeout)
         with trio.fail_after(math.inf if timeout is None else timeout):
             await stream.handshake()
     except trio.TooSlowError:
         raw.close()
-        raise httpcore.ConnectTimeout(DEADLINE_PASSED if cut else "") from None
-    except httpcore.TimeoutException as exc:  # a wait of the handshake cut by the deadline
+        raise net.ConnectTimeout(DEADLINE_PASSED if cut else "") from None
+    except net.TimeoutException as exc:  # a wait of the handshake cut by the deadline
         raw.close()
-        raise httpcore.ConnectTimeout(str(exc)) from None
+        raise net.ConnectTimeout(str(exc)) from None
     except BaseException:  # a failure, or the call's deadline (trio.Cancelled)
         raw.close()
         raise
@@ -85,17 +85,17 @@ class TrioTLSStream:
                 tls.do_handshake()
                 break
             except ssl.SSLWantReadError:
-                await self._send(None, httpcore.ConnectError)
+                await self._send(None, net.ConnectError)
                 try:
                     data = await self._raw.read(_RECV, None)
-                except httpcore.ReadError as exc:
-                    raise httpcore.ConnectError(str(exc)) from exc
+                except net.ReadError as exc:
+                    raise net.ConnectError(str(exc)) from exc
                 if not data:
-                    raise httpcore.ConnectError("the TLS handshake did not finish") from None
+                    raise net.ConnectError("the TLS handshake did not finish") from None
                 self._in.write(data)
             except (ssl.SSLError, OSError) as exc:  # a certificate refused, a bad record
-                raise httpcore.ConnectError(str(exc)) from exc
-        await self._send(None, httpcore.ConnectError)  # the client's Finished (TLS 1.3)
+                raise net.ConnectError(str(exc)) from exc
+        await self._send(None, net.ConnectError)  # the client's Finished (TLS 1.3)
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         if self._kept:
@@ -108,7 +108,7 @@ class TrioTLSStream:
                 if data is not None:
                     return data
             if self._out.pending:  # a reply the TLS layer owes (a key update)
-                await self._send(None, httpcore.ReadError)
+                await self._send(None, net.ReadError)
             received = await self._raw.read(_RECV, timeout)
             if received:
                 self._in.write(received)
@@ -129,7 +129,7 @@ class TrioTLSStream:
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):  # close_notify; the socket's end
             data = b""
         except ssl.SSLError as exc:
-            raise httpcore.ReadError(str(exc)) from exc
+            raise net.ReadError(str(exc)) from exc
         if not data:
             self._eof = True
         return data
@@ -140,8 +140,8 @@ class TrioTLSStream:
         try:
             self._tls.write(buffer)
         except ssl.SSLError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-        await self._send(timeout, httpcore.WriteError)
+            raise net.WriteError(str(exc)) from exc
+        await self._send(timeout, net.WriteError)
 
     async def _send(self, timeout: Optional[float], error: type[Exception]) -> None:
         """Sends the records the TLS object wrote (a write's, or the handshake's)."""
@@ -149,8 +149,8 @@ class TrioTLSStream:
         if data:
             try:
                 await self._raw.write(data, timeout)
-            except httpcore.WriteError as exc:
-                if error is httpcore.WriteError:
+            except net.WriteError as exc:
+                if error is net.WriteError:
                     raise
                 raise error(str(exc)) from exc
 
@@ -169,7 +169,7 @@ class TrioTLSStream:
         self._raw.close()
 
     def start_tls(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - never called
-        raise httpcore.ConnectError("TLS inside TLS is not done on the SDK's trio stream")
+        raise net.ConnectError("TLS inside TLS is not done on the SDK's trio stream")
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
@@ -206,7 +206,7 @@ class TrioTLSStream:
             return False
         try:
             data = self._decrypt(_RECV)
-        except httpcore.ReadError:
+        except net.ReadError:
             return True
         if data:
             self._kept = data

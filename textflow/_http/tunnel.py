@@ -30,9 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpcore
-
-from textflow._http import h1
+from textflow._http import h1, net
 
 Origin = tuple[bytes, bytes, int]
 
@@ -57,18 +55,18 @@ class Tunnel:
         try:
             return h1.request_bytes(b"CONNECT", target, headers, b"")
         except h1.Unwritable as exc:  # its message names no value (a header may be a secret)
-            raise httpcore.ProxyError(f"the CONNECT request to the proxy: {exc}") from None
+            raise net.ProxyError(f"the CONNECT request to the proxy: {exc}") from None
 
 
 def _answered(answer: h1.Answer) -> None:
     """The proxy's answer to CONNECT (its head read whole): the tunnel is up, or why not."""
     if not 200 <= answer.status < 300:
         hint = " (check the proxy's credentials)" if answer.status == 407 else ""
-        raise httpcore.ProxyError(
+        raise net.ProxyError(
             f"the proxy refused the tunnel to the API: it answered {answer.status}{hint}"
         )
     if answer.extra:
-        raise httpcore.ProxyError(
+        raise net.ProxyError(
             "the proxy sent bytes after its answer to CONNECT, before the TLS handshake began"
         )
 
@@ -78,14 +76,12 @@ def connecting() -> Iterator[None]:
     """Failures of the CONNECT exchange come out as failures to connect (never sent)."""
     try:
         yield
-    except (httpcore.ReadTimeout, httpcore.WriteTimeout) as exc:
-        raise httpcore.ConnectTimeout(
-            str(exc) or "the proxy did not answer CONNECT in time"
-        ) from None
-    except (httpcore.ReadError, httpcore.WriteError) as exc:
-        raise httpcore.ConnectError(f"the connection to the proxy failed: {exc}") from None
+    except (net.ReadTimeout, net.WriteTimeout) as exc:
+        raise net.ConnectTimeout(str(exc) or "the proxy did not answer CONNECT in time") from None
+    except (net.ReadError, net.WriteError) as exc:
+        raise net.ConnectError(f"the connection to the proxy failed: {exc}") from None
     except h1.ProtocolError as exc:
-        raise httpcore.ProxyError(f"the proxy's answer to CONNECT is malformed: {exc}") from None
+        raise net.ProxyError(f"the proxy's answer to CONNECT is malformed: {exc}") from None
 
 
 #: The proxy ended the connection before the head of its answer to CONNECT.
@@ -97,7 +93,7 @@ def answer_head(answer: h1.Answer, data: bytes) -> bool:
     ``head_request=True``: a 2xx to CONNECT has no body); whether the head is complete,
     then whether the tunnel is up (else why not)."""
     if not data:
-        raise httpcore.ProxyError(CLOSED)
+        raise net.ProxyError(CLOSED)
     answer.feed(data)
     if not answer.head():
         return False
