@@ -272,12 +272,17 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
                 pools.reclaim(queued)  # ``Pools.reclaim``'s look is due once per as many)
             else:
                 pools.arrivals += 1
-            extensions = request.extensions  # (the retry loop worked the timeout out,
-            waiter = gate.enqueue(  # for a call with a cancel scope: not one of ``carries``)
+            extensions = request.extensions  # (the retry loop worked the timeout out)
+            timeout = (
                 extensions[QUEUE_TIMEOUT]
-                if QUEUE_TIMEOUT in extensions and DEADLINE.get() is None
+                if QUEUE_TIMEOUT in extensions
                 else _queued_timeout(request)
             )
+            if timeout is None and DEADLINE.get() is not None:
+                # no cancel scope ends this call's wait (``carries``): the pool timeout,
+                # cut to what was left of the deadline, does
+                timeout = _pool_timeout(request)
+            waiter = gate.enqueue(timeout)
             if waiter is not None:  # (None: a slot came free meanwhile, taken)
                 try:
                     await waiter.parked  # here, not in a coroutine of the gate's
@@ -348,10 +353,9 @@ def _queued_timeout(request: httpx.Request) -> Optional[float]:
     """How long a request may wait at the gate (``textflow._http.gate``), if the gate must
     time it: not when the call's own deadline ends the wait no later than the pool
     timeout would (the retry loop cuts every phase's timeout to what is left of the
-    call): the client's cancel scope ends it then, as "not sent". A call without one
-    (``deadline.DEADLINE`` set) has its pool timeout, cut to what is left of it, kept here."""
+    call): the client's cancel scope ends it then, as "not sent"."""
     timeout = _pool_timeout(request)
-    if timeout is not None and DEADLINE.get() is None:
+    if timeout is not None:
         deadline = request.extensions.get(CALL_DEADLINE)
         if isinstance(deadline, float) and time.monotonic() + timeout >= deadline:
             return None
