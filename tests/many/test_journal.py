@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import sqlite3
@@ -371,3 +372,31 @@ async def test_the_async_driver_never_blocks_the_loop_on_the_journal(fake: FakeT
     assert sorted(journal.rows.values()) == ["sent"] * 5
     assert loop_thread not in journal.callers
     assert progress_threads == [loop_thread] * 5  # on_progress is called on the loop
+
+
+@pytest.mark.anyio
+async def test_a_journal_on_a_full_disk_stops_with_journal_error_and_a_rerun_sends_nobody_twice(
+    many: Sender, journal_path: Path
+) -> None:
+    # SQLite's own "database or disk is full" (SQLITE_FULL), reached by capping the
+    # file's pages a little above what the empty journal takes
+    journal = SQLiteJournal(journal_path)
+    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    journal._db.execute(f"PRAGMA max_page_count = {pages + 1}")
+    with pytest.raises(JournalError, match="full") as caught:
+        await many.send(numbers(300), "Hi", journal=journal, concurrency=4)
+    journal.close()
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    report = caught.value.report
+    assert report is not None
+    assert 0 < report.sent < 300
+    assert report.sent + report.maybe_sent == len(many.fake.messages)
+    rerun = await many.send(numbers(300), "Hi", journal=journal_path, concurrency=4)
+    delivered = collections.Counter(m.phone_number for m in many.fake.messages)
+    assert set(delivered.values()) == {1}  # nobody twice
+    # the first run's maybe_sent, and any claim it could not give back (the disk took no
+    # more), which reads maybe_sent on reopening: skipped; everyone else is sent
+    assert rerun.sent + rerun.skipped == 300
+    unknown = {o.phone_number for o in rerun.with_status("skipped") if o.previous == "maybe_sent"}
+    assert len(unknown) <= 2 * 4
+    assert set(numbers(300)) - unknown <= set(delivered)
