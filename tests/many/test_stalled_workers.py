@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
+from textflow import JournalError
 from textflow._many._postgres_journal import PostgresJournal
 from textflow._many._recipients import message_key
 from textflow._many._redis_journal import RedisJournal
@@ -122,3 +123,43 @@ async def test_a_claim_still_its_own_after_a_stall_is_sent_and_kept_alive(
     assert sent_while == ["sending"]  # checked and its lease renewed before it went
     assert report.sent == 1
     assert [m.phone_number for m in many.fake.messages] == numbers(1)
+
+
+class _StaleAndUnreachable:
+    """A leased store whose every claim looks stale and which fails when asked again."""
+
+    def __init__(self) -> None:
+        self.claimed: list[str] = []
+
+    def state(self, key: str) -> Optional[str]:
+        return None
+
+    def claim(self, key: str, phone_number: str, *, resend_maybe_sent: bool) -> bool:
+        self.claimed.append(key)
+        return True
+
+    def record(self, key: str, status: str, detail: Optional[str]) -> None:
+        raise AssertionError("nothing was sent, so nothing is recorded")
+
+    def claim_stale(self, key: str) -> bool:
+        return True
+
+    def confirm_claim(self, key: str) -> bool:
+        raise JournalError("The journal cannot be reached")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.anyio
+async def test_a_store_that_fails_when_a_stale_claim_is_confirmed_stops_before_sending(
+    many: Sender,
+) -> None:
+    journal = _StaleAndUnreachable()
+    with pytest.raises(JournalError) as caught:
+        await many.send(numbers(3), "Hi", journal=journal, concurrency=1)
+    assert many.fake.messages == []  # not sent on a claim nobody could confirm
+    report = caught.value.report
+    assert report is not None
+    assert (report.sent, report.refused, report.maybe_sent) == (0, 1, 0)  # it was not sent
+    assert len(journal.claimed) == 1
