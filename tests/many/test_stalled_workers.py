@@ -35,13 +35,18 @@ def watchers() -> list[Callable[[], None]]:
 @pytest.fixture
 def fake(watchers: list[Callable[[], None]]) -> FakeTextFlow:
     """The ``many`` fixture's fake, calling ``watchers`` as each message arrives."""
-    return FakeTextFlow(credits=CREDITS, on_message=lambda _message: [w() for w in watchers])
+
+    def arrived(_message: object) -> None:
+        for watcher in watchers:
+            watcher()
+
+    return FakeTextFlow(credits=CREDITS, on_message=arrived)
 
 
 def _opener(store: str) -> Any:
     base: Any = RedisJournal if store == "redis" else PostgresJournal
 
-    class Stalling(base):  # type: ignore[misc,valid-type]
+    class Stalling(base):  # type: ignore[misc]
         """Runs ``after_claim`` once, right after its first claim step (the stall)."""
 
         after_claim: Optional[Any] = None
