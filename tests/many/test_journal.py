@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import sqlite3
@@ -11,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +25,7 @@ from textflow._many._recipients import message_key
 from textflow.testing import FakeTextFlow
 
 from tests.many.many_support import Sender, numbers
+from tests.tools import missing, require_tool
 
 INVALID = "+15555550100"
 TIMEOUT = 20.0  # seconds a subprocess may take; it normally takes well under one
@@ -400,3 +403,44 @@ async def test_a_journal_on_a_full_disk_stops_with_journal_error_and_a_rerun_sen
     unknown = {o.phone_number for o in rerun.with_status("skipped") if o.previous == "maybe_sent"}
     assert len(unknown) <= 2 * 4
     assert set(numbers(300)) - unknown <= set(delivered)
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """``folder`` made read-only: chmod for a user, the immutable flag for root (whom
+    permissions do not stop); checked by trying to write in it."""
+    if os.geteuid() == 0:
+        chattr = require_tool("chattr", "apt-get install e2fsprogs")
+        subprocess.run([chattr, "+i", str(folder)], check=True)
+        undo = [chattr, "-i", str(folder)]
+    else:
+        folder.chmod(0o555)
+        undo = []
+    try:
+        try:
+            (folder / "probe").touch()
+        except OSError:
+            pass
+        else:
+            missing("a folder that can be made read-only", "a file system with chattr +i")
+        yield
+    finally:
+        if undo:
+            subprocess.run(undo, check=True)
+        folder.chmod(0o755)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+async def test_a_journal_in_a_read_only_folder_is_a_journal_error_before_sending(
+    many: Sender, tmp_path: Path, existing: bool
+) -> None:
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    path = folder / "campaign.db"
+    if existing:  # a journal from an earlier run: its write-ahead log cannot be created
+        SQLiteJournal(path).close()
+    with _read_only(folder), pytest.raises(JournalError, match="cannot be used") as caught:
+        await many.send(numbers(2), "Hi", journal=path)
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    assert many.fake.messages == []
