@@ -201,10 +201,18 @@ def postgres_cpu(data: str) -> float:
 
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=10_000)
-    parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--recipients", type=int, default=10_000, help="recipients per campaign (10,000)"
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.05, help="seconds the server takes per send (0.05)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=20, help="sends in flight per worker (20)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; the table is their median (3)"
+    )
     parser.add_argument("--only", help="run only this journal's rows (none, Redis, Postgres)")
     parser.add_argument(
         "--async-records",

@@ -118,8 +118,9 @@ def test_a_worker_killed_mid_campaign_sends_nobody_twice(
                 worker.wait(timeout=HANG)
     delivered = collections.Counter(m.phone_number for m in fake.messages)
     assert set(delivered.values()) == {1}  # nobody twice
-    # the killed pool's sends in flight: at least the one held, at most 3 processes x 4
-    assert 1 <= counts.get("maybe_sent", 0) <= 12
+    # the killed pool's open claims: at least the one held, at most 3 processes x (4 in
+    # flight + 3 claimed ahead of a free slot, the claim step asking for 4 at most)
+    assert 1 <= counts.get("maybe_sent", 0) <= 3 * (4 + 3)
     assert counts == {"sent": 240 - counts["maybe_sent"], "maybe_sent": counts["maybe_sent"]}
     assert len(delivered) >= counts["sent"]
 

@@ -370,3 +370,24 @@ async def test_an_api_error_message_with_a_nul_character_is_recorded(
     opener: Any = RedisJournal if store == "redis" else PostgresJournal
     with opener(url, heartbeat=False) as journal:
         assert journal.counts() == {"refused": 1, "sent": 2}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+async def test_two_campaigns_under_one_name_are_one_journal(
+    many: Sender, store: str, request: pytest.FixtureRequest
+) -> None:
+    # the name is the campaign: another text reaches everyone, the same text nobody again,
+    # and the totals count both (as docs/sending-to-many.md says)
+    server = request.getfixturevalue(f"journal_{store}")
+    url = f"{server.url if store == 'redis' else server.url()}?campaign={campaign()}"
+    spring = await many.send(numbers(5), "Spring sale", journal=url)
+    autumn = await many.send(numbers(5), "Autumn sale", journal=url)
+    again = await many.send(numbers(5), "Spring sale", journal=url)
+    assert (spring.sent, autumn.sent, again.sent, again.skipped) == (5, 5, 0, 5)
+    texts = collections.Counter((m.phone_number, m.text) for m in many.fake.messages)
+    assert set(texts.values()) == {1}
+    assert len(texts) == 10
+    opener: Any = RedisJournal if store == "redis" else PostgresJournal
+    with opener(url) as journal:
+        assert journal.counts() == {"sent": 10}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
 import signal
 import sqlite3
@@ -10,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +25,7 @@ from textflow._many._recipients import message_key
 from textflow.testing import FakeTextFlow
 
 from tests.many.many_support import Sender, numbers
+from tests.tools import missing, require_tool
 
 INVALID = "+15555550100"
 TIMEOUT = 20.0  # seconds a subprocess may take; it normally takes well under one
@@ -371,3 +375,73 @@ async def test_the_async_driver_never_blocks_the_loop_on_the_journal(fake: FakeT
     assert sorted(journal.rows.values()) == ["sent"] * 5
     assert loop_thread not in journal.callers
     assert progress_threads == [loop_thread] * 5  # on_progress is called on the loop
+
+
+@pytest.mark.anyio
+async def test_a_journal_on_a_full_disk_stops_with_journal_error_and_a_rerun_sends_nobody_twice(
+    many: Sender, journal_path: Path
+) -> None:
+    # SQLite's own "database or disk is full" (SQLITE_FULL), reached by capping the
+    # file's pages a little above what the empty journal takes
+    journal = SQLiteJournal(journal_path)
+    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    journal._db.execute(f"PRAGMA max_page_count = {pages + 1}")
+    with pytest.raises(JournalError, match="full") as caught:
+        await many.send(numbers(300), "Hi", journal=journal, concurrency=4)
+    journal.close()
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    report = caught.value.report
+    assert report is not None
+    assert 0 < report.sent < 300
+    assert report.sent + report.maybe_sent == len(many.fake.messages)
+    rerun = await many.send(numbers(300), "Hi", journal=journal_path, concurrency=4)
+    delivered = collections.Counter(m.phone_number for m in many.fake.messages)
+    assert set(delivered.values()) == {1}  # nobody twice
+    # the first run's maybe_sent, and any claim it could not give back (the disk took no
+    # more), which reads maybe_sent on reopening: skipped; everyone else is sent
+    assert rerun.sent + rerun.skipped == 300
+    unknown = {o.phone_number for o in rerun.with_status("skipped") if o.previous == "maybe_sent"}
+    assert len(unknown) <= 2 * 4
+    assert set(numbers(300)) - unknown <= set(delivered)
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """``folder`` made read-only: chmod for a user, the immutable flag for root (whom
+    permissions do not stop); checked by trying to write in it."""
+    if os.geteuid() == 0:
+        chattr = require_tool("chattr", "apt-get install e2fsprogs")
+        # a file system without the flag leaves it writable: found by the probe below
+        subprocess.run([chattr, "+i", str(folder)], check=False, capture_output=True)
+        undo = [chattr, "-i", str(folder)]
+    else:
+        folder.chmod(0o555)
+        undo = []
+    try:
+        try:
+            (folder / "probe").touch()
+        except OSError:
+            pass
+        else:
+            missing("a folder that can be made read-only", "a file system with chattr +i")
+        yield
+    finally:
+        if undo:
+            subprocess.run(undo, check=False, capture_output=True)
+        folder.chmod(0o755)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+async def test_a_journal_in_a_read_only_folder_is_a_journal_error_before_sending(
+    many: Sender, tmp_path: Path, existing: bool
+) -> None:
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    path = folder / "campaign.db"
+    if existing:  # a journal from an earlier run: its write-ahead log cannot be created
+        SQLiteJournal(path).close()
+    with _read_only(folder), pytest.raises(JournalError, match="cannot be used") as caught:
+        await many.send(numbers(2), "Hi", journal=path)
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    assert many.fake.messages == []

@@ -291,3 +291,42 @@ def test_postgres_a_batch_waiting_on_rows_another_session_updated_still_lands(
         )
         assert answers == [["sent", None]]
         assert journal.state(claims[1][0]) == "sending"
+
+
+def test_postgres_renewing_claims_finds_them_by_key_not_by_scanning_the_campaign(
+    journal_postgres: PostgresServer,
+) -> None:
+    """The heartbeat renews a worker's few open claims every third of a lease: on a
+    campaign of millions of rows it must not walk them all (no index holds the owner)."""
+    import psycopg
+    from psycopg import sql
+
+    name = campaign()
+    journal = PostgresJournal(f"{journal_postgres.url()}?campaign={name}", heartbeat=False)
+    try:
+        claims = _claims(3002)
+        assert journal.claim_many(claims[:2], resend_maybe_sent=False) == [None, None]
+        journal.renew()
+        assert journal.confirm_claim(claims[0][0])
+        with psycopg.connect(journal_postgres.url(), autocommit=True) as other:
+            other.execute(
+                "INSERT INTO textflow_journal SELECT %s, k, 'p', 'sent', NULL, NULL, NULL, 0 "
+                "FROM unnest(%s::text[]) AS k",
+                (name, [key for key, _ in claims[2:]]),
+            )
+        statements = journal._writer.execute(
+            "SELECT name, parameter_types::text[] FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%SET lease_until%%' "
+            "AND statement NOT LIKE '%%pg_prepared_statements%%'"
+        ).fetchall()
+        plans = []
+        for statement, types in statements:
+            nulls = sql.SQL(", ").join(sql.SQL("NULL::" + kind) for kind in types)
+            query = sql.SQL("EXPLAIN EXECUTE {}({})").format(sql.Identifier(statement), nulls)
+            plans.append("\n".join(str(r[0]) for r in journal._writer.execute(query).fetchall()))
+        assert len(plans) == 2  # renew, confirm_claim
+        for plan in plans:
+            assert "Seq Scan" not in plan, plan
+            assert re.search(r"Index Cond: \(\(campaign = \$\d+\) AND \(key = ", plan), plan
+    finally:
+        journal.close()

@@ -316,3 +316,41 @@ def test_a_postgres_that_stops_answering_mid_statement_ends_in_a_journal_error(
             os.kill(backend, signal.SIGCONT)
         journal.record("a", "sent", "ok")  # connected again
         assert journal.state("a") == "sent"
+
+
+@pytest.mark.anyio
+async def test_a_full_redis_mid_run_stops_with_journal_error_and_a_rerun_sends_nobody_twice(
+    many: Sender, tmp_path: Path
+) -> None:
+    import redis
+
+    server = RedisServer(str(tmp_path))
+    server.start()
+    admin = redis.Redis.from_url(server.url)
+    try:
+        url = f"{server.url}?campaign={campaign()}"
+
+        def full(progress: Progress) -> None:  # Redis's "full disk": maxmemory, noeviction
+            if progress.done == 50:
+                admin.config_set("maxmemory", int(admin.info("memory")["used_memory"]))
+
+        with pytest.raises(JournalError, match="OutOfMemory") as caught:
+            await many.send(numbers(400), "Hi", journal=url, concurrency=4, on_progress=full)
+        assert caught.value.__cause__ is not None
+        report = caught.value.report
+        assert report is not None
+        assert report.sent >= 50
+        assert report.sent + report.maybe_sent == len(many.fake.messages)
+        admin.config_set("maxmemory", 0)
+        rerun = await many.send(numbers(400), "Hi", journal=url, concurrency=4)
+        delivered = collections.Counter(m.phone_number for m in many.fake.messages)
+        assert set(delivered.values()) == {1}  # nobody twice
+        # the first run's maybe_sent, and claims it could not give back (a full Redis
+        # takes no write), still leased: skipped now; everyone else is sent
+        assert rerun.sent + rerun.skipped == 400
+        held = {o.phone_number for o in rerun.with_status("skipped") if o.previous != "sent"}
+        assert len(held) <= 2 * 4
+        assert set(numbers(400)) - held <= set(delivered)
+    finally:
+        admin.close()
+        server.stop()

@@ -264,6 +264,8 @@ async def _send(
     records: Records,
 ) -> None:
     try:
+        if run.claim_stale(job) and not await io(run, run.still_claimed, job, permit):
+            return  # another worker took it while this one stalled: not sent twice
         try:
             result = await client.send_sms(job.phone_number, job.text)
         except Exception as exc:

@@ -8,7 +8,10 @@ opened. Any store that keeps those three promises will do (`Journal`);
 `SQLiteJournal` is the one built in. A store may also offer ``claim_many``
 (several claims in one step, as the Redis and Postgres journals do): the
 drivers then claim a batch at once (see `textflow._many._run.Run.claim_all`);
-and ``record_many`` (several outcomes in one step: see `textflow._many._run.Run.ended`).
+``record_many`` (several outcomes in one step: see `textflow._many._run.Run.ended`);
+and, with leased claims, ``claim_stale`` and ``confirm_claim`` (a claim checked
+just before its send when the worker may have stalled past its lease: see
+`textflow._many._run.Run.still_claimed`).
 """
 
 from __future__ import annotations

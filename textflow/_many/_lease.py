@@ -8,6 +8,13 @@ the lease) reads as ``maybe_sent``, and is never claimed again unless the run
 says ``resend_maybe_sent``. The owner may still record the real outcome late:
 it knows better than the lease did.
 
+A worker stalled between a claim and its send (a paused process or machine: its
+heartbeat stalls too) may find its lease expired, and the recipient taken by a
+run that resends ``maybe_sent``. Before each send the driver asks `Held` whether
+the store confirmed the claim within half a lease (on this machine's clock, no
+round trip); if not, one round trip renews it if it is still this worker's, and
+the recipient is skipped if it is not.
+
 Deadlines are set and read on the store's clock (Redis's ``TIME``, Postgres's
 ``statement_timestamp()``), one clock for every worker: a machine whose clock is
 off neither takes a live claim nor makes its own look expired.
@@ -19,7 +26,9 @@ import contextlib
 import os
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Iterable
 from typing import Callable, Optional
 from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
 
@@ -148,3 +157,49 @@ def check_lease(lease: float) -> float:
     ):
         raise InputValidationError(f"lease must be seconds > 0, not {lease!r}.", argument="lease")
     return float(lease)
+
+
+class Held:
+    """This worker's open claims, each with the moment (this machine's clock, or the
+    test's) the store last confirmed it: claimed, or renewed by a heartbeat."""
+
+    def __init__(self, lease: float, clock: Optional[Clock]) -> None:
+        self._lease = lease
+        self._clock = clock if clock is not None else time.monotonic
+        self._at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """Read before the round trip that confirms: a confirmation counts from then."""
+        return self._clock()
+
+    def claimed(self, keys: Iterable[str], at: float) -> None:
+        with self._lock:
+            for key in keys:
+                self._at[key] = at
+
+    def confirmed(self, keys: Iterable[str], at: float) -> None:
+        """The store renewed these (only those still held count)."""
+        with self._lock:
+            for key in keys:
+                if key in self._at:
+                    self._at[key] = max(self._at[key], at)
+
+    def done(self, keys: Iterable[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._at.pop(key, None)
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._at)
+
+    def __bool__(self) -> bool:
+        with self._lock:
+            return bool(self._at)
+
+    def stale(self, key: str) -> bool:
+        """Not confirmed within half a lease: ask the store before sending."""
+        with self._lock:
+            at = self._at.get(key)
+        return at is None or self._clock() - at > self._lease / 2

@@ -51,6 +51,7 @@ from textflow._many._lease import (
     OUR_PARAMETERS,
     Clock,
     Heartbeat,
+    Held,
     campaign_of,
     check_lease,
     instance_of,
@@ -188,6 +189,33 @@ WHERE campaign = %(campaign)s AND key = %(key)s
 RETURNING key
 """.replace("<now>", _NOW)
 
+# the heartbeat: this worker's open claims, found by key as records find them (no index
+# holds the owner: a filter on it walked the whole campaign every third of a lease); a
+# row another session moved meanwhile is skipped, renewed by the next beat if still ours
+_RENEW = """
+WITH mine AS (
+    SELECT f.row
+    FROM unnest(%(keys)s::text[]) AS r(key)
+    CROSS JOIN LATERAL (
+        SELECT t.ctid AS row FROM textflow_journal AS t
+        WHERE t.campaign = %(campaign)s AND t.key = r.key
+          AND t.status = 'sending' AND t.owner = %(owner)s
+        OFFSET 0 FOR UPDATE
+    ) AS f
+)
+UPDATE textflow_journal AS j SET lease_until = <now> + %(lease)s
+FROM mine WHERE j.ctid = mine.row
+RETURNING j.key
+""".replace("<now>", _NOW)
+
+# a claim confirmed before its send (the worker stalled past half a lease): renewed if it
+# is still this worker's, by primary key
+_CONFIRM = """
+UPDATE textflow_journal SET lease_until = <now> + %(lease)s
+WHERE campaign = %(campaign)s AND key = %(key)s AND status = 'sending' AND owner = %(owner)s
+RETURNING key
+""".replace("<now>", _NOW)
+
 
 #: Seconds a statement may run, lock waits included, unless the URL says ``timeout=``.
 DEFAULT_TIMEOUT = 30.0
@@ -283,6 +311,7 @@ class PostgresJournal:
         self.timeout = timeout_of(url)
         self.owner = worker_id()
         self._clock = clock
+        self._held = Held(self.lease, clock)
         # two connections, each used by one thread at a time: claims (the dispatching
         # thread) do not wait behind records (the sending threads)
         self._lock = threading.Lock()
@@ -493,6 +522,7 @@ class PostgresJournal:
             "resend": bool(resend_maybe_sent),
             "instance": self.instance,
         }
+        at = self._held.now()
         with self._using():
             rows = self._db.execute(_CLAIM, params).fetchall()
             # a key not claimed whose row this statement could not see: another
@@ -517,6 +547,7 @@ class PostgresJournal:
                         one = {**params, "key": key, "phone": first[key]}
                         taken.update(str(row[0]) for row in self._db.execute(_CLAIM_AGAIN_ONE, one))
                 claimed.update(taken)
+        self._held.claimed(claimed, at)
         if claimed and self._heartbeat is not None:
             self._heartbeat.start()
         answers: list[Optional[str]] = []
@@ -550,8 +581,10 @@ class PostgresJournal:
             if detail is not None:  # the API's words, as they came: TEXT refuses U+0000
                 detail = detail.replace("\x00", "\N{REPLACEMENT CHARACTER}")
             rows.append((key, status, detail))
-        # with the records of other sends that ended meanwhile: one statement for them all
-        self._records.write_many(rows)
+        try:  # with the records of other sends that ended meanwhile: one statement for them all
+            self._records.write_many(rows)
+        finally:  # written or not, this worker is done with them
+            self._held.done(key for key, _, _ in rows)
 
     def _write(self, records: Sequence[tuple[str, str, Optional[str]]]) -> None:
         by_key: dict[str, tuple[str, Optional[str]]] = {}
@@ -580,17 +613,52 @@ class PostgresJournal:
         Examples:
             >>> journal.renew()
         """
+        held = sorted(self._held.keys())  # rows locked in key order, as every batch does
+        if not held:
+            return
+        at = self._held.now()
+        params = {
+            "now": self._given_now(),
+            "lease": self.lease,
+            "campaign": self.campaign,
+            "keys": held,
+            "owner": self.owner,
+        }
         with self._writing():
-            self._writer.execute(
-                f"UPDATE textflow_journal SET lease_until = {_NOW} + %(lease)s "  # noqa: S608
-                "WHERE campaign = %(campaign)s AND owner = %(owner)s AND status = 'sending'",
-                {
-                    "now": self._given_now(),
-                    "lease": self.lease,
-                    "campaign": self.campaign,
-                    "owner": self.owner,
-                },
-            )
+            renewed = self._writer.execute(_RENEW, params).fetchall()
+        self._held.confirmed((str(row[0]) for row in renewed), at)
+
+    def claim_stale(self, key: str) -> bool:
+        """Whether this worker's claim was last confirmed by the server more than half a
+        lease ago (this machine's clock; no round trip): then `confirm_claim` before
+        sending.
+
+        Examples:
+            >>> journal.claim_stale(key)
+            False
+        """
+        return self._held.stale(key)
+
+    def confirm_claim(self, key: str) -> bool:
+        """Renew the claim if it is still this worker's (True), in one statement; False if
+        another worker took it since its lease ran out, or its outcome is recorded.
+
+        Examples:
+            >>> journal.confirm_claim(key)
+            True
+        """
+        at = self._held.now()
+        params = {
+            "now": self._given_now(),
+            "lease": self.lease,
+            "campaign": self.campaign,
+            "key": key,
+            "owner": self.owner,
+        }
+        with self._writing():
+            found = self._writer.execute(_CONFIRM, params).fetchall()
+        self._held.confirmed([key] if found else [], at)
+        return bool(found)
 
     def counts(self) -> dict[str, int]:
         """Recipients by status; claims whose lease expired count as ``maybe_sent``.

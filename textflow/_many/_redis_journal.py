@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional, Union
@@ -45,6 +44,7 @@ from textflow._many._lease import (
     OUR_PARAMETERS,
     Clock,
     Heartbeat,
+    Held,
     campaign_of,
     check_lease,
     instance_of,
@@ -147,16 +147,16 @@ return 1
 _RENEW = (
     _SAME_CAMPAIGN
     + """
-local n = 0
+local renewed = {}
 local deadline = clock(ARGV[3]) + tonumber(ARGV[2])
 for i = 4, #ARGV - 1 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == 'sending'
       and redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
     redis.call('ZADD', KEYS[3], 'XX', deadline, ARGV[i])
-    n = n + 1
+    renewed[#renewed + 1] = ARGV[i]
   end
 end
-return n
+return renewed
 """
 )
 
@@ -200,8 +200,7 @@ class RedisJournal:
         self.lease = lease_of(url, DEFAULT_LEASE) if lease is None else check_lease(lease)
         self.owner = worker_id()
         self._clock = clock
-        self._held: set[str] = set()
-        self._held_lock = threading.Lock()
+        self._held = Held(self.lease, clock)
         prefix = f"textflow:journal:{{{self.campaign}}}"
         self._meta = f"{prefix}:meta"
         self._status = f"{prefix}:status"
@@ -385,8 +384,7 @@ class RedisJournal:
                 [(key, status, detail or "") for key, status, detail in records]
             )
         finally:  # written or not, this worker is done with them: their leases may run out
-            with self._held_lock:
-                self._held.difference_update(key for key, _, _ in records)
+            self._held.done(key for key, _, _ in records)
 
     def _write(self, records: Sequence[tuple[str, str, str]]) -> None:
         keys = [self._status, self._owner, self._leases, self._counts, self._detail, self._done]
@@ -417,13 +415,13 @@ class RedisJournal:
         for key, phone_number in claims:
             args += [key, phone_number]
         args.append(self.instance)
+        at = self._held.now()
         with self._failing_as_journal_error():
             answers = self._claim_many(keys=keys, args=args)
         kept: list[Optional[str]] = [str(answer) or None for answer in answers]
         claimed = [key for (key, _), answer in zip(claims, kept) if answer is None]
         if claimed:
-            with self._held_lock:
-                self._held.update(claimed)
+            self._held.claimed(claimed, at)
             if self._heartbeat is not None:
                 self._heartbeat.start()
         return kept
@@ -434,16 +432,42 @@ class RedisJournal:
         Examples:
             >>> journal.renew()
         """
-        with self._held_lock:
-            held = list(self._held)
-        if not held:
-            return
+        held = self._held.keys()
+        if held:
+            self._renew_keys(held)
+
+    def _renew_keys(self, held: Sequence[str]) -> set[str]:
+        """Renew these claims where they are still this worker's; the keys renewed."""
+        at = self._held.now()
+        renewed: set[str] = set()
         with self._failing_as_journal_error():
             for start in range(0, len(held), 500):
                 args: list[Union[str, float]] = [self.owner, self.lease, self._given_now()]
                 args += [*held[start : start + 500], self.instance]
                 keys = [self._status, self._owner, self._leases, self._meta]
-                self._renew(keys=keys, args=args)
+                renewed.update(str(key) for key in self._renew(keys=keys, args=args))
+        self._held.confirmed(renewed, at)
+        return renewed
+
+    def claim_stale(self, key: str) -> bool:
+        """Whether this worker's claim was last confirmed by Redis more than half a lease
+        ago (this machine's clock; no round trip): then `confirm_claim` before sending.
+
+        Examples:
+            >>> journal.claim_stale(key)
+            False
+        """
+        return self._held.stale(key)
+
+    def confirm_claim(self, key: str) -> bool:
+        """Renew the claim if it is still this worker's (True), in one round trip; False if
+        another worker took it since its lease ran out, or its outcome is recorded.
+
+        Examples:
+            >>> journal.confirm_claim(key)
+            True
+        """
+        return key in self._renew_keys([key])
 
     def counts(self) -> dict[str, int]:
         """Recipients by status; claims whose lease expired count as ``maybe_sent``.

@@ -274,6 +274,9 @@ class Run:
         self.local_limit = limiter is None or isinstance(limiter, LocalLimiter)
         self._claim_many = getattr(journal, "claim_many", None)
         self._record_many = getattr(journal, "record_many", None)
+        # a leased claim is confirmed before its send when it may have run out meanwhile
+        self._claim_stale = getattr(journal, "claim_stale", None)
+        self._confirm_claim = getattr(journal, "confirm_claim", None)
         # recipients claimed in one step, as many as there are free sending slots: one
         # round trip for a batch. One at a time with a rate limit (a claimed recipient
         # would wait its turn: claim each just before its send) or a journal without
@@ -377,6 +380,33 @@ class Run:
         if claimed == 0:
             return min(float(self.batch), 2 * spread)
         return min(float(self.batch), tried / claimed)
+
+    def claim_stale(self, job: Prepared) -> bool:
+        """Whether the journal should confirm the claim before its send (`still_claimed`):
+        a leased claim its store has not confirmed for half a lease (the worker stalled, a
+        paused process or machine). Answered without I/O; False for other journals."""
+        if self._claim_stale is None or self._confirm_claim is None:
+            return False
+        return bool(self._claim_stale(job.key))
+
+    def still_claimed(self, job: Prepared, permit: object) -> bool:
+        """Just before a stale claim's send: renew it in the store if it is still this
+        worker's (True); if another worker took it once its lease ran out (a run with
+        ``resend_maybe_sent``), or the store fails, it is not sent: skipped (or refused,
+        with the store's error raised), its permit given back."""
+        assert self.journal is not None
+        assert self._confirm_claim is not None
+        try:
+            if self._confirm_claim(job.key):
+                return True
+            previous = self.journal.state(job.key)
+        except BaseException as exc:
+            self.answered(permit)
+            self._finish(Outcome(job.index, job.phone_number, REFUSED, job.text, error=exc))
+            raise
+        self.answered(permit)
+        self._finish(Outcome(job.index, job.phone_number, SKIPPED, job.text, previous=previous))
+        return False
 
     def release(self, job: Prepared, permit: Optional[object] = None) -> None:
         """Give back a claim the run will not send (it stopped while waiting its turn):

@@ -168,6 +168,8 @@ def _send(
     client: Sender, job: Prepared, permit: object, run: Run, slots: threading.BoundedSemaphore
 ) -> None:
     try:
+        if run.claim_stale(job) and not run.still_claimed(job, permit):
+            return  # another worker took it while this one stalled: not sent twice
         try:
             result = client.send_sms(job.phone_number, job.text)
         except Exception as exc:

@@ -19,11 +19,12 @@ Besides the `textflow.Journal` protocol, the suite uses ``counts()`` (totals
 by status) and, for shared stores, ``renew()`` (extend this worker's open
 claims). Some tests fork processes (POSIX only) and kill one with SIGKILL.
 
-One module (just over 300 lines): it is one public suite, imported by one name.
+One module (about 330 lines): it is one public suite, imported by one name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
@@ -155,6 +156,27 @@ class JournalConformance:
     def test_claims_from_threads_are_each_won_once(self) -> None:
         with self.opened(self.fresh_name(), FakeClock()) as journal:
             won = self._race(lambda: journal, lambda _journal: None)
+        assert sorted(won) == _keys(KEYS)
+
+    def test_claims_from_async_tasks_are_each_won_once(self) -> None:
+        """Tasks on one event loop, each calling the journal from worker threads, as the
+        async client does."""
+        with self.opened(self.fresh_name(), FakeClock()) as journal:
+
+            async def claims() -> list[str]:
+                return [
+                    key
+                    for index, key in enumerate(_keys(KEYS))
+                    if await asyncio.to_thread(
+                        journal.claim, key, _number(index), resend_maybe_sent=False
+                    )
+                ]
+
+            async def race() -> list[str]:
+                won = await asyncio.gather(*(claims() for _ in range(THREADS)))
+                return [key for keys in won for key in keys]
+
+            won = asyncio.run(race())
         assert sorted(won) == _keys(KEYS)
 
     def _race(self, opener: Callable[[], Any], closer: Callable[[Any], None]) -> list[str]:
