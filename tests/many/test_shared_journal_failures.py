@@ -332,7 +332,8 @@ async def test_a_full_redis_mid_run_stops_with_journal_error_and_a_rerun_sends_n
 
         def full(progress: Progress) -> None:  # Redis's "full disk": maxmemory, noeviction
             if progress.done == 50:
-                admin.config_set("maxmemory", int(admin.info("memory")["used_memory"]))
+                memory: Any = admin.info("memory")  # redis < 8 types it Awaitable | Any
+                admin.config_set("maxmemory", int(memory["used_memory"]))
 
         with pytest.raises(JournalError, match="OutOfMemory") as caught:
             await many.send(numbers(400), "Hi", journal=url, concurrency=4, on_progress=full)
