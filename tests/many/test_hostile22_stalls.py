@@ -14,8 +14,11 @@ from typing import Any, Optional
 
 import pytest
 
+from textflow import JournalError
 from textflow._many._postgres_journal import PostgresJournal
+from textflow._many._recipients import message_key
 from textflow._many._redis_journal import RedisJournal
+from textflow._many._run import CONFIRMS
 from textflow.testing.journals import FakeClock
 
 from tests.many.many_support import Sender, numbers
@@ -92,3 +95,37 @@ async def test_a_confirmation_that_comes_back_after_the_lease_ran_out_does_not_s
     assert resent == [phone]
     assert delivered == {phone: 1}  # not twice
     assert (report.sent, report.skipped) == (0, 1)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+async def test_a_claim_whose_every_confirmation_comes_back_stale_is_given_back_unsent(
+    many: Sender, store: str, request: pytest.FixtureRequest
+) -> None:
+    """A store slower than half the lease (a lease too short for it): the claim is never
+    known to be alive when the send would start, so it is refused, not sent, and its row
+    says refused: the next run sends it."""
+    clock, url = FakeClock(), _url(store, request)
+    opener = _opener(store)
+    first = opener(url, clock=clock, lease=LEASE, heartbeat=False)
+    first.stall = clock
+
+    def slow(_key: str) -> None:
+        clock.advance(LEASE / 2 + 1)
+        first.on_answer = slow
+
+    first.on_answer = slow
+    phone = numbers(1)[0]
+    try:
+        report = await many.send([phone], "Hi", journal=first, concurrency=1)
+        assert many.fake.messages == []
+        assert report.refused == 1
+        assert isinstance(report.outcomes[0].error, JournalError)
+        assert first.confirms == CONFIRMS
+        assert first.state(message_key(phone, "Hi")) == "refused"
+        first.on_answer = None
+        again = await many.send([phone], "Hi", journal=first, concurrency=1)
+    finally:
+        first.close()
+    assert again.sent == 1
+    assert [m.phone_number for m in many.fake.messages] == [phone]
