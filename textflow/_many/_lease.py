@@ -12,8 +12,10 @@ A worker stalled between a claim and its send (a paused process or machine: its
 heartbeat stalls too) may find its lease expired, and the recipient taken by a
 run that resends ``maybe_sent``. Before each send the driver asks `Held` whether
 the store confirmed the claim within half a lease (on this machine's clocks,
-monotonic and wall, so a machine's sleep counts too; no round trip); if not, one round trip renews it if it is still this worker's, and
-the recipient is skipped if it is not.
+monotonic and wall, so a machine's sleep counts too; no round trip); if not, one
+round trip renews it if it is still this worker's, and the recipient is skipped if
+it is not (a confirmation whose answer came back stale too is asked again, then
+the claim given back: `textflow._many._run.Run.still_claimed`).
 
 Deadlines are set and read on the store's clock (Redis's ``TIME``, Postgres's
 ``statement_timestamp()``), one clock for every worker: a machine whose clock is
