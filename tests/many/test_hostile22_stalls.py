@@ -129,3 +129,26 @@ async def test_a_claim_whose_every_confirmation_comes_back_stale_is_given_back_u
         first.close()
     assert again.sent == 1
     assert [m.phone_number for m in many.fake.messages] == [phone]
+
+
+@pytest.mark.parametrize("store", ["redis", "postgres"])
+def test_a_claim_found_taken_leaves_the_heartbeat(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """Once a confirmation finds the claim another worker's, this worker no longer holds
+    it: its heartbeat stops asking the store about it (each beat carries every key held,
+    so a long campaign of such keys would grow every beat)."""
+    clock, url = FakeClock(), _url(store, request)
+    opener = _opener(store)
+    first = opener(url, clock=clock, lease=LEASE, heartbeat=False)
+    second = opener(url, clock=clock, lease=LEASE, heartbeat=False)
+    try:
+        assert first.claim("taken", numbers(1)[0], resend_maybe_sent=False)
+        assert first.claim("kept", numbers(2)[1], resend_maybe_sent=False)
+        clock.advance(LEASE + 1)
+        assert second.claim("taken", numbers(1)[0], resend_maybe_sent=True)
+        assert not first.confirm_claim("taken")
+        assert first._held.keys() == ["kept"]  # what the heartbeat renews
+    finally:
+        first.close()
+        second.close()
