@@ -11,9 +11,11 @@ it knows better than the lease did.
 A worker stalled between a claim and its send (a paused process or machine: its
 heartbeat stalls too) may find its lease expired, and the recipient taken by a
 run that resends ``maybe_sent``. Before each send the driver asks `Held` whether
-the store confirmed the claim within half a lease (on this machine's clock, no
-round trip); if not, one round trip renews it if it is still this worker's, and
-the recipient is skipped if it is not.
+the store confirmed the claim within half a lease (on this machine's clocks,
+monotonic and wall, so a machine's sleep counts too; no round trip); if not, one
+round trip renews it if it is still this worker's, and the recipient is skipped if
+it is not (a confirmation whose answer came back stale too is asked again, then
+the claim given back: `textflow._many._run.Run.still_claimed`).
 
 Deadlines are set and read on the store's clock (Redis's ``TIME``, Postgres's
 ``statement_timestamp()``), one clock for every worker: a machine whose clock is
@@ -28,7 +30,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Callable, Optional
 from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
 
@@ -159,31 +161,47 @@ def check_lease(lease: float) -> float:
     return float(lease)
 
 
+#: The clocks a claim's age is read on (`Held`), unless a test gives its own: the
+#: monotonic clock, which no adjustment steps back, and the wall clock, which counts the
+#: time a suspended machine slept (the monotonic clock does not, on Linux and macOS).
+#: A claim is as old as the older reading says.
+SYSTEM_CLOCKS: tuple[Clock, ...] = (time.monotonic, time.time)
+
+#: One reading of each of `Held`'s clocks.
+Stamp = tuple[float, ...]
+
+
 class Held:
-    """This worker's open claims, each with the moment (this machine's clock, or the
+    """This worker's open claims, each with the moment (this machine's clocks, or the
     test's) the store last confirmed it: claimed, or renewed by a heartbeat."""
 
-    def __init__(self, lease: float, clock: Optional[Clock]) -> None:
+    def __init__(
+        self, lease: float, clock: Optional[Clock], clocks: Optional[Sequence[Clock]] = None
+    ) -> None:
         self._lease = lease
-        self._clock = clock if clock is not None else time.monotonic
-        self._at: dict[str, float] = {}
+        if clocks is None:
+            clocks = (clock,) if clock is not None else SYSTEM_CLOCKS
+        self._clocks = tuple(clocks)
+        self._at: dict[str, Stamp] = {}
         self._lock = threading.Lock()
 
-    def now(self) -> float:
+    def now(self) -> Stamp:
         """Read before the round trip that confirms: a confirmation counts from then."""
-        return self._clock()
+        return tuple(clock() for clock in self._clocks)
 
-    def claimed(self, keys: Iterable[str], at: float) -> None:
+    def claimed(self, keys: Iterable[str], at: Stamp) -> None:
         with self._lock:
             for key in keys:
                 self._at[key] = at
 
-    def confirmed(self, keys: Iterable[str], at: float) -> None:
-        """The store renewed these (only those still held count)."""
+    def confirmed(self, keys: Iterable[str], at: Stamp) -> None:
+        """The store renewed these (only those still held count); a confirmation asked
+        before the one already counted (on the first clock) changes nothing."""
         with self._lock:
             for key in keys:
-                if key in self._at:
-                    self._at[key] = max(self._at[key], at)
+                last = self._at.get(key)
+                if last is not None and at[0] >= last[0]:
+                    self._at[key] = at
 
     def done(self, keys: Iterable[str]) -> None:
         with self._lock:
@@ -199,7 +217,9 @@ class Held:
             return bool(self._at)
 
     def stale(self, key: str) -> bool:
-        """Not confirmed within half a lease: ask the store before sending."""
+        """Not confirmed within half a lease on any clock: ask the store before sending."""
         with self._lock:
             at = self._at.get(key)
-        return at is None or self._clock() - at > self._lease / 2
+        if at is None:
+            return True
+        return any(now - then > self._lease / 2 for now, then in zip(self.now(), at))

@@ -657,8 +657,11 @@ class PostgresJournal:
         }
         with self._writing():
             found = self._writer.execute(_CONFIRM, params).fetchall()
-        self._held.confirmed([key] if found else [], at)
-        return bool(found)
+        if not found:
+            self._held.done([key])  # not ours any more: the heartbeat leaves it
+            return False
+        self._held.confirmed([key], at)
+        return True
 
     def counts(self) -> dict[str, int]:
         """Recipients by status; claims whose lease expired count as ``maybe_sent``.

@@ -467,7 +467,10 @@ class RedisJournal:
             >>> journal.confirm_claim(key)
             True
         """
-        return key in self._renew_keys([key])
+        if key in self._renew_keys([key]):
+            return True
+        self._held.done([key])  # not ours any more: the heartbeat leaves it
+        return False
 
     def counts(self) -> dict[str, int]:
         """Recipients by status; claims whose lease expired count as ``maybe_sent``.

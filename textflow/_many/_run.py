@@ -248,6 +248,11 @@ def length(recipients: object) -> Optional[int]:
     return len(recipients) if isinstance(recipients, Sized) else None
 
 
+#: Confirmations of a stale claim before its send (`Run.still_claimed`), at most.
+CONFIRMS = 3
+_LATE = "its claim could not be confirmed within half its lease (the store answered too late)"
+
+
 class Run:
     """Counts, outcomes, journal and stop decision of one run; safe to use from threads."""
 
@@ -393,13 +398,28 @@ class Run:
         """Just before a stale claim's send: renew it in the store if it is still this
         worker's (True); if another worker took it once its lease ran out (a run with
         ``resend_maybe_sent``), or the store fails, it is not sent: skipped (or refused,
-        with the store's error raised), its permit given back."""
+        with the store's error raised), its permit given back.
+
+        A confirmation counts from the moment it was asked: one whose answer came back
+        stale too (the worker paused again on the way, or a lease shorter than the
+        store's round trips) is asked again, `CONFIRMS` times at most; then the claim is
+        given back, refused: the renewed lease may have run out before the answer came,
+        and another worker taken the recipient."""
         assert self.journal is not None
         assert self._confirm_claim is not None
         try:
-            if self._confirm_claim(job.key):
-                return True
-            previous = self.journal.state(job.key)
+            for _ in range(CONFIRMS):
+                if not self._confirm_claim(job.key):
+                    previous = self.journal.state(job.key)
+                    break
+                if not self.claim_stale(job):
+                    return True
+            else:
+                self.journal.record(job.key, REFUSED, _LATE)
+                self.answered(permit)
+                error = JournalError(f"Not sent: {_LATE}.")
+                self._finish(Outcome(job.index, job.phone_number, REFUSED, job.text, error=error))
+                return False
         except BaseException as exc:
             self.answered(permit)
             self._finish(Outcome(job.index, job.phone_number, REFUSED, job.text, error=exc))

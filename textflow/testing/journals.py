@@ -17,9 +17,10 @@ again must open the same journal. ``clock`` is a `FakeClock` (seconds since
 the epoch) that the tests move; ``lease`` is the claim lease in seconds.
 Besides the `textflow.Journal` protocol, the suite uses ``counts()`` (totals
 by status) and, for shared stores, ``renew()`` (extend this worker's open
-claims). Some tests fork processes (POSIX only) and kill one with SIGKILL.
+claims) and, when the store has them, ``claim_stale`` (timed on ``clock``) and
+``confirm_claim``. Some tests fork processes (POSIX only) and kill one with SIGKILL.
 
-One module (about 330 lines): it is one public suite, imported by one name.
+One module (about 380 lines): it is one public suite, imported by one name.
 """
 
 from __future__ import annotations
@@ -319,6 +320,65 @@ class SharedJournalConformance(JournalConformance):
             second.record("late", REFUSED, "not second's claim")
             assert second.state("taken") == SENDING
             assert first.state("late") == SENT
+
+    def test_a_stale_claim_is_confirmed_only_while_it_is_this_workers(self) -> None:
+        """The optional ``claim_stale`` and ``confirm_claim`` (timed on ``clock``)."""
+        name, clock = self.fresh_name(), FakeClock()
+        with self.opened(name, clock) as first, self.opened(name, clock) as second:
+            _needs_confirm(first)
+            for index, key in enumerate(("kept", "taken", "done")):
+                assert first.claim(key, _number(index), resend_maybe_sent=False)
+            assert not first.claim_stale("kept")
+            clock.advance(LEASE + 1)  # the worker stalled past its lease
+            assert first.claim_stale("kept")
+            assert first.confirm_claim("kept")  # nobody took it meanwhile: renewed
+            assert not first.claim_stale("kept")
+            assert second.claim("taken", _number(1), resend_maybe_sent=True)
+            assert not first.confirm_claim("taken")  # another worker's now
+            first.record("done", SENT, "ok")
+            assert not first.confirm_claim("done")
+            clock.advance(LEASE - 1)
+            assert second.state("kept") == SENDING  # the confirmation renewed a whole lease
+            assert second.state("taken") == SENDING
+
+    def test_a_confirmation_racing_another_workers_claim_lets_one_win(self) -> None:
+        """Claims expired; their owner confirms them while another worker resending
+        ``maybe_sent`` claims them, from the other end: each key is one worker's."""
+        name, clock = self.fresh_name(), FakeClock()
+        keys = _keys(KEYS)
+        with self.opened(name, clock) as first, self.opened(name, clock) as second:
+            _needs_confirm(first)
+            for index, key in enumerate(keys):
+                assert first.claim(key, _number(index), resend_maybe_sent=False)
+            clock.advance(LEASE + 1)
+            confirmed: list[str] = []
+            taken: list[str] = []
+            start = threading.Barrier(2)
+
+            def confirm() -> None:
+                start.wait()
+                confirmed.extend(key for key in keys if first.confirm_claim(key))
+
+            def claim() -> None:
+                start.wait()
+                for index in reversed(range(len(keys))):
+                    if second.claim(keys[index], _number(index), resend_maybe_sent=True):
+                        taken.append(keys[index])
+
+            threads = [threading.Thread(target=confirm), threading.Thread(target=claim)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert not set(confirmed) & set(taken)
+        assert sorted(confirmed + taken) == keys
+
+
+def _needs_confirm(journal: Any) -> None:
+    if not (hasattr(journal, "claim_stale") and hasattr(journal, "confirm_claim")):
+        import pytest  # the suite runs under pytest
+
+        pytest.skip("the store has no claim_stale and confirm_claim (optional)")
 
 
 def _close(journal: Any) -> None:
