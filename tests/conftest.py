@@ -66,6 +66,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "not_on_aiohttp(reason): the test replaces the http client, so its aiohttp case "
         "would not test aiohttp; that case is deselected",
     )
+    _children_take_ctrl_c()
+
+
+def _children_take_ctrl_c() -> None:
+    """Tests send SIGINT (Ctrl-C) to child processes and expect Python's KeyboardInterrupt
+    there. A child inherits an ignored SIGINT, and Python then leaves it ignored: a run
+    started as a background job of a script (``nox &``) ignores SIGINT, so those children
+    never saw the signal. A handled SIGINT is reset to the default at exec, which Python
+    turns into its KeyboardInterrupt handler."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _cases_that_cannot_run(items: list[pytest.Item]) -> list[pytest.Item]:
