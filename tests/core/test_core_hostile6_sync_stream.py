@@ -15,6 +15,7 @@ import signal
 import socket
 import ssl
 import sys
+import time
 import warnings
 from types import FrameType
 from typing import Optional
@@ -142,3 +143,49 @@ def _interrupting(run: object) -> object:
             signal.signal(signal.SIGALRM, previous)
 
     return wrapped
+
+
+def test_the_name_localhost_connects_whichever_loopback_it_lists_first() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # not on ::1: that one is refused
+    try:
+        stream = sync_stream.connect_tcp("localhost", listener.getsockname()[1], 5.0)
+        peer, _ = listener.accept()
+        try:
+            stream.write(b"ping", 5.0)
+            assert peer.recv(4) == b"ping"
+        finally:
+            peer.close()
+            stream.close()
+    finally:
+        listener.close()
+
+
+def test_ipv6_loopback() -> None:
+    if not socket.has_ipv6:  # pragma: no cover - a Python without IPv6
+        pytest.skip("no IPv6 in this Python")
+    try:
+        listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:  # pragma: no cover - a host without ::1
+        pytest.skip("no ::1 on this host")
+    try:
+        stream = sync_stream.connect_tcp("::1", listener.getsockname()[1], 5.0)
+        peer, _ = listener.accept()
+        try:
+            assert stream.get_extra_info("server_addr")[0] == "::1"
+        finally:
+            peer.close()
+            stream.close()
+    finally:
+        listener.close()
+
+
+def test_a_stalled_connect_ends_at_the_deadline_and_says_so() -> None:
+    with full_accept_queue() as url:
+        port = urlsplit(url).port
+        assert port is not None
+        token = DEADLINE.set(time.monotonic() + 0.1)
+        try:
+            with pytest.raises(net.ConnectTimeout, match=DEADLINE_PASSED):
+                sync_stream.connect_tcp("127.0.0.1", port, 30.0)
+        finally:
+            DEADLINE.reset(token)

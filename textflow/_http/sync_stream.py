@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 from textflow._http.deadline import clamp
 from textflow._http.net import (
@@ -46,32 +46,39 @@ class SocketStream:
                 raise ReadError(str(exc)) from exc
 
     def write(self, data: bytes, timeout: Optional[float]) -> None:
-        if not data:
-            return
-        timeout, cut = clamp(timeout, WriteTimeout)
-        with deadline_named(cut):
-            try:
-                while data:
-                    self._sock.settimeout(timeout)
-                    data = data[self._sock.send(data) :]
-            except socket.timeout as exc:
-                raise WriteTimeout(str(exc)) from exc
-            except OSError as exc:
-                raise WriteError(str(exc)) from exc
+        # Each send gets what is left of the deadline now, not what was left when the
+        # write began: a peer taking a few bytes at a time would keep it going past it.
+        view = memoryview(data)
+        while view:
+            left, cut = clamp(timeout, WriteTimeout)
+            with deadline_named(cut):
+                try:
+                    self._sock.settimeout(left)
+                    view = view[self._sock.send(view) :]
+                except socket.timeout as exc:
+                    raise WriteTimeout(str(exc)) from exc
+                except OSError as exc:
+                    raise WriteError(str(exc)) from exc
 
     def start_tls(self, context: ssl.SSLContext, host: str, timeout: Any) -> SocketStream:
         timeout, cut = clamp(timeout, ConnectTimeout)
         with deadline_named(cut):
             try:
                 self._sock.settimeout(timeout)
-                sock = context.wrap_socket(self._sock, server_hostname=host)
+                # The handshake is ours to run, so that whatever ends it (an interrupt
+                # too, which ssl's own handshake-on-connect lets through unclosed) closes
+                # the TLS socket, which owns the descriptor from here on.
+                sock = context.wrap_socket(
+                    self._sock, server_hostname=host, do_handshake_on_connect=False
+                )
             except BaseException as exc:
                 self.close()
-                if isinstance(exc, socket.timeout):
-                    raise ConnectTimeout(str(exc)) from exc
-                if isinstance(exc, OSError):  # ssl.SSLError (a bad certificate) too
-                    raise ConnectError(str(exc)) from exc
-                raise
+                _raise_connect_error(exc)
+            try:
+                sock.do_handshake()
+            except BaseException as exc:
+                sock.close()
+                _raise_connect_error(exc)
         return SocketStream(sock)
 
     def close(self) -> None:
@@ -92,19 +99,48 @@ class SocketStream:
         return None
 
 
-def connect_tcp(host: str, port: int, timeout: Optional[float]) -> SocketStream:
-    """A socket to ``host:port`` (Nagle off, as httpcore sets it), cut at the deadline."""
-    timeout, cut = clamp(timeout, ConnectTimeout)
-    with deadline_named(cut):
-        try:
-            sock = socket.create_connection((host, port), timeout)
-        except socket.timeout as exc:
-            raise ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise ConnectError(str(exc)) from exc
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError as exc:  # (the peer reset it already)
-        sock.close()
+def _raise_connect_error(exc: BaseException) -> NoReturn:
+    if isinstance(exc, socket.timeout):
+        raise ConnectTimeout(str(exc)) from exc
+    if isinstance(exc, OSError):  # ssl.SSLError (a bad certificate) too
         raise ConnectError(str(exc)) from exc
-    return SocketStream(sock)
+    raise exc
+
+
+def connect_tcp(host: str, port: int, timeout: Optional[float]) -> SocketStream:
+    """A socket to ``host:port`` (Nagle off, as httpcore sets it), cut at the deadline.
+
+    ``socket.create_connection``'s loop over the host's addresses, with the socket closed
+    whatever ends an attempt (an interrupt too, which ``create_connection`` lets through
+    with the socket open until garbage collection), and each attempt cut to what is left
+    of the deadline. The first address's error is raised if none connects.
+    """
+    clamp(timeout, ConnectTimeout)  # (passed already: no name looked up)
+    try:
+        addresses = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConnectError(str(exc)) from exc
+    first: Optional[OSError] = None
+    for family, kind, proto, _, address in addresses:
+        left, cut = clamp(timeout, ConnectTimeout)
+        with deadline_named(cut):
+            sock = None
+            try:
+                sock = socket.socket(family, kind, proto)  # (no IPv6 here: the next one)
+                sock.settimeout(left)
+                sock.connect(address)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except BaseException as exc:
+                if sock is not None:
+                    sock.close()
+                if not isinstance(exc, OSError):
+                    raise
+                if cut and isinstance(exc, socket.timeout):  # the deadline: no next address
+                    raise ConnectTimeout(str(exc)) from exc
+                if first is None:
+                    first = exc
+                continue
+        return SocketStream(sock)
+    if first is None:
+        first = OSError(f"no address found for {host}")
+    _raise_connect_error(first)
