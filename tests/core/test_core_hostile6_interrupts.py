@@ -16,9 +16,12 @@ ended the wait).
 from __future__ import annotations
 
 import contextvars
+import gc
+import json
 import socket
 import sys
 import threading
+import warnings
 from types import FrameType
 from typing import Any, Callable, Optional
 
@@ -27,7 +30,7 @@ import httpx
 import textflow
 
 from tests.core.core_support import KEY, ok_sms
-from tests.core.hostile_support import Answer, RawServer, json_answer
+from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer
 
 GUARD = 30.0  # seconds: a guard against a hang, not a measure
 
@@ -118,3 +121,36 @@ def test_an_interrupt_at_any_function_entry_of_a_send_leaves_the_client_working(
         assert sorted(pools.free) == list(range(slots))
     finally:
         client.close()
+
+
+def test_an_interrupt_at_any_function_entry_of_a_new_connection_leaves_no_socket_open(
+    hostile: Callable[[Answer], RawServer],
+) -> None:
+    """Every send on a connection of its own (the server says ``Connection: close``):
+    an interrupt in the connect, at its end or in the close leaves no socket for garbage
+    collection to close (a REPL keeps the last traceback, and any socket only it holds)."""
+    closing = http_answer(json.dumps(ok_sms()).encode(), extra=b"Connection: close\r\n")
+
+    def answer(conn: socket.socket, number: int, body: bytes) -> bool:
+        conn.sendall(closing)
+        return False
+
+    server = hostile(answer)
+    client = textflow.TextFlowClient(
+        KEY, base_url=server.base_url, max_retries=0, timeout=httpx.Timeout(GUARD, pool=1.0)
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        try:
+            _send(client)
+            entry = 0
+            while (where := _interrupted_at(entry, lambda: _send(client))) is not None:
+                gc.collect()  # (the interrupt's traceback is gone)
+                unclosed = [w for w in caught if issubclass(w.category, ResourceWarning)]
+                assert not unclosed, f"interrupted at {where}: {unclosed[0].message}"
+                entry += 1
+            assert entry > 100
+        finally:
+            client.close()
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
