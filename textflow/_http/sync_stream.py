@@ -13,7 +13,7 @@ import socket
 import ssl
 from typing import Any, NoReturn, Optional
 
-from textflow._http.deadline import clamp
+from textflow._http.deadline import DEADLINE_PASSED, clamp
 from textflow._http.net import (
     ConnectError,
     ConnectTimeout,
@@ -123,24 +123,22 @@ def connect_tcp(host: str, port: int, timeout: Optional[float]) -> SocketStream:
     first: Optional[OSError] = None
     for family, kind, proto, _, address in addresses:
         left, cut = clamp(timeout, ConnectTimeout)
-        with deadline_named(cut):
-            sock = None
-            try:
-                sock = socket.socket(family, kind, proto)  # (no IPv6 here: the next one)
-                sock.settimeout(left)
-                sock.connect(address)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except BaseException as exc:
-                if sock is not None:
-                    sock.close()
-                if not isinstance(exc, OSError):
-                    raise
-                if cut and isinstance(exc, socket.timeout):  # the deadline: no next address
-                    raise ConnectTimeout(str(exc)) from exc
-                if first is None:
-                    first = exc
-                continue
-        return SocketStream(sock)
+        sock = None
+        try:  # (no context manager: an interrupt in its exit would lose the socket)
+            sock = socket.socket(family, kind, proto)  # (no IPv6 here: the next one)
+            sock.settimeout(left)
+            sock.connect(address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return SocketStream(sock)
+        except BaseException as exc:
+            if sock is not None:
+                sock.close()
+            if not isinstance(exc, OSError):
+                raise
+            if cut and isinstance(exc, socket.timeout):  # the deadline: no next address
+                raise ConnectTimeout(DEADLINE_PASSED) from None
+            if first is None:
+                first = exc
     if first is None:
         first = OSError(f"no address found for {host}")
     _raise_connect_error(first)
