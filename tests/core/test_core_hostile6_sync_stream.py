@@ -15,6 +15,7 @@ import signal
 import socket
 import ssl
 import sys
+import threading
 import time
 import warnings
 from types import FrameType
@@ -27,6 +28,8 @@ from textflow._http import deadline, net, sync_stream
 from textflow._http.deadline import DEADLINE, DEADLINE_PASSED
 
 from .hostile_support import full_accept_queue
+
+STREAM_FILE = sync_stream.__file__
 
 
 class _Clock:
@@ -189,3 +192,49 @@ def test_a_stalled_connect_ends_at_the_deadline_and_says_so() -> None:
                 sync_stream.connect_tcp("127.0.0.1", port, 30.0)
         finally:
             DEADLINE.reset(token)
+
+
+def test_an_interrupt_once_the_tls_handshake_is_done_closes_its_socket(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    """An interrupt between the handshake and the stream holding the TLS socket (at a
+    function's entry there: where a signal's handler runs) closes it, not collection."""
+    server_side, client_side = tls
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.settimeout(5.0)
+        try:
+            accepted.append(server_side.wrap_socket(conn, server_side=True))
+        except OSError:
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    stream = sync_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
+    previous = sys.gettrace()
+
+    def tracer(frame: FrameType, event: str, arg: object) -> None:
+        code = frame.f_code
+        if event == "call" and code.co_name == "__init__" and code.co_filename == STREAM_FILE:
+            sys.settrace(previous)
+            raise _Interrupt  # as the stream is made around the TLS socket
+
+    def start_tls() -> None:
+        sys.settrace(tracer)
+        try:
+            stream.start_tls(client_side, "127.0.0.1", 5.0)
+        finally:
+            sys.settrace(previous)
+
+    try:
+        leaked = _unclosed_sockets(start_tls)
+    finally:
+        thread.join(5.0)
+        for conn in accepted:
+            conn.close()
+        listener.close()
+    assert accepted, "the handshake was done"
+    assert leaked == []
