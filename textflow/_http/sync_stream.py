@@ -62,24 +62,24 @@ class SocketStream:
 
     def start_tls(self, context: ssl.SSLContext, host: str, timeout: Any) -> SocketStream:
         timeout, cut = clamp(timeout, ConnectTimeout)
-        with deadline_named(cut):
-            try:
-                self._sock.settimeout(timeout)
-                # The handshake is ours to run, so that whatever ends it (an interrupt
-                # too, which ssl's own handshake-on-connect lets through unclosed) closes
-                # the TLS socket, which owns the descriptor from here on.
-                sock = context.wrap_socket(
-                    self._sock, server_hostname=host, do_handshake_on_connect=False
-                )
-            except BaseException as exc:
-                self.close()
-                _raise_connect_error(exc)
-            try:
-                sock.do_handshake()
-            except BaseException as exc:
+        sock: Optional[ssl.SSLSocket] = None
+        try:  # (no context manager: an interrupt in its exit would lose the TLS socket)
+            self._sock.settimeout(timeout)
+            # The handshake is ours to run, so that whatever ends it (an interrupt too,
+            # which ssl's own handshake-on-connect lets through unclosed) closes the TLS
+            # socket, which owns the descriptor from then on.
+            sock = context.wrap_socket(
+                self._sock, server_hostname=host, do_handshake_on_connect=False
+            )
+            sock.do_handshake()
+            return SocketStream(sock)
+        except BaseException as exc:
+            if sock is not None:
                 sock.close()
-                _raise_connect_error(exc)
-        return SocketStream(sock)
+            self.close()  # (the plain socket, if wrapping did not take it)
+            if cut and isinstance(exc, socket.timeout):
+                raise ConnectTimeout(DEADLINE_PASSED) from None
+            _raise_connect_error(exc)
 
     def close(self) -> None:
         self._sock.close()
