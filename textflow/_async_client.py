@@ -248,7 +248,8 @@ class AsyncTextFlowClient(BaseClient[httpx.AsyncClient]):
         self, request: httpx.Request, attempts: Attempts[ResultT], call: Optional[Call]
     ) -> ResultT:
         """Send until an answer or a failure ends the call (the retry loop)."""
-        with deadline_scope(attempts, request):  # every connect, read, write and wait keeps to it
+        own = self._transport if call is None else None  # nothing else awaits in the call
+        with deadline_scope(attempts, request, own):  # every connect, read, write, wait keeps to it
             while True:
                 try:
                     attempts.arm(request)

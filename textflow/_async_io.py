@@ -2,7 +2,9 @@
 
 The twin of ``textflow._sync_io`` (same names, same shapes; scripts/unasync.py
 maps one import to the other). Async calls keep their deadline with an anyio
-cancel scope, which cuts any await, so the read loop has nothing to check.
+cancel scope, which cuts any await, so the read loop has nothing to check; under
+trio a call that only the SDK's own connection carries keeps it as the sync client
+does instead (see `deadline_scope`).
 
 anyio is imported inside the functions, on the first call: ``import textflow``
 and sync apps never load it.
@@ -17,7 +19,11 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import httpx
 
+from textflow._http.deadline import DEADLINE
+
 if TYPE_CHECKING:
+    from contextvars import Token
+
     from textflow._base_client import Attempts
     from textflow._hooks import CallEvent, Hook
     from textflow._http.timers import Keeper
@@ -34,18 +40,40 @@ async def sleep(seconds: float) -> None:
 
 
 class deadline_scope:  # lower case: used as a function, as its sync twin
-    """``with deadline_scope(attempts, request):`` the call's deadline cuts any await in it.
+    """``with deadline_scope(attempts, request, transport):`` the call's deadline cuts any
+    await in it.
 
     A call cut by the deadline raises the SDK's timeout error (``Attempts.deadline_error``).
     The scope has no timer of its own: one per event loop cancels it
     (``textflow._http.timers``), so a loop that never yields keeps nothing per call.
+
+    ``transport``: the SDK's own transport, when nothing but it awaits in the call (no
+    hook). Under trio, if it carries the request on the SDK's own connection
+    (``carries``), the call has no cancel scope (trio's costs ~4 µs a call): its deadline
+    is set in ``deadline.DEADLINE``, as the sync client sets it, and every wait of that
+    connection (the gate, connect, TLS, write, read: ``textflow._http.trio_stream``)
+    ends by it, raising a timeout that says so (``textflow._http.net``); the retry loop
+    turns that into the SDK's error as for any timeout, and no retry starts after the
+    deadline.
     """
 
-    __slots__ = ("_attempts", "_expired", "_keeper", "_request", "_scope", "deadline")
+    __slots__ = (
+        "_attempts",
+        "_expired",
+        "_keeper",
+        "_request",
+        "_scope",
+        "_token",
+        "_transport",
+        "deadline",
+    )
 
-    def __init__(self, attempts: Attempts[Any], request: httpx.Request) -> None:
+    def __init__(
+        self, attempts: Attempts[Any], request: httpx.Request, transport: Any = None
+    ) -> None:
         self._attempts = attempts
         self._request = request
+        self._transport = transport
 
     def __enter__(self) -> None:
         import textflow._http.timers  # (not ``from ... import``: one lookup fewer per call)
@@ -56,7 +84,12 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         left = self._attempts.remaining()
         if left is not None and left > 0:
             keeper = textflow._http.timers.keeper()
-            self._scope: Any = keeper.cancel_scope()
+            transport = self._transport
+            if keeper.trio and transport is not None and transport.carries(self._request):
+                self._scope: Any = None  # the waits of the SDK's connection keep the deadline
+                self._token: Token[Optional[float]] = DEADLINE.set(self._attempts.deadline)
+                return
+            self._scope = keeper.cancel_scope()
             self._scope.__enter__()
             self.deadline = keeper.now() + left
             keeper.add(self)
@@ -80,6 +113,9 @@ class deadline_scope:  # lower case: used as a function, as its sync twin
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> Optional[bool]:
+        if self._scope is None:
+            DEADLINE.reset(self._token)
+            return None
         if self._keeper is not None:
             self._keeper.remove(self)
         suppressed: Optional[bool] = self._scope.__exit__(exc_type, exc, tb)
@@ -118,7 +154,8 @@ async def close_chunks(chunks: AsyncIterator[bytes], response: httpx.Response) -
 
 
 def check_deadline(attempts: Attempts[Any], request: httpx.Request) -> None:
-    """Nothing to do: the cancel scope of `deadline_scope` cuts a read that runs late."""
+    """Nothing to do: the cancel scope of `deadline_scope` cuts a read that runs late (or,
+    under trio without one, each read of the SDK's connection ends by the deadline)."""
 
 
 async def emit(hook_and_event: tuple[Optional[Hook], CallEvent]) -> None:

@@ -37,11 +37,14 @@ def sleep(seconds: float) -> None:
 
 
 class deadline_scope:  # lower case: used as a function, as its async twin
-    """``with deadline_scope(attempts, request):`` the call's deadline holds for every I/O step."""
+    """``with deadline_scope(attempts, request, transport):`` the call's deadline holds for
+    every I/O step (``transport``: as the async twin's, unused here)."""
 
     __slots__ = ("_deadline", "_token")
 
-    def __init__(self, attempts: Attempts[Any], request: httpx.Request) -> None:
+    def __init__(
+        self, attempts: Attempts[Any], request: httpx.Request, transport: Any = None
+    ) -> None:
         self._deadline = attempts.deadline
 
     def __enter__(self) -> None:

@@ -67,12 +67,21 @@ async def test_a_crowd_larger_than_the_pool_is_sent_once_each_and_answered(
     assert len(server.requests) == CROWD * 2, "each send went out once"
 
 
-async def test_sends_cut_by_their_deadline_while_queued_were_never_sent(
-    api: Harness, server: ScriptedServer
+@pytest.mark.parametrize(
+    "waiting",
+    [0.3, httpx.Timeout(GUARD, pool=0.1)],
+    ids=["the call's deadline", "a pool timeout shorter than the call's"],
+)
+async def test_sends_cut_while_queued_were_never_sent_and_took_no_slot(
+    api: Harness, server: ScriptedServer, waiting: Any
 ) -> None:
+    """Queued sends cut at the gate, by their call's deadline or by a pool timeout the
+    retry loop told the transport (the gate's timer ends the wait): timeouts, not sent.
+    The holders keep every connection until the waits have ended (then the server drops
+    them), and every slot is back after."""
     server.script = [("hang", GUARD)] * POOL  # the first sends hold every connection
     client = api.make(base_url=server.base_url, max_retries=0, timeout=GUARD)
-    short = client.with_options(timeout=0.3)  # the same pool
+    short = client.with_options(timeout=waiting)  # the same pool
     held: list[textflow.APIError] = []
     queued: list[textflow.APIError] = []
 
@@ -97,7 +106,7 @@ async def test_sends_cut_by_their_deadline_while_queued_were_never_sent(
             async with anyio.create_task_group() as waiters:
                 for index in range(4):
                     waiters.start_soon(waiter, f"+1123457{index:04d}")
-            server.close()  # and now the holders' connections drop
+            server.close()  # the waits are over: now the holders' connections drop
     assert len(queued) == 4
     assert all(isinstance(exc, textflow.APITimeoutError) for exc in queued)
     assert not any(exc.may_have_been_sent for exc in queued), "cut at the gate: not sent"
@@ -114,44 +123,3 @@ async def test_sends_cut_by_their_deadline_while_queued_were_never_sent(
         assert len(other.requests) == POOL * 2
     finally:
         other.close()
-
-
-async def test_sends_queued_past_their_pool_timeout_were_never_sent_and_took_no_slot(
-    api: Harness, server: ScriptedServer
-) -> None:
-    """A pool timeout shorter than the call's: the gate's timer ends the wait (the retry
-    loop told the transport how long it may wait), as a timeout, not sent. The holders
-    keep every connection until the waits have ended (then the server drops them)."""
-    server.script = [("hang", GUARD)] * POOL  # the first sends hold every connection
-    client = api.make(base_url=server.base_url, max_retries=0, timeout=GUARD)
-    short_pool = client.with_options(timeout=httpx.Timeout(GUARD, pool=0.1))  # the same pool
-    queued: list[textflow.APIError] = []
-    held: list[textflow.APIError] = []
-
-    async def holder(number: str) -> None:
-        try:
-            await send(api, client, number)
-        except textflow.APIError as exc:
-            held.append(exc)
-
-    async def waiter(number: str) -> None:
-        try:
-            await send(api, short_pool, number)
-        except textflow.APIError as exc:
-            queued.append(exc)
-
-    with anyio.fail_after(GUARD):
-        async with anyio.create_task_group() as group:
-            for index in range(POOL):
-                group.start_soon(holder, f"+1123456{index:04d}")
-            while len(server.requests) < POOL:  # every connection is held
-                await anyio.sleep(0.01)
-            async with anyio.create_task_group() as waiters:
-                for index in range(4):
-                    waiters.start_soon(waiter, f"+1123457{index:04d}")
-            server.close()  # the waits are over: now the holders' connections drop
-    assert len(queued) == 4
-    assert all(isinstance(exc, textflow.APITimeoutError) for exc in queued)
-    assert not any(exc.may_have_been_sent for exc in queued), "timed out at the gate: not sent"
-    assert len(server.requests) == POOL, "only the holders reached the server"
-    assert len(held) == POOL

@@ -4,7 +4,8 @@ What its connection relies on: a handshake with a certificate made at test time,
 certificate refused (a name it is not for, a CA not trusted) before anything is sent,
 a handshake that never ends cut by its timeout, data behind an answer seen as such
 (and kept), records that carry no data (session tickets) not, the end read as ``b""``.
-Each failed handshake leaves its socket closed.
+Each failed handshake leaves its socket closed. The deadline of a call without a
+cancel scope (``deadline.DEADLINE``) ends a handshake and a trickled answer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Optional
 
 import pytest
@@ -20,6 +23,7 @@ import trio
 import trustme
 
 from textflow._http import net, trio_stream, trio_tls
+from textflow._http.deadline import DEADLINE, DEADLINE_PASSED
 
 from tests.core.proxy_support import certificate_authority, client_context, server_context
 
@@ -204,4 +208,60 @@ async def test_a_handshake_cancelled_by_the_calls_deadline_closes_its_socket(
         assert raw.get_extra_info("socket").fileno() == -1
     finally:
         raw.close()
+        peer.close()
+
+
+@contextmanager
+def call_deadline(seconds: float) -> Iterator[None]:
+    """The deadline of a call in progress, as a trio call without a cancel scope sets it."""
+    token = DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        DEADLINE.reset(token)
+
+
+async def test_a_handshake_never_answered_ends_at_the_calls_deadline_and_closes_its_socket(
+    listener: socket.socket, ca: trustme.CA
+) -> None:
+    peer = Peer(listener, None)
+    raw = await trio_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
+    try:
+        with call_deadline(0.2), pytest.raises(net.ConnectTimeout, match=DEADLINE_PASSED):
+            await raw.start_tls(client_context(ca), "127.0.0.1", 5.0)  # its own timeout: 5 s
+        assert raw.get_extra_info("socket").fileno() == -1
+    finally:
+        raw.close()
+        peer.close()
+
+
+async def test_an_answer_trickled_a_record_at_a_time_ends_at_the_calls_deadline(
+    ca: trustme.CA, listener: socket.socket
+) -> None:
+    peer = Peer(listener, server_context(ca))
+    stream = await connect(listener, client_context(ca))
+    stop = threading.Event()
+
+    def trickle() -> None:  # a TLS record of one byte every 10 ms, until the test ends
+        while not stop.wait(0.01):
+            peer.tls.sendall(b"x")
+
+    sender = threading.Thread(target=trickle, daemon=True)
+    got = [b""]
+
+    async def read_on() -> None:  # each read returns within its own timeout (5 s)
+        while True:
+            got[0] += await stream.read(100, 5.0)
+
+    try:
+        assert peer.joined().error is None
+        sender.start()
+        with trio.fail_after(10):  # (a bound on the test, should the deadline not end it)
+            with call_deadline(0.3), pytest.raises(net.ReadTimeout, match=DEADLINE_PASSED):
+                await read_on()  # only the deadline ends it
+        assert got[0], "bytes came before the deadline"
+    finally:
+        stop.set()
+        sender.join(10)
+        await stream.aclose()
         peer.close()

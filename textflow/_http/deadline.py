@@ -1,8 +1,10 @@
 """The deadline of the sync call in progress, which every connect, read and write keeps to.
 
 Set by ``TextFlowClient`` for the length of a call and read by the network
-streams of ``textflow._http.streams`` (the async client cuts its calls with a cancel
-scope instead). Kept apart so that importing the SDK does not import httpcore.
+streams of ``textflow._http.streams``. The async client cuts its calls with a cancel
+scope instead, but under trio a call that only the SDK's own connection carries: that
+one sets it too, and the trio streams (``trio_stream``, ``trio_tls``) and the gate's
+wait keep it. Kept apart so that importing the SDK does not import httpcore.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from textflow._http import loops
 from textflow._http.async_shard import AsyncShard
 from textflow._http.backends import AsyncBackend, SyncBackend
 from textflow._http.convert import AsyncBody, Forwarded, SyncBody, core_request, httpx_errors
-from textflow._http.deadline import CALL_DEADLINE, QUEUE_TIMEOUT
+from textflow._http.deadline import CALL_DEADLINE, DEADLINE, QUEUE_TIMEOUT
 from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
@@ -278,11 +278,16 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             else:
                 pools.arrivals += 1
             extensions = request.extensions  # (the retry loop worked the timeout out)
-            waiter = gate.enqueue(
+            timeout = (
                 extensions[QUEUE_TIMEOUT]
                 if QUEUE_TIMEOUT in extensions
                 else _queued_timeout(request)
             )
+            if timeout is None and DEADLINE.get() is not None:
+                # no cancel scope ends this call's wait (``carries``): the pool timeout,
+                # cut to what was left of the deadline, does
+                timeout = _pool_timeout(request)
+            waiter = gate.enqueue(timeout)
             if waiter is not None:  # (None: a slot came free meanwhile, taken)
                 try:
                     await waiter.parked  # here, not in a coroutine of the gate's
@@ -310,6 +315,12 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
             release()
             raise
         return _tunnelled(pools, index, AsyncBody(answer, release), answer)
+
+    def carries(self, request: httpx.Request) -> bool:
+        """Whether ``request`` goes on the SDK's own connection, every wait of it the SDK's
+        (no proxy route; httpcore's connection not replaced by a test double): then, under
+        trio, the call's deadline needs no cancel scope (``textflow._async_io``)."""
+        return request.extensions.get(ROUTE) is None and _unpatched(_ASYNC)
 
     async def aclose(self) -> None:
         pools = await self._in_this_loop()

@@ -5,9 +5,14 @@ manager and a cancel scope for its timeout, over trio's ``SocketStream`` (a conf
 detector and an error-translating context manager of its own): with the SDK's
 connection on asyncio's transports, that made trio 1.3x asyncio's CPU per send. Here a
 read or write is first tried on the non-blocking socket; only one that would block
-waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``): a read under
+waits for the socket (``trio.lowlevel.wait_readable`` / ``wait_writable``), but the first
+read after a write waits at once, since what answers it is a round trip away: a read under
 the event loop's one deadline timer (``textflow._http.timers``), a write in a cancel
-scope for its timeout. The call's deadline cancels a wait as usual. Errors are the
+scope for its timeout. Each wait, the connect included, also ends at the deadline of the
+call in progress (``deadline.DEADLINE``) if one is set: under trio a call that only the
+SDK's own connection carries has no cancel scope of its own (``textflow._async_io``), and
+its deadline is kept here as the sync client keeps it; a wait it cut raises a timeout
+saying so. Otherwise the call's cancel scope cancels a wait as usual. Errors are the
 SDK's (``textflow._http.net``), as httpcore's trio backend raises its own. TLS goes
 over it (``start_tls``: ``textflow._http.trio_tls``).
 """
@@ -22,17 +27,22 @@ from typing import Any, Optional
 import trio
 
 from textflow._http import net, timers
+from textflow._http.deadline import DEADLINE_PASSED, clamp
 from textflow._http.net import socket_readable
 
 
 class TrioStream:
-    __slots__ = ("_socket",)
+    __slots__ = ("_socket", "_wrote")
 
     def __init__(self, sock: socket.socket) -> None:
         self._socket = sock
+        self._wrote = False  # the last thing done was a write: its answer is a round trip off
 
     async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
         sock = self._socket
+        if self._wrote:  # no recv bound to fail first (a syscall and an exception: ~1 µs)
+            self._wrote = False
+            await self._readable(timeout)
         while True:
             try:
                 return sock.recv(max_bytes)
@@ -40,24 +50,39 @@ class TrioStream:
                 pass
             except OSError as exc:
                 raise net.ReadError(str(exc)) from exc
-            if timeout is None:
-                await _wait(trio.lowlevel.wait_readable, sock, None, net.ReadError)
-            else:
-                await _read_wait(sock, timeout)
+            await self._readable(timeout)
+
+    async def _readable(self, timeout: Optional[float]) -> None:
+        left, cut = clamp(timeout, net.ReadTimeout)
+        if left is None:
+            await _wait(trio.lowlevel.wait_readable, self._socket, None, net.ReadError)
+        else:
+            await _read_wait(self._socket, left, cut)
 
     async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
         sock = self._socket
-        view = memoryview(buffer)
-        while view:
+        self._wrote = True
+        try:
+            sent = sock.send(buffer)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            raise net.WriteError(str(exc)) from exc
+        if sent == len(buffer):  # the socket took it all: the usual case
+            return
+        view = memoryview(buffer)[sent:]
+        while True:
+            left, cut = clamp(timeout, net.WriteTimeout)
+            if not await _wait(trio.lowlevel.wait_writable, sock, left, net.WriteError):
+                raise net.WriteTimeout(DEADLINE_PASSED if cut else "")
             try:
                 view = view[sock.send(view) :]
-                continue
             except BlockingIOError:
-                pass
+                continue
             except OSError as exc:
                 raise net.WriteError(str(exc)) from exc
-            if not await _wait(trio.lowlevel.wait_writable, sock, timeout, net.WriteError):
-                raise net.WriteTimeout()
+            if not view:
+                return
 
     async def start_tls(
         self,
@@ -128,10 +153,11 @@ class _ReadWait:
         trio.lowlevel.notify_closing(self.sock)  # the connection is done for: closed next
 
 
-async def _read_wait(sock: socket.socket, timeout: float) -> None:
-    """Waits until ``sock`` is readable, at most ``timeout`` seconds, with no cancel scope:
-    the event loop's one deadline timer (``textflow._http.timers``) ends a wait too long.
-    A scope per read (``move_on_after``) was a tenth of trio's CPU per send."""
+async def _read_wait(sock: socket.socket, timeout: float, cut: bool) -> None:
+    """Waits until ``sock`` is readable, at most ``timeout`` seconds (``cut``: the call's
+    deadline ends it), with no cancel scope: the event loop's one deadline timer
+    (``textflow._http.timers``) ends a wait too long. A scope per read
+    (``move_on_after``) was a tenth of trio's CPU per send."""
     wait = _ReadWait(trio.current_time() + timeout, sock)
     keeper = timers.keeper()  # looked up once for its start and stop
     keeper.add(wait)
@@ -139,7 +165,7 @@ async def _read_wait(sock: socket.socket, timeout: float) -> None:
         await trio.lowlevel.wait_readable(sock)
     except trio.ClosedResourceError as exc:
         if wait.expired:
-            raise net.ReadTimeout() from None
+            raise net.ReadTimeout(DEADLINE_PASSED if cut else "") from None
         raise net.ReadError(str(exc)) from exc
     finally:
         keeper.remove(wait)
@@ -147,11 +173,12 @@ async def _read_wait(sock: socket.socket, timeout: float) -> None:
 
 async def connect_tcp(host: str, port: int, timeout: Optional[float]) -> TrioStream:
     """A connection to ``host:port`` (trio's happy eyeballs), on a socket of its own."""
+    timeout, cut = clamp(timeout, net.ConnectTimeout)
     try:
         with trio.fail_after(math.inf if timeout is None else timeout):
             stream = await trio.open_tcp_stream(host, port)
     except trio.TooSlowError:
-        raise net.ConnectTimeout() from None
+        raise net.ConnectTimeout(DEADLINE_PASSED if cut else "") from None
     except OSError as exc:
         raise net.ConnectError(str(exc)) from exc
     sock = socket.socket(fileno=stream.socket.detach())  # TCP_NODELAY already set by trio

@@ -27,6 +27,7 @@ from typing import Any, Optional
 import trio
 
 from textflow._http import net
+from textflow._http.deadline import DEADLINE_PASSED, clamp
 from textflow._http.net import socket_readable
 
 _RECV = 64 * 1024  # bytes asked of the socket per read
@@ -39,7 +40,8 @@ async def start_tls(
     server_hostname: Optional[str],
     timeout: Optional[float],
 ) -> TrioTLSStream:
-    """The handshake over ``raw`` (closed if it fails), at most ``timeout`` seconds."""
+    """The handshake over ``raw`` (closed if it fails), at most ``timeout`` seconds and
+    not past the call's deadline (``deadline.DEADLINE``, if set)."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     try:
         tls = ssl_context.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
@@ -48,11 +50,15 @@ async def start_tls(
         raise net.ConnectError(str(exc)) from exc
     stream = TrioTLSStream(raw, tls, incoming, outgoing)
     try:
+        timeout, cut = clamp(timeout, net.ConnectTimeout)
         with trio.fail_after(math.inf if timeout is None else timeout):
             await stream.handshake()
     except trio.TooSlowError:
         raw.close()
-        raise net.ConnectTimeout() from None
+        raise net.ConnectTimeout(DEADLINE_PASSED if cut else "") from None
+    except net.TimeoutException as exc:  # a wait of the handshake cut by the deadline
+        raw.close()
+        raise net.ConnectTimeout(str(exc)) from None
     except BaseException:  # a failure, or the call's deadline (trio.Cancelled)
         raw.close()
         raise
