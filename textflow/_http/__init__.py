@@ -22,6 +22,9 @@ Pieces, and what each adds over httpx and httpcore:
   timeout is kept by the loop's one deadline timer (``anyio.Semaphore`` woke a waiter
   through an event to take the slot again, and cutting its wait needed a cancel scope
   per wait: 7-10 % more function calls per send at concurrency 500 than at 100).
+  ``sync_gate`` -- the sync transport's: slots as tokens of a C queue, taken and given
+  back in one call each (``threading.Semaphore`` runs Python code under its lock, and
+  an interrupt landing as it lets the lock go left every later call hanging).
 * ``connection`` / ``h1`` -- the SDK's own HTTP/1.1 connection, which a shard uses for a
   direct request, for a plain-http one forwarded to a plain-http proxy, and for one
   through a plain-http proxy's CONNECT tunnel, in place of httpcore's ``HTTPConnection``

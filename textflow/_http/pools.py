@@ -130,7 +130,7 @@ class Pools(Generic[PoolT]):
         self.free = list(reversed(range(count)))
         self.size = count
         # The async gate hands a slot given back to the first in line with its shard
-        # (``AsyncGate.release(slot)``); a threading.Semaphore only counts.
+        # (``AsyncGate.release(slot)``); the sync gate (``sync_gate``) only counts.
         self._hands_over = hasattr(self.gate, "enqueue")
         self._make_proxy = proxy
         self.proxies: dict[Any, Any] = {}  # httpx.Proxy (by identity) -> its factory
@@ -190,8 +190,10 @@ class Pools(Generic[PoolT]):
 
     def take(self, handed: Optional[int] = None) -> tuple[int, PoolT, Callable[[], None]]:
         """A shard, its index and what gives it back (``release``), for a request the gate
-        let in (``handed``: the index its releaser handed over with the slot); if none can
-        be had, the request's slot goes back before the error is raised."""
+        let in (``handed``: the index its releaser handed over with the slot). If it raises,
+        the shard is free again and the caller gives the slot back (``release(None)``),
+        the caller's ``try`` covering the call: an interrupt at this method's entry, before
+        any line of it, is the caller's to handle too."""
         index: Optional[int] = handed
         try:
             if index is None:
@@ -200,7 +202,8 @@ class Pools(Generic[PoolT]):
             if pool is None:
                 pool = self.shards[index] = self._make_shard(self.factory)
         except BaseException:
-            self.release(index)
+            if index is not None:
+                self.free.append(index)
             raise
         return index, pool, partial(self.release, index)
 
@@ -210,17 +213,21 @@ class Pools(Generic[PoolT]):
         stuck is replaced (in a pool of one connection, a stuck one would be every later
         call's)."""
         if index is not None:
-            self._lent.pop(index, None)
-            if self._hands_over and self.gate.release(index):
-                return  # handed with its shard to the first in line, whose send replaces
-                # the shard's connection if it is stuck (``AsyncShard``: ``usable``, ``_stale``)
-            shard = self.shards.get(index)
-            if isinstance(shard, Shard) and shard.stuck():
-                self.broken.append(self.shards.pop(index))
+            if self._hands_over:
+                self._lent.pop(index, None)
+                if self.gate.release(index):
+                    return  # handed with its shard to the first in line, whose send replaces
+                    # its connection if it is stuck (``AsyncShard``: ``usable``, ``_stale``)
+            else:  # the look first: an interrupt in it (at a function's entry) leaves the
+                # shard lent, to a body dropped, which ``reclaim`` gives back
+                shard = self.shards.get(index)
+                if isinstance(shard, Shard) and shard.stuck():
+                    self.broken.append(self.shards.pop(index))
+                self._lent.pop(index, None)
             self.free.append(index)
             if self._hands_over:
                 return
-        self.gate.release()
+        self.gate.release()  # (the sync gate's: one call of C, no function entry)
 
     def all(self) -> list[PoolT]:
         return list(self.shards.values())

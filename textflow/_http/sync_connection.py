@@ -66,22 +66,21 @@ class SyncConnection(BaseConnection):
         return self._response(answer, SyncBody(self, answer, timeouts.get("read"), release))
 
     def _connect(self, timeout: Optional[float]) -> None:
-        scheme, host, port = self.origin
+        scheme, host, _ = self.origin
         tunnel = self.tunnel
-        if tunnel is None:
-            stream = self._backend.connect_raw(host.decode("ascii"), port, timeout)
-        else:  # the proxy, then a tunnel through it to the origin (still "connecting")
-            _, proxy_host, proxy_port = tunnel.proxy
-            stream = self._backend.connect_raw(proxy_host.decode("ascii"), proxy_port, timeout)
-            self._tunnel(stream, tunnel, timeout)
-        if scheme == b"https":
-            reached(Point.TLS)
-            try:
+        # the origin, or the proxy and then a tunnel through it (still "connecting")
+        _, dial_host, dial_port = self.origin if tunnel is None else tunnel.proxy
+        stream = self._backend.connect_raw(dial_host.decode("ascii"), dial_port, timeout)
+        try:  # whatever ends it (an interrupt at a function's entry too) closes the stream
+            if tunnel is not None:
+                self._tunnel(stream, tunnel, timeout)
+            if scheme == b"https":
+                reached(Point.TLS)
                 stream = stream.start_tls(self._ssl(), host.decode("ascii"), timeout)
-            except BaseException:  # (the SDK's streams close on failure; this is a guard)
-                with shielded():
-                    stream.close()
-                raise
+        except BaseException:  # (the SDK's streams close on failure; this is a guard)
+            with shielded():
+                stream.close()
+            raise
         self.stream = stream
         self._opened[self] = None
 
@@ -132,10 +131,14 @@ class SyncConnection(BaseConnection):
 
     def close(self) -> None:
         self._state = CLOSED
-        stream, self.stream = self.stream, None
+        stream = self.stream
         if stream is not None:
-            self._opened.pop(self, None)
+            # Closed before it is let go: an interrupt at a function's entry in the close
+            # leaves it this connection's, closed by its next close (or the client's), not
+            # by garbage collection.
             stream.close()
+            self.stream = None
+            self._opened.pop(self, None)
 
     def _close_shielded(self) -> None:
         with shielded():

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
-from textflow._http.deadline import clamp
+from textflow._http.deadline import DEADLINE_PASSED, clamp
 from textflow._http.net import (
     ConnectError,
     ConnectTimeout,
@@ -46,33 +46,40 @@ class SocketStream:
                 raise ReadError(str(exc)) from exc
 
     def write(self, data: bytes, timeout: Optional[float]) -> None:
-        if not data:
-            return
-        timeout, cut = clamp(timeout, WriteTimeout)
-        with deadline_named(cut):
-            try:
-                while data:
-                    self._sock.settimeout(timeout)
-                    data = data[self._sock.send(data) :]
-            except socket.timeout as exc:
-                raise WriteTimeout(str(exc)) from exc
-            except OSError as exc:
-                raise WriteError(str(exc)) from exc
+        # Each send gets what is left of the deadline now, not what was left when the
+        # write began: a peer taking a few bytes at a time would keep it going past it.
+        view = memoryview(data)
+        while view:
+            left, cut = clamp(timeout, WriteTimeout)
+            with deadline_named(cut):
+                try:
+                    self._sock.settimeout(left)
+                    view = view[self._sock.send(view) :]
+                except socket.timeout as exc:
+                    raise WriteTimeout(str(exc)) from exc
+                except OSError as exc:
+                    raise WriteError(str(exc)) from exc
 
     def start_tls(self, context: ssl.SSLContext, host: str, timeout: Any) -> SocketStream:
         timeout, cut = clamp(timeout, ConnectTimeout)
-        with deadline_named(cut):
-            try:
-                self._sock.settimeout(timeout)
-                sock = context.wrap_socket(self._sock, server_hostname=host)
-            except BaseException as exc:
-                self.close()
-                if isinstance(exc, socket.timeout):
-                    raise ConnectTimeout(str(exc)) from exc
-                if isinstance(exc, OSError):  # ssl.SSLError (a bad certificate) too
-                    raise ConnectError(str(exc)) from exc
-                raise
-        return SocketStream(sock)
+        sock: Optional[ssl.SSLSocket] = None
+        try:  # (no context manager: an interrupt in its exit would lose the TLS socket)
+            self._sock.settimeout(timeout)
+            # The handshake is ours to run, so that whatever ends it (an interrupt too,
+            # which ssl's own handshake-on-connect lets through unclosed) closes the TLS
+            # socket, which owns the descriptor from then on.
+            sock = context.wrap_socket(
+                self._sock, server_hostname=host, do_handshake_on_connect=False
+            )
+            sock.do_handshake()
+            return SocketStream(sock)
+        except BaseException as exc:
+            if sock is not None:
+                sock.close()
+            self.close()  # (the plain socket, if wrapping did not take it)
+            if cut and isinstance(exc, socket.timeout):
+                raise ConnectTimeout(DEADLINE_PASSED) from None
+            _raise_connect_error(exc)
 
     def close(self) -> None:
         self._sock.close()
@@ -92,19 +99,46 @@ class SocketStream:
         return None
 
 
-def connect_tcp(host: str, port: int, timeout: Optional[float]) -> SocketStream:
-    """A socket to ``host:port`` (Nagle off, as httpcore sets it), cut at the deadline."""
-    timeout, cut = clamp(timeout, ConnectTimeout)
-    with deadline_named(cut):
-        try:
-            sock = socket.create_connection((host, port), timeout)
-        except socket.timeout as exc:
-            raise ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise ConnectError(str(exc)) from exc
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError as exc:  # (the peer reset it already)
-        sock.close()
+def _raise_connect_error(exc: BaseException) -> NoReturn:
+    if isinstance(exc, socket.timeout):
+        raise ConnectTimeout(str(exc)) from exc
+    if isinstance(exc, OSError):  # ssl.SSLError (a bad certificate) too
         raise ConnectError(str(exc)) from exc
-    return SocketStream(sock)
+    raise exc
+
+
+def connect_tcp(host: str, port: int, timeout: Optional[float]) -> SocketStream:
+    """A socket to ``host:port`` (Nagle off, as httpcore sets it), cut at the deadline.
+
+    ``socket.create_connection``'s loop over the host's addresses, with the socket closed
+    whatever ends an attempt (an interrupt too, which ``create_connection`` lets through
+    with the socket open until garbage collection), and each attempt cut to what is left
+    of the deadline. The first address's error is raised if none connects.
+    """
+    clamp(timeout, ConnectTimeout)  # (passed already: no name looked up)
+    try:
+        addresses = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConnectError(str(exc)) from exc
+    first: Optional[OSError] = None
+    for family, kind, proto, _, address in addresses:
+        left, cut = clamp(timeout, ConnectTimeout)
+        sock = None
+        try:  # (no context manager: an interrupt in its exit would lose the socket)
+            sock = socket.socket(family, kind, proto)  # (no IPv6 here: the next one)
+            sock.settimeout(left)
+            sock.connect(address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return SocketStream(sock)
+        except BaseException as exc:
+            if sock is not None:
+                sock.close()
+            if not isinstance(exc, OSError):
+                raise
+            if cut and isinstance(exc, socket.timeout):  # the deadline: no next address
+                raise ConnectTimeout(DEADLINE_PASSED) from None
+            if first is None:
+                first = exc
+    if first is None:
+        first = OSError(f"no address found for {host}")
+    _raise_connect_error(first)

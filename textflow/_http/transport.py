@@ -50,6 +50,7 @@ from textflow._http.deadline import CALL_DEADLINE, DEADLINE, QUEUE_TIMEOUT
 from textflow._http.pools import Pools
 from textflow._http.proxies import ROUTE
 from textflow._http.sent import Point, reached
+from textflow._http.sync_gate import SyncGate
 from textflow._http.sync_shard import SyncShard
 from textflow._http.tunnel import Tunnel
 from textflow.errors import ClientStateError
@@ -152,7 +153,7 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
 
     _shard = SyncShard
     _backend = SyncBackend
-    _gate = threading.Semaphore
+    _gate = SyncGate
 
     @staticmethod
     def _proxy_pools() -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -172,7 +173,11 @@ class TextFlowTransport(_Base[SyncShard], httpx.BaseTransport):
             pools.reclaim()
             if not pools.gate.acquire(timeout=_pool_timeout(request)):
                 raise httpx.PoolTimeout(_NO_CONNECTION)
-        index, pool, release = pools.take()
+        try:
+            index, pool, release = pools.take()
+        except BaseException:  # (an interrupt at its entry too): the slot goes back
+            pools.release(None)
+            raise
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _SYNC)
@@ -293,7 +298,11 @@ class AsyncTextFlowTransport(_Base[_AsyncPool], httpx.AsyncBaseTransport):
                 if (waiter.own_timer or waiter.state != gate.GRANTED) and not gate.settled(waiter):
                     raise httpx.PoolTimeout(_NO_CONNECTION)  # not sent; no slot taken
                 handed = waiter.slot  # its releaser's shard, come with the slot
-        index, pool, release = pools.take(handed)
+        try:
+            index, pool, release = pools.take(handed)
+        except BaseException:  # (an interrupt at its entry too): the slot goes back
+            pools.release(None)
+            raise
         try:
             with httpx_errors():
                 forwarded = _own_connection(pools, request, _ASYNC)
