@@ -26,8 +26,9 @@ def without_separators(number: str) -> str:
     number given to the SDK may have, and without a "(0)" right after its calling code
     (``+44 (0)20 7946 0018`` is ``+442079460018``); a "(0)" anywhere else is kept, as a
     form that cannot be read as one number."""
-    with contextlib.suppress(InputValidationError):
-        number = _without_trunk_zero(number, "number")
+    if "(" in number:  # (an answer's number, on every send: the common case skips it)
+        with contextlib.suppress(InputValidationError):
+            number = _without_trunk_zero(number, "number")
     return _PHONE_SEPARATORS.sub("", number)
 
 

@@ -29,17 +29,17 @@ from textflow._http.net import (
 class SocketStream:
     """A connected socket (plain or TLS) for ``textflow._http.sync_connection``."""
 
-    __slots__ = ("_sock",)
+    __slots__ = ("_socket",)
 
     def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+        self._socket = sock
 
     def read(self, max_bytes: int, timeout: Optional[float]) -> bytes:
         timeout, cut = clamp(timeout, ReadTimeout)
         with deadline_named(cut):
             try:
-                self._sock.settimeout(timeout)
-                return self._sock.recv(max_bytes)
+                self._socket.settimeout(timeout)
+                return self._socket.recv(max_bytes)
             except socket.timeout as exc:
                 raise ReadTimeout(str(exc)) from exc
             except OSError as exc:
@@ -53,8 +53,8 @@ class SocketStream:
             left, cut = clamp(timeout, WriteTimeout)
             with deadline_named(cut):
                 try:
-                    self._sock.settimeout(left)
-                    view = view[self._sock.send(view) :]
+                    self._socket.settimeout(left)
+                    view = view[self._socket.send(view) :]
                 except socket.timeout as exc:
                     raise WriteTimeout(str(exc)) from exc
                 except OSError as exc:
@@ -64,12 +64,12 @@ class SocketStream:
         timeout, cut = clamp(timeout, ConnectTimeout)
         sock: Optional[ssl.SSLSocket] = None
         try:  # (no context manager: an interrupt in its exit would lose the TLS socket)
-            self._sock.settimeout(timeout)
+            self._socket.settimeout(timeout)
             # The handshake is ours to run, so that whatever ends it (an interrupt too,
             # which ssl's own handshake-on-connect lets through unclosed) closes the TLS
             # socket, which owns the descriptor from then on.
             sock = context.wrap_socket(
-                self._sock, server_hostname=host, do_handshake_on_connect=False
+                self._socket, server_hostname=host, do_handshake_on_connect=False
             )
             sock.do_handshake()
             return SocketStream(sock)
@@ -82,10 +82,10 @@ class SocketStream:
             _raise_connect_error(exc)
 
     def close(self) -> None:
-        self._sock.close()
+        self._socket.close()
 
     def get_extra_info(self, info: str) -> Any:
-        sock = self._sock
+        sock = self._socket
         if info == "ssl_object":
             return sock if isinstance(sock, ssl.SSLSocket) else None
         if info == "socket":

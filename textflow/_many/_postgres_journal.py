@@ -617,16 +617,19 @@ class PostgresJournal:
         if not held:
             return
         at = self._held.now()
-        params = {
+        with self._writing():
+            renewed = self._writer.execute(_RENEW, self._renewing(keys=held)).fetchall()
+        self._held.confirmed((str(row[0]) for row in renewed), at)
+
+    def _renewing(self, **keys: object) -> dict[str, object]:
+        """The parameters of a statement that renews this worker's claims (``keys``)."""
+        return {
             "now": self._given_now(),
             "lease": self.lease,
             "campaign": self.campaign,
-            "keys": held,
             "owner": self.owner,
+            **keys,
         }
-        with self._writing():
-            renewed = self._writer.execute(_RENEW, params).fetchall()
-        self._held.confirmed((str(row[0]) for row in renewed), at)
 
     def claim_stale(self, key: str) -> bool:
         """Whether this worker's claim was last confirmed by the server more than half a
@@ -648,15 +651,8 @@ class PostgresJournal:
             True
         """
         at = self._held.now()
-        params = {
-            "now": self._given_now(),
-            "lease": self.lease,
-            "campaign": self.campaign,
-            "key": key,
-            "owner": self.owner,
-        }
         with self._writing():
-            found = self._writer.execute(_CONFIRM, params).fetchall()
+            found = self._writer.execute(_CONFIRM, self._renewing(key=key)).fetchall()
         if not found:
             self._held.done([key])  # not ours any more: the heartbeat leaves it
             return False
