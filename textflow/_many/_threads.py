@@ -76,7 +76,7 @@ class Crew:
         self._most = most
         self._on_error = on_error
         self._jobs: SimpleQueue[Union[Job, _Stop]] = SimpleQueue()
-        self._idle: SimpleQueue[None] = SimpleQueue()  # one per thread about to wait for a job
+        self._idle: SimpleQueue[None] = SimpleQueue()  # one per job a thread has run
         self._alive: SimpleQueue[None] = SimpleQueue()  # one per thread that began
         self._ended: SimpleQueue[None] = SimpleQueue()  # one per thread that ended
         self._wake: SimpleQueue[None] = SimpleQueue()  # one per thread that ended, taken
@@ -143,13 +143,13 @@ class Crew:
     def _work(self) -> None:
         self._alive.put(None)
         try:
-            while True:
-                self._idle.put(None)
+            while True:  # started for a job: idle once it has run it
                 item = self._jobs.get()
                 if isinstance(item, _Stop):
                     self._jobs.put(STOP)
                     return
                 self._run(item)
+                self._idle.put(None)
         finally:
             self._ended.put(None)
             self._wake.put(None)
