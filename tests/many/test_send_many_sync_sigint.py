@@ -9,6 +9,7 @@ while the run waits for the sends in flight stops the wait at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -104,10 +105,8 @@ def test_a_second_sigint_stops_the_wait_for_the_sends_in_flight(tmp_path: Path) 
             give_up = time.monotonic() + HANG
             while child.poll() is None and time.monotonic() < give_up:
                 child.send_signal(signal.SIGINT)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(0.1)
-                except subprocess.TimeoutExpired:
-                    pass
             ended_while_held = not gate.opened.is_set()
             _, err = child.communicate(timeout=HANG)
         finally:
