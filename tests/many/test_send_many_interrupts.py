@@ -28,6 +28,7 @@ from typing import Any, Optional
 import pytest
 
 from textflow import SendManyInterrupted, TextFlowClient
+from textflow._many._batch import GroupCommit
 from textflow.testing import FakeTextFlow
 
 from tests.many.many_support import CREDITS, numbers
@@ -127,3 +128,52 @@ def test_an_interrupt_at_any_entry_of_the_dispatcher_never_hangs_the_run_or_the_
         assert entry > 50, "the sweep reached too few function entries to mean anything"
         after = client.send_many(numbers(RECIPIENTS, start=10**6), "Hi", concurrency=2)
         assert after.sent == RECIPIENTS
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (as above)
+def test_an_interrupt_at_any_entry_of_a_group_commit_leaves_it_working_for_the_others() -> None:
+    """The Redis and Postgres journals' records go through a `GroupCommit`, and the sync
+    dispatcher gives claims back through it (a run that stopped): an interrupt there, as
+    a ``threading.Condition`` let its lock go, left the lock held, and every sending
+    thread's record waited for ever."""
+    written: list[int] = []
+    commit: GroupCommit[int] = GroupCommit(written.extend)
+    entry, where = 0, ""
+    while where is not None:
+        where = _interrupted_write(commit, entry)
+        later: list[str] = []
+
+        def write_later(item: int = -entry, later: list[str] = later) -> None:
+            commit.write(item)
+            later.append("in")
+
+        thread = threading.Thread(target=write_later)
+        thread.start()
+        thread.join(GUARD)
+        assert later == ["in"], f"interrupted at {where}: a later write hung"
+        entry += 1
+    assert entry > 5  # (a write has that many function entries: they were all tried)
+
+
+def _interrupted_write(commit: GroupCommit[int], entry: int) -> Optional[str]:
+    """One write, interrupted at its ``entry``-th function entry; where, or None if it
+    had fewer entries."""
+    counted = [0]
+    fired: list[str] = []
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            counted[0] += 1
+            if counted[0] > entry:
+                sys.settrace(None)
+                fired.append(frame.f_code.co_name)
+                raise Interrupted(frame.f_code.co_name)
+
+    sys.settrace(tracer)
+    try:
+        commit.write(entry)
+    except Interrupted:
+        pass
+    finally:
+        sys.settrace(None)
+    return fired[0] if fired else None
