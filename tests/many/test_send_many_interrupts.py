@@ -138,9 +138,8 @@ def test_an_interrupt_at_any_entry_of_a_group_commit_leaves_it_working_for_the_o
     thread's record waited for ever."""
     written: list[int] = []
     commit: GroupCommit[int] = GroupCommit(written.extend)
-    entry, where = 0, ""
-    while where is not None:
-        where = _interrupted_write(commit, entry)
+    entry = 0
+    while (where := _interrupted_write(commit, entry)) is not None:
         later: list[str] = []
 
         def write_later(item: int = -entry, later: list[str] = later) -> None:
