@@ -122,15 +122,16 @@ class SQLiteJournal:
         # method's own ``with`` (a C lock's), never inside a generator's context manager,
         # whose exit a Ctrl-C landing at its entry would skip, the lock left held
         self._lock = threading.Lock()
-        with self._failing_as_journal_error():
-            self._db = sqlite3.connect(
-                str(self.path), timeout=0.5, isolation_level=None, check_same_thread=False
-            )
-        try:
+        db = None
+        try:  # the file closed whatever ends the opening, a Ctrl-C in the with's exit too
             with self._failing_as_journal_error():
+                db = self._db = sqlite3.connect(
+                    str(self.path), timeout=0.5, isolation_level=None, check_same_thread=False
+                )
                 self._open()
         except BaseException:
-            self._db.close()
+            if db is not None:
+                db.close()
             raise
 
     @contextlib.contextmanager

@@ -11,13 +11,14 @@ held. Sending threads never get an interrupt (Python runs signal handlers in the
 thread only), so their side may be plain Python.
 
 Threads are started lazily, up to ``concurrency``, each taking jobs until it takes the
-stop mark (which it puts back for the next one). An interrupt inside ``Thread.start``
-may leave that thread unknown to the dispatcher: the wait counts the threads that said
-they started too, so it never ends before a thread that took a job has finished it.
+stop mark (which it puts back for the next one); each is started by a short-lived thread
+of its own (``Thread.start`` runs Python code over locks). The wait counts the threads
+that said they began too, so it never ends before a thread that took a job finished it.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextvars
 import threading
 from collections.abc import Iterator
@@ -93,15 +94,8 @@ class Crew:
                 thread = threading.Thread(
                     target=self._work, name=f"{NAME}_{self._started}", daemon=True
                 )
-                try:
-                    thread.start()
-                except RuntimeError as exc:
-                    # a Ctrl-C inside start's wait for the thread to begin: the wait's
-                    # lock, let go, is let go again on the way out, which raises this
-                    # over the interrupt (the thread runs: it says it began)
-                    if isinstance(exc.__context__, KeyboardInterrupt):
-                        raise exc.__context__ from None
-                    raise
+                # started from a thread of its own (one C call here): see `_launch`
+                _thread.start_new_thread(self._launch, (thread,))
                 self._started += 1
 
     def finish(self) -> None:
@@ -133,6 +127,16 @@ class Crew:
                 self._jobs.put(STOP)
                 break
             yield item
+
+    def _launch(self, thread: threading.Thread) -> None:
+        """Start ``thread``, here in a thread of its own, never the caller's (where Ctrl-C
+        lands): ``Thread.start`` runs Python code over locks, and an interrupt inside it
+        left the new thread waiting for ever for a lock its start held, or (Python 3.13)
+        listed among the threads for ever, never started."""
+        try:
+            thread.start()
+        except BaseException:  # no new thread (none left to start): this one works
+            self._work()
 
     def _run(self, job: Job) -> None:
         try:
