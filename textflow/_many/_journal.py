@@ -257,8 +257,8 @@ class SQLiteJournal:
         Examples:
             >>> journal.close()
         """
-        with self._lock, self._failing_as_journal_error():
-            self._db.close()
+        with self._lock:  # (no generator's context manager: a Ctrl-C at its entry skipped
+            self._db.close()  # the close, the file left locked until garbage collection)
 
     def __enter__(self) -> SQLiteJournal:
         return self
