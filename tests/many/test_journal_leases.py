@@ -13,7 +13,7 @@ from textflow.testing.journals import FakeClock
 
 from tests.many.stores_support import PostgresServer, RedisServer, campaign, free_port
 
-JOURNALS = {"redis": RedisJournal, "postgres": PostgresJournal}
+JOURNALS: dict[str, Any] = {"redis": RedisJournal, "postgres": PostgresJournal}
 
 
 def _nowhere(store: str) -> str:
