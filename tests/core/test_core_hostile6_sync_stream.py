@@ -53,7 +53,7 @@ class _TricklingSocket:
     def settimeout(self, timeout: Optional[float]) -> None:
         self.timeouts.append((timeout, 1001.0 - self.clock.now))
 
-    def send(self, data: bytes) -> int:
+    def send(self, data: bytes, flags: int = 0) -> int:
         self.clock.now += 0.4
         self.sent += 1
         return 1

@@ -53,7 +53,8 @@ Pieces, and what each adds over httpx and httpcore:
   as httpcore's, mapped to httpx's by ``convert``), their interface, the list of
   streams opened, the socket-readable check.
 * ``sync_stream`` -- the sync stream of the SDK's own sync connection: a socket, every
-  connect, read, write and handshake cut at the call's deadline.
+  name lookup (in a thread of its own: ``getaddrinfo`` cannot be cut), connect, read,
+  write and handshake cut at the call's deadline.
 * ``streams`` / ``backends`` -- httpcore network streams (an ``https://`` proxy's
   tunnel, SOCKS) that keep a sync call's overall deadline (httpcore times each read on
   its own: a server trickling a byte a second holds a call forever), send a small

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,12 @@ class WriteError(NetworkError):
 class ProxyError(NetError):
     """A plain-http proxy refused a CONNECT tunnel, or answered it malformed."""
 
+
+#: The flags of every ``send`` on a plain socket of the SDK's own: a write to a connection
+#: the peer reset fails with ``EPIPE`` instead of raising SIGPIPE, which kills a program
+#: that restored its default action (``signal.signal(SIGPIPE, SIG_DFL)``, as many
+#: command-line tools do). 0 where the platform has no such flag.
+SEND_FLAGS: int = getattr(socket, "MSG_NOSIGNAL", 0)
 
 CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
 

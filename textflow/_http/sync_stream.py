@@ -17,6 +17,7 @@ from typing import Any, NoReturn, Optional, Union
 
 from textflow._http.deadline import DEADLINE_PASSED, clamp
 from textflow._http.net import (
+    SEND_FLAGS,
     ConnectError,
     ConnectTimeout,
     ReadError,
@@ -31,10 +32,12 @@ from textflow._http.net import (
 class SocketStream:
     """A connected socket (plain or TLS) for ``textflow._http.sync_connection``."""
 
-    __slots__ = ("_socket",)
+    __slots__ = ("_flags", "_socket")
 
     def __init__(self, sock: socket.socket) -> None:
         self._socket = sock
+        # (a TLS socket's writes are OpenSSL's, which takes no flags)
+        self._flags = 0 if isinstance(sock, ssl.SSLSocket) else SEND_FLAGS
 
     def read(self, max_bytes: int, timeout: Optional[float]) -> bytes:
         timeout, cut = clamp(timeout, ReadTimeout)
@@ -56,7 +59,7 @@ class SocketStream:
             with deadline_named(cut):
                 try:
                     self._socket.settimeout(left)
-                    view = view[self._socket.send(view) :]
+                    view = view[self._socket.send(view, self._flags) :]
                 except socket.timeout as exc:
                     raise WriteTimeout(str(exc)) from exc
                 except OSError as exc:

@@ -165,7 +165,7 @@ class TrioTLSStream:
             with suppress(ssl.SSLError, OSError, ValueError):
                 self._tls.unwrap()
             with suppress(OSError):
-                sock.send(self._out.read())
+                sock.send(self._out.read(), net.SEND_FLAGS)
         self._raw.close()
 
     def start_tls(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - never called
