@@ -12,12 +12,13 @@ asyncio, trio and the sync stream try first) go to the real resolver, on loopbac
 
 from __future__ import annotations
 
+import _thread
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 import trustme
@@ -27,7 +28,7 @@ from textflow import _config
 from textflow._http import deadline, net, sync_stream
 from textflow._http.deadline import DEADLINE, DEADLINE_PASSED
 
-from tests.core.core_support import Harness
+from tests.core.core_support import KEY, Harness
 from tests.core.hostile_support import LIMIT
 from tests.core.proxy_support import TLSScriptedServer, client_context
 
@@ -38,16 +39,21 @@ REAL_GETADDRINFO = socket.getaddrinfo
 
 class Resolver:
     """``socket.getaddrinfo`` for names: waits for ``release``, then answers 127.0.0.1 (or
-    raises ``error``); an IP address is the real resolver's (numeric, no DNS)."""
+    raises ``error``); an IP address is the real resolver's (numeric, no DNS).
+
+    Counts the sync stream's lookup threads (``sync_stream._look_up`` run in a thread of
+    its own): ``threads_ended`` is set once every one started has returned."""
 
     def __init__(self, error: Optional[OSError] = None) -> None:
         self.error = error
         self.release = threading.Event()
         self.asked = 0
         self.answered = 0
-        self.threads: list[threading.Thread] = []
+        self.askers: list[int] = []  # the threads (idents) that asked
+        self.threads = 0  # sync lookup threads started
+        self.threads_ended = threading.Event()
+        self._ended = 0
         self._lock = threading.Lock()
-        self.all_answered = threading.Event()
 
     def __call__(
         self, host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
@@ -56,8 +62,7 @@ class Resolver:
             return REAL_GETADDRINFO(host, port, family, type, proto, flags)
         with self._lock:
             self.asked += 1
-            self.threads.append(threading.current_thread())
-            self.all_answered.clear()
+            self.askers.append(threading.get_ident())
         try:
             self.release.wait(LIMIT)
             if self.error is not None:
@@ -66,22 +71,46 @@ class Resolver:
         finally:
             with self._lock:
                 self.answered += 1
-                if self.answered == self.asked:
-                    self.all_answered.set()
 
-    def lookup_threads(self) -> list[threading.Thread]:
-        """The threads it answered on that are the sync stream's own."""
-        return [t for t in self.threads if t.name == sync_stream.LOOKUP_THREAD]
+    def look_up_in_thread(self, look_up: Any) -> Any:
+        """``sync_stream._look_up``, counted when it runs in a thread of its own."""
+
+        def counted(host: str, port: int, answers: Any = None) -> Any:
+            if answers is None:
+                return look_up(host, port)
+            with self._lock:
+                self.threads += 1
+                self.threads_ended.clear()
+            try:
+                return look_up(host, port, answers)
+            finally:
+                with self._lock:
+                    self._ended += 1
+                    if self._ended == self.threads:
+                        self.threads_ended.set()
+
+        return counted
 
 
 @pytest.fixture
 def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resolver]:
     stand_in = Resolver()
     monkeypatch.setattr(socket, "getaddrinfo", stand_in)
+    monkeypatch.setattr(sync_stream, "_look_up", stand_in.look_up_in_thread(sync_stream._look_up))
     yield stand_in
     stand_in.release.set()  # (whatever the test did: no thread is left waiting)
-    for thread in stand_in.lookup_threads():
-        thread.join(LIMIT)
+    if stand_in.threads:
+        stand_in.threads_ended.wait(LIMIT)
+
+
+def eventually(fact: Callable[[], bool]) -> bool:
+    """Whether ``fact()`` comes true (bounded: a guard against a hang, not a measure)."""
+    give_up = time.monotonic() + LIMIT
+    while not fact():
+        if time.monotonic() > give_up:
+            return False
+        time.sleep(0.001)
+    return True
 
 
 def _aiohttp_looks_up_through_getaddrinfo(api: Harness) -> None:
@@ -107,12 +136,9 @@ async def test_a_lookup_that_never_answers_is_cut_at_the_deadline_and_was_not_se
     assert resolver.asked >= 1
     assert resolver.answered == 0  # cut while the lookup hung
     resolver.release.set()
-    assert resolver.all_answered.wait(LIMIT), "the abandoned lookup ends once released"
-    for thread in resolver.lookup_threads():  # the sync stream's own: they end
-        thread.join(LIMIT)
-        assert not thread.is_alive()
     if api.kind == "sync":
-        assert resolver.lookup_threads(), "the sync lookup ran in a thread of its own"
+        assert resolver.threads >= 1, "the sync lookup ran in a thread of its own"
+        assert resolver.threads_ended.wait(LIMIT), "the abandoned lookup ends once released"
 
 
 async def test_a_resolver_error_is_a_connection_error_with_its_message(
@@ -167,7 +193,8 @@ def test_an_ip_address_localhost_or_no_time_limit_take_no_thread(resolver: Resol
     sync_stream.addresses("localhost", 80, 5.0)
     sync_stream.addresses(NAME, 80, None)
     assert resolver.asked == 2
-    assert resolver.threads == [threading.current_thread()] * 2
+    assert resolver.askers == [threading.get_ident()] * 2
+    assert resolver.threads == 0
 
 
 def test_a_resolver_error_in_the_lookup_thread_is_a_connect_error(
@@ -178,7 +205,7 @@ def test_a_resolver_error_in_the_lookup_thread_is_a_connect_error(
     monkeypatch.setattr(socket, "getaddrinfo", failing)
     with pytest.raises(net.ConnectError, match="Temporary failure"):
         sync_stream.connect_tcp(NAME, 80, 5.0)
-    assert failing.lookup_threads()
+    assert failing.askers != [threading.get_ident()]  # asked from the lookup's thread
 
 
 def test_a_lookup_cut_by_the_connect_timeout_says_so(resolver: Resolver) -> None:
@@ -194,18 +221,52 @@ def test_a_lookup_cut_by_the_connect_timeout_says_so(resolver: Resolver) -> None
 
 
 def test_many_lookups_that_hang_leave_no_thread_once_released(resolver: Resolver) -> None:
-    before = threading.active_count()
+    """The lookups' threads are ``_thread``'s, not ``threading``'s: counted by
+    ``_thread._count()``, which a thread leaves as it exits (just after its function)."""
+    before = _thread._count()
     for _ in range(50):
         with pytest.raises(net.ConnectTimeout):
             sync_stream.addresses(NAME, 80, 0.001)
-    waiting = [t for t in threading.enumerate() if t.name == sync_stream.LOOKUP_THREAD]
-    assert len(waiting) == 50  # one abandoned lookup per call, each held by the resolver
     resolver.release.set()
-    for thread in waiting:
-        thread.join(LIMIT)
-        assert not thread.is_alive()
-    assert not [t for t in threading.enumerate() if t.name == sync_stream.LOOKUP_THREAD]
-    assert threading.active_count() <= before  # (other tests' threads may end meanwhile)
+    assert eventually(lambda: resolver.threads == 50 and resolver.threads_ended.is_set())
+    assert resolver.answered == 50
+    assert eventually(lambda: _thread._count() <= before)
+
+
+def test_many_calls_at_once_on_a_hung_resolver_all_end_at_their_deadline(
+    resolver: Resolver,
+) -> None:
+    """20 threads call one sync client at once while the resolver hangs: each call ends
+    at its deadline, not sent; once released, every lookup's thread ends."""
+    client = textflow.TextFlowClient(
+        api_key=KEY, base_url=f"https://{NAME}:9/api", timeout=TIMEOUT, max_retries=0
+    )
+    before = _thread._count()
+    ended: list[BaseException] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        try:
+            client.get_balance()
+        except BaseException as exc:  # (the test's thread reports it)
+            with lock:
+                ended.append(exc)
+
+    callers = [threading.Thread(target=call, daemon=True) for _ in range(20)]
+    try:
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(LIMIT)
+        assert len(ended) == 20
+        assert all(isinstance(exc, textflow.APITimeoutError) for exc in ended), ended
+        assert not any(exc.may_have_been_sent for exc in ended)  # type: ignore[attr-defined]
+        assert resolver.answered == 0
+    finally:
+        resolver.release.set()
+        client.close()
+    assert eventually(lambda: resolver.threads_ended.is_set())
+    assert eventually(lambda: _thread._count() <= before)
 
 
 class _Clock:

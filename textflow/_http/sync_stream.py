@@ -9,10 +9,10 @@ its error), so "may it have been sent?" and the SDK's errors are as they were.
 
 from __future__ import annotations
 
+import _thread
 import queue
 import socket
 import ssl
-import threading
 from typing import Any, NoReturn, Optional, Union
 
 from textflow._http.deadline import DEADLINE_PASSED, clamp
@@ -148,7 +148,6 @@ def connect_tcp(host: str, port: int, timeout: Optional[float]) -> SocketStream:
 Addresses = list[tuple[Any, ...]]  # socket.getaddrinfo's answer
 Answer = Union[Addresses, BaseException]
 
-LOOKUP_THREAD = "textflow name lookup"  # the name of a lookup's thread
 LOOKUP_TIMED_OUT = "the name lookup timed out"
 
 
@@ -158,11 +157,15 @@ def addresses(host: str, port: int, timeout: Optional[float]) -> Addresses:
     call's deadline; a resolver's error is a ``ConnectError``.
 
     ``getaddrinfo`` cannot be interrupted by a timeout (a dead DNS server holds it 5 s
-    an attempt): with a time limit, the lookup runs in a daemon thread of its own and
-    the call waits for its answer in a C wait (``SimpleQueue.get``: an interrupt there
-    leaves no lock held); at the limit the thread is left to end when the lookup does,
-    its answer unused. An IP address (the numeric lookup answers it at once, with no
-    resolver) and ``localhost`` need no thread, nor does a call with no time limit.
+    an attempt): with a time limit, the lookup runs in a thread of its own and the call
+    waits for its answer in a C wait (``SimpleQueue.get``: an interrupt there leaves no
+    lock held); at the limit the thread is left to end when the lookup does, its answer
+    unused. The thread is started by ``_thread`` (the standard library's documented
+    low-level module), in C: ``threading.Thread.start`` waits for the thread on a
+    condition in Python code, and an interrupt landing there raised ``RuntimeError``
+    ("release unlocked lock") or could leave its lock held, the thread never running.
+    An IP address (the numeric lookup answers it at once, with no resolver) and
+    ``localhost`` need no thread, nor does a call with no time limit.
     """
     left, cut = clamp(timeout, ConnectTimeout)  # (passed already: no name looked up)
     try:
@@ -173,10 +176,10 @@ def addresses(host: str, port: int, timeout: Optional[float]) -> Addresses:
         answer: Answer = _look_up(host, port)
     else:
         answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
-        thread = threading.Thread(
-            target=_look_up, args=(host, port, answers), name=LOOKUP_THREAD, daemon=True
-        )
-        thread.start()
+        try:  # (threading.Thread.start waits for the thread in Python code: not interrupt-safe)
+            _thread.start_new_thread(_look_up, (host, port, answers))
+        except RuntimeError as exc:  # no thread to be had
+            raise ConnectError(f"the name lookup could not start: {exc}") from exc
         try:
             answer = answers.get(timeout=left)
         except queue.Empty:
