@@ -3,7 +3,8 @@
 A program that restores SIGPIPE's default action (``signal.signal(SIGPIPE, SIG_DFL)``, a
 common idiom of command-line tools, whose output may go to ``head``) is killed without a
 word by a ``send`` on a connection the peer reset, unless the send says
-``MSG_NOSIGNAL``: the SDK's own plain sockets do (``net.SEND_FLAGS``).
+``MSG_NOSIGNAL``: the SDK's own plain sockets do (``net.SEND_FLAGS``), and its TLS is
+done in memory over them (``memory_tls``), never by OpenSSL's own writes.
 
 Each case runs in a subprocess of its own (the signal's action is process-wide): a server
 there ends its side (FIN, so the client's socket sits in CLOSE_WAIT) and then resets it
@@ -126,9 +127,6 @@ except (textflow.APIConnectionError, net.WriteError) as exc:
     print(type(exc).__name__)
 """
 
-UNTIL_MEMORY_TLS = pytest.mark.xfail(
-    strict=True, reason="the sync TLS socket's writes are OpenSSL's, which sets no flag"
-)
 ASYNCIO = pytest.mark.xfail(
     strict=True, reason="asyncio's own transports send without MSG_NOSIGNAL (not the SDK's)"
 )
@@ -140,7 +138,7 @@ ASYNCIO = pytest.mark.xfail(
     [
         ("sync", "plain", "WriteError"),
         ("trio", "plain", "WriteError"),
-        pytest.param("sync", "tls", "APIConnectionError", marks=UNTIL_MEMORY_TLS),
+        ("sync", "tls", "APIConnectionError"),
         ("trio", "tls", "APIConnectionError"),
         pytest.param("asyncio", "tls", "APIConnectionError", marks=ASYNCIO),
     ],

@@ -2,8 +2,8 @@
 interface, and the list of streams a set of pools opened.
 
 The SDK's own connection (``textflow._http.connection``) runs over the SDK's streams:
-``sync_stream`` (a socket), ``asyncio_stream`` (asyncio's transports), ``trio_stream``
-and ``trio_tls`` (a trio socket). They raise the exceptions below, named as httpcore
+``sync_stream`` and ``sync_tls`` (a socket), ``asyncio_stream`` (asyncio's transports),
+``trio_stream`` and ``trio_tls`` (a trio socket). They raise the exceptions below, named as httpcore
 names its own, and ``convert.httpx_errors`` maps them to httpx's as it maps httpcore's,
 so a direct send imports neither httpcore nor h11 (about 11 ms of a first send, 50 ms
 when trio is installed: httpcore imports it). httpcore is loaded only where it still

@@ -15,6 +15,7 @@ import socket
 import ssl
 from typing import Any, NoReturn, Optional, Union
 
+from textflow._http import sync_tls
 from textflow._http.deadline import DEADLINE_PASSED, clamp
 from textflow._http.net import (
     SEND_FLAGS,
@@ -22,6 +23,7 @@ from textflow._http.net import (
     ConnectTimeout,
     ReadError,
     ReadTimeout,
+    Stream,
     WriteError,
     WriteTimeout,
     deadline_named,
@@ -30,14 +32,13 @@ from textflow._http.net import (
 
 
 class SocketStream:
-    """A connected socket (plain or TLS) for ``textflow._http.sync_connection``."""
+    """A connected socket for ``textflow._http.sync_connection``; TLS goes over it
+    (``start_tls``: ``textflow._http.sync_tls``)."""
 
-    __slots__ = ("_flags", "_socket")
+    __slots__ = ("_socket",)
 
     def __init__(self, sock: socket.socket) -> None:
         self._socket = sock
-        # (a TLS socket's writes are OpenSSL's, which takes no flags)
-        self._flags = 0 if isinstance(sock, ssl.SSLSocket) else SEND_FLAGS
 
     def read(self, max_bytes: int, timeout: Optional[float]) -> bytes:
         timeout, cut = clamp(timeout, ReadTimeout)
@@ -59,32 +60,15 @@ class SocketStream:
             with deadline_named(cut):
                 try:
                     self._socket.settimeout(left)
-                    view = view[self._socket.send(view, self._flags) :]
+                    view = view[self._socket.send(view, SEND_FLAGS) :]
                 except socket.timeout as exc:
                     raise WriteTimeout(str(exc)) from exc
                 except OSError as exc:
                     raise WriteError(str(exc)) from exc
 
-    def start_tls(self, context: ssl.SSLContext, host: str, timeout: Any) -> SocketStream:
-        timeout, cut = clamp(timeout, ConnectTimeout)
-        sock: Optional[ssl.SSLSocket] = None
-        try:  # (no context manager: an interrupt in its exit would lose the TLS socket)
-            self._socket.settimeout(timeout)
-            # The handshake is ours to run, so that whatever ends it (an interrupt too,
-            # which ssl's own handshake-on-connect lets through unclosed) closes the TLS
-            # socket, which owns the descriptor from then on.
-            sock = context.wrap_socket(
-                self._socket, server_hostname=host, do_handshake_on_connect=False
-            )
-            sock.do_handshake()
-            return SocketStream(sock)
-        except BaseException as exc:
-            if sock is not None:
-                sock.close()
-            self.close()  # (the plain socket, if wrapping did not take it)
-            if cut and isinstance(exc, socket.timeout):
-                raise ConnectTimeout(DEADLINE_PASSED) from None
-            _raise_connect_error(exc)
+    def start_tls(self, context: ssl.SSLContext, host: str, timeout: Any) -> Stream:
+        """TLS over this stream (``sync_tls``), which keeps the socket: closed if it fails."""
+        return sync_tls.start_tls(self, context, host, timeout)
 
     def close(self) -> None:
         self._socket.close()
@@ -92,7 +76,7 @@ class SocketStream:
     def get_extra_info(self, info: str) -> Any:
         sock = self._socket
         if info == "ssl_object":
-            return sock if isinstance(sock, ssl.SSLSocket) else None
+            return None
         if info == "socket":
             return sock
         if info == "is_readable":
