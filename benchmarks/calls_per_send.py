@@ -8,6 +8,8 @@ interleaved in one process. Not part of ``python -m benchmarks``:
 python -m benchmarks.calls_per_send calls    # fan-out: 2,000 sends, 50 ms, c=100 and 500
 python -m benchmarks.calls_per_send cpu      # CPU per send, SDK ÷ aiohttp, trio ÷ asyncio,
                                              # c=500 ÷ c=100, interleaved rounds
+python -m benchmarks.calls_per_send cpu --floors  # and c=500 ÷ c=100 of aiohttp, raw streams
+                                             # and a pool of 500
 python -m benchmarks.calls_per_send proxy    # calls per send, proxied and direct (c=10)
 python -m benchmarks.calls_per_send tunnel   # HTTPS through a CONNECT tunnel ÷ direct HTTPS:
                                              # CPU and calls per send (c=10, asyncio, trio)
@@ -25,8 +27,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import io
 import os
 import pstats
+import re
 import statistics
 import time
 from typing import Any, Optional
@@ -37,9 +41,13 @@ from benchmarks import contenders, forward_proxy, scenarios_http, server
 
 SENDERS = {
     "sdk": contenders.sdk_default,
+    "sdk-500": contenders.sdk_large_pool,  # a pool of 500: nobody queues at c=500
     "aiohttp": contenders.bare_aiohttp,
     "httpx": contenders.bare_httpx,
+    "raw": contenders.raw_streams,  # the floor: raw asyncio streams, an asyncio.Semaphore
 }
+#: Connections each contender may hold (opened by an untimed first batch).
+POOLS = {"sdk-500": contenders.LARGE_POOL}
 
 
 async def _fan_out(who: str, base_url: str, n: int, concurrency: int, profile: bool) -> float:
@@ -90,15 +98,28 @@ async def _fan_out(who: str, base_url: str, n: int, concurrency: int, profile: b
                 for _ in range(k):
                     group.start_soon(one)
 
-        await batch(min(concurrency, contenders.CONNECTIONS), False)  # open the connections
+        pool = POOLS.get(who, contenders.CONNECTIONS)
+        await batch(min(concurrency, pool), False)  # open the connections
         await batch(n, True)
         if profiler is not None:
             profiler.disable()
-            return pstats.Stats(profiler).total_calls / n
+            return _total_calls(profiler) / n
         return (time.process_time() - started[0]) / n * 1000
 
 
 WORKERS = True  # ``--tasks`` makes it False
+
+
+def _total_calls(profiler: cProfile.Profile) -> int:
+    """Every call the profile saw, as ``pstats`` prints it ("N function calls ..."):
+    its ``get_stats_profile()`` keys functions by name alone, so same-named functions of
+    different modules would hide each other there (~75 calls a send went missing)."""
+    printed = io.StringIO()
+    pstats.Stats(profiler, stream=printed).print_stats(0)
+    found = re.search(r"(\d+) function calls", printed.getvalue())
+    if found is None:
+        raise RuntimeError("pstats printed no call count")
+    return int(found.group(1))
 
 
 def _load() -> str:
@@ -134,8 +155,11 @@ def calls(n: int, rounds: int) -> None:
     print(f"SDK ÷ aiohttp (c=100): {asyncio_100 / med[('aiohttp', 'asyncio', 100)]:.3f}x")
 
 
-def cpu(n: int, rounds: int) -> None:
-    """CPU per send in interleaved rounds; each ratio is the median of per-round ratios."""
+def cpu(n: int, rounds: int, floors: bool) -> None:
+    """CPU per send in interleaved rounds; each ratio is the median of per-round ratios.
+
+    ``floors``: c=500 ÷ c=100 of bare aiohttp and of raw asyncio streams (each queues at
+    its 100 connections too), and the SDK with a pool of 500 (no queue) ÷ the default."""
     runs = [
         ("sdk", "asyncio", 100),
         ("aiohttp", "asyncio", 100),
@@ -143,6 +167,14 @@ def cpu(n: int, rounds: int) -> None:
         ("sdk", "asyncio", 500),
         ("sdk", "trio", 500),
     ]
+    if floors:  # what queueing at 100 connections costs others, and no queue at all
+        runs += [
+            ("aiohttp", "asyncio", 500),
+            ("raw", "asyncio", 100),
+            ("raw", "asyncio", 500),
+            ("sdk-500", "asyncio", 500),
+            ("sdk-500", "trio", 500),
+        ]
     got: dict[tuple[str, str, int], list[float]] = {run: [] for run in runs}
     loads = [_load()]
     with server.running(0.05) as srv:
@@ -166,6 +198,14 @@ def cpu(n: int, rounds: int) -> None:
     print("trio ÷ asyncio, c=100:", ratio(("sdk", "trio", 100), ("sdk", "asyncio", 100)))
     print("c=500 ÷ c=100, asyncio:", ratio(("sdk", "asyncio", 500), ("sdk", "asyncio", 100)))
     print("c=500 ÷ c=100, trio:", ratio(("sdk", "trio", 500), ("sdk", "trio", 100)))
+    if floors:
+        for who in ("aiohttp", "raw"):
+            print(f"c=500 ÷ c=100, {who}:", ratio((who, "asyncio", 500), (who, "asyncio", 100)))
+        for backend in ("asyncio", "trio"):
+            print(
+                f"a pool of 500 at c=500 ÷ the default at c=100, {backend}:",
+                ratio(("sdk-500", backend, 500), ("sdk", backend, 100)),
+            )
 
 
 def proxy(n: int, rounds: int) -> None:
@@ -179,7 +219,7 @@ def proxy(n: int, rounds: int) -> None:
                 profiler.enable()
                 anyio.run(scenarios_http._cpu_per_send, maker, srv.base_url, url, n, 10)
                 profiler.disable()
-                got[name].append(pstats.Stats(profiler).total_calls / n)
+                got[name].append(_total_calls(profiler) / n)
     med: dict[str, Any] = {name: statistics.median(values) for name, values in got.items()}
     for name, values in got.items():
         print(f"{name}: {med[name]:.0f} ({', '.join(f'{v:.0f}' for v in values)})")
@@ -250,7 +290,7 @@ def tunnel(n: int, rounds: int) -> None:
                             direct = cpu
                         cpu_ratio.setdefault((backend, name), []).append(cpu / direct)
                         calls.setdefault((backend, name), []).append(
-                            pstats.Stats(profiler).total_calls / (n // 4 + 10)
+                            _total_calls(profiler) / (n // 4 + 10)
                         )
                 print("round done, load", _load(), flush=True)
     for (backend, name), ratios in cpu_ratio.items():
@@ -273,6 +313,11 @@ def main() -> None:
         "(default: looping workers, as python -m benchmarks sends)",
     )
     parser.add_argument("--workers", action="store_true", help="looping workers (the default)")
+    parser.add_argument(
+        "--floors",
+        action="store_true",
+        help="cpu: also c=500 ÷ c=100 of bare aiohttp and raw asyncio streams, and a pool of 500",
+    )
     args = parser.parse_args()
     global WORKERS
     WORKERS = not args.tasks
@@ -280,7 +325,7 @@ def main() -> None:
     if args.what == "calls":
         calls(args.n, args.rounds)
     elif args.what == "cpu":
-        cpu(args.n, args.rounds)
+        cpu(args.n, args.rounds, args.floors)
     elif args.what == "tunnel":
         tunnel(args.n, args.rounds)
     else:

@@ -141,9 +141,9 @@ def fan_out(
 
         runs.append((f"{concurrency} threads sharing one TextFlowClient", run_threads))
     for round_no in range(rounds):
-        for label, run in runs if round_no % 2 == 0 else runs[::-1]:
+        for label, measure in runs if round_no % 2 == 0 else runs[::-1]:
             _, server_cpu = server.stats()
-            wall, cpu, ok = run()
+            wall, cpu, ok = measure()
             _check(label, ok, n)
             _, server_cpu_after = server.stats()
             result.wall.add(label, wall)

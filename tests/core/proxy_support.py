@@ -13,7 +13,8 @@ import contextlib
 import select
 import socket
 import ssl
-from typing import Optional
+import threading
+from typing import Any, Optional
 
 import h11
 import pytest
@@ -128,6 +129,38 @@ def _relay(a: socket.socket, b: socket.socket, server: LoopbackServer) -> None:
             if not data:
                 return
             peers[source].sendall(data)
+
+
+class Peer:
+    """The server's side of one connection accepted on ``listener``, its TLS handshake in a
+    thread (``context`` ``None``: a server that never speaks TLS)."""
+
+    def __init__(self, listener: socket.socket, context: Optional[ssl.SSLContext]) -> None:
+        self.tls: Any = None
+        self.error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, args=(listener, context), daemon=True)
+        self._thread.start()
+
+    def _run(self, listener: socket.socket, context: Optional[ssl.SSLContext]) -> None:
+        peer, _ = listener.accept()
+        peer.settimeout(10)
+        if context is None:  # a server that never speaks TLS
+            self.tls = peer
+            return
+        try:
+            self.tls = context.wrap_socket(peer, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            self.error = exc
+            peer.close()
+
+    def joined(self) -> Peer:
+        self._thread.join(10)
+        return self
+
+    def close(self) -> None:
+        self.joined()
+        if self.tls is not None:
+            self.tls.close()
 
 
 def certificate_authority() -> trustme.CA:

@@ -19,6 +19,7 @@ import contextvars
 import gc
 import json
 import socket
+import ssl
 import sys
 import threading
 import warnings
@@ -26,11 +27,13 @@ from types import FrameType
 from typing import Any, Callable, Optional
 
 import httpx
+import pytest
 
 import textflow
 
 from tests.core.core_support import KEY, ok_sms
 from tests.core.hostile_support import Answer, RawServer, http_answer, json_answer
+from tests.core.proxy_support import TLSRawServer
 
 GUARD = 30.0  # seconds: a guard against a hang, not a measure
 
@@ -123,26 +126,31 @@ def test_an_interrupt_at_any_function_entry_of_a_send_leaves_the_client_working(
         client.close()
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 def test_an_interrupt_at_any_function_entry_of_a_new_connection_leaves_no_socket_open(
+    scheme: str,
     hostile: Callable[[Answer], RawServer],
+    trusted: ssl.SSLContext,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
 ) -> None:
     """Every send on a connection of its own (the server says ``Connection: close``):
-    an interrupt in the connect, at its end or in the close leaves no socket for garbage
-    collection to close (a REPL keeps the last traceback, and any socket only it holds).
+    an interrupt in the connect, the TLS handshake, at their end or in the close leaves
+    no socket for garbage collection to close (a REPL keeps the last traceback, and any
+    socket only it holds).
 
-    Not over TLS: ``ssl.SSLContext.wrap_socket`` makes the TLS socket on the plain one's
-    descriptor and detaches the plain one in Python code of its own; an interrupt there
-    leaves two socket objects on one descriptor, and the TLS one, closed at collection,
-    closes whatever socket has that number by then (another test's). The SDK's own part
-    of TLS is held by test_core_hostile6_sync_stream; the fix for the rest is TLS over a
-    memory BIO, as ``trio_tls`` does it."""
+    Over TLS too: the TLS is done in memory (``sync_tls``) over the plain socket, which
+    the stream keeps. ``ssl.SSLContext.wrap_socket``, which the sync stream used before,
+    made the TLS socket on the plain one's descriptor and detached the plain one in
+    Python code of its own: an interrupt there left two socket objects on one
+    descriptor, and the one closed at collection closed whatever socket had that number
+    by then (another test's)."""
     closing = http_answer(json.dumps(ok_sms()).encode(), extra=b"Connection: close\r\n")
 
     def answer(conn: socket.socket, number: int, body: bytes) -> bool:
         conn.sendall(closing)
         return False
 
-    server = hostile(answer)
+    server = hostile(answer) if scheme == "http" else TLSRawServer(tls[0], answer)
     client = textflow.TextFlowClient(
         KEY, base_url=server.base_url, max_retries=0, timeout=httpx.Timeout(GUARD, pool=1.0)
     )
@@ -159,5 +167,7 @@ def test_an_interrupt_at_any_function_entry_of_a_new_connection_leaves_no_socket
             assert entry > 100
         finally:
             client.close()
+            if scheme == "https":
+                server.close()
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -19,17 +19,17 @@ import threading
 import time
 import warnings
 from types import FrameType
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import pytest
 
-from textflow._http import deadline, net, sync_stream
+from textflow._http import deadline, net, sync_stream, sync_tls
 from textflow._http.deadline import DEADLINE, DEADLINE_PASSED
 
 from .hostile_support import full_accept_queue
 
-STREAM_FILE = sync_stream.__file__
+TLS_FILE = sync_tls.__file__
 
 
 class _Clock:
@@ -53,7 +53,7 @@ class _TricklingSocket:
     def settimeout(self, timeout: Optional[float]) -> None:
         self.timeouts.append((timeout, 1001.0 - self.clock.now))
 
-    def send(self, data: bytes) -> int:
+    def send(self, data: bytes, flags: int = 0) -> int:
         self.clock.now += 0.4
         self.sent += 1
         return 1
@@ -197,8 +197,8 @@ def test_a_stalled_connect_ends_at_the_deadline_and_says_so() -> None:
 def test_an_interrupt_once_the_tls_handshake_is_done_closes_its_socket(
     tls: tuple[ssl.SSLContext, ssl.SSLContext],
 ) -> None:
-    """An interrupt between the handshake and the stream holding the TLS socket (at a
-    function's entry there: where a signal's handler runs) closes it, not collection."""
+    """An interrupt as the handshake returns, before the stream is handed back (where a
+    signal's handler can run), closes the socket, not collection."""
     server_side, client_side = tls
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[socket.socket] = []
@@ -216,11 +216,17 @@ def test_an_interrupt_once_the_tls_handshake_is_done_closes_its_socket(
     stream = sync_stream.connect_tcp("127.0.0.1", listener.getsockname()[1], 5.0)
     previous = sys.gettrace()
 
-    def tracer(frame: FrameType, event: str, arg: object) -> None:
-        code = frame.f_code
-        if event == "call" and code.co_name == "__init__" and code.co_filename == STREAM_FILE:
+    def on_return(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "return":
             sys.settrace(previous)
-            raise _Interrupt  # as the stream is made around the TLS socket
+            raise _Interrupt  # the handshake done, the stream not yet returned
+        return on_return
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        code = frame.f_code
+        if event == "call" and code.co_name == "handshake" and code.co_filename == TLS_FILE:
+            return on_return
+        return None
 
     def start_tls() -> None:
         sys.settrace(tracer)

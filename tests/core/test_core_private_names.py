@@ -20,7 +20,14 @@ OWN = "textflow"
 OWN_MARK = "_textflow"  # attributes the SDK sets on objects itself (a log handler's marker)
 
 
+#: Standard library modules documented under a name that starts with an underscore:
+#: public (https://docs.python.org/3/library/_thread.html).
+DOCUMENTED = frozenset({"_thread"})
+
+
 def _private(name: str) -> bool:
+    if name in DOCUMENTED:
+        return False
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
@@ -89,6 +96,7 @@ def test_no_module_of_the_sdk_uses_another_packages_private_names() -> None:
         "import asyncio as aio\naio._get_running_loop()",
         "sock = getattr(sock, '_sock', sock)",
         "client._cookies = jar if hasattr(client, '_cookies') else None",
+        "import _thread\n_thread._count()",
     ],
 )
 def test_each_kind_of_reach_in_is_found(source: str) -> None:
@@ -105,6 +113,7 @@ def test_each_kind_of_reach_in_is_found(source: str) -> None:
         "getattr(obj, '__name__')",
         "getattr(handler, '_textflow_env', False)",
         "from __future__ import annotations",
+        "import _thread\n_thread.start_new_thread(run, ())",
     ],
 )
 def test_the_sdks_own_private_names_are_not_reach_ins(source: str) -> None:

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Optional
 
 import pytest
 import trio
@@ -25,7 +24,12 @@ import trustme
 from textflow._http import net, trio_stream, trio_tls
 from textflow._http.deadline import DEADLINE, DEADLINE_PASSED
 
-from tests.core.proxy_support import certificate_authority, client_context, server_context
+from tests.core.proxy_support import (
+    Peer,
+    certificate_authority,
+    client_context,
+    server_context,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["trio"])]
 
@@ -41,37 +45,6 @@ def listener() -> Iterator[socket.socket]:
     server.settimeout(10)
     yield server
     server.close()
-
-
-class Peer:
-    """The server's side of one connection, its TLS handshake in a thread."""
-
-    def __init__(self, listener: socket.socket, context: Optional[ssl.SSLContext]) -> None:
-        self.tls: Any = None
-        self.error: Optional[BaseException] = None
-        self._thread = threading.Thread(target=self._run, args=(listener, context), daemon=True)
-        self._thread.start()
-
-    def _run(self, listener: socket.socket, context: Optional[ssl.SSLContext]) -> None:
-        peer, _ = listener.accept()
-        peer.settimeout(10)
-        if context is None:  # a server that never speaks TLS
-            self.tls = peer
-            return
-        try:
-            self.tls = context.wrap_socket(peer, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            self.error = exc
-            peer.close()
-
-    def joined(self) -> Peer:
-        self._thread.join(10)
-        return self
-
-    def close(self) -> None:
-        self.joined()
-        if self.tls is not None:
-            self.tls.close()
 
 
 async def connect(

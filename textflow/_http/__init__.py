@@ -53,7 +53,8 @@ Pieces, and what each adds over httpx and httpcore:
   as httpcore's, mapped to httpx's by ``convert``), their interface, the list of
   streams opened, the socket-readable check.
 * ``sync_stream`` -- the sync stream of the SDK's own sync connection: a socket, every
-  connect, read, write and handshake cut at the call's deadline.
+  name lookup (in a thread of its own: ``getaddrinfo`` cannot be cut), connect, read,
+  write and handshake cut at the call's deadline; TLS over it in ``sync_tls``.
 * ``streams`` / ``backends`` -- httpcore network streams (an ``https://`` proxy's
   tunnel, SOCKS) that keep a sync call's overall deadline (httpcore times each read on
   its own: a server trickling a byte a second holds a call forever), send a small
@@ -72,9 +73,12 @@ Pieces, and what each adds over httpx and httpcore:
   exception-mapping context managers per read and write. Its waits (and ``trio_tls``'s
   handshake) also keep ``deadline.DEADLINE``: under trio a call that only the SDK's own
   connection carries has no cancel scope (trio's costs ~4 µs a call).
-* ``trio_tls`` -- under trio, TLS on that socket done by the SDK (``ssl.SSLObject`` on
-  memory buffers): ``trio.SSLStream`` reads ahead into a buffer no public name shows,
-  so an unasked answer right behind the last one looked like an idle, clean connection.
+* ``memory_tls`` -- TLS done by the SDK over its own sockets (``ssl.SSLObject`` on
+  memory buffers), which ``sync_tls`` (the sync stream's waits) and ``trio_tls`` (trio's)
+  drive: ``trio.SSLStream`` reads ahead into a buffer no public name shows, so an unasked
+  answer right behind the last one looked like an idle, clean connection;
+  ``SSLContext.wrap_socket`` detaches the plain socket in Python code (an interrupt there
+  left two socket objects on one descriptor), and OpenSSL's own writes raise SIGPIPE.
 * ``convert`` -- the SDK's streams' exceptions as httpx's, and httpcore's requests,
   exceptions (once httpcore is loaded) and bodies; an async body
   closed early ends httpcore's generators at once (neither httpx nor httpcore closes

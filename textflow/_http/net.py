@@ -2,8 +2,8 @@
 interface, and the list of streams a set of pools opened.
 
 The SDK's own connection (``textflow._http.connection``) runs over the SDK's streams:
-``sync_stream`` (a socket), ``asyncio_stream`` (asyncio's transports), ``trio_stream``
-and ``trio_tls`` (a trio socket). They raise the exceptions below, named as httpcore
+``sync_stream`` and ``sync_tls`` (a socket), ``asyncio_stream`` (asyncio's transports),
+``trio_stream`` and ``trio_tls`` (a trio socket). They raise the exceptions below, named as httpcore
 names its own, and ``convert.httpx_errors`` maps them to httpx's as it maps httpcore's,
 so a direct send imports neither httpcore nor h11 (about 11 ms of a first send, 50 ms
 when trio is installed: httpcore imports it). httpcore is loaded only where it still
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,12 @@ class WriteError(NetworkError):
 class ProxyError(NetError):
     """A plain-http proxy refused a CONNECT tunnel, or answered it malformed."""
 
+
+#: The flags of every ``send`` on a plain socket of the SDK's own: a write to a connection
+#: the peer reset fails with ``EPIPE`` instead of raising SIGPIPE, which kills a program
+#: that restored its default action (``signal.signal(SIGPIPE, SIG_DFL)``, as many
+#: command-line tools do). 0 where the platform has no such flag.
+SEND_FLAGS: int = getattr(socket, "MSG_NOSIGNAL", 0)
 
 CLOSED_UNWRITTEN = "the server closed the connection before the request was written"
 

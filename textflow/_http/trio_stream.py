@@ -63,7 +63,7 @@ class TrioStream:
         sock = self._socket
         self._wrote = True
         try:
-            sent = sock.send(buffer)
+            sent = sock.send(buffer, net.SEND_FLAGS)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
@@ -76,7 +76,7 @@ class TrioStream:
             if not await _wait(trio.lowlevel.wait_writable, sock, left, net.WriteError):
                 raise net.WriteTimeout(DEADLINE_PASSED if cut else "")
             try:
-                view = view[sock.send(view) :]
+                view = view[sock.send(view, net.SEND_FLAGS) :]
             except BlockingIOError:
                 continue
             except OSError as exc:

@@ -38,6 +38,10 @@ from textflow.errors import InputValidationError
 
 #: Seconds a claim stays ``sending`` without its worker's heartbeat.
 DEFAULT_LEASE = 60.0
+#: The shortest lease a journal takes: its heartbeat renews the worker's open claims every
+#: third of the lease, a round trip to the store each time (under a second: a typo, or
+#: a store kept busy by renewals).
+MIN_LEASE = 1.0
 Clock = Callable[[], float]
 
 
@@ -65,15 +69,17 @@ def campaign_of(url: str) -> str:
 
 def lease_of(url: str, default: float) -> float:
     """The ``lease=SECONDS`` of a journal URL, else ``default``."""
-    values = parse_qs(urlsplit(url).query).get("lease", [])
+    values = parse_qs(urlsplit(url).query, keep_blank_values=True).get("lease", [])
     if not values:
         return default
     try:
-        return check_lease(float(values[-1]))
+        seconds = float(values[-1])
     except ValueError:
         raise InputValidationError(
-            f"lease= in a journal URL is seconds > 0, not {values[-1]!r}.", argument="journal"
+            f"lease= in a journal URL is seconds, at least {MIN_LEASE:g}, not {values[-1]!r}.",
+            argument="journal",
         ) from None
+    return check_lease(seconds, argument="journal")
 
 
 #: Our query parameters in a journal URL, which the store's own client does not know.
@@ -151,13 +157,18 @@ class Heartbeat:
             thread.join()
 
 
-def check_lease(lease: float) -> float:
+def check_lease(lease: float, argument: str = "lease") -> float:
+    """``lease`` as seconds, or `InputValidationError` (``argument``: where it was given)."""
     if (
         isinstance(lease, bool)
         or not isinstance(lease, (int, float))
-        or not (lease > 0 and lease < float("inf"))
+        or not (lease >= MIN_LEASE and lease < float("inf"))
     ):
-        raise InputValidationError(f"lease must be seconds > 0, not {lease!r}.", argument="lease")
+        raise InputValidationError(
+            f"lease must be seconds, at least {MIN_LEASE:g} (the heartbeat renews open claims "
+            f"every third of it), not {lease!r}.",
+            argument=argument,
+        )
     return float(lease)
 
 
