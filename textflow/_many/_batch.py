@@ -11,8 +11,10 @@ No thread of its own, no timer.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
+from queue import Empty, SimpleQueue
 from typing import Callable, Generic, Optional, TypeVar
 
 T = TypeVar("T")
@@ -30,14 +32,26 @@ class Ticket(Generic[T]):
 
 
 class GroupCommit(Generic[T]):
-    """Write items in batches through ``write_batch``; `write` returns once its item is in."""
+    """Write items in batches through ``write_batch``; `write` returns once its item is in.
+
+    Safe from Ctrl-C in the caller's thread (the sync ``send_many`` gives claims back from
+    there): the lock is a C lock taken and let go by ``with`` (not a
+    ``threading.Condition``, whose Python ``__exit__``, interrupted at its entry, left it
+    held, and every sending thread's record waited for ever), and a waiter waits on a C
+    ``SimpleQueue`` of its own, rung when the write under way ends. One that a Ctrl-C
+    kept from being rung looks again after `LOOK_AGAIN` seconds."""
+
+    #: Seconds a waiter waits for its ring before it looks again (a ring is lost only
+    #: when a Ctrl-C lands in the writer between two rings).
+    LOOK_AGAIN = 1.0
 
     def __init__(self, write_batch: Callable[[Sequence[T]], None], *, most: int = 500) -> None:
         self._write_batch = write_batch
         self._most = most
-        self._ready = threading.Condition()
+        self._lock = threading.Lock()
         self._queued: list[Ticket[T]] = []
         self._writing = False
+        self._waiting: list[SimpleQueue[None]] = []  # the bells of those waiting for a write
 
     def write(self, item: T) -> None:
         """Store ``item`` (with whatever else is queued); raise what the write raised."""
@@ -47,26 +61,36 @@ class GroupCommit(Generic[T]):
         """Store ``items`` (with whatever else is queued), returning once all are in; raise
         what a write of any of them raised."""
         tickets = [Ticket(item) for item in items]
-        with self._ready:
+        bell: SimpleQueue[None] = SimpleQueue()
+        with self._lock:
             self._queued.extend(tickets)
-            while not all(ticket.done for ticket in tickets):
-                if self._writing:
-                    self._ready.wait()
-                    continue
-                self._writing = True
-                batch, self._queued = self._queued[: self._most], self._queued[self._most :]
-                error: Optional[BaseException] = None
-                self._ready.release()
-                try:
-                    self._write_batch([queued.item for queued in batch])
-                except BaseException as exc:  # each waiter raises it: its outcome is not stored
-                    error = exc
-                finally:
-                    self._ready.acquire()
+        while True:
+            with self._lock:
+                if all(ticket.done for ticket in tickets):
+                    break
+                wait = self._writing
+                if wait:
+                    self._waiting.append(bell)
+                else:
+                    self._writing = True
+                    batch, self._queued = self._queued[: self._most], self._queued[self._most :]
+            if wait:
+                with contextlib.suppress(Empty):
+                    bell.get(timeout=self.LOOK_AGAIN)
+                continue
+            error: Optional[BaseException] = None
+            try:
+                self._write_batch([queued.item for queued in batch])
+            except BaseException as exc:  # each waiter raises it: its outcome is not stored
+                error = exc
+            finally:
+                with self._lock:
+                    self._writing = False
                     for queued in batch:
                         queued.done, queued.error = True, error
-                    self._writing = False
-                    self._ready.notify_all()
+                    waiting, self._waiting = self._waiting, []
+                for ring in waiting:
+                    ring.put(None)
         for ticket in tickets:
             if ticket.error is not None:
                 raise ticket.error

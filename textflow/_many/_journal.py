@@ -118,16 +118,20 @@ class SQLiteJournal:
         import sqlite3  # here, not at the top: ``import textflow`` stays quick
 
         self.path = Path(path)
-        self._lock = threading.Lock()  # one connection, used from the run's threads in turn
-        with self._failing_as_journal_error():
-            self._db = sqlite3.connect(
-                str(self.path), timeout=0.5, isolation_level=None, check_same_thread=False
-            )
-        try:
+        # one connection, used from the run's threads in turn: taken and let go by each
+        # method's own ``with`` (a C lock's), never inside a generator's context manager,
+        # whose exit a Ctrl-C landing at its entry would skip, the lock left held
+        self._lock = threading.Lock()
+        db = None
+        try:  # the file closed whatever ends the opening, a Ctrl-C in the with's exit too
             with self._failing_as_journal_error():
+                db = self._db = sqlite3.connect(
+                    str(self.path), timeout=0.5, isolation_level=None, check_same_thread=False
+                )
                 self._open()
         except BaseException:
-            self._db.close()
+            if db is not None:
+                db.close()
             raise
 
     @contextlib.contextmanager
@@ -141,12 +145,6 @@ class SQLiteJournal:
             raise JournalError(
                 f"The journal {self.path} cannot be used: {type(exc).__name__}: {exc}"
             ) from exc
-
-    @contextlib.contextmanager
-    def _using(self) -> Iterator[None]:
-        """The connection, for one thread at a time; SQLite's errors as `JournalError`."""
-        with self._lock, self._failing_as_journal_error():
-            yield
 
     def _open(self) -> None:
         import sqlite3
@@ -184,7 +182,7 @@ class SQLiteJournal:
             >>> journal.state(message_key("+11234567890", "Hi"))
             'sent'
         """
-        with self._using():
+        with self._lock, self._failing_as_journal_error():
             row = self._db.execute(
                 "SELECT status FROM textflow_recipients WHERE key = ?", (key,)
             ).fetchone()
@@ -198,7 +196,7 @@ class SQLiteJournal:
             True
         """
         done = {SENT, SENDING} if resend_maybe_sent else {SENT, SENDING, MAYBE_SENT}
-        with self._using():
+        with self._lock, self._failing_as_journal_error():
             row = self._db.execute(
                 "SELECT status FROM textflow_recipients WHERE key = ?", (key,)
             ).fetchone()
@@ -219,7 +217,7 @@ class SQLiteJournal:
         """
         if status not in (SENT, MAYBE_SENT, REFUSED):
             raise ValueError(f"cannot record the status {status!r}.")
-        with self._using():
+        with self._lock, self._failing_as_journal_error():
             self._db.execute(
                 "UPDATE textflow_recipients SET status = ?, detail = ?, updated_at = ? "
                 "WHERE key = ?",
@@ -233,7 +231,7 @@ class SQLiteJournal:
             >>> SQLiteJournal("campaign.db").counts()
             {'sent': 2}
         """
-        with self._using():
+        with self._lock, self._failing_as_journal_error():
             rows = self._db.execute(
                 "SELECT status, COUNT(*) FROM textflow_recipients GROUP BY status ORDER BY status"
             ).fetchall()
@@ -246,7 +244,7 @@ class SQLiteJournal:
             >>> journal.recorded_since(time.time() - 60)
             1200
         """
-        with self._using():
+        with self._lock, self._failing_as_journal_error():
             row = self._db.execute(
                 "SELECT COUNT(*) FROM textflow_recipients WHERE status <> ? AND updated_at >= ?",
                 (SENDING, when),
@@ -259,8 +257,8 @@ class SQLiteJournal:
         Examples:
             >>> journal.close()
         """
-        with self._using():
-            self._db.close()
+        with self._lock:  # (no generator's context manager: a Ctrl-C at its entry skipped
+            self._db.close()  # the close, the file left locked until garbage collection)
 
     def __enter__(self) -> SQLiteJournal:
         return self

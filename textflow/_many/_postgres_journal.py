@@ -329,7 +329,7 @@ class PostgresJournal:
         with self._failing_as_journal_error():
             self._db = self._connect()
         try:
-            with self._using():
+            with self._lock, self._using():
                 self._open(self._db)
                 self._writer = self._connect()
         except BaseException:
@@ -374,7 +374,12 @@ class PostgresJournal:
     # server is back; nothing is retried on its own, so nothing is sent twice.
     @contextlib.contextmanager
     def _using(self) -> Iterator[None]:
-        with self._lock, self._failing_as_journal_error():
+        """The connection (connected again if lost), Postgres's errors as JournalError.
+
+        The caller holds ``_lock``, taken and let go by its own ``with`` (a C lock's):
+        taken in here, a Ctrl-C at this manager's ``__exit__`` entry would skip letting it
+        go, and every later call would wait for it."""
+        with self._failing_as_journal_error():
             if self._db.closed and not self._closed:
                 self._db = self._connect()
             with self._watched(self._db):
@@ -382,7 +387,8 @@ class PostgresJournal:
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
-        with self._writer_lock, self._failing_as_journal_error():
+        """The writer's connection, as `_using`; the caller holds ``_writer_lock``."""
+        with self._failing_as_journal_error():
             if self._writer.closed and not self._closed:
                 self._writer = self._connect()
             with self._watched(self._writer):
@@ -479,7 +485,7 @@ class PostgresJournal:
             'sent'
         """
         params = {"now": self._given_now(), "campaign": self.campaign, "key": key}
-        with self._using():
+        with self._lock, self._using():
             row = self._db.execute(
                 f"SELECT {_VIEW} FROM textflow_journal "  # noqa: S608 - constant text
                 "WHERE campaign = %(campaign)s AND key = %(key)s",
@@ -523,7 +529,7 @@ class PostgresJournal:
             "instance": self.instance,
         }
         at = self._held.now()
-        with self._using():
+        with self._lock, self._using():
             rows = self._db.execute(_CLAIM, params).fetchall()
             # a key not claimed whose row this statement could not see: another
             # worker's claim, committed while this statement ran
@@ -599,7 +605,7 @@ class PostgresJournal:
             "statuses": [by_key[key][0] for key in keys],
             "details": [by_key[key][1] for key in keys],
         }
-        with self._writing():
+        with self._writer_lock, self._writing():
             written = {str(row[0]) for row in self._writer.execute(_RECORD_MANY, params)}
             for key in keys:
                 if key not in written:  # not ours any more, or its row changed meanwhile
@@ -617,7 +623,7 @@ class PostgresJournal:
         if not held:
             return
         at = self._held.now()
-        with self._writing():
+        with self._writer_lock, self._writing():
             renewed = self._writer.execute(_RENEW, self._renewing(keys=held)).fetchall()
         self._held.confirmed((str(row[0]) for row in renewed), at)
 
@@ -651,7 +657,7 @@ class PostgresJournal:
             True
         """
         at = self._held.now()
-        with self._writing():
+        with self._writer_lock, self._writing():
             found = self._writer.execute(_CONFIRM, self._renewing(key=key)).fetchall()
         if not found:
             self._held.done([key])  # not ours any more: the heartbeat leaves it
@@ -666,7 +672,7 @@ class PostgresJournal:
             >>> journal.counts()
             {'maybe_sent': 2, 'sent': 9998}
         """
-        with self._using():
+        with self._lock, self._using():
             rows = self._db.execute(
                 f"SELECT {_VIEW} AS s, COUNT(*) FROM textflow_journal "  # noqa: S608
                 "WHERE campaign = %(campaign)s AND key <> '#campaign' GROUP BY s ORDER BY s",
@@ -682,7 +688,7 @@ class PostgresJournal:
             >>> journal.now()
             1767225600.123456
         """
-        with self._using():
+        with self._lock, self._using():
             row = self._db.execute(f"SELECT {_NOW}", {"now": self._given_now()}).fetchone()
         assert row is not None  # a SELECT without FROM returns one row
         return float(row[0])
@@ -694,7 +700,7 @@ class PostgresJournal:
             >>> journal.recorded_since(time.time() - 60)
             1200
         """
-        with self._using():
+        with self._lock, self._using():
             row = self._db.execute(
                 "SELECT COUNT(*) FROM textflow_journal WHERE campaign = %s "
                 "AND status <> 'sending' AND key <> '#campaign' AND updated_at >= %s",

@@ -1,13 +1,12 @@
-"""``TextFlowClient.send_many``: a dispatching thread, ``concurrency`` sending threads."""
+"""``TextFlowClient.send_many``: the caller's thread dispatches to ``concurrency`` sending
+threads."""
 
 from __future__ import annotations
 
-import contextvars
 import math
-import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Callable, Optional
 
 from textflow._config import DEFAULT_CONCURRENCY
@@ -23,6 +22,7 @@ from textflow._many._run import (
     settings,
 )
 from textflow._many._sender import Sender
+from textflow._many._threads import Crew, Slots
 
 
 def send_many(
@@ -78,23 +78,27 @@ def _dispatch(
     run: Run,
     sleep: Callable[[float], None],
 ) -> None:
-    """Hand recipients to the pool, never more than ``concurrency`` sends at once: as many
-    as there are free slots are claimed in one step (``run.batch`` at most), then sent.
+    """Hand recipients to the sending threads, never more than ``concurrency`` sends at
+    once: as many as there are free slots are claimed in one step (``run.batch`` at most),
+    then sent.
 
     A step whose recipients other workers held looks further ahead next time (`Run.ahead`:
     as many per free slot as it tried per recipient it claimed), so a worker among several
     does not spend a round trip per slot's worth of others' recipients; what it claims
-    beyond its free slots waits here for a slot (a send's time at most), each sent as one frees."""
-    slots = threading.BoundedSemaphore(run.options.concurrency)
-    pool = ThreadPoolExecutor(run.options.concurrency, thread_name_prefix="textflow-send-many")
+    beyond its free slots waits here for a slot (a send's time at most), each sent as one frees.
+
+    Runs in the caller's thread, where Ctrl-C lands: the slots and threads are
+    `textflow._many._threads`' (no lock an interrupt could leave held)."""
+    slots = Slots(run.options.concurrency)
+    crew = Crew(run.options.concurrency, partial(_escaped, run))
     items = enumerate(recipients)
     spread = 1.0  # recipients to ask for per free slot (`Run.ahead`)
     try:
         exhausted = False
         while not exhausted and not run.stopped():
-            slots.acquire()
+            slots.take()
             free = 1
-            while free < run.batch and slots.acquire(blocking=False):
+            while free < run.batch and slots.take_free():
                 free += 1
             want = min(run.batch, max(free, math.ceil(free * spread)))
             started = 0
@@ -114,10 +118,10 @@ def _dispatch(
                 try:
                     for job in claimed:
                         if started == free:  # claimed ahead: wait for a send to end
-                            slots.acquire()
+                            slots.take()
                             free += 1
                         handed += 1
-                        if not _start(client, job, run, pool, slots, sleep):
+                        if not _start(client, job, run, crew, slots, sleep):
                             break
                         started += 1
                 finally:  # claims of a batch that will not be sent are given back
@@ -131,19 +135,26 @@ def _dispatch(
     except Exception as exc:  # from the input, the journal or a recipient we cannot read
         run.fail(exc)
     finally:
-        pool.shutdown(wait=True)  # sends in flight finish and are recorded
+        while True:  # sends in flight finish and are recorded
+            try:
+                crew.finish()
+                break
+            except KeyboardInterrupt as exc:  # the first Ctrl-C: stop, still waiting
+                if run.interrupted is not None:
+                    raise  # a second one: stop waiting
+                run.interrupted = exc
 
 
 def _start(
     client: Sender,
     job: Prepared,
     run: Run,
-    pool: ThreadPoolExecutor,
-    slots: threading.BoundedSemaphore,
+    crew: Crew,
+    slots: Slots,
     sleep: Callable[[float], None],
 ) -> bool:
-    """Wait for the rate limit's turn, then send in the pool (its slot is the send's now);
-    False (the claim given back) if the run stopped meanwhile."""
+    """Wait for the rate limit's turn, then send in a sending thread (its slot is the
+    send's now); False (the claim given back) if the run stopped meanwhile."""
     permit = None
     try:
         while True:  # a permit, or (others hold them all) ask again later
@@ -160,12 +171,12 @@ def _start(
         return False
     # in a copy of the caller's context, as the async driver's tasks are: a span or
     # request id the caller set is what each send sees
-    pool.submit(contextvars.copy_context().run, _send, client, job, permit, run, slots)
+    crew.hand(partial(_send, client, job, permit, run, slots.release))
     return True
 
 
 def _send(
-    client: Sender, job: Prepared, permit: object, run: Run, slots: threading.BoundedSemaphore
+    client: Sender, job: Prepared, permit: object, run: Run, release: Callable[[], None]
 ) -> None:
     try:
         if run.claim_stale(job) and not run.still_claimed(job, permit):
@@ -181,4 +192,13 @@ def _send(
     except Exception as exc:  # the journal or a callback failed: stop, and show it
         run.fail(exc)
     finally:
-        slots.release()
+        release()
+
+
+def _escaped(run: Run, exc: BaseException) -> None:
+    """What a send let out that is not an `Exception` (a KeyboardInterrupt or SystemExit
+    some code raised in the sending thread): the run stops, and raises it."""
+    if isinstance(exc, KeyboardInterrupt) and run.interrupted is None:
+        run.interrupted = exc
+    else:
+        run.fail(exc)
