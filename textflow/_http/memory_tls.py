@@ -153,3 +153,24 @@ class MemoryTLS:
                 self.tls.unwrap()
             with suppress(OSError):
                 sock.send(self._out.read(), net.SEND_FLAGS)
+
+
+class OverRaw:
+    """What a TLS stream over a plain one (``sync_tls``, ``trio_tls``) is besides its waits:
+    the plain stream (``_raw``) and the session (``_tls``); what it tells of itself."""
+
+    __slots__ = ("_raw", "_tls")
+
+    def __init__(self, raw: Any, tls: MemoryTLS) -> None:
+        self._raw = raw
+        self._tls = tls
+
+    def start_tls(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - never called
+        raise net.ConnectError("TLS inside TLS is not done on the SDK's streams")
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return self._tls.readable(self._raw.get_extra_info("socket"))
+        if info == "ssl_object":
+            return self._tls.tls
+        return self._raw.get_extra_info(info)

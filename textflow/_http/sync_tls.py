@@ -15,7 +15,7 @@ import ssl
 from typing import Any, Optional
 
 from textflow._http import net
-from textflow._http.memory_tls import HANDSHAKE_CUT, RECV, MemoryTLS
+from textflow._http.memory_tls import HANDSHAKE_CUT, RECV, MemoryTLS, OverRaw
 
 
 def start_tls(
@@ -32,12 +32,8 @@ def start_tls(
     return stream
 
 
-class TLSStream:
-    __slots__ = ("_raw", "_tls")
-
-    def __init__(self, raw: Any, tls: MemoryTLS) -> None:
-        self._raw = raw
-        self._tls = tls
+class TLSStream(OverRaw):
+    __slots__ = ()
 
     def handshake(self, timeout: Optional[float]) -> None:
         try:
@@ -84,13 +80,3 @@ class TLSStream:
                 self._tls.close_notify(sock)
         finally:  # (whatever ends the goodbye: an interrupt too)
             self._raw.close()
-
-    def start_tls(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - never called
-        raise net.ConnectError("TLS inside TLS is not done on the SDK's sync stream")
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return self._tls.readable(self._raw.get_extra_info("socket"))
-        if info == "ssl_object":
-            return self._tls.tls
-        return self._raw.get_extra_info(info)

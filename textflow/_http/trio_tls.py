@@ -19,7 +19,7 @@ import trio
 
 from textflow._http import net
 from textflow._http.deadline import DEADLINE_PASSED, clamp
-from textflow._http.memory_tls import HANDSHAKE_CUT, RECV, MemoryTLS
+from textflow._http.memory_tls import HANDSHAKE_CUT, RECV, MemoryTLS, OverRaw
 
 
 async def start_tls(
@@ -47,12 +47,8 @@ async def start_tls(
     return stream
 
 
-class TrioTLSStream:
-    __slots__ = ("_raw", "_tls")
-
-    def __init__(self, raw: Any, tls: MemoryTLS) -> None:
-        self._raw = raw
-        self._tls = tls
+class TrioTLSStream(OverRaw):
+    __slots__ = ()
 
     async def handshake(self) -> None:
         while not self._tls.handshake():
@@ -98,13 +94,3 @@ class TrioTLSStream:
             self._tls.close_notify(self._raw.get_extra_info("socket"))
         finally:  # (whatever ends the goodbye: an interrupt too)
             self._raw.close()
-
-    def start_tls(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - never called
-        raise net.ConnectError("TLS inside TLS is not done on the SDK's trio stream")
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return self._tls.readable(self._raw.get_extra_info("socket"))
-        if info == "ssl_object":
-            return self._tls.tls
-        return self._raw.get_extra_info(info)
