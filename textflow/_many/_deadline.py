@@ -16,7 +16,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Optional
+
+from textflow._many._threads import Ticker
 
 
 class Call:
@@ -40,11 +41,10 @@ class Watchdog:
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
-        self._interval = min(1.0, limit / 4)
         self._calls: set[Call] = set()
         self._lock = threading.Lock()  # held while a socket is cut: its call has not ended
-        self._stopped = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        # started with the first call watched (a C call: `Ticker`), stopped with the journal
+        self._ticker = Ticker(self._cut_overdue, min(1.0, limit / 4), "textflow-journal-deadline")
 
     @contextlib.contextmanager
     def watching(self, fileno: int) -> Iterator[Call]:
@@ -52,11 +52,7 @@ class Watchdog:
         call = Call(fileno, time.monotonic() + self.limit)
         with self._lock:
             self._calls.add(call)
-            if self._thread is None and not self._stopped.is_set():
-                self._thread = threading.Thread(
-                    target=self._watch, name="textflow-journal-deadline", daemon=True
-                )
-                self._thread.start()
+        self._ticker.start()
         try:
             yield call
         finally:
@@ -64,21 +60,16 @@ class Watchdog:
                 self._calls.discard(call)
             os.close(call.fileno)
 
-    def _watch(self) -> None:
-        while not self._stopped.wait(self._interval):
-            now = time.monotonic()
-            with self._lock:
-                for call in self._calls:
-                    if call.deadline < now and not call.cut:
-                        call.cut = True
-                        _shut_down(call.fileno)
+    def _cut_overdue(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for call in self._calls:
+                if call.deadline < now and not call.cut:
+                    call.cut = True
+                    _shut_down(call.fileno)
 
     def stop(self) -> None:
-        self._stopped.set()
-        with self._lock:
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+        self._ticker.stop()
 
 
 def _shut_down(fileno: int) -> None:

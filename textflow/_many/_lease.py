@@ -24,7 +24,6 @@ off neither takes a live claim nor makes its own look expired.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import threading
@@ -34,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from typing import Callable, Optional
 from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
 
+from textflow._many._threads import Ticker
 from textflow.errors import InputValidationError
 
 #: Seconds a claim stays ``sending`` without its worker's heartbeat.
@@ -125,36 +125,10 @@ def shown_url(url: str) -> str:
     return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-class Heartbeat:
-    """A daemon thread calling ``renew`` every ``interval`` seconds until ``stop``."""
-
-    def __init__(self, renew: Callable[[], None], interval: float) -> None:
-        self._renew = renew
-        self._interval = interval
-        self._stopped = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None and not self._stopped.is_set():
-                self._thread = threading.Thread(
-                    target=self._beat, name="textflow-journal-lease", daemon=True
-                )
-                self._thread.start()
-
-    def _beat(self) -> None:
-        while not self._stopped.wait(self._interval):
-            # a failed beat is retried by the next; the sends' own writes fail loudly
-            with contextlib.suppress(Exception):
-                self._renew()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with self._lock:
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+def lease_heartbeat(renew: Callable[[], None], lease: float) -> Ticker:
+    """The thread that renews a worker's open claims (``renew``) every third of ``lease``,
+    started with its first claim and stopped when the journal closes."""
+    return Ticker(renew, lease / 3, "textflow-journal-lease")
 
 
 def check_lease(lease: float, argument: str = "lease") -> float:

@@ -50,11 +50,11 @@ from textflow._many._lease import (
     DEFAULT_LEASE,
     OUR_PARAMETERS,
     Clock,
-    Heartbeat,
     Held,
     campaign_of,
     check_lease,
     instance_of,
+    lease_heartbeat,
     lease_of,
     shown_url,
     without_query,
@@ -336,7 +336,7 @@ class PostgresJournal:
             self._db.close()
             self._watchdog.stop()
             raise
-        self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
+        self._heartbeat = lease_heartbeat(self.renew, self.lease) if heartbeat else None
         self._records: GroupCommit[tuple[str, str, Optional[str]]] = GroupCommit(self._write)
 
     def _connect(self) -> psycopg.Connection[Any]:

@@ -43,11 +43,11 @@ from textflow._many._lease import (
     DEFAULT_LEASE,
     OUR_PARAMETERS,
     Clock,
-    Heartbeat,
     Held,
     campaign_of,
     check_lease,
     instance_of,
+    lease_heartbeat,
     lease_of,
     shown_url,
     without_query,
@@ -223,7 +223,7 @@ class RedisJournal:
             self._record_many = self._redis.register_script(_RECORD_MANY)
             self._open()
         self._records: GroupCommit[tuple[str, str, str]] = GroupCommit(self._write)
-        self._heartbeat = Heartbeat(self.renew, self.lease / 3) if heartbeat else None
+        self._heartbeat = lease_heartbeat(self.renew, self.lease) if heartbeat else None
 
     @contextlib.contextmanager
     def _failing_as_journal_error(self) -> Iterator[None]:

@@ -1,4 +1,5 @@
-"""The sync ``send_many``'s sending threads and slots, safe from Ctrl-C in the dispatcher.
+"""The sync ``send_many``'s sending threads and slots, and the journals' ticking threads
+(`Ticker`), safe from Ctrl-C in the caller's thread.
 
 Ctrl-C lands in the caller's thread, where the sync driver dispatches, at the entry of
 any Python function it runs among other points. ``threading.Semaphore``,
@@ -19,17 +20,86 @@ that said they began too, so it never ends before a thread that took a job finis
 from __future__ import annotations
 
 import _thread
+import contextlib
 import contextvars
 import threading
 from collections.abc import Iterator
 from functools import partial
 from queue import Empty, SimpleQueue
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 #: Sending threads' names: ``textflow-send-many_0``, ``textflow-send-many_1``, ...
 NAME = "textflow-send-many"
 #: A job: what a sending thread runs, in a copy of the dispatcher's context.
 Job = Callable[[], object]
+
+
+def launch(thread: threading.Thread, instead: Callable[[], None]) -> None:
+    """Start ``thread`` from a short-lived thread of its own: one C call here, in the
+    caller's thread (where Ctrl-C lands). ``Thread.start`` runs Python code over locks: an
+    interrupt inside it left the new thread waiting for ever for a lock its start held,
+    or (Python 3.13) listed among the threads for ever, never started. If it cannot start
+    (no new thread to be had), ``instead`` runs in the short-lived one."""
+    _thread.start_new_thread(_start, (thread, instead))
+
+
+def _start(thread: threading.Thread, instead: Callable[[], None]) -> None:
+    try:
+        thread.start()
+    except BaseException:
+        instead()
+
+
+class Ticker:
+    """A daemon thread named ``name`` calling ``tick`` every ``interval`` seconds, from
+    `start` until `stop` (a journal's lease heartbeat, the Postgres journal's watchdog).
+
+    Both are called from the caller's thread (a claim, a journal's close), where a Ctrl-C
+    can land: the start is `launch`, the stop a C put and a C wait for the thread's end,
+    not ``threading.Event.set`` and ``Thread.join``, whose Python code, interrupted at a
+    function entry, left a condition's lock held and the close hung. What ``tick`` raises
+    is dropped (a failed beat is retried by the next); ``start`` after ``stop`` does
+    nothing."""
+
+    def __init__(self, tick: Callable[[], None], interval: float, name: str) -> None:
+        self._tick = tick
+        self._interval = interval
+        self._name = name
+        self._stop: SimpleQueue[None] = SimpleQueue()
+        self._ended: SimpleQueue[None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+        self._ident: Optional[int] = None  # the thread's, once it runs
+
+    def start(self) -> None:
+        with self._lock:
+            if not self._started and not self._stopped:
+                thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                launch(thread, self._run)
+                self._started = True
+
+    def _run(self) -> None:
+        self._ident = _thread.get_ident()
+        try:
+            while True:
+                try:
+                    self._stop.get(timeout=self._interval)
+                except Empty:
+                    with contextlib.suppress(Exception):  # the next tick tries again
+                        self._tick()
+                else:
+                    return
+        finally:
+            self._ended.put(None)
+
+    def stop(self) -> None:
+        """Stop the thread and wait for its end (unless called from it)."""
+        self._stop.put(None)
+        with self._lock:
+            started, self._stopped = self._started and not self._stopped, True
+        if started and self._ident != _thread.get_ident():
+            self._ended.get()
 
 
 class _Stop:
@@ -94,8 +164,7 @@ class Crew:
                 thread = threading.Thread(
                     target=self._work, name=f"{NAME}_{self._started}", daemon=True
                 )
-                # started from a thread of its own (one C call here): see `_launch`
-                _thread.start_new_thread(self._launch, (thread,))
+                launch(thread, self._work)
                 self._started += 1
 
     def finish(self) -> None:
@@ -127,16 +196,6 @@ class Crew:
                 self._jobs.put(STOP)
                 break
             yield item
-
-    def _launch(self, thread: threading.Thread) -> None:
-        """Start ``thread``, here in a thread of its own, never the caller's (where Ctrl-C
-        lands): ``Thread.start`` runs Python code over locks, and an interrupt inside it
-        left the new thread waiting for ever for a lock its start held, or (Python 3.13)
-        listed among the threads for ever, never started."""
-        try:
-            thread.start()
-        except BaseException:  # no new thread (none left to start): this one works
-            self._work()
 
     def _run(self, job: Job) -> None:
         try:
